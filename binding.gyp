@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "posix_process",
+      "sources": ["<!@(node scripts/native-sources.js)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "_GNU_SOURCE",
+        "POSIX_PROCESS_BUILD_SYSTEM=\"node-gyp\""
+      ],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "conditions": [
+        ["OS!='linux'", {"type": "none"}]
+      ]
+    }
+  ]
+}

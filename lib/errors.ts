@@ -1,0 +1,102 @@
+/**
+ * The library's errors: one class for failed system calls, shaped like Node's own errno errors,
+ * and Node-style TypeError/RangeError for bad arguments, thrown before any system call.
+ */
+import * as os from 'node:os';
+import * as util from 'node:util';
+import { binding } from './native';
+
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(os.constants.errno)) {
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
+
+/**
+ * The name of a (positive) errno value: libuv's name (what Node's own errors use), or for the few
+ * errnos libuv does not know (EBADMSG, ENOLINK, ...) the name from `os.constants.errno`.
+ */
+function errnoName(errno: number): string {
+  const libuvName = util.getSystemErrorName(-errno);
+  if (!libuvName.startsWith('Unknown system error')) return libuvName;
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+/**
+ * A failed system call, shaped like Node's errno errors (`fs`, `child_process`):
+ * `code` is the errno name ('ESRCH'), `errno` its negative number (-3), `syscall` the call that
+ * failed ('kill') and `path` the file involved, if any. The message is
+ * `"<syscall> <code>: <strerror text>"`, plus ` '<path>'` when there is a path.
+ *
+ * @example
+ * try { kill(123456, 0) } catch (e) { if (e instanceof SyscallError && e.code === 'ESRCH') ... }
+ */
+export class SyscallError extends Error {
+  /** The errno name, e.g. 'ENOENT', from libuv's table or `os.constants.errno`. */
+  readonly code: string;
+  /** The negative errno number, as in Node's own errors (ENOENT is -2). */
+  readonly errno: number;
+  /** The system call that failed, e.g. 'kill', 'waitpid', 'posix_spawn'. */
+  readonly syscall: string;
+  /** The path the call was about, when there is one. */
+  readonly path?: string;
+
+  /**
+   * @param syscall - the name of the failed call
+   * @param errno - the errno value, positive as in C or negative as in Node
+   * @param path - the file involved, if any
+   */
+  constructor(syscall: string, errno: number, path?: string) {
+    const positive = Math.abs(errno);
+    const code = errnoName(positive);
+    let message = `${syscall} ${code}: ${binding.strerror(positive)}`;
+    if (path !== undefined) message += ` '${path}'`;
+    super(message);
+    this.name = 'SyscallError';
+    this.code = code;
+    this.errno = -positive;
+    this.syscall = syscall;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+binding.setSyscallErrorConstructor(SyscallError);
+
+/** A TypeError or RangeError carrying a Node-style `code` such as 'ERR_INVALID_ARG_TYPE'. */
+export type ArgumentError = (TypeError | RangeError) & { code: string };
+
+function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+  return Object.assign(error, { code });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `type string (${JSON.stringify(value)})`;
+  if (typeof value === 'function') return 'function';
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives are left here
+  return `type ${typeof value} (${String(value)})`;
+}
+
+/** TypeError `ERR_INVALID_ARG_TYPE`: `name` should have been `expected`. */
+export function invalidArgType(name: string, expected: string, actual: unknown): ArgumentError {
+  return withCode(
+    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`),
+    'ERR_INVALID_ARG_TYPE',
+  );
+}
+
+/** RangeError `ERR_OUT_OF_RANGE`: `name` must satisfy `range`. */
+export function outOfRange(name: string, range: string, actual: unknown): ArgumentError {
+  return withCode(
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`),
+    'ERR_OUT_OF_RANGE',
+  );
+}
+
+/** TypeError `ERR_INVALID_ARG_VALUE`: `name` has the right type but a value that cannot work. */
+export function invalidArgValue(name: string, reason: string, actual: unknown): ArgumentError {
+  return withCode(
+    new TypeError(`The argument '${name}' ${reason}. Received ${describe(actual)}`),
+    'ERR_INVALID_ARG_VALUE',
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * Signal names and numbers. Standard names come from `os.constants.signals` (Node's own table),
+ * real-time signals from glibc's SIGRTMIN/SIGRTMAX as `'SIGRTMIN+n'` / `'SIGRTMAX-n'`.
+ */
+import * as os from 'node:os';
+import { binding } from './native';
+import { invalidArgType, outOfRange, type ArgumentError } from './errors';
+
+/** A real-time signal named relative to glibc's SIGRTMIN or SIGRTMAX. */
+export type RealtimeSignalName = 'SIGRTMIN' | 'SIGRTMAX' | `SIGRTMIN+${number}` | `SIGRTMAX-${number}`;
+
+/** A signal name ('SIGTERM', 'SIGRTMIN+2') or number (15). */
+export type Signal = NodeJS.Signals | RealtimeSignalName | number;
+
+const standardSignals: Readonly<Record<string, number>> = os.constants.signals;
+const realtime = binding.realtimeSignalRange();
+
+/** The largest signal number the kernel accepts (64 on Linux). */
+export const SIGNAL_MAX = realtime.max;
+
+const namesByNumber = new Map<number, string>();
+for (const [name, signo] of Object.entries(standardSignals)) {
+  // os.constants.signals lists the canonical name first (SIGABRT before SIGIOT, SIGIO before SIGPOLL).
+  if (!namesByNumber.has(signo)) namesByNumber.set(signo, name);
+}
+
+function unknownSignal(value: string): ArgumentError {
+  return Object.assign(new TypeError(`Unknown signal: ${value}`), { code: 'ERR_UNKNOWN_SIGNAL' });
+}
+
+function realtimeSignalNumber(name: string): number | undefined {
+  const match = /^SIGRT(MIN|MAX)(?:([+-])(\d{1,2}))?$/.exec(name);
+  if (match === null) return undefined;
+  const [, base, sign, offsetText] = match;
+  const offset = offsetText === undefined ? 0 : Number(offsetText);
+  // SIGRTMIN counts up, SIGRTMAX counts down, as in glibc and the shells.
+  if (base === 'MIN' && sign !== '-') return realtime.min + offset;
+  if (base === 'MAX' && sign !== '+') return realtime.max - offset;
+  return undefined;
+}
+
+/**
+ * The number of a signal given by name or number. 0 (the null signal, for probing) is allowed when
+ * `allowZero` is true.
+ *
+ * @throws TypeError `ERR_UNKNOWN_SIGNAL` for an unknown name, `ERR_INVALID_ARG_TYPE` for a
+ *   value that is neither a string nor a number.
+ * @throws RangeError `ERR_OUT_OF_RANGE` for NaN, Infinity, a non-integer, or a number that is not
+ *   a signal.
+ */
+export function signalNumber(signal: unknown, name = 'signal', allowZero = false): number {
+  if (typeof signal === 'string') {
+    const signo = standardSignals[signal] ?? realtimeSignalNumber(signal);
+    if (signo === undefined || signo < 1 || signo > realtime.max) throw unknownSignal(signal);
+    return signo;
+  }
+  if (typeof signal !== 'number') {
+    throw invalidArgType(name, 'a signal name or number', signal);
+  }
+  const min = allowZero ? 0 : 1;
+  if (!Number.isInteger(signal) || signal < min || signal > realtime.max) {
+    throw outOfRange(name, `an integer signal number from ${min} to ${realtime.max}`, signal);
+  }
+  return signal;
+}
+
+/**
+ * The canonical name of a signal number: 'SIGTERM' for 15, 'SIGRTMIN+2' for 36.
+ * Signals 32 and 33 (reserved by glibc's threads) are named 'SIG32' and 'SIG33'.
+ *
+ * @throws RangeError `ERR_OUT_OF_RANGE` if `signo` is not a signal number.
+ */
+export function signalName(signo: number): string {
+  if (!Number.isInteger(signo) || signo < 1 || signo > realtime.max) {
+    throw outOfRange('signo', `an integer from 1 to ${realtime.max}`, signo);
+  }
+  const name = namesByNumber.get(signo);
+  if (name !== undefined) return name;
+  if (signo >= realtime.min) return signo === realtime.min ? 'SIGRTMIN' : `SIGRTMIN+${signo - realtime.min}`;
+  return `SIG${signo}`;
+}

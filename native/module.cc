@@ -1,0 +1,30 @@
+// posix-process: the native entry point. It only registers each syscall family; the families live
+// in their own files (process.cc, ...), shared helpers in util/.
+#include <napi.h>
+
+#include "process.h"
+#include "util/addon_state.h"
+#include "util/error.h"
+
+#ifndef POSIX_PROCESS_BUILD_SYSTEM
+#define POSIX_PROCESS_BUILD_SYSTEM "unknown"
+#endif
+
+namespace posix_process {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitAddonState(env);
+  InitErrors(env, exports);
+  process::Initialize(env, exports);
+  // Which of the three builds produced this binary; CI checks that each build is really tested.
+  exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
+  return exports;
+}
+
+}  // namespace posix_process
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return posix_process::Init(env, exports);
+}
+
+NODE_API_MODULE(posix_process, InitModule)

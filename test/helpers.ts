@@ -1,0 +1,69 @@
+/** Shared test helpers: real processes, read through /proc. */
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const repoRoot = path.join(__dirname, '..');
+
+/** Resolves with the exit code and signal of a child_process child. */
+export function exitOf(child: child_process.ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+      return;
+    }
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/** The pid of a process that has exited and been reaped (so it no longer exists). */
+export function reapedPid(): number {
+  const result = child_process.spawnSync('/bin/true');
+  if (result.pid === undefined) throw new Error('spawnSync gave no pid');
+  return result.pid;
+}
+
+/** The fds open in this process, as numbers. */
+export function openFds(): number[] {
+  return fs.readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
+}
+
+/** The one-letter state of a process from /proc/<pid>/stat, or undefined if it is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of this process's direct children that are zombies. */
+export function zombieChildren(): number[] {
+  const zombies: number[] = [];
+  for (const task of fs.readdirSync('/proc/self/task')) {
+    let children = '';
+    try {
+      children = fs.readFileSync(`/proc/self/task/${task}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const pid of children.split(' ').filter(Boolean).map(Number)) {
+      if (processState(pid) === 'Z') zombies.push(pid);
+    }
+  }
+  return zombies;
+}
+
+/** Runs a script with Node in a child process, from the repository root, and returns its result. */
+export function runNode(
+  script: string,
+  options: child_process.SpawnSyncOptions & { args?: string[]; nodeArgs?: string[] } = {},
+): child_process.SpawnSyncReturns<string> {
+  return child_process.spawnSync(process.execPath, [...(options.nodeArgs ?? []), '-e', script, ...(options.args ?? [])], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 20_000,
+    ...options,
+  });
+}
