@@ -58,12 +58,12 @@ export function zombieChildren(): number[] {
 /** Runs a script with Node in a child process, from the repository root, and returns its result. */
 export function runNode(
   script: string,
-  options: child_process.SpawnSyncOptions & { args?: string[]; nodeArgs?: string[] } = {},
+  options: Omit<child_process.SpawnSyncOptionsWithStringEncoding, 'encoding'> & { args?: string[]; nodeArgs?: string[] } = {},
 ): child_process.SpawnSyncReturns<string> {
   return child_process.spawnSync(process.execPath, [...(options.nodeArgs ?? []), '-e', script, ...(options.args ?? [])], {
     cwd: repoRoot,
-    encoding: 'utf8',
     timeout: 20_000,
     ...options,
+    encoding: 'utf8',
   });
 }
