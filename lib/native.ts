@@ -12,6 +12,46 @@ export interface RealtimeSignalRange {
   max: number;
 }
 
+/** getrusage(2) fields as native/wait.cc reports them (times in seconds, maxRSS in bytes). */
+export interface RawRusage {
+  userTime: number;
+  systemTime: number;
+  maxRSS: number;
+  minorFaults: number;
+  majorFaults: number;
+  voluntaryContextSwitches: number;
+  involuntaryContextSwitches: number;
+  blockInputs: number;
+  blockOutputs: number;
+}
+
+/** waitid(2)'s siginfo fields: `code` is CLD_*, `status` the exit code or signal. */
+export interface RawSiginfo {
+  pid: number;
+  uid: number;
+  code: number;
+  status: number;
+  rusage: RawRusage;
+}
+
+/** A posix_spawn file action, as lib/posix-spawn.ts normalises it. */
+export type RawFileAction =
+  | { action: 'open'; fd: number; path: string | Buffer; flags: number; mode: number }
+  | { action: 'close' | 'fchdir' | 'closefrom'; fd: number }
+  | { action: 'dup2'; fd: number; newFd: number }
+  | { action: 'chdir'; path: string | Buffer };
+
+/** posix_spawn attributes; a key that is present sets the matching POSIX_SPAWN_* flag. */
+export interface RawSpawnAttributes {
+  pgroup?: number;
+  setsid?: boolean;
+  resetids?: boolean;
+  sigmask?: number[];
+  sigdefault?: number[];
+  schedPolicy?: number;
+  schedPriority?: number;
+}
+
 /** The functions exported by native/module.cc. Arguments are validated by the callers. */
 export interface NativeBinding {
   /** Which build produced the binary: 'node-gyp', 'cmake-js' or 'cmake'. */
@@ -23,6 +63,28 @@ export interface NativeBinding {
   getppid(): number;
   kill(pid: number, signo: number): void;
   realtimeSignalRange(): RealtimeSignalRange;
+
+  waitpid(pid: number, options: number): { pid: number; raw: number } | null;
+  wait4(pid: number, options: number): { pid: number; raw: number; rusage: RawRusage } | null;
+  waitid(idtype: number, id: number, options: number): RawSiginfo | null;
+  pidfdWaitStart(pid: number, callback: (error: Error | null, info?: RawSiginfo) => void): number;
+  pidfdWaitCancel(id: number): boolean;
+  readonly waitConstants: Readonly<Record<
+    | 'WNOHANG' | 'WUNTRACED' | 'WCONTINUED' | 'WEXITED' | 'WSTOPPED' | 'WNOWAIT'
+    | 'P_ALL' | 'P_PID' | 'P_PGID' | 'P_PIDFD'
+    | 'CLD_EXITED' | 'CLD_KILLED' | 'CLD_DUMPED' | 'CLD_TRAPPED' | 'CLD_STOPPED' | 'CLD_CONTINUED',
+    number
+  >>;
+
+  posixSpawn(
+    searchPath: boolean,
+    file: string | Buffer,
+    argv: (string | Buffer)[],
+    envp: (string | Buffer)[],
+    fileActions: RawFileAction[],
+    attributes: RawSpawnAttributes,
+  ): number;
+  readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR' | 'SCHED_BATCH' | 'SCHED_IDLE', number>>;
 }
 
 function loadBinding(): NativeBinding {

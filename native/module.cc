@@ -2,9 +2,11 @@
 // in their own files (process.cc, ...), shared helpers in util/.
 #include <napi.h>
 
+#include "posix_spawn.h"
 #include "process.h"
 #include "util/addon_state.h"
 #include "util/error.h"
+#include "wait.h"
 
 #ifndef POSIX_PROCESS_BUILD_SYSTEM
 #define POSIX_PROCESS_BUILD_SYSTEM "unknown"
@@ -16,6 +18,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAddonState(env);
   InitErrors(env, exports);
   process::Initialize(env, exports);
+  wait::Initialize(env, exports);
+  posix_spawn::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;
