@@ -39,13 +39,16 @@ export class SyscallError extends Error {
   readonly syscall: string;
   /** The path the call was about, when there is one. */
   readonly path?: string;
+  /** Which step of a multi-step operation failed (e.g. 'exec', 'fileActions[1] open'). */
+  readonly step?: string;
 
   /**
    * @param syscall - the name of the failed call
    * @param errno - the errno value, positive as in C or negative as in Node
    * @param path - the file involved, if any
+   * @param details - `step`: which step of a multi-step operation failed
    */
-  constructor(syscall: string, errno: number, path?: string) {
+  constructor(syscall: string, errno: number, path?: string, details: { step?: string } = {}) {
     const positive = Math.abs(errno);
     const code = errnoName(positive);
     let message = `${syscall} ${code}: ${binding.strerror(positive)}`;
@@ -56,6 +59,7 @@ export class SyscallError extends Error {
     this.errno = -positive;
     this.syscall = syscall;
     if (path !== undefined) this.path = path;
+    if (details.step !== undefined) this.step = details.step;
   }
 }
 

@@ -11,3 +11,35 @@ export { SyscallError, type ArgumentError } from './errors';
 export { signalNumber, signalName, SIGNAL_MAX, type Signal, type RealtimeSignalName } from './signals';
 export { getpid, getppid, kill } from './process';
 export { nativeBuildSystem } from './build-info';
+export {
+  waitpid,
+  wait4,
+  waitid,
+  waitAsync,
+  pidfdOpen,
+  type WaitResult,
+  type WaitIdResult,
+  type WaitOptions,
+  type WaitIdOptions,
+  type WaitAsyncOptions,
+  type IdType,
+  type Rusage,
+} from './wait';
+export {
+  decodeWaitStatus,
+  waitStatusToExitCode,
+  type WaitStatus,
+  type ExitedStatus,
+  type SignaledStatus,
+  type StoppedStatus,
+  type ContinuedStatus,
+} from './wait-status';
+export {
+  posixSpawn,
+  posixSpawnp,
+  type PosixSpawnOptions,
+  type FileAction,
+  type OpenFlags,
+  type SchedulerPolicy,
+} from './posix-spawn';
+export { type Bytes, type EnvInput } from './env';

@@ -67,6 +67,7 @@ export interface NativeBinding {
   waitpid(pid: number, options: number): { pid: number; raw: number } | null;
   wait4(pid: number, options: number): { pid: number; raw: number; rusage: RawRusage } | null;
   waitid(idtype: number, id: number, options: number): RawSiginfo | null;
+  pidfdOpen(pid: number): number;
   pidfdWaitStart(pid: number, callback: (error: Error | null, info?: RawSiginfo) => void): number;
   pidfdWaitCancel(id: number): boolean;
   readonly waitConstants: Readonly<Record<

@@ -2,6 +2,7 @@
 import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { posixSpawnp, type PosixSpawnOptions } from '../lib/index';
 
 export const repoRoot = path.join(__dirname, '..');
 
@@ -66,4 +67,23 @@ export function runNode(
     ...options,
     encoding: 'utf8',
   });
+}
+
+/** Starts a program with posixSpawn (not child_process, so libuv never reaps it). */
+export function start(argv: string[], options?: PosixSpawnOptions): number {
+  return posixSpawnp(argv[0]!, argv, options);
+}
+
+/** Number of threads of this process. */
+export function threadCount(): number {
+  return fs.readdirSync('/proc/self/task').length;
+}
+
+/** Waits until `predicate` holds, polling every 5 ms, for at most `ms`. */
+export async function until(predicate: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }

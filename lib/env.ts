@@ -1,0 +1,72 @@
+/**
+ * Arguments and environments for programs: strings (UTF-8) or Buffers (byte-exact), checked for
+ * NUL bytes and malformed names before anything is spawned or exec'd.
+ */
+import { invalidArgType, invalidArgValue } from './errors';
+
+/** A program argument or environment entry: a string (sent as UTF-8) or a Buffer (byte-exact). */
+export type Bytes = string | Buffer;
+
+/**
+ * An environment: an object of names to values (entries whose value is `undefined` are left
+ * out), or a list of `NAME=value` entries. In a list, a name given twice keeps its first position
+ * and its last value, as `env A=1 A=2` does.
+ */
+export type EnvInput = Readonly<Record<string, Bytes | undefined>> | readonly Bytes[];
+
+const EQUALS = 0x3d;
+
+function hasNul(value: Bytes): boolean {
+  return typeof value === 'string' ? value.includes('\0') : value.includes(0);
+}
+
+/** Checks one string-or-Buffer argument; TypeError for another type or a NUL byte. */
+export function validateBytes(value: unknown, name: string): Bytes {
+  if (typeof value !== 'string' && !Buffer.isBuffer(value)) throw invalidArgType(name, 'a string or a Buffer', value);
+  if (hasNul(value)) throw invalidArgValue(name, 'must not contain NUL bytes', value);
+  return value;
+}
+
+/** Checks an argv array: a non-empty-safe list of strings or Buffers without NUL bytes. */
+export function validateArgv(argv: unknown, name = 'argv'): Bytes[] {
+  if (!Array.isArray(argv)) throw invalidArgType(name, 'an array of strings or Buffers', argv);
+  return argv.map((arg, i) => validateBytes(arg, `${name}[${i}]`));
+}
+
+function validateName(name: string, where: string): void {
+  if (name.length === 0) throw invalidArgValue(where, 'must not have an empty variable name', name);
+  if (name.includes('=')) throw invalidArgValue(where, "must not contain '=' in a variable name", name);
+  if (name.includes('\0')) throw invalidArgValue(where, 'must not contain NUL bytes', name);
+}
+
+/**
+ * Turns an environment into the `NAME=value` list that execve(2) takes.
+ *
+ * @throws TypeError for a value that is not a string or Buffer, a NUL byte, an empty name, an
+ *   '=' in a name, a symbol key, or a list entry without '='.
+ */
+export function buildEnvironment(env: unknown, name = 'env'): Bytes[] {
+  if (Array.isArray(env)) {
+    // Map.set keeps the position of a key's first insertion: first position, last value.
+    const entries = new Map<string, Bytes>();
+    env.forEach((entry: unknown, i) => {
+      const bytes = validateBytes(entry, `${name}[${i}]`);
+      const raw = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+      const at = raw.indexOf(EQUALS);
+      if (at === -1) throw invalidArgValue(`${name}[${i}]`, "must have the form 'NAME=value'", entry);
+      if (at === 0) throw invalidArgValue(`${name}[${i}]`, 'must not have an empty variable name', entry);
+      entries.set(raw.subarray(0, at).toString('latin1'), bytes);
+    });
+    return [...entries.values()];
+  }
+  if (typeof env !== 'object' || env === null) throw invalidArgType(name, 'an object or an array', env);
+  if (Object.getOwnPropertySymbols(env).length > 0) throw invalidArgValue(name, 'must not have symbol keys', env);
+  const result: Bytes[] = [];
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    validateName(key, `${name}.${key}`);
+    const bytes = validateBytes(value, `${name}.${key}`);
+    result.push(typeof bytes === 'string' ? `${key}=${bytes}` : Buffer.concat([Buffer.from(`${key}=`), bytes]));
+  }
+  return result;
+}

@@ -1,0 +1,242 @@
+/**
+ * posix_spawn(3) and posix_spawnp(3): start a program without forking the Node process.
+ *
+ * Two defaults differ from C, because Node changes the process it runs in:
+ * - Node marks fds 0, 1 and 2 close-on-exec, so a C-style posix_spawn gives the child no stdio.
+ *   Unless `inheritStdio: false`, file actions `dup2(n, n)` for n = 0..2 run first (a dup2 onto
+ *   itself clears close-on-exec).
+ * - Node ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec. Unless given, `setsigdef`
+ *   is every signal from 1 to 31 and `setsigmask` is empty, so the child starts with default
+ *   dispositions and nothing blocked, as it would from a shell.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { invalidArgType, invalidArgValue, SyscallError } from './errors';
+import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { binding, type RawFileAction, type RawSpawnAttributes } from './native';
+import { signalNumber, type Signal } from './signals';
+import { validateInteger } from './validate';
+
+/** Open flags as a number (`fs.constants.O_*`) or as Node's flag strings ('r', 'w', 'ax+', ...). */
+export type OpenFlags = number | 'r' | 'r+' | 'rs+' | 'w' | 'wx' | 'w+' | 'wx+' | 'a' | 'ax' | 'a+' | 'ax+' | 'as' | 'as+';
+
+/** A posix_spawn file action; they run in the child in the order given. */
+export type FileAction =
+  /** open(path, flags, mode) onto `fd` (posix_spawn_file_actions_addopen). */
+  | { action: 'open'; fd: number; path: Bytes; flags?: OpenFlags; mode?: number }
+  /** close(fd) (addclose). */
+  | { action: 'close'; fd: number }
+  /** dup2(fd, newFd) (adddup2); onto itself it clears close-on-exec. */
+  | { action: 'dup2'; fd: number; newFd: number }
+  /** chdir(path) (addchdir_np); later relative paths are relative to it. */
+  | { action: 'chdir'; path: Bytes }
+  /** fchdir(fd) (addfchdir_np). */
+  | { action: 'fchdir'; fd: number }
+  /** Close every fd from `fd` up (addclosefrom_np). */
+  | { action: 'closefrom'; fd: number };
+
+/** Scheduling policies of sched(7). */
+export type SchedulerPolicy = 'other' | 'fifo' | 'rr' | 'batch' | 'idle';
+
+/** Options of `posixSpawn` and `posixSpawnp`: file actions and attributes. */
+export interface PosixSpawnOptions {
+  /** The environment; defaults to `process.env`. */
+  env?: EnvInput;
+  /** File actions, run in order before exec. */
+  fileActions?: readonly FileAction[];
+  /** Add dup2(n, n) for fds 0..2 before `fileActions` (default true; see the module notes). */
+  inheritStdio?: boolean;
+  /** POSIX_SPAWN_SETPGROUP: put the child in process group `setpgroup` (0: a new group it leads). */
+  setpgroup?: number;
+  /** POSIX_SPAWN_SETSID: the child starts a new session. */
+  setsid?: boolean;
+  /** POSIX_SPAWN_SETSIGMASK: the child's blocked signals (default: none). */
+  setsigmask?: readonly Signal[];
+  /** POSIX_SPAWN_SETSIGDEF: signals reset to their default action (default: 1..31). */
+  setsigdef?: readonly Signal[];
+  /** POSIX_SPAWN_RESETIDS: effective ids become the real ids. */
+  resetids?: boolean;
+  /** POSIX_SPAWN_SETSCHEDULER: scheduling policy and static priority (0 for other/batch/idle). */
+  scheduler?: { policy: SchedulerPolicy; priority?: number };
+}
+
+const O = fs.constants;
+const openFlagStrings: Record<string, number> = {
+  r: O.O_RDONLY,
+  'r+': O.O_RDWR,
+  'rs+': O.O_RDWR | O.O_SYNC,
+  w: O.O_TRUNC | O.O_CREAT | O.O_WRONLY,
+  wx: O.O_TRUNC | O.O_CREAT | O.O_WRONLY | O.O_EXCL,
+  'w+': O.O_TRUNC | O.O_CREAT | O.O_RDWR,
+  'wx+': O.O_TRUNC | O.O_CREAT | O.O_RDWR | O.O_EXCL,
+  a: O.O_APPEND | O.O_CREAT | O.O_WRONLY,
+  ax: O.O_APPEND | O.O_CREAT | O.O_WRONLY | O.O_EXCL,
+  'a+': O.O_APPEND | O.O_CREAT | O.O_RDWR,
+  'ax+': O.O_APPEND | O.O_CREAT | O.O_RDWR | O.O_EXCL,
+  as: O.O_APPEND | O.O_CREAT | O.O_WRONLY | O.O_SYNC,
+  'as+': O.O_APPEND | O.O_CREAT | O.O_RDWR | O.O_SYNC,
+};
+
+/** The numeric open(2) flags for Node-style flags. */
+export function openFlags(flags: unknown, name: string): number {
+  if (typeof flags === 'number') return validateInteger(flags, name, 0, 2 ** 31 - 1);
+  if (typeof flags === 'string' && flags in openFlagStrings) return openFlagStrings[flags]!;
+  throw invalidArgValue(name, `must be a number or one of ${Object.keys(openFlagStrings).join(', ')}`, flags);
+}
+
+const FD_MAX = 2 ** 31 - 1;
+const validateFd = (fd: unknown, name: string): number => validateInteger(fd, name, 0, FD_MAX);
+
+function normaliseFileAction(action: unknown, i: number): RawFileAction {
+  const name = `fileActions[${i}]`;
+  if (typeof action !== 'object' || action === null) throw invalidArgType(name, 'an object', action);
+  const a = action as Record<string, unknown>;
+  switch (a.action) {
+    case 'open':
+      return {
+        action: 'open',
+        fd: validateFd(a.fd, `${name}.fd`),
+        path: validateBytes(a.path, `${name}.path`),
+        flags: openFlags(a.flags ?? 'r', `${name}.flags`),
+        mode: a.mode === undefined ? 0o666 : validateInteger(a.mode, `${name}.mode`, 0, 0o7777),
+      };
+    case 'close':
+    case 'fchdir':
+    case 'closefrom':
+      return { action: a.action, fd: validateFd(a.fd, `${name}.fd`) };
+    case 'dup2':
+      return { action: 'dup2', fd: validateFd(a.fd, `${name}.fd`), newFd: validateFd(a.newFd, `${name}.newFd`) };
+    case 'chdir':
+      return { action: 'chdir', path: validateBytes(a.path, `${name}.path`) };
+    default:
+      throw invalidArgValue(`${name}.action`, 'must be open, close, dup2, chdir, fchdir or closefrom', a.action);
+  }
+}
+
+const schedulerPolicies: Record<SchedulerPolicy, number> = {
+  other: binding.spawnConstants.SCHED_OTHER,
+  fifo: binding.spawnConstants.SCHED_FIFO,
+  rr: binding.spawnConstants.SCHED_RR,
+  batch: binding.spawnConstants.SCHED_BATCH,
+  idle: binding.spawnConstants.SCHED_IDLE,
+};
+
+/** Signals 1..31: the standard signals whose dispositions a child should start with. */
+export const STANDARD_SIGNALS: readonly number[] = Array.from({ length: 31 }, (_, i) => i + 1);
+
+function signalList(list: unknown, name: string): number[] {
+  if (!Array.isArray(list)) throw invalidArgType(name, 'an array of signals', list);
+  return list.map((signal, i) => signalNumber(signal, `${name}[${i}]`));
+}
+
+function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
+  const attributes: RawSpawnAttributes = {
+    sigmask: signalList(options.setsigmask ?? [], 'options.setsigmask'),
+    sigdefault: signalList(options.setsigdef ?? STANDARD_SIGNALS, 'options.setsigdef'),
+  };
+  if (options.setpgroup !== undefined) attributes.pgroup = validateInteger(options.setpgroup, 'options.setpgroup', 0, 2 ** 31 - 1);
+  if (options.setsid !== undefined) attributes.setsid = checkBoolean(options.setsid, 'options.setsid');
+  if (options.resetids !== undefined) attributes.resetids = checkBoolean(options.resetids, 'options.resetids');
+  if (options.scheduler !== undefined) {
+    const { policy, priority = 0 } = options.scheduler;
+    const number = schedulerPolicies[policy];
+    if (number === undefined) throw invalidArgValue('options.scheduler.policy', `must be one of ${Object.keys(schedulerPolicies).join(', ')}`, policy);
+    attributes.schedPolicy = number;
+    attributes.schedPriority = validateInteger(priority, 'options.scheduler.priority', 0, 99);
+  }
+  return attributes;
+}
+
+function checkBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'a boolean', value);
+  return value;
+}
+
+function spawnWith(searchPath: boolean, file: unknown, argv: unknown, options: PosixSpawnOptions = {}): number {
+  const program = validateBytes(file, 'file');
+  const args = validateArgv(argv);
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const env = buildEnvironment(options.env ?? process.env, 'options.env');
+  if (options.fileActions !== undefined && !Array.isArray(options.fileActions)) {
+    throw invalidArgType('options.fileActions', 'an array', options.fileActions);
+  }
+  const actions = (options.fileActions ?? []).map(normaliseFileAction);
+  const inheritStdio = options.inheritStdio === undefined ? true : checkBoolean(options.inheritStdio, 'options.inheritStdio');
+  const stdio: RawFileAction[] = inheritStdio ? [0, 1, 2].map((fd) => ({ action: 'dup2', fd, newFd: fd })) : [];
+  const attributes = buildAttributes(options);
+  try {
+    return binding.posixSpawn(searchPath, program, args, env, [...stdio, ...actions], attributes);
+  } catch (error) {
+    throw error instanceof SyscallError ? attributeError(error, actions) : error;
+  }
+}
+
+/**
+ * posix_spawn reports only an errno, not which step failed. When a file action explains the
+ * errno better than the program does (an O_EXCL open of a file that exists, a chdir into a
+ * missing folder), the error names that action and its path instead of the program.
+ */
+function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallError {
+  let cwd = process.cwd();
+  for (const [index, action] of actions.entries()) {
+    if (action.action !== 'open' && action.action !== 'chdir') continue;
+    const target = path.resolve(cwd, action.path.toString());
+    if (action.action === 'chdir') {
+      const problem = pathProblem(target, true);
+      if (problem === error.code) return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] chdir` });
+      cwd = target;
+      continue;
+    }
+    const creates = (action.flags & O.O_CREAT) !== 0;
+    const exists = fs.existsSync(target);
+    const problem =
+      error.code === 'EEXIST' && creates && (action.flags & O.O_EXCL) !== 0 && exists
+        ? 'EEXIST'
+        : creates && !exists
+          ? pathProblem(path.dirname(target), true)
+          : pathProblem(target, false);
+    if (problem === error.code) return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] open` });
+  }
+  return new SyscallError(error.syscall, error.errno, error.path, { step: 'exec' });
+}
+
+/** The errno code that opening (or entering, for a folder) `target` would likely fail with. */
+function pathProblem(target: string, directory: boolean): string | undefined {
+  try {
+    const stat = fs.statSync(target);
+    if (directory && !stat.isDirectory()) return 'ENOTDIR';
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
+  }
+}
+
+/**
+ * Starts the program at `path` with glibc's posix_spawn(3) and returns its pid at once. The
+ * child is not waited for: reap it with `waitpid(pid)` or `waitAsync(pid)`.
+ *
+ * glibc runs the child with clone(CLONE_VM | CLONE_VFORK), so this costs the same whatever the
+ * size of the Node heap, and exec errors are reported (not a child that exits with 127).
+ *
+ * @param path - the program; not searched in PATH (see `posixSpawnp`)
+ * @param argv - the argument vector, `argv[0]` included
+ * @throws SyscallError `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG` from exec, `EBADF`, `EEXIST`,
+ *   `ENOTDIR` from a file action, `EPERM` from `setsid` with `setpgroup` — with `syscall`
+ *   'posix_spawn', `path` the program or the file action's path, and `step` which one failed.
+ * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning.
+ */
+export function posixSpawn(path: Bytes, argv: readonly Bytes[], options?: PosixSpawnOptions): number {
+  return spawnWith(false, path, argv, options);
+}
+
+/**
+ * Like `posixSpawn`, but a `file` without a slash is searched in the PATH of the *parent*
+ * process (glibc's posix_spawnp(3) reads `PATH` from the parent's environment, not from
+ * `options.env`). A match that is not executable makes the search go on, and EACCES is reported
+ * if nothing later matches. There is no shell fallback: a file without a shebang gives ENOEXEC.
+ *
+ * @throws SyscallError as `posixSpawn`, with `syscall` 'posix_spawnp'
+ */
+export function posixSpawnp(file: Bytes, argv: readonly Bytes[], options?: PosixSpawnOptions): number {
+  return spawnWith(true, file, argv, options);
+}

@@ -1,0 +1,250 @@
+/**
+ * Waiting for children: waitpid(2), wait4(2), waitid(2), and `waitAsync`, which waits on a pidfd
+ * from the event loop without blocking it and without a thread.
+ *
+ * The hazard of waiting for "any child": Node's `child_process` (libuv) reaps its own children by
+ * pid, and if anyone else reaps one first its 'exit' event never fires and its handle keeps the
+ * event loop alive. `waitpid(-1)`, `waitpid(0)`, `waitpid(-pgid)` and `waitid('all' | 'pgid')`
+ * can reap such children. Use them only in programs that do not use `child_process`, or for groups
+ * that hold none of its children. The functions that name one pid (and `waitAsync`) are safe.
+ */
+import { invalidArgType, invalidArgValue } from './errors';
+import { binding, type RawSiginfo } from './native';
+import { decodeWaitStatus, encodeWaitStatus, type WaitStatus } from './wait-status';
+import { signalName } from './signals';
+import { validateInteger, validatePidArgument } from './validate';
+
+/** Resource usage of a reaped child (getrusage(2) fields, in units that need no manual). */
+export interface Rusage {
+  /** User CPU time in seconds. */
+  readonly userTime: number;
+  /** System CPU time in seconds. */
+  readonly systemTime: number;
+  /** Peak resident set size in bytes. */
+  readonly maxRSS: number;
+  /** Page faults served without I/O. */
+  readonly minorFaults: number;
+  /** Page faults that needed I/O. */
+  readonly majorFaults: number;
+  /** Context switches because the process waited (I/O, sleep). */
+  readonly voluntaryContextSwitches: number;
+  /** Context switches forced by the scheduler. */
+  readonly involuntaryContextSwitches: number;
+  /** File system reads, in 512-byte blocks. */
+  readonly blockInputs: number;
+  /** File system writes, in 512-byte blocks. */
+  readonly blockOutputs: number;
+}
+
+/** The result of a wait that found a child. */
+export interface WaitResult {
+  /** The pid of the child the status belongs to. */
+  readonly pid: number;
+  /** What happened to it. */
+  readonly status: WaitStatus;
+  /** The raw status as waitpid(2) reports it (built from the siginfo for waitid results). */
+  readonly raw: number;
+  /** Its resource usage: present for wait4, waitid and waitAsync. */
+  readonly rusage?: Rusage;
+}
+
+/** The result of `waitid`, which also reports the real uid of the child. */
+export interface WaitIdResult extends WaitResult {
+  readonly uid: number;
+  readonly rusage: Rusage;
+}
+
+/** Options of waitpid(2) and wait4(2). */
+export interface WaitOptions {
+  /** WNOHANG: return `null` at once if no child has changed state. */
+  nohang?: boolean;
+  /** WUNTRACED: also report children stopped by a signal. */
+  untraced?: boolean;
+  /** WCONTINUED: also report stopped children resumed by SIGCONT. */
+  continued?: boolean;
+}
+
+/** Options of waitid(2): at least one of `exited`, `stopped`, `continued` is needed. */
+export interface WaitIdOptions {
+  /** WEXITED: report children that ended. */
+  exited?: boolean;
+  /** WSTOPPED: report children stopped by a signal. */
+  stopped?: boolean;
+  /** WCONTINUED: report stopped children resumed by SIGCONT. */
+  continued?: boolean;
+  /** WNOHANG: return `null` at once if no child has changed state. */
+  nohang?: boolean;
+  /** WNOWAIT: report the child but leave it waitable (it stays a zombie until waited again). */
+  nowait?: boolean;
+}
+
+/** Which children waitid(2) waits for. */
+export type IdType = 'pid' | 'pgid' | 'all' | 'pidfd';
+
+const C = binding.waitConstants;
+
+function optionBits(options: unknown, name: string, bits: Record<string, number>): number {
+  if (options === undefined) return 0;
+  if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
+  let result = 0;
+  for (const [key, value] of Object.entries(options)) {
+    const bit = bits[key];
+    if (bit === undefined) throw invalidArgValue(`${name}.${key}`, `is not a known option (${Object.keys(bits).join(', ')})`, value);
+    if (typeof value !== 'boolean' && value !== undefined) throw invalidArgType(`${name}.${key}`, 'a boolean', value);
+    if (value === true) result |= bit;
+  }
+  return result;
+}
+
+const waitOptionBits = { nohang: C.WNOHANG, untraced: C.WUNTRACED, continued: C.WCONTINUED };
+const waitIdOptionBits = {
+  exited: C.WEXITED,
+  stopped: C.WSTOPPED,
+  continued: C.WCONTINUED,
+  nohang: C.WNOHANG,
+  nowait: C.WNOWAIT,
+};
+
+/**
+ * Waits for a child to change state. See waitpid(2).
+ *
+ * `pid > 0` waits for that child; `-1` for any child; `0` for any child in the caller's process
+ * group; `< -1` for any child in process group `-pid`. Blocks the calling thread unless `nohang`
+ * is set (then `null` means no child has changed state yet); interrupted waits are retried.
+ *
+ * Safety: every form but `pid > 0` can reap `child_process` children (see the module notes).
+ *
+ * @throws SyscallError `ECHILD` (no such child, or none left), `EINVAL` (bad options)
+ */
+export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
+  validatePidArgument(pid);
+  const result = binding.waitpid(pid, optionBits(options, 'options', waitOptionBits));
+  if (result === null) return null;
+  return { pid: result.pid, status: decodeWaitStatus(result.raw), raw: result.raw };
+}
+
+/**
+ * Like `waitpid`, and also returns the child's resource usage. See wait4(2).
+ *
+ * @throws SyscallError `ECHILD`, `EINVAL`
+ */
+export function wait4(pid: number, options?: WaitOptions): (WaitResult & { rusage: Rusage }) | null {
+  validatePidArgument(pid);
+  const result = binding.wait4(pid, optionBits(options, 'options', waitOptionBits));
+  if (result === null) return null;
+  return { pid: result.pid, status: decodeWaitStatus(result.raw), raw: result.raw, rusage: result.rusage };
+}
+
+const idTypes: Record<IdType, number> = { pid: C.P_PID, pgid: C.P_PGID, all: C.P_ALL, pidfd: C.P_PIDFD };
+
+/** Maps waitid's siginfo (si_code, si_status) onto the same union as the raw statuses. */
+function statusFromSiginfo(info: RawSiginfo): WaitStatus {
+  switch (info.code) {
+    case C.CLD_EXITED:
+      return { kind: 'exited', code: info.status };
+    case C.CLD_KILLED:
+    case C.CLD_DUMPED:
+      return { kind: 'signaled', signal: signalName(info.status), signo: info.status, coreDumped: info.code === C.CLD_DUMPED };
+    case C.CLD_STOPPED:
+    case C.CLD_TRAPPED:
+      return { kind: 'stopped', signal: signalName(info.status & 0x7f), signo: info.status & 0x7f };
+    case C.CLD_CONTINUED:
+      return { kind: 'continued' };
+    default:
+      throw new RangeError(`waitid reported an unknown si_code ${info.code}`);
+  }
+}
+
+function resultFromSiginfo(info: RawSiginfo): WaitIdResult {
+  const status = statusFromSiginfo(info);
+  return { pid: info.pid, uid: info.uid, status, raw: encodeWaitStatus(status), rusage: info.rusage };
+}
+
+/**
+ * Waits for a child to change state, choosing children by pid, process group, pidfd or all.
+ * See waitid(2).
+ *
+ * `id` is the pid for 'pid', the process group for 'pgid' (0: the caller's own group), a pidfd
+ * for 'pidfd', and ignored for 'all'. With `nowait` the child stays waitable.
+ *
+ * Safety: 'all' and 'pgid' can reap `child_process` children (see the module notes).
+ *
+ * @throws SyscallError `ECHILD` (no matching child), `EINVAL` (no event selected, bad id),
+ *   `EBADF` (not a pidfd)
+ */
+export function waitid(idtype: IdType, id: number, options: WaitIdOptions): WaitIdResult | null {
+  const type = typeof idtype === 'string' ? idTypes[idtype] : undefined;
+  if (type === undefined) throw invalidArgValue('idtype', "must be 'pid', 'pgid', 'all' or 'pidfd'", idtype);
+  validateInteger(id, 'id', 0, 2 ** 31 - 1);
+  if (options === undefined || options === null) throw invalidArgType('options', 'an object', options);
+  const info = binding.waitid(type, id, optionBits(options, 'options', waitIdOptionBits));
+  return info === null ? null : resultFromSiginfo(info);
+}
+
+/**
+ * Opens a pidfd for a process: an fd that refers to that process and no other, even after its pid
+ * is reused. See pidfd_open(2). The fd is close-on-exec; close it with `fs.closeSync`.
+ *
+ * Use it with `waitid('pidfd', fd, ...)`, or poll it: it becomes readable when the process exits.
+ *
+ * @throws SyscallError `ESRCH` (no such process), `EINVAL` (pid not positive), `EMFILE`
+ */
+export function pidfdOpen(pid: number): number {
+  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  return binding.pidfdOpen(pid);
+}
+
+/** Options of `waitAsync`. */
+export interface WaitAsyncOptions {
+  /** Cancels the wait (not the child): the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Waits for a child to exit without blocking the event loop, and reaps it. The promise resolves
+ * with the decoded status and resource usage.
+ *
+ * Built on pidfd_open(2) and a libuv poll handle: no thread per child and no threadpool use, so
+ * thousands of waits can run at once (one fd each). Only the pid named is reaped, so it is safe
+ * beside `child_process`. The pending wait keeps the event loop alive, like a child process does.
+ *
+ * @throws (rejects) SyscallError `ESRCH` (no such process: already reaped, or never existed),
+ *   `ECHILD` (not a child of this process, or reaped by someone else while waiting),
+ *   `EMFILE` (out of fds); an AbortError when `signal` aborts.
+ */
+export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<WaitIdResult> {
+  try {
+    validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
+    }
+  } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
+    return Promise.reject(error);
+  }
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  return new Promise((resolve, reject) => {
+    let id = 0;
+    const onAbort = (): void => {
+      if (binding.pidfdWaitCancel(id)) reject(abortError(signal));
+    };
+    try {
+      id = binding.pidfdWaitStart(pid, (error, info) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error !== null) reject(error);
+        else resolve(resultFromSiginfo(info!));
+      });
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw
+      reject(error);
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortError(signal: AbortSignal | undefined): Error {
+  return Object.assign(new DOMException('The wait was aborted', 'AbortError'), { cause: signal?.reason as unknown });
+}
