@@ -85,7 +85,7 @@ export interface NativeBinding {
     fileActions: RawFileAction[],
     attributes: RawSpawnAttributes,
   ): number;
-  readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR' | 'SCHED_BATCH' | 'SCHED_IDLE', number>>;
+  readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
 }
 
 function loadBinding(): NativeBinding {

@@ -7,7 +7,8 @@
  *   itself clears close-on-exec).
  * - Node ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec. Unless given, `setsigdef`
  *   is every signal from 1 to 31 and `setsigmask` is empty, so the child starts with default
- *   dispositions and nothing blocked, as it would from a shell.
+ *   dispositions and nothing blocked, as it would from a shell (but for glibc's own 32 and 33,
+ *   which its posix_spawn always leaves ignored).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -35,8 +36,8 @@ export type FileAction =
   /** Close every fd from `fd` up (addclosefrom_np). */
   | { action: 'closefrom'; fd: number };
 
-/** Scheduling policies of sched(7). */
-export type SchedulerPolicy = 'other' | 'fifo' | 'rr' | 'batch' | 'idle';
+/** Scheduling policies of sched(7) that glibc's posix_spawnattr_setschedpolicy accepts. */
+export type SchedulerPolicy = 'other' | 'fifo' | 'rr';
 
 /** Options of `posixSpawn` and `posixSpawnp`: file actions and attributes. */
 export interface PosixSpawnOptions {
@@ -117,12 +118,15 @@ const schedulerPolicies: Record<SchedulerPolicy, number> = {
   other: binding.spawnConstants.SCHED_OTHER,
   fifo: binding.spawnConstants.SCHED_FIFO,
   rr: binding.spawnConstants.SCHED_RR,
-  batch: binding.spawnConstants.SCHED_BATCH,
-  idle: binding.spawnConstants.SCHED_IDLE,
 };
 
-/** Signals 1..31: the standard signals whose dispositions a child should start with. */
-export const STANDARD_SIGNALS: readonly number[] = Array.from({ length: 31 }, (_, i) => i + 1);
+/**
+ * The signals reset to their default action in a child unless `setsigdef` says otherwise: the
+ * standard signals 1..31. glibc's own signals 32 and 33 cannot be put in a sigset_t (sigaddset
+ * refuses them), and glibc's posix_spawn child sets them to SIG_IGN, which survives exec: every
+ * posix_spawn'd program on glibc starts with 32 and 33 ignored.
+ */
+export const DEFAULT_SIGNAL_RESETS: readonly number[] = Array.from({ length: 31 }, (_, i) => i + 1);
 
 function signalList(list: unknown, name: string): number[] {
   if (!Array.isArray(list)) throw invalidArgType(name, 'an array of signals', list);
@@ -132,7 +136,7 @@ function signalList(list: unknown, name: string): number[] {
 function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
   const attributes: RawSpawnAttributes = {
     sigmask: signalList(options.setsigmask ?? [], 'options.setsigmask'),
-    sigdefault: signalList(options.setsigdef ?? STANDARD_SIGNALS, 'options.setsigdef'),
+    sigdefault: signalList(options.setsigdef ?? DEFAULT_SIGNAL_RESETS, 'options.setsigdef'),
   };
   if (options.setpgroup !== undefined) attributes.pgroup = validateInteger(options.setpgroup, 'options.setpgroup', 0, 2 ** 31 - 1);
   if (options.setsid !== undefined) attributes.setsid = checkBoolean(options.setsid, 'options.setsid');

@@ -171,8 +171,6 @@ Napi::Object Constants(Napi::Env env) {
   constants.Set("SCHED_OTHER", SCHED_OTHER);
   constants.Set("SCHED_FIFO", SCHED_FIFO);
   constants.Set("SCHED_RR", SCHED_RR);
-  constants.Set("SCHED_BATCH", SCHED_BATCH);
-  constants.Set("SCHED_IDLE", SCHED_IDLE);
   return constants;
 }
 
