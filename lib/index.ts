@@ -43,3 +43,14 @@ export {
   type SchedulerPolicy,
 } from './posix-spawn';
 export { type Bytes, type EnvInput } from './env';
+export {
+  spawn,
+  run,
+  ChildProcess,
+  type SpawnOptions,
+  type RunOptions,
+  type RunResult,
+  type StdioOption,
+  type RlimitName,
+  type RlimitValue,
+} from './spawn';

@@ -52,6 +52,32 @@ export interface RawSpawnAttributes {
   schedPriority?: number;
 }
 
+/** One fd of the child: a dup of the parent's `source`, or the file at `path` opened in the child. */
+export type RawFdPlan = { target: number; source: number } | { target: number; path: string | Buffer; flags: number; mode: number };
+
+/** What native/spawn.cc needs to start a child; lib/spawn.ts builds and validates it. */
+export interface RawSpawnRequest {
+  candidates: (string | Buffer)[];
+  argv: (string | Buffer)[];
+  envp: (string | Buffer)[];
+  cwd?: string | Buffer;
+  fds: RawFdPlan[];
+  setsid: boolean;
+  pgid?: number;
+  groups?: number[];
+  gid?: number;
+  uid?: number;
+  rlimits: { resource: number; soft: number | bigint; hard: number | bigint }[];
+  nice?: number;
+  umask?: number;
+  pdeathsig: number;
+  sigmask: number[];
+  resetToDefault: number[];
+}
+
+/** A started child, or the step that failed (`errno` positive, `step` the syscall's name). */
+export type RawSpawnResult = { pid: number; pidfd: number } | { errno: number; step: string; stepIndex: number };
+
 /** The functions exported by native/module.cc. Arguments are validated by the callers. */
 export interface NativeBinding {
   /** Which build produced the binary: 'node-gyp', 'cmake-js' or 'cmake'. */
@@ -85,6 +111,10 @@ export interface NativeBinding {
     fileActions: RawFileAction[],
     attributes: RawSpawnAttributes,
   ): number;
+  spawnStart(request: RawSpawnRequest, callback: (result: RawSpawnResult) => void): void;
+  pidfdSendSignal(pidfd: number, signo: number): void;
+  pipe(): [number, number];
+  readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
 }
 

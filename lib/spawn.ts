@@ -1,0 +1,488 @@
+/**
+ * The safe spawn: fork-then-exec done natively, off the JS thread, with a child handle.
+ *
+ * Everything between clone and exec runs in native code (native/spawn_child.cc), from a dedicated
+ * spawning thread, in a clone(CLONE_VM | CLONE_VFORK) child: the cost does not grow with the Node
+ * heap, the event loop never waits for a spawn, and exec errors come back as errors that name the
+ * step that failed.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
+import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { binding, type RawFdPlan, type RawSpawnRequest } from './native';
+import { openFlags, type OpenFlags } from './posix-spawn';
+import { signalNumber, type Signal } from './signals';
+import { validateInteger } from './validate';
+import { waitAsync, type WaitIdResult } from './wait';
+
+/**
+ * What one of the child's fds 0..2 is connected to:
+ * - 'inherit': the parent's same fd (left closed if the parent's is closed);
+ * - 'ignore': /dev/null;
+ * - 'pipe': a pipe whose other end is a Node stream on the handle (`stdin`, `stdout`, `stderr`);
+ * - a number: that fd of the parent;
+ * - `{ path, flags?, mode? }`: a file opened in the child (flags default to 'r' for fd 0 and 'w'
+ *   for 1 and 2; relative paths are relative to `cwd`).
+ */
+export type StdioOption = 'inherit' | 'ignore' | 'pipe' | number | { path: Bytes; flags?: OpenFlags; mode?: number };
+
+/** Resource limits by name (the RLIMIT_* of getrlimit(2), in lower case). */
+export type RlimitName =
+  | 'as' | 'core' | 'cpu' | 'data' | 'fsize' | 'locks' | 'memlock' | 'msgqueue' | 'nice'
+  | 'nofile' | 'nproc' | 'rss' | 'rtprio' | 'rttime' | 'sigpending' | 'stack';
+
+/** A limit: one value for soft and hard, or `[soft, hard]`. `Infinity` is RLIM_INFINITY. */
+export type RlimitValue = number | bigint | readonly [number | bigint, number | bigint];
+
+/** Options of `spawn` and `run`. */
+export interface SpawnOptions {
+  /** argv[0] as the program sees it (default: `file`). */
+  argv0?: Bytes;
+  /** The environment (default: `process.env` at the time of the call). */
+  env?: EnvInput;
+  /** The working directory of the child. */
+  cwd?: Bytes;
+  /** fds 0..2: one option for all three, or one each (missing entries: 'inherit'). */
+  stdio?: StdioOption | readonly (StdioOption | undefined)[];
+  /** More fds for the child, as `{ childFd: parentFd }`, e.g. `{ 3: fd }`. Every other fd is closed. */
+  fds?: Readonly<Record<number, number>>;
+  /** Start a new session (setsid(2)); the child leads it and a new process group. */
+  setsid?: boolean;
+  /** Put the child in process group `pgid`; 0 makes it lead a new group (setpgid(2)). */
+  pgid?: number;
+  /** Signals blocked in the program (default: none). */
+  sigmask?: readonly Signal[];
+  /** The file mode creation mask of the child (umask(2)). */
+  umask?: number;
+  /** Run as this user id (setresuid(2)), after `groups` and `gid`. */
+  uid?: number;
+  /** Run as this group id (setresgid(2)), after `groups`. */
+  gid?: number;
+  /** Supplementary groups (setgroups(2)); set first. */
+  groups?: readonly number[];
+  /** Resource limits, e.g. `{ nofile: [256, 1024], core: Infinity }` (prlimit(2)). */
+  rlimits?: Readonly<Partial<Record<RlimitName, RlimitValue>>>;
+  /** Signal the child gets when this Node process exits (PR_SET_PDEATHSIG, after credentials). */
+  pdeathsig?: Signal;
+  /** Scheduling niceness (setpriority(2)), -20..19. */
+  nice?: number;
+  /** Aborting it sends `killSignal` to the child (or rejects the spawn if already aborted). */
+  signal?: AbortSignal;
+  /** Milliseconds after which the child gets `killSignal`. */
+  timeout?: number;
+  /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
+  killSignal?: Signal;
+}
+
+const O = fs.constants;
+const DEFAULT_PATH = '/bin:/usr/bin'; // glibc's confstr(_CS_PATH), what execvp uses without PATH
+const rlimitResources = binding.spawnOptionConstants.rlimits;
+const EVERY_SIGNAL = Array.from({ length: 64 }, (_, i) => i + 1);
+
+/** A running or finished child started by `spawn`. Dispose of it with `await using`. */
+export class ChildProcess implements AsyncDisposable {
+  /** The child's pid. */
+  readonly pid: number;
+  /** A pidfd for the child (pidfd_open(2)), valid until the child has been reaped. */
+  readonly pidfd: number;
+  /** The parent's end of fd 0 when stdio[0] is 'pipe'. */
+  readonly stdin: Writable | null;
+  /** The parent's end of fd 1 when stdio[1] is 'pipe'. */
+  readonly stdout: Readable | null;
+  /** The parent's end of fd 2 when stdio[2] is 'pipe'. */
+  readonly stderr: Readable | null;
+  /** Whether the child leads its own process group (`setsid`, or `pgid: 0`). */
+  readonly leadsGroup: boolean;
+  #result: WaitIdResult | null = null;
+  readonly #exited: Promise<WaitIdResult>;
+
+  /** @internal Created by `spawn`. */
+  constructor(pid: number, pidfd: number, streams: (net.Socket | null)[], leadsGroup: boolean) {
+    this.pid = pid;
+    this.pidfd = pidfd;
+    this.stdin = streams[0] ?? null;
+    this.stdout = streams[1] ?? null;
+    this.stderr = streams[2] ?? null;
+    this.leadsGroup = leadsGroup;
+    // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
+    // the pending wait keeps the event loop alive while the child runs, like child_process.
+    this.#exited = waitAsync(pid).then((result) => {
+      this.#result = result;
+      fs.closeSync(this.pidfd);
+      return result;
+    });
+    this.#exited.catch(() => {}); // rejections reach whoever calls wait()
+  }
+
+  /** The result once the child has been reaped, else null. */
+  get exitResult(): WaitIdResult | null {
+    return this.#result;
+  }
+
+  /**
+   * Waits for the child to exit (from the event loop, without blocking it) and returns its
+   * decoded status and resource usage. Every call returns the same result.
+   */
+  wait(): Promise<WaitIdResult> {
+    return this.#exited;
+  }
+
+  /**
+   * Sends a signal to the child through its pidfd (pidfd_send_signal(2)): it can never reach
+   * another process that got the pid after this child was reaped.
+   *
+   * @throws SyscallError `ESRCH` once the child has been reaped
+   */
+  kill(signal: Signal = 'SIGTERM'): void {
+    const signo = signalNumber(signal, 'signal', true);
+    if (this.#result !== null) throw new SyscallError('pidfd_send_signal', 3 /* ESRCH */);
+    binding.pidfdSendSignal(this.pidfd, signo);
+  }
+
+  /**
+   * Sends a signal to the child's process group (kill(2) with `-pid`): only when the child leads
+   * its group (`setsid` or `pgid: 0`), so that the signal cannot reach the caller's own group.
+   *
+   * @throws Error `ERR_NOT_GROUP_LEADER` when the child does not lead a group
+   * @throws SyscallError `ESRCH` when the group is empty
+   */
+  killGroup(signal: Signal = 'SIGTERM'): void {
+    const signo = signalNumber(signal, 'signal', true);
+    if (!this.leadsGroup) {
+      throw Object.assign(new Error('killGroup needs a child that leads its process group: spawn it with setsid or pgid: 0'), {
+        code: 'ERR_NOT_GROUP_LEADER',
+      });
+    }
+    binding.kill(-this.pid, signo);
+  }
+
+  /** Kills the child with SIGKILL if it still runs, reaps it and closes its streams. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#result === null) {
+      try {
+        this.kill('SIGKILL');
+      } catch (error) {
+        if (!(error instanceof SyscallError && error.code === 'ESRCH')) throw error;
+      }
+    }
+    await this.#exited.catch(() => {});
+    for (const stream of [this.stdin, this.stdout, this.stderr]) stream?.destroy();
+  }
+}
+
+interface PreparedSpawn {
+  request: RawSpawnRequest;
+  /** Parent ends of 'pipe' stdio, by child fd. */
+  parentEnds: (number | null)[];
+  /** Child ends of pipes, closed in the parent once the child has them. */
+  childEnds: number[];
+  file: Bytes;
+  cwd?: Bytes;
+}
+
+function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
+  if (stdio === undefined) return ['inherit', 'inherit', 'inherit'];
+  if (!Array.isArray(stdio)) return [stdio as StdioOption, stdio as StdioOption, stdio as StdioOption];
+  if (stdio.length > 3) throw invalidArgValue('options.stdio', 'has at most 3 entries (use options.fds for more)', stdio);
+  return [0, 1, 2].map((i) => (stdio[i] as StdioOption | undefined) ?? 'inherit');
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function closeAll(fds: Iterable<number | null>): void {
+  for (const fd of fds) if (fd !== null) fs.closeSync(fd);
+}
+
+function exitCandidates(file: Bytes, envp: Bytes[]): Bytes[] {
+  const hasSlash = typeof file === 'string' ? file.includes('/') : file.includes(0x2f);
+  if (hasSlash) return [file];
+  const pathEntry = envp.find((entry) => (typeof entry === 'string' ? entry.startsWith('PATH=') : entry.subarray(0, 5).toString('latin1') === 'PATH='));
+  const searchPath = pathEntry === undefined ? DEFAULT_PATH : pathEntry.toString().slice(5);
+  // An empty entry means the current directory, as in execvp(3).
+  return searchPath.split(':').map((dir) => (dir === '' ? file : typeof file === 'string' ? `${dir}/${file}` : Buffer.concat([Buffer.from(`${dir}/`), file])));
+}
+
+function rlimitEntries(rlimits: unknown): RawSpawnRequest['rlimits'] {
+  if (rlimits === undefined) return [];
+  if (typeof rlimits !== 'object' || rlimits === null) throw invalidArgType('options.rlimits', 'an object', rlimits);
+  const limitValue = (value: unknown, name: string): number | bigint => {
+    if (typeof value === 'bigint') {
+      if (value < 0n || value >= 2n ** 64n) throw outOfRange(name, 'from 0 to 2**64-1', value);
+      return value;
+    }
+    if (value === Infinity) return Infinity;
+    return validateInteger(value, name, 0, Number.MAX_SAFE_INTEGER);
+  };
+  return Object.entries(rlimits).map(([name, value]) => {
+    const resource = rlimitResources[name];
+    if (resource === undefined) throw invalidArgValue(`options.rlimits.${name}`, `is not a resource (${Object.keys(rlimitResources).join(', ')})`, value);
+    const [soft, hard] = Array.isArray(value) ? (value as unknown[]) : [value, value];
+    const limit = { resource, soft: limitValue(soft, `options.rlimits.${name}[0]`), hard: limitValue(hard, `options.rlimits.${name}[1]`) };
+    if (limit.soft > limit.hard) throw outOfRange(`options.rlimits.${name}`, 'a soft limit not above the hard limit', `[${String(soft)}, ${String(hard)}]`);
+    return limit;
+  });
+}
+
+function optionalInteger(value: unknown, name: string, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : validateInteger(value, name, min, max);
+}
+
+/** Validates everything and builds the native request. Creates pipes last, so a bad option leaks nothing. */
+function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
+  const program = validateBytes(file, 'file');
+  const argv = [options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), ...validateArgv(args, 'args')];
+  const envp = buildEnvironment(options.env ?? process.env, 'options.env');
+  const cwd = options.cwd === undefined ? undefined : validateBytes(options.cwd, 'options.cwd');
+  const stdio = normaliseStdio(options.stdio);
+
+  const request: RawSpawnRequest = {
+    candidates: exitCandidates(program, envp),
+    argv,
+    envp,
+    fds: [],
+    setsid: options.setsid === undefined ? false : checkBoolean(options.setsid, 'options.setsid'),
+    rlimits: rlimitEntries(options.rlimits),
+    pdeathsig: options.pdeathsig === undefined ? 0 : signalNumber(options.pdeathsig, 'options.pdeathsig'),
+    sigmask: (options.sigmask ?? []).map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`)),
+    resetToDefault: EVERY_SIGNAL,
+  };
+  if (cwd !== undefined) request.cwd = cwd;
+  const pgid = optionalInteger(options.pgid, 'options.pgid', 0, 2 ** 31 - 1);
+  if (pgid !== undefined) {
+    if (request.setsid) throw invalidArgValue('options.pgid', 'cannot be combined with setsid (a new session has its own group)', pgid);
+    request.pgid = pgid;
+  }
+  const uid = optionalInteger(options.uid, 'options.uid', 0, 2 ** 32 - 2);
+  if (uid !== undefined) request.uid = uid;
+  const gid = optionalInteger(options.gid, 'options.gid', 0, 2 ** 32 - 2);
+  if (gid !== undefined) request.gid = gid;
+  if (options.groups !== undefined) {
+    if (!Array.isArray(options.groups)) throw invalidArgType('options.groups', 'an array of group ids', options.groups);
+    request.groups = options.groups.map((group, i) => validateInteger(group, `options.groups[${i}]`, 0, 2 ** 32 - 2));
+  }
+  const nice = optionalInteger(options.nice, 'options.nice', -20, 19);
+  if (nice !== undefined) request.nice = nice;
+  const umask = optionalInteger(options.umask, 'options.umask', 0, 0o777);
+  if (umask !== undefined) request.umask = umask;
+
+  // fds 3 and up.
+  const extra: RawFdPlan[] = [];
+  if (options.fds !== undefined) {
+    if (typeof options.fds !== 'object' || options.fds === null) throw invalidArgType('options.fds', 'an object of child fd to parent fd', options.fds);
+    for (const [key, source] of Object.entries(options.fds)) {
+      const target = Number(key);
+      if (!Number.isInteger(target) || target < 3 || target > 65535) throw outOfRange('options.fds key', 'a child fd from 3 to 65535', key);
+      extra.push({ target, source: validateInteger(source, `options.fds[${key}]`, 0, 2 ** 31 - 1) });
+    }
+  }
+
+  // fds 0..2, validated before any pipe exists.
+  const plans: (RawFdPlan | 'pipe' | null)[] = stdio.map((option, target) => {
+    if (option === 'inherit') return isOpen(target) ? { target, source: target } : null;
+    if (option === 'ignore') return { target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 };
+    if (option === 'pipe') return 'pipe';
+    if (typeof option === 'number') return { target, source: validateInteger(option, `options.stdio[${target}]`, 0, 2 ** 31 - 1) };
+    if (typeof option === 'object' && option !== null) {
+      return {
+        target,
+        path: validateBytes(option.path, `options.stdio[${target}].path`),
+        flags: openFlags(option.flags ?? (target === 0 ? 'r' : 'w'), `options.stdio[${target}].flags`),
+        mode: option.mode === undefined ? 0o666 : validateInteger(option.mode, `options.stdio[${target}].mode`, 0, 0o7777),
+      };
+    }
+    throw invalidArgValue(`options.stdio[${target}]`, "must be 'inherit', 'ignore', 'pipe', an fd or { path }", option);
+  });
+
+  const parentEnds: (number | null)[] = [null, null, null];
+  const childEnds: number[] = [];
+  try {
+    plans.forEach((plan, target) => {
+      if (plan === 'pipe') {
+        const [readEnd, writeEnd] = binding.pipe();
+        const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
+        parentEnds[target] = parentEnd;
+        childEnds.push(childEnd);
+        request.fds.push({ target, source: childEnd });
+      } else if (plan !== null) {
+        request.fds.push(plan);
+      }
+    });
+  } catch (error) {
+    closeAll([...parentEnds, ...childEnds]);
+    throw error;
+  }
+  request.fds.push(...extra);
+  return { request, parentEnds, childEnds, file: program, ...(cwd === undefined ? {} : { cwd }) };
+}
+
+function checkBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'a boolean', value);
+  return value;
+}
+
+function stepError(prepared: PreparedSpawn, errno: number, step: string, stepIndex: number): SyscallError {
+  const pathOf = (value: Bytes | undefined): string | undefined => (value === undefined ? undefined : value.toString());
+  switch (step) {
+    case 'execve':
+      return new SyscallError('execve', errno, pathOf(prepared.file), { step: 'exec' });
+    case 'chdir':
+      return new SyscallError('chdir', errno, pathOf(prepared.cwd), { step: 'chdir' });
+    case 'open': {
+      const plan = prepared.request.fds[stepIndex];
+      return new SyscallError('open', errno, plan && 'path' in plan ? pathOf(plan.path) : undefined, { step: `open fd ${plan?.target}` });
+    }
+    case 'dup2':
+      return new SyscallError('dup2', errno, undefined, { step: `fd ${prepared.request.fds[stepIndex]?.target}` });
+    default:
+      return new SyscallError(step, errno, undefined, { step });
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new DOMException('The spawn was aborted', 'AbortError'), { cause: signal.reason as unknown });
+}
+
+/**
+ * Starts a program and resolves with its handle once it has been exec'd; rejects with the error
+ * that stopped it (the step, its syscall and path: a bad `cwd` gives ENOENT with `path` = the cwd,
+ * an unopenable redirect names that file, exec errors name the program).
+ *
+ * `file` without a slash is searched in the PATH of the *child's* environment (`/bin:/usr/bin`
+ * if it has none), like execvp(3): a match that cannot be executed (EACCES) lets the search go on
+ * and is reported if nothing later matches; ENOEXEC (a file with no shebang) stops the search, and
+ * there is no fallback to /bin/sh.
+ *
+ * Every fd but 0..2 and `options.fds` is closed in the child; signal dispositions start at their
+ * defaults (Node ignores SIGPIPE; the child does not) and the signal mask is empty unless
+ * `sigmask` says otherwise. Nothing runs on the JS thread or the libuv threadpool: a dedicated
+ * native thread clones the child.
+ *
+ * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
+ *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; a TypeError or
+ *   RangeError for bad arguments (NUL bytes, '=' in an env name, ...) before anything is spawned;
+ *   an AbortError if `options.signal` is already aborted.
+ */
+export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Promise<ChildProcess> {
+  let prepared: PreparedSpawn;
+  let killSignal: number;
+  try {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
+    killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
+    if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 1, 2 ** 31 - 1);
+    if (options.signal?.aborted) throw abortError(options.signal);
+    prepared = prepare(file, args, options);
+  } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
+    return Promise.reject(error);
+  }
+  const leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
+  return new Promise((resolve, reject) => {
+    binding.spawnStart(prepared.request, (result) => {
+      closeAll(prepared.childEnds);
+      if (!('pid' in result)) {
+        closeAll(prepared.parentEnds);
+        reject(stepError(prepared, result.errno, result.step, result.stepIndex));
+        return;
+      }
+      const streams = prepared.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
+      const child = new ChildProcess(result.pid, result.pidfd, streams, leadsGroup);
+      armKillers(child, options, killSignal);
+      resolve(child);
+    });
+  });
+}
+
+/** `timeout` and `signal` send the kill signal once, and stop watching when the child is reaped. */
+function armKillers(child: ChildProcess, options: SpawnOptions, killSignal: number): void {
+  const killQuietly = (): void => {
+    try {
+      child.kill(killSignal);
+    } catch {
+      // Already reaped: nothing to kill.
+    }
+  };
+  const timer = options.timeout === undefined ? undefined : setTimeout(killQuietly, options.timeout);
+  const { signal } = options;
+  if (signal?.aborted) killQuietly();
+  else signal?.addEventListener('abort', killQuietly, { once: true });
+  void child
+    .wait()
+    .catch(() => {})
+    .finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', killQuietly);
+    });
+}
+
+/** Options of `run`: those of `spawn` plus output collection. */
+export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
+  /** fd 0 of the child: 'ignore' (default), 'inherit', an fd, a file, or `input`. */
+  stdin?: Exclude<StdioOption, 'pipe'>;
+  /** Written to the child's stdin, which is then closed. */
+  input?: string | Uint8Array;
+  /** Most bytes kept of stdout and of stderr each (default 64 MiB); beyond it the child is killed. */
+  maxBuffer?: number;
+}
+
+/** What `run` returns. */
+export interface RunResult {
+  readonly pid: number;
+  readonly status: WaitIdResult['status'];
+  readonly raw: number;
+  readonly rusage: WaitIdResult['rusage'];
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+}
+
+/**
+ * Spawns a program, collects its stdout and stderr, waits for it and returns everything. The
+ * status is returned, not thrown: a non-zero exit is a result, not an error.
+ *
+ * @throws (rejects) what `spawn` rejects with; a RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`
+ *   when an output passes `maxBuffer` (the child is killed with `killSignal` and reaped first).
+ */
+export async function run(file: Bytes, args: readonly Bytes[] = [], options: RunOptions = {}): Promise<RunResult> {
+  const { stdin, input, maxBuffer = 64 * 1024 * 1024, ...spawnOptions } = options;
+  validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidArgType('options.input', 'a string or a Uint8Array', input);
+  const child = await spawn(file, args, { ...spawnOptions, stdio: [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), 'pipe', 'pipe'] });
+  const overflow: { stream: string | null } = { stream: null };
+  const collect = (stream: Readable, name: string): Promise<Buffer> =>
+    new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBuffer) {
+          if (overflow.stream === null) {
+            overflow.stream = name;
+            try {
+              child.kill(options.killSignal ?? 'SIGTERM');
+            } catch {
+              // Already gone.
+            }
+          }
+          return;
+        }
+        chunks.push(chunk);
+      });
+      stream.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+  if (input !== undefined) child.stdin!.end(input);
+  child.stdin?.on('error', () => {}); // EPIPE when the child does not read its input
+  const [stdout, stderr, result] = await Promise.all([collect(child.stdout!, 'stdout'), collect(child.stderr!, 'stderr'), child.wait()]);
+  if (overflow.stream !== null) {
+    throw Object.assign(new RangeError(`${overflow.stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+  }
+  return { pid: child.pid, status: result.status, raw: result.raw, rusage: result.rusage, stdout, stderr };
+}

@@ -1,0 +1,97 @@
+// The child side of the safe spawn: everything that runs between clone and exec.
+//
+// A ChildPlan is plain data built in full by the parent before the clone (strings, arrays, fd
+// tables). The child only reads it and makes system calls: it allocates nothing, takes no lock,
+// touches no N-API or V8 state and throws no C++ exception, because it shares the parent's memory
+// (CLONE_VM) and runs while the spawning thread is suspended (CLONE_VFORK).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+namespace posix_process::spawn {
+
+// The steps a child goes through, in order; a failure reports which one failed.
+enum class ChildStep : int {
+  kNone = 0,
+  kSignals,
+  kSetsid,
+  kSetpgid,
+  kSetgroups,
+  kSetgid,
+  kSetuid,
+  kRlimit,
+  kNice,
+  kUmask,
+  kPdeathsig,
+  kChdir,
+  kOpen,
+  kDup,
+  kCloseRange,
+  kSigmask,
+  kExec,
+};
+
+// One fd the child should have: `target` gets either a dup of the parent's `source`, or (source
+// -1) the file at `path` opened with `flags` and `mode`. `target` -1 with source -1 closes nothing
+// and is unused.
+struct FdPlan {
+  int target;
+  int source;
+  const char* path;
+  int flags;
+  int mode;
+};
+
+struct RlimitPlan {
+  int resource;
+  uint64_t soft;
+  uint64_t hard;
+};
+
+struct ChildPlan {
+  // exec: candidates tried in order (PATH search is resolved into this list by the parent).
+  const char* const* candidates;
+  size_t candidate_count;
+  char* const* argv;
+  char* const* envp;
+
+  const char* cwd;  // nullptr: stay in the parent's working directory
+
+  FdPlan* fds;  // sorted by nothing in particular; targets are distinct
+  size_t fd_count;
+  int max_target;  // every fd above it is closed before exec
+
+  bool setsid;
+  pid_t pgid;  // -1: leave; 0: new group led by the child; > 0: join that group
+
+  bool set_groups;
+  const gid_t* groups;
+  size_t group_count;
+  int64_t gid;  // -1: leave
+  int64_t uid;  // -1: leave
+
+  const RlimitPlan* rlimits;
+  size_t rlimit_count;
+
+  bool set_nice;
+  int nice;
+  int umask;  // -1: leave
+
+  int pdeathsig;  // 0: none
+  pid_t parent_pid;
+
+  uint64_t sigmask;           // bit (signo - 1): blocked in the program
+  uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored
+
+  // Filled in by the child when a step fails; read by the parent after clone returns.
+  volatile int error;
+  volatile int step;
+  volatile int step_index;  // which fd or rlimit, for kOpen / kDup / kRlimit
+};
+
+// The entry point given to clone(2). Returns only by exec (never) or exit_group(127).
+int RunChild(void* plan);
+
+}  // namespace posix_process::spawn
