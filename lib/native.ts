@@ -114,6 +114,8 @@ export interface NativeBinding {
   spawnStart(request: RawSpawnRequest, callback: (result: RawSpawnResult) => void): void;
   pidfdSendSignal(pidfd: number, signo: number): void;
   pipe(): [number, number];
+  /** Test support only (native/testing.cc). */
+  readonly testing: { openInheritable(path: string): number };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
 }

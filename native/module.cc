@@ -5,6 +5,7 @@
 #include "posix_spawn.h"
 #include "process.h"
 #include "spawn.h"
+#include "testing.h"
 #include "util/addon_state.h"
 #include "util/error.h"
 #include "wait.h"
@@ -22,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wait::Initialize(env, exports);
   posix_spawn::Initialize(env, exports);
   spawn::Initialize(env, exports);
+  testing::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

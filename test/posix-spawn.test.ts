@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { posixSpawn, posixSpawnp, SyscallError, waitpid, type FileAction, type PosixSpawnOptions, type WaitStatus } from '../lib/index';
 import { openFds, runNode, zombieChildren } from './helpers';
 
@@ -212,7 +212,10 @@ describe('attributes', () => {
 });
 
 describe('errors', () => {
-  const fdsBefore = openFds();
+  let fdsBefore: number[] = [];
+  beforeAll(() => {
+    fdsBefore = openFds();
+  });
 
   it('ENOENT names the program', () => {
     const error = caught(() => posixSpawn('/nonexistent/prog', ['prog']));

@@ -1,0 +1,370 @@
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run, spawn, SyscallError, type RunResult } from '../lib/index';
+import { binding } from '../lib/native';
+import { exitOf, openFds, processState, runNode, threadCount, until, zombieChildren } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const text = (result: RunResult): { status: RunResult['status']; stdout: string; stderr: string } => ({
+  status: result.status,
+  stdout: result.stdout.toString(),
+  stderr: result.stderr.toString(),
+});
+const ok = { kind: 'exited', code: 0 } as const;
+
+async function rejection(promise: Promise<unknown>): Promise<SyscallError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof SyscallError) return error;
+    throw error;
+  }
+  throw new Error('did not reject');
+}
+
+function statField(pid: number, field: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[field - 3]!;
+}
+
+describe('spawn: the handle', () => {
+  it('resolves once the program runs, with pid, pidfd, pipes, wait and rusage', async () => {
+    const child = await spawn('sh', ['-c', 'read line; echo "got $line"; echo oops >&2; exit 4'], { stdio: 'pipe' });
+    expect(child.pid).toBeGreaterThan(0);
+    expect(fs.readlinkSync(`/proc/self/fd/${child.pidfd}`)).toBe('anon_inode:[pidfd]');
+    expect(fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('sh\n');
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.stdin!.end('hello\n');
+    const result = await child.wait();
+    expect(result).toMatchObject({ pid: child.pid, status: { kind: 'exited', code: 4 }, raw: 0x400 });
+    expect(result.rusage.userTime).toBeGreaterThanOrEqual(0);
+    await until(() => out === 'got hello\n' && err === 'oops\n');
+    expect(child.exitResult).toBe(result);
+    expect(await child.wait()).toBe(result);
+  });
+
+  it('kill goes through the pidfd; after reaping it throws ESRCH instead of hitting a recycled pid', async () => {
+    const child = await spawn('sleep', ['30']);
+    child.kill();
+    expect((await child.wait()).status).toEqual({ kind: 'signaled', signal: 'SIGTERM', signo: 15, coreDumped: false });
+    expect(() => child.kill('SIGKILL')).toThrow(expect.objectContaining({ code: 'ESRCH', syscall: 'pidfd_send_signal' }));
+    expect(() => child.kill('SIGBOGUS' as never)).toThrow(TypeError);
+  });
+
+  it('killGroup signals the whole group of a child that leads one, and refuses otherwise', async () => {
+    const leader = await spawn('sh', ['-c', 'sleep 30 & sleep 30 & wait'], { pgid: 0 });
+    expect(leader.leadsGroup).toBe(true);
+    await until(() => fs.readFileSync(`/proc/${leader.pid}/task/${leader.pid}/children`, 'utf8').trim().split(' ').length === 2);
+    const grandchildren = fs.readFileSync(`/proc/${leader.pid}/task/${leader.pid}/children`, 'utf8').trim().split(' ').map(Number);
+    leader.killGroup('SIGKILL');
+    expect((await leader.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+    await until(() => grandchildren.every((pid) => processState(pid) === undefined || processState(pid) === 'Z'));
+    const plain = await spawn('sleep', ['30']);
+    expect(() => plain.killGroup()).toThrow(expect.objectContaining({ code: 'ERR_NOT_GROUP_LEADER' }));
+    plain.kill('SIGKILL');
+    await plain.wait();
+  });
+
+  it('await using kills a running child and reaps it; the pidfd is closed', async () => {
+    let pid = 0;
+    let pidfd = 0;
+    {
+      await using child = await spawn('sleep', ['30'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      pid = child.pid;
+      pidfd = child.pidfd;
+      expect(processState(pid)).toMatch(/[SR]/);
+    }
+    expect(processState(pid)).toBeUndefined();
+    expect(() => fs.readlinkSync(`/proc/self/fd/${pidfd}`)).toThrow();
+  });
+});
+
+describe('spawn: options', () => {
+  it('argv0 is what the program sees as argv[0]', async () => {
+    const result = await run('cat', ['/proc/self/cmdline'], { argv0: 'kitty' });
+    expect(result.stdout.toString()).toBe('kitty\0/proc/self/cmdline\0');
+  });
+
+  it('env: an object, a KEY=VALUE list with repeated names, or process.env by default', async () => {
+    expect((await run('/usr/bin/env', [], { env: { A: '1', B: Buffer.from([0xff, 0x41]) } })).stdout).toEqual(Buffer.from('A=1\nB=\xffA\n', 'latin1'));
+    expect((await run('/usr/bin/env', [], { env: ['X=1', 'Y=2', 'X=3'] })).stdout.toString()).toBe('X=3\nY=2\n');
+    process.env.SPAWN_TEST_VAR = 'inherited';
+    try {
+      expect((await run('sh', ['-c', 'echo $SPAWN_TEST_VAR'])).stdout.toString()).toBe('inherited\n');
+    } finally {
+      delete process.env.SPAWN_TEST_VAR;
+    }
+  });
+
+  it('args are byte-exact strings or Buffers', async () => {
+    const arg = Buffer.from([0x01, 0xff, 0x80, 0x20, 0x0a]);
+    const result = await run('python3', ['-c', 'import os, sys; sys.stdout.buffer.write(os.fsencode(sys.argv[1]))', arg]);
+    expect(result.stdout).toEqual(arg);
+  });
+
+  it('cwd sets the working directory', async () => {
+    expect((await run('pwd', [], { cwd: tmp })).stdout.toString()).toBe(`${tmp}\n`);
+  });
+
+  it("stdio: 'ignore' is /dev/null, a number is that fd, a path is opened with its flags", async () => {
+    const ignored = await run('readlink', ['/proc/self/fd/0'], {});
+    expect(ignored.stdout.toString()).toBe('/dev/null\n');
+    const file = path.join(tmp, 'stdio-out');
+    const fd = fs.openSync(file, 'w');
+    const child = await spawn('sh', ['-c', 'echo via-fd; readlink /proc/self/fd/2'], { stdio: ['ignore', fd, 'ignore'] });
+    fs.closeSync(fd);
+    expect((await child.wait()).status).toEqual(ok);
+    expect(fs.readFileSync(file, 'utf8')).toBe('via-fd\n/dev/null\n');
+    const appended = await spawn('echo', ['appended'], { stdio: ['ignore', { path: file, flags: 'a' }, 'inherit'] });
+    await appended.wait();
+    expect(fs.readFileSync(file, 'utf8')).toBe('via-fd\n/dev/null\nappended\n');
+    const input = await run('cat', [], { stdin: { path: file } });
+    expect(input.stdout.toString()).toBe('via-fd\n/dev/null\nappended\n');
+  });
+
+  it('stdio swaps: child stdout to parent fd 2 and stderr to parent fd 1', () => {
+    const script = `
+      const p = require('./dist/index.js');
+      p.spawn('sh', ['-c', 'echo to-stdout; echo to-stderr >&2'], { stdio: ['ignore', 2, 1] }).then((c) => c.wait());`;
+    const result = runNode(script);
+    expect(result.stdout).toBe('to-stderr\n');
+    expect(result.stderr).toBe('to-stdout\n');
+  });
+
+  it('works when the parent has closed its own std fds', () => {
+    const script = `
+      const fs = require('fs');
+      fs.closeSync(0);
+      fs.closeSync(2);
+      const p = require('./dist/index.js');
+      p.run('sh', ['-c', 'ls /proc/self/fd; echo done'], { stdin: 'inherit' }).then((r) => fs.writeSync(1, r.stdout.toString() + JSON.stringify(r.status)));`;
+    const result = runNode(script);
+    // fd 0 was closed in the parent and stays closed in the child, so ls's own directory fd takes
+    // the lowest free number, 0; 1 and 2 are run's pipes, and nothing else is open.
+    expect(result.stdout).toBe('0\n1\n2\ndone\n{"kind":"exited","code":0}');
+  });
+
+  it('fds maps extra fds; every other fd is closed, even an inheritable one opened natively', async () => {
+    const stray = binding.testing.openInheritable('/etc/hostname');
+    const mapped = fs.openSync('/etc/hostname', 'r');
+    try {
+      const result = await run('sh', ['-c', 'ls /proc/self/fd; cat <&7'], { fds: { 7: mapped } });
+      const listed = result.stdout.toString().split('\n');
+      expect(listed.slice(0, 5)).toEqual(['0', '1', '2', '3', '7']); // 3 is ls's own directory fd
+      expect(listed).not.toContain(String(stray));
+      expect(result.stdout.toString()).toContain(fs.readFileSync('/etc/hostname', 'utf8'));
+    } finally {
+      fs.closeSync(stray);
+      fs.closeSync(mapped);
+    }
+  });
+
+  it('setsid starts a session; pgid 0 leads a new group and pgid N joins one', async () => {
+    const session = await spawn('sleep', ['30'], { setsid: true });
+    expect([statField(session.pid, 5), statField(session.pid, 6)]).toEqual([String(session.pid), String(session.pid)]);
+    const leader = await spawn('sleep', ['30'], { pgid: 0 });
+    const member = await spawn('sleep', ['30'], { pgid: leader.pid });
+    expect([statField(leader.pid, 5), statField(member.pid, 5)]).toEqual([String(leader.pid), String(leader.pid)]);
+    expect(member.leadsGroup).toBe(false);
+    // A group of another session cannot be joined.
+    expect(await rejection(spawn('sleep', ['30'], { pgid: session.pid }))).toMatchObject({ code: 'EPERM', syscall: 'setpgid', step: 'setpgid' });
+    for (const child of [session, leader, member]) child.kill('SIGKILL');
+    await Promise.all([session.wait(), leader.wait(), member.wait()]);
+  });
+
+  it('signal dispositions start at their defaults (yes | head -1 is quiet) and sigmask blocks', async () => {
+    expect(text(await run('sh', ['-c', 'yes | head -1']))).toEqual({ status: ok, stdout: 'y\n', stderr: '' });
+    const status = (await run('grep', ['-E', '^Sig(Blk|Ign)', '/proc/self/status'], { sigmask: ['SIGUSR1', 'SIGTERM'] })).stdout.toString();
+    expect(status).toBe('SigBlk:\t0000000000004200\nSigIgn:\t0000000000000000\n');
+  });
+
+  it('umask, nice and rlimits (visible in /proc/<pid>/limits)', async () => {
+    expect((await run('sh', ['-c', 'umask'], { umask: 0o027 })).stdout.toString()).toBe('0027\n');
+    const child = await spawn('sleep', ['30'], { nice: 7, rlimits: { nofile: [256, 512], core: Infinity, cpu: 100 } });
+    expect(statField(child.pid, 19)).toBe('7');
+    const limits = fs.readFileSync(`/proc/${child.pid}/limits`, 'utf8');
+    expect(limits).toMatch(/Max open files\s+256\s+512\s+files/);
+    expect(limits).toMatch(/Max core file size\s+unlimited\s+unlimited\s+bytes/);
+    expect(limits).toMatch(/Max cpu time\s+100\s+100\s+seconds/);
+    child.kill('SIGKILL');
+    await child.wait();
+  });
+
+  it('uid, gid and groups (setgroups, then setgid, then setuid)', async () => {
+    const result = await run('id', [], { uid: 65534, gid: 65534, groups: [65534, 100] });
+    expect(result.stdout.toString()).toMatch(/^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\),100\(\w+\)\n$/);
+  });
+
+  it('pdeathsig kills the child when the parent Node process dies', async () => {
+    const script = `
+      const p = require('./dist/index.js');
+      p.spawn('sleep', ['30'], { pdeathsig: 'SIGKILL' }).then((c) => { console.log(c.pid); p.exit ? p.exit(0) : process.reallyExit(0); });`;
+    const result = runNode(script);
+    const pid = Number(result.stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    // The orphan is adopted by init or a subreaper, which reaps it: gone, or at worst a zombie.
+    await until(() => processState(pid) === undefined || processState(pid) === 'Z', 5000);
+  });
+
+  it('AbortSignal kills the child with killSignal; an aborted signal rejects before spawning', async () => {
+    const controller = new AbortController();
+    const child = await spawn('sleep', ['30'], { signal: controller.signal });
+    controller.abort();
+    expect((await child.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+    await expect(spawn('sleep', ['30'], { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('timeout sends killSignal', async () => {
+    const started = Date.now();
+    const child = await spawn('sleep', ['30'], { timeout: 100, killSignal: 'SIGKILL' });
+    expect((await child.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('spawn: PATH search in the child environment', () => {
+  const dirA = path.join(tmp, 'a');
+  const dirB = path.join(tmp, 'b');
+  fs.mkdirSync(dirA);
+  fs.mkdirSync(dirB);
+  fs.writeFileSync(path.join(dirA, 'tool'), '#!/bin/sh\necho from-a\n', { mode: 0o644 }); // not executable
+  fs.writeFileSync(path.join(dirB, 'tool'), '#!/bin/sh\necho from-b\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(dirA, 'plain'), 'echo no shebang\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(dirA, 'locked'), '#!/bin/sh\n', { mode: 0o644 });
+
+  it("uses the child's PATH, and a non-executable earlier match lets the search go on", async () => {
+    const result = await run('tool', [], { env: { PATH: `${dirA}:${dirB}` } });
+    expect(result.stdout.toString()).toBe('from-b\n');
+  });
+
+  it('reports EACCES when only non-executable matches exist, ENOENT when none', async () => {
+    expect(await rejection(spawn('locked', [], { env: { PATH: `${dirA}:${dirB}` } }))).toMatchObject({ code: 'EACCES', path: 'locked', step: 'exec' });
+    expect(await rejection(spawn('tool', [], { env: { PATH: '/nonexistent' } }))).toMatchObject({ code: 'ENOENT', path: 'tool' });
+  });
+
+  it('ENOEXEC for a file without a shebang: no fallback to /bin/sh', async () => {
+    expect(await rejection(spawn('plain', [], { env: { PATH: dirA } }))).toMatchObject({ code: 'ENOEXEC', errno: -8, syscall: 'execve', step: 'exec' });
+  });
+});
+
+describe('spawn: errors name the step, and leave nothing behind', () => {
+  let fdsBefore: number[] = [];
+  beforeAll(() => {
+    fdsBefore = openFds();
+  });
+
+  it('ENOENT names the program', async () => {
+    expect(await rejection(spawn('/nonexistent/program'))).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'execve', path: '/nonexistent/program', step: 'exec' });
+  });
+
+  it('EACCES on a directory, ENOTDIR through a file', async () => {
+    expect(await rejection(spawn('/tmp'))).toMatchObject({ code: 'EACCES', path: '/tmp' });
+    expect(await rejection(spawn('/etc/hostname/x'))).toMatchObject({ code: 'ENOTDIR', path: '/etc/hostname/x' });
+  });
+
+  it('E2BIG for a 128 KiB argument', async () => {
+    expect(await rejection(spawn('/bin/true', ['x'.repeat(128 * 1024)]))).toMatchObject({ code: 'E2BIG', step: 'exec' });
+  });
+
+  it('a bad cwd gives ENOENT with path = the cwd', async () => {
+    const cwd = path.join(tmp, 'no-such-dir');
+    expect(await rejection(spawn('/bin/true', [], { cwd }))).toMatchObject({ code: 'ENOENT', syscall: 'chdir', path: cwd, step: 'chdir' });
+  });
+
+  it('a redirect that cannot be opened names its path', async () => {
+    const target = path.join(tmp, 'missing', 'out.txt');
+    expect(await rejection(spawn('/bin/true', [], { stdio: ['ignore', { path: target }, 'inherit'] }))).toMatchObject({ code: 'ENOENT', syscall: 'open', path: target, step: 'open fd 1' });
+  });
+
+  it('EPERM for a uid change when not allowed (as nobody)', () => {
+    const script = `
+      const p = require('./dist/index.js');
+      p.spawn('/bin/true', [], { uid: 0 }).then(() => console.log('allowed?'), (e) => console.log(e.code, e.syscall, e.step));`;
+    const result = runNode(script, { uid: 65534, gid: 65534 });
+    expect(result.stdout.trim()).toBe('EPERM setuid setuid');
+  });
+
+  it('leaves no zombie and no fd after the failures', async () => {
+    await until(() => openFds().every((fd) => fdsBefore.includes(fd)));
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it.each([
+    [() => spawn('echo', ['a\0b'])],
+    [() => spawn('ec\0ho')],
+    [() => spawn('echo', [], { env: { 'A=B': '1' } })],
+    [() => spawn('echo', [], { env: { A: 'x\0' } })],
+    [() => spawn('echo', [], { env: { [Symbol('s')]: 'x' } as never })],
+    [() => spawn('echo', [], { env: [42 as never] })],
+    [() => spawn('echo', 'x' as never)],
+    [() => spawn('echo', [], { stdio: ['bogus'] })],
+    [() => spawn('echo', [], { cwd: 5 as never })],
+    [() => spawn('echo', [], { sigmask: ['SIGWHAT' as never] })],
+    [() => spawn('echo', [], { signal: 'abort' as never })],
+    [() => spawn('echo', [], { rlimits: { files: 5 } as never })],
+  ])('rejects bad input with TypeError before spawning (%#)', async (fn) => {
+    await expect(fn()).rejects.toThrow(TypeError);
+  });
+
+  it.each([
+    [() => spawn('echo', [], { stdio: [-1] })],
+    [() => spawn('echo', [], { fds: { 3: -5 } })],
+    [() => spawn('echo', [], { fds: { 2: 5 } })],
+    [() => spawn('echo', [], { uid: -1 })],
+    [() => spawn('echo', [], { nice: 40 })],
+    [() => spawn('echo', [], { timeout: 0 })],
+    [() => spawn('echo', [], { rlimits: { nofile: [10, 5] } })],
+    [() => spawn('echo', [], { umask: 0o1000 })],
+  ])('rejects out-of-range values with RangeError before spawning (%#)', async (fn) => {
+    const fds = openFds();
+    await expect(fn()).rejects.toThrow(RangeError);
+    expect(openFds().filter((fd) => !fds.includes(fd))).toEqual([]);
+  });
+});
+
+describe('run', () => {
+  it('collects stdout and stderr and returns the status instead of throwing', async () => {
+    const result = await run('sh', ['-c', 'echo out; echo err >&2; exit 3']);
+    expect(text(result)).toEqual({ status: { kind: 'exited', code: 3 }, stdout: 'out\n', stderr: 'err\n' });
+    expect(result.rusage.maxRSS).toBeGreaterThan(0);
+  });
+
+  it('writes input to stdin', async () => {
+    expect((await run('tr', ['a-z', 'A-Z'], { input: 'shout\n' })).stdout.toString()).toBe('SHOUT\n');
+  });
+
+  it('kills the child and rejects when output passes maxBuffer', async () => {
+    await expect(run('yes', [], { maxBuffer: 100_000 })).rejects.toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('spawn at scale', () => {
+  it('10 000 spawns leave no fd, zombie or thread behind', { timeout: 180_000 }, async () => {
+    const fds = openFds();
+    const threads = threadCount();
+    for (let round = 0; round < 1250; round++) {
+      const children = await Promise.all(Array.from({ length: 8 }, () => spawn('/bin/true', [], { stdio: 'ignore' })));
+      for (const child of children) expect((await child.wait()).status).toEqual(ok);
+    }
+    await until(() => openFds().every((fd) => fds.includes(fd)));
+    expect(zombieChildren()).toEqual([]);
+    expect(threadCount()).toBe(threads);
+  });
+
+  it('child_process children still emit exit while ours run', async () => {
+    const theirs = Array.from({ length: 5 }, () => child_process.spawn('sh', ['-c', 'sleep 0.2; exit 6']));
+    const ours = await Promise.all(Array.from({ length: 5 }, () => spawn('sh', ['-c', 'sleep 0.1; exit 2'])));
+    const [ourResults, theirResults] = await Promise.all([Promise.all(ours.map((c) => c.wait())), Promise.all(theirs.map(exitOf))]);
+    for (const result of ourResults) expect(result.status).toEqual({ kind: 'exited', code: 2 });
+    for (const result of theirResults) expect(result).toEqual({ code: 6, signal: null });
+  });
+});
