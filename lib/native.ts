@@ -59,7 +59,8 @@ export type RawFdPlan = { target: number; source: number } | { target: number; p
 export interface RawSpawnRequest {
   candidates: (string | Buffer)[];
   argv: (string | Buffer)[];
-  envp: (string | Buffer)[];
+  /** Left out: the child gets this process's environ (main thread, no env option). */
+  envp?: (string | Buffer)[];
   cwd?: string | Buffer;
   fds: RawFdPlan[];
   setsid: boolean;
@@ -76,7 +77,7 @@ export interface RawSpawnRequest {
 }
 
 /** A started child, or the step that failed (`errno` positive, `step` the syscall's name). */
-export type RawSpawnResult = { pid: number; pidfd: number } | { errno: number; step: string; stepIndex: number };
+export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | { errno: number; step: string; stepIndex: number });
 
 /** The functions exported by native/module.cc. Arguments are validated by the callers. */
 export interface NativeBinding {
@@ -95,6 +96,7 @@ export interface NativeBinding {
   waitid(idtype: number, id: number, options: number): RawSiginfo | null;
   pidfdOpen(pid: number): number;
   pidfdWaitStart(pid: number, callback: (error: Error | null, info?: RawSiginfo) => void): number;
+  pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null, info?: RawSiginfo) => void): number;
   pidfdWaitCancel(id: number): boolean;
   readonly waitConstants: Readonly<Record<
     | 'WNOHANG' | 'WUNTRACED' | 'WCONTINUED' | 'WEXITED' | 'WSTOPPED' | 'WNOWAIT'
@@ -111,7 +113,8 @@ export interface NativeBinding {
     fileActions: RawFileAction[],
     attributes: RawSpawnAttributes,
   ): number;
-  spawnStart(request: RawSpawnRequest, callback: (result: RawSpawnResult) => void): void;
+  spawnStart(request: RawSpawnRequest, id: number): void;
+  spawnSetDispatcher(dispatcher: (results: RawSpawnResult[]) => void): void;
   pidfdSendSignal(pidfd: number, signo: number): void;
   pipe(): [number, number];
   /** Test support only (native/testing.cc). */

@@ -9,13 +9,14 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { isMainThread } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
 import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
-import { binding, type RawFdPlan, type RawSpawnRequest } from './native';
+import { binding, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from './native';
 import { openFlags, type OpenFlags } from './posix-spawn';
 import { signalNumber, type Signal } from './signals';
 import { validateInteger } from './validate';
-import { waitAsync, type WaitIdResult } from './wait';
+import { waitOnOwnedPidfd, type WaitIdResult } from './wait';
 
 /**
  * What one of the child's fds 0..2 is connected to:
@@ -107,10 +108,10 @@ export class ChildProcess implements AsyncDisposable {
     this.stderr = streams[2] ?? null;
     this.leadsGroup = leadsGroup;
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
-    // the pending wait keeps the event loop alive while the child runs, like child_process.
-    this.#exited = waitAsync(pid).then((result) => {
+    // the pending wait keeps the event loop alive while the child runs, like child_process. The
+    // wait owns the pidfd and closes it once the child has been reaped.
+    this.#exited = waitOnOwnedPidfd(pidfd, pid).then((result) => {
       this.#result = result;
-      fs.closeSync(this.pidfd);
       return result;
     });
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
@@ -202,11 +203,16 @@ function closeAll(fds: Iterable<number | null>): void {
   for (const fd of fds) if (fd !== null) fs.closeSync(fd);
 }
 
-function exitCandidates(file: Bytes, envp: Bytes[]): Bytes[] {
+function pathOf(envp: Bytes[]): string | undefined {
+  const entry = envp.find((e) => (typeof e === 'string' ? e.startsWith('PATH=') : e.subarray(0, 5).toString('latin1') === 'PATH='));
+  return entry?.toString().slice(5);
+}
+
+/** The paths exec tries, in order: `file` itself if it has a slash, else each PATH entry's. */
+function execCandidates(file: Bytes, searchPath: string | undefined): Bytes[] {
   const hasSlash = typeof file === 'string' ? file.includes('/') : file.includes(0x2f);
   if (hasSlash) return [file];
-  const pathEntry = envp.find((entry) => (typeof entry === 'string' ? entry.startsWith('PATH=') : entry.subarray(0, 5).toString('latin1') === 'PATH='));
-  const searchPath = pathEntry === undefined ? DEFAULT_PATH : pathEntry.toString().slice(5);
+  searchPath ??= DEFAULT_PATH;
   // An empty entry means the current directory, as in execvp(3).
   return searchPath.split(':').map((dir) => (dir === '' ? file : typeof file === 'string' ? `${dir}/${file}` : Buffer.concat([Buffer.from(`${dir}/`), file])));
 }
@@ -240,14 +246,16 @@ function optionalInteger(value: unknown, name: string, min: number, max: number)
 function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
   const program = validateBytes(file, 'file');
   const argv = [options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), ...validateArgv(args, 'args')];
-  const envp = buildEnvironment(options.env ?? process.env, 'options.env');
+  // Without an env option the child gets process.env. On the main thread that is the real
+  // environment, which native code copies faster than JavaScript can build it; a worker's
+  // process.env is its own copy and must be built here.
+  const envp = options.env === undefined && isMainThread ? undefined : buildEnvironment(options.env ?? process.env, 'options.env');
   const cwd = options.cwd === undefined ? undefined : validateBytes(options.cwd, 'options.cwd');
   const stdio = normaliseStdio(options.stdio);
 
   const request: RawSpawnRequest = {
-    candidates: exitCandidates(program, envp),
+    candidates: execCandidates(program, envp === undefined ? process.env.PATH : pathOf(envp)),
     argv,
-    envp,
     fds: [],
     setsid: options.setsid === undefined ? false : checkBoolean(options.setsid, 'options.setsid'),
     rlimits: rlimitEntries(options.rlimits),
@@ -255,6 +263,7 @@ function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedS
     sigmask: (options.sigmask ?? []).map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`)),
     resetToDefault: EVERY_SIGNAL,
   };
+  if (envp !== undefined) request.envp = envp;
   if (cwd !== undefined) request.cwd = cwd;
   const pgid = optionalInteger(options.pgid, 'options.pgid', 0, 2 ** 31 - 1);
   if (pgid !== undefined) {
@@ -387,7 +396,8 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
   }
   const leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
   return new Promise((resolve, reject) => {
-    binding.spawnStart(prepared.request, (result) => {
+    const id = nextSpawnId++;
+    pendingSpawns.set(id, (result) => {
       closeAll(prepared.childEnds);
       if (!('pid' in result)) {
         closeAll(prepared.parentEnds);
@@ -399,8 +409,27 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
       armKillers(child, options, killSignal);
       resolve(child);
     });
+    try {
+      binding.spawnStart(prepared.request, id);
+    } catch (error) {
+      pendingSpawns.delete(id);
+      closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw
+      reject(error);
+    }
   });
 }
+
+// Finished spawns arrive from native code in batches (one call per wake-up of the event loop).
+let nextSpawnId = 1;
+const pendingSpawns = new Map<number, (result: RawSpawnResult) => void>();
+binding.spawnSetDispatcher((results) => {
+  for (const result of results) {
+    const settle = pendingSpawns.get(result.id);
+    pendingSpawns.delete(result.id);
+    settle?.(result);
+  }
+});
 
 /** `timeout` and `signal` send the kill signal once, and stop watching when the child is reaped. */
 function armKillers(child: ChildProcess, options: SpawnOptions, killSignal: number): void {

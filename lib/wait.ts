@@ -223,7 +223,20 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
     return Promise.reject(error);
   }
-  const { signal } = options;
+  return waitWith((callback) => binding.pidfdWaitStart(pid, callback), options.signal);
+}
+
+/**
+ * Waits for the child whose pidfd is `pidfd` (from clone(CLONE_PIDFD)): the wait owns the fd and
+ * closes it once the child has been reaped. Internal: used by `spawn`'s child handle.
+ */
+export function waitOnOwnedPidfd(pidfd: number, pid: number): Promise<WaitIdResult> {
+  return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined);
+}
+
+type WaitCallback = (error: Error | null, info?: RawSiginfo) => void;
+
+function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined): Promise<WaitIdResult> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
   return new Promise((resolve, reject) => {
     let id = 0;
@@ -231,7 +244,7 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
       if (binding.pidfdWaitCancel(id)) reject(abortError(signal));
     };
     try {
-      id = binding.pidfdWaitStart(pid, (error, info) => {
+      id = start((error, info) => {
         signal?.removeEventListener('abort', onAbort);
         if (error !== null) reject(error);
         else resolve(resultFromSiginfo(info!));

@@ -69,8 +69,7 @@ struct SpawnJob {
   int pidfd = -1;
   int clone_error = 0;
 
-  Napi::FunctionReference callback;
-  std::unique_ptr<Napi::AsyncContext> async_context;
+  double id = 0;  // the facade's handle for this spawn
 };
 
 struct Spawner {
@@ -80,6 +79,11 @@ struct Spawner {
   std::vector<SpawnJob*> done;    // guarded by mutex
   bool stopping = false;          // guarded by mutex
   size_t in_flight = 0;           // JS thread only: keeps the loop alive while > 0
+
+  // One JS function receives every finished spawn, in batches: one call per wake-up instead of
+  // one per child keeps the event loop's share of a burst of spawns small.
+  Napi::FunctionReference dispatcher;
+  std::unique_ptr<Napi::AsyncContext> async_context;
 
   uv_async_t async;
   std::thread thread;
@@ -116,7 +120,14 @@ std::unique_ptr<SpawnJob> BuildJob(Napi::Object request) {
   for (std::string& candidate : job->candidate_storage)
     job->candidates.push_back(candidate.c_str());
   job->argv.Assign(request.Get("argv"), "argv");
-  job->envp.Assign(request.Get("envp"), "env");
+  if (request.Has("envp")) {
+    job->envp.Assign(request.Get("envp"), "env");
+  } else {
+    // The facade leaves envp out on the main thread when the caller gave no env: Node keeps
+    // process.env in the real environment there, and copying environ natively is much cheaper
+    // than building it from process.env in JavaScript.
+    job->envp.AssignEnviron();
+  }
 
   ChildPlan& plan = job->plan;
   plan.candidates = job->candidates.data();
@@ -266,8 +277,8 @@ const char* StepName(int step) {
   return "clone";
 }
 
-// On the JS thread: hands each finished job to its callback as
-// callback({ pid, pidfd } | { errno, step, stepIndex }).
+// On the JS thread: hands the finished jobs to the dispatcher as one array of
+// { id, pid, pidfd } | { id, errno, step, stepIndex }.
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   std::vector<SpawnJob*> done;
@@ -275,12 +286,14 @@ void OnJobsDone(uv_async_t* handle) {
     std::lock_guard<std::mutex> lock(spawner->mutex);
     done.swap(spawner->done);
   }
-  for (SpawnJob* raw : done) {
-    std::unique_ptr<SpawnJob> job(raw);
-    if (--spawner->in_flight == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
-    Napi::Env env = job->callback.Env();
-    Napi::HandleScope scope(env);
+  if (done.empty()) return;
+  Napi::Env env = spawner->dispatcher.Env();
+  Napi::HandleScope scope(env);
+  Napi::Array results = Napi::Array::New(env, done.size());
+  for (size_t i = 0; i < done.size(); i++) {
+    std::unique_ptr<SpawnJob> job(done[i]);
     Napi::Object result = Napi::Object::New(env);
+    result.Set("id", job->id);
     if (job->clone_error != 0) {
       result.Set("errno", job->clone_error);
       result.Set("step", "clone");
@@ -293,24 +306,36 @@ void OnJobsDone(uv_async_t* handle) {
       result.Set("pid", job->pid);
       result.Set("pidfd", job->pidfd);
     }
-    try {
-      job->callback.MakeCallback(env.Global(), {result}, *job->async_context);
-    } catch (const Napi::Error& error) {
-      napi_fatal_exception(env, error.Value());
-    }
+    results.Set(static_cast<uint32_t>(i), result);
+  }
+  spawner->in_flight -= done.size();
+  if (spawner->in_flight == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
+  try {
+    spawner->dispatcher.MakeCallback(env.Global(), {results}, *spawner->async_context);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
   }
 }
 
-// spawnStart(request, callback): queues a spawn; the callback runs on the event loop.
+// spawnSetDispatcher(fn): the function that receives finished spawns (see OnJobsDone).
+Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
+  auto* spawner = static_cast<Spawner*>(info.Data());
+  if (!info[0].IsFunction())
+    throw Napi::TypeError::New(info.Env(), "dispatcher must be a function");
+  spawner->dispatcher = Napi::Persistent(info[0].As<Napi::Function>());
+  spawner->async_context = std::make_unique<Napi::AsyncContext>(info.Env(), "posix-process:spawn");
+  return info.Env().Undefined();
+}
+
+// spawnStart(request, id): queues a spawn; its result reaches the dispatcher with this id.
 Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
-  if (!info[0].IsObject() || !info[1].IsFunction()) {
-    throw Napi::TypeError::New(env, "spawnStart(request, callback)");
+  if (!info[0].IsObject() || !info[1].IsNumber() || spawner->dispatcher.IsEmpty()) {
+    throw Napi::TypeError::New(env, "spawnStart(request, id) after spawnSetDispatcher");
   }
   std::unique_ptr<SpawnJob> job = BuildJob(info[0].As<Napi::Object>());
-  job->callback = Napi::Persistent(info[1].As<Napi::Function>());
-  job->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:spawn");
+  job->id = info[1].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
@@ -378,6 +403,10 @@ void StopSpawner(Spawner* spawner) {
     delete job;
   }
   munmap(spawner->stack, kChildStackSize);
+  // References into the environment go now, while it still exists; the Spawner itself is freed
+  // by the close callback, which may run after the environment is gone.
+  spawner->dispatcher.Reset();
+  spawner->async_context.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&spawner->async),
            [](uv_handle_t* handle) { delete static_cast<Spawner*>(handle->data); });
 }
@@ -427,6 +456,8 @@ void Initialize(Napi::Env env, Napi::Object exports) {
 
   env.AddCleanupHook(StopSpawner, spawner);
   exports.Set("spawnStart", Napi::Function::New(env, SpawnStart, "spawnStart", spawner));
+  exports.Set("spawnSetDispatcher",
+              Napi::Function::New(env, SpawnSetDispatcher, "spawnSetDispatcher", spawner));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("spawnOptionConstants", Constants(env));

@@ -218,6 +218,32 @@ void OnPidfdReadable(uv_poll_t* handle, int status, int events) {
   FinishWaiter(waiter, 0, &siginfo, &usage);
 }
 
+// Starts watching `pidfd` (which the waiter now owns and closes) and returns the wait's id.
+uint32_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
+                     Napi::Function callback) {
+  auto* waiter = new PidfdWaiter();
+  waiter->state = state;
+  waiter->pid = pid;
+  waiter->pidfd = pidfd;
+  int err = uv_poll_init(state->loop, &waiter->poll, pidfd);
+  if (err != 0) {
+    ::close(pidfd);
+    delete waiter;
+    throw SyscallError(env, -err, "uv_poll_init");
+  }
+  waiter->poll.data = waiter;
+  err = uv_poll_start(&waiter->poll, UV_READABLE, OnPidfdReadable);
+  if (err != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&waiter->poll), OnWaiterClosed);
+    throw SyscallError(env, -err, "uv_poll_start");
+  }
+  waiter->id = state->next_id++;
+  waiter->callback = Napi::Persistent(callback);
+  waiter->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
+  state->waiters[waiter->id] = waiter;
+  return waiter->id;
+}
+
 // pidfdWaitStart(pid, callback) -> id. Throws ESRCH (no such process) or ECHILD (not our child)
 // synchronously; otherwise calls callback(error, siginfo) once the child has exited and been
 // reaped.
@@ -244,28 +270,20 @@ Napi::Value PidfdWaitStart(const Napi::CallbackInfo& info) {
     ::close(pidfd);
     throw SyscallError(env, err, "waitid");
   }
+  return Napi::Number::New(env, StartWaiter(env, state, pid, pidfd, info[1].As<Napi::Function>()));
+}
 
-  auto* waiter = new PidfdWaiter();
-  waiter->state = state;
-  waiter->id = state->next_id++;
-  waiter->pid = pid;
-  waiter->pidfd = pidfd;
-  int err = uv_poll_init(state->loop, &waiter->poll, pidfd);
-  if (err != 0) {
-    ::close(pidfd);
-    delete waiter;
-    throw SyscallError(env, -err, "uv_poll_init");
-  }
-  waiter->poll.data = waiter;
-  err = uv_poll_start(&waiter->poll, UV_READABLE, OnPidfdReadable);
-  if (err != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&waiter->poll), OnWaiterClosed);
-    throw SyscallError(env, -err, "uv_poll_start");
-  }
-  waiter->callback = Napi::Persistent(info[1].As<Napi::Function>());
-  waiter->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
-  state->waiters[waiter->id] = waiter;
-  return Napi::Number::New(env, waiter->id);
+// pidfdWaitAdopt(pidfd, pid, callback) -> id: like pidfdWaitStart for a child whose pidfd the
+// caller already has (from clone(CLONE_PIDFD)). The wait takes the fd over and closes it once
+// the child has been reaped or the wait is cancelled.
+Napi::Value PidfdWaitAdopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* state = static_cast<WaitState*>(info.Data());
+  int pidfd = Int32Argument(info, 0, "pidfd");
+  pid_t pid = Int32Argument(info, 1, "pid");
+  if (pidfd < 0 || pid <= 0) throw Napi::RangeError::New(env, "pidfd and pid must be positive");
+  if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
+  return Napi::Number::New(env, StartWaiter(env, state, pid, pidfd, info[2].As<Napi::Function>()));
 }
 
 // pidfdOpen(pid) -> a pidfd with O_CLOEXEC (pidfd_open sets it always).
@@ -290,7 +308,14 @@ Napi::Value PidfdWaitCancel(const Napi::CallbackInfo& info) {
 }
 
 void CleanupWaitState(WaitState* state) {
-  while (!state->waiters.empty()) CloseWaiter(state->waiters.begin()->second);
+  while (!state->waiters.empty()) {
+    PidfdWaiter* waiter = state->waiters.begin()->second;
+    // Release the references while the environment exists; the waiter is freed by its close
+    // callback, which may run after the environment is gone.
+    waiter->callback.Reset();
+    waiter->async_context.reset();
+    CloseWaiter(waiter);
+  }
   delete state;
 }
 
@@ -330,6 +355,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("waitid", Napi::Function::New(env, WaitId, "waitid"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdWaitStart", Napi::Function::New(env, PidfdWaitStart, "pidfdWaitStart", state));
+  exports.Set("pidfdWaitAdopt", Napi::Function::New(env, PidfdWaitAdopt, "pidfdWaitAdopt", state));
   exports.Set("pidfdWaitCancel",
               Napi::Function::New(env, PidfdWaitCancel, "pidfdWaitCancel", state));
   exports.Set("waitConstants", Constants(env));

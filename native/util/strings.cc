@@ -1,5 +1,7 @@
 #include "strings.h"
 
+#include <unistd.h>
+
 #include <cstring>
 
 namespace posix_process {
@@ -22,6 +24,19 @@ std::string BytesArgument(Napi::Value value, const char* name) {
   return bytes;
 }
 
+void CStringArray::AssignEnviron() {
+  strings_.clear();
+  for (char** entry = environ; *entry != nullptr; entry++) strings_.emplace_back(*entry);
+  TakePointers();
+}
+
+// Pointers are taken only once all strings are in place: emplace_back may have moved them.
+void CStringArray::TakePointers() {
+  pointers_.clear();
+  for (std::string& string : strings_) pointers_.push_back(string.data());
+  pointers_.push_back(nullptr);
+}
+
 void CStringArray::Assign(Napi::Value value, const char* name) {
   if (!value.IsArray()) {
     throw Napi::TypeError::New(value.Env(), std::string("The \"") + name + "\" must be an array");
@@ -30,10 +45,7 @@ void CStringArray::Assign(Napi::Value value, const char* name) {
   strings_.clear();
   strings_.reserve(array.Length());
   for (uint32_t i = 0; i < array.Length(); i++) strings_.push_back(BytesArgument(array[i], name));
-  // Pointers are taken only once all strings are in place: push_back may have moved them.
-  pointers_.clear();
-  for (std::string& string : strings_) pointers_.push_back(string.data());
-  pointers_.push_back(nullptr);
+  TakePointers();
 }
 
 }  // namespace posix_process

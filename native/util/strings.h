@@ -24,10 +24,14 @@ class CStringArray {
 
   // Fills the array from a JavaScript array of strings or Buffers.
   void Assign(Napi::Value array, const char* name);
+  // Fills the array from this process's environment (environ).
+  void AssignEnviron();
   char* const* data() { return pointers_.data(); }
   size_t size() const { return strings_.size(); }
 
  private:
+  void TakePointers();
+
   std::vector<std::string> strings_;
   std::vector<char*> pointers_{nullptr};
 };
