@@ -118,6 +118,8 @@ export interface NativeBinding {
   readonly testing: { openInheritable(path: string): number };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
+  // procfs (native/procfs.cc)
+  procfsUnits(): { clockTicksPerSecond: number; pageSize: number };
 }
 
 function loadBinding(): NativeBinding {

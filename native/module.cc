@@ -6,6 +6,7 @@
 #include "process.h"
 #include "spawn.h"
 #include "testing.h"
+#include "procfs.h"
 #include "util/addon_state.h"
 #include "util/error.h"
 #include "wait.h"
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   posix_spawn::Initialize(env, exports);
   spawn::Initialize(env, exports);
   testing::Initialize(env, exports);
+  procfs::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;
