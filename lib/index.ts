@@ -11,6 +11,7 @@ export { SyscallError, type ArgumentError } from './errors';
 export { signalNumber, signalName, SIGNAL_MAX, type Signal, type RealtimeSignalName } from './signals';
 export { getpid, getppid, kill } from './process';
 export { processInfo, children, type ProcessInfo, type ProcessStateLetter, type Terminal } from './procfs';
+export { setsid, getsid, setpgid, getpgid, getpgrp, tcsetpgrp, tcgetpgrp } from './session';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,

@@ -120,6 +120,15 @@ export interface NativeBinding {
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
   // procfs (native/procfs.cc)
   procfsUnits(): { clockTicksPerSecond: number; pageSize: number };
+
+  // session (native/session.cc)
+  setsid(): number;
+  getsid(pid: number): number;
+  setpgid(pid: number, pgid: number): void;
+  getpgid(pid: number): number;
+  getpgrp(): number;
+  tcsetpgrp(fd: number, pgid: number): void;
+  tcgetpgrp(fd: number): number;
 }
 
 function loadBinding(): NativeBinding {

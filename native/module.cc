@@ -7,6 +7,7 @@
 #include "spawn.h"
 #include "testing.h"
 #include "procfs.h"
+#include "session.h"
 #include "util/addon_state.h"
 #include "util/error.h"
 #include "wait.h"
@@ -26,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   spawn::Initialize(env, exports);
   testing::Initialize(env, exports);
   procfs::Initialize(env, exports);
+  session::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;
