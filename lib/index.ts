@@ -12,6 +12,7 @@ export { signalNumber, signalName, SIGNAL_MAX, type Signal, type RealtimeSignalN
 export { getpid, getppid, kill } from './process';
 export { processInfo, children, type ProcessInfo, type ProcessStateLetter, type Terminal } from './procfs';
 export { setsid, getsid, setpgid, getpgid, getpgrp, tcsetpgrp, tcgetpgrp } from './session';
+export { setChildSubreaper, isChildSubreaper, setParentDeathSignal, getParentDeathSignal } from './orphans';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,

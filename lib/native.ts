@@ -129,6 +129,12 @@ export interface NativeBinding {
   getpgrp(): number;
   tcsetpgrp(fd: number, pgid: number): void;
   tcgetpgrp(fd: number): number;
+
+  // orphans (native/orphans.cc)
+  setChildSubreaper(on: boolean): void;
+  isChildSubreaper(): boolean;
+  setParentDeathSignal(signo: number): void;
+  getParentDeathSignal(): number;
 }
 
 function loadBinding(): NativeBinding {

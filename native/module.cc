@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "posix_spawn.h"
+#include "orphans.h"
 #include "process.h"
 #include "spawn.h"
 #include "testing.h"
@@ -28,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing::Initialize(env, exports);
   procfs::Initialize(env, exports);
   session::Initialize(env, exports);
+  orphans::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;
