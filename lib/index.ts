@@ -13,6 +13,18 @@ export { getpid, getppid, kill } from './process';
 export { processInfo, children, type ProcessInfo, type ProcessStateLetter, type Terminal } from './procfs';
 export { setsid, getsid, setpgid, getpgid, getpgrp, tcsetpgrp, tcgetpgrp } from './session';
 export { setChildSubreaper, isChildSubreaper, setParentDeathSignal, getParentDeathSignal } from './orphans';
+export {
+  onSignal,
+  ignoreSignal,
+  defaultSignal,
+  killpg,
+  sigqueue,
+  droppedSignalCount,
+  type SignalEvent,
+  type SignalHandler,
+  type IgnoreSignalOptions,
+  type ReservedSignalError,
+} from './signal-handlers';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,

@@ -135,6 +135,16 @@ export interface NativeBinding {
   isChildSubreaper(): boolean;
   setParentDeathSignal(signo: number): void;
   getParentDeathSignal(): number;
+
+  // signal handlers (native/signal_handlers.cc)
+  /** Records are [signo, code, pid, uid, value, status] repeated; dropped counts pipe overflows. */
+  signalWatch(signo: number, dispatcher: (records: Int32Array, dropped: number) => void): void;
+  signalUnwatch(signo: number): void;
+  /** 0: leave it to others, 1: ignore, 2: default, whenever no JavaScript handler wants it. */
+  signalSetBase(signo: number, base: 0 | 1 | 2): void;
+  signalReconcile(): void;
+  killpg(pgrp: number, signo: number): void;
+  sigqueue(pid: number, signo: number, value: number): void;
 }
 
 function loadBinding(): NativeBinding {

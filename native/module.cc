@@ -9,6 +9,7 @@
 #include "testing.h"
 #include "procfs.h"
 #include "session.h"
+#include "signal_handlers.h"
 #include "util/addon_state.h"
 #include "util/error.h"
 #include "wait.h"
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   procfs::Initialize(env, exports);
   session::Initialize(env, exports);
   orphans::Initialize(env, exports);
+  signal_handlers::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

@@ -61,7 +61,7 @@ describe('setChildSubreaper / isChildSubreaper', () => {
   });
 
   it.each([[1], ['yes'], [undefined]])('rejects %s', (on) => {
-    expect(() => setChildSubreaper(on as boolean)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }) as Error);
+    expect(() => setChildSubreaper(on as unknown as boolean)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }) as Error);
     expect(isChildSubreaper()).toBe(false);
   });
 });
