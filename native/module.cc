@@ -2,8 +2,8 @@
 // in their own files (process.cc, ...), shared helpers in util/.
 #include <napi.h>
 
-#include "posix_spawn.h"
 #include "orphans.h"
+#include "posix_spawn.h"
 #include "process.h"
 #include "spawn.h"
 #include "testing.h"
