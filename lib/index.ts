@@ -25,6 +25,7 @@ export {
   type IgnoreSignalOptions,
   type ReservedSignalError,
 } from './signal-handlers';
+export { startReaper, type Reaper, type ReaperOptions } from './reaper';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,

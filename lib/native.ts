@@ -145,6 +145,10 @@ export interface NativeBinding {
   signalReconcile(): void;
   killpg(pgrp: number, signo: number): void;
   sigqueue(pid: number, signo: number, value: number): void;
+
+  // reaper (native/reaper.cc)
+  /** The pids of the UV_PROCESS handles on this environment's loop (child_process children). */
+  libuvChildPids(): number[];
 }
 
 function loadBinding(): NativeBinding {

@@ -8,6 +8,7 @@
 #include "spawn.h"
 #include "testing.h"
 #include "procfs.h"
+#include "reaper.h"
 #include "session.h"
 #include "signal_handlers.h"
 #include "util/addon_state.h"
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   session::Initialize(env, exports);
   orphans::Initialize(env, exports);
   signal_handlers::Initialize(env, exports);
+  reaper::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;
