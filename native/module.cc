@@ -11,6 +11,7 @@
 #include "reaper.h"
 #include "session.h"
 #include "signal_handlers.h"
+#include "spawn.h"
 #include "util/addon_state.h"
 #include "util/error.h"
 #include "wait.h"
