@@ -10,6 +10,22 @@
 export { SyscallError, type ArgumentError } from './errors';
 export { signalNumber, signalName, SIGNAL_MAX, type Signal, type RealtimeSignalName } from './signals';
 export { getpid, getppid, kill } from './process';
+export { processInfo, children, type ProcessInfo, type ProcessStateLetter, type Terminal } from './procfs';
+export { setsid, getsid, setpgid, getpgid, getpgrp, tcsetpgrp, tcgetpgrp } from './session';
+export { setChildSubreaper, isChildSubreaper, setParentDeathSignal, getParentDeathSignal } from './orphans';
+export {
+  onSignal,
+  ignoreSignal,
+  defaultSignal,
+  killpg,
+  sigqueue,
+  droppedSignalCount,
+  type SignalEvent,
+  type SignalHandler,
+  type IgnoreSignalOptions,
+  type ReservedSignalError,
+} from './signal-handlers';
+export { startReaper, type Reaper, type ReaperOptions } from './reaper';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,

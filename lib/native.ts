@@ -121,6 +121,37 @@ export interface NativeBinding {
   readonly testing: { openInheritable(path: string): number };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
+  // procfs (native/procfs.cc)
+  procfsUnits(): { clockTicksPerSecond: number; pageSize: number };
+
+  // session (native/session.cc)
+  setsid(): number;
+  getsid(pid: number): number;
+  setpgid(pid: number, pgid: number): void;
+  getpgid(pid: number): number;
+  getpgrp(): number;
+  tcsetpgrp(fd: number, pgid: number): void;
+  tcgetpgrp(fd: number): number;
+
+  // orphans (native/orphans.cc)
+  setChildSubreaper(on: boolean): void;
+  isChildSubreaper(): boolean;
+  setParentDeathSignal(signo: number): void;
+  getParentDeathSignal(): number;
+
+  // signal handlers (native/signal_handlers.cc)
+  /** Records are [signo, code, pid, uid, value, status] repeated; dropped counts pipe overflows. */
+  signalWatch(signo: number, dispatcher: (records: Int32Array, dropped: number) => void): void;
+  signalUnwatch(signo: number): void;
+  /** 0: leave it to others, 1: ignore, 2: default, whenever no JavaScript handler wants it. */
+  signalSetBase(signo: number, base: 0 | 1 | 2): void;
+  signalReconcile(): void;
+  killpg(pgrp: number, signo: number): void;
+  sigqueue(pid: number, signo: number, value: number): void;
+
+  // reaper (native/reaper.cc)
+  /** The pids of the UV_PROCESS handles on this environment's loop (child_process children). */
+  libuvChildPids(): number[];
 }
 
 function loadBinding(): NativeBinding {

@@ -2,8 +2,13 @@
 // in their own files (process.cc, ...), shared helpers in util/.
 #include <napi.h>
 
+#include "orphans.h"
 #include "posix_spawn.h"
 #include "process.h"
+#include "procfs.h"
+#include "reaper.h"
+#include "session.h"
+#include "signal_handlers.h"
 #include "spawn.h"
 #include "testing.h"
 #include "util/addon_state.h"
@@ -24,6 +29,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   posix_spawn::Initialize(env, exports);
   spawn::Initialize(env, exports);
   testing::Initialize(env, exports);
+  procfs::Initialize(env, exports);
+  session::Initialize(env, exports);
+  orphans::Initialize(env, exports);
+  signal_handlers::Initialize(env, exports);
+  reaper::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

@@ -1,0 +1,205 @@
+/**
+ * Process introspection through /proc: proc(5) `/proc/<pid>/stat`, `/proc/<pid>/status` and
+ * `/proc/<pid>/task/<tid>/children`. Pure file reads; the only native part is the two units the
+ * numbers are expressed in (clock ticks per second, page size).
+ */
+import * as fs from 'node:fs';
+import { binding } from './native';
+import { SyscallError } from './errors';
+import { validateInteger } from './validate';
+
+/** The scheduler state letters of proc(5), with the word the kernel itself uses in `status`. */
+export type ProcessStateLetter = 'R' | 'S' | 'D' | 'Z' | 'T' | 't' | 'X' | 'x' | 'I' | 'K' | 'W' | 'P';
+
+const stateWords: Readonly<Record<ProcessStateLetter, string>> = {
+  R: 'running',
+  S: 'sleeping',
+  D: 'disk sleep',
+  Z: 'zombie',
+  T: 'stopped',
+  t: 'tracing stop',
+  X: 'dead',
+  x: 'dead',
+  I: 'idle',
+  K: 'wakekill',
+  W: 'waking',
+  P: 'parked',
+};
+
+/** A controlling terminal, decoded from the `tty_nr` device number of `stat`. */
+export interface Terminal {
+  /** The raw device number (`tty_nr`). */
+  device: number;
+  major: number;
+  minor: number;
+  /** `/dev/pts/N` or `/dev/ttyN` when the major number says which it is, otherwise undefined. */
+  path: string | undefined;
+}
+
+/** What /proc says about one process; see {@link processInfo}. */
+export interface ProcessInfo {
+  pid: number;
+  /** The command name (`comm`, at most 15 bytes; may contain spaces and parentheses). */
+  name: string;
+  /** The state letter from `stat`: 'R', 'S', 'D', 'Z', 'T', 't', 'X', 'I', ... */
+  state: ProcessStateLetter;
+  /** The state as a word: 'running', 'sleeping', 'disk sleep', 'zombie', 'stopped', ... */
+  stateName: string;
+  ppid: number;
+  /** Process group ID. */
+  pgid: number;
+  /** Session ID. */
+  sid: number;
+  /** The controlling terminal, or null when the process has none. */
+  tty: Terminal | null;
+  /** The foreground process group of the controlling terminal, or null when there is none. */
+  foregroundPgid: number | null;
+  /** Real user and group IDs (from `status`). */
+  uid: number;
+  gid: number;
+  /** Number of threads. */
+  threads: number;
+  /** CPU time spent in user mode and in the kernel, in seconds (resolution: one clock tick). */
+  userCpuSeconds: number;
+  systemCpuSeconds: number;
+  /** Resident set size in bytes (0 for zombies and kernel threads). */
+  rssBytes: number;
+  /** Seconds after boot at which the process started (`starttime` in clock ticks). */
+  startedAfterBootSeconds: number;
+  /** Wall-clock start time, from the boot time and `starttime`; accurate to about a clock tick. */
+  startTime: Date;
+}
+
+let units: { clockTicksPerSecond: number; pageSize: number } | undefined;
+
+function procfsUnits(): { clockTicksPerSecond: number; pageSize: number } {
+  units ??= binding.procfsUnits();
+  return units;
+}
+
+/** Reads a /proc file; a missing pid directory becomes ESRCH, as kill(2) would report it. */
+function readProcFile(pid: number, file: string): string {
+  const path = `/proc/${pid}/${file}`;
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // ENOENT: no such pid. ESRCH: the process exited while the file was being read.
+    if (code === 'ENOENT' || code === 'ESRCH') throw new SyscallError('open', 3, path);
+    throw error;
+  }
+}
+
+function terminal(device: number): Terminal | null {
+  if (device === 0) return null;
+  // The Linux dev_t encoding (new_decode_dev): 12 bits of major, 20 bits of minor split in two.
+  const major = (device >> 8) & 0xfff;
+  const minor = (device & 0xff) | ((device >> 12) & 0xfff00);
+  let path: string | undefined;
+  if (major >= 136 && major <= 143) path = `/dev/pts/${(major - 136) * 256 + minor}`;
+  else if (major === 4 && minor < 64) path = `/dev/tty${minor}`;
+  return { device, major, minor, path };
+}
+
+/** The fields of `stat` after the command name, numbered as in proc(5) (field 3 is the state). */
+function parseStat(stat: string): { name: string; fields: string[] } {
+  // comm is in parentheses and may itself contain ')' and spaces: it ends at the LAST ')'.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  if (open < 0 || close < open) throw new Error(`unexpected /proc stat format: ${stat.slice(0, 80)}`);
+  const rest = stat.slice(close + 2).trimEnd().split(' ');
+  // fields[3] = state, so that the indexes match the field numbers of proc(5).
+  return { name: stat.slice(open + 1, close), fields: ['', '', '', ...rest] };
+}
+
+function statusField(status: string, key: string): string | undefined {
+  const match = new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(status);
+  return match?.[1];
+}
+
+function bootTimeMs(): number {
+  // /proc/uptime counts CLOCK_BOOTTIME seconds with 10 ms resolution, the same clock starttime uses.
+  const uptimeSeconds = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Date.now() - uptimeSeconds * 1000;
+}
+
+/**
+ * What the kernel reports about a process: state (letter and word), parent, process group,
+ * session, controlling terminal, threads, CPU time, resident memory and start time. Reads
+ * `/proc/<pid>/stat` and `/proc/<pid>/status`; see proc(5).
+ *
+ * The result is a snapshot: the process may change state or exit right after.
+ *
+ * @param pid - a process ID (> 0)
+ * @throws SyscallError `ESRCH` (syscall 'open', `path` the /proc file) when there is no such
+ *   process; other read errors as Node's fs errors
+ * @throws TypeError / RangeError for a pid that is not a positive 32-bit integer
+ */
+export function processInfo(pid: number): ProcessInfo {
+  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  const { name, fields } = parseStat(readProcFile(pid, 'stat'));
+  const status = readProcFile(pid, 'status');
+  const { clockTicksPerSecond } = procfsUnits();
+  const field = (n: number): number => Number(fields[n]);
+  const state = fields[3] as ProcessStateLetter;
+  const startedAfterBootSeconds = field(22) / clockTicksPerSecond;
+  const vmRssKb = statusField(status, 'VmRSS');
+  const foreground = field(8);
+  return {
+    pid,
+    name,
+    state,
+    stateName: stateWords[state] ?? 'unknown',
+    ppid: field(4),
+    pgid: field(5),
+    sid: field(6),
+    tty: terminal(field(7)),
+    foregroundPgid: foreground > 0 ? foreground : null,
+    uid: Number(statusField(status, 'Uid')?.split(/\s+/)[0]),
+    gid: Number(statusField(status, 'Gid')?.split(/\s+/)[0]),
+    threads: field(20),
+    userCpuSeconds: field(14) / clockTicksPerSecond,
+    systemCpuSeconds: field(15) / clockTicksPerSecond,
+    rssBytes: vmRssKb === undefined ? 0 : parseInt(vmRssKb, 10) * 1024,
+    startedAfterBootSeconds,
+    startTime: new Date(Math.round(bootTimeMs() + startedAfterBootSeconds * 1000)),
+  };
+}
+
+/**
+ * The pids of the direct children of a process, in increasing order, from
+ * `/proc/<pid>/task/<tid>/children` of each of its threads (a child belongs to the thread that
+ * created it). Zombie children that are not reaped yet are included.
+ *
+ * @param pid - a process ID (> 0)
+ * @throws SyscallError `ESRCH` (syscall 'open', `path` the /proc task directory) when there is
+ *   no such process
+ * @throws TypeError / RangeError for a pid that is not a positive 32-bit integer
+ */
+export function children(pid: number): number[] {
+  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  const taskDir = `/proc/${pid}/task`;
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(taskDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') throw new SyscallError('open', 3, taskDir);
+    throw error;
+  }
+  const pids = new Set<number>();
+  for (const task of tasks) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`${taskDir}/${task}/children`, 'utf8');
+    } catch (error) {
+      // A thread that exits while we look has no children left to report.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ESRCH') continue;
+      throw error;
+    }
+    for (const word of text.split(' ')) if (word !== '') pids.add(Number(word));
+  }
+  if (pids.size === 0 && !fs.existsSync(taskDir)) throw new SyscallError('open', 3, taskDir);
+  return [...pids].sort((a, b) => a - b);
+}

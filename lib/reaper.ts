@@ -1,0 +1,103 @@
+/**
+ * A reaper for a Node process that is PID 1 of a container (or PID namespace) or a child
+ * subreaper: it reaps adopted orphans when they exit, and never a child that someone else in the
+ * process is waiting for.
+ */
+import * as fs from 'node:fs';
+import { binding } from './native';
+import { invalidArgType } from './errors';
+import { children } from './procfs';
+import { onSignal } from './signal-handlers';
+import { waitpid, type WaitResult } from './wait';
+
+/** Options of {@link startReaper}. */
+export interface ReaperOptions {
+  /** Called on the event loop with each reaped child's pid and decoded status. */
+  onReap?: (result: WaitResult) => void;
+  /**
+   * Pids to leave alone in addition to the built-in rules: for example children started with
+   * `posixSpawn` that the program will `waitpid` itself.
+   */
+  exclude?: (pid: number) => boolean;
+}
+
+/** A running reaper; see {@link startReaper}. */
+export interface Reaper {
+  /** Stops reaping (zombies that appear afterwards stay until someone waits for them). */
+  stop(): void;
+}
+
+/** Pids that some open pidfd of this process refers to (waitAsync, pidfdOpen, other code). */
+function pidfdPids(): Set<number> {
+  const pids = new Set<number>();
+  let fds: string[];
+  try {
+    fds = fs.readdirSync('/proc/self/fdinfo');
+  } catch {
+    return pids;
+  }
+  for (const fd of fds) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile (the readdir's own fd, for one)
+    }
+    const match = /^Pid:\s*(-?\d+)$/m.exec(text);
+    if (match !== null) pids.add(Number(match[1]));
+  }
+  return pids;
+}
+
+/**
+ * Starts reaping: whenever SIGCHLD arrives (and once at start), every exited child of this
+ * process is reaped with waitpid(pid, WNOHANG) and reported to `onReap`, EXCEPT
+ * - children of `child_process` (libuv's process handles on the loop: it reaps them itself, and
+ *   would never emit 'exit' if we did),
+ * - children that an open pidfd refers to (`waitAsync`, `pidfdOpen`: their owner reaps them),
+ * - pids for which `exclude(pid)` returns true.
+ *
+ * Meant for a Node process that is PID 1 of a container or PID namespace, or that called
+ * `setChildSubreaper(true)`: orphans are reparented to it and would stay zombies otherwise.
+ * The reaper does not keep the process alive.
+ *
+ * Safety: a child you start with `posixSpawn` (or any other way outside child_process) and mean
+ * to `waitpid` yourself is reaped by the reaper unless you `exclude` it or wait with `waitAsync`.
+ * See wait(2), prctl(2) PR_SET_CHILD_SUBREAPER.
+ *
+ * @throws TypeError for options of the wrong types
+ */
+export function startReaper(options: ReaperOptions = {}): Reaper {
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
+  const { onReap, exclude } = options;
+  if (onReap !== undefined && typeof onReap !== 'function') throw invalidArgType('options.onReap', 'of type function', onReap);
+  if (exclude !== undefined && typeof exclude !== 'function') throw invalidArgType('options.exclude', 'of type function', exclude);
+  let running = true;
+  const sweep = (): void => {
+    if (!running) return;
+    // Everything below runs synchronously on the JS thread, the only thread that spawns or reaps
+    // libuv's children: the list cannot go stale between reading it and calling waitpid.
+    const kept = pidfdPids();
+    for (const pid of binding.libuvChildPids()) kept.add(pid);
+    for (const pid of children(process.pid)) {
+      if (kept.has(pid) || exclude?.(pid) === true) continue;
+      let result: WaitResult | null;
+      try {
+        result = waitpid(pid, { nohang: true });
+      } catch (error) {
+        // ECHILD: reaped by other code (a blocking waitpid elsewhere) since we listed it.
+        if ((error as { code?: string }).code === 'ECHILD') continue;
+        throw error;
+      }
+      if (result !== null) onReap?.(result);
+    }
+  };
+  const remove = onSignal('SIGCHLD', sweep);
+  sweep();
+  return {
+    stop(): void {
+      running = false;
+      remove();
+    },
+  };
+}

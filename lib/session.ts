@@ -1,0 +1,95 @@
+/**
+ * Sessions, process groups and the foreground process group of a terminal: setsid(2),
+ * getsid(2), setpgid(2), getpgid(2), getpgrp(2), tcsetpgrp(3), tcgetpgrp(3).
+ */
+import { binding } from './native';
+import { validateInteger } from './validate';
+
+const PID_MAX = 2 ** 31 - 1;
+
+/**
+ * Makes the calling process the leader of a new session and of a new process group, with no
+ * controlling terminal. Returns the new session ID (the caller's pid). See setsid(2).
+ *
+ * Safety: a Node process started from a shell usually already leads its process group, and then
+ * setsid fails with EPERM; it is meant for a freshly forked child, or a process started with
+ * `child_process.spawn(..., { detached: false })` by a parent that is not a shell.
+ *
+ * @throws SyscallError `EPERM` when the caller is already a process group leader
+ */
+export function setsid(): number {
+  return binding.setsid();
+}
+
+/**
+ * The session ID of a process (0 means the caller). See getsid(2).
+ *
+ * @throws SyscallError `ESRCH` when there is no such process
+ * @throws TypeError / RangeError for a pid that is not an integer from 0 to 2^31-1
+ */
+export function getsid(pid = 0): number {
+  validateInteger(pid, 'pid', 0, PID_MAX);
+  return binding.getsid(pid);
+}
+
+/**
+ * Moves a process into a process group: `pid` 0 is the caller, `pgid` 0 means a group whose ID is
+ * `pid` (a new group led by it). Only the caller or its children that have not yet exec'd may be
+ * moved, within the caller's session. See setpgid(2).
+ *
+ * @throws SyscallError `EACCES` (the child has already called execve), `EPERM` (a session leader,
+ *   another session, or a group that does not exist in this session), `ESRCH` (not the caller or
+ *   one of its children), `EINVAL`
+ * @throws TypeError / RangeError for arguments that are not integers from 0 to 2^31-1
+ */
+export function setpgid(pid: number, pgid: number): void {
+  validateInteger(pid, 'pid', 0, PID_MAX);
+  validateInteger(pgid, 'pgid', 0, PID_MAX);
+  binding.setpgid(pid, pgid);
+}
+
+/**
+ * The process group ID of a process (0 means the caller). See getpgid(2).
+ *
+ * @throws SyscallError `ESRCH` when there is no such process
+ * @throws TypeError / RangeError for a pid that is not an integer from 0 to 2^31-1
+ */
+export function getpgid(pid = 0): number {
+  validateInteger(pid, 'pid', 0, PID_MAX);
+  return binding.getpgid(pid);
+}
+
+/** The process group ID of the caller. See getpgrp(2). Never fails. */
+export function getpgrp(): number {
+  return binding.getpgrp();
+}
+
+/**
+ * Makes `pgid` the foreground process group of the terminal open on `fd`, which must be the
+ * caller's controlling terminal; `pgid` must be a group of the caller's session. See tcsetpgrp(3).
+ *
+ * Unlike a bare tcsetpgrp(3), a call from a background group does not stop the process with
+ * SIGTTOU: SIGTTOU is blocked in the calling thread for the duration of the call, as shells do to
+ * take the terminal back after a job.
+ *
+ * @throws SyscallError `ENOTTY` (`fd` is not the caller's controlling terminal), `EBADF`,
+ *   `EPERM` (`pgid` is not a group of the caller's session), `EINVAL`
+ * @throws TypeError / RangeError for arguments that are not non-negative 32-bit integers
+ */
+export function tcsetpgrp(fd: number, pgid: number): void {
+  validateInteger(fd, 'fd', 0, PID_MAX);
+  validateInteger(pgid, 'pgid', 0, PID_MAX);
+  binding.tcsetpgrp(fd, pgid);
+}
+
+/**
+ * The foreground process group of the terminal open on `fd`, which must be the caller's
+ * controlling terminal. See tcgetpgrp(3).
+ *
+ * @throws SyscallError `ENOTTY` (`fd` is not the caller's controlling terminal), `EBADF`
+ * @throws TypeError / RangeError for an fd that is not a non-negative 32-bit integer
+ */
+export function tcgetpgrp(fd: number): number {
+  validateInteger(fd, 'fd', 0, PID_MAX);
+  return binding.tcgetpgrp(fd);
+}

@@ -1,0 +1,82 @@
+import * as child_process from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { startReaper } from '../lib/index';
+import { repoRoot } from './helpers';
+
+// A Node process with orphaned grandchildren (sleeps whose shell exited at once), child_process
+// children and a posixSpawn child waited with waitAsync, all exiting at about the same time.
+const scenario = (setup: string, withReaper: boolean): string => `
+  const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+  const cp = require('child_process');
+  ${setup}
+  const out = { pid: process.pid, reaped: [], exits: [] };
+  const reaper = ${withReaper} ? p.startReaper({ onReap: (r) => out.reaped.push([r.pid, r.status.kind, r.status.code]) }) : null;
+  for (let i = 0; i < 5; i++) {
+    const c = cp.spawn('sh', ['-c', 'sleep 0.' + (i + 1) + '; exit ' + (i + 10)]);
+    c.on('exit', (code) => out.exits.push(code));
+  }
+  const sh = cp.spawnSync('sh', ['-c', 'for i in 1 2 3 4 5; do sleep 0.$i & echo $!; done'], { encoding: 'utf8' });
+  out.orphans = sh.stdout.trim().split(/\\s+/).map(Number);
+  const own = p.posixSpawnp('sh', ['sh', '-c', 'sleep 0.3; exit 3']);
+  p.waitAsync(own).then((r) => { out.waitAsync = r.status; });
+  setTimeout(() => {
+    out.zombies = p.children(process.pid).filter((c) => p.processInfo(c).state === 'Z');
+    if (reaper) reaper.stop();
+    console.log(JSON.stringify(out));
+    process.exit(0);
+  }, 1500);`;
+
+function run(command: string, args: string[]): Record<string, unknown> & { orphans: number[]; zombies: number[] } {
+  const result = child_process.spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return JSON.parse(result.stdout.trim()) as Record<string, unknown> & { orphans: number[]; zombies: number[] };
+}
+
+describe('startReaper', () => {
+  it('as PID 1 of a new PID namespace: reaps every orphan, and child_process and waitAsync get their children', () => {
+    const out = run('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e', scenario('', true)]);
+    expect(out.pid).toBe(1);
+    expect(out.orphans).toHaveLength(5);
+    expect(out.reaped).toEqual(expect.arrayContaining(out.orphans.map((pid) => [pid, 'exited', 0])));
+    expect(out.reaped).toHaveLength(5);
+    expect(out.exits).toEqual([10, 11, 12, 13, 14]);
+    expect(out.waitAsync).toEqual({ kind: 'exited', code: 3 });
+    expect(out.zombies).toEqual([]);
+  });
+
+  it('without it, the same orphans stay zombies of PID 1 (the control)', () => {
+    const out = run('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e', scenario('', false)]);
+    expect(out.pid).toBe(1);
+    expect([...out.zombies].sort((a, b) => a - b)).toEqual([...out.orphans].sort((a, b) => a - b));
+    expect(out.exits).toEqual([10, 11, 12, 13, 14]);
+  });
+
+  it('as a subreaper outside a namespace', () => {
+    const out = run(process.execPath, ['-e', scenario('p.setChildSubreaper(true);', true)]);
+    expect(out.reaped).toEqual(expect.arrayContaining(out.orphans.map((pid) => [pid, 'exited', 0])));
+    expect(out.reaped).toHaveLength(5);
+    expect(out.exits).toEqual([10, 11, 12, 13, 14]);
+    expect(out.waitAsync).toEqual({ kind: 'exited', code: 3 });
+    expect(out.zombies).toEqual([]);
+  });
+
+  it('leaves excluded pids for the program to wait for', () => {
+    const script = `
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      const pid = p.posixSpawnp('sh', ['sh', '-c', 'exit 5']);
+      const reaped = [];
+      const reaper = p.startReaper({ exclude: (c) => c === pid, onReap: (r) => reaped.push(r.pid) });
+      setTimeout(() => {
+        reaper.stop();
+        const mine = p.waitpid(pid);
+        console.log(JSON.stringify({ reaped, mine: mine.status }));
+      }, 300);`;
+    const out = run(process.execPath, ['-e', script]);
+    expect(out).toEqual({ reaped: [], mine: { kind: 'exited', code: 5 } });
+  });
+
+  it.each([[null], ['x'], [{ onReap: 1 }], [{ exclude: 'no' }]])('rejects options %s', (options) => {
+    expect(() => startReaper(options as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }) as Error);
+  });
+});
