@@ -53,7 +53,7 @@ export interface RawSpawnAttributes {
 }
 
 /** One fd of the child: a dup of the parent's `source`, or the file at `path` opened in the child. */
-export type RawFdPlan = { target: number; source: number } | { target: number; path: string | Buffer; flags: number; mode: number };
+export type RawFdPlan = { target: number; source: number; optional?: boolean } | { target: number; path: string | Buffer; flags: number; mode: number };
 
 /** What native/spawn.cc needs to start a child; lib/spawn.ts builds and validates it. */
 export interface RawSpawnRequest {

@@ -190,15 +190,6 @@ function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
   return [0, 1, 2].map((i) => (stdio[i] as StdioOption | undefined) ?? 'inherit');
 }
 
-function isOpen(fd: number): boolean {
-  try {
-    fs.fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function closeAll(fds: Iterable<number | null>): void {
   for (const fd of fds) if (fd !== null) fs.closeSync(fd);
 }
@@ -296,7 +287,8 @@ function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedS
 
   // fds 0..2, validated before any pipe exists.
   const plans: (RawFdPlan | 'pipe' | null)[] = stdio.map((option, target) => {
-    if (option === 'inherit') return isOpen(target) ? { target, source: target } : null;
+    // If the parent has closed this fd, the child's stays closed too (checked in the child).
+    if (option === 'inherit') return { target, source: target, optional: true };
     if (option === 'ignore') return { target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 };
     if (option === 'pipe') return 'pipe';
     if (typeof option === 'number') return { target, source: validateInteger(option, `options.stdio[${target}]`, 0, 2 ** 31 - 1) };

@@ -150,6 +150,7 @@ std::unique_ptr<SpawnJob> BuildJob(Napi::Object request) {
     entry.source = -1;
     if (fd.Has("source")) {
       entry.source = fd.Get("source").As<Napi::Number>().Int32Value();
+      entry.optional = fd.Get("optional").ToBoolean();
     } else {
       job->paths.push_back(BytesArgument(fd.Get("path"), "path"));
       entry.path = job->paths.back().c_str();

@@ -34,6 +34,8 @@ struct KernelSigaction {
 };
 
 constexpr int kMaxSignal = 64;
+// An optional source that turned out not to be open in the parent.
+constexpr int kNotOpen = -2;
 
 [[noreturn]] void Fail(ChildPlan* plan, ChildStep step, int index = 0) {
   plan->error = errno;
@@ -69,11 +71,16 @@ void ArrangeFds(ChildPlan* plan) {
     FdPlan& fd = plan->fds[i];
     if (fd.source < 0) continue;
     long moved = syscall(SYS_fcntl, fd.source, F_DUPFD_CLOEXEC, plan->max_target + 1);
+    if (moved < 0 && errno == EBADF && fd.optional) {
+      fd.source = kNotOpen;
+      continue;
+    }
     if (moved < 0) Fail(plan, ChildStep::kDup, static_cast<int>(i));
     fd.source = static_cast<int>(moved);
   }
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
+    if (fd.source == kNotOpen) continue;
     int source = fd.source;
     if (source < 0) {
       source =

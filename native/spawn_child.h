@@ -34,14 +34,15 @@ enum class ChildStep : int {
 };
 
 // One fd the child should have: `target` gets either a dup of the parent's `source`, or (source
-// -1) the file at `path` opened with `flags` and `mode`. `target` -1 with source -1 closes nothing
-// and is unused.
+// -1) the file at `path` opened with `flags` and `mode`. An `optional` source that is not open
+// in the parent (an inherited std fd the parent has closed) leaves the target closed.
 struct FdPlan {
   int target;
   int source;
   const char* path;
   int flags;
   int mode;
+  bool optional;
 };
 
 struct RlimitPlan {
