@@ -204,15 +204,18 @@ describe('spawn: options', () => {
     expect(result.stdout.toString()).toMatch(/^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\),100\(\w+\)\n$/);
   });
 
-  it('pdeathsig kills the child when the parent Node process dies', async () => {
+  it('pdeathsig kills the child when the parent Node process dies; without it the orphan lives on', async () => {
     const script = `
       const p = require('./dist/index.js');
-      p.spawn('sleep', ['30'], { pdeathsig: 'SIGKILL' }).then((c) => { console.log(c.pid); p.exit ? p.exit(0) : process.reallyExit(0); });`;
+      Promise.all([p.spawn('sleep', ['30'], { pdeathsig: 'SIGKILL' }), p.spawn('sleep', ['30'])])
+        .then(([armed, control]) => { console.log(armed.pid, control.pid); process.exit(0); });`;
     const result = runNode(script);
-    const pid = Number(result.stdout.trim());
-    expect(pid).toBeGreaterThan(0);
+    const [armed, control] = result.stdout.trim().split(' ').map(Number) as [number, number];
+    expect(armed).toBeGreaterThan(0);
     // The orphan is adopted by init or a subreaper, which reaps it: gone, or at worst a zombie.
-    await until(() => processState(pid) === undefined || processState(pid) === 'Z', 5000);
+    await until(() => processState(armed) === undefined || processState(armed) === 'Z', 5000);
+    expect(processState(control)).toMatch(/[SR]/);
+    process.kill(control, 'SIGKILL');
   });
 
   it('AbortSignal kills the child with killSignal; an aborted signal rejects before spawning', async () => {
