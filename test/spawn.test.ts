@@ -207,7 +207,7 @@ describe('spawn: options', () => {
   it('pdeathsig kills the child when the parent Node process dies; without it the orphan lives on', async () => {
     const script = `
       const p = require('./dist/index.js');
-      Promise.all([p.spawn('sleep', ['30'], { pdeathsig: 'SIGKILL' }), p.spawn('sleep', ['30'])])
+      Promise.all([p.spawn('sleep', ['30'], { pdeathsig: 'SIGKILL', stdio: 'ignore' }), p.spawn('sleep', ['30'], { stdio: 'ignore' })])
         .then(([armed, control]) => { console.log(armed.pid, control.pid); process.exit(0); });`;
     const result = runNode(script);
     const [armed, control] = result.stdout.trim().split(' ').map(Number) as [number, number];
