@@ -64,28 +64,9 @@ Napi::Object SiginfoObject(Napi::Env env, const siginfo_t& info, const struct ru
   return object;
 }
 
-// waitpid(pid, options) -> { pid, raw } | null (WNOHANG and nothing ready).
-Napi::Value WaitPid(const Napi::CallbackInfo& info) {
-  pid_t pid = Int32Argument(info, 0, "pid");
-  int options = Int32Argument(info, 1, "options");
-  int status = 0;
-  pid_t result;
-  do {
-    result = ::waitpid(pid, &status, options);
-  } while (result == -1 && errno == EINTR);
-  if (result == -1) {
-    int err = errno;
-    throw SyscallError(info.Env(), err, "waitpid");
-  }
-  if (result == 0) return info.Env().Null();
-  Napi::Object object = Napi::Object::New(info.Env());
-  object.Set("pid", result);
-  object.Set("raw", status);
-  return object;
-}
-
-// wait4(pid, options) -> { pid, raw, rusage } | null.
-Napi::Value Wait4(const Napi::CallbackInfo& info) {
+// waitpid(pid, options) -> { pid, raw } | null (WNOHANG and nothing ready), and
+// wait4(pid, options) -> { pid, raw, rusage } | null: waitpid(2) is wait4(2) without the rusage.
+Napi::Value WaitForPid(const Napi::CallbackInfo& info, bool with_rusage) {
   pid_t pid = Int32Argument(info, 0, "pid");
   int options = Int32Argument(info, 1, "options");
   int status = 0;
@@ -93,18 +74,25 @@ Napi::Value Wait4(const Napi::CallbackInfo& info) {
   std::memset(&usage, 0, sizeof usage);
   pid_t result;
   do {
-    result = ::wait4(pid, &status, options, &usage);
+    result = ::wait4(pid, &status, options, with_rusage ? &usage : nullptr);
   } while (result == -1 && errno == EINTR);
   if (result == -1) {
     int err = errno;
-    throw SyscallError(info.Env(), err, "wait4");
+    throw SyscallError(info.Env(), err, with_rusage ? "wait4" : "waitpid");
   }
   if (result == 0) return info.Env().Null();
   Napi::Object object = Napi::Object::New(info.Env());
   object.Set("pid", result);
   object.Set("raw", status);
-  object.Set("rusage", RusageObject(info.Env(), usage));
+  if (with_rusage) object.Set("rusage", RusageObject(info.Env(), usage));
   return object;
+}
+
+Napi::Value WaitPid(const Napi::CallbackInfo& info) {
+  return WaitForPid(info, false);
+}
+Napi::Value Wait4(const Napi::CallbackInfo& info) {
+  return WaitForPid(info, true);
 }
 
 // waitid(idtype, id, options) -> { pid, uid, code, status, rusage } | null.

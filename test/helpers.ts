@@ -87,3 +87,13 @@ export async function until(predicate: () => boolean, ms = 5000): Promise<void> 
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** What `fn` throws; fails the test if it does not throw. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}

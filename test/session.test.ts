@@ -2,16 +2,8 @@ import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { getpgid, getpgrp, getsid, processInfo, setpgid, SyscallError, tcgetpgrp, tcsetpgrp } from '../lib/index';
-import { exitOf, reapedPid, repoRoot, runNode } from './helpers';
+import { exitOf, reapedPid, repoRoot, runNode, thrown } from './helpers';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** A TypeError/RangeError with a Node-style ERR_ code, thrown before any system call. */
 function expectArgumentError(fn: () => unknown): void {

@@ -12,7 +12,7 @@ import {
   sigqueue,
   type SignalEvent,
 } from '../lib/index';
-import { exitOf, reapedPid, runNode } from './helpers';
+import { exitOf, reapedPid, runNode, thrown } from './helpers';
 
 /** The signal numbers whose bit is set in a /proc/self/status mask line (SigCgt, SigIgn). */
 function statusMask(field: 'SigCgt' | 'SigIgn'): (signo: number) => boolean {
@@ -34,14 +34,6 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Runs a Node script in a child and returns what it printed as JSON on its last line. */
 function runJson(script: string): Record<string, unknown> {

@@ -4,18 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kill, pidfdOpen, SyscallError, wait4, waitAsync, waitid, waitpid, type WaitStatus } from '../lib/index';
-import { exitOf, openFds, processState, reapedPid, runNode, start, threadCount, until, zombieChildren } from './helpers';
+import { exitOf, openFds, processState, reapedPid, runNode, start, threadCount, thrown, until, zombieChildren } from './helpers';
 
 const pythonExit = (code: number): string[] => ['python3', '-c', `import os; os._exit(${code})`];
 
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('did not throw');
-}
 
 describe('waitpid', () => {
   it.each([0, 1, 42, 255])('reports exit code %i', (code) => {
@@ -94,11 +86,11 @@ describe('waitpid', () => {
   });
 
   it('throws ECHILD for a pid that is not a child, and for a reaped one', () => {
-    const error = caught(() => waitpid(reapedPid()));
+    const error = thrown(() => waitpid(reapedPid()));
     expect(error).toBeInstanceOf(SyscallError);
     expect(error).toMatchObject({ code: 'ECHILD', errno: -10, syscall: 'waitpid' });
-    expect(caught(() => waitpid(1))).toMatchObject({ code: 'ECHILD', syscall: 'waitpid' });
-    expect(caught(() => wait4(1))).toMatchObject({ code: 'ECHILD', syscall: 'wait4' });
+    expect(thrown(() => waitpid(1))).toMatchObject({ code: 'ECHILD', syscall: 'waitpid' });
+    expect(thrown(() => wait4(1))).toMatchObject({ code: 'ECHILD', syscall: 'wait4' });
   });
 
   it('throws ECHILD for waitpid(-1) in a process with no children', () => {
@@ -225,15 +217,15 @@ describe('waitid', () => {
     fs.closeSync(pidfd);
     // An fd that is not a pidfd.
     const fd = fs.openSync('/dev/null', 'r');
-    expect(caught(() => waitid('pidfd', fd, { exited: true }))).toMatchObject({ code: 'EBADF', syscall: 'waitid' });
+    expect(thrown(() => waitid('pidfd', fd, { exited: true }))).toMatchObject({ code: 'EBADF', syscall: 'waitid' });
     fs.closeSync(fd);
   });
 
   it('throws EINVAL with no event selected, ECHILD with no such child, EBADF for a bad pidfd', () => {
     const pid = start(['sleep', '30']);
-    expect(caught(() => waitid('pid', pid, {}))).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'waitid' });
-    expect(caught(() => waitid('pid', reapedPid(), { exited: true }))).toMatchObject({ code: 'ECHILD', syscall: 'waitid' });
-    expect(caught(() => waitid('pidfd', 987654, { exited: true }))).toMatchObject({ code: 'EBADF', syscall: 'waitid' });
+    expect(thrown(() => waitid('pid', pid, {}))).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'waitid' });
+    expect(thrown(() => waitid('pid', reapedPid(), { exited: true }))).toMatchObject({ code: 'ECHILD', syscall: 'waitid' });
+    expect(thrown(() => waitid('pidfd', 987654, { exited: true }))).toMatchObject({ code: 'EBADF', syscall: 'waitid' });
     kill(pid, 'SIGKILL');
     waitpid(pid);
   });
