@@ -2,7 +2,7 @@
 // compiles them, run, and their output checked.
 import * as child_process from 'node:child_process';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers';
 
 function runExample(name: string): child_process.SpawnSyncReturns<string> {
@@ -13,11 +13,8 @@ function runExample(name: string): child_process.SpawnSyncReturns<string> {
   });
 }
 
+// test/global-setup.ts has compiled the examples.
 describe('examples 2x', () => {
-  beforeAll(() => {
-    child_process.execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.examples.json'], { cwd: repoRoot });
-  }, 60_000);
-
   it('20-signals: sender pid, sigqueue values, an ignored SIGHUP, SIGTERM to a group', () => {
     const result = runExample('20-signals');
     expect(result.stderr).toBe('');
