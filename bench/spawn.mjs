@@ -4,8 +4,9 @@
 //    child_process.spawnSync and child_process.spawn.
 // 2. the same with 2 GB resident in the Node process (Buffers that are touched), ours against
 //    our own empty-heap figure, and child_process.spawnSync.
-// 3. 200 children launched at once: the worst lateness of a 1 ms timer (the event-loop stall),
-//    ours and child_process.spawn, with an empty heap and with 1 GB resident.
+// 3. 200 children launched at once: the worst lateness of a 1 ms timer (the event-loop stall)
+//    while they start and, separately, while they exit together and are reaped, ours and
+//    child_process.spawn, with an empty heap and with 1 GB resident, after a 20-child warm-up.
 // Parts 2 and 3 run in fresh Node processes so that each heap is what it claims to be.
 import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -44,30 +45,50 @@ async function theirsAsync(rounds) {
   return (now() - start) / rounds;
 }
 
+// Worst lateness of a 1 ms timer (ms) while `count` children are launched (until every handle
+// or spawn event is there) and, separately, while they exit together and are reaped.
 async function stall(launch, count) {
   let worst = 0;
-  let expected = now() + 1000;
-  const timer = setInterval(() => {
-    const t = now();
-    worst = Math.max(worst, t - expected);
-    expected = t + 1000;
-  }, 1);
+  let expected = 0;
+  let timer;
+  const watch = () => {
+    worst = 0;
+    expected = now() + 1000;
+    timer = setInterval(() => {
+      const t = now();
+      worst = Math.max(worst, t - expected);
+      expected = t + 1000;
+    }, 1);
+  };
+  const stop = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    clearInterval(timer);
+    return worst / 1000;
+  };
+  await (await launch(20, 0.05))(); // warm-up: both sides get their code compiled first
+  watch();
   await new Promise((resolve) => setTimeout(resolve, 20));
-  await launch(count);
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  clearInterval(timer);
-  return worst / 1000; // ms
+  const exited = await launch(count, 0.3);
+  const launching = await stop();
+  watch();
+  await exited();
+  const reaping = await stop();
+  return `${launching.toFixed(1)}/${reaping.toFixed(1)}`;
 }
 
-async function launchOurs(count) {
+// Each launcher resolves once every child has been started, with a function that waits for all
+// of them to exit.
+async function launchOurs(count, seconds) {
   const { spawn } = require('../dist/index.js');
-  const children = await Promise.all(Array.from({ length: count }, () => spawn('/bin/sleep', ['0.2'], { stdio: 'ignore' })));
-  await Promise.all(children.map((child) => child.wait()));
+  const children = await Promise.all(Array.from({ length: count }, () => spawn('/bin/sleep', [String(seconds)], { stdio: 'ignore' })));
+  return () => Promise.all(children.map((child) => child.wait()));
 }
 
-async function launchTheirs(count) {
-  const children = Array.from({ length: count }, () => cpSpawn('/bin/sleep', ['0.2'], { stdio: 'ignore' }));
-  await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+async function launchTheirs(count, seconds) {
+  const children = Array.from({ length: count }, () => cpSpawn('/bin/sleep', [String(seconds)], { stdio: 'ignore' }));
+  const exits = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+  await Promise.all(children.map((child) => new Promise((resolve) => child.once('spawn', resolve))));
+  return () => Promise.all(exits);
 }
 
 // A child mode: one measurement in a fresh process with `resident` MB held.
@@ -86,7 +107,7 @@ if (process.argv[2] === '--child') {
 
 function inChild(what, resident, rounds) {
   const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, '--child', what, String(resident), String(rounds)], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  return Number(out.trim());
+  return out.trim();
 }
 
 const rounds = Number(process.env.ROUNDS ?? 2000);
@@ -101,15 +122,20 @@ const cBest = Math.min(c, c2);
 console.log(`1. spawn + wait of /bin/true, ${rounds} in a row (µs each):`);
 console.log(`   C posix_spawn+waitpid ${cBest.toFixed(0)} | ours ${ourEmpty.toFixed(0)} (${(ourEmpty / cBest).toFixed(2)}x C) | spawnSync ${sync.toFixed(0)} (${(sync / cBest).toFixed(2)}x C) | child_process.spawn ${asyncCp.toFixed(0)} (${(asyncCp / cBest).toFixed(2)}x C)`);
 
-const ourEmptyChild = inChild('ours', 0, 1000);
-const ourBig = inChild('ours', 2048, 1000);
-const syncBig = inChild('spawnSync', 2048, 20);
+const ourEmptyChild = Number(inChild('ours', 0, 1000));
+const ourBig = Number(inChild('ours', 2048, 1000));
+const syncBig = Number(inChild('spawnSync', 2048, 20));
 console.log('2. the same with 2 GB resident in the Node process (µs each):');
 console.log(`   ours ${ourBig.toFixed(0)} vs ours with an empty heap ${ourEmptyChild.toFixed(0)} (${(ourBig / ourEmptyChild).toFixed(2)}x) | spawnSync ${syncBig.toFixed(0)} (${(syncBig / ourEmptyChild).toFixed(1)}x our empty-heap figure)`);
 
-console.log('3. 200 children launched at once, worst 1 ms timer lateness (ms):');
+// Each stall figure is the median of 5 fresh processes, launching/reaping.
+const medianStall = (what, resident) => {
+  const runs = Array.from({ length: 5 }, () => inChild(what, resident, 200).split('/').map(Number));
+  const median = (i) => runs.map((r) => r[i]).sort((a, b) => a - b)[2].toFixed(1);
+  return `${median(0)}/${median(1)}`;
+};
+console.log('3. 200 children launched at once (after a 20-child warm-up), worst 1 ms timer lateness in ms,');
+console.log('   launching/reaping, median of 5 runs:');
 for (const resident of [0, 1024]) {
-  const oursStall = inChild('stall-ours', resident, 200);
-  const theirsStall = inChild('stall-theirs', resident, 200);
-  console.log(`   ${resident === 0 ? 'empty heap' : '1 GB resident'}: ours ${oursStall.toFixed(1)} | child_process.spawn ${theirsStall.toFixed(1)}`);
+  console.log(`   ${resident === 0 ? 'empty heap' : '1 GB resident'}: ours ${medianStall('stall-ours', resident)} | child_process.spawn ${medianStall('stall-theirs', resident)}`);
 }

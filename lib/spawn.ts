@@ -425,6 +425,7 @@ binding.spawnSetDispatcher((results) => {
 
 /** `timeout` and `signal` send the kill signal once, and stop watching when the child is reaped. */
 function armKillers(child: ChildProcess, options: SpawnOptions, killSignal: number): void {
+  if (options.timeout === undefined && options.signal === undefined) return;
   const killQuietly = (): void => {
     try {
       child.kill(killSignal);
