@@ -1,5 +1,5 @@
-// The tour stops of the signals, sessions, orphans, daemons and /proc family: compiled as `npm run tour`
-// compiles them, run, and their output checked.
+// The tour stops of the signals, sessions, orphans, daemons and /proc family: compiled as
+// `npm run tour` compiles them, run, and their output checked.
 import * as child_process from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
