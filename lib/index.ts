@@ -70,3 +70,4 @@ export {
   type RlimitName,
   type RlimitValue,
 } from './spawn';
+export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';

@@ -74,9 +74,11 @@ export interface RawSpawnRequest {
   pdeathsig: number;
   sigmask: number[];
   resetToDefault: number[];
+  /** daemon(): setsid, then the daemon is cloned by the child, which exits; the result is the daemon's pid. */
+  daemonize?: boolean;
 }
 
-/** A started child, or the step that failed (`errno` positive, `step` the syscall's name). */
+/** A started child (pidfd -1 for a daemon), or the step that failed (`errno` positive, `step` the syscall's name). */
 export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | { errno: number; step: string; stepIndex: number });
 
 /** The functions exported by native/module.cc. Arguments are validated by the callers. */

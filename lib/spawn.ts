@@ -173,7 +173,8 @@ export class ChildProcess implements AsyncDisposable {
   }
 }
 
-interface PreparedSpawn {
+/** @internal A validated request and the fds made for it (shared with lib/daemon.ts). */
+export interface PreparedSpawn {
   request: RawSpawnRequest;
   /** Parent ends of 'pipe' stdio, by child fd. */
   parentEnds: (number | null)[];
@@ -233,8 +234,11 @@ function optionalInteger(value: unknown, name: string, min: number, max: number)
   return value === undefined ? undefined : validateInteger(value, name, min, max);
 }
 
-/** Validates everything and builds the native request. Creates pipes last, so a bad option leaks nothing. */
-function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
+/**
+ * @internal Validates everything and builds the native request (also for `daemon`). Creates pipes
+ * last, so a bad option leaks nothing.
+ */
+export function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
   const program = validateBytes(file, 'file');
   const argv = [options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), ...validateArgv(args, 'args')];
   // Without an env option the child gets process.env. On the main thread that is the real
@@ -330,7 +334,8 @@ function checkBoolean(value: unknown, name: string): boolean {
   return value;
 }
 
-function stepError(prepared: PreparedSpawn, errno: number, step: string, stepIndex: number): SyscallError {
+/** @internal The error for a failed step, with the path it concerns (also for `daemon`). */
+export function stepError(prepared: PreparedSpawn, errno: number, step: string, stepIndex: number): SyscallError {
   const pathOf = (value: Bytes | undefined): string | undefined => (value === undefined ? undefined : value.toString());
   switch (step) {
     case 'execve':
@@ -388,23 +393,20 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
   }
   const leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
   return new Promise((resolve, reject) => {
-    const id = nextSpawnId++;
-    pendingSpawns.set(id, (result) => {
-      closeAll(prepared.childEnds);
-      if (!('pid' in result)) {
-        closeAll(prepared.parentEnds);
-        reject(stepError(prepared, result.errno, result.step, result.stepIndex));
-        return;
-      }
-      const streams = prepared.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
-      const child = new ChildProcess(result.pid, result.pidfd, streams, leadsGroup);
-      armKillers(child, options, killSignal);
-      resolve(child);
-    });
     try {
-      binding.spawnStart(prepared.request, id);
+      queueSpawn(prepared.request, (result) => {
+        closeAll(prepared.childEnds);
+        if (!('pid' in result)) {
+          closeAll(prepared.parentEnds);
+          reject(stepError(prepared, result.errno, result.step, result.stepIndex));
+          return;
+        }
+        const streams = prepared.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
+        const child = new ChildProcess(result.pid, result.pidfd, streams, leadsGroup);
+        armKillers(child, options, killSignal);
+        resolve(child);
+      });
     } catch (error) {
-      pendingSpawns.delete(id);
       closeAll([...prepared.childEnds, ...prepared.parentEnds]);
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw
       reject(error);
@@ -415,6 +417,21 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
 // Finished spawns arrive from native code in batches (one call per wake-up of the event loop).
 let nextSpawnId = 1;
 const pendingSpawns = new Map<number, (result: RawSpawnResult) => void>();
+
+/**
+ * @internal Queues a request on the spawning thread; `settle` receives its result on the event
+ * loop. Throws (and queues nothing) when the binding refuses the request.
+ */
+export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnResult) => void): void {
+  const id = nextSpawnId++;
+  pendingSpawns.set(id, settle);
+  try {
+    binding.spawnStart(request, id);
+  } catch (error) {
+    pendingSpawns.delete(id);
+    throw error;
+  }
+}
 binding.spawnSetDispatcher((results) => {
   for (const result of results) {
     const settle = pendingSpawns.get(result.id);

@@ -10,6 +10,9 @@
 // - It runs with every signal blocked, so no handler of Node's can run in a child that shares its
 //   memory before the child has reset the dispositions.
 //
+// daemon() (lib/daemon.ts) goes through the same path: its plan has `daemonize` set, and the child
+// clones the daemon after setsid (spawn_child.cc, Daemonize).
+//
 // Requests are built completely on the JS thread (every string, array and fd table), queued, run
 // one at a time on the spawning thread, and their results handed back through a uv_async_t.
 //
@@ -51,6 +54,9 @@ namespace posix_process::spawn {
 namespace {
 
 constexpr size_t kChildStackSize = 256 * 1024;
+// Two stacks in one mapping: the child's on top, and below it the daemon's, which runs while the
+// child of daemon() is suspended in clone (both share this memory).
+constexpr size_t kStackMapSize = 2 * kChildStackSize;
 
 // One spawn: the plan and everything it points to, then the outcome.
 struct SpawnJob {
@@ -194,13 +200,24 @@ std::unique_ptr<SpawnJob> BuildJob(Napi::Object request) {
   plan.parent_pid = ::getpid();
   plan.sigmask = SignalBits(request.Get("sigmask"));
   plan.reset_to_default = SignalBits(request.Get("resetToDefault"));
+  plan.daemonize = request.Has("daemonize") && request.Get("daemonize").ToBoolean();
+  if (plan.daemonize) {
+    // The daemon's parent is the intermediate child, which exits at once: a parent-death signal
+    // would fire immediately, and a process group to join would be in another session.
+    plan.pdeathsig = 0;
+    plan.pgid = -1;
+  }
   return job;
 }
 
 // On the spawning thread: clone, wait for exec (CLONE_VFORK), and reap the child at once if a
-// step failed, so that a failed spawn leaves no zombie.
+// step failed, so that a failed spawn leaves no zombie. For daemon() the child is only the
+// intermediate process: it has exited by the time clone returns (the daemon has exec'd or
+// failed), it is always reaped here, and the result is the daemon's pid. Its pidfd, held until
+// then, tells a reaper in this process (startReaper) to leave it to us.
 void RunJob(Spawner* spawner, SpawnJob* job) {
-  char* stack_top = static_cast<char*>(spawner->stack) + kChildStackSize;
+  char* stack_top = static_cast<char*>(spawner->stack) + kStackMapSize;
+  job->plan.daemon_stack_top = static_cast<char*>(spawner->stack) + kChildStackSize;
   int pidfd = -1;
   pid_t pid = ::clone(RunChild, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
                       &job->plan, &pidfd);
@@ -210,12 +227,14 @@ void RunJob(Spawner* spawner, SpawnJob* job) {
   }
   job->pid = pid;
   job->pidfd = pidfd;
-  if (job->plan.error != 0) {
+  if (job->plan.error != 0 || job->plan.daemonize) {
+    // ECHILD only if the user reaped it with waitpid(-1) first: gone either way.
     int status;
     while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
     }
     ::close(pidfd);
     job->pidfd = -1;
+    if (job->plan.daemonize) job->pid = job->plan.daemon_pid;
   }
 }
 
@@ -244,6 +263,8 @@ const char* StepName(int step) {
       return "sigaction";
     case ChildStep::kSetsid:
       return "setsid";
+    case ChildStep::kDaemonFork:
+      return "clone";
     case ChildStep::kSetpgid:
       return "setpgid";
     case ChildStep::kSetgroups:
@@ -279,7 +300,7 @@ const char* StepName(int step) {
 }
 
 // On the JS thread: hands the finished jobs to the dispatcher as one array of
-// { id, pid, pidfd } | { id, errno, step, stepIndex }.
+// { id, pid, pidfd } | { id, errno, step, stepIndex } (pidfd -1 for a daemon: not our child).
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   std::vector<SpawnJob*> done;
@@ -403,7 +424,7 @@ void StopSpawner(Spawner* spawner) {
     if (job->pidfd >= 0) ::close(job->pidfd);
     delete job;
   }
-  munmap(spawner->stack, kChildStackSize);
+  munmap(spawner->stack, kStackMapSize);
   // References into the environment go now, while it still exists; the Spawner itself is freed
   // by the close callback, which may run after the environment is gone.
   spawner->dispatcher.Reset();
@@ -437,7 +458,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
     delete spawner;
     throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
   }
-  spawner->stack = mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
+  spawner->stack = mmap(nullptr, kStackMapSize, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (spawner->stack == MAP_FAILED) {
     int err = errno;

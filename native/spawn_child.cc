@@ -6,7 +6,10 @@
 // CLONE_SETTLS). That thread is suspended until exec (CLONE_VFORK) and does nothing but spawn,
 // so the errno that syscall(2) sets here belongs to no one else.
 //
-// Man pages: clone(2), execve(2), setsid(2), setpgid(2), setgroups(2), setresuid(2),
+// glibc's clone(3) wrapper (used for the daemon's clone) is a few instructions around the system
+// call: it neither allocates nor locks, and since glibc 2.25 keeps no pid cache to update.
+//
+// Man pages: clone(2), execve(2), setsid(2), wait4(2), setpgid(2), setgroups(2), setresuid(2),
 // prlimit(2), setpriority(2), umask(2), prctl(2) PR_SET_PDEATHSIG, close_range(2),
 // rt_sigaction(2), rt_sigprocmask(2).
 #include "spawn_child.h"
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -129,19 +133,10 @@ void Exec(ChildPlan* plan) {
   Fail(plan, ChildStep::kExec);
 }
 
-}  // namespace
-
-int RunChild(void* argument) {
+// Everything after the session: credentials, limits, umask, cwd, fds, mask, exec. Run by the
+// child itself, or by the daemon that the child of daemon() clones.
+int FinishChild(void* argument) {
   auto* plan = static_cast<ChildPlan*>(argument);
-
-  // All signals are blocked: the spawning thread runs with a full mask, and the child inherits it.
-  ResetSignals(plan);
-
-  if (plan->setsid) {
-    if (syscall(SYS_setsid) < 0) Fail(plan, ChildStep::kSetsid);
-  } else if (plan->pgid >= 0) {
-    if (syscall(SYS_setpgid, 0, plan->pgid) < 0) Fail(plan, ChildStep::kSetpgid);
-  }
 
   // Credentials: supplementary groups, then the gid, then the uid (after which the others would
   // no longer be allowed).
@@ -189,6 +184,45 @@ int RunChild(void* argument) {
   }
   Exec(plan);
   return 127;
+}
+
+// The intermediate process of daemon(), the session leader. The daemon it clones is in the new
+// session but does not lead it, so it can never acquire a controlling terminal (open(2) of a tty
+// without O_NOCTTY gives one only to a session leader); once this process exits, the daemon is
+// an orphan, adopted by init or the nearest subreaper.
+//
+// CLONE_VFORK suspends this process until the daemon has exec'd or failed, so the plan holds the
+// outcome when clone returns. SIGCHLD as the exit signal: the adopter is told when the daemon
+// ends, like for any child. A daemon that failed is reaped here, so that no zombie of it reaches
+// the adopter (which may be this very Node process, if it is a subreaper).
+[[noreturn]] void Daemonize(ChildPlan* plan) {
+  int pid = ::clone(FinishChild, plan->daemon_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, plan);
+  if (pid < 0) Fail(plan, ChildStep::kDaemonFork);
+  plan->daemon_pid = pid;
+  if (plan->error != 0) {
+    int status;
+    while (syscall(SYS_wait4, pid, &status, 0, nullptr) < 0 && errno == EINTR) {
+    }
+  }
+  syscall(SYS_exit_group, 0);
+  __builtin_unreachable();
+}
+
+}  // namespace
+
+int RunChild(void* argument) {
+  auto* plan = static_cast<ChildPlan*>(argument);
+
+  // All signals are blocked: the spawning thread runs with a full mask, and the child inherits it.
+  ResetSignals(plan);
+
+  if (plan->setsid || plan->daemonize) {
+    if (syscall(SYS_setsid) < 0) Fail(plan, ChildStep::kSetsid);
+  } else if (plan->pgid >= 0) {
+    if (syscall(SYS_setpgid, 0, plan->pgid) < 0) Fail(plan, ChildStep::kSetpgid);
+  }
+  if (plan->daemonize) Daemonize(plan);
+  return FinishChild(plan);
 }
 
 }  // namespace posix_process::spawn

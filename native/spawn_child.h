@@ -17,6 +17,7 @@ enum class ChildStep : int {
   kNone = 0,
   kSignals,
   kSetsid,
+  kDaemonFork,
   kSetpgid,
   kSetgroups,
   kSetgid,
@@ -83,6 +84,13 @@ struct ChildPlan {
   int pdeathsig;  // 0: none
   pid_t parent_pid;
 
+  // daemon(): the child only leads a new session (setsid is forced), clones the daemon on this
+  // second stack and exits once the daemon has exec'd or failed; the daemon runs the rest of the
+  // plan. The stack is the parent's, distinct from the child's own (both share memory).
+  bool daemonize;
+  char* daemon_stack_top;
+  volatile pid_t daemon_pid;  // set by the child: the daemon's pid (also when the daemon failed)
+
   uint64_t sigmask;           // bit (signo - 1): blocked in the program
   uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored
 
@@ -92,7 +100,8 @@ struct ChildPlan {
   volatile int step_index;  // which fd or rlimit, for kOpen / kDup / kRlimit
 };
 
-// The entry point given to clone(2). Returns only by exec (never) or exit_group(127).
+// The entry point given to clone(2). Returns only by exec (never) or exit_group: 127 when a step
+// failed, 0 for the intermediate child of a daemon.
 int RunChild(void* plan);
 
 }  // namespace posix_process::spawn

@@ -1,9 +1,9 @@
-// The tour stops of the signals, sessions, orphans and /proc family: compiled as `npm run tour`
-// compiles them, run, and their output checked.
+// The tour stops of the signals, sessions, orphans, daemons and /proc family: compiled as
+// `npm run tour` compiles them, run, and their output checked.
 import * as child_process from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './helpers';
+import { processState, repoRoot } from './helpers';
 
 function runExample(name: string): child_process.SpawnSyncReturns<string> {
   return child_process.spawnSync(process.execPath, [path.join('examples-dist', `${name}.js`)], {
@@ -53,5 +53,21 @@ describe('examples 2x', () => {
     expect(orphan![2]).toBe(me);
     expect(lines[2]).toBe('adopted by us: true');
     expect(lines[3]).toBe(`reaped ${orphan![1]}: {"kind":"exited","code":0}`);
+  });
+
+  it('23-daemon: adopted, in a session it does not lead, no terminal, /dev/null, then stopped', () => {
+    const result = runExample('23-daemon');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    const [, pid, recorded] = /^daemon (\d+) started; sleep.pid holds (\d+)$/.exec(lines[0]!)!;
+    expect(recorded).toBe(pid);
+    expect(lines[1]).toMatch(/^sleep: state S \(sleeping\), ppid \d+ \(this process, a subreaper\)$/);
+    const session = /^session (\d+) \(ours is (\d+)\), led by the intermediate process, now gone; terminal: none$/.exec(lines[2]!);
+    expect(session, lines[2]).not.toBeNull();
+    expect(session![1]).not.toBe(session![2]);
+    expect(lines[3]).toBe('cwd /, fds 0 1 2 on /dev/null');
+    expect(lines[4]).toBe('stopped: {"kind":"signaled","signal":"SIGTERM","signo":15,"coreDumped":false}');
+    expect(processState(Number(pid))).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@
 import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { posixSpawnp, type PosixSpawnOptions } from '../lib/index';
+import { posixSpawnp, SyscallError, type PosixSpawnOptions } from '../lib/index';
 
 export const repoRoot = path.join(__dirname, '..');
 
@@ -96,4 +96,15 @@ export function thrown(fn: () => unknown): unknown {
     return error;
   }
   throw new Error('expected a throw');
+}
+
+/** The SyscallError a promise rejects with (anything else it throws is passed on). */
+export async function rejection(promise: Promise<unknown>): Promise<SyscallError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof SyscallError) return error;
+    throw error;
+  }
+  throw new Error('did not reject');
 }

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, spawn, SyscallError, type RunResult, type SpawnOptions } from '../lib/index';
+import { run, spawn, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
-import { exitOf, openFds, processState, runNode, threadCount, until, zombieChildren } from './helpers';
+import { exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -16,16 +16,6 @@ const text = (result: RunResult): { status: RunResult['status']; stdout: string;
   stderr: result.stderr.toString(),
 });
 const ok = { kind: 'exited', code: 0 } as const;
-
-async function rejection(promise: Promise<unknown>): Promise<SyscallError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SyscallError) return error;
-    throw error;
-  }
-  throw new Error('did not reject');
-}
 
 function statField(pid: number, field: number): string {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

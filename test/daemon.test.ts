@@ -1,0 +1,287 @@
+// daemon(): real daemons, inspected through /proc. This test process makes itself a child
+// subreaper, so that the daemons it starts are adopted by it (the nearest subreaper) and can be
+// reaped once killed; PID 1 of this machine does not reap orphans. One test runs Node as PID 1 of
+// a new PID namespace to show the plain case: ppid 1.
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { children, daemon, getsid, kill, processInfo, setChildSubreaper, waitpid } from '../lib/index';
+import { binding } from '../lib/native';
+import { openFds, processState, rejection, repoRoot, until, zombieChildren } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'daemon-'));
+
+beforeAll(() => setChildSubreaper(true));
+afterAll(() => {
+  setChildSubreaper(false);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Waits until the daemon runs its program (exec has replaced the image and its name). */
+async function running(pid: number, name: string): Promise<void> {
+  await until(() => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8') === `${name}\n`;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Kills a daemon and reaps it (it is ours by adoption), then checks that /proc no longer has it. */
+function stop(pid: number): void {
+  kill(pid, 'SIGKILL');
+  expect(waitpid(pid)?.status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+  expect(processState(pid)).toBeUndefined();
+}
+
+function status(pid: number, field: string): string {
+  return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
+}
+
+/** Processes whose command line contains `marker`, found by scanning /proc. */
+function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+describe('daemon: the process it starts', () => {
+  it('is adopted by the nearest subreaper, in a session it does not lead, with no terminal; the intermediate is reaped', async () => {
+    const before = children(process.pid);
+    const pid = await daemon('sleep', ['30']);
+    try {
+      await running(pid, 'sleep');
+      await until(() => processState(pid) === 'S'); // asleep in nanosleep
+      const info = processInfo(pid);
+      expect(info.ppid).toBe(process.pid); // adopted: this process is the nearest subreaper
+      expect(info.stateName).toBe('sleeping');
+      // The session was started by the intermediate child: the daemon is in it but does not lead
+      // it, so it can never acquire a controlling terminal. The leader is gone.
+      expect(info.sid).not.toBe(getsid(0));
+      expect(info.sid).not.toBe(pid);
+      expect(info.pgid).toBe(info.sid);
+      expect(processState(info.sid)).toBeUndefined();
+      expect(info.tty).toBeNull();
+      // Of this process's children, only the daemon is new: the intermediate left no zombie.
+      expect(children(process.pid).filter((child) => !before.includes(child))).toEqual([pid]);
+      expect(zombieChildren()).toEqual([]);
+    } finally {
+      stop(pid);
+    }
+  });
+
+  it("runs in '/', with umask 022, stdio on /dev/null, no other fd, default signal dispositions and an empty mask", async () => {
+    const stray = binding.testing.openInheritable('/etc/hostname'); // not close-on-exec
+    const fdsBefore = openFds();
+    let pid = 0;
+    try {
+      pid = await daemon('sleep', ['30']);
+      await running(pid, 'sleep');
+      expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe('/');
+      expect(status(pid, 'Umask')).toBe('0022');
+      const fds = fs.readdirSync(`/proc/${pid}/fd`).sort();
+      expect(fds).toEqual(['0', '1', '2']);
+      for (const fd of fds) expect(fs.readlinkSync(`/proc/${pid}/fd/${fd}`)).toBe('/dev/null');
+      // Node ignores SIGPIPE and SIGXFSZ; the daemon does not, and blocks nothing.
+      expect(status(pid, 'SigIgn')).toBe('0000000000000000');
+      expect(status(pid, 'SigBlk')).toBe('0000000000000000');
+      expect(openFds()).toEqual(fdsBefore);
+    } finally {
+      fs.closeSync(stray);
+      if (pid !== 0) stop(pid);
+    }
+  });
+
+  it('without a subreaper it is adopted by init: ppid 1 (Node as PID 1 of a new PID namespace)', () => {
+    const script = `
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      p.daemon('sleep', ['30']).then((pid) => {
+        const info = p.processInfo(pid);
+        const me = p.getpid();
+        p.kill(pid, 'SIGKILL');
+        const reaped = p.waitpid(pid); // init (this process) reaps what it adopted
+        console.log(JSON.stringify({ me, pid, ppid: info.ppid, sidLeads: info.sid === pid, reaped: reaped.status.signal }));
+      });`;
+    const result = child_process.spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout) as { me: number; pid: number; ppid: number; sidLeads: boolean; reaped: string };
+    expect(out).toEqual({ me: 1, pid: expect.any(Number) as number, ppid: 1, sidLeads: false, reaped: 'SIGKILL' });
+  });
+
+  it('cwd and umask options; stdio to files (relative to the cwd), to a parent fd; env and PATH like spawn', async () => {
+    const work = fs.mkdtempSync(path.join(tmp, 'work-'));
+    const bin = fs.mkdtempSync(path.join(tmp, 'bin-'));
+    fs.writeFileSync(path.join(bin, 'report'), '#!/bin/sh\necho "out $X $(pwd) $(umask)"; echo err >&2; read line; echo "in: $line"\nexec /bin/sleep 30\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(work, 'input'), 'from file\n');
+    const errors = path.join(tmp, 'errors.log');
+    const errorFd = fs.openSync(errors, 'a');
+    let pid = 0;
+    try {
+      pid = await daemon('report', [], {
+        cwd: work,
+        umask: 0o077,
+        env: { PATH: bin, X: 'x-value' },
+        stdio: [{ path: 'input' }, { path: 'out.log', mode: 0o600 }, errorFd],
+      });
+      await running(pid, 'sleep');
+      expect(fs.readFileSync(path.join(work, 'out.log'), 'utf8')).toBe(`out x-value ${work} 0077\nin: from file\n`);
+      expect(fs.statSync(path.join(work, 'out.log')).mode & 0o777).toBe(0o600);
+      expect(fs.readFileSync(errors, 'utf8')).toBe('err\n');
+      expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe(work);
+      expect(status(pid, 'Umask')).toBe('0077');
+    } finally {
+      fs.closeSync(errorFd);
+      if (pid !== 0) stop(pid);
+    }
+  });
+
+  it('argv0 is what the program sees', async () => {
+    const pid = await daemon('sleep', ['30'], { argv0: 'my-daemon' });
+    try {
+      await running(pid, 'sleep');
+      expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('my-daemon\x0030\x00');
+    } finally {
+      stop(pid);
+    }
+  });
+
+  it('20 daemons at once: each adopted, none left as a zombie, no fd left', async () => {
+    const fdsBefore = openFds();
+    const pids = await Promise.all(Array.from({ length: 20 }, () => daemon('sleep', ['30'])));
+    try {
+      expect(new Set(pids).size).toBe(20);
+      for (const pid of pids) {
+        await running(pid, 'sleep');
+        expect(processInfo(pid).ppid).toBe(process.pid);
+      }
+      expect(zombieChildren()).toEqual([]);
+      expect(openFds()).toEqual(fdsBefore);
+    } finally {
+      for (const pid of pids) stop(pid);
+    }
+  });
+});
+
+describe('daemon: pidFile', () => {
+  it('holds the pid; written through a temporary file renamed over the old one', async () => {
+    const folder = fs.mkdtempSync(path.join(tmp, 'run-'));
+    const pidFile = path.join(folder, 'sleep.pid');
+    fs.writeFileSync(pidFile, 'stale\n');
+    const staleInode = fs.statSync(pidFile).ino;
+    const pid = await daemon('sleep', ['30'], { pidFile });
+    try {
+      expect(fs.readFileSync(pidFile, 'utf8')).toBe(`${pid}\n`);
+      // A new inode: the old file was replaced by rename, never truncated and rewritten, so a
+      // reader sees either the old content or the whole new one.
+      expect(fs.statSync(pidFile).ino).not.toBe(staleInode);
+      expect(fs.statSync(pidFile).mode & 0o777).toBe(0o644 & ~process.umask());
+      expect(fs.readdirSync(folder)).toEqual(['sleep.pid']); // the temporary file is gone
+    } finally {
+      stop(pid);
+    }
+  });
+
+  it('a relative pidFile is relative to this process', async () => {
+    const name = `relative-${process.pid}.pid`;
+    const pid = await daemon('sleep', ['30'], { pidFile: path.relative(process.cwd(), path.join(tmp, name)) });
+    try {
+      expect(fs.readFileSync(path.join(tmp, name), 'utf8')).toBe(`${pid}\n`);
+    } finally {
+      stop(pid);
+    }
+  });
+
+  it('a pid file that cannot be created rejects before anything starts', async () => {
+    const marker = `31.${process.pid}1`;
+    const error = await rejection(daemon('sleep', [marker], { pidFile: path.join(tmp, 'missing', 'x.pid') }));
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'open', step: 'pidFile' });
+    expect(error.path!.startsWith(path.join(tmp, 'missing', '.x.pid.'))).toBe(true);
+    expect(processesWith(marker)).toEqual([]);
+  });
+
+  it('a pid file that cannot be put in place kills the daemon and leaves no temporary file', async () => {
+    const folder = fs.mkdtempSync(path.join(tmp, 'run-'));
+    fs.mkdirSync(path.join(folder, 'taken.pid', 'inside'), { recursive: true }); // rename over a non-empty folder fails
+    const before = children(process.pid);
+    const error = await rejection(daemon('sleep', ['30'], { pidFile: path.join(folder, 'taken.pid') }));
+    expect(error).toMatchObject({ syscall: 'rename', step: 'pidFile' });
+    expect(['EISDIR', 'ENOTEMPTY', 'EEXIST']).toContain(error.code);
+    expect(fs.readdirSync(folder)).toEqual(['taken.pid']);
+    // The daemon was adopted by this subreaper and killed: reap it and see SIGKILL.
+    const [killed] = children(process.pid).filter((child) => !before.includes(child));
+    expect(killed).toBeDefined();
+    expect(waitpid(killed!)?.status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+  });
+
+  it('a failed daemon removes the temporary file and writes no pid file', async () => {
+    const folder = fs.mkdtempSync(path.join(tmp, 'run-'));
+    const error = await rejection(daemon('/nonexistent/program', [], { pidFile: path.join(folder, 'x.pid') }));
+    expect(error).toMatchObject({ code: 'ENOENT', step: 'exec', path: '/nonexistent/program' });
+    expect(fs.readdirSync(folder)).toEqual([]);
+  });
+});
+
+describe('daemon: errors', () => {
+  it('ENOENT names the program, with step exec (searched in PATH)', async () => {
+    const error = await rejection(daemon('no-such-program-here', []));
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'execve', step: 'exec', path: 'no-such-program-here' });
+  });
+
+  it('EACCES for a file that may not be run', async () => {
+    const file = path.join(tmp, 'not-executable');
+    fs.writeFileSync(file, '#!/bin/sh\n', { mode: 0o644 });
+    const error = await rejection(daemon(file, []));
+    expect(error).toMatchObject({ code: 'EACCES', syscall: 'execve', step: 'exec', path: file });
+  });
+
+  it('a bad cwd gives ENOENT with path = the cwd; an unopenable stdio file names its path', async () => {
+    const cwd = path.join(tmp, 'no-such-folder');
+    expect(await rejection(daemon('sleep', ['30'], { cwd }))).toMatchObject({ code: 'ENOENT', syscall: 'chdir', step: 'chdir', path: cwd });
+    const log = path.join(tmp, 'no-such-folder', 'log');
+    expect(await rejection(daemon('sleep', ['30'], { stdio: ['ignore', { path: log }] }))).toMatchObject({
+      code: 'ENOENT',
+      syscall: 'open',
+      step: 'open fd 1',
+      path: log,
+    });
+  });
+
+  it('failures leave no zombie (not even of the failed daemon, which the intermediate reaps) and no fd', async () => {
+    const fdsBefore = openFds();
+    const before = children(process.pid);
+    for (let i = 0; i < 20; i++) {
+      await rejection(daemon('no-such-program-here', []));
+      await rejection(daemon('sleep', [], { cwd: '/nonexistent' }));
+    }
+    expect(children(process.pid).filter((child) => !before.includes(child))).toEqual([]);
+    expect(zombieChildren()).toEqual([]);
+    expect(openFds()).toEqual(fdsBefore);
+  });
+
+  it('bad arguments: TypeError or RangeError, and nothing starts', async () => {
+    const marker = `32.${process.pid}7`;
+    const before = processesWith(marker);
+    await expect(daemon(5 as never, [])).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(daemon('sleep', 'x' as never)).rejects.toBeInstanceOf(TypeError);
+    await expect(daemon('sleep', [marker], null as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(daemon('sleep', [marker], { stdio: 'pipe' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(daemon('sleep', [marker], { stdio: ['ignore', 'inherit'] as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(daemon('sleep', [marker], { stdio: ['ignore', 'ignore', 'ignore', 'ignore'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(daemon('sleep', [marker], { umask: 0o1000 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(daemon('sleep', [marker], { cwd: 'a\0b' })).rejects.toBeInstanceOf(TypeError);
+    await expect(daemon('sleep', [marker], { pidFile: 5 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(daemon('sleep', [marker], { pidFile: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(daemon('sleep', [marker], { env: { 'A=B': 'x' } })).rejects.toBeInstanceOf(TypeError);
+    expect(processesWith(marker)).toEqual(before);
+  });
+});
