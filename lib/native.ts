@@ -119,6 +119,7 @@ export interface NativeBinding {
   spawnSetDispatcher(dispatcher: (results: RawSpawnResult[]) => void): void;
   pidfdSendSignal(pidfd: number, signo: number): void;
   pipe(): [number, number];
+  closeFd(fd: number): void;
   /** Test support only (native/testing.cc). */
   readonly testing: { openInheritable(path: string): number };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };

@@ -191,8 +191,10 @@ function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
   return [0, 1, 2].map((i) => (stdio[i] as StdioOption | undefined) ?? 'inherit');
 }
 
+// Native close: these fds come from binding.pipe(), and fs.closeSync warns about such fds in
+// worker threads.
 function closeAll(fds: Iterable<number | null>): void {
-  for (const fd of fds) if (fd !== null) fs.closeSync(fd);
+  for (const fd of fds) if (fd !== null) binding.closeFd(fd);
 }
 
 function pathOf(envp: Bytes[]): string | undefined {

@@ -90,6 +90,7 @@ struct Spawner {
   // one per child keeps the event loop's share of a burst of spawns small.
   Napi::FunctionReference dispatcher;
   std::unique_ptr<Napi::AsyncContext> async_context;
+  napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
 
   uv_async_t async;
   std::thread thread;
@@ -412,7 +413,24 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   return result;
 }
 
-void StopSpawner(Spawner* spawner) {
+// closeFd(fd): close(2) for the fds this family made natively (pipe ends). Node's fs.closeSync
+// would warn in worker threads about fds it did not open itself.
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  int fd = Int32Argument(info, 0, "fd");
+  // No retry on EINTR: on Linux the fd is closed even then.
+  if (::close(fd) != 0 && errno != EINTR) {
+    int err = errno;
+    throw SyscallError(info.Env(), err, "close");
+  }
+  return info.Env().Undefined();
+}
+
+// Environment teardown (an async cleanup hook): stop the thread, drop what is queued, and free
+// the Spawner once libuv has closed its async handle. Node waits for the hook to be removed
+// before it unloads the addon of a worker, so the close callback never runs in unmapped code.
+void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
+  auto* spawner = static_cast<Spawner*>(data);
+  spawner->cleanup_handle = handle;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
     spawner->stopping = true;
@@ -425,12 +443,13 @@ void StopSpawner(Spawner* spawner) {
     delete job;
   }
   munmap(spawner->stack, kStackMapSize);
-  // References into the environment go now, while it still exists; the Spawner itself is freed
-  // by the close callback, which may run after the environment is gone.
   spawner->dispatcher.Reset();
   spawner->async_context.reset();
-  uv_close(reinterpret_cast<uv_handle_t*>(&spawner->async),
-           [](uv_handle_t* handle) { delete static_cast<Spawner*>(handle->data); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&spawner->async), [](uv_handle_t* closed) {
+    auto* stopped = static_cast<Spawner*>(closed->data);
+    napi_remove_async_cleanup_hook(stopped->cleanup_handle);
+    delete stopped;
+  });
 }
 
 Napi::Object Constants(Napi::Env env) {
@@ -476,11 +495,12 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   spawner->thread = std::thread(SpawnerThread, spawner);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 
-  env.AddCleanupHook(StopSpawner, spawner);
+  napi_add_async_cleanup_hook(env, StopSpawner, spawner, nullptr);
   exports.Set("spawnStart", Napi::Function::New(env, SpawnStart, "spawnStart", spawner));
   exports.Set("spawnSetDispatcher",
               Napi::Function::New(env, SpawnSetDispatcher, "spawnSetDispatcher", spawner));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("spawnOptionConstants", Constants(env));
 }

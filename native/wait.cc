@@ -130,6 +130,11 @@ struct WaitState {
   uv_loop_t* loop = nullptr;
   uint32_t next_id = 1;
   std::unordered_map<uint32_t, PidfdWaiter*> waiters;
+  // Poll handles not yet closed (active or closing). At environment teardown Node waits for the
+  // async cleanup hook until this reaches 0: a close callback that ran after a worker unloaded
+  // the addon would jump into unmapped code.
+  size_t open_handles = 0;
+  napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
 };
 
 struct PidfdWaiter {
@@ -142,11 +147,18 @@ struct PidfdWaiter {
   std::unique_ptr<Napi::AsyncContext> async_context;
 };
 
+void FinishTeardown(WaitState* state) {
+  napi_remove_async_cleanup_hook(state->cleanup_handle);
+  delete state;
+}
+
 void OnWaiterClosed(uv_handle_t* handle) {
   auto* waiter = static_cast<PidfdWaiter*>(handle->data);
+  WaitState* state = waiter->state;
   // The fd is closed only once libuv has let go of it.
   ::close(waiter->pidfd);
   delete waiter;
+  if (--state->open_handles == 0 && state->cleanup_handle != nullptr) FinishTeardown(state);
 }
 
 // Stops watching and schedules the waiter's destruction. The callback is not called.
@@ -220,6 +232,7 @@ uint32_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
     throw SyscallError(env, -err, "uv_poll_init");
   }
   waiter->poll.data = waiter;
+  state->open_handles++;
   err = uv_poll_start(&waiter->poll, UV_READABLE, OnPidfdReadable);
   if (err != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(&waiter->poll), OnWaiterClosed);
@@ -295,16 +308,19 @@ Napi::Value PidfdWaitCancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-void CleanupWaitState(WaitState* state) {
+// Environment teardown (an async cleanup hook): stop every wait and free the state once libuv
+// has closed the last poll handle.
+void CleanupWaitState(napi_async_cleanup_hook_handle handle, void* data) {
+  auto* state = static_cast<WaitState*>(data);
+  state->cleanup_handle = handle;
   while (!state->waiters.empty()) {
     PidfdWaiter* waiter = state->waiters.begin()->second;
-    // Release the references while the environment exists; the waiter is freed by its close
-    // callback, which may run after the environment is gone.
+    // Release the references while the environment still exists.
     waiter->callback.Reset();
     waiter->async_context.reset();
     CloseWaiter(waiter);
   }
-  delete state;
+  if (state->open_handles == 0) FinishTeardown(state);
 }
 
 Napi::Object Constants(Napi::Env env) {
@@ -336,7 +352,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
     delete state;
     throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
   }
-  env.AddCleanupHook(CleanupWaitState, state);
+  napi_add_async_cleanup_hook(env, CleanupWaitState, state, nullptr);
 
   exports.Set("waitpid", Napi::Function::New(env, WaitPid, "waitpid"));
   exports.Set("wait4", Napi::Function::New(env, Wait4, "wait4"));

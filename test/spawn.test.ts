@@ -341,6 +341,27 @@ describe('run', () => {
   });
 });
 
+describe('spawn in worker threads', () => {
+  it('works in a worker, which exits or is terminated mid-wait without crashing the process', () => {
+    const script = `
+      const { Worker } = require('worker_threads');
+      const body = "const p = require('./dist/index.js'); const { parentPort } = require('worker_threads');" +
+        "p.run('sh', ['-c', 'echo from-worker']).then((r) => parentPort.postMessage(r.stdout.toString().trim() + ' ' + r.status.code));";
+      const done = new Worker(body, { eval: true });
+      done.on('message', (m) => console.log(m));
+      done.on('exit', (code) => {
+        console.log('worker exit', code);
+        const pending = new Worker("const p = require('./dist/index.js'); p.spawn('sleep', ['5']).then((c) => { c.wait(); require('worker_threads').parentPort.postMessage(c.pid); });", { eval: true });
+        pending.on('message', (pid) => { console.log('sleeping child', pid > 0); pending.terminate(); });
+        pending.on('exit', () => console.log('terminated'));
+      });`;
+    const result = runNode(script);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('from-worker 0\nworker exit 0\nsleeping child true\nterminated\n');
+  });
+});
+
 describe('spawn at scale', () => {
   it('10 000 spawns leave no fd, zombie or thread behind', { timeout: 180_000 }, async () => {
     const fds = openFds();
