@@ -26,6 +26,7 @@ export {
   type ReservedSignalError,
 } from './signal-handlers';
 export { startReaper, type Reaper, type ReaperOptions } from './reaper';
+export { exit } from './exit';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,

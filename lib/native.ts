@@ -154,6 +154,8 @@ export interface NativeBinding {
   // reaper (native/reaper.cc)
   /** The pids of the UV_PROCESS handles on this environment's loop (child_process children). */
   libuvChildPids(): number[];
+  /** exit_group(2) with a status already masked to 0..255: never returns. */
+  exit(status: number): never;
 }
 
 function loadBinding(): NativeBinding {
