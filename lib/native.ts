@@ -156,6 +156,11 @@ export interface NativeBinding {
   libuvChildPids(): number[];
   /** exit_group(2) with a status already masked to 0..255: never returns. */
   exit(status: number): never;
+
+  /** execve(2); env null means this process's environ. Throws SyscallError if it returns. */
+  execve(path: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null): never;
+  /** execvp(3)-style PATH search over execve(2), without the /bin/sh fallback. */
+  execvp(file: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null): never;
 }
 
 function loadBinding(): NativeBinding {

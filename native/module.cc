@@ -2,6 +2,7 @@
 // in their own files (process.cc, ...), shared helpers in util/.
 #include <napi.h>
 
+#include "exec.h"
 #include "exit.h"
 #include "orphans.h"
 #include "posix_spawn.h"
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   signal_handlers::Initialize(env, exports);
   reaper::Initialize(env, exports);
   exit_group::Initialize(env, exports);
+  exec::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;
