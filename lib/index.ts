@@ -28,6 +28,7 @@ export {
 export { startReaper, type Reaper, type ReaperOptions } from './reaper';
 export { exit } from './exit';
 export { execve, execvp, type ByteString, type ExecEnvironment } from './exec';
+export { fork, registerAtFork, type AtForkHooks } from './fork';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,
