@@ -1,62 +1,27 @@
 /** Replacing the current process with another program: execve(2), execvp(3). */
-import { invalidArgType, invalidArgValue } from './errors';
+import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { invalidArgValue } from './errors';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
 
-/** A path or argument: a string (passed as UTF-8) or bytes (passed exactly, e.g. non-UTF-8). */
-export type ByteString = string | Uint8Array;
-
-/**
- * The environment of the new program: an object `{ NAME: value }` (entries whose value is
- * `undefined` are left out) or a list of `'NAME=value'` strings or Buffers, passed as they are.
- */
-export type ExecEnvironment = Readonly<Record<string, ByteString | undefined>> | readonly ByteString[];
-
-function hasNul(value: ByteString): boolean {
-  return typeof value === 'string' ? value.includes('\0') : value.includes(0);
-}
-
-function toBinding(value: ByteString): string | Buffer {
-  if (typeof value === 'string' || Buffer.isBuffer(value)) return value;
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-}
-
-function byteString(value: unknown, name: string): string | Buffer {
-  if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
-    throw invalidArgType(name, 'of type string or an instance of Buffer or Uint8Array', value);
-  }
-  if (hasNul(value)) throw invalidArgValue(name, 'must not contain null bytes', value);
-  return toBinding(value);
-}
-
-function argumentList(argv: unknown): (string | Buffer)[] {
-  if (!Array.isArray(argv)) throw invalidArgType('argv', 'an instance of Array', argv);
-  if (argv.length === 0) throw invalidArgValue('argv', 'must not be empty (argv[0] names the program)', argv);
-  return argv.map((value, i) => byteString(value, `argv[${i}]`));
-}
-
-function environmentList(env: unknown): (string | Buffer)[] | null {
-  if (env === undefined || env === null) return null;
-  if (Array.isArray(env)) {
-    return env.map((entry: unknown, i) => {
-      const name = `env[${i}]`;
-      const value = byteString(entry, name);
-      const equals = typeof value === 'string' ? value.indexOf('=') : value.indexOf(0x3d);
-      if (equals <= 0) throw invalidArgValue(name, "must have the form 'NAME=value' with a non-empty NAME", entry);
-      return value;
-    });
-  }
-  if (typeof env !== 'object') throw invalidArgType('env', 'an object or an Array', env);
-  const list: (string | Buffer)[] = [];
-  for (const [key, value] of Object.entries(env as Record<string, unknown>)) {
-    if (value === undefined) continue;
-    if (key === '' || key.includes('=') || key.includes('\0')) {
-      throw invalidArgValue(`env`, `has a variable name that is empty or contains '=' or a null byte (${JSON.stringify(key)})`, env);
-    }
-    const bytes = byteString(value, `env.${key}`);
-    list.push(typeof bytes === 'string' ? `${key}=${bytes}` : Buffer.concat([Buffer.from(`${key}=`), bytes]));
-  }
+function argumentList(argv: unknown): Bytes[] {
+  const list = validateArgv(argv);
+  if (list.length === 0) throw invalidArgValue('argv', 'must not be empty (argv[0] names the program)', argv);
   return list;
+}
+
+function environmentList(env: unknown): Bytes[] | null {
+  return env === undefined || env === null ? null : buildEnvironment(env);
+}
+
+/** The value of the first PATH entry of an environment list, if there is one. */
+function searchPathOf(envList: Bytes[]): Bytes | null {
+  for (const entry of envList) {
+    if (typeof entry === 'string' ? entry.startsWith('PATH=') : entry.subarray(0, 5).toString('latin1') === 'PATH=') {
+      return typeof entry === 'string' ? entry.slice(5) : entry.subarray(5);
+    }
+  }
+  return null;
 }
 
 /**
@@ -81,8 +46,8 @@ function environmentList(env: unknown): (string | Buffer)[] | null {
  * @throws TypeError for a wrong type, a NUL byte, an empty argv or a bad environment entry, and
  *   Error `ERR_MAIN_THREAD_ONLY` in a worker thread, before anything changes
  */
-export function execve(path: ByteString, argv: readonly ByteString[], env?: ExecEnvironment): never {
-  const pathBytes = byteString(path, 'path');
+export function execve(path: Bytes, argv: readonly Bytes[], env?: EnvInput): never {
+  const pathBytes = validateBytes(path, 'path');
   const argvList = argumentList(argv);
   const envList = environmentList(env);
   requireMainThread('execve');
@@ -91,7 +56,7 @@ export function execve(path: ByteString, argv: readonly ByteString[], env?: Exec
 
 /**
  * Like `execve`, but finds `file` in the PATH of `env` (or of this process) when it contains no
- * slash. See execvp(3).
+ * slash. See execvp(3). PATH is taken from `env` when it is given, else from this process.
  *
  * The search follows glibc: each PATH entry in order (an empty entry is the current directory;
  * no PATH means `/bin:/usr/bin`); a candidate that is not there (ENOENT, ENOTDIR, ...) is
@@ -104,10 +69,12 @@ export function execve(path: ByteString, argv: readonly ByteString[], env?: Exec
  *   syscall 'execvp' and `path` set to `file` as given
  * @throws TypeError / Error `ERR_MAIN_THREAD_ONLY` as for `execve`
  */
-export function execvp(file: ByteString, argv: readonly ByteString[], env?: ExecEnvironment): never {
-  const fileBytes = byteString(file, 'file');
+export function execvp(file: Bytes, argv: readonly Bytes[], env?: EnvInput): never {
+  const fileBytes = validateBytes(file, 'file');
   const argvList = argumentList(argv);
   const envList = environmentList(env);
   requireMainThread('execvp');
-  return binding.execvp(fileBytes, argvList, envList);
+  // With no PATH in the given environment, glibc's default applies (not this process's PATH).
+  const searchPath = envList === null ? null : (searchPathOf(envList) ?? '/bin:/usr/bin');
+  return binding.execvp(fileBytes, argvList, envList, searchPath);
 }

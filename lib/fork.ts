@@ -102,16 +102,29 @@ function finalStatus(code: unknown): number {
   return Number.isInteger(number) ? number : 1;
 }
 
-/** Makes the child's stdout/stderr writes complete before `write` returns (see native/fork.cc). */
-function makePrivateStdioBlocking(privateStdio: number): void {
-  const streams: [number, NodeJS.WriteStream][] = [
-    [1, process.stdout],
-    [2, process.stderr],
-  ];
-  for (const [fd, stream] of streams) {
-    if ((privateStdio & (1 << fd)) === 0) continue;
-    const handle = (stream as unknown as { _handle?: { setBlocking?: (blocking: boolean) => number } })._handle;
-    handle?.setBlocking?.(true);
+type StreamWrite = (chunk: unknown, encoding: BufferEncoding, callback: (error?: Error | null) => void) => void;
+
+/**
+ * Makes the child's stdout/stderr writes complete before `write` calls back, when they go to a
+ * pipe or socket (files and terminals are synchronous in Node already): a write that libuv left
+ * queued would be lost when the child ends through exit_group. The fd's flags are not changed: its
+ * open file description is shared with the parent.
+ */
+function makeStdioSynchronous(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const kind = (stream as unknown as { _type?: string })._type;
+    if (kind !== 'pipe' && kind !== 'tcp') continue;
+    const fd = stream.fd;
+    const writable = stream as unknown as { _write: StreamWrite; _writev: unknown };
+    writable._write = (chunk, encoding, callback) => {
+      try {
+        binding.writeAllBlocking(fd, Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), encoding));
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    };
+    writable._writev = null;
   }
 }
 
@@ -120,10 +133,10 @@ function makePrivateStdioBlocking(privateStdio: number): void {
  * crashes in a forked child: process.exit(n), an empty event loop and a fatal exception all end
  * through exit_group with the status Node would have used.
  */
-function setUpChild(pid: number, privateStdio: number): void {
+function setUpChild(pid: number): void {
   // Node stores process.pid once at start-up; the child has a pid of its own.
   Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
-  makePrivateStdioBlocking(privateStdio);
+  makeStdioSynchronous();
   // A child of a fork child inherits the handlers below.
   if (inForkChild) return;
   inForkChild = true;
@@ -189,8 +202,8 @@ function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
  * they do in the parent. The child ends like a normal Node program, but through exit_group(2)
  * instead of Node's teardown (which cannot run in a fork child): `process.exit(n)` and the
  * `exitCode` of an empty loop give the status, 'exit' listeners run, and a fatal exception prints
- * its stack on stderr and ends with status 1. Its stdout/stderr writes to files, pipes and
- * terminals are complete when `write()` returns, so output reaches its destination.
+ * its stack on stderr and ends with status 1. Its stdout/stderr writes are complete when `write()`
+ * returns (the child writes pipes and sockets synchronously), so output reaches its destination.
  *
  * Node must run with `--single-threaded-gc` (or `--single-threaded`) on its command line: start
  * it as `node --single-threaded-gc script.js`, or give the script the shebang
@@ -211,9 +224,9 @@ export function fork(): number {
   requireMainThread('fork');
   requireSingleThreadedGc();
   runHooks('before');
-  const { pid, privateStdio } = binding.fork(onChildLoopEmpty);
+  const pid = binding.fork(onChildLoopEmpty);
   if (pid === 0) {
-    setUpChild(binding.getpid(), privateStdio);
+    setUpChild(binding.getpid());
     runHooks('child');
   } else {
     runHooks('parent');

@@ -27,7 +27,7 @@ export {
 } from './signal-handlers';
 export { startReaper, type Reaper, type ReaperOptions } from './reaper';
 export { exit } from './exit';
-export { execve, execvp, type ByteString, type ExecEnvironment } from './exec';
+export { execve, execvp } from './exec';
 export { fork, registerAtFork, type AtForkHooks } from './fork';
 export { nativeBuildSystem } from './build-info';
 export {

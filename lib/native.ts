@@ -160,14 +160,16 @@ export interface NativeBinding {
   /** execve(2); env null means this process's environ. Throws SyscallError if it returns. */
   execve(path: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null): never;
   /** execvp(3)-style PATH search over execve(2), without the /bin/sh fallback. */
-  execvp(file: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null): never;
+  execvp(file: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null, searchPath: string | Buffer | null): never;
 
   /**
-   * fork(2) with the V8 heap made inheritable and uv_loop_fork in the child. `privateStdio` has bit
-   * N set when the child's fd N (1, 2) was given its own description of a pipe. In the child,
-   * `onLoopEmpty('beforeExit')` then `onLoopEmpty('exit')` are called when its loop runs out of work.
+   * fork(2) with the V8 heap made inheritable and uv_loop_fork in the child; returns the pid, 0 in
+   * the child. In the child, `onLoopEmpty('beforeExit')` then `onLoopEmpty('exit')` are called
+   * when its loop runs out of work.
    */
-  fork(onLoopEmpty: (phase: 'beforeExit' | 'exit') => void): { pid: number; privateStdio: number };
+  fork(onLoopEmpty: (phase: 'beforeExit' | 'exit') => void): number;
+  /** write(2) all of `data`, polling while the non-blocking fd is full. */
+  writeAllBlocking(fd: number, data: Buffer): void;
 }
 
 function loadBinding(): NativeBinding {

@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "util/byte_strings.h"
 #include "util/error.h"
+#include "util/strings.h"
 
 namespace posix_process::exec {
 
@@ -130,26 +130,25 @@ void RestoreAfterFailedExec(const SavedProcessState& saved) {
   if (sigchld_was_caught) kill(getpid(), SIGCHLD);
 }
 
-// The environment to pass: the given KEY=VALUE list, or the process's own (which includes every
-// change made through process.env, as Node writes those with setenv).
-std::unique_ptr<CStringArray> EnvironmentArgument(Napi::Env env, Napi::Value value) {
+// The environment to pass: the given KEY=VALUE list, or (for null) the process's own, which
+// includes every change made through process.env, as Node writes those with setenv.
+std::unique_ptr<CStringArray> EnvironmentArgument(Napi::Value value) {
   if (value.IsUndefined() || value.IsNull()) return nullptr;
-  return std::make_unique<CStringArray>(env, value, "env");
-}
-
-void RequireProgramArguments(Napi::Env env, const CStringArray& argv) {
-  if (argv.Strings().empty()) throw Napi::TypeError::New(env, "argv must not be empty");
+  auto environment = std::make_unique<CStringArray>();
+  environment->Assign(value, "env");
+  return environment;
 }
 
 // execve(path, argv, env): replaces the process or throws SyscallError (syscall 'execve').
 Napi::Value Execve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path = ByteStringArgument(env, info[0], "path");
-  CStringArray argv(env, info[1], "argv");
-  RequireProgramArguments(env, argv);
-  std::unique_ptr<CStringArray> environment = EnvironmentArgument(env, info[2]);
-  char* const* argv_data = argv.Data();
-  char* const* envp_data = environment ? environment->Data() : environ;
+  std::string path = BytesArgument(info[0], "path");
+  CStringArray argv;
+  argv.Assign(info[1], "argv");
+  if (argv.size() == 0) throw Napi::TypeError::New(env, "argv must not be empty");
+  std::unique_ptr<CStringArray> environment = EnvironmentArgument(info[2]);
+  char* const* argv_data = argv.data();
+  char* const* envp_data = environment ? environment->data() : environ;
 
   SavedProcessState saved;
   PrepareForExec(saved);
@@ -159,18 +158,12 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
   throw SyscallError(env, err, "execve", path.c_str());
 }
 
-// The value of PATH in a KEY=VALUE list (the first one, as getenv would find), or in this process.
-std::string SearchPath(const CStringArray* environment) {
-  if (environment == nullptr) {
-    const char* path = getenv("PATH");
-    if (path != nullptr) return path;
-  } else {
-    for (const std::string& entry : environment->Strings()) {
-      if (entry.compare(0, 5, "PATH=") == 0) return entry.substr(5);
-    }
-  }
-  // What glibc's execvp uses when PATH is unset: confstr(_CS_PATH).
-  return "/bin:/usr/bin";
+// The PATH to search: the one given (the facade takes it from the env argument), else this
+// process's own, else what glibc's execvp uses when PATH is unset, confstr(_CS_PATH).
+std::string SearchPath(Napi::Value given) {
+  if (!given.IsUndefined() && !given.IsNull()) return BytesArgument(given, "PATH");
+  const char* path = getenv("PATH");
+  return path != nullptr ? path : "/bin:/usr/bin";
 }
 
 // The paths execvp tries in order: `file` itself if it contains a slash, else each PATH entry
@@ -189,21 +182,22 @@ std::vector<std::string> SearchCandidates(const std::string& file, const std::st
   return candidates;
 }
 
-// execvp(file, argv, env): the PATH search of glibc's execvpe, with the same rules for errors:
-// EACCES on a candidate is remembered and the search goes on (EACCES is reported if nothing
+// execvp(file, argv, env, searchPath): the PATH search of glibc's execvpe, with the same rules for
+// errors: EACCES on a candidate is remembered and the search goes on (EACCES is reported if nothing
 // runs); ENOENT, ENOTDIR, ESTALE, ENODEV and ETIMEDOUT go on to the next candidate; any other
 // error (ENOEXEC, E2BIG, ...) stops the search and is reported. Unlike glibc there is no fallback
 // that runs a file without a #! line through /bin/sh: that is ENOEXEC.
 Napi::Value Execvp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string file = ByteStringArgument(env, info[0], "file");
-  CStringArray argv(env, info[1], "argv");
-  RequireProgramArguments(env, argv);
-  std::unique_ptr<CStringArray> environment = EnvironmentArgument(env, info[2]);
+  std::string file = BytesArgument(info[0], "file");
+  CStringArray argv;
+  argv.Assign(info[1], "argv");
+  if (argv.size() == 0) throw Napi::TypeError::New(env, "argv must not be empty");
+  std::unique_ptr<CStringArray> environment = EnvironmentArgument(info[2]);
   if (file.empty()) throw SyscallError(env, ENOENT, "execvp", file.c_str());
-  std::vector<std::string> candidates = SearchCandidates(file, SearchPath(environment.get()));
-  char* const* argv_data = argv.Data();
-  char* const* envp_data = environment ? environment->Data() : environ;
+  std::vector<std::string> candidates = SearchCandidates(file, SearchPath(info[3]));
+  char* const* argv_data = argv.data();
+  char* const* envp_data = environment ? environment->data() : environ;
 
   SavedProcessState saved;
   PrepareForExec(saved);

@@ -1,7 +1,7 @@
 // fork(2) of the running Node process, with JavaScript going on in the child.
 //
 // Man pages: fork(2), madvise(2) (MADV_DONTFORK, MADV_DOFORK), proc(5) (/proc/PID/smaps VmFlags
-// "dc"), pipe(7). libuv: uv_loop_fork.
+// "dc"), poll(2). libuv: uv_loop_fork.
 //
 // A plain fork() of Node gives a child that crashes or hangs (see DESIGN-NOTES.md):
 // - V8 maps its heap with MADV_DONTFORK, so the child would have no JS heap. Every mapping marked
@@ -14,18 +14,18 @@
 //   run).
 // - Only the calling thread exists in the child. V8's GC would wait forever for its helper threads:
 //   the facade (lib/fork.ts) refuses to fork unless Node runs with --single-threaded-gc.
-// - stdout/stderr pipes are non-blocking in Node and their open file description is shared with
-//   the parent. The child gets private descriptions of them (opened through /proc/self/fd), which
-//   it can make blocking without touching the parent, so that everything it writes has reached the
-//   pipe when it ends through exit_group.
+// - stdout/stderr pipes and sockets are non-blocking in Node, and libuv may keep part of a write
+//   queued; their open file description is shared with the parent, so the child cannot make them
+//   blocking. The child writes them through WriteAllBlocking instead (lib/fork.ts), so that its
+//   output has left the process when it ends through exit_group.
 #include "fork.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "exit.h"
+#include "util/arguments.h"
 #include "util/error.h"
 
 namespace posix_process::fork {
@@ -81,24 +82,34 @@ std::vector<Mapping> DontForkMappings() {
   return mappings;
 }
 
-// In the child: replace fd `fd`, if it is a pipe, with a new open file description of the same
-// pipe (opening /proc/self/fd/N of a pipe does that), so that the child can make its writes
-// blocking without changing the description the parent uses. O_NONBLOCK on open avoids blocking
-// when the pipe has no reader (ENXIO: the fd is left as it is). Returns true if it was replaced.
-bool GivePipePrivateDescription(int fd) {
-  struct stat status {};
-  if (fstat(fd, &status) != 0 || !S_ISFIFO(status.st_mode)) return false;
-  int access = fcntl(fd, F_GETFL);
-  if (access == -1 || (access & O_ACCMODE) != O_WRONLY) return false;
-  std::string path = "/proc/self/fd/" + std::to_string(fd);
-  int fresh = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fresh == -1) return false;
-  // Keep the close-on-exec flag the old fd had (Node sets it on 0..2).
-  int fd_flags = fcntl(fd, F_GETFD);
-  bool replaced = dup3(fresh, fd, (fd_flags & FD_CLOEXEC) != 0 ? O_CLOEXEC : 0) == fd;
-  close(fresh);
-  if (replaced) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  return replaced;
+// writeAllBlocking(fd, buffer): writes all of `buffer`, waiting with poll(2) while a
+// non-blocking fd is full. The fork child writes its stdout/stderr through this (lib/fork.ts), so
+// that what it wrote has left the process when it ends through exit_group. The fd's O_NONBLOCK is
+// left alone: its open file description is shared with the parent.
+Napi::Value WriteAllBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Argument(info, 0, "fd");
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "writeAllBlocking expects a Buffer");
+  Napi::Buffer<char> buffer = info[1].As<Napi::Buffer<char>>();
+  const char* data = buffer.Data();
+  size_t left = buffer.Length();
+  while (left > 0) {
+    ssize_t written = write(fd, data, left);
+    if (written >= 0) {
+      data += written;
+      left -= static_cast<size_t>(written);
+      continue;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err != EAGAIN) throw SyscallError(env, err, "write");
+    struct pollfd writable = {fd, POLLOUT, 0};
+    if (poll(&writable, 1, -1) == -1 && errno != EINTR) {
+      int poll_err = errno;
+      throw SyscallError(env, poll_err, "poll");
+    }
+  }
+  return env.Undefined();
 }
 
 // Ending a fork child when its event loop runs out of work. Node, when uv_run returns, calls
@@ -153,8 +164,7 @@ void WatchForEmptyLoop(Napi::Env env, uv_loop_t* loop, Napi::Function callback) 
   uv_prepare_start(&watcher->handle, OnPrepare);
 }
 
-// fork(onLoopEmpty): returns { pid, privateStdio } where privateStdio has bit N set when fd N (1 or
-// 2) was given a private pipe description in the child.
+// fork(onLoopEmpty): the child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "fork expects a callback");
@@ -175,10 +185,6 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   int err = errno;
 
   if (pid == 0) {
-    int private_stdio = 0;
-    for (int fd = 1; fd <= 2; fd++) {
-      if (GivePipePrivateDescription(fd)) private_stdio |= 1 << fd;
-    }
     int loop_err = uv_loop_fork(loop);
     if (loop_err != 0) {
       // Without its own loop the child would steal the parent's events: end it now, with the
@@ -189,10 +195,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
       exit_group::ExitGroup(71);
     }
     WatchForEmptyLoop(env, loop, on_loop_empty);
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("pid", 0);
-    result.Set("privateStdio", private_stdio);
-    return result;
+    return Napi::Number::New(env, 0);
   }
 
   for (size_t i = 0; i < mappings.size(); i++) {
@@ -201,16 +204,14 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     }
   }
   if (pid == -1) throw SyscallError(env, err, "fork");
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("pid", pid);
-  result.Set("privateStdio", 0);
-  return result;
+  return Napi::Number::New(env, pid);
 }
 
 }  // namespace
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("writeAllBlocking", Napi::Function::New(env, WriteAllBlocking, "writeAllBlocking"));
 }
 
 }  // namespace posix_process::fork
