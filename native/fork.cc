@@ -152,10 +152,16 @@ void OnPrepare(uv_prepare_t* handle) {
   CallPhase(watcher, "exit");
 }
 
+// The watcher of this process, if it is a fork child. A child of a fork child inherits it (memory
+// and loop are copies), and must not add a second one: OnlyWatcherAlive counts exactly one.
+EmptyLoopWatcher* current_watcher = nullptr;
+
 // In the child. The watcher is never freed: the child ends through exit_group, never through
 // Node's teardown.
 void WatchForEmptyLoop(Napi::Env env, uv_loop_t* loop, Napi::Function callback) {
+  if (current_watcher != nullptr) return;
   auto* watcher = new EmptyLoopWatcher();
+  current_watcher = watcher;
   watcher->env = env;
   watcher->callback = Napi::Persistent(callback);
   watcher->context = std::make_unique<Napi::AsyncContext>(env, "posix-process:fork-child-exit");
