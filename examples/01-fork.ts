@@ -1,6 +1,6 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env -S node --single-threaded
 // fork(): one process becomes two. The C classic: pid = fork(); if (pid == 0) ... else ...
-// fork() needs Node started with --single-threaded-gc (see the shebang above).
+// fork() needs Node started with --single-threaded (see the shebang above).
 import { fork, getpid, getppid, waitpid } from 'posix-process';
 
 const pid = fork();

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env -S node --single-threaded
 // fork() then execve() in the child: the shell's way to run a program. The child's pid stays the
 // same across exec, so echo prints the pid the parent got from fork().
 import { execve, fork, getpid, waitpid } from 'posix-process';

@@ -70,10 +70,11 @@ function requireSingleThreadedGc(): void {
   if (hasSingleThreadedGc()) return;
   throw Object.assign(
     new Error(
-      'fork() needs Node started with --single-threaded-gc (or --single-threaded): otherwise the garbage ' +
-        'collector of the child waits forever for helper threads that fork() does not copy. Start Node as ' +
-        '`node --single-threaded-gc script.js`, or begin the script with the line ' +
-        '`#!/usr/bin/env -S node --single-threaded-gc`. The flag cannot be set in NODE_OPTIONS or at run time.',
+      'fork() needs Node started with --single-threaded (or at least --single-threaded-gc): otherwise the ' +
+        'garbage collector of the child waits forever for helper threads that fork() does not copy. Start Node as ' +
+        '`node --single-threaded script.js`, or begin the script with the line ' +
+        '`#!/usr/bin/env -S node --single-threaded` (or `#!/usr/bin/env -S node --single-threaded-gc`). ' +
+        'The flag cannot be set in NODE_OPTIONS or at run time.',
     ),
     { code: 'ERR_FORK_NEEDS_SINGLE_THREADED_GC' },
   );
@@ -205,9 +206,13 @@ function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
  * its stack on stderr and ends with status 1. Its stdout/stderr writes are complete when `write()`
  * returns (the child writes pipes and sockets synchronously), so output reaches its destination.
  *
- * Node must run with `--single-threaded-gc` (or `--single-threaded`) on its command line: start
- * it as `node --single-threaded-gc script.js`, or give the script the shebang
- * `#!/usr/bin/env -S node --single-threaded-gc`.
+ * Node must run with `--single-threaded` (or `--single-threaded-gc`) on its command line: start
+ * it as `node --single-threaded script.js`, or give the script the shebang
+ * `#!/usr/bin/env -S node --single-threaded`. Prefer `--single-threaded`: with only
+ * `--single-threaded-gc`, V8 still posts some full-GC jobs to the platform's worker queue, whose
+ * condition variable had waiters (the parent's worker threads) at the time of the fork; a child
+ * that forces full GCs (`gc()` with --expose-gc) was measured to hang in `pthread_cond_signal`
+ * there. Natural GCs in the child worked with both flags.
  *
  * Safety: only the calling thread exists in the child (as after any fork): worker threads, and
  * work in flight on libuv's threadpool at the time of the fork, are not in the child. Output the
