@@ -13,9 +13,10 @@ const pidFile = join(directory, 'child.pid');
 
 const parent = fork();
 if (parent === 0) {
+  // Taken before the fork: the parent may be gone before the child runs a single line.
+  const original = getpid();
   const child = fork();
   if (child === 0) {
-    const original = getppid();
     const poll = setInterval(() => {
       if (getppid() === original) return;
       clearInterval(poll);
