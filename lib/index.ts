@@ -26,6 +26,9 @@ export {
   type ReservedSignalError,
 } from './signal-handlers';
 export { startReaper, type Reaper, type ReaperOptions } from './reaper';
+export { exit } from './exit';
+export { execve, execvp } from './exec';
+export { fork, registerAtFork, type AtForkHooks } from './fork';
 export { nativeBuildSystem } from './build-info';
 export {
   waitpid,

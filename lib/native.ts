@@ -155,6 +155,22 @@ export interface NativeBinding {
   // reaper (native/reaper.cc)
   /** The pids of the UV_PROCESS handles on this environment's loop (child_process children). */
   libuvChildPids(): number[];
+  /** exit_group(2) with a status already masked to 0..255: never returns. */
+  exit(status: number): never;
+
+  /** execve(2); env null means this process's environ. Throws SyscallError if it returns. */
+  execve(path: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null): never;
+  /** execvp(3)-style PATH search over execve(2), without the /bin/sh fallback. */
+  execvp(file: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null, searchPath: string | Buffer | null): never;
+
+  /**
+   * fork(2) with the V8 heap made inheritable and uv_loop_fork in the child; returns the pid, 0 in
+   * the child. In the child, `onLoopEmpty('beforeExit')` then `onLoopEmpty('exit')` are called
+   * when its loop runs out of work.
+   */
+  fork(onLoopEmpty: (phase: 'beforeExit' | 'exit') => void): number;
+  /** write(2) all of `data`, polling while the non-blocking fd is full. */
+  writeAllBlocking(fd: number, data: Buffer): void;
 }
 
 function loadBinding(): NativeBinding {

@@ -2,6 +2,9 @@
 // in their own files (process.cc, ...), shared helpers in util/.
 #include <napi.h>
 
+#include "exec.h"
+#include "exit.h"
+#include "fork.h"
 #include "orphans.h"
 #include "posix_spawn.h"
 #include "process.h"
@@ -34,6 +37,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   orphans::Initialize(env, exports);
   signal_handlers::Initialize(env, exports);
   reaper::Initialize(env, exports);
+  exit_group::Initialize(env, exports);
+  exec::Initialize(env, exports);
+  fork::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

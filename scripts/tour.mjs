@@ -21,7 +21,9 @@ let failed = 0;
 for (const name of examples) {
   const compiled = `examples-dist/${name.replace(/\.ts$/, '.js')}`;
   console.log(`\n=== ${name} ===`);
-  const result = spawnSync(process.execPath, [compiled], { cwd: root, stdio: 'inherit' });
+  // --single-threaded: the fork examples need it (see README, "fork, execve, exit"); it is
+  // harmless for the others. Running an example directly uses the same flag through its shebang.
+  const result = spawnSync(process.execPath, ['--single-threaded', compiled], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {
     failed++;
     console.log(`(${name} ended with status ${result.status ?? result.signal})`);

@@ -1,0 +1,240 @@
+/** fork(2) with JavaScript going on in the child, and Python-style at-fork hooks. */
+import * as fs from 'node:fs';
+import * as util from 'node:util';
+import { invalidArgType } from './errors';
+import { exit } from './exit';
+import { requireMainThread } from './main-thread';
+import { binding } from './native';
+
+/** Functions run around `fork()`, like Python's `os.register_at_fork`. */
+export interface AtForkHooks {
+  /** Runs in the parent before the fork; hooks registered later run first. */
+  before?: () => void;
+  /** Runs in the parent after the fork, in registration order. */
+  parent?: () => void;
+  /** Runs in the child after the fork, in registration order. */
+  child?: () => void;
+}
+
+const hooks: AtForkHooks[] = [];
+
+/**
+ * Registers functions to run around every `fork()` of this library, like Python's
+ * `os.register_at_fork`: `before` hooks in the parent just before the fork, in reverse
+ * registration order; `parent` and `child` hooks just after it, in registration order, in the
+ * parent and in the child. As in Python, an exception thrown by a hook does not stop the fork or
+ * the other hooks: it is reported with `process.emitWarning`.
+ *
+ * @returns a function that removes these hooks again
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` if a hook is given but is not a function
+ */
+export function registerAtFork(atFork: AtForkHooks): () => void {
+  if (typeof atFork !== 'object' || atFork === null) throw invalidArgType('hooks', 'of type object', atFork);
+  for (const name of ['before', 'parent', 'child'] as const) {
+    const hook = atFork[name];
+    if (hook !== undefined && typeof hook !== 'function') throw invalidArgType(`hooks.${name}`, 'of type function', hook);
+  }
+  const entry = { before: atFork.before, parent: atFork.parent, child: atFork.child };
+  hooks.push(entry);
+  return () => {
+    const index = hooks.indexOf(entry);
+    if (index !== -1) hooks.splice(index, 1);
+  };
+}
+
+function runHooks(phase: keyof AtForkHooks): void {
+  const list = phase === 'before' ? [...hooks].reverse() : [...hooks];
+  for (const entry of list) {
+    try {
+      entry[phase]?.();
+    } catch (error) {
+      process.emitWarning(error instanceof Error ? error : String(error), { code: 'ERR_AT_FORK_HOOK' });
+    }
+  }
+}
+
+const singleThreadedFlags = new Set(['--single-threaded-gc', '--single_threaded_gc', '--single-threaded', '--single_threaded']);
+const negatedFlags = new Set(['--no-single-threaded-gc', '--no-single_threaded_gc', '--no-single-threaded', '--no-single_threaded']);
+
+/** Whether Node was started with --single-threaded-gc or --single-threaded (the last word wins). */
+export function hasSingleThreadedGc(execArgv: readonly string[] = process.execArgv): boolean {
+  let on = false;
+  for (const arg of execArgv) {
+    if (singleThreadedFlags.has(arg)) on = true;
+    else if (negatedFlags.has(arg)) on = false;
+  }
+  return on;
+}
+
+function requireSingleThreadedGc(): void {
+  if (hasSingleThreadedGc()) return;
+  throw Object.assign(
+    new Error(
+      'fork() needs Node started with --single-threaded (or at least --single-threaded-gc): otherwise the ' +
+        'garbage collector of the child waits forever for helper threads that fork() does not copy. Start Node as ' +
+        '`node --single-threaded script.js`, or begin the script with the line ' +
+        '`#!/usr/bin/env -S node --single-threaded` (or `#!/usr/bin/env -S node --single-threaded-gc`). ' +
+        'The flag cannot be set in NODE_OPTIONS or at run time.',
+    ),
+    { code: 'ERR_FORK_NEEDS_SINGLE_THREADED_GC' },
+  );
+}
+
+let inForkChild = false;
+
+/** Writes text to fd 2 directly (stderr is synchronous in the child, see setUpChild). */
+function writeStderr(text: string): void {
+  try {
+    fs.writeSync(2, text);
+  } catch {
+    // Nowhere left to report it.
+  }
+}
+
+function describeFatal(error: unknown): string {
+  const text = error instanceof Error ? util.inspect(error) : `Uncaught ${util.inspect(error)}`;
+  return `${text}\n\nNode.js ${process.version}\n`;
+}
+
+function finalStatus(code: unknown): number {
+  const exitCode = process.exitCode;
+  const chosen = exitCode === undefined || exitCode === null ? code : exitCode;
+  const number = Number(chosen);
+  return Number.isInteger(number) ? number : 1;
+}
+
+type StreamWrite = (chunk: unknown, encoding: BufferEncoding, callback: (error?: Error | null) => void) => void;
+
+/**
+ * Makes the child's stdout/stderr writes complete before `write` calls back, when they go to a
+ * pipe or socket (files and terminals are synchronous in Node already): a write that libuv left
+ * queued would be lost when the child ends through exit_group. The fd's flags are not changed: its
+ * open file description is shared with the parent.
+ */
+function makeStdioSynchronous(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const kind = (stream as unknown as { _type?: string })._type;
+    if (kind !== 'pipe' && kind !== 'tcp') continue;
+    const fd = stream.fd;
+    const writable = stream as unknown as { _write: StreamWrite; _writev: unknown };
+    writable._write = (chunk, encoding, callback) => {
+      try {
+        binding.writeAllBlocking(fd, Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), encoding));
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    };
+    writable._writev = null;
+  }
+}
+
+/**
+ * Prepares the child to run JavaScript and, above all, to end without Node's teardown, which
+ * crashes in a forked child: process.exit(n), an empty event loop and a fatal exception all end
+ * through exit_group with the status Node would have used.
+ */
+function setUpChild(pid: number): void {
+  // Node stores process.pid once at start-up; the child has a pid of its own.
+  Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
+  makeStdioSynchronous();
+  // A child of a fork child inherits the handlers below.
+  if (inForkChild) return;
+  inForkChild = true;
+
+  let fatalError: { error: unknown } | undefined;
+  // Called by process.exit() after the 'exit' event (and by anything else that calls it).
+  (process as unknown as { reallyExit: (code?: number) => never }).reallyExit = (code?: number) => exit(finalStatus(code ?? 0));
+
+  // Runs before 'uncaughtException' listeners: when there are none, the exception is fatal and
+  // Node would print it after emitting 'exit', from C++, and then tear down.
+  process.on('uncaughtExceptionMonitor', (error) => {
+    const captured = (process as unknown as { hasUncaughtExceptionCaptureCallback(): boolean }).hasUncaughtExceptionCaptureCallback();
+    if (captured || process.listenerCount('uncaughtException') > 0) return;
+    fatalError = { error };
+    if ((process as unknown as { _exiting?: boolean })._exiting === true) {
+      // Thrown from an 'exit' listener: no further 'exit' event will come.
+      writeStderr(describeFatal(error));
+      exit(finalStatus(1));
+    }
+  });
+
+  // The 'exit' event of an empty loop or of a fatal exception (process.exit() ends in reallyExit
+  // above). emit() runs the listeners in order; those added after this one are run here, then
+  // the child ends.
+  const onExit = (code: number): void => {
+    const listeners = process.listeners('exit');
+    for (const listener of listeners.slice(listeners.indexOf(onExit) + 1)) {
+      try {
+        (listener).call(process, code);
+      } catch (error) {
+        writeStderr(describeFatal(error));
+        exit(finalStatus(1));
+      }
+    }
+    if (fatalError !== undefined) writeStderr(describeFatal(fatalError.error));
+    exit(finalStatus(code));
+  };
+  process.on('exit', onExit);
+}
+
+/**
+ * What Node does when the loop runs out of work, done for the fork child (see native/fork.cc:
+ * Node's own path would wait for worker threads the child does not have).
+ */
+function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
+  const code = finalStatus(0);
+  if (phase === 'beforeExit') {
+    process.emit('beforeExit', code);
+    return;
+  }
+  (process as unknown as { _exiting: boolean })._exiting = true;
+  process.emit('exit', code);
+  exit(finalStatus(code)); // only if the 'exit' listener of setUpChild was removed
+}
+
+/**
+ * Creates a child process that is a copy of this one, and in which JavaScript goes on from the
+ * same point. See fork(2).
+ *
+ * Returns 0 in the child and the child's pid in the parent, as in C. The child has its own event
+ * loop (timers, promises and async fs work in it) and inherits the parent's open handles (a
+ * listening server, a running child_process, stdin being read...), which keep its loop alive as
+ * they do in the parent. The child ends like a normal Node program, but through exit_group(2)
+ * instead of Node's teardown (which cannot run in a fork child): `process.exit(n)` and the
+ * `exitCode` of an empty loop give the status, 'exit' listeners run, and a fatal exception prints
+ * its stack on stderr and ends with status 1. Its stdout/stderr writes are complete when `write()`
+ * returns (the child writes pipes and sockets synchronously), so output reaches its destination.
+ *
+ * Node must run with `--single-threaded` (or `--single-threaded-gc`) on its command line: start
+ * it as `node --single-threaded script.js`, or give the script the shebang
+ * `#!/usr/bin/env -S node --single-threaded`. Prefer `--single-threaded`: with only
+ * `--single-threaded-gc`, V8 still posts some full-GC jobs to the platform's worker queue, whose
+ * condition variable had waiters (the parent's worker threads) at the time of the fork; a child
+ * that forces full GCs (`gc()` with --expose-gc) was measured to hang in `pthread_cond_signal`
+ * there. Natural GCs in the child worked with both flags.
+ *
+ * Safety: only the calling thread exists in the child (as after any fork): worker threads, and
+ * work in flight on libuv's threadpool at the time of the fork, are not in the child. Output the
+ * parent had queued on a pipe but not yet written (`process.stdout.writableLength > 0`) may be
+ * written by both; wait for 'drain' first. Reap the child with `waitpid`: Node's child_process
+ * does not know about it.
+ *
+ * @returns 0 in the child, the child's pid in the parent
+ * @throws Error `ERR_FORK_NEEDS_SINGLE_THREADED_GC` when Node runs without the flag,
+ *   `ERR_MAIN_THREAD_ONLY` in a worker thread
+ * @throws SyscallError `EAGAIN` (process limit), `ENOMEM` with syscall 'fork'
+ */
+export function fork(): number {
+  requireMainThread('fork');
+  requireSingleThreadedGc();
+  runHooks('before');
+  const pid = binding.fork(onChildLoopEmpty);
+  if (pid === 0) {
+    setUpChild(binding.getpid());
+    runHooks('child');
+  } else {
+    runHooks('parent');
+  }
+  return pid;
+}

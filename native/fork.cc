@@ -1,0 +1,223 @@
+// fork(2) of the running Node process, with JavaScript going on in the child.
+//
+// Man pages: fork(2), madvise(2) (MADV_DONTFORK, MADV_DOFORK), proc(5) (/proc/PID/smaps VmFlags
+// "dc"), poll(2). libuv: uv_loop_fork.
+//
+// A plain fork() of Node gives a child that crashes or hangs (see DESIGN-NOTES.md):
+// - V8 maps its heap with MADV_DONTFORK, so the child would have no JS heap. Every mapping marked
+//   "dc" in /proc/self/smaps gets MADV_DOFORK right before fork(), in this same native call (no
+//   JavaScript runs in between, so V8 allocates nothing new), and MADV_DONTFORK again in the
+//   parent afterwards.
+// - Parent and child would share libuv's epoll instance, async eventfd and signal pipe: the child
+//   calls uv_loop_fork() on Node's loop before it returns to JavaScript. libuv's own
+//   pthread_atfork handlers reset its threadpool and signal lock (we call glibc's fork(), so they
+//   run).
+// - Only the calling thread exists in the child. V8's GC would wait forever for its helper threads:
+//   the facade (lib/fork.ts) refuses to fork unless Node runs with --single-threaded-gc.
+// - stdout/stderr pipes and sockets are non-blocking in Node, and libuv may keep part of a write
+//   queued; their open file description is shared with the parent, so the child cannot make them
+//   blocking. The child writes them through WriteAllBlocking instead (lib/fork.ts), so that its
+//   output has left the process when it ends through exit_group.
+#include "fork.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "exit.h"
+#include "util/arguments.h"
+#include "util/error.h"
+
+namespace posix_process::fork {
+
+namespace {
+
+struct Mapping {
+  uintptr_t start;
+  size_t length;
+};
+
+// The mappings whose VmFlags contain "dc" (VM_DONTCOPY, set by MADV_DONTFORK).
+std::vector<Mapping> DontForkMappings() {
+  std::vector<Mapping> mappings;
+  FILE* smaps = fopen("/proc/self/smaps", "re");
+  if (smaps == nullptr) return mappings;
+  char line[1024];
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  while (fgets(line, sizeof line, smaps) != nullptr) {
+    // Mapping headers start with the address range in lower-case hex ("7f12a000-7f12b000 rw-p
+    // ..."); the field lines start with an upper-case name ("Size:", "VmFlags:").
+    char first = line[0];
+    if ((first >= '0' && first <= '9') || (first >= 'a' && first <= 'f')) {
+      unsigned long long s = 0;
+      unsigned long long e = 0;
+      if (sscanf(line, "%llx-%llx", &s, &e) == 2) {
+        start = s;
+        end = e;
+      }
+      continue;
+    }
+    if (std::string(line).compare(0, 8, "VmFlags:") != 0) continue;
+    for (char* flag = line + 8; *flag != '\0'; flag++) {
+      if (flag[0] == 'd' && flag[1] == 'c' && (flag[-1] == ' ' || flag[-1] == ':') &&
+          (flag[2] == ' ' || flag[2] == '\n' || flag[2] == '\0')) {
+        mappings.push_back({start, end - start});
+        break;
+      }
+    }
+  }
+  fclose(smaps);
+  return mappings;
+}
+
+// writeAllBlocking(fd, buffer): writes all of `buffer`, waiting with poll(2) while a
+// non-blocking fd is full. The fork child writes its stdout/stderr through this (lib/fork.ts), so
+// that what it wrote has left the process when it ends through exit_group. The fd's O_NONBLOCK is
+// left alone: its open file description is shared with the parent.
+Napi::Value WriteAllBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Argument(info, 0, "fd");
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "writeAllBlocking expects a Buffer");
+  Napi::Buffer<char> buffer = info[1].As<Napi::Buffer<char>>();
+  const char* data = buffer.Data();
+  size_t left = buffer.Length();
+  while (left > 0) {
+    ssize_t written = write(fd, data, left);
+    if (written >= 0) {
+      data += written;
+      left -= static_cast<size_t>(written);
+      continue;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err != EAGAIN) throw SyscallError(env, err, "write");
+    struct pollfd writable = {fd, POLLOUT, 0};
+    if (poll(&writable, 1, -1) == -1 && errno != EINTR) {
+      int poll_err = errno;
+      throw SyscallError(env, poll_err, "poll");
+    }
+  }
+  return env.Undefined();
+}
+
+// Ending a fork child when its event loop runs out of work. Node, when uv_run returns, calls
+// NodePlatform::DrainTasks, which waits for tasks posted to its worker threads; those threads do
+// not exist in the child (V8 compile tasks, for instance, never finish), so the child would hang
+// there, before 'beforeExit'. Instead the child keeps one referenced uv_prepare_t of its own: when
+// it is the only thing left alive (exactly what uv_loop_alive would check), the child does what
+// Node would have done: emit 'beforeExit' and, if that scheduled nothing, 'exit' (whose listener
+// installed by lib/fork.ts ends the child through exit_group).
+struct EmptyLoopWatcher {
+  uv_prepare_t handle;
+  napi_env env;
+  Napi::FunctionReference callback;  // callback('beforeExit') / callback('exit')
+  std::unique_ptr<Napi::AsyncContext> context;
+};
+
+bool OnlyWatcherAlive(uv_loop_t* loop) {
+  return loop->active_handles == 1 && loop->active_reqs.count == 0 &&
+         loop->closing_handles == nullptr;
+}
+
+// Calls the JavaScript callback with `phase`; a throw goes to Node's uncaught-exception handling,
+// as an exception in a 'beforeExit' listener would.
+void CallPhase(EmptyLoopWatcher* watcher, const char* phase) {
+  Napi::Env env(watcher->env);
+  Napi::HandleScope scope(env);
+  try {
+    watcher->callback.MakeCallback(env.Global(), {Napi::String::New(env, phase)},
+                                   *watcher->context);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(watcher->env, error.Value());
+  }
+}
+
+void OnPrepare(uv_prepare_t* handle) {
+  auto* watcher = static_cast<EmptyLoopWatcher*>(handle->data);
+  if (!OnlyWatcherAlive(handle->loop)) return;
+  CallPhase(watcher, "beforeExit");
+  if (!OnlyWatcherAlive(handle->loop)) return;
+  CallPhase(watcher, "exit");
+}
+
+// The watcher of this process, if it is a fork child. A child of a fork child inherits it (memory
+// and loop are copies), and must not add a second one: OnlyWatcherAlive counts exactly one.
+EmptyLoopWatcher* current_watcher = nullptr;
+
+// In the child. The watcher is never freed: the child ends through exit_group, never through
+// Node's teardown.
+void WatchForEmptyLoop(Napi::Env env, uv_loop_t* loop, Napi::Function callback) {
+  if (current_watcher != nullptr) return;
+  auto* watcher = new EmptyLoopWatcher();
+  current_watcher = watcher;
+  watcher->env = env;
+  watcher->callback = Napi::Persistent(callback);
+  watcher->context = std::make_unique<Napi::AsyncContext>(env, "posix-process:fork-child-exit");
+  uv_prepare_init(loop, &watcher->handle);
+  watcher->handle.data = watcher;
+  uv_prepare_start(&watcher->handle, OnPrepare);
+}
+
+// fork(onLoopEmpty): the child's pid in the parent, 0 in the child.
+Napi::Value Fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "fork expects a callback");
+  Napi::Function on_loop_empty = info[0].As<Napi::Function>();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    throw Napi::Error::New(env, "fork: Node's event loop is not available");
+  }
+
+  std::vector<Mapping> mappings = DontForkMappings();
+  std::vector<bool> changed(mappings.size());
+  for (size_t i = 0; i < mappings.size(); i++) {
+    changed[i] =
+        madvise(reinterpret_cast<void*>(mappings[i].start), mappings[i].length, MADV_DOFORK) == 0;
+  }
+
+  pid_t pid = ::fork();
+  int err = errno;
+
+  if (pid == 0) {
+    int loop_err = uv_loop_fork(loop);
+    if (loop_err != 0) {
+      // Without its own loop the child would steal the parent's events: end it now, with the
+      // status of a failed exec-like start (sysexits EX_OSERR).
+      static const char message[] = "posix-process: uv_loop_fork failed in the fork child\n";
+      ssize_t ignored = write(2, message, sizeof message - 1);
+      (void)ignored;
+      exit_group::ExitGroup(71);
+    }
+    WatchForEmptyLoop(env, loop, on_loop_empty);
+    return Napi::Number::New(env, 0);
+  }
+
+  for (size_t i = 0; i < mappings.size(); i++) {
+    if (changed[i]) {
+      madvise(reinterpret_cast<void*>(mappings[i].start), mappings[i].length, MADV_DONTFORK);
+    }
+  }
+  if (pid == -1) throw SyscallError(env, err, "fork");
+  return Napi::Number::New(env, pid);
+}
+
+}  // namespace
+
+void Initialize(Napi::Env env, Napi::Object exports) {
+  exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("writeAllBlocking", Napi::Function::New(env, WriteAllBlocking, "writeAllBlocking"));
+}
+
+}  // namespace posix_process::fork
