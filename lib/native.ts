@@ -72,8 +72,10 @@ export interface RawSpawnRequest {
   nice?: number;
   umask?: number;
   pdeathsig: number;
-  sigmask: number[];
-  resetToDefault: number[];
+  /** Blocked signals in the program: bit (signo - 1) for each. */
+  sigmask: bigint;
+  /** Signals reset to SIG_DFL even if ignored: bit (signo - 1) for each. */
+  resetToDefault: bigint;
   /** daemon(): setsid, then the daemon is cloned by the child, which exits; the result is the daemon's pid. */
   daemonize?: boolean;
 }

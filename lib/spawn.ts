@@ -80,7 +80,9 @@ export interface SpawnOptions {
 const O = fs.constants;
 const DEFAULT_PATH = '/bin:/usr/bin'; // glibc's confstr(_CS_PATH), what execvp uses without PATH
 const rlimitResources = binding.spawnOptionConstants.rlimits;
-const EVERY_SIGNAL = Array.from({ length: 64 }, (_, i) => i + 1);
+// Signal sets go to native code as bit masks: bit (signo - 1) for each signal.
+const EVERY_SIGNAL = (1n << 64n) - 1n;
+const signalBits = (signals: readonly number[]): bigint => signals.reduce((bits, signo) => bits | (1n << BigInt(signo - 1)), 0n);
 
 /** A running or finished child started by `spawn`. Dispose of it with `await using`. */
 export class ChildProcess implements AsyncDisposable {
@@ -257,7 +259,7 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
     setsid: options.setsid === undefined ? false : checkBoolean(options.setsid, 'options.setsid'),
     rlimits: rlimitEntries(options.rlimits),
     pdeathsig: options.pdeathsig === undefined ? 0 : signalNumber(options.pdeathsig, 'options.pdeathsig'),
-    sigmask: (options.sigmask ?? []).map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`)),
+    sigmask: signalBits((options.sigmask ?? []).map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`))),
     resetToDefault: EVERY_SIGNAL,
   };
   if (envp !== undefined) request.envp = envp;

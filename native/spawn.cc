@@ -97,14 +97,10 @@ struct Spawner {
   void* stack = nullptr;
 };
 
+// A signal set as a BigInt whose bit (signo - 1) stands for signo (built by the facade).
 uint64_t SignalBits(Napi::Value value) {
-  uint64_t bits = 0;
-  auto array = value.As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    int signo = array.Get(i).As<Napi::Number>().Int32Value();
-    if (signo >= 1 && signo <= 64) bits |= uint64_t{1} << (signo - 1);
-  }
-  return bits;
+  bool lossless;
+  return value.As<Napi::BigInt>().Uint64Value(&lossless);
 }
 
 uint64_t RlimitValue(Napi::Value value) {
@@ -360,11 +356,15 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   std::unique_ptr<SpawnJob> job = BuildJob(info[0].As<Napi::Object>());
   job->id = info[1].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
+  bool was_idle;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
+    was_idle = spawner->pending.empty();
     spawner->pending.push_back(job.release());
   }
-  spawner->wake.notify_one();
+  // A thread with work queued will find this job without a wake-up (a futex call saved for
+  // every spawn of a burst but the first).
+  if (was_idle) spawner->wake.notify_one();
   return env.Undefined();
 }
 

@@ -6,34 +6,55 @@
 
 namespace posix_process {
 
-std::string BytesArgument(Napi::Value value, const char* name) {
-  std::string bytes;
+// Appends the bytes of a string or Buffer to `out` without a temporary copy; TypeError if it is
+// neither or contains a NUL byte.
+void AppendBytes(Napi::Value value, const char* name, std::string& out) {
+  size_t start = out.size();
   if (value.IsString()) {
-    bytes = value.As<Napi::String>().Utf8Value();
+    size_t length = 0;
+    napi_status status = napi_get_value_string_utf8(value.Env(), value, nullptr, 0, &length);
+    NAPI_THROW_IF_FAILED_VOID(value.Env(), status);
+    out.resize(start + length + 1);  // napi writes a terminating NUL
+    status =
+        napi_get_value_string_utf8(value.Env(), value, out.data() + start, length + 1, &length);
+    NAPI_THROW_IF_FAILED_VOID(value.Env(), status);
+    out.resize(start + length);
   } else if (value.IsBuffer()) {
     auto buffer = value.As<Napi::Buffer<char>>();
-    bytes.assign(buffer.Data(), buffer.Length());
+    out.append(buffer.Data(), buffer.Length());
   } else {
     throw Napi::TypeError::New(value.Env(),
                                std::string("The \"") + name + "\" must be a string or a Buffer");
   }
-  if (bytes.find('\0') != std::string::npos) {
+  if (out.find('\0', start) != std::string::npos) {
     throw Napi::TypeError::New(value.Env(),
                                std::string("The \"") + name + "\" must not contain NUL bytes");
   }
+}
+
+std::string BytesArgument(Napi::Value value, const char* name) {
+  std::string bytes;
+  AppendBytes(value, name, bytes);
   return bytes;
 }
 
+// All strings live in one buffer, each followed by its NUL: one allocation for a whole argv or
+// environment instead of one per string. Pointers are taken once the buffer is complete, since
+// growing it may move it.
 void CStringArray::AssignEnviron() {
-  strings_.clear();
-  for (char** entry = environ; *entry != nullptr; entry++) strings_.emplace_back(*entry);
+  bytes_.clear();
+  offsets_.clear();
+  for (char** entry = environ; *entry != nullptr; entry++) {
+    offsets_.push_back(bytes_.size());
+    bytes_.append(*entry);
+    bytes_.push_back('\0');
+  }
   TakePointers();
 }
 
-// Pointers are taken only once all strings are in place: emplace_back may have moved them.
 void CStringArray::TakePointers() {
   pointers_.clear();
-  for (std::string& string : strings_) pointers_.push_back(string.data());
+  for (size_t offset : offsets_) pointers_.push_back(bytes_.data() + offset);
   pointers_.push_back(nullptr);
 }
 
@@ -42,9 +63,13 @@ void CStringArray::Assign(Napi::Value value, const char* name) {
     throw Napi::TypeError::New(value.Env(), std::string("The \"") + name + "\" must be an array");
   }
   auto array = value.As<Napi::Array>();
-  strings_.clear();
-  strings_.reserve(array.Length());
-  for (uint32_t i = 0; i < array.Length(); i++) strings_.push_back(BytesArgument(array[i], name));
+  bytes_.clear();
+  offsets_.clear();
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    offsets_.push_back(bytes_.size());
+    AppendBytes(array[i], name, bytes_);
+    bytes_.push_back('\0');
+  }
   TakePointers();
 }
 

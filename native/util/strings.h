@@ -27,12 +27,13 @@ class CStringArray {
   // Fills the array from this process's environment (environ).
   void AssignEnviron();
   char* const* data() { return pointers_.data(); }
-  size_t size() const { return strings_.size(); }
+  size_t size() const { return offsets_.size(); }
 
  private:
   void TakePointers();
 
-  std::vector<std::string> strings_;
+  std::string bytes_;            // every string followed by its NUL
+  std::vector<size_t> offsets_;  // where each string starts in bytes_
   std::vector<char*> pointers_{nullptr};
 };
 
