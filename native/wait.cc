@@ -134,6 +134,9 @@ struct WaitState {
   // async cleanup hook until this reaches 0: a close callback that ran after a worker unloaded
   // the addon would jump into unmapped code.
   size_t open_handles = 0;
+  // One async context for every wait's callback: napi_async_init per wait cost more than the
+  // wait itself, and promise continuations keep their own context (AsyncLocalStorage) anyway.
+  std::unique_ptr<Napi::AsyncContext> async_context;
   napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
 };
 
@@ -144,7 +147,6 @@ struct PidfdWaiter {
   pid_t pid;
   int pidfd;
   Napi::FunctionReference callback;
-  std::unique_ptr<Napi::AsyncContext> async_context;
 };
 
 void FinishTeardown(WaitState* state) {
@@ -168,14 +170,14 @@ void CloseWaiter(PidfdWaiter* waiter) {
   uv_close(reinterpret_cast<uv_handle_t*>(&waiter->poll), OnWaiterClosed);
 }
 
-// Calls the JavaScript callback as callback(error, result) in the waiter's async context, so
+// Calls the JavaScript callback as callback(error, result) in the waits' async context, so
 // that promise continuations run right after it.
 void FinishWaiter(PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
                   const struct rusage* usage) {
   Napi::Env env = waiter->callback.Env();
   Napi::HandleScope scope(env);
   Napi::FunctionReference callback = std::move(waiter->callback);
-  std::unique_ptr<Napi::AsyncContext> context = std::move(waiter->async_context);
+  WaitState* state = waiter->state;
   CloseWaiter(waiter);
   napi_value args[2];
   if (err != 0) {
@@ -186,7 +188,7 @@ void FinishWaiter(PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
     args[1] = SiginfoObject(env, *siginfo, *usage);
   }
   try {
-    callback.MakeCallback(env.Global(), {args[0], args[1]}, *context);
+    callback.MakeCallback(env.Global(), {args[0], args[1]}, *state->async_context);
   } catch (const Napi::Error& error) {
     // The facade's callback only settles a promise; anything thrown here is a bug in it and
     // must surface as an uncaught exception, not be swallowed.
@@ -240,7 +242,9 @@ uint32_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
   }
   waiter->id = state->next_id++;
   waiter->callback = Napi::Persistent(callback);
-  waiter->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
+  if (!state->async_context) {
+    state->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
+  }
   state->waiters[waiter->id] = waiter;
   return waiter->id;
 }
@@ -317,9 +321,9 @@ void CleanupWaitState(napi_async_cleanup_hook_handle handle, void* data) {
     PidfdWaiter* waiter = state->waiters.begin()->second;
     // Release the references while the environment still exists.
     waiter->callback.Reset();
-    waiter->async_context.reset();
     CloseWaiter(waiter);
   }
+  state->async_context.reset();
   if (state->open_handles == 0) FinishTeardown(state);
 }
 
