@@ -54,6 +54,18 @@ int WaitIdWithRusage(idtype_t idtype, id_t id, siginfo_t* info, int options, str
   return static_cast<int>(syscall(SYS_waitid, idtype, id, info, options, usage));
 }
 
+// WaitIdWithRusage retried on EINTR. The kernel leaves si_pid as it was when WNOHANG finds
+// nothing, so siginfo is zeroed first: si_pid 0 then means "nothing ready".
+int WaitIdRetrying(idtype_t idtype, id_t id, int options, siginfo_t* info, struct rusage* usage) {
+  int result;
+  do {
+    std::memset(info, 0, sizeof *info);
+    std::memset(usage, 0, sizeof *usage);
+    result = WaitIdWithRusage(idtype, id, info, options, usage);
+  } while (result == -1 && errno == EINTR);
+  return result;
+}
+
 Napi::Object SiginfoObject(Napi::Env env, const siginfo_t& info, const struct rusage& usage) {
   Napi::Object object = Napi::Object::New(env);
   object.Set("pid", info.si_pid);
@@ -104,14 +116,8 @@ Napi::Value WaitId(const Napi::CallbackInfo& info) {
   if (id < 0 || id > UINT32_MAX) throw Napi::RangeError::New(info.Env(), "id out of range");
   siginfo_t siginfo;
   struct rusage usage;
-  int result;
-  do {
-    // With WNOHANG and nothing ready the kernel leaves si_pid as it was: zero it first.
-    std::memset(&siginfo, 0, sizeof siginfo);
-    std::memset(&usage, 0, sizeof usage);
-    result = WaitIdWithRusage(static_cast<idtype_t>(idtype), static_cast<id_t>(id), &siginfo,
-                              options, &usage);
-  } while (result == -1 && errno == EINTR);
+  int result = WaitIdRetrying(static_cast<idtype_t>(idtype), static_cast<id_t>(id), options,
+                              &siginfo, &usage);
   if (result == -1) {
     int err = errno;
     throw SyscallError(info.Env(), err, "waitid");
@@ -204,13 +210,8 @@ void OnPidfdReadable(uv_poll_t* handle, int status, int events) {
   }
   siginfo_t siginfo;
   struct rusage usage;
-  int result;
-  do {
-    std::memset(&siginfo, 0, sizeof siginfo);
-    std::memset(&usage, 0, sizeof usage);
-    result = WaitIdWithRusage(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(waiter->pidfd),
-                              &siginfo, WEXITED | WNOHANG, &usage);
-  } while (result == -1 && errno == EINTR);
+  int result = WaitIdRetrying(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(waiter->pidfd),
+                              WEXITED | WNOHANG, &siginfo, &usage);
   if (result == -1) {
     // ECHILD: someone else reaped the child first (e.g. a waitpid(-1) elsewhere).
     FinishWaiter(waiter, errno, nullptr, nullptr);
