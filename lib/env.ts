@@ -70,3 +70,48 @@ export function buildEnvironment(env: unknown, name = 'env'): Bytes[] {
   }
   return result;
 }
+
+/** glibc's confstr(_CS_PATH): what execvp(3) searches when the environment has no PATH. */
+export const DEFAULT_SEARCH_PATH = '/bin:/usr/bin';
+
+const PATH_PREFIX = Buffer.from('PATH=');
+const toBuffer = (value: Bytes): Buffer => (typeof value === 'string' ? Buffer.from(value) : value);
+
+/**
+ * The PATH a program is searched in: that of `envp` when an environment is given (none there:
+ * undefined), else this process's own.
+ */
+export function searchPathFor(envp: readonly Bytes[] | null | undefined): Bytes | undefined {
+  if (envp === null || envp === undefined) return process.env.PATH;
+  for (const entry of envp) {
+    if (typeof entry === 'string' ? entry.startsWith('PATH=') : entry.subarray(0, 5).equals(PATH_PREFIX)) {
+      return typeof entry === 'string' ? entry.slice(5) : entry.subarray(5); // byte-exact
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The paths execvp(3) tries, in order: `file` itself if it contains a slash, else each entry of
+ * `searchPath` (DEFAULT_SEARCH_PATH when undefined) joined with it, an empty entry standing for
+ * the current directory. An empty `file` has no candidates: exec reports ENOENT, as glibc does.
+ */
+export function execCandidates(file: Bytes, searchPath: Bytes | undefined): Bytes[] {
+  if (file.length === 0) return [];
+  if (typeof file === 'string' ? file.includes('/') : file.includes(0x2f)) return [file];
+  const path = searchPath ?? DEFAULT_SEARCH_PATH;
+  if (typeof file === 'string' && typeof path === 'string') {
+    return path.split(':').map((dir) => (dir === '' ? file : `${dir}/${file}`));
+  }
+  // Byte-exact when either is a Buffer.
+  const bytes = toBuffer(path);
+  const candidates: Bytes[] = [];
+  for (let start = 0; start <= bytes.length; ) {
+    let end = bytes.indexOf(0x3a, start);
+    if (end === -1) end = bytes.length;
+    const dir = bytes.subarray(start, end);
+    candidates.push(dir.length === 0 ? file : Buffer.concat([dir, Buffer.from('/'), toBuffer(file)]));
+    start = end + 1;
+  }
+  return candidates;
+}

@@ -104,3 +104,8 @@ export function invalidArgValue(name: string, reason: string, actual: unknown): 
     'ERR_INVALID_ARG_VALUE',
   );
 }
+
+/** The AbortError (a DOMException, as Node's own APIs throw) for an operation `signal` aborted. */
+export function abortError(what: string, signal: AbortSignal | undefined): Error {
+  return Object.assign(new DOMException(`The ${what} was aborted`, 'AbortError'), { cause: signal?.reason as unknown });
+}

@@ -1,5 +1,5 @@
 /** Replacing the current process with another program: execve(2), execvp(3). */
-import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { buildEnvironment, execCandidates, searchPathFor, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { invalidArgValue } from './errors';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
@@ -12,16 +12,6 @@ function argumentList(argv: unknown): Bytes[] {
 
 function environmentList(env: unknown): Bytes[] | null {
   return env === undefined || env === null ? null : buildEnvironment(env);
-}
-
-/** The value of the first PATH entry of an environment list, if there is one. */
-function searchPathOf(envList: Bytes[]): Bytes | null {
-  for (const entry of envList) {
-    if (typeof entry === 'string' ? entry.startsWith('PATH=') : entry.subarray(0, 5).toString('latin1') === 'PATH=') {
-      return typeof entry === 'string' ? entry.slice(5) : entry.subarray(5);
-    }
-  }
-  return null;
 }
 
 /**
@@ -75,6 +65,5 @@ export function execvp(file: Bytes, argv: readonly Bytes[], env?: EnvInput): nev
   const envList = environmentList(env);
   requireMainThread('execvp');
   // With no PATH in the given environment, glibc's default applies (not this process's PATH).
-  const searchPath = envList === null ? null : (searchPathOf(envList) ?? '/bin:/usr/bin');
-  return binding.execvp(fileBytes, argvList, envList, searchPath);
+  return binding.execvp(execCandidates(fileBytes, searchPathFor(envList)), argvList, envList, fileBytes);
 }

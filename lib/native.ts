@@ -162,8 +162,8 @@ export interface NativeBinding {
 
   /** execve(2); env null means this process's environ. Throws SyscallError if it returns. */
   execve(path: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null): never;
-  /** execvp(3)-style PATH search over execve(2), without the /bin/sh fallback. */
-  execvp(file: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null, searchPath: string | Buffer | null): never;
+  /** execvp(3)'s search over the candidate paths (lib/env.ts execCandidates); `file` names the error. */
+  execvp(candidates: (string | Buffer)[], argv: (string | Buffer)[], env: (string | Buffer)[] | null, file: string | Buffer): never;
 
   /**
    * fork(2) with the V8 heap made inheritable and uv_loop_fork in the child; returns the pid, 0 in

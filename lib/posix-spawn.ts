@@ -16,7 +16,7 @@ import { invalidArgType, invalidArgValue, SyscallError } from './errors';
 import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFileAction, type RawSpawnAttributes } from './native';
 import { signalNumber, type Signal } from './signals';
-import { validateInteger } from './validate';
+import { validateBoolean, validateInteger } from './validate';
 
 /** Open flags as a number (`fs.constants.O_*`) or as Node's flag strings ('r', 'w', 'ax+', ...). */
 export type OpenFlags = number | 'r' | 'r+' | 'rs+' | 'w' | 'wx' | 'w+' | 'wx+' | 'a' | 'ax' | 'a+' | 'ax+' | 'as' | 'as+';
@@ -139,8 +139,8 @@ function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
     sigdefault: signalList(options.setsigdef ?? DEFAULT_SIGNAL_RESETS, 'options.setsigdef'),
   };
   if (options.setpgroup !== undefined) attributes.pgroup = validateInteger(options.setpgroup, 'options.setpgroup', 0, 2 ** 31 - 1);
-  if (options.setsid !== undefined) attributes.setsid = checkBoolean(options.setsid, 'options.setsid');
-  if (options.resetids !== undefined) attributes.resetids = checkBoolean(options.resetids, 'options.resetids');
+  if (options.setsid !== undefined) attributes.setsid = validateBoolean(options.setsid, 'options.setsid');
+  if (options.resetids !== undefined) attributes.resetids = validateBoolean(options.resetids, 'options.resetids');
   if (options.scheduler !== undefined) {
     const { policy, priority = 0 } = options.scheduler;
     const number = schedulerPolicies[policy];
@@ -151,10 +151,6 @@ function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
   return attributes;
 }
 
-function checkBoolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw invalidArgType(name, 'a boolean', value);
-  return value;
-}
 
 function spawnWith(searchPath: boolean, file: unknown, argv: unknown, options: PosixSpawnOptions = {}): number {
   const program = validateBytes(file, 'file');
@@ -165,7 +161,7 @@ function spawnWith(searchPath: boolean, file: unknown, argv: unknown, options: P
     throw invalidArgType('options.fileActions', 'an array', options.fileActions);
   }
   const actions = (options.fileActions ?? []).map(normaliseFileAction);
-  const inheritStdio = options.inheritStdio === undefined ? true : checkBoolean(options.inheritStdio, 'options.inheritStdio');
+  const inheritStdio = options.inheritStdio === undefined ? true : validateBoolean(options.inheritStdio, 'options.inheritStdio');
   const stdio: RawFileAction[] = inheritStdio ? [0, 1, 2].map((fd) => ({ action: 'dup2', fd, newFd: fd })) : [];
   const attributes = buildAttributes(options);
   try {

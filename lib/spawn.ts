@@ -10,12 +10,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
-import { invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
-import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { abortError, invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
+import { buildEnvironment, execCandidates, searchPathFor, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from './native';
 import { openFlags, type OpenFlags } from './posix-spawn';
 import { signalNumber, type Signal } from './signals';
-import { validateInteger } from './validate';
+import { validateBoolean, validateInteger } from './validate';
 import { waitOnOwnedPidfd, type WaitIdResult } from './wait';
 
 /**
@@ -78,7 +78,6 @@ export interface SpawnOptions {
 }
 
 const O = fs.constants;
-const DEFAULT_PATH = '/bin:/usr/bin'; // glibc's confstr(_CS_PATH), what execvp uses without PATH
 const rlimitResources = binding.spawnOptionConstants.rlimits;
 // Signal sets go to native code as bit masks: bit (signo - 1) for each signal.
 const EVERY_SIGNAL = (1n << 64n) - 1n;
@@ -199,20 +198,6 @@ function closeAll(fds: Iterable<number | null>): void {
   for (const fd of fds) if (fd !== null) binding.closeFd(fd);
 }
 
-function pathOf(envp: Bytes[]): string | undefined {
-  const entry = envp.find((e) => (typeof e === 'string' ? e.startsWith('PATH=') : e.subarray(0, 5).toString('latin1') === 'PATH='));
-  return entry?.toString().slice(5);
-}
-
-/** The paths exec tries, in order: `file` itself if it has a slash, else each PATH entry's. */
-function execCandidates(file: Bytes, searchPath: string | undefined): Bytes[] {
-  const hasSlash = typeof file === 'string' ? file.includes('/') : file.includes(0x2f);
-  if (hasSlash) return [file];
-  searchPath ??= DEFAULT_PATH;
-  // An empty entry means the current directory, as in execvp(3).
-  return searchPath.split(':').map((dir) => (dir === '' ? file : typeof file === 'string' ? `${dir}/${file}` : Buffer.concat([Buffer.from(`${dir}/`), file])));
-}
-
 function rlimitEntries(rlimits: unknown): RawSpawnRequest['rlimits'] {
   if (rlimits === undefined) return [];
   if (typeof rlimits !== 'object' || rlimits === null) throw invalidArgType('options.rlimits', 'an object', rlimits);
@@ -253,10 +238,10 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   const stdio = normaliseStdio(options.stdio);
 
   const request: RawSpawnRequest = {
-    candidates: execCandidates(program, envp === undefined ? process.env.PATH : pathOf(envp)),
+    candidates: execCandidates(program, searchPathFor(envp)),
     argv,
     fds: [],
-    setsid: options.setsid === undefined ? false : checkBoolean(options.setsid, 'options.setsid'),
+    setsid: options.setsid === undefined ? false : validateBoolean(options.setsid, 'options.setsid'),
     rlimits: rlimitEntries(options.rlimits),
     pdeathsig: options.pdeathsig === undefined ? 0 : signalNumber(options.pdeathsig, 'options.pdeathsig'),
     sigmask: signalBits((options.sigmask ?? []).map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`))),
@@ -333,10 +318,6 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   return { request, parentEnds, childEnds, file: program, ...(cwd === undefined ? {} : { cwd }) };
 }
 
-function checkBoolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw invalidArgType(name, 'a boolean', value);
-  return value;
-}
 
 /** @internal The error for a failed step, with the path it concerns (also for `daemon`). */
 export function stepError(prepared: PreparedSpawn, errno: number, step: string, stepIndex: number): SyscallError {
@@ -357,9 +338,6 @@ export function stepError(prepared: PreparedSpawn, errno: number, step: string, 
   }
 }
 
-function abortError(signal: AbortSignal): Error {
-  return Object.assign(new DOMException('The spawn was aborted', 'AbortError'), { cause: signal.reason as unknown });
-}
 
 /**
  * Starts a program and resolves with its handle once it has been exec'd; rejects with the error
@@ -389,7 +367,7 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
     if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 1, 2 ** 31 - 1);
-    if (options.signal?.aborted) throw abortError(options.signal);
+    if (options.signal?.aborted) throw abortError('spawn', options.signal);
     prepared = prepare(file, args, options);
   } catch (error) {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw

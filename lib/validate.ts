@@ -16,3 +16,9 @@ export function validateInteger(value: unknown, name: string, min: number, max: 
 export function validatePidArgument(value: unknown, name = 'pid'): number {
   return validateInteger(value, name, INT32_MIN, INT32_MAX);
 }
+
+/** Checks that `value` is a boolean; TypeError otherwise. */
+export function validateBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'a boolean', value);
+  return value;
+}

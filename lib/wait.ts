@@ -8,7 +8,7 @@
  * can reap such children. Use them only in programs that do not use `child_process`, or for groups
  * that hold none of its children. The functions that name one pid (and `waitAsync`) are safe.
  */
-import { invalidArgType, invalidArgValue } from './errors';
+import { abortError, invalidArgType, invalidArgValue } from './errors';
 import { binding, type RawSiginfo } from './native';
 import { decodeWaitStatus, encodeWaitStatus, type WaitStatus } from './wait-status';
 import { signalName } from './signals';
@@ -237,11 +237,11 @@ export function waitOnOwnedPidfd(pidfd: number, pid: number): Promise<WaitIdResu
 type WaitCallback = (error: Error | null, info?: RawSiginfo) => void;
 
 function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined): Promise<WaitIdResult> {
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (signal?.aborted) return Promise.reject(abortError('wait', signal));
   return new Promise((resolve, reject) => {
     let id = 0;
     const onAbort = (): void => {
-      if (binding.pidfdWaitCancel(id)) reject(abortError(signal));
+      if (binding.pidfdWaitCancel(id)) reject(abortError('wait', signal));
     };
     try {
       id = start((error, info) => {
@@ -258,6 +258,3 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
   });
 }
 
-function abortError(signal: AbortSignal | undefined): Error {
-  return Object.assign(new DOMException('The wait was aborted', 'AbortError'), { cause: signal?.reason as unknown });
-}

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/exec_search.h"
 #include "util/strings.h"
 
 namespace posix_process::exec {
@@ -158,64 +159,22 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
   throw SyscallError(env, err, "execve", path.c_str());
 }
 
-// The PATH to search: the one given (the facade takes it from the env argument), else this
-// process's own, else what glibc's execvp uses when PATH is unset, confstr(_CS_PATH).
-std::string SearchPath(Napi::Value given) {
-  if (!given.IsUndefined() && !given.IsNull()) return BytesArgument(given, "PATH");
-  const char* path = getenv("PATH");
-  return path != nullptr ? path : "/bin:/usr/bin";
-}
-
-// The paths execvp tries in order: `file` itself if it contains a slash, else each PATH entry
-// joined with it (an empty entry is the current directory, as in glibc).
-std::vector<std::string> SearchCandidates(const std::string& file, const std::string& path) {
-  if (file.find('/') != std::string::npos) return {file};
-  std::vector<std::string> candidates;
-  size_t start = 0;
-  for (;;) {
-    size_t end = path.find(':', start);
-    std::string directory = path.substr(start, end == std::string::npos ? end : end - start);
-    candidates.push_back(directory.empty() ? file : directory + "/" + file);
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return candidates;
-}
-
-// execvp(file, argv, env, searchPath): the PATH search of glibc's execvpe, with the same rules for
-// errors: EACCES on a candidate is remembered and the search goes on (EACCES is reported if nothing
-// runs); ENOENT, ENOTDIR, ESTALE, ENODEV and ETIMEDOUT go on to the next candidate; any other
-// error (ENOEXEC, E2BIG, ...) stops the search and is reported. Unlike glibc there is no fallback
-// that runs a file without a #! line through /bin/sh: that is ENOEXEC.
+// execvp(candidates, argv, env): the facade has resolved the PATH search into the list of paths
+// to try (lib/env.ts execCandidates); ExecCandidates applies glibc's rules to them.
 Napi::Value Execvp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string file = BytesArgument(info[0], "file");
+  CStringArray candidates;
+  candidates.Assign(info[0], "file");
   CStringArray argv;
   argv.Assign(info[1], "argv");
   if (argv.size() == 0) throw Napi::TypeError::New(env, "argv must not be empty");
   std::unique_ptr<CStringArray> environment = EnvironmentArgument(info[2]);
-  if (file.empty()) throw SyscallError(env, ENOENT, "execvp", file.c_str());
-  std::vector<std::string> candidates = SearchCandidates(file, SearchPath(info[3]));
-  char* const* argv_data = argv.data();
+  std::string file = BytesArgument(info[3], "file");  // as given, for the error
   char* const* envp_data = environment ? environment->data() : environ;
 
   SavedProcessState saved;
   PrepareForExec(saved);
-  int err = ENOENT;
-  bool got_eacces = false;
-  bool exhausted = true;
-  for (const std::string& candidate : candidates) {
-    ::execve(candidate.c_str(), argv_data, envp_data);
-    err = errno;
-    if (err == EACCES) {
-      got_eacces = true;
-    } else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
-               err != ETIMEDOUT) {
-      exhausted = false;
-      break;
-    }
-  }
-  if (exhausted && got_eacces) err = EACCES;
+  int err = ExecCandidates(candidates.data(), candidates.size(), argv.data(), envp_data);
   RestoreAfterFailedExec(saved);
   throw SyscallError(env, err, "execvp", file.c_str());
 }

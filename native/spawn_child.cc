@@ -24,6 +24,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/exec_search.h"
+
 namespace posix_process::spawn {
 
 namespace {
@@ -113,23 +115,7 @@ void ArrangeFds(ChildPlan* plan) {
 }
 
 void Exec(ChildPlan* plan) {
-  int error = ENOENT;
-  bool saw_eacces = false;
-  for (size_t i = 0; i < plan->candidate_count; i++) {
-    syscall(SYS_execve, plan->candidates[i], plan->argv, plan->envp);
-    error = errno;
-    // The rules of execvp(3): a candidate that is missing or not a folder lets the search go
-    // on; one that exists but may not be run is remembered and reported if nothing else works.
-    // ENOEXEC stops the search: there is no fallback to /bin/sh.
-    if (error == EACCES) {
-      saw_eacces = true;
-    } else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ELOOP &&
-               error != ENAMETOOLONG) {
-      break;
-    }
-  }
-  if (saw_eacces && (error == ENOENT || error == ENOTDIR || error == ESTALE)) error = EACCES;
-  errno = error;
+  errno = ExecCandidates(plan->candidates, plan->candidate_count, plan->argv, plan->envp);
   Fail(plan, ChildStep::kExec);
 }
 

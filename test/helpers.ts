@@ -29,11 +29,20 @@ export function openFds(): number[] {
   return fs.readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
 }
 
+/**
+ * Field `field` (numbered as in proc(5): 3 is the state, 5 the pgid, 19 the nice value, ...) of
+ * /proc/<pid>/stat. The command name, field 2, may contain spaces and parentheses: fields are
+ * counted after its last ')'. Throws if the process is gone.
+ */
+export function statField(pid: number, field: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[field - 3]!;
+}
+
 /** The one-letter state of a process from /proc/<pid>/stat, or undefined if it is gone. */
 export function processState(pid: number): string | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return statField(pid, 3);
   } catch {
     return undefined;
   }

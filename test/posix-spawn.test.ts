@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { posixSpawn, posixSpawnp, SyscallError, waitpid, type FileAction, type PosixSpawnOptions, type WaitStatus } from '../lib/index';
-import { openFds, runNode, zombieChildren } from './helpers';
+import { openFds, runNode, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -34,11 +34,6 @@ function caught(fn: () => unknown): SyscallError {
   throw new Error('did not throw');
 }
 
-function statField(pid: number, field: number): string {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may contain spaces.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[field - 3]!;
-}
 
 const exitedOk: WaitStatus = { kind: 'exited', code: 0 };
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, spawn, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
-import { exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren } from './helpers';
+import { exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -17,10 +17,6 @@ const text = (result: RunResult): { status: RunResult['status']; stdout: string;
 });
 const ok = { kind: 'exited', code: 0 } as const;
 
-function statField(pid: number, field: number): string {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[field - 3]!;
-}
 
 describe('spawn: the handle', () => {
   it('resolves once the program runs, with pid, pidfd, pipes, wait and rusage', async () => {
@@ -257,6 +253,10 @@ describe('spawn: errors name the step, and leave nothing behind', () => {
 
   it('ENOENT names the program', async () => {
     expect(await rejection(spawn('/nonexistent/program'))).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'execve', path: '/nonexistent/program', step: 'exec' });
+  });
+
+  it('ENOENT for an empty program name, as execvp(3) gives', async () => {
+    expect(await rejection(spawn(''))).toMatchObject({ code: 'ENOENT', syscall: 'execve', step: 'exec' });
   });
 
   it('EACCES on a directory, ENOTDIR through a file', async () => {

@@ -1,0 +1,26 @@
+#include "exec_search.h"
+
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace posix_process {
+
+int ExecCandidates(const char* const* candidates, size_t count, char* const* argv,
+                   char* const* envp) {
+  int error = ENOENT;
+  bool saw_eacces = false;
+  for (size_t i = 0; i < count; i++) {
+    syscall(SYS_execve, candidates[i], argv, envp);
+    error = errno;
+    if (error == EACCES) {
+      saw_eacces = true;
+    } else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ENODEV &&
+               error != ETIMEDOUT) {
+      return error;  // stops the search
+    }
+  }
+  return saw_eacces ? EACCES : error;
+}
+
+}  // namespace posix_process
