@@ -93,13 +93,14 @@ export function searchPathFor(envp: readonly Bytes[] | null | undefined): Bytes 
 
 /**
  * The paths execvp(3) tries, in order: `file` itself if it contains a slash, else each entry of
- * `searchPath` (DEFAULT_SEARCH_PATH when undefined) joined with it, an empty entry standing for
- * the current directory. An empty `file` has no candidates: exec reports ENOENT, as glibc does.
+ * the PATH of `envp` (see searchPathFor; DEFAULT_SEARCH_PATH when it has none) joined with it, an
+ * empty entry standing for the current directory. An empty `file` has no candidates: exec reports
+ * ENOENT, as glibc does. PATH is looked up only when needed: reading process.env is a native call.
  */
-export function execCandidates(file: Bytes, searchPath: Bytes | undefined): Bytes[] {
+export function execCandidates(file: Bytes, envp: readonly Bytes[] | null | undefined): Bytes[] {
   if (file.length === 0) return [];
   if (typeof file === 'string' ? file.includes('/') : file.includes(0x2f)) return [file];
-  const path = searchPath ?? DEFAULT_SEARCH_PATH;
+  const path = searchPathFor(envp) ?? DEFAULT_SEARCH_PATH;
   if (typeof file === 'string' && typeof path === 'string') {
     return path.split(':').map((dir) => (dir === '' ? file : `${dir}/${file}`));
   }

@@ -1,5 +1,5 @@
 /** Replacing the current process with another program: execve(2), execvp(3). */
-import { buildEnvironment, execCandidates, searchPathFor, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { buildEnvironment, execCandidates, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { invalidArgValue } from './errors';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
@@ -65,5 +65,5 @@ export function execvp(file: Bytes, argv: readonly Bytes[], env?: EnvInput): nev
   const envList = environmentList(env);
   requireMainThread('execvp');
   // With no PATH in the given environment, glibc's default applies (not this process's PATH).
-  return binding.execvp(execCandidates(fileBytes, searchPathFor(envList)), argvList, envList, fileBytes);
+  return binding.execvp(execCandidates(fileBytes, envList), argvList, envList, fileBytes);
 }

@@ -141,6 +141,8 @@ function makeStdioSynchronous(): void {
 function setUpChild(pid: number): void {
   // Node stores process.pid once at start-up; the child has a pid of its own.
   Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
+  // The spawning thread of the addon (see lib/spawn.ts) did not survive the fork.
+  binding.spawnAfterFork();
   makeStdioSynchronous();
   // A child of a fork child inherits the handlers below.
   if (inForkChild) return;

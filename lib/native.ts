@@ -12,28 +12,6 @@ export interface RealtimeSignalRange {
   max: number;
 }
 
-/** getrusage(2) fields as native/wait.cc reports them (times in seconds, maxRSS in bytes). */
-export interface RawRusage {
-  userTime: number;
-  systemTime: number;
-  maxRSS: number;
-  minorFaults: number;
-  majorFaults: number;
-  voluntaryContextSwitches: number;
-  involuntaryContextSwitches: number;
-  blockInputs: number;
-  blockOutputs: number;
-}
-
-/** waitid(2)'s siginfo fields: `code` is CLD_*, `status` the exit code or signal. */
-export interface RawSiginfo {
-  pid: number;
-  uid: number;
-  code: number;
-  status: number;
-  rusage: RawRusage;
-}
-
 /** A posix_spawn file action, as lib/posix-spawn.ts normalises it. */
 export type RawFileAction =
   | { action: 'open'; fd: number; path: string | Buffer; flags: number; mode: number }
@@ -95,12 +73,20 @@ export interface NativeBinding {
   kill(pid: number, signo: number): void;
   realtimeSignalRange(): RealtimeSignalRange;
 
-  waitpid(pid: number, options: number): { pid: number; raw: number } | null;
-  wait4(pid: number, options: number): { pid: number; raw: number; rusage: RawRusage } | null;
-  waitid(idtype: number, id: number, options: number): RawSiginfo | null;
+  /**
+   * What the last wait found, written by every function below that returns a pid or calls back
+   * without an error; read it at once (lib/wait.ts). Slots: pid, uid, si_code, si_status (the raw
+   * status for waitpid and wait4), then the rusage: user and system time in seconds, maxRSS in
+   * bytes, minor and major faults, voluntary and involuntary context switches, block inputs and
+   * outputs.
+   */
+  readonly waitRecord: Float64Array;
+  waitpid(pid: number, options: number): number | null;
+  wait4(pid: number, options: number): number | null;
+  waitid(idtype: number, id: number, options: number): number | null;
   pidfdOpen(pid: number): number;
-  pidfdWaitStart(pid: number, callback: (error: Error | null, info?: RawSiginfo) => void): number;
-  pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null, info?: RawSiginfo) => void): number;
+  pidfdWaitStart(pid: number, callback: (error: Error | null) => void): number;
+  pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null) => void): number;
   pidfdWaitCancel(id: number): boolean;
   readonly waitConstants: Readonly<Record<
     | 'WNOHANG' | 'WUNTRACED' | 'WCONTINUED' | 'WEXITED' | 'WSTOPPED' | 'WNOWAIT'
@@ -117,8 +103,32 @@ export interface NativeBinding {
     fileActions: RawFileAction[],
     attributes: RawSpawnAttributes,
   ): number;
-  spawnStart(request: RawSpawnRequest, id: number): void;
-  spawnSetDispatcher(dispatcher: (results: RawSpawnResult[]) => void): void;
+  /**
+   * Queues a spawn (see native/spawn.cc BuildJob); lib/spawn.ts packs the request. `fdTable` has
+   * 5 numbers an fd (target, source or -1 for the path at the same index in `paths`, optional,
+   * flags, mode); `options` is [setsid, pgid, gid, uid, nice (NaN: leave), umask, pdeathsig,
+   * daemonize] with -1 for "leave".
+   */
+  spawnStart(
+    id: number,
+    candidates: (string | Buffer)[],
+    argv: (string | Buffer)[],
+    envp: (string | Buffer)[] | undefined,
+    cwd: string | Buffer | undefined,
+    fdTable: Int32Array,
+    paths: (string | Buffer | undefined)[],
+    options: Float64Array,
+    groups: number[] | undefined,
+    rlimits: RawSpawnRequest['rlimits'] | undefined,
+    sigmask: bigint,
+    resetToDefault: bigint,
+  ): void;
+  /** Finished spawns arrive as 6 numbers each: id, pid, pidfd, errno (0: exec'd), step, stepIndex. */
+  spawnSetDispatcher(dispatcher: (results: Float64Array) => void): void;
+  /** In the child of fork(): a new spawning thread; the parent's spawns in flight fail with ECHILD. */
+  spawnAfterFork(): void;
+  /** The syscall each step number of a failed child stands for. */
+  readonly spawnStepNames: readonly string[];
   pidfdSendSignal(pidfd: number, signo: number): void;
   pipe(): [number, number];
   closeFd(fd: number): void;

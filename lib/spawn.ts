@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
 import { abortError, invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
-import { buildEnvironment, execCandidates, searchPathFor, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { buildEnvironment, execCandidates, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from './native';
 import { openFlags, type OpenFlags } from './posix-spawn';
 import { signalNumber, type Signal } from './signals';
@@ -238,7 +238,7 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   const stdio = normaliseStdio(options.stdio);
 
   const request: RawSpawnRequest = {
-    candidates: execCandidates(program, searchPathFor(envp)),
+    candidates: execCandidates(program, envp),
     argv,
     fds: [],
     setsid: options.setsid === undefined ? false : validateBoolean(options.setsid, 'options.setsid'),
@@ -406,19 +406,62 @@ const pendingSpawns = new Map<number, (result: RawSpawnResult) => void>();
  */
 export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnResult) => void): void {
   const id = nextSpawnId++;
+  // Packed by position and in typed arrays (see NativeBinding.spawnStart): native code reading
+  // ~40 properties one by one cost more than the rest of the request's trip.
+  const fdTable = new Int32Array(request.fds.length * 5);
+  const paths: (Bytes | undefined)[] = [];
+  request.fds.forEach((fd, i) => {
+    const at = i * 5;
+    fdTable[at] = fd.target;
+    if ('path' in fd) {
+      fdTable[at + 1] = -1;
+      fdTable[at + 3] = fd.flags;
+      fdTable[at + 4] = fd.mode;
+      paths[i] = fd.path;
+    } else {
+      fdTable[at + 1] = fd.source;
+      fdTable[at + 2] = fd.optional === true ? 1 : 0;
+    }
+  });
+  const options = Float64Array.of(
+    request.setsid ? 1 : 0,
+    request.pgid ?? -1,
+    request.gid ?? -1,
+    request.uid ?? -1,
+    request.nice ?? NaN,
+    request.umask ?? -1,
+    request.pdeathsig,
+    request.daemonize === true ? 1 : 0,
+  );
   pendingSpawns.set(id, settle);
   try {
-    binding.spawnStart(request, id);
+    binding.spawnStart(
+      id,
+      request.candidates,
+      request.argv,
+      request.envp,
+      request.cwd,
+      fdTable,
+      paths,
+      options,
+      request.groups,
+      request.rlimits.length === 0 ? undefined : request.rlimits,
+      request.sigmask,
+      request.resetToDefault,
+    );
   } catch (error) {
     pendingSpawns.delete(id);
     throw error;
   }
 }
+const stepNames = binding.spawnStepNames;
 binding.spawnSetDispatcher((results) => {
-  for (const result of results) {
-    const settle = pendingSpawns.get(result.id);
-    pendingSpawns.delete(result.id);
-    settle?.(result);
+  for (let at = 0; at < results.length; at += 6) {
+    const id = results[at]!;
+    const errno = results[at + 3]!;
+    const settle = pendingSpawns.get(id);
+    pendingSpawns.delete(id);
+    settle?.(errno === 0 ? { id, pid: results[at + 1]!, pidfd: results[at + 2]! } : { id, errno, step: stepNames[results[at + 4]!]!, stepIndex: results[at + 5]! });
   }
 });
 

@@ -9,7 +9,7 @@
  * that hold none of its children. The functions that name one pid (and `waitAsync`) are safe.
  */
 import { abortError, invalidArgType, invalidArgValue } from './errors';
-import { binding, type RawSiginfo } from './native';
+import { binding } from './native';
 import { decodeWaitStatus, encodeWaitStatus, type WaitStatus } from './wait-status';
 import { signalName } from './signals';
 import { validateInteger, validatePidArgument } from './validate';
@@ -118,9 +118,10 @@ const waitIdOptionBits = {
  */
 export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
   validatePidArgument(pid);
-  const result = binding.waitpid(pid, optionBits(options, 'options', waitOptionBits));
-  if (result === null) return null;
-  return { pid: result.pid, status: decodeWaitStatus(result.raw), raw: result.raw };
+  const found = binding.waitpid(pid, optionBits(options, 'options', waitOptionBits));
+  if (found === null) return null;
+  const raw = record[Slot.status]!;
+  return { pid: found, status: decodeWaitStatus(raw), raw };
 }
 
 /**
@@ -130,34 +131,70 @@ export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
  */
 export function wait4(pid: number, options?: WaitOptions): (WaitResult & { rusage: Rusage }) | null {
   validatePidArgument(pid);
-  const result = binding.wait4(pid, optionBits(options, 'options', waitOptionBits));
-  if (result === null) return null;
-  return { pid: result.pid, status: decodeWaitStatus(result.raw), raw: result.raw, rusage: result.rusage };
+  const found = binding.wait4(pid, optionBits(options, 'options', waitOptionBits));
+  if (found === null) return null;
+  const raw = record[Slot.status]!;
+  return { pid: found, status: decodeWaitStatus(raw), raw, rusage: rusageFromRecord() };
 }
 
 const idTypes: Record<IdType, number> = { pid: C.P_PID, pgid: C.P_PGID, all: C.P_ALL, pidfd: C.P_PIDFD };
 
+// Native waits leave what they found in one shared record (see NativeBinding.waitRecord), read
+// here right after each call: building these objects in JavaScript is much cheaper than setting
+// their properties one by one from C++.
+const record = binding.waitRecord;
+const enum Slot {
+  pid,
+  uid,
+  code,
+  status,
+  userTime,
+  systemTime,
+  maxRSS,
+  minorFaults,
+  majorFaults,
+  voluntaryContextSwitches,
+  involuntaryContextSwitches,
+  blockInputs,
+  blockOutputs,
+}
+
+function rusageFromRecord(): Rusage {
+  return {
+    userTime: record[Slot.userTime]!,
+    systemTime: record[Slot.systemTime]!,
+    maxRSS: record[Slot.maxRSS]!,
+    minorFaults: record[Slot.minorFaults]!,
+    majorFaults: record[Slot.majorFaults]!,
+    voluntaryContextSwitches: record[Slot.voluntaryContextSwitches]!,
+    involuntaryContextSwitches: record[Slot.involuntaryContextSwitches]!,
+    blockInputs: record[Slot.blockInputs]!,
+    blockOutputs: record[Slot.blockOutputs]!,
+  };
+}
+
 /** Maps waitid's siginfo (si_code, si_status) onto the same union as the raw statuses. */
-function statusFromSiginfo(info: RawSiginfo): WaitStatus {
-  switch (info.code) {
+function statusFromSiginfo(code: number, value: number): WaitStatus {
+  switch (code) {
     case C.CLD_EXITED:
-      return { kind: 'exited', code: info.status };
+      return { kind: 'exited', code: value };
     case C.CLD_KILLED:
     case C.CLD_DUMPED:
-      return { kind: 'signaled', signal: signalName(info.status), signo: info.status, coreDumped: info.code === C.CLD_DUMPED };
+      return { kind: 'signaled', signal: signalName(value), signo: value, coreDumped: code === C.CLD_DUMPED };
     case C.CLD_STOPPED:
     case C.CLD_TRAPPED:
-      return { kind: 'stopped', signal: signalName(info.status & 0x7f), signo: info.status & 0x7f };
+      return { kind: 'stopped', signal: signalName(value & 0x7f), signo: value & 0x7f };
     case C.CLD_CONTINUED:
       return { kind: 'continued' };
     default:
-      throw new RangeError(`waitid reported an unknown si_code ${info.code}`);
+      throw new RangeError(`waitid reported an unknown si_code ${code}`);
   }
 }
 
-function resultFromSiginfo(info: RawSiginfo): WaitIdResult {
-  const status = statusFromSiginfo(info);
-  return { pid: info.pid, uid: info.uid, status, raw: encodeWaitStatus(status), rusage: info.rusage };
+/** The waitid result in the wait record. */
+function waitIdResultFromRecord(): WaitIdResult {
+  const status = statusFromSiginfo(record[Slot.code]!, record[Slot.status]!);
+  return { pid: record[Slot.pid]!, uid: record[Slot.uid]!, status, raw: encodeWaitStatus(status), rusage: rusageFromRecord() };
 }
 
 /**
@@ -177,8 +214,8 @@ export function waitid(idtype: IdType, id: number, options: WaitIdOptions): Wait
   if (type === undefined) throw invalidArgValue('idtype', "must be 'pid', 'pgid', 'all' or 'pidfd'", idtype);
   validateInteger(id, 'id', 0, 2 ** 31 - 1);
   if (options === undefined || options === null) throw invalidArgType('options', 'an object', options);
-  const info = binding.waitid(type, id, optionBits(options, 'options', waitIdOptionBits));
-  return info === null ? null : resultFromSiginfo(info);
+  const found = binding.waitid(type, id, optionBits(options, 'options', waitIdOptionBits));
+  return found === null ? null : waitIdResultFromRecord();
 }
 
 /**
@@ -234,7 +271,7 @@ export function waitOnOwnedPidfd(pidfd: number, pid: number): Promise<WaitIdResu
   return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined);
 }
 
-type WaitCallback = (error: Error | null, info?: RawSiginfo) => void;
+type WaitCallback = (error: Error | null) => void;
 
 function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined): Promise<WaitIdResult> {
   if (signal?.aborted) return Promise.reject(abortError('wait', signal));
@@ -244,10 +281,12 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
       if (binding.pidfdWaitCancel(id)) reject(abortError('wait', signal));
     };
     try {
-      id = start((error, info) => {
+      id = start((error) => {
+        // The record first: nothing else may run before it has been read.
+        const result = error === null ? waitIdResultFromRecord() : error;
         signal?.removeEventListener('abort', onAbort);
-        if (error !== null) reject(error);
-        else resolve(resultFromSiginfo(info!));
+        if (result instanceof Error) reject(result);
+        else resolve(result);
       });
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw

@@ -33,6 +33,7 @@
 
 #include "util/arguments.h"
 #include "util/error.h"
+#include "util/fds.h"
 
 namespace posix_process::signal_handlers {
 
@@ -332,7 +333,7 @@ EnvSignals* EnsureEnvSignals(const Napi::CallbackInfo& info) {
   if (existing != nullptr) return existing;
 
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
+  if (PipeAboveStdio(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
     int err = errno;
     throw SyscallError(env, err, "pipe2");
   }

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
@@ -43,6 +45,7 @@
 #include "spawn_child.h"
 #include "util/arguments.h"
 #include "util/error.h"
+#include "util/fds.h"
 #include "util/strings.h"
 
 #ifndef CLONE_PIDFD
@@ -94,6 +97,7 @@ struct Spawner {
 
   uv_async_t async;
   std::thread thread;
+  SpawnJob* running = nullptr;  // guarded by mutex: the job the thread is on, if any
   void* stack = nullptr;
 };
 
@@ -112,19 +116,41 @@ uint64_t RlimitValue(Napi::Value value) {
   return number == INFINITY ? RLIM64_INFINITY : static_cast<uint64_t>(number);
 }
 
-// Builds the job from the request the facade (lib/spawn.ts) validated. Allocates freely: this
-// runs on the JS thread, long before the child exists.
-std::unique_ptr<SpawnJob> BuildJob(Napi::Object request) {
+// The request's scalar options, packed by the facade (lib/spawn.ts, queueSpawn) into one
+// Float64Array in this order; -1 leaves a setting as it is.
+enum OptionSlot : int {
+  kSetsid = 0,  // 1: setsid
+  kPgid,        // -1, or 0 (new group) or the group to join
+  kGid,
+  kUid,
+  kNice,  // NaN: leave
+  kUmask,
+  kPdeathsig,  // 0: none
+  kDaemonize,  // 1: daemon()
+  kOptionSlots,
+};
+
+// One fd of the child in the facade's packed fd table (an Int32Array, kFdSlots numbers an fd):
+// the target, the parent's source fd or -1 for a path (then in the paths array at the same index),
+// whether a missing source is fine, and the open flags and mode for a path.
+enum FdSlot : int { kTarget = 0, kSource, kOptional, kFlags, kMode, kFdSlots };
+
+// Builds the job from the request the facade validated, passed as
+// spawnStart(id, candidates, argv, envp, cwd, fdTable, paths, options, groups, rlimits, sigmask,
+// resetToDefault): arguments by position and numbers in typed arrays, because each property read
+// through N-API costs more than the rest of this function. Allocates freely: this runs on the JS
+// thread, long before the child exists.
+std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<SpawnJob>();
-  auto candidates = request.Get("candidates").As<Napi::Array>();
+  auto candidates = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < candidates.Length(); i++) {
     job->candidate_storage.push_back(BytesArgument(candidates.Get(i), "file"));
   }
   for (std::string& candidate : job->candidate_storage)
     job->candidates.push_back(candidate.c_str());
-  job->argv.Assign(request.Get("argv"), "argv");
-  if (request.Has("envp")) {
-    job->envp.Assign(request.Get("envp"), "env");
+  job->argv.Assign(info[2], "argv");
+  if (!info[3].IsUndefined()) {
+    job->envp.Assign(info[3], "env");
   } else {
     // The facade leaves envp out on the main thread when the caller gave no env: Node keeps
     // process.env in the real environment there, and copying environ natively is much cheaper
@@ -138,27 +164,27 @@ std::unique_ptr<SpawnJob> BuildJob(Napi::Object request) {
   plan.argv = job->argv.data();
   plan.envp = job->envp.data();
 
-  if (request.Has("cwd")) {
-    job->cwd = BytesArgument(request.Get("cwd"), "cwd");
+  if (!info[4].IsUndefined()) {
+    job->cwd = BytesArgument(info[4], "cwd");
     plan.cwd = job->cwd.c_str();
   }
 
-  auto fds = request.Get("fds").As<Napi::Array>();
-  job->paths.reserve(fds.Length());  // no reallocation: FdPlan keeps pointers into it
+  auto fd_table = info[5].As<Napi::Int32Array>();
+  auto paths = info[6].As<Napi::Array>();
+  size_t fd_count = fd_table.ElementLength() / kFdSlots;
+  job->paths.reserve(fd_count);  // no reallocation: FdPlan keeps pointers into it
   plan.max_target = 2;
-  for (uint32_t i = 0; i < fds.Length(); i++) {
-    auto fd = fds.Get(i).As<Napi::Object>();
+  for (size_t i = 0; i < fd_count; i++) {
+    const int32_t* fd = fd_table.Data() + i * kFdSlots;
     FdPlan entry = {};
-    entry.target = fd.Get("target").As<Napi::Number>().Int32Value();
-    entry.source = -1;
-    if (fd.Has("source")) {
-      entry.source = fd.Get("source").As<Napi::Number>().Int32Value();
-      entry.optional = fd.Get("optional").ToBoolean();
-    } else {
-      job->paths.push_back(BytesArgument(fd.Get("path"), "path"));
+    entry.target = fd[kTarget];
+    entry.source = fd[kSource];
+    entry.optional = fd[kOptional] != 0;
+    if (entry.source < 0) {
+      job->paths.push_back(BytesArgument(paths.Get(static_cast<uint32_t>(i)), "path"));
       entry.path = job->paths.back().c_str();
-      entry.flags = fd.Get("flags").As<Napi::Number>().Int32Value();
-      entry.mode = fd.Get("mode").As<Napi::Number>().Int32Value();
+      entry.flags = fd[kFlags];
+      entry.mode = fd[kMode];
     }
     if (entry.target > plan.max_target) plan.max_target = entry.target;
     job->fds.push_back(entry);
@@ -166,11 +192,19 @@ std::unique_ptr<SpawnJob> BuildJob(Napi::Object request) {
   plan.fds = job->fds.data();
   plan.fd_count = job->fds.size();
 
-  plan.setsid = request.Get("setsid").ToBoolean();
-  plan.pgid = request.Has("pgid") ? request.Get("pgid").As<Napi::Number>().Int32Value() : -1;
+  const double* options = info[7].As<Napi::Float64Array>().Data();
+  plan.setsid = options[kSetsid] != 0;
+  plan.pgid = static_cast<pid_t>(options[kPgid]);
+  plan.gid = static_cast<int64_t>(options[kGid]);
+  plan.uid = static_cast<int64_t>(options[kUid]);
+  plan.set_nice = !std::isnan(options[kNice]);
+  plan.nice = plan.set_nice ? static_cast<int>(options[kNice]) : 0;
+  plan.umask = static_cast<int>(options[kUmask]);
+  plan.pdeathsig = static_cast<int>(options[kPdeathsig]);
+  plan.daemonize = options[kDaemonize] != 0;
 
-  if (request.Has("groups")) {
-    auto groups = request.Get("groups").As<Napi::Array>();
+  if (!info[8].IsUndefined()) {
+    auto groups = info[8].As<Napi::Array>();
     for (uint32_t i = 0; i < groups.Length(); i++) {
       job->groups.push_back(groups.Get(i).As<Napi::Number>().Uint32Value());
     }
@@ -178,26 +212,21 @@ std::unique_ptr<SpawnJob> BuildJob(Napi::Object request) {
     plan.groups = job->groups.data();
     plan.group_count = job->groups.size();
   }
-  plan.gid = request.Has("gid") ? request.Get("gid").As<Napi::Number>().Int64Value() : -1;
-  plan.uid = request.Has("uid") ? request.Get("uid").As<Napi::Number>().Int64Value() : -1;
 
-  auto rlimits = request.Get("rlimits").As<Napi::Array>();
-  for (uint32_t i = 0; i < rlimits.Length(); i++) {
-    auto limit = rlimits.Get(i).As<Napi::Object>();
-    job->rlimits.push_back({limit.Get("resource").As<Napi::Number>().Int32Value(),
-                            RlimitValue(limit.Get("soft")), RlimitValue(limit.Get("hard"))});
+  if (!info[9].IsUndefined()) {
+    auto rlimits = info[9].As<Napi::Array>();
+    for (uint32_t i = 0; i < rlimits.Length(); i++) {
+      auto limit = rlimits.Get(i).As<Napi::Object>();
+      job->rlimits.push_back({limit.Get("resource").As<Napi::Number>().Int32Value(),
+                              RlimitValue(limit.Get("soft")), RlimitValue(limit.Get("hard"))});
+    }
   }
   plan.rlimits = job->rlimits.data();
   plan.rlimit_count = job->rlimits.size();
 
-  plan.set_nice = request.Has("nice");
-  plan.nice = plan.set_nice ? request.Get("nice").As<Napi::Number>().Int32Value() : 0;
-  plan.umask = request.Has("umask") ? request.Get("umask").As<Napi::Number>().Int32Value() : -1;
-  plan.pdeathsig = request.Get("pdeathsig").As<Napi::Number>().Int32Value();
   plan.parent_pid = ::getpid();
-  plan.sigmask = SignalBits(request.Get("sigmask"));
-  plan.reset_to_default = SignalBits(request.Get("resetToDefault"));
-  plan.daemonize = request.Has("daemonize") && request.Get("daemonize").ToBoolean();
+  plan.sigmask = SignalBits(info[10]);
+  plan.reset_to_default = SignalBits(info[11]);
   if (plan.daemonize) {
     // The daemon's parent is the intermediate child, which exits at once: a parent-death signal
     // would fire immediately, and a process group to join would be in another session.
@@ -244,14 +273,74 @@ void SpawnerThread(Spawner* spawner) {
       if (spawner->stopping) return;
       job = spawner->pending.front();
       spawner->pending.pop_front();
+      spawner->running = job;
     }
     RunJob(spawner, job);
     {
       std::lock_guard<std::mutex> lock(spawner->mutex);
+      spawner->running = nullptr;
       spawner->done.push_back(job);
     }
     uv_async_send(&spawner->async);
   }
+}
+
+// The spawning thread, started with every signal blocked (it inherits its creator's mask).
+void StartSpawnerThread(Spawner* spawner) {
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  spawner->thread = std::thread(SpawnerThread, spawner);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+// fork(2) copies every Spawner but none of their threads. In the child (lib/fork.ts), the spawns
+// that were queued, under way or not yet delivered at the fork fail with ECHILD (they are the
+// parent's), and
+// spawnAfterFork starts a new thread and delivers those failures. The atfork handlers hold each
+// Spawner's mutex across the fork, so the child never inherits it locked by a thread it lacks.
+std::mutex spawners_mutex;
+std::vector<Spawner*> spawners;  // guarded by spawners_mutex
+
+void BeforeFork() {
+  spawners_mutex.lock();
+  for (Spawner* spawner : spawners) spawner->mutex.lock();
+}
+
+void AfterForkInParent() {
+  for (Spawner* spawner : spawners) spawner->mutex.unlock();
+  spawners_mutex.unlock();
+}
+
+void AfterForkInChild() {
+  for (Spawner* spawner : spawners) {
+    spawner->thread.detach();  // a handle to a thread this process does not have
+    if (spawner->running != nullptr) spawner->done.push_back(spawner->running);
+    spawner->running = nullptr;
+    spawner->done.insert(spawner->done.end(), spawner->pending.begin(), spawner->pending.end());
+    spawner->pending.clear();
+    for (SpawnJob* job : spawner->done) {
+      if (job->pidfd >= 0) ::close(job->pidfd);  // the copy of the parent's pidfd
+      job->pidfd = -1;
+      job->clone_error = ECHILD;
+    }
+    spawner->mutex.unlock();
+  }
+  spawners_mutex.unlock();
+}
+
+// spawnAfterFork(): in the child of lib/fork.ts, after uv_loop_fork: a new spawning thread, and
+// the failures of the parent's spawns delivered.
+Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info) {
+  auto* spawner = static_cast<Spawner*>(info.Data());
+  if (!spawner->thread.joinable()) StartSpawnerThread(spawner);
+  bool deliver;
+  {
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    deliver = !spawner->done.empty();
+  }
+  if (deliver) uv_async_send(&spawner->async);
+  return info.Env().Undefined();
 }
 
 const char* StepName(int step) {
@@ -296,8 +385,14 @@ const char* StepName(int step) {
   return "clone";
 }
 
-// On the JS thread: hands the finished jobs to the dispatcher as one array of
-// { id, pid, pidfd } | { id, errno, step, stepIndex } (pidfd -1 for a daemon: not our child).
+// The fields of one finished spawn in the array handed to the dispatcher.
+enum ResultSlot : int { kId = 0, kPid, kPidfd, kErrno, kStep, kStepIndex, kResultSlots };
+
+// On the JS thread: hands the finished jobs to the dispatcher as one Float64Array of
+// kResultSlots numbers each: id, pid, pidfd (-1 for a daemon: not our child), then errno, step
+// (a ChildStep, named by spawnStepNames) and stepIndex, with errno 0 when the child exec'd.
+// Plain numbers, because setting properties on an object per spawn from C++ cost more than the
+// rest of this hand-over.
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   std::vector<SpawnJob*> done;
@@ -308,24 +403,17 @@ void OnJobsDone(uv_async_t* handle) {
   if (done.empty()) return;
   Napi::Env env = spawner->dispatcher.Env();
   Napi::HandleScope scope(env);
-  Napi::Array results = Napi::Array::New(env, done.size());
+  Napi::Float64Array results = Napi::Float64Array::New(env, done.size() * kResultSlots);
   for (size_t i = 0; i < done.size(); i++) {
     std::unique_ptr<SpawnJob> job(done[i]);
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("id", job->id);
-    if (job->clone_error != 0) {
-      result.Set("errno", job->clone_error);
-      result.Set("step", "clone");
-      result.Set("stepIndex", 0);
-    } else if (job->plan.error != 0) {
-      result.Set("errno", job->plan.error);
-      result.Set("step", StepName(job->plan.step));
-      result.Set("stepIndex", job->plan.step_index);
-    } else {
-      result.Set("pid", job->pid);
-      result.Set("pidfd", job->pidfd);
-    }
-    results.Set(static_cast<uint32_t>(i), result);
+    double* result = results.Data() + i * kResultSlots;
+    result[kId] = job->id;
+    result[kPid] = job->pid;
+    result[kPidfd] = job->pidfd;
+    // A failed clone has no step of the child: kNone, which is named "clone".
+    result[kErrno] = job->clone_error != 0 ? job->clone_error : job->plan.error;
+    result[kStep] = job->clone_error != 0 ? 0 : job->plan.step;
+    result[kStepIndex] = job->clone_error != 0 ? 0 : job->plan.step_index;
   }
   spawner->in_flight -= done.size();
   if (spawner->in_flight == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
@@ -334,6 +422,15 @@ void OnJobsDone(uv_async_t* handle) {
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());
   }
+}
+
+// The syscall that each ChildStep stands for, indexed by step.
+Napi::Array StepNames(Napi::Env env) {
+  Napi::Array names = Napi::Array::New(env);
+  for (int step = 0; step <= static_cast<int>(ChildStep::kExec); step++) {
+    names.Set(static_cast<uint32_t>(step), StepName(step));
+  }
+  return names;
 }
 
 // spawnSetDispatcher(fn): the function that receives finished spawns (see OnJobsDone).
@@ -346,15 +443,25 @@ Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// spawnStart(request, id): queues a spawn; its result reaches the dispatcher with this id.
+// spawnStart(id, ...the request, see BuildJob): queues a spawn; its result reaches the
+// dispatcher with this id.
 Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
-  if (!info[0].IsObject() || !info[1].IsNumber() || spawner->dispatcher.IsEmpty()) {
-    throw Napi::TypeError::New(env, "spawnStart(request, id) after spawnSetDispatcher");
+  // The facade builds these arguments; the checks keep a direct call from reading garbage.
+  auto typed_array_of = [&](size_t index, napi_typedarray_type type, size_t min_length) {
+    if (!info[index].IsTypedArray()) return false;
+    auto array = info[index].As<Napi::TypedArray>();
+    return array.TypedArrayType() == type && array.ElementLength() >= min_length;
+  };
+  if (info.Length() != 12 || !info[0].IsNumber() || !info[1].IsArray() ||
+      !typed_array_of(5, napi_int32_array, 0) || !info[6].IsArray() ||
+      !typed_array_of(7, napi_float64_array, kOptionSlots) || !info[10].IsBigInt() ||
+      !info[11].IsBigInt() || spawner->dispatcher.IsEmpty()) {
+    throw Napi::TypeError::New(env, "spawnStart(id, ...request) after spawnSetDispatcher");
   }
-  std::unique_ptr<SpawnJob> job = BuildJob(info[0].As<Napi::Object>());
-  job->id = info[1].As<Napi::Number>().DoubleValue();
+  std::unique_ptr<SpawnJob> job = BuildJob(info);
+  job->id = info[0].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
   bool was_idle;
   {
@@ -379,33 +486,12 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Moves a new fd to 3 or above, so that it can never be mistaken for stdio in a child of a
-// parent whose fds 0..2 are closed.
-int AboveStdio(int fd) {
-  if (fd > 2) return fd;
-  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  int err = errno;
-  ::close(fd);
-  errno = err;
-  return moved;
-}
-
 // pipe() -> [readFd, writeFd], both close-on-exec and numbered 3 or above.
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
+  if (PipeAboveStdio(fds, O_CLOEXEC) != 0) {
     int err = errno;
     throw SyscallError(info.Env(), err, "pipe2");
-  }
-  for (int& fd : fds) {
-    fd = AboveStdio(fd);
-    if (fd < 0) {
-      int err = errno;
-      for (int other : fds) {
-        if (other > 2) ::close(other);
-      }
-      throw SyscallError(info.Env(), err, "fcntl");
-    }
   }
   Napi::Array result = Napi::Array::New(info.Env(), 2);
   result.Set(0u, fds[0]);
@@ -437,6 +523,10 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   }
   spawner->wake.notify_one();
   if (spawner->thread.joinable()) spawner->thread.join();
+  {
+    std::lock_guard<std::mutex> lock(spawners_mutex);
+    spawners.erase(std::find(spawners.begin(), spawners.end(), spawner));
+  }
   for (SpawnJob* job : spawner->pending) delete job;
   for (SpawnJob* job : spawner->done) {
     if (job->pidfd >= 0) ::close(job->pidfd);
@@ -488,21 +578,26 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   spawner->async.data = spawner;
   uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
 
-  // The thread inherits the mask of its creator: block everything around its creation.
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  spawner->thread = std::thread(SpawnerThread, spawner);
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  StartSpawnerThread(spawner);
+  static std::once_flag fork_handlers;
+  std::call_once(fork_handlers,
+                 [] { pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild); });
+  {
+    std::lock_guard<std::mutex> lock(spawners_mutex);
+    spawners.push_back(spawner);
+  }
 
   napi_add_async_cleanup_hook(env, StopSpawner, spawner, nullptr);
   exports.Set("spawnStart", Napi::Function::New(env, SpawnStart, "spawnStart", spawner));
   exports.Set("spawnSetDispatcher",
               Napi::Function::New(env, SpawnSetDispatcher, "spawnSetDispatcher", spawner));
+  exports.Set("spawnAfterFork",
+              Napi::Function::New(env, SpawnAfterFork, "spawnAfterFork", spawner));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("spawnOptionConstants", Constants(env));
+  exports.Set("spawnStepNames", StepNames(env));
 }
 
 }  // namespace posix_process::spawn

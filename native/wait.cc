@@ -12,19 +12,26 @@
 #include "wait.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "util/arguments.h"
 #include "util/error.h"
+#include "util/fds.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -34,19 +41,45 @@ namespace posix_process::wait {
 
 namespace {
 
-Napi::Object RusageObject(Napi::Env env, const struct rusage& usage) {
-  Napi::Object object = Napi::Object::New(env);
-  object.Set("userTime", usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6);
-  object.Set("systemTime", usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6);
+// The wait record: one Float64Array per environment that every wait with a siginfo or rusage
+// fills and the facade reads back at once (lib/wait.ts, fromWaitRecord). Setting a dozen
+// properties natively for each result cost more than the wait itself; a plain store does not.
+enum WaitRecordSlot : int {
+  kPid = 0,
+  kUid,
+  kCode,    // waitid: si_code (CLD_*)
+  kStatus,  // waitid: si_status; wait4: the raw wait status
+  kUserTime,
+  kSystemTime,
+  kMaxRss,
+  kMinorFaults,
+  kMajorFaults,
+  kVoluntarySwitches,
+  kInvoluntarySwitches,
+  kBlockInputs,
+  kBlockOutputs,
+  kWaitRecordSlots,
+};
+
+void FillRusage(double* record, const struct rusage& usage) {
+  record[kUserTime] = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6;
+  record[kSystemTime] = usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
   // Linux reports ru_maxrss in kilobytes.
-  object.Set("maxRSS", static_cast<double>(usage.ru_maxrss) * 1024);
-  object.Set("minorFaults", static_cast<double>(usage.ru_minflt));
-  object.Set("majorFaults", static_cast<double>(usage.ru_majflt));
-  object.Set("voluntaryContextSwitches", static_cast<double>(usage.ru_nvcsw));
-  object.Set("involuntaryContextSwitches", static_cast<double>(usage.ru_nivcsw));
-  object.Set("blockInputs", static_cast<double>(usage.ru_inblock));
-  object.Set("blockOutputs", static_cast<double>(usage.ru_oublock));
-  return object;
+  record[kMaxRss] = static_cast<double>(usage.ru_maxrss) * 1024;
+  record[kMinorFaults] = static_cast<double>(usage.ru_minflt);
+  record[kMajorFaults] = static_cast<double>(usage.ru_majflt);
+  record[kVoluntarySwitches] = static_cast<double>(usage.ru_nvcsw);
+  record[kInvoluntarySwitches] = static_cast<double>(usage.ru_nivcsw);
+  record[kBlockInputs] = static_cast<double>(usage.ru_inblock);
+  record[kBlockOutputs] = static_cast<double>(usage.ru_oublock);
+}
+
+void FillSiginfo(double* record, const siginfo_t& info, const struct rusage& usage) {
+  record[kPid] = info.si_pid;
+  record[kUid] = static_cast<double>(info.si_uid);
+  record[kCode] = info.si_code;
+  record[kStatus] = info.si_status;
+  FillRusage(record, usage);
 }
 
 // waitid with the kernel's fifth argument (rusage), which glibc's wrapper does not expose.
@@ -66,19 +99,31 @@ int WaitIdRetrying(idtype_t idtype, id_t id, int options, siginfo_t* info, struc
   return result;
 }
 
-Napi::Object SiginfoObject(Napi::Env env, const siginfo_t& info, const struct rusage& usage) {
-  Napi::Object object = Napi::Object::New(env);
-  object.Set("pid", info.si_pid);
-  object.Set("uid", static_cast<double>(info.si_uid));
-  object.Set("code", info.si_code);  // CLD_EXITED, CLD_KILLED, ...
-  object.Set("status", info.si_status);
-  object.Set("rusage", RusageObject(env, usage));
-  return object;
-}
+struct PidfdWaiter;
 
-// waitpid(pid, options) -> { pid, raw } | null (WNOHANG and nothing ready), and
-// wait4(pid, options) -> { pid, raw, rusage } | null: waitpid(2) is wait4(2) without the rusage.
+// Per-environment registry of the waits in progress, so that they can be cancelled by id and
+// closed when the environment is torn down.
+struct WaitState {
+  uv_loop_t* loop = nullptr;
+  uint32_t next_id = 1;
+  std::unordered_map<uint32_t, PidfdWaiter*> waiters;
+  // The epoll set of the waited-for pidfds (event data: the wait's id), watched by epoll_poll.
+  int epoll_fd = -1;
+  uv_poll_t epoll_poll;
+  // One async context for every wait's callback: napi_async_init per wait cost more than the
+  // wait itself, and promise continuations keep their own context (AsyncLocalStorage) anyway.
+  std::unique_ptr<Napi::AsyncContext> async_context;
+  napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
+  // The wait record (see WaitRecordSlot) and the reference that keeps its memory alive.
+  double* record = nullptr;
+  Napi::Reference<Napi::Float64Array> record_array;
+};
+
+// waitpid(pid, options) and wait4(pid, options) -> the pid, or null (WNOHANG and nothing
+// ready). The raw status goes to the wait record, and for wait4 the rusage too: waitpid(2) is
+// wait4(2) without the rusage.
 Napi::Value WaitForPid(const Napi::CallbackInfo& info, bool with_rusage) {
+  auto* state = static_cast<WaitState*>(info.Data());
   pid_t pid = Int32Argument(info, 0, "pid");
   int options = Int32Argument(info, 1, "options");
   int status = 0;
@@ -93,11 +138,10 @@ Napi::Value WaitForPid(const Napi::CallbackInfo& info, bool with_rusage) {
     throw SyscallError(info.Env(), err, with_rusage ? "wait4" : "waitpid");
   }
   if (result == 0) return info.Env().Null();
-  Napi::Object object = Napi::Object::New(info.Env());
-  object.Set("pid", result);
-  object.Set("raw", status);
-  if (with_rusage) object.Set("rusage", RusageObject(info.Env(), usage));
-  return object;
+  state->record[kPid] = result;
+  state->record[kStatus] = status;
+  if (with_rusage) FillRusage(state->record, usage);
+  return Napi::Number::New(info.Env(), result);
 }
 
 Napi::Value WaitPid(const Napi::CallbackInfo& info) {
@@ -107,8 +151,10 @@ Napi::Value Wait4(const Napi::CallbackInfo& info) {
   return WaitForPid(info, true);
 }
 
-// waitid(idtype, id, options) -> { pid, uid, code, status, rusage } | null.
+// waitid(idtype, id, options) -> the pid, with the siginfo and rusage in the wait record, or
+// null (WNOHANG and nothing ready).
 Napi::Value WaitId(const Napi::CallbackInfo& info) {
+  auto* state = static_cast<WaitState*>(info.Data());
   int idtype = Int32Argument(info, 0, "idtype");
   // id_t is unsigned; the facade passes non-negative values only.
   int64_t id = info[1].As<Napi::Number>().Int64Value();
@@ -123,78 +169,90 @@ Napi::Value WaitId(const Napi::CallbackInfo& info) {
     throw SyscallError(info.Env(), err, "waitid");
   }
   if (siginfo.si_pid == 0) return info.Env().Null();
-  return SiginfoObject(info.Env(), siginfo, usage);
+  FillSiginfo(state->record, siginfo, usage);
+  return Napi::Number::New(info.Env(), siginfo.si_pid);
 }
 
 // ---- Asynchronous waits on pidfds ----
-
-struct PidfdWaiter;
-
-// Per-environment registry of the waits in progress, so that they can be cancelled by id and
-// closed when the environment is torn down.
-struct WaitState {
-  uv_loop_t* loop = nullptr;
-  uint32_t next_id = 1;
-  std::unordered_map<uint32_t, PidfdWaiter*> waiters;
-  // Poll handles not yet closed (active or closing). At environment teardown Node waits for the
-  // async cleanup hook until this reaches 0: a close callback that ran after a worker unloaded
-  // the addon would jump into unmapped code.
-  size_t open_handles = 0;
-  // One async context for every wait's callback: napi_async_init per wait cost more than the
-  // wait itself, and promise continuations keep their own context (AsyncLocalStorage) anyway.
-  std::unique_ptr<Napi::AsyncContext> async_context;
-  napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
-};
-
+//
+// fork(2) shares an epoll set between parent and child: if the child used the parent's, it would
+// take events meant for the parent. The child of a fork therefore gets a new set with the same fd
+// number (which libuv's uv_loop_fork watches again) holding the same pidfds. Those waits end in
+// the child with ECHILD once their process exits: it is the parent's child, not this one's.
 struct PidfdWaiter {
-  uv_poll_t poll;
-  WaitState* state;
   uint32_t id;
   pid_t pid;
   int pidfd;
   Napi::FunctionReference callback;
 };
 
-void FinishTeardown(WaitState* state) {
-  napi_remove_async_cleanup_hook(state->cleanup_handle);
-  delete state;
+std::mutex live_states_mutex;
+std::vector<WaitState*> live_states;  // guarded by live_states_mutex
+
+void RememberWaitState(WaitState* state) {
+  std::lock_guard<std::mutex> lock(live_states_mutex);
+  live_states.push_back(state);
 }
 
-void OnWaiterClosed(uv_handle_t* handle) {
-  auto* waiter = static_cast<PidfdWaiter*>(handle->data);
-  WaitState* state = waiter->state;
-  // The fd is closed only once libuv has let go of it.
+void ForgetWaitState(WaitState* state) {
+  std::lock_guard<std::mutex> lock(live_states_mutex);
+  live_states.erase(std::find(live_states.begin(), live_states.end(), state));
+}
+
+void BeforeFork() {
+  live_states_mutex.lock();
+}
+void AfterForkInParent() {
+  live_states_mutex.unlock();
+}
+void AfterForkInChild() {
+  for (WaitState* state : live_states) {
+    int fresh = epoll_create1(EPOLL_CLOEXEC);  // any number: it is moved onto the old one
+    if (fresh == -1) continue;  // the waits stay on the shared set: no worse than before
+    for (const auto& [id, waiter] : state->waiters) {
+      epoll_event event = {};
+      event.events = EPOLLIN;
+      event.data.u32 = id;
+      epoll_ctl(fresh, EPOLL_CTL_ADD, waiter->pidfd, &event);
+    }
+    dup3(fresh, state->epoll_fd, O_CLOEXEC);
+    ::close(fresh);
+  }
+  live_states_mutex.unlock();
+}
+
+//
+// Every pidfd waited for goes into one epoll set per environment, and libuv watches only that
+// set (one uv_poll_t): adding a wait is one epoll_ctl and finishing it one close, where a
+// uv_poll_t per pidfd cost five system calls and a closing handle per child.
+
+// Closes the pidfd and frees the waiter; the callback is not called. EPOLL_CTL_DEL first: if the
+// caller dup'ed the pidfd, closing ours alone would leave it registered.
+void DropWaiter(WaitState* state, PidfdWaiter* waiter) {
+  state->waiters.erase(waiter->id);
+  epoll_ctl(state->epoll_fd, EPOLL_CTL_DEL, waiter->pidfd, nullptr);
   ::close(waiter->pidfd);
   delete waiter;
-  if (--state->open_handles == 0 && state->cleanup_handle != nullptr) FinishTeardown(state);
+  if (state->waiters.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
 }
 
-// Stops watching and schedules the waiter's destruction. The callback is not called.
-void CloseWaiter(PidfdWaiter* waiter) {
-  waiter->state->waiters.erase(waiter->id);
-  uv_poll_stop(&waiter->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&waiter->poll), OnWaiterClosed);
-}
-
-// Calls the JavaScript callback as callback(error, result) in the waits' async context, so
-// that promise continuations run right after it.
-void FinishWaiter(PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
+// Calls the JavaScript callback as callback(error), with the result in the wait record, in the
+// waits' async context, so that promise continuations run right after it.
+void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
                   const struct rusage* usage) {
   Napi::Env env = waiter->callback.Env();
   Napi::HandleScope scope(env);
   Napi::FunctionReference callback = std::move(waiter->callback);
-  WaitState* state = waiter->state;
-  CloseWaiter(waiter);
-  napi_value args[2];
+  DropWaiter(state, waiter);
+  napi_value error;
   if (err != 0) {
-    args[0] = SyscallError(env, err, "waitid").Value();
-    args[1] = env.Undefined();
+    error = SyscallError(env, err, "waitid").Value();
   } else {
-    args[0] = env.Null();
-    args[1] = SiginfoObject(env, *siginfo, *usage);
+    error = env.Null();
+    FillSiginfo(state->record, *siginfo, *usage);
   }
   try {
-    callback.MakeCallback(env.Global(), {args[0], args[1]}, *state->async_context);
+    callback.MakeCallback(env.Global(), {error}, *state->async_context);
   } catch (const Napi::Error& error) {
     // The facade's callback only settles a promise; anything thrown here is a bug in it and
     // must surface as an uncaught exception, not be swallowed.
@@ -202,57 +260,61 @@ void FinishWaiter(PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
   }
 }
 
-void OnPidfdReadable(uv_poll_t* handle, int status, int events) {
-  auto* waiter = static_cast<PidfdWaiter*>(handle->data);
-  if (status < 0) {
-    FinishWaiter(waiter, -status, nullptr, nullptr);
-    return;
+// The epoll set is readable: reap every child whose pidfd is. A callback may start or cancel
+// waits; an event whose wait is gone is skipped.
+void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
+  auto* state = static_cast<WaitState*>(handle->data);
+  epoll_event ready[64];
+  int count;
+  do {
+    count = epoll_wait(state->epoll_fd, ready, 64, 0);
+  } while (count == -1 && errno == EINTR);
+  for (int i = 0; i < count; i++) {
+    auto found = state->waiters.find(ready[i].data.u32);
+    if (found == state->waiters.end()) continue;
+    PidfdWaiter* waiter = found->second;
+    siginfo_t siginfo;
+    struct rusage usage;
+    if (WaitIdRetrying(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(waiter->pidfd),
+                       WEXITED | WNOHANG, &siginfo, &usage) == -1) {
+      // ECHILD: someone else reaped the child first (e.g. a waitpid(-1) elsewhere).
+      FinishWaiter(state, waiter, errno, nullptr, nullptr);
+    } else if (siginfo.si_pid != 0) {
+      FinishWaiter(state, waiter, 0, &siginfo, &usage);
+    }
+    // Else not exited yet (a pidfd is readable only once it has): keep watching.
   }
-  siginfo_t siginfo;
-  struct rusage usage;
-  int result = WaitIdRetrying(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(waiter->pidfd),
-                              WEXITED | WNOHANG, &siginfo, &usage);
-  if (result == -1) {
-    // ECHILD: someone else reaped the child first (e.g. a waitpid(-1) elsewhere).
-    FinishWaiter(waiter, errno, nullptr, nullptr);
-    return;
-  }
-  if (siginfo.si_pid == 0) return;  // Not exited yet: keep watching.
-  FinishWaiter(waiter, 0, &siginfo, &usage);
 }
 
 // Starts watching `pidfd` (which the waiter now owns and closes) and returns the wait's id.
 uint32_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
                      Napi::Function callback) {
   auto* waiter = new PidfdWaiter();
-  waiter->state = state;
+  waiter->id = state->next_id++;
   waiter->pid = pid;
   waiter->pidfd = pidfd;
-  int err = uv_poll_init(state->loop, &waiter->poll, pidfd);
-  if (err != 0) {
+  epoll_event event = {};
+  event.events = EPOLLIN;
+  event.data.u32 = waiter->id;
+  if (epoll_ctl(state->epoll_fd, EPOLL_CTL_ADD, pidfd, &event) != 0) {
+    int err = errno;
     ::close(pidfd);
     delete waiter;
-    throw SyscallError(env, -err, "uv_poll_init");
+    throw SyscallError(env, err, "epoll_ctl");
   }
-  waiter->poll.data = waiter;
-  state->open_handles++;
-  err = uv_poll_start(&waiter->poll, UV_READABLE, OnPidfdReadable);
-  if (err != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&waiter->poll), OnWaiterClosed);
-    throw SyscallError(env, -err, "uv_poll_start");
-  }
-  waiter->id = state->next_id++;
   waiter->callback = Napi::Persistent(callback);
   if (!state->async_context) {
     state->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
   }
+  // A pending wait keeps the event loop alive, like a running child_process child.
+  if (state->waiters.empty()) uv_ref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
   state->waiters[waiter->id] = waiter;
   return waiter->id;
 }
 
 // pidfdWaitStart(pid, callback) -> id. Throws ESRCH (no such process) or ECHILD (not our child)
-// synchronously; otherwise calls callback(error, siginfo) once the child has exited and been
-// reaped.
+// synchronously; otherwise calls callback(error) once the child has exited and been reaped, with
+// its siginfo and rusage in the wait record.
 Napi::Value PidfdWaitStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* state = static_cast<WaitState*>(info.Data());
@@ -309,12 +371,13 @@ Napi::Value PidfdWaitCancel(const Napi::CallbackInfo& info) {
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   auto found = state->waiters.find(id);
   if (found == state->waiters.end()) return Napi::Boolean::New(info.Env(), false);
-  CloseWaiter(found->second);
+  DropWaiter(state, found->second);
   return Napi::Boolean::New(info.Env(), true);
 }
 
 // Environment teardown (an async cleanup hook): stop every wait and free the state once libuv
-// has closed the last poll handle.
+// has closed the poll handle. Node waits for the hook to be removed before it unloads the addon
+// of a worker, so the close callback never runs in unmapped code.
 void CleanupWaitState(napi_async_cleanup_hook_handle handle, void* data) {
   auto* state = static_cast<WaitState*>(data);
   state->cleanup_handle = handle;
@@ -322,10 +385,17 @@ void CleanupWaitState(napi_async_cleanup_hook_handle handle, void* data) {
     PidfdWaiter* waiter = state->waiters.begin()->second;
     // Release the references while the environment still exists.
     waiter->callback.Reset();
-    CloseWaiter(waiter);
+    DropWaiter(state, waiter);
   }
   state->async_context.reset();
-  if (state->open_handles == 0) FinishTeardown(state);
+  state->record_array.Reset();
+  ForgetWaitState(state);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->epoll_poll), [](uv_handle_t* closed) {
+    auto* stopped = static_cast<WaitState*>(closed->data);
+    ::close(stopped->epoll_fd);
+    napi_remove_async_cleanup_hook(stopped->cleanup_handle);
+    delete stopped;
+  });
 }
 
 Napi::Object Constants(Napi::Env env) {
@@ -357,11 +427,30 @@ void Initialize(Napi::Env env, Napi::Object exports) {
     delete state;
     throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
   }
+  state->epoll_fd = AboveStdio(epoll_create1(EPOLL_CLOEXEC));
+  if (state->epoll_fd == -1) {
+    int err = errno;
+    delete state;
+    throw SyscallError(env, err, "epoll_create1");
+  }
+  uv_poll_init(state->loop, &state->epoll_poll, state->epoll_fd);
+  state->epoll_poll.data = state;
+  uv_poll_start(&state->epoll_poll, UV_READABLE, OnWaitSetReadable);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
+  static std::once_flag fork_handlers;
+  std::call_once(fork_handlers,
+                 [] { pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild); });
+  RememberWaitState(state);
+
+  Napi::Float64Array record = Napi::Float64Array::New(env, kWaitRecordSlots);
+  state->record = record.Data();
+  state->record_array = Napi::Persistent(record);
   napi_add_async_cleanup_hook(env, CleanupWaitState, state, nullptr);
 
-  exports.Set("waitpid", Napi::Function::New(env, WaitPid, "waitpid"));
-  exports.Set("wait4", Napi::Function::New(env, Wait4, "wait4"));
-  exports.Set("waitid", Napi::Function::New(env, WaitId, "waitid"));
+  exports.Set("waitRecord", record);
+  exports.Set("waitpid", Napi::Function::New(env, WaitPid, "waitpid", state));
+  exports.Set("wait4", Napi::Function::New(env, Wait4, "wait4", state));
+  exports.Set("waitid", Napi::Function::New(env, WaitId, "waitid", state));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdWaitStart", Napi::Function::New(env, PidfdWaitStart, "pidfdWaitStart", state));
   exports.Set("pidfdWaitAdopt", Napi::Function::New(env, PidfdWaitAdopt, "pidfdWaitAdopt", state));

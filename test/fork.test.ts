@@ -210,6 +210,37 @@ describe('fork', () => {
     });
   });
 
+  it("spawn and async waits work in the child; the parent's spawns and waits stay the parent's", () => {
+    // The waits of a process share one epoll set; a forked child must get its own, or its waits
+    // (and their removal) would act on the parent's. The spawning thread is not in the child:
+    // it gets a new one, and a spawn in flight at the fork fails there with ECHILD.
+    const { stdout } = runForking(`
+      (async () => {
+        const sleeper = await p.spawn('sleep', ['0.3']);
+        const inFlight = p.spawn('true'); // not settled yet when the process forks
+        const pid = p.fork();
+        if (pid === 0) {
+          const inherited = sleeper.wait().then(() => 'resolved', (error) => error.code);
+          console.log('child in flight', await inFlight.then(() => 'resolved', (error) => error.code));
+          const own = await (await p.spawn('true')).wait();
+          console.log('child own', JSON.stringify(own.status));
+          console.log('child inherited', await inherited);
+          process.exit(0);
+        }
+        const started = await inFlight;
+        const [slept, forked, ran] = await Promise.all([sleeper.wait(), p.waitAsync(pid), started.wait()]);
+        console.log('parent', JSON.stringify(slept.status), JSON.stringify(forked.status), JSON.stringify(ran.status));
+      })();
+    `);
+    const lines = stdout.trim().split('\n').sort();
+    expect(lines).toEqual([
+      'child in flight ECHILD',
+      'child inherited ECHILD',
+      'child own {"kind":"exited","code":0}',
+      'parent {"kind":"exited","code":0} {"kind":"exited","code":0} {"kind":"exited","code":0}',
+    ]);
+  });
+
   it("a signal sent to the child runs only the child's handler, never the parent's", () => {
     const { stdout } = runForking(`
       let parentHandled = 0;

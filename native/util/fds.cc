@@ -1,0 +1,36 @@
+#include "fds.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace posix_process {
+
+int AboveStdio(int fd) {
+  if (fd > 2) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int err = errno;
+  ::close(fd);
+  errno = err;
+  return moved;
+}
+
+int PipeAboveStdio(int fds[2], int flags) {
+  if (::pipe2(fds, flags) != 0) return -1;
+  // O_NONBLOCK belongs to the open file, so the moved copies keep it.
+  int read_end = AboveStdio(fds[0]);
+  int err = errno;
+  int write_end = AboveStdio(fds[1]);
+  if (write_end == -1) err = errno;
+  if (read_end == -1 || write_end == -1) {
+    if (read_end != -1) ::close(read_end);
+    if (write_end != -1) ::close(write_end);
+    errno = err;
+    return -1;
+  }
+  fds[0] = read_end;
+  fds[1] = write_end;
+  return 0;
+}
+
+}  // namespace posix_process
