@@ -444,3 +444,20 @@ describe('sigqueue', () => {
     expect(thrown(() => sigqueue(pid, signal as 'SIGRTMIN', value as number))).toMatchObject({ code });
   });
 });
+
+describe("the addon's own fds", () => {
+  it('never take fds 0..2 when the program has closed them (they would pass for stdio)', () => {
+    // The wait epoll set is made when the addon loads, the signal self-pipe on the first onSignal.
+    const script = `
+      const fs = require('fs');
+      fs.closeSync(0);
+      fs.closeSync(2);
+      const p = require('./dist/index.js');
+      const stop = p.onSignal('SIGUSR2', () => {});
+      const open = [0, 2].filter((fd) => { try { fs.fstatSync(fd); return true; } catch { return false; } });
+      stop();
+      fs.writeSync(1, JSON.stringify(open));`;
+    const result = runNode(script);
+    expect(result.stdout).toBe('[]');
+  });
+});
