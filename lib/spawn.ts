@@ -111,9 +111,8 @@ export class ChildProcess implements AsyncDisposable {
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
-    this.#exited = waitOnOwnedPidfd(pidfd, pid).then((result) => {
+    this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
       this.#result = result;
-      return result;
     });
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
   }

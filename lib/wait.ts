@@ -265,15 +265,16 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
 
 /**
  * Waits for the child whose pidfd is `pidfd` (from clone(CLONE_PIDFD)): the wait owns the fd and
- * closes it once the child has been reaped. Internal: used by `spawn`'s child handle.
+ * closes it once the child has been reaped. `onReaped` sees the result before anyone awaiting the
+ * promise does. Internal: used by `spawn`'s child handle.
  */
-export function waitOnOwnedPidfd(pidfd: number, pid: number): Promise<WaitIdResult> {
-  return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined);
+export function waitOnOwnedPidfd(pidfd: number, pid: number, onReaped: (result: WaitIdResult) => void): Promise<WaitIdResult> {
+  return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined, onReaped);
 }
 
 type WaitCallback = (error: Error | null) => void;
 
-function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined): Promise<WaitIdResult> {
+function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined, onReaped?: (result: WaitIdResult) => void): Promise<WaitIdResult> {
   if (signal?.aborted) return Promise.reject(abortError('wait', signal));
   return new Promise((resolve, reject) => {
     let id = 0;
@@ -285,8 +286,12 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
         // The record first: nothing else may run before it has been read.
         const result = error === null ? waitIdResultFromRecord() : error;
         signal?.removeEventListener('abort', onAbort);
-        if (result instanceof Error) reject(result);
-        else resolve(result);
+        if (result instanceof Error) {
+          reject(result);
+        } else {
+          onReaped?.(result);
+          resolve(result);
+        }
       });
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw
