@@ -74,8 +74,8 @@ export interface NativeBinding {
   realtimeSignalRange(): RealtimeSignalRange;
 
   /**
-   * What the last wait found, written by every function below that returns a pid or calls back
-   * without an error; read it at once (lib/wait.ts). Slots: pid, uid, si_code, si_status (the raw
+   * What the last synchronous wait found, written by waitpid, wait4 and waitid when they return
+   * a pid; read it at once (lib/wait.ts). Slots: pid, uid, si_code, si_status (the raw
    * status for waitpid and wait4), then the rusage: user and system time in seconds, maxRSS in
    * bytes, minor and major faults, voluntary and involuntary context switches, block inputs and
    * outputs.
@@ -85,8 +85,9 @@ export interface NativeBinding {
   wait4(pid: number, options: number): number | null;
   waitid(idtype: number, id: number, options: number): number | null;
   pidfdOpen(pid: number): number;
-  pidfdWaitStart(pid: number, callback: (error: Error | null) => void): number;
-  pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null) => void): number;
+  /** The callback gets a record laid out as `waitRecord` (its own, not the shared one). */
+  pidfdWaitStart(pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
+  pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
   pidfdWaitCancel(id: number): boolean;
   readonly waitConstants: Readonly<Record<
     | 'WNOHANG' | 'WUNTRACED' | 'WCONTINUED' | 'WEXITED' | 'WSTOPPED' | 'WNOWAIT'

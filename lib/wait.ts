@@ -134,14 +134,14 @@ export function wait4(pid: number, options?: WaitOptions): (WaitResult & { rusag
   const found = binding.wait4(pid, optionBits(options, 'options', waitOptionBits));
   if (found === null) return null;
   const raw = record[Slot.status]!;
-  return { pid: found, status: decodeWaitStatus(raw), raw, rusage: rusageFromRecord() };
+  return { pid: found, status: decodeWaitStatus(raw), raw, rusage: rusageFromRecord(record) };
 }
 
 const idTypes: Record<IdType, number> = { pid: C.P_PID, pgid: C.P_PGID, all: C.P_ALL, pidfd: C.P_PIDFD };
 
-// Native waits leave what they found in one shared record (see NativeBinding.waitRecord), read
-// here right after each call: building these objects in JavaScript is much cheaper than setting
-// their properties one by one from C++.
+// Synchronous native waits leave what they found in one shared record (NativeBinding.waitRecord),
+// read here right after each call; asynchronous ones pass a record of the same layout. Building
+// these objects in JavaScript is much cheaper than setting their properties one by one from C++.
 const record = binding.waitRecord;
 const enum Slot {
   pid,
@@ -159,7 +159,7 @@ const enum Slot {
   blockOutputs,
 }
 
-function rusageFromRecord(): Rusage {
+function rusageFromRecord(record: Float64Array): Rusage {
   return {
     userTime: record[Slot.userTime]!,
     systemTime: record[Slot.systemTime]!,
@@ -191,10 +191,10 @@ function statusFromSiginfo(code: number, value: number): WaitStatus {
   }
 }
 
-/** The waitid result in the wait record. */
-function waitIdResultFromRecord(): WaitIdResult {
+/** The waitid result in a wait record. */
+function waitIdResultFromRecord(record: Float64Array): WaitIdResult {
   const status = statusFromSiginfo(record[Slot.code]!, record[Slot.status]!);
-  return { pid: record[Slot.pid]!, uid: record[Slot.uid]!, status, raw: encodeWaitStatus(status), rusage: rusageFromRecord() };
+  return { pid: record[Slot.pid]!, uid: record[Slot.uid]!, status, raw: encodeWaitStatus(status), rusage: rusageFromRecord(record) };
 }
 
 /**
@@ -215,7 +215,7 @@ export function waitid(idtype: IdType, id: number, options: WaitIdOptions): Wait
   validateInteger(id, 'id', 0, 2 ** 31 - 1);
   if (options === undefined || options === null) throw invalidArgType('options', 'an object', options);
   const found = binding.waitid(type, id, optionBits(options, 'options', waitIdOptionBits));
-  return found === null ? null : waitIdResultFromRecord();
+  return found === null ? null : waitIdResultFromRecord(record);
 }
 
 /**
@@ -272,7 +272,7 @@ export function waitOnOwnedPidfd(pidfd: number, pid: number, onReaped: (result: 
   return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined, onReaped);
 }
 
-type WaitCallback = (error: Error | null) => void;
+type WaitCallback = (error: Error | null, record?: Float64Array) => void;
 
 function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined, onReaped?: (result: WaitIdResult) => void): Promise<WaitIdResult> {
   if (signal?.aborted) return Promise.reject(abortError('wait', signal));
@@ -282,9 +282,8 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
       if (binding.pidfdWaitCancel(id)) reject(abortError('wait', signal));
     };
     try {
-      id = start((error) => {
-        // The record first: nothing else may run before it has been read.
-        const result = error === null ? waitIdResultFromRecord() : error;
+      id = start((error, ownRecord) => {
+        const result = error === null ? waitIdResultFromRecord(ownRecord!) : error;
         signal?.removeEventListener('abort', onAbort);
         if (result instanceof Error) {
           reject(result);

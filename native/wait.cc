@@ -236,8 +236,8 @@ void DropWaiter(WaitState* state, PidfdWaiter* waiter) {
   if (state->waiters.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
 }
 
-// Calls the JavaScript callback as callback(error), with the result in the wait record, in the
-// waits' async context, so that promise continuations run right after it.
+// Calls the JavaScript callback as callback(error, record), the record laid out as the wait
+// record, in the waits' async context, so that promise continuations run right after it.
 void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
                   const struct rusage* usage) {
   Napi::Env env = waiter->callback.Env();
@@ -245,14 +245,20 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
   Napi::FunctionReference callback = std::move(waiter->callback);
   DropWaiter(state, waiter);
   napi_value error;
+  napi_value record;
   if (err != 0) {
     error = SyscallError(env, err, "waitid").Value();
+    record = env.Undefined();
   } else {
     error = env.Null();
-    FillSiginfo(state->record, *siginfo, *usage);
+    // A record of its own, not the shared one: async_hooks callbacks run JavaScript (which may
+    // wait synchronously) between here and the callback.
+    auto own = Napi::Float64Array::New(env, kWaitRecordSlots);
+    FillSiginfo(own.Data(), *siginfo, *usage);
+    record = own;
   }
   try {
-    callback.MakeCallback(env.Global(), {error}, *state->async_context);
+    callback.MakeCallback(env.Global(), {error, record}, *state->async_context);
   } catch (const Napi::Error& error) {
     // The facade's callback only settles a promise; anything thrown here is a bug in it and
     // must surface as an uncaught exception, not be swallowed.
@@ -313,8 +319,8 @@ uint32_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
 }
 
 // pidfdWaitStart(pid, callback) -> id. Throws ESRCH (no such process) or ECHILD (not our child)
-// synchronously; otherwise calls callback(error) once the child has exited and been reaped, with
-// its siginfo and rusage in the wait record.
+// synchronously; otherwise calls callback(error, record) once the child has exited and been
+// reaped, with its siginfo and rusage in the record (laid out as the wait record).
 Napi::Value PidfdWaitStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* state = static_cast<WaitState*>(info.Data());

@@ -168,6 +168,24 @@ describe('wait4 and waitid rusage', () => {
     expect(result.status).toEqual({ kind: 'exited', code: 0 });
     checkRusage(result.rusage);
   });
+  it('waitAsync results stay right when an async hook waits synchronously before the callback', () => {
+    // async_hooks 'before' runs JavaScript between the native wait and its callback; a wait4
+    // there must not change what waitAsync reports. A fresh process, so that the hook sees the
+    // creation of the waits' async context.
+    const result = runNode(`
+      const { createHook } = require('async_hooks');
+      const p = require('./dist/index.js');
+      const other = p.posixSpawnp('sh', ['sh', '-c', 'exit 9']);
+      const contexts = new Set();
+      let otherStatus;
+      createHook({
+        init(id, type) { if (type === 'posix-process:waitAsync') contexts.add(id); },
+        before(id) { if (contexts.has(id) && otherStatus === undefined) otherStatus = p.wait4(other).status; },
+      }).enable();
+      const pid = p.posixSpawnp('sh', ['sh', '-c', 'exit 4']);
+      p.waitAsync(pid).then((r) => console.log(JSON.stringify([r.pid === pid, r.status, otherStatus])));`);
+    expect(result.stdout.trim()).toBe('[true,{"kind":"exited","code":4},{"kind":"exited","code":9}]');
+  });
 });
 
 describe('waitid', () => {
