@@ -9,8 +9,12 @@ async function main(): Promise<void> {
     await using child = await spawn('sort', [], { stdio: ['pipe', 'pipe', 'inherit'] });
     let sorted = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (sorted += chunk));
+    // The exit and the last output are separate events, in either order (as child_process's
+    // 'exit' and 'close'): wait for both.
+    const outputEnded = new Promise((resolve) => child.stdout!.on('end', resolve));
     child.stdin!.end('pear\napple\nfig\n');
     const { status } = await child.wait();
+    await outputEnded;
     console.log(`sort (pid ${child.pid}) ${status.kind} with code ${status.kind === 'exited' ? status.code : '?'}: ${sorted.trim().split('\n').join(', ')}`);
   }
 

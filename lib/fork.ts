@@ -5,6 +5,8 @@ import { invalidArgType } from './errors';
 import { exit } from './exit';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
+import { spawnAfterForkInChild } from './spawn';
+import { waitAfterForkInChild } from './wait';
 
 /** Functions run around `fork()`, like Python's `os.register_at_fork`. */
 export interface AtForkHooks {
@@ -141,8 +143,9 @@ function makeStdioSynchronous(): void {
 function setUpChild(pid: number): void {
   // Node stores process.pid once at start-up; the child has a pid of its own.
   Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
-  // The spawning thread of the addon (see lib/spawn.ts) did not survive the fork.
-  binding.spawnAfterFork();
+  // The spawning thread of the addon and the waits in progress are the parent's.
+  spawnAfterForkInChild();
+  waitAfterForkInChild();
   makeStdioSynchronous();
   // A child of a fork child inherits the handlers below.
   if (inForkChild) return;

@@ -89,6 +89,8 @@ export interface NativeBinding {
   pidfdWaitStart(pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
   pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
   pidfdWaitCancel(id: number): boolean;
+  /** In the child of fork(): ends the waits inherited from the parent; returns their callbacks. */
+  waitAfterFork(): ((error: Error | null, record?: Float64Array) => void)[];
   readonly waitConstants: Readonly<Record<
     | 'WNOHANG' | 'WUNTRACED' | 'WCONTINUED' | 'WEXITED' | 'WSTOPPED' | 'WNOWAIT'
     | 'P_ALL' | 'P_PID' | 'P_PGID' | 'P_PIDFD'
@@ -126,8 +128,8 @@ export interface NativeBinding {
   ): void;
   /** Finished spawns arrive as 6 numbers each: id, pid, pidfd, errno (0: exec'd), step, stepIndex. */
   spawnSetDispatcher(dispatcher: (results: Float64Array) => void): void;
-  /** In the child of fork(): a new spawning thread; the parent's spawns in flight fail with ECHILD. */
-  spawnAfterFork(): void;
+  /** In the child of fork(): a new spawning thread; returns the parent's spawns in flight, failed with ECHILD, as the dispatcher gets them. */
+  spawnAfterFork(): Float64Array;
   /** The syscall each step number of a failed child stands for. */
   readonly spawnStepNames: readonly string[];
   pidfdSendSignal(pidfd: number, signo: number): void;

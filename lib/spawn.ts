@@ -98,6 +98,9 @@ export class ChildProcess implements AsyncDisposable {
   /** Whether the child leads its own process group (`setsid`, or `pgid: 0`). */
   readonly leadsGroup: boolean;
   #result: WaitIdResult | null = null;
+  // False once the wait has ended, reaped or failed: the pidfd is closed then, and its number may
+  // already belong to another file.
+  #pidfdOpen = true;
   readonly #exited: Promise<WaitIdResult>;
 
   /** @internal Created by `spawn`. */
@@ -112,6 +115,7 @@ export class ChildProcess implements AsyncDisposable {
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
     this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
+      this.#pidfdOpen = false;
       this.#result = result;
     });
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
@@ -138,7 +142,7 @@ export class ChildProcess implements AsyncDisposable {
    */
   kill(signal: Signal = 'SIGTERM'): void {
     const signo = signalNumber(signal, 'signal', true);
-    if (this.#result !== null) throw new SyscallError('pidfd_send_signal', 3 /* ESRCH */);
+    if (!this.#pidfdOpen) throw new SyscallError('pidfd_send_signal', 3 /* ESRCH */);
     binding.pidfdSendSignal(this.pidfd, signo);
   }
 
@@ -161,7 +165,7 @@ export class ChildProcess implements AsyncDisposable {
 
   /** Kills the child with SIGKILL if it still runs, reaps it and closes its streams. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#result === null) {
+    if (this.#pidfdOpen) {
       try {
         this.kill('SIGKILL');
       } catch (error) {
@@ -454,7 +458,7 @@ export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnRe
   }
 }
 const stepNames = binding.spawnStepNames;
-binding.spawnSetDispatcher((results) => {
+function dispatch(results: Float64Array): void {
   for (let at = 0; at < results.length; at += 6) {
     const id = results[at]!;
     const errno = results[at + 3]!;
@@ -462,7 +466,17 @@ binding.spawnSetDispatcher((results) => {
     pendingSpawns.delete(id);
     settle?.(errno === 0 ? { id, pid: results[at + 1]!, pidfd: results[at + 2]! } : { id, errno, step: stepNames[results[at + 4]!]!, stepIndex: results[at + 5]! });
   }
-});
+}
+binding.spawnSetDispatcher(dispatch);
+
+/**
+ * @internal In the child of fork() (lib/fork.ts): a new spawning thread; the parent's spawns that
+ * were in flight fail here with ECHILD, from a microtask (the caller is in the middle of fork()).
+ */
+export function spawnAfterForkInChild(): void {
+  const results = binding.spawnAfterFork();
+  if (results.length > 0) queueMicrotask(() => dispatch(results));
+}
 
 /** `timeout` and `signal` send the kill signal once, and stop watching when the child is reaped. */
 function armKillers(child: ChildProcess, options: SpawnOptions, killSignal: number): void {

@@ -8,7 +8,8 @@
  * can reap such children. Use them only in programs that do not use `child_process`, or for groups
  * that hold none of its children. The functions that name one pid (and `waitAsync`) are safe.
  */
-import { abortError, invalidArgType, invalidArgValue } from './errors';
+import { constants as osConstants } from 'node:os';
+import { abortError, invalidArgType, invalidArgValue, SyscallError } from './errors';
 import { binding } from './native';
 import { decodeWaitStatus, encodeWaitStatus, type WaitStatus } from './wait-status';
 import { signalName } from './signals';
@@ -265,16 +266,16 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
 
 /**
  * Waits for the child whose pidfd is `pidfd` (from clone(CLONE_PIDFD)): the wait owns the fd and
- * closes it once the child has been reaped. `onReaped` sees the result before anyone awaiting the
- * promise does. Internal: used by `spawn`'s child handle.
+ * closes it once the wait has ended. `onEnded` learns it first, with the result, or null when the
+ * wait failed (the pidfd is closed either way). Internal: used by `spawn`'s child handle.
  */
-export function waitOnOwnedPidfd(pidfd: number, pid: number, onReaped: (result: WaitIdResult) => void): Promise<WaitIdResult> {
-  return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined, onReaped);
+export function waitOnOwnedPidfd(pidfd: number, pid: number, onEnded: (result: WaitIdResult | null) => void): Promise<WaitIdResult> {
+  return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined, onEnded);
 }
 
 type WaitCallback = (error: Error | null, record?: Float64Array) => void;
 
-function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined, onReaped?: (result: WaitIdResult) => void): Promise<WaitIdResult> {
+function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal | undefined, onEnded?: (result: WaitIdResult | null) => void): Promise<WaitIdResult> {
   if (signal?.aborted) return Promise.reject(abortError('wait', signal));
   return new Promise((resolve, reject) => {
     let id = 0;
@@ -286,9 +287,10 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
         const result = error === null ? waitIdResultFromRecord(ownRecord!) : error;
         signal?.removeEventListener('abort', onAbort);
         if (result instanceof Error) {
+          onEnded?.(null);
           reject(result);
         } else {
-          onReaped?.(result);
+          onEnded?.(result);
           resolve(result);
         }
       });
@@ -301,3 +303,12 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
   });
 }
 
+/**
+ * @internal In the child of fork() (lib/fork.ts): the waits inherited from the parent end with
+ * ECHILD (their processes are the parent's children), from a microtask (the caller is in the
+ * middle of fork()).
+ */
+export function waitAfterForkInChild(): void {
+  const callbacks = binding.waitAfterFork();
+  if (callbacks.length > 0) queueMicrotask(() => callbacks.forEach((callback) => callback(new SyscallError('waitid', osConstants.errno.ECHILD))));
+}

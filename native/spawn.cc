@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
@@ -141,6 +142,21 @@ enum FdSlot : int { kTarget = 0, kSource, kOptional, kFlags, kMode, kFdSlots };
 // through N-API costs more than the rest of this function. Allocates freely: this runs on the JS
 // thread, long before the child exists.
 std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // Copied first: reading the arrays below can run getters, which could detach or shrink these.
+  auto fd_array = info[5].As<Napi::Int32Array>();
+  std::vector<int32_t> fd_table(fd_array.Data(), fd_array.Data() + fd_array.ElementLength());
+  auto options_array = info[7].As<Napi::Float64Array>();
+  std::array<double, kOptionSlots> options;
+  std::copy_n(options_array.Data(), kOptionSlots, options.begin());
+  for (int slot = 0; slot < kOptionSlots; slot++) {
+    double value = options[slot];
+    bool unset_nice = slot == kNice && std::isnan(value);
+    if (!unset_nice && !(value >= -1 && value <= UINT32_MAX && value == std::floor(value))) {
+      throw Napi::RangeError::New(env, "spawnStart: bad option value");
+    }
+  }
+
   auto job = std::make_unique<SpawnJob>();
   auto candidates = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < candidates.Length(); i++) {
@@ -169,13 +185,15 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
     plan.cwd = job->cwd.c_str();
   }
 
-  auto fd_table = info[5].As<Napi::Int32Array>();
   auto paths = info[6].As<Napi::Array>();
-  size_t fd_count = fd_table.ElementLength() / kFdSlots;
+  size_t fd_count = fd_table.size() / kFdSlots;
   job->paths.reserve(fd_count);  // no reallocation: FdPlan keeps pointers into it
   plan.max_target = 2;
   for (size_t i = 0; i < fd_count; i++) {
-    const int32_t* fd = fd_table.Data() + i * kFdSlots;
+    const int32_t* fd = fd_table.data() + i * kFdSlots;
+    if (fd[kTarget] < 0 || fd[kTarget] > 65535 || fd[kSource] < -1) {
+      throw Napi::RangeError::New(env, "spawnStart: bad fd");
+    }
     FdPlan entry = {};
     entry.target = fd[kTarget];
     entry.source = fd[kSource];
@@ -192,7 +210,6 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
   plan.fds = job->fds.data();
   plan.fd_count = job->fds.size();
 
-  const double* options = info[7].As<Napi::Float64Array>().Data();
   plan.setsid = options[kSetsid] != 0;
   plan.pgid = static_cast<pid_t>(options[kPgid]);
   plan.gid = static_cast<int64_t>(options[kGid]);
@@ -251,15 +268,22 @@ void RunJob(Spawner* spawner, SpawnJob* job) {
     job->clone_error = errno;
     return;
   }
-  job->pid = pid;
-  job->pidfd = pidfd;
+  {
+    // Under the mutex: a fork(2) right now must see the pidfd, to close its copy in the child.
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    job->pid = pid;
+    job->pidfd = pidfd;
+  }
   if (job->plan.error != 0 || job->plan.daemonize) {
     // ECHILD only if the user reaped it with waitpid(-1) first: gone either way.
     int status;
     while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
     }
+    {
+      std::lock_guard<std::mutex> lock(spawner->mutex);
+      job->pidfd = -1;
+    }
     ::close(pidfd);
-    job->pidfd = -1;
     if (job->plan.daemonize) job->pid = job->plan.daemon_pid;
   }
 }
@@ -314,7 +338,13 @@ void AfterForkInParent() {
 
 void AfterForkInChild() {
   for (Spawner* spawner : spawners) {
-    spawner->thread.detach();  // a handle to a thread this process does not have
+    // The thread, and any wait on the condition variable it was in, are the parent's: new ones,
+    // built over the old without destroying them (a handle to a thread this process does not
+    // have must be neither joined nor detached, and the old condition variable counts a waiter
+    // that will never wake). The mutex was locked by this thread in BeforeFork: a fresh one too.
+    new (&spawner->thread) std::thread();
+    new (&spawner->wake) std::condition_variable();
+    new (&spawner->mutex) std::mutex();
     if (spawner->running != nullptr) spawner->done.push_back(spawner->running);
     spawner->running = nullptr;
     spawner->done.insert(spawner->done.end(), spawner->pending.begin(), spawner->pending.end());
@@ -324,23 +354,8 @@ void AfterForkInChild() {
       job->pidfd = -1;
       job->clone_error = ECHILD;
     }
-    spawner->mutex.unlock();
   }
   spawners_mutex.unlock();
-}
-
-// spawnAfterFork(): in the child of lib/fork.ts, after uv_loop_fork: a new spawning thread, and
-// the failures of the parent's spawns delivered.
-Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info) {
-  auto* spawner = static_cast<Spawner*>(info.Data());
-  if (!spawner->thread.joinable()) StartSpawnerThread(spawner);
-  bool deliver;
-  {
-    std::lock_guard<std::mutex> lock(spawner->mutex);
-    deliver = !spawner->done.empty();
-  }
-  if (deliver) uv_async_send(&spawner->async);
-  return info.Env().Undefined();
 }
 
 const char* StepName(int step) {
@@ -393,35 +408,51 @@ enum ResultSlot : int { kId = 0, kPid, kPidfd, kErrno, kStep, kStepIndex, kResul
 // (a ChildStep, named by spawnStepNames) and stepIndex, with errno 0 when the child exec'd.
 // Plain numbers, because setting properties on an object per spawn from C++ cost more than the
 // rest of this hand-over.
-void OnJobsDone(uv_async_t* handle) {
-  auto* spawner = static_cast<Spawner*>(handle->data);
-  std::vector<SpawnJob*> done;
+Napi::Float64Array TakeResults(Napi::Env env, Spawner* spawner) {
+  std::vector<std::unique_ptr<SpawnJob>> done;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
-    done.swap(spawner->done);
+    for (SpawnJob* job : spawner->done) done.emplace_back(job);
+    spawner->done.clear();
   }
-  if (done.empty()) return;
-  Napi::Env env = spawner->dispatcher.Env();
-  Napi::HandleScope scope(env);
   Napi::Float64Array results = Napi::Float64Array::New(env, done.size() * kResultSlots);
   for (size_t i = 0; i < done.size(); i++) {
-    std::unique_ptr<SpawnJob> job(done[i]);
+    const SpawnJob& job = *done[i];
     double* result = results.Data() + i * kResultSlots;
-    result[kId] = job->id;
-    result[kPid] = job->pid;
-    result[kPidfd] = job->pidfd;
+    result[kId] = job.id;
+    result[kPid] = job.pid;
+    result[kPidfd] = job.pidfd;
     // A failed clone has no step of the child: kNone, which is named "clone".
-    result[kErrno] = job->clone_error != 0 ? job->clone_error : job->plan.error;
-    result[kStep] = job->clone_error != 0 ? 0 : job->plan.step;
-    result[kStepIndex] = job->clone_error != 0 ? 0 : job->plan.step_index;
+    result[kErrno] = job.clone_error != 0 ? job.clone_error : job.plan.error;
+    result[kStep] = job.clone_error != 0 ? 0 : job.plan.step;
+    result[kStepIndex] = job.clone_error != 0 ? 0 : job.plan.step_index;
   }
   spawner->in_flight -= done.size();
   if (spawner->in_flight == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
+  return results;
+}
+
+void OnJobsDone(uv_async_t* handle) {
+  auto* spawner = static_cast<Spawner*>(handle->data);
+  Napi::Env env = spawner->dispatcher.Env();
+  Napi::HandleScope scope(env);
+  Napi::Float64Array results = TakeResults(env, spawner);
+  if (results.ElementLength() == 0) return;
   try {
     spawner->dispatcher.MakeCallback(env.Global(), {results}, *spawner->async_context);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());
   }
+}
+
+// spawnAfterFork() -> results: in the child of lib/fork.ts, after uv_loop_fork. Starts a new
+// spawning thread and returns the parent's spawns, failed with ECHILD, in the dispatcher's
+// format: synchronously, because an async send the parent made just before the fork may have
+// left the handle looking busy in the child, which would never be woken by another.
+Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info) {
+  auto* spawner = static_cast<Spawner*>(info.Data());
+  if (!spawner->thread.joinable()) StartSpawnerThread(spawner);
+  return TakeResults(info.Env(), spawner);
 }
 
 // The syscall that each ChildStep stands for, indexed by step.

@@ -105,25 +105,35 @@ struct PidfdWaiter;
 // closed when the environment is torn down.
 struct WaitState {
   uv_loop_t* loop = nullptr;
-  uint32_t next_id = 1;
-  std::unordered_map<uint32_t, PidfdWaiter*> waiters;
+  uint64_t next_id = 1;  // below 2**53: the facade holds ids as numbers
+  std::unordered_map<uint64_t, PidfdWaiter*> waiters;
   // The epoll set of the waited-for pidfds (event data: the wait's id), watched by epoll_poll.
   int epoll_fd = -1;
   uv_poll_t epoll_poll;
+  bool shares_parent_set = false;  // a fork child that could not get a set of its own
   // One async context for every wait's callback: napi_async_init per wait cost more than the
   // wait itself, and promise continuations keep their own context (AsyncLocalStorage) anyway.
   std::unique_ptr<Napi::AsyncContext> async_context;
   napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
-  // The wait record (see WaitRecordSlot) and the reference that keeps its memory alive.
-  double* record = nullptr;
+  // The wait record of the synchronous waits (see WaitRecordSlot).
   Napi::Reference<Napi::Float64Array> record_array;
 };
+
+// The wait record's memory, looked up at each use: a caller could have detached its buffer.
+double* SharedRecord(Napi::Env env, WaitState* state) {
+  Napi::Float64Array record = state->record_array.Value();
+  if (record.ElementLength() < kWaitRecordSlots) {
+    throw Napi::Error::New(env, "waitRecord's buffer was detached");
+  }
+  return record.Data();
+}
 
 // waitpid(pid, options) and wait4(pid, options) -> the pid, or null (WNOHANG and nothing
 // ready). The raw status goes to the wait record, and for wait4 the rusage too: waitpid(2) is
 // wait4(2) without the rusage.
 Napi::Value WaitForPid(const Napi::CallbackInfo& info, bool with_rusage) {
   auto* state = static_cast<WaitState*>(info.Data());
+  double* record = SharedRecord(info.Env(), state);  // before the wait: a reaped child is not lost
   pid_t pid = Int32Argument(info, 0, "pid");
   int options = Int32Argument(info, 1, "options");
   int status = 0;
@@ -138,9 +148,9 @@ Napi::Value WaitForPid(const Napi::CallbackInfo& info, bool with_rusage) {
     throw SyscallError(info.Env(), err, with_rusage ? "wait4" : "waitpid");
   }
   if (result == 0) return info.Env().Null();
-  state->record[kPid] = result;
-  state->record[kStatus] = status;
-  if (with_rusage) FillRusage(state->record, usage);
+  record[kPid] = result;
+  record[kStatus] = status;
+  if (with_rusage) FillRusage(record, usage);
   return Napi::Number::New(info.Env(), result);
 }
 
@@ -160,6 +170,7 @@ Napi::Value WaitId(const Napi::CallbackInfo& info) {
   int64_t id = info[1].As<Napi::Number>().Int64Value();
   int options = Int32Argument(info, 2, "options");
   if (id < 0 || id > UINT32_MAX) throw Napi::RangeError::New(info.Env(), "id out of range");
+  double* record = SharedRecord(info.Env(), state);  // before the wait: a reaped child is not lost
   siginfo_t siginfo;
   struct rusage usage;
   int result = WaitIdRetrying(static_cast<idtype_t>(idtype), static_cast<id_t>(id), options,
@@ -169,18 +180,23 @@ Napi::Value WaitId(const Napi::CallbackInfo& info) {
     throw SyscallError(info.Env(), err, "waitid");
   }
   if (siginfo.si_pid == 0) return info.Env().Null();
-  FillSiginfo(state->record, siginfo, usage);
+  FillSiginfo(record, siginfo, usage);
   return Napi::Number::New(info.Env(), siginfo.si_pid);
 }
 
 // ---- Asynchronous waits on pidfds ----
 //
-// fork(2) shares an epoll set between parent and child: if the child used the parent's, it would
-// take events meant for the parent. The child of a fork therefore gets a new set with the same fd
-// number (which libuv's uv_loop_fork watches again) holding the same pidfds. Those waits end in
-// the child with ECHILD once their process exits: it is the parent's child, not this one's.
+// Every pidfd waited for goes into one epoll set per environment, and libuv watches only that
+// set (one uv_poll_t): adding a wait is one epoll_ctl and finishing it one close, where a
+// uv_poll_t per pidfd cost five system calls and a closing handle per child. EPOLLONESHOT: an
+// entry left behind (a pidfd the caller dup'ed and closed) fires once, never in a loop.
+//
+// fork(2) shares an epoll set between parent and child: a child using the parent's would take
+// and remove the parent's registrations. The child gets a new, empty set on the same fd number
+// (which libuv's uv_loop_fork watches again), and lib/fork.ts calls waitAfterFork, which ends
+// the inherited waits at once with ECHILD: their processes are the parent's children.
 struct PidfdWaiter {
-  uint32_t id;
+  uint64_t id;
   pid_t pid;
   int pidfd;
   Napi::FunctionReference callback;
@@ -205,32 +221,23 @@ void BeforeFork() {
 void AfterForkInParent() {
   live_states_mutex.unlock();
 }
+// System calls only: this also runs in children that go on to exec (another addon's fork).
 void AfterForkInChild() {
   for (WaitState* state : live_states) {
     int fresh = epoll_create1(EPOLL_CLOEXEC);  // any number: it is moved onto the old one
-    if (fresh == -1) continue;  // the waits stay on the shared set: no worse than before
-    for (const auto& [id, waiter] : state->waiters) {
-      epoll_event event = {};
-      event.events = EPOLLIN;
-      event.data.u32 = id;
-      epoll_ctl(fresh, EPOLL_CTL_ADD, waiter->pidfd, &event);
+    if (fresh == -1 || dup3(fresh, state->epoll_fd, O_CLOEXEC) == -1) {
+      state->shares_parent_set = true;  // never touched again in this process
     }
-    dup3(fresh, state->epoll_fd, O_CLOEXEC);
-    ::close(fresh);
+    if (fresh != -1) ::close(fresh);
   }
   live_states_mutex.unlock();
 }
-
-//
-// Every pidfd waited for goes into one epoll set per environment, and libuv watches only that
-// set (one uv_poll_t): adding a wait is one epoll_ctl and finishing it one close, where a
-// uv_poll_t per pidfd cost five system calls and a closing handle per child.
 
 // Closes the pidfd and frees the waiter; the callback is not called. EPOLL_CTL_DEL first: if the
 // caller dup'ed the pidfd, closing ours alone would leave it registered.
 void DropWaiter(WaitState* state, PidfdWaiter* waiter) {
   state->waiters.erase(waiter->id);
-  epoll_ctl(state->epoll_fd, EPOLL_CTL_DEL, waiter->pidfd, nullptr);
+  if (!state->shares_parent_set) epoll_ctl(state->epoll_fd, EPOLL_CTL_DEL, waiter->pidfd, nullptr);
   ::close(waiter->pidfd);
   delete waiter;
   if (state->waiters.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
@@ -276,7 +283,7 @@ void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
     count = epoll_wait(state->epoll_fd, ready, 64, 0);
   } while (count == -1 && errno == EINTR);
   for (int i = 0; i < count; i++) {
-    auto found = state->waiters.find(ready[i].data.u32);
+    auto found = state->waiters.find(ready[i].data.u64);
     if (found == state->waiters.end()) continue;
     PidfdWaiter* waiter = found->second;
     siginfo_t siginfo;
@@ -287,35 +294,44 @@ void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
       FinishWaiter(state, waiter, errno, nullptr, nullptr);
     } else if (siginfo.si_pid != 0) {
       FinishWaiter(state, waiter, 0, &siginfo, &usage);
+    } else {
+      // Not exited yet (a pidfd is readable only once it has): watch again.
+      epoll_event event = {};
+      event.events = EPOLLIN | EPOLLONESHOT;
+      event.data.u64 = waiter->id;
+      epoll_ctl(state->epoll_fd, EPOLL_CTL_MOD, waiter->pidfd, &event);
     }
-    // Else not exited yet (a pidfd is readable only once it has): keep watching.
   }
 }
 
 // Starts watching `pidfd` (which the waiter now owns and closes) and returns the wait's id.
-uint32_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
+uint64_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
                      Napi::Function callback) {
-  auto* waiter = new PidfdWaiter();
+  if (state->shares_parent_set || pidfd == state->epoll_fd) {
+    ::close(pidfd);
+    throw SyscallError(env, state->shares_parent_set ? EMFILE : EBADF, "epoll_ctl");
+  }
+  // Everything that can throw comes before the pidfd joins the set.
+  auto waiter = std::make_unique<PidfdWaiter>();
   waiter->id = state->next_id++;
   waiter->pid = pid;
   waiter->pidfd = pidfd;
-  epoll_event event = {};
-  event.events = EPOLLIN;
-  event.data.u32 = waiter->id;
-  if (epoll_ctl(state->epoll_fd, EPOLL_CTL_ADD, pidfd, &event) != 0) {
-    int err = errno;
-    ::close(pidfd);
-    delete waiter;
-    throw SyscallError(env, err, "epoll_ctl");
-  }
   waiter->callback = Napi::Persistent(callback);
   if (!state->async_context) {
     state->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
   }
+  epoll_event event = {};
+  event.events = EPOLLIN | EPOLLONESHOT;
+  event.data.u64 = waiter->id;
+  if (epoll_ctl(state->epoll_fd, EPOLL_CTL_ADD, pidfd, &event) != 0) {
+    int err = errno;
+    ::close(pidfd);
+    throw SyscallError(env, err, "epoll_ctl");
+  }
   // A pending wait keeps the event loop alive, like a running child_process child.
   if (state->waiters.empty()) uv_ref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
-  state->waiters[waiter->id] = waiter;
-  return waiter->id;
+  state->waiters[waiter->id] = waiter.get();
+  return waiter.release()->id;
 }
 
 // pidfdWaitStart(pid, callback) -> id. Throws ESRCH (no such process) or ECHILD (not our child)
@@ -371,10 +387,27 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pidfd);
 }
 
+// waitAfterFork() -> the callbacks of the waits this process inherited from its parent, now
+// ended (pidfds closed, nothing left in the set): lib/fork.ts calls them with ECHILD.
+Napi::Value WaitAfterFork(const Napi::CallbackInfo& info) {
+  auto* state = static_cast<WaitState*>(info.Data());
+  Napi::Array callbacks = Napi::Array::New(info.Env());
+  while (!state->waiters.empty()) {
+    PidfdWaiter* waiter = state->waiters.begin()->second;
+    callbacks.Set(callbacks.Length(), waiter->callback.Value());
+    // No EPOLL_CTL_DEL: the set is new and empty, or the parent's (shares_parent_set).
+    state->waiters.erase(waiter->id);
+    ::close(waiter->pidfd);
+    delete waiter;
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
+  return callbacks;
+}
+
 // pidfdWaitCancel(id) -> true if the wait was still in progress (its callback will not run).
 Napi::Value PidfdWaitCancel(const Napi::CallbackInfo& info) {
   auto* state = static_cast<WaitState*>(info.Data());
-  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   auto found = state->waiters.find(id);
   if (found == state->waiters.end()) return Napi::Boolean::New(info.Env(), false);
   DropWaiter(state, found->second);
@@ -449,7 +482,6 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   RememberWaitState(state);
 
   Napi::Float64Array record = Napi::Float64Array::New(env, kWaitRecordSlots);
-  state->record = record.Data();
   state->record_array = Napi::Persistent(record);
   napi_add_async_cleanup_hook(env, CleanupWaitState, state, nullptr);
 
@@ -460,6 +492,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdWaitStart", Napi::Function::New(env, PidfdWaitStart, "pidfdWaitStart", state));
   exports.Set("pidfdWaitAdopt", Napi::Function::New(env, PidfdWaitAdopt, "pidfdWaitAdopt", state));
+  exports.Set("waitAfterFork", Napi::Function::New(env, WaitAfterFork, "waitAfterFork", state));
   exports.Set("pidfdWaitCancel",
               Napi::Function::New(env, PidfdWaitCancel, "pidfdWaitCancel", state));
   exports.Set("waitConstants", Constants(env));

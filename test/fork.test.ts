@@ -222,7 +222,9 @@ describe('fork', () => {
         if (pid === 0) {
           const inherited = sleeper.wait().then(() => 'resolved', (error) => error.code);
           console.log('child in flight', await inFlight.then(() => 'resolved', (error) => error.code));
-          const own = await (await p.spawn('true')).wait();
+          // Several in a row: the new spawning thread must be woken each time.
+          let own;
+          for (let i = 0; i < 3; i++) own = await (await p.spawn('true')).wait();
           console.log('child own', JSON.stringify(own.status));
           console.log('child inherited', await inherited);
           process.exit(0);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, spawn, type RunResult, type SpawnOptions } from '../lib/index';
+import { run, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
 import { exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
 
@@ -43,6 +43,15 @@ describe('spawn: the handle', () => {
     expect((await child.wait()).status).toEqual({ kind: 'signaled', signal: 'SIGTERM', signo: 15, coreDumped: false });
     expect(() => child.kill('SIGKILL')).toThrow(expect.objectContaining({ code: 'ESRCH', syscall: 'pidfd_send_signal' }));
     expect(() => child.kill('SIGBOGUS' as never)).toThrow(TypeError);
+  });
+
+  it('when someone else reaps the child, wait rejects with ECHILD and kill throws ESRCH, never touching the closed pidfd', async () => {
+    const child = await spawn('sleep', ['0.1']);
+    expect(waitpid(child.pid)!.status).toEqual(ok); // reaped behind the handle's back
+    expect(await rejection(child.wait())).toMatchObject({ code: 'ECHILD', syscall: 'waitid' });
+    // The pidfd is closed then, and its number may already be another file's.
+    expect(() => child.kill('SIGKILL')).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    await child[Symbol.asyncDispose]();
   });
 
   it('killGroup signals the whole group of a child that leads one, and refuses otherwise', async () => {

@@ -7,7 +7,7 @@
 namespace posix_process {
 
 int AboveStdio(int fd) {
-  if (fd > 2) return fd;
+  if (fd < 0 || fd > 2) return fd;  // -1: the caller's error, errno intact
   int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   int err = errno;
   ::close(fd);
