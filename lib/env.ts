@@ -81,7 +81,7 @@ const toBuffer = (value: Bytes): Buffer => (typeof value === 'string' ? Buffer.f
  * The PATH a program is searched in: that of `envp` when an environment is given (none there:
  * undefined), else this process's own.
  */
-export function searchPathFor(envp: readonly Bytes[] | null | undefined): Bytes | undefined {
+function searchPathFor(envp: readonly Bytes[] | null | undefined): Bytes | undefined {
   if (envp === null || envp === undefined) return process.env.PATH;
   for (const entry of envp) {
     if (typeof entry === 'string' ? entry.startsWith('PATH=') : entry.subarray(0, 5).equals(PATH_PREFIX)) {

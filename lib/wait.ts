@@ -121,7 +121,7 @@ export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
   validatePidArgument(pid);
   const found = binding.waitpid(pid, optionBits(options, 'options', waitOptionBits));
   if (found === null) return null;
-  const raw = record[Slot.status]!;
+  const raw = sharedRecord[Slot.status]!;
   return { pid: found, status: decodeWaitStatus(raw), raw };
 }
 
@@ -134,8 +134,8 @@ export function wait4(pid: number, options?: WaitOptions): (WaitResult & { rusag
   validatePidArgument(pid);
   const found = binding.wait4(pid, optionBits(options, 'options', waitOptionBits));
   if (found === null) return null;
-  const raw = record[Slot.status]!;
-  return { pid: found, status: decodeWaitStatus(raw), raw, rusage: rusageFromRecord(record) };
+  const raw = sharedRecord[Slot.status]!;
+  return { pid: found, status: decodeWaitStatus(raw), raw, rusage: rusageFromRecord(sharedRecord) };
 }
 
 const idTypes: Record<IdType, number> = { pid: C.P_PID, pgid: C.P_PGID, all: C.P_ALL, pidfd: C.P_PIDFD };
@@ -143,7 +143,7 @@ const idTypes: Record<IdType, number> = { pid: C.P_PID, pgid: C.P_PGID, all: C.P
 // Synchronous native waits leave what they found in one shared record (NativeBinding.waitRecord),
 // read here right after each call; asynchronous ones pass a record of the same layout. Building
 // these objects in JavaScript is much cheaper than setting their properties one by one from C++.
-const record = binding.waitRecord;
+const sharedRecord = binding.waitRecord;
 const enum Slot {
   pid,
   uid,
@@ -216,7 +216,7 @@ export function waitid(idtype: IdType, id: number, options: WaitIdOptions): Wait
   validateInteger(id, 'id', 0, 2 ** 31 - 1);
   if (options === undefined || options === null) throw invalidArgType('options', 'an object', options);
   const found = binding.waitid(type, id, optionBits(options, 'options', waitIdOptionBits));
-  return found === null ? null : waitIdResultFromRecord(record);
+  return found === null ? null : waitIdResultFromRecord(sharedRecord);
 }
 
 /**

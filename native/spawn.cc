@@ -320,9 +320,9 @@ void StartSpawnerThread(Spawner* spawner) {
 
 // fork(2) copies every Spawner but none of their threads. In the child (lib/fork.ts), the spawns
 // that were queued, under way or not yet delivered at the fork fail with ECHILD (they are the
-// parent's), and
-// spawnAfterFork starts a new thread and delivers those failures. The atfork handlers hold each
-// Spawner's mutex across the fork, so the child never inherits it locked by a thread it lacks.
+// parent's), and spawnAfterFork starts a new thread and returns those failures. The atfork
+// handlers hold each Spawner's mutex across the fork, so that no job is half moved when the
+// child copies the queues.
 std::mutex spawners_mutex;
 std::vector<Spawner*> spawners;  // guarded by spawners_mutex
 

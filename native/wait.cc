@@ -395,12 +395,10 @@ Napi::Value WaitAfterFork(const Napi::CallbackInfo& info) {
   while (!state->waiters.empty()) {
     PidfdWaiter* waiter = state->waiters.begin()->second;
     callbacks.Set(callbacks.Length(), waiter->callback.Value());
-    // No EPOLL_CTL_DEL: the set is new and empty, or the parent's (shares_parent_set).
-    state->waiters.erase(waiter->id);
-    ::close(waiter->pidfd);
-    delete waiter;
+    // In the child's new, empty set its EPOLL_CTL_DEL finds nothing; the parent's set
+    // (shares_parent_set) it leaves alone.
+    DropWaiter(state, waiter);
   }
-  uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
   return callbacks;
 }
 
