@@ -136,7 +136,7 @@ export interface NativeBinding {
   pipe(): [number, number];
   closeFd(fd: number): void;
   /** Test support only (native/testing.cc). */
-  readonly testing: { openInheritable(path: string): number };
+  readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
   // procfs (native/procfs.cc)

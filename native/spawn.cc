@@ -1,29 +1,43 @@
-// The safe spawn: a clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) child that runs the prepared
-// ChildPlan (spawn_child.cc) and execs, started from a dedicated spawning thread.
+// The safe spawn: a clone(CLONE_VM | CLONE_PIDFD) child that runs the prepared ChildPlan
+// (spawn_child.cc) and execs. CLONE_VM: no page table is copied, so the cost does not grow with
+// the heap. Two ways to start it, the same child either way:
 //
-// Why a thread of our own:
-// - The JS thread never blocks on a spawn (vfork suspends the thread that clones until the child
-//   has exec'd, which takes a while for big programs or slow file systems), and the libuv
-//   threadpool, shared with fs and dns, is never tied up.
-// - PR_SET_PDEATHSIG fires when the *thread* that created the child exits. This thread lives as
-//   long as the Node environment, so pdeathsig means "when this Node process goes away".
-// - It runs with every signal blocked, so no handler of Node's can run in a child that shares its
-//   memory before the child has reset the dispositions.
+// - The direct clone, from the JS thread, when no other spawn is under way (one after another,
+//   the common case): clone *without* CLONE_VFORK, so the JS thread goes back to its event loop
+//   at once, and learns of the exec from a close-on-exec pipe that reaches end-of-file when the
+//   child has exec'd (or exited after a failed step), watched from the loop. A thread hand-over
+//   costs two wake-ups of another thread per spawn, which on a virtual machine with idle CPUs
+//   halted cost more than the clone itself (README, "Performance"). The child shares the JS
+//   thread's thread-local storage while that thread runs on, so it leaves errno alone
+//   (util/raw_syscall.h); where that cannot be done (kHaveRawSyscall), every spawn takes the
+//   thread.
+// - The spawning thread, for the rest: a spawn asked for while another is under way (a burst, so
+//   that the JS thread is not slowed by each new child taking its CPU), and daemon(). It clones
+//   with CLONE_VFORK, suspended until the child has exec'd, then hands the result back through
+//   a uv_async_t. The JS thread never blocks on a spawn (exec of a big program on a slow file
+//   system takes a while), and the libuv threadpool, shared with fs and dns, is never tied up.
+//
+// Both threads that clone block every signal first, so no handler of Node's can run in a child
+// that shares its memory before the child has reset the dispositions. PR_SET_PDEATHSIG fires
+// when the *thread* that created the child exits: both live as long as the Node environment, so
+// pdeathsig means "when this Node process (or worker) goes away".
 //
 // daemon() (lib/daemon.ts) goes through the same path: its plan has `daemonize` set, and the child
 // clones the daemon after setsid (spawn_child.cc, Daemonize).
 //
-// Requests are built completely on the JS thread (every string, array and fd table), queued, run
-// one at a time on the spawning thread, and their results handed back through a uv_async_t.
+// Requests are built completely on the JS thread (every string, array and fd table) before
+// either clone. Results of both ways reach the facade through one dispatcher (OnJobsDone).
 //
-// Man pages: clone(2), pidfd_open(2), pidfd_send_signal(2), vfork(2).
+// Man pages: clone(2), pidfd_open(2), pidfd_send_signal(2), vfork(2), pipe(7), epoll(7).
 #include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -47,6 +61,7 @@
 #include "util/arguments.h"
 #include "util/error.h"
 #include "util/fds.h"
+#include "util/raw_syscall.h"
 #include "util/strings.h"
 
 #ifndef CLONE_PIDFD
@@ -58,9 +73,10 @@ namespace posix_process::spawn {
 namespace {
 
 constexpr size_t kChildStackSize = 256 * 1024;
-// Two stacks in one mapping: the child's on top, and below it the daemon's, which runs while the
-// child of daemon() is suspended in clone (both share this memory).
-constexpr size_t kStackMapSize = 2 * kChildStackSize;
+// Three stacks in one mapping, from the bottom: the daemon's, which runs while the child of
+// daemon() is suspended in clone (both share this memory); the spawning thread's child's; and
+// the direct clone's child's. Each is used by one child at a time.
+constexpr size_t kStackMapSize = 3 * kChildStackSize;
 
 // One spawn: the plan and everything it points to, then the outcome.
 struct SpawnJob {
@@ -78,6 +94,7 @@ struct SpawnJob {
   pid_t pid = -1;
   int pidfd = -1;
   int clone_error = 0;
+  int exec_notice = -1;  // a direct clone's: the read end of its exec notice pipe
 
   double id = 0;  // the facade's handle for this spawn
 };
@@ -100,7 +117,18 @@ struct Spawner {
   std::thread thread;
   SpawnJob* running = nullptr;  // guarded by mutex: the job the thread is on, if any
   void* stack = nullptr;
+
+  // The direct clone in progress, if any (changed under mutex, for the fork handlers), and the
+  // epoll set holding its exec notice, watched by notice_poll.
+  SpawnJob* direct = nullptr;
+  int notice_epoll = -1;
+  uv_poll_t notice_poll;
+  // No direct clones: a fork child that could not get a set of its own, or a set the loop could
+  // not watch. Every spawn then takes the spawning thread.
+  bool direct_disabled = false;
 };
+
+void OnJobsDone(uv_async_t* handle);
 
 // A signal set as a BigInt whose bit (signo - 1) stands for signo (built by the facade).
 uint64_t SignalBits(Napi::Value value) {
@@ -242,6 +270,7 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
   plan.rlimit_count = job->rlimits.size();
 
   plan.parent_pid = ::getpid();
+  plan.exec_notice_fd = -1;
   plan.sigmask = SignalBits(info[10]);
   plan.reset_to_default = SignalBits(info[11]);
   if (plan.daemonize) {
@@ -253,13 +282,29 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
   return job;
 }
 
+// Reaps a child that failed a step (it is exiting: exit_group follows the error) or the
+// intermediate child of daemon(), and closes its pidfd. ECHILD only if the user reaped it with
+// waitpid(-1) first: gone either way.
+void ReapChild(Spawner* spawner, SpawnJob* job) {
+  int status;
+  while (::waitpid(job->pid, &status, 0) == -1 && errno == EINTR) {
+  }
+  int pidfd;
+  {
+    std::lock_guard<std::mutex> lock(spawner->mutex);  // see RunJob
+    pidfd = job->pidfd;
+    job->pidfd = -1;
+  }
+  ::close(pidfd);
+}
+
 // On the spawning thread: clone, wait for exec (CLONE_VFORK), and reap the child at once if a
 // step failed, so that a failed spawn leaves no zombie. For daemon() the child is only the
 // intermediate process: it has exited by the time clone returns (the daemon has exec'd or
 // failed), it is always reaped here, and the result is the daemon's pid. Its pidfd, held until
 // then, tells a reaper in this process (startReaper) to leave it to us.
 void RunJob(Spawner* spawner, SpawnJob* job) {
-  char* stack_top = static_cast<char*>(spawner->stack) + kStackMapSize;
+  char* stack_top = static_cast<char*>(spawner->stack) + 2 * kChildStackSize;
   job->plan.daemon_stack_top = static_cast<char*>(spawner->stack) + kChildStackSize;
   int pidfd = -1;
   pid_t pid = ::clone(RunChild, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
@@ -275,15 +320,7 @@ void RunJob(Spawner* spawner, SpawnJob* job) {
     job->pidfd = pidfd;
   }
   if (job->plan.error != 0 || job->plan.daemonize) {
-    // ECHILD only if the user reaped it with waitpid(-1) first: gone either way.
-    int status;
-    while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
-    }
-    {
-      std::lock_guard<std::mutex> lock(spawner->mutex);
-      job->pidfd = -1;
-    }
-    ::close(pidfd);
+    ReapChild(spawner, job);
     if (job->plan.daemonize) job->pid = job->plan.daemon_pid;
   }
 }
@@ -318,6 +355,105 @@ void StartSpawnerThread(Spawner* spawner) {
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
+// ---- The direct clone ----
+
+// Blocks every signal of the calling thread for the length of a clone: a child that shares this
+// memory must not run a handler of Node's before it has reset the dispositions.
+class AllSignalsBlocked {
+ public:
+  AllSignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous_);
+  }
+  ~AllSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  AllSignalsBlocked(const AllSignalsBlocked&) = delete;
+  AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
+// On the JS thread, once the direct child has exec'd or failed (its exec notice reached
+// end-of-file): reaps it if it failed, and moves the job to the finished ones.
+void FinishDirect(Spawner* spawner) {
+  SpawnJob* job = spawner->direct;
+  ::close(job->exec_notice);  // which also takes it out of the epoll set
+  job->exec_notice = -1;
+  if (job->plan.error != 0) ReapChild(spawner, job);
+  std::lock_guard<std::mutex> lock(spawner->mutex);
+  spawner->direct = nullptr;
+  spawner->done.push_back(job);
+}
+
+// Waits, blocking the calling thread, for the direct child's exec notice: only where it cannot
+// be watched from the loop, or at teardown. The child is running its setup and exec, short work.
+void AwaitDirect(Spawner* spawner) {
+  pollfd notice = {spawner->direct->exec_notice, POLLIN, 0};
+  while (::poll(&notice, 1, -1) == -1 && errno == EINTR) {
+  }
+  FinishDirect(spawner);
+}
+
+// On the JS thread, with spawner->mutex held (a fork(2) from another thread then sees either no
+// direct clone or one whose fds are recorded, which AfterForkInChild closes: a copy of the
+// notice pipe's write end kept by a fork child would hold end-of-file back for ever). Clones the
+// child without CLONE_VFORK and returns at once; OnExecNotice finishes the job. A failure before
+// the child exists goes to the finished jobs, delivered from the loop like any other.
+void StartDirect(Spawner* spawner, SpawnJob* job) {
+  int notice[2];
+  if (PipeAboveStdio(notice, O_CLOEXEC) != 0) {
+    job->clone_error = errno;
+    spawner->done.push_back(job);
+    uv_async_send(&spawner->async);
+    return;
+  }
+  job->plan.exec_notice_fd = notice[1];
+  char* stack_top = static_cast<char*>(spawner->stack) + kStackMapSize;
+  int pidfd = -1;
+  pid_t pid;
+  int clone_errno;
+  {
+    AllSignalsBlocked blocked;
+    pid = ::clone(RunChild, stack_top, CLONE_VM | CLONE_PIDFD | SIGCHLD, &job->plan, &pidfd);
+    clone_errno = errno;
+  }
+  ::close(notice[1]);  // the child's copy is now the only one
+  if (pid == -1) {
+    ::close(notice[0]);
+    job->clone_error = clone_errno;
+    spawner->done.push_back(job);
+    uv_async_send(&spawner->async);
+    return;
+  }
+  job->pid = pid;
+  job->pidfd = pidfd;
+  job->exec_notice = notice[0];
+  spawner->direct = job;
+  epoll_event event = {};
+  event.events = EPOLLIN | EPOLLONESHOT;  // end-of-file reads as EPOLLIN | EPOLLHUP
+  if (epoll_ctl(spawner->notice_epoll, EPOLL_CTL_ADD, notice[0], &event) != 0) {
+    // Out of memory or of epoll watches: wait here, as CLONE_VFORK would have.
+    spawner->mutex.unlock();
+    AwaitDirect(spawner);
+    spawner->mutex.lock();
+    uv_async_send(&spawner->async);
+  }
+}
+
+// The direct child's exec notice reached end-of-file: deliver its result.
+void OnExecNotice(uv_poll_t* handle, int status, int events) {
+  auto* spawner = static_cast<Spawner*>(handle->data);
+  epoll_event ready;
+  int count;
+  do {
+    count = epoll_wait(spawner->notice_epoll, &ready, 1, 0);
+  } while (count == -1 && errno == EINTR);
+  if (count != 1 || spawner->direct == nullptr) return;
+  FinishDirect(spawner);
+  OnJobsDone(&spawner->async);
+}
+
 // fork(2) copies every Spawner but none of their threads. In the child (lib/fork.ts), the spawns
 // that were queued, under way or not yet delivered at the fork fail with ECHILD (they are the
 // parent's), and spawnAfterFork starts a new thread and returns those failures. The atfork
@@ -347,6 +483,15 @@ void AfterForkInChild() {
     new (&spawner->mutex) std::mutex();
     if (spawner->running != nullptr) spawner->done.push_back(spawner->running);
     spawner->running = nullptr;
+    if (spawner->direct != nullptr) {
+      ::close(spawner->direct->exec_notice);  // the parent's child: its exec is told there
+      spawner->direct->exec_notice = -1;
+      spawner->done.push_back(spawner->direct);
+      spawner->direct = nullptr;
+    }
+    if (FreshEpollSetInForkChild(spawner->notice_epoll) != 0) {
+      spawner->direct_disabled = true;  // no direct clones in this process
+    }
     spawner->done.insert(spawner->done.end(), spawner->pending.begin(), spawner->pending.end());
     spawner->pending.clear();
     for (SpawnJob* job : spawner->done) {
@@ -494,15 +639,21 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   std::unique_ptr<SpawnJob> job = BuildJob(info);
   job->id = info[0].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
-  bool was_idle;
+  bool wake_thread = false;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
-    was_idle = spawner->pending.empty();
-    spawner->pending.push_back(job.release());
+    bool thread_idle = spawner->pending.empty() && spawner->running == nullptr;
+    if (kHaveRawSyscall && !job->plan.daemonize && thread_idle && spawner->direct == nullptr &&
+        !spawner->direct_disabled) {
+      StartDirect(spawner, job.release());
+    } else {
+      // A thread with work queued will find this job without a wake-up (a futex call saved for
+      // every spawn of a burst but the first).
+      wake_thread = spawner->pending.empty();
+      spawner->pending.push_back(job.release());
+    }
   }
-  // A thread with work queued will find this job without a wake-up (a futex call saved for
-  // every spawn of a burst but the first).
-  if (was_idle) spawner->wake.notify_one();
+  if (wake_thread) spawner->wake.notify_one();
   return env.Undefined();
 }
 
@@ -554,6 +705,8 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   }
   spawner->wake.notify_one();
   if (spawner->thread.joinable()) spawner->thread.join();
+  // A direct child still reads its plan and runs on the stack freed below: wait for its exec.
+  if (spawner->direct != nullptr) AwaitDirect(spawner);
   {
     std::lock_guard<std::mutex> lock(spawners_mutex);
     spawners.erase(std::find(spawners.begin(), spawners.end(), spawner));
@@ -566,10 +719,14 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   munmap(spawner->stack, kStackMapSize);
   spawner->dispatcher.Reset();
   spawner->async_context.reset();
-  uv_close(reinterpret_cast<uv_handle_t*>(&spawner->async), [](uv_handle_t* closed) {
-    auto* stopped = static_cast<Spawner*>(closed->data);
-    napi_remove_async_cleanup_hook(stopped->cleanup_handle);
-    delete stopped;
+  uv_close(reinterpret_cast<uv_handle_t*>(&spawner->notice_poll), [](uv_handle_t* closed) {
+    auto* stopping = static_cast<Spawner*>(closed->data);
+    ::close(stopping->notice_epoll);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stopping->async), [](uv_handle_t* closed_async) {
+      auto* stopped = static_cast<Spawner*>(closed_async->data);
+      napi_remove_async_cleanup_hook(stopped->cleanup_handle);
+      delete stopped;
+    });
   });
 }
 
@@ -605,9 +762,39 @@ void Initialize(Napi::Env env, Napi::Object exports) {
     delete spawner;
     throw SyscallError(env, err, "mmap");
   }
-  uv_async_init(loop, &spawner->async, OnJobsDone);
+  spawner->notice_epoll = AboveStdio(epoll_create1(EPOLL_CLOEXEC));
+  if (spawner->notice_epoll == -1) {
+    int err = errno;
+    munmap(spawner->stack, kStackMapSize);
+    delete spawner;
+    throw SyscallError(env, err, "epoll_create1");
+  }
+  int result = uv_poll_init(loop, &spawner->notice_poll, spawner->notice_epoll);
+  if (result != 0) {
+    ::close(spawner->notice_epoll);
+    munmap(spawner->stack, kStackMapSize);
+    delete spawner;
+    throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(result));
+  }
+  spawner->notice_poll.data = spawner;
+  result = uv_async_init(loop, &spawner->async, OnJobsDone);
+  if (result != 0) {
+    // The poll handle exists: the Spawner goes once libuv has closed it.
+    munmap(spawner->stack, kStackMapSize);
+    uv_close(reinterpret_cast<uv_handle_t*>(&spawner->notice_poll), [](uv_handle_t* closed) {
+      auto* failed = static_cast<Spawner*>(closed->data);
+      ::close(failed->notice_epoll);
+      delete failed;
+    });
+    throw Napi::Error::New(env, std::string("uv_async_init: ") + uv_strerror(result));
+  }
   spawner->async.data = spawner;
   uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
+  // Unreferenced for good: a direct clone in progress counts in in_flight, which refs `async`.
+  if (uv_poll_start(&spawner->notice_poll, UV_READABLE, OnExecNotice) != 0) {
+    spawner->direct_disabled = true;
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->notice_poll));
 
   StartSpawnerThread(spawner);
   static std::once_flag fork_handlers;

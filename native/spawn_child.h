@@ -3,7 +3,8 @@
 // A ChildPlan is plain data built in full by the parent before the clone (strings, arrays, fd
 // tables). The child only reads it and makes system calls: it allocates nothing, takes no lock,
 // touches no N-API or V8 state and throws no C++ exception, because it shares the parent's memory
-// (CLONE_VM) and runs while the spawning thread is suspended (CLONE_VFORK).
+// (CLONE_VM): either while the spawning thread is suspended (CLONE_VFORK), or, for a direct clone
+// from the JS thread (spawn.cc), while that thread goes on, which is why it never touches errno.
 #pragma once
 
 #include <stddef.h>
@@ -93,6 +94,11 @@ struct ChildPlan {
 
   uint64_t sigmask;           // bit (signo - 1): blocked in the program
   uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored
+
+  // A direct clone's exec notice: the write end of a close-on-exec pipe, which the child keeps
+  // open until exec, so the parent sees end-of-file once the child has exec'd or exited. -1
+  // under CLONE_VFORK, where clone returning says as much.
+  int exec_notice_fd;
 
   // Filled in by the child when a step fails; read by the parent after clone returns.
   volatile int error;

@@ -224,11 +224,9 @@ void AfterForkInParent() {
 // System calls only: this also runs in children that go on to exec (another addon's fork).
 void AfterForkInChild() {
   for (WaitState* state : live_states) {
-    int fresh = epoll_create1(EPOLL_CLOEXEC);  // any number: it is moved onto the old one
-    if (fresh == -1 || dup3(fresh, state->epoll_fd, O_CLOEXEC) == -1) {
+    if (FreshEpollSetInForkChild(state->epoll_fd) != 0) {
       state->shares_parent_set = true;  // never touched again in this process
     }
-    if (fresh != -1) ::close(fresh);
   }
   live_states_mutex.unlock();
 }

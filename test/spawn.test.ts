@@ -350,6 +350,58 @@ describe('run', () => {
   });
 });
 
+describe('spawn: the direct clone and the spawning thread', () => {
+  // One spawn at a time is cloned from the JS thread, which goes on while the child runs; spawns
+  // asked for meanwhile go through the spawning thread (native/spawn.cc).
+  it("the direct child leaves the JS thread's errno alone while it fails system calls", async () => {
+    // 300 missing PATH entries: 300 failed execve calls (ENOENT) in the child, made while the JS
+    // thread, which shares its thread-local storage, watches errno without a system call.
+    const missing = Array.from({ length: 300 }, (_, i) => path.join(tmp, `missing-${i}`));
+    const PATH = [...missing, '/bin', '/usr/bin'].join(':');
+    for (let round = 0; round < 5; round++) {
+      const started = spawn('true', [], { env: { PATH }, stdio: 'ignore' });
+      expect(binding.testing.watchErrno(50)).toBe(0);
+      expect((await (await started).wait()).status).toEqual(ok);
+    }
+  });
+
+  it('spawns asked for together complete, each with its own outcome, on either path', async () => {
+    const fds = openFds();
+    const outcomes = await Promise.allSettled([
+      run('sh', ['-c', 'exit 3']),
+      spawn(path.join(tmp, 'no-such-program')),
+      run('sh', ['-c', 'echo $0'], { argv0: 'named' }),
+      spawn('true', [], { cwd: path.join(tmp, 'no-such-dir') }),
+      run('sh', ['-c', 'exit 4']),
+      spawn('true', [], { stdio: ['ignore', { path: path.join(tmp, 'no-dir', 'out') }, 'ignore'] }),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected']);
+    const value = (i: number): RunResult => (outcomes[i] as PromiseFulfilledResult<RunResult>).value;
+    const reason = (i: number): unknown => (outcomes[i] as PromiseRejectedResult).reason;
+    expect(value(0).status).toEqual({ kind: 'exited', code: 3 });
+    expect(reason(1)).toMatchObject({ code: 'ENOENT', step: 'exec', path: path.join(tmp, 'no-such-program') });
+    expect(value(2).stdout.toString()).toBe('named\n');
+    expect(reason(3)).toMatchObject({ code: 'ENOENT', step: 'chdir', path: path.join(tmp, 'no-such-dir') });
+    expect(value(4).status).toEqual({ kind: 'exited', code: 4 });
+    expect(reason(5)).toMatchObject({ code: 'ENOENT', step: 'open fd 1', path: path.join(tmp, 'no-dir', 'out') });
+    await until(() => openFds().every((fd) => fds.includes(fd)));
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it("the direct clone's exec notice cannot be mapped into the child: EBADF, as for any fd not open", async () => {
+    // The notice pipe takes the two lowest free fds when spawn() runs: its write end is the
+    // second. Mapping it would keep it open past exec, and spawn() would wait for the exit.
+    const first = fs.openSync('/dev/null', 'r');
+    const second = fs.openSync('/dev/null', 'r');
+    fs.closeSync(first);
+    fs.closeSync(second);
+    const started = Date.now();
+    expect(await rejection(spawn('sleep', ['2'], { stdio: 'ignore', fds: { 3: second } }))).toMatchObject({ code: 'EBADF', syscall: 'dup2', step: 'fd 3' });
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
 describe('spawn in worker threads', () => {
   it('works in a worker, which exits or is terminated mid-wait without crashing the process', () => {
     const script = `

@@ -2,7 +2,8 @@
 
 #include <errno.h>
 #include <sys/syscall.h>
-#include <unistd.h>
+
+#include "raw_syscall.h"
 
 namespace posix_process {
 
@@ -11,8 +12,8 @@ int ExecCandidates(const char* const* candidates, size_t count, char* const* arg
   int error = ENOENT;
   bool saw_eacces = false;
   for (size_t i = 0; i < count; i++) {
-    syscall(SYS_execve, candidates[i], argv, envp);
-    error = errno;
+    // Raw: the spawn child may share this thread-local errno with a running parent thread.
+    error = static_cast<int>(-RawSyscall(SYS_execve, candidates[i], argv, envp));
     if (error == EACCES) {
       saw_eacces = true;
     } else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ENODEV &&

@@ -1,5 +1,6 @@
 // The search of execvp(3) over a prepared list of candidate paths, shared by execvp() of the
-// current process and by the spawn child. Async-signal-safe: raw execve(2) calls only.
+// current process and by the spawn child. Async-signal-safe: raw execve(2) calls only, which
+// leave errno alone (util/raw_syscall.h).
 #pragma once
 
 #include <stddef.h>

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 namespace posix_process {
@@ -31,6 +32,16 @@ int PipeAboveStdio(int fds[2], int flags) {
   fds[0] = read_end;
   fds[1] = write_end;
   return 0;
+}
+
+int FreshEpollSetInForkChild(int epoll_fd) {
+  int fresh = ::epoll_create1(EPOLL_CLOEXEC);  // any number: it is moved onto the old one
+  if (fresh == -1) return -1;
+  int result = ::dup3(fresh, epoll_fd, O_CLOEXEC);
+  int err = errno;
+  ::close(fresh);
+  errno = err;
+  return result == -1 ? -1 : 0;
 }
 
 }  // namespace posix_process

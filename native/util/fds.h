@@ -13,4 +13,10 @@ int AboveStdio(int fd);
 // fd open.
 int PipeAboveStdio(int fds[2], int flags);
 
+// In a fork(2) child: puts a new, empty epoll set on `epoll_fd`, which the child shares with its
+// parent until then (registrations made or consumed by one would be the other's too). The same
+// number, so that a uv_poll_t watching it, re-registered by uv_loop_fork, watches the new set.
+// System calls only. Returns -1 with errno set if it cannot.
+int FreshEpollSetInForkChild(int epoll_fd);
+
 }  // namespace posix_process
