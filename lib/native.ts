@@ -126,8 +126,8 @@ export interface NativeBinding {
     sigmask: bigint,
     resetToDefault: bigint,
   ): void;
-  /** Finished spawns arrive as 6 numbers each: id, pid, pidfd, errno (0: exec'd), step, stepIndex. */
-  spawnSetDispatcher(dispatcher: (results: Float64Array) => void): void;
+  /** Finished spawns arrive as `count` results of 6 numbers each: id, pid, pidfd, errno (0: exec'd), step, stepIndex. The array is reused by the next call. */
+  spawnSetDispatcher(dispatcher: (results: Float64Array, count: number) => void): void;
   /** In the child of fork(): a new spawning thread; returns the parent's spawns in flight, failed with ECHILD, as the dispatcher gets them. */
   spawnAfterFork(): Float64Array;
   /** The syscall each step number of a failed child stands for. */

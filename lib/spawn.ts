@@ -188,6 +188,12 @@ export interface PreparedSpawn {
   cwd?: Bytes;
 }
 
+// The fd plans of 'inherit' and 'ignore', the same for every spawn (plans are never changed once
+// made): one object fewer per fd and spawn for the garbage collector. An inherited fd the parent
+// has closed stays closed in the child (checked there).
+const INHERIT_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, source: target, optional: true }));
+const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 }));
+
 function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
   if (stdio === undefined) return ['inherit', 'inherit', 'inherit'];
   if (!Array.isArray(stdio)) return [stdio as StdioOption, stdio as StdioOption, stdio as StdioOption];
@@ -201,8 +207,10 @@ function closeAll(fds: Iterable<number | null>): void {
   for (const fd of fds) if (fd !== null) binding.closeFd(fd);
 }
 
+const NO_RLIMITS: RawSpawnRequest['rlimits'] = [];
+
 function rlimitEntries(rlimits: unknown): RawSpawnRequest['rlimits'] {
-  if (rlimits === undefined) return [];
+  if (rlimits === undefined) return NO_RLIMITS; // never changed: shared by every request
   if (typeof rlimits !== 'object' || rlimits === null) throw invalidArgType('options.rlimits', 'an object', rlimits);
   const limitValue = (value: unknown, name: string): number | bigint => {
     if (typeof value === 'bigint') {
@@ -232,7 +240,8 @@ function optionalInteger(value: unknown, name: string, min: number, max: number)
  */
 export function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
   const program = validateBytes(file, 'file');
-  const argv = [options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), ...validateArgv(args, 'args')];
+  const argv = validateArgv(args, 'args');
+  argv.unshift(options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'));
   // Without an env option the child gets process.env. On the main thread that is the real
   // environment, which native code copies faster than JavaScript can build it; a worker's
   // process.env is its own copy and must be built here.
@@ -247,7 +256,7 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
     setsid: options.setsid === undefined ? false : validateBoolean(options.setsid, 'options.setsid'),
     rlimits: rlimitEntries(options.rlimits),
     pdeathsig: options.pdeathsig === undefined ? 0 : signalNumber(options.pdeathsig, 'options.pdeathsig'),
-    sigmask: signalBits((options.sigmask ?? []).map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`))),
+    sigmask: options.sigmask === undefined ? 0n : signalBits(options.sigmask.map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`))),
     resetToDefault: EVERY_SIGNAL,
   };
   if (envp !== undefined) request.envp = envp;
@@ -283,9 +292,8 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
 
   // fds 0..2, validated before any pipe exists.
   const plans: (RawFdPlan | 'pipe' | null)[] = stdio.map((option, target) => {
-    // If the parent has closed this fd, the child's stays closed too (checked in the child).
-    if (option === 'inherit') return { target, source: target, optional: true };
-    if (option === 'ignore') return { target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 };
+    if (option === 'inherit') return INHERIT_PLANS[target]!;
+    if (option === 'ignore') return IGNORE_PLANS[target]!;
     if (option === 'pipe') return 'pipe';
     if (typeof option === 'number') return { target, source: validateInteger(option, `options.stdio[${target}]`, 0, 2 ** 31 - 1) };
     if (typeof option === 'object' && option !== null) {
@@ -318,7 +326,9 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
     throw error;
   }
   request.fds.push(...extra);
-  return { request, parentEnds, childEnds, file: program, ...(cwd === undefined ? {} : { cwd }) };
+  const prepared: PreparedSpawn = { request, parentEnds, childEnds, file: program };
+  if (cwd !== undefined) prepared.cwd = cwd;
+  return prepared;
 }
 
 
@@ -407,35 +417,47 @@ const pendingSpawns = new Map<number, (result: RawSpawnResult) => void>();
  * @internal Queues a request on the spawning thread; `settle` receives its result on the event
  * loop. Throws (and queues nothing) when the binding refuses the request.
  */
+// Scratch space for packing requests, reused by every call: spawnStart copies the typed arrays
+// and reads the paths before it returns. Fd tables by fd count (usually 3).
+const fdTables: Int32Array[] = [];
+const scratchPaths: (Bytes | undefined)[] = [];
+const scratchOptions = new Float64Array(8);
+
 export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnResult) => void): void {
   const id = nextSpawnId++;
   // Packed by position and in typed arrays (see NativeBinding.spawnStart): native code reading
   // ~40 properties one by one cost more than the rest of the request's trip.
-  const fdTable = new Int32Array(request.fds.length * 5);
-  const paths: (Bytes | undefined)[] = [];
-  request.fds.forEach((fd, i) => {
+  const count = request.fds.length;
+  const fdTable = (fdTables[count] ??= new Int32Array(count * 5));
+  const paths = scratchPaths;
+  paths.length = count;
+  for (let i = 0; i < count; i++) {
+    const fd = request.fds[i]!;
     const at = i * 5;
     fdTable[at] = fd.target;
     if ('path' in fd) {
       fdTable[at + 1] = -1;
+      fdTable[at + 2] = 0;
       fdTable[at + 3] = fd.flags;
       fdTable[at + 4] = fd.mode;
       paths[i] = fd.path;
     } else {
       fdTable[at + 1] = fd.source;
       fdTable[at + 2] = fd.optional === true ? 1 : 0;
+      fdTable[at + 3] = 0;
+      fdTable[at + 4] = 0;
+      paths[i] = undefined;
     }
-  });
-  const options = Float64Array.of(
-    request.setsid ? 1 : 0,
-    request.pgid ?? -1,
-    request.gid ?? -1,
-    request.uid ?? -1,
-    request.nice ?? NaN,
-    request.umask ?? -1,
-    request.pdeathsig,
-    request.daemonize === true ? 1 : 0,
-  );
+  }
+  const options = scratchOptions;
+  options[0] = request.setsid ? 1 : 0;
+  options[1] = request.pgid ?? -1;
+  options[2] = request.gid ?? -1;
+  options[3] = request.uid ?? -1;
+  options[4] = request.nice ?? NaN;
+  options[5] = request.umask ?? -1;
+  options[6] = request.pdeathsig;
+  options[7] = request.daemonize === true ? 1 : 0;
   pendingSpawns.set(id, settle);
   try {
     binding.spawnStart(
@@ -458,8 +480,9 @@ export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnRe
   }
 }
 const stepNames = binding.spawnStepNames;
-function dispatch(results: Float64Array): void {
-  for (let at = 0; at < results.length; at += 6) {
+// `results` is reused by the next call (native/spawn.cc, TakeResults): read at once, never kept.
+function dispatch(results: Float64Array, count: number = results.length / 6): void {
+  for (let at = 0; at < count * 6; at += 6) {
     const id = results[at]!;
     const errno = results[at + 3]!;
     const settle = pendingSpawns.get(id);

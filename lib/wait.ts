@@ -141,8 +141,9 @@ export function wait4(pid: number, options?: WaitOptions): (WaitResult & { rusag
 const idTypes: Record<IdType, number> = { pid: C.P_PID, pgid: C.P_PGID, all: C.P_ALL, pidfd: C.P_PIDFD };
 
 // Synchronous native waits leave what they found in one shared record (NativeBinding.waitRecord),
-// read here right after each call; asynchronous ones pass a record of the same layout. Building
-// these objects in JavaScript is much cheaper than setting their properties one by one from C++.
+// read here right after each call; asynchronous ones pass their callback a record of the same
+// layout, which is reused by the next and so is read at once too. Building these objects in
+// JavaScript is much cheaper than setting their properties one by one from C++.
 const sharedRecord = binding.waitRecord;
 const enum Slot {
   pid,
@@ -283,8 +284,8 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
       if (binding.pidfdWaitCancel(id)) reject(abortError('wait', signal));
     };
     try {
-      id = start((error, ownRecord) => {
-        const result = error === null ? waitIdResultFromRecord(ownRecord!) : error;
+      id = start((error, record) => {
+        const result = error === null ? waitIdResultFromRecord(record!) : error;
         signal?.removeEventListener('abort', onAbort);
         if (result instanceof Error) {
           onEnded?.(null);

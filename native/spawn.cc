@@ -110,6 +110,9 @@ struct Spawner {
   // One JS function receives every finished spawn, in batches: one call per wake-up instead of
   // one per child keeps the event loop's share of a burst of spawns small.
   Napi::FunctionReference dispatcher;
+  // Where OnJobsDone writes the results for the dispatcher, reused by every call: a new typed
+  // array per call cost a backing store allocation and more work for the garbage collector.
+  Napi::Reference<Napi::Float64Array> results_array;
   std::unique_ptr<Napi::AsyncContext> async_context;
   napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
 
@@ -548,19 +551,30 @@ const char* StepName(int step) {
 // The fields of one finished spawn in the array handed to the dispatcher.
 enum ResultSlot : int { kId = 0, kPid, kPidfd, kErrno, kStep, kStepIndex, kResultSlots };
 
-// On the JS thread: hands the finished jobs to the dispatcher as one Float64Array of
-// kResultSlots numbers each: id, pid, pidfd (-1 for a daemon: not our child), then errno, step
-// (a ChildStep, named by spawnStepNames) and stepIndex, with errno 0 when the child exec'd.
-// Plain numbers, because setting properties on an object per spawn from C++ cost more than the
-// rest of this hand-over.
-Napi::Float64Array TakeResults(Napi::Env env, Spawner* spawner) {
+// Capacity of the reused results array, in results: a bigger batch gets an array of its own.
+constexpr size_t kSharedResults = 64;
+
+// On the JS thread: takes the finished jobs and writes them to a Float64Array of kResultSlots
+// numbers each: id, pid, pidfd (-1 for a daemon: not our child), then errno, step (a ChildStep,
+// named by spawnStepNames) and stepIndex, with errno 0 when the child exec'd. Plain numbers,
+// because setting properties on an object per spawn from C++ cost more than the rest of this
+// hand-over. The array is the reused one when `reuse` allows and the batch fits (the caller
+// passes the count along), else a new one of the exact size. Returns the number of results.
+size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out) {
   std::vector<std::unique_ptr<SpawnJob>> done;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
     for (SpawnJob* job : spawner->done) done.emplace_back(job);
     spawner->done.clear();
   }
-  Napi::Float64Array results = Napi::Float64Array::New(env, done.size() * kResultSlots);
+  Napi::Float64Array results;
+  if (reuse && done.size() <= kSharedResults && !spawner->results_array.IsEmpty()) {
+    results = spawner->results_array.Value();
+  }
+  // The shared array could have been detached by a direct caller of the binding.
+  if (results.IsEmpty() || results.ElementLength() < done.size() * kResultSlots) {
+    results = Napi::Float64Array::New(env, done.size() * kResultSlots);
+  }
   for (size_t i = 0; i < done.size(); i++) {
     const SpawnJob& job = *done[i];
     double* result = results.Data() + i * kResultSlots;
@@ -574,17 +588,20 @@ Napi::Float64Array TakeResults(Napi::Env env, Spawner* spawner) {
   }
   spawner->in_flight -= done.size();
   if (spawner->in_flight == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
-  return results;
+  *out = results;
+  return done.size();
 }
 
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   Napi::Env env = spawner->dispatcher.Env();
   Napi::HandleScope scope(env);
-  Napi::Float64Array results = TakeResults(env, spawner);
-  if (results.ElementLength() == 0) return;
+  Napi::Float64Array results;
+  size_t count = TakeResults(env, spawner, true, &results);
+  if (count == 0) return;
   try {
-    spawner->dispatcher.MakeCallback(env.Global(), {results}, *spawner->async_context);
+    spawner->dispatcher.MakeCallback(env.Global(), {results, Napi::Number::New(env, count)},
+                                     *spawner->async_context);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());
   }
@@ -597,7 +614,9 @@ void OnJobsDone(uv_async_t* handle) {
 Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info) {
   auto* spawner = static_cast<Spawner*>(info.Data());
   if (!spawner->thread.joinable()) StartSpawnerThread(spawner);
-  return TakeResults(info.Env(), spawner);
+  Napi::Float64Array results;
+  TakeResults(info.Env(), spawner, false, &results);
+  return results;
 }
 
 // The syscall that each ChildStep stands for, indexed by step.
@@ -609,12 +628,15 @@ Napi::Array StepNames(Napi::Env env) {
   return names;
 }
 
-// spawnSetDispatcher(fn): the function that receives finished spawns (see OnJobsDone).
+// spawnSetDispatcher(fn): the function that receives finished spawns as fn(results, count) (see
+// OnJobsDone and TakeResults). `results` may be reused by the next call: fn reads it at once.
 Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
   auto* spawner = static_cast<Spawner*>(info.Data());
   if (!info[0].IsFunction())
     throw Napi::TypeError::New(info.Env(), "dispatcher must be a function");
   spawner->dispatcher = Napi::Persistent(info[0].As<Napi::Function>());
+  spawner->results_array =
+      Napi::Persistent(Napi::Float64Array::New(info.Env(), kSharedResults * kResultSlots));
   spawner->async_context = std::make_unique<Napi::AsyncContext>(info.Env(), "posix-process:spawn");
   return info.Env().Undefined();
 }
@@ -718,6 +740,7 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   }
   munmap(spawner->stack, kStackMapSize);
   spawner->dispatcher.Reset();
+  spawner->results_array.Reset();
   spawner->async_context.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&spawner->notice_poll), [](uv_handle_t* closed) {
     auto* stopping = static_cast<Spawner*>(closed->data);

@@ -117,6 +117,10 @@ struct WaitState {
   napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
   // The wait record of the synchronous waits (see WaitRecordSlot).
   Napi::Reference<Napi::Float64Array> record_array;
+  // The record handed to the callbacks of asynchronous waits, one after another (see
+  // FinishWaiter). Not the synchronous waits' record: async_hooks callbacks run JavaScript, which
+  // may wait synchronously, between the fill and the callback.
+  Napi::Reference<Napi::Float64Array> async_record_array;
 };
 
 // The wait record's memory, looked up at each use: a caller could have detached its buffer.
@@ -242,7 +246,8 @@ void DropWaiter(WaitState* state, PidfdWaiter* waiter) {
 }
 
 // Calls the JavaScript callback as callback(error, record), the record laid out as the wait
-// record, in the waits' async context, so that promise continuations run right after it.
+// record and reused by the next call (the callback reads it at once), in the waits' async
+// context, so that promise continuations run right after it.
 void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
                   const struct rusage* usage) {
   Napi::Env env = waiter->callback.Env();
@@ -256,11 +261,15 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
     record = env.Undefined();
   } else {
     error = env.Null();
-    // A record of its own, not the shared one: async_hooks callbacks run JavaScript (which may
-    // wait synchronously) between here and the callback.
-    auto own = Napi::Float64Array::New(env, kWaitRecordSlots);
-    FillSiginfo(own.Data(), *siginfo, *usage);
-    record = own;
+    // The callback reads the record before it returns, and nothing between the fill and the
+    // callback can finish another asynchronous wait: one record serves them all, which spares a
+    // typed array per wait. A new one only if a direct caller of the binding detached it.
+    Napi::Float64Array async_record = state->async_record_array.Value();
+    if (async_record.ElementLength() < kWaitRecordSlots) {
+      async_record = Napi::Float64Array::New(env, kWaitRecordSlots);
+    }
+    FillSiginfo(async_record.Data(), *siginfo, *usage);
+    record = async_record;
   }
   try {
     callback.MakeCallback(env.Global(), {error, record}, *state->async_context);
@@ -424,6 +433,7 @@ void CleanupWaitState(napi_async_cleanup_hook_handle handle, void* data) {
   }
   state->async_context.reset();
   state->record_array.Reset();
+  state->async_record_array.Reset();
   ForgetWaitState(state);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->epoll_poll), [](uv_handle_t* closed) {
     auto* stopped = static_cast<WaitState*>(closed->data);
@@ -479,6 +489,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
 
   Napi::Float64Array record = Napi::Float64Array::New(env, kWaitRecordSlots);
   state->record_array = Napi::Persistent(record);
+  state->async_record_array = Napi::Persistent(Napi::Float64Array::New(env, kWaitRecordSlots));
   napi_add_async_cleanup_hook(env, CleanupWaitState, state, nullptr);
 
   exports.Set("waitRecord", record);
