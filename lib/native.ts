@@ -110,7 +110,8 @@ export interface NativeBinding {
    * Queues a spawn (see native/spawn.cc BuildJob); lib/spawn.ts packs the request. `fdTable` has
    * 5 numbers an fd (target, source or -1 for the path at the same index in `paths`, optional,
    * flags, mode); `options` is [setsid, pgid, gid, uid, nice (NaN: leave), umask, pdeathsig,
-   * daemonize] with -1 for "leave".
+   * daemonize] with -1 for "leave". Returns true when spawnWake must be called once the current
+   * turn is over.
    */
   spawnStart(
     id: number,
@@ -125,7 +126,9 @@ export interface NativeBinding {
     rlimits: RawSpawnRequest['rlimits'] | undefined,
     sigmask: bigint,
     resetToDefault: bigint,
-  ): void;
+  ): boolean;
+  /** Wakes the spawning thread for the spawns queued since it went idle. */
+  spawnWake(): void;
   /** Finished spawns arrive as `count` results of 6 numbers each: id, pid, pidfd, errno (0: exec'd), step, stepIndex. The array is reused by the next call. */
   spawnSetDispatcher(dispatcher: (results: Float64Array, count: number) => void): void;
   /** In the child of fork(): a new spawning thread; returns the parent's spawns in flight, failed with ECHILD, as the dispatcher gets them. */

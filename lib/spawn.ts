@@ -240,8 +240,9 @@ function optionalInteger(value: unknown, name: string, min: number, max: number)
  */
 export function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
   const program = validateBytes(file, 'file');
-  const argv = validateArgv(args, 'args');
-  argv.unshift(options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'));
+  // Built as a literal of its final size: arrays grown by push or unshift carry spare capacity,
+  // which every spawn under way keeps alive for the garbage collector to copy.
+  const argv = [options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), ...validateArgv(args, 'args')];
   // Without an env option the child gets process.env. On the main thread that is the real
   // environment, which native code copies faster than JavaScript can build it; a worker's
   // process.env is its own copy and must be built here.
@@ -291,7 +292,7 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   }
 
   // fds 0..2, validated before any pipe exists.
-  const plans: (RawFdPlan | 'pipe' | null)[] = stdio.map((option, target) => {
+  const plans: (RawFdPlan | 'pipe')[] = stdio.map((option, target) => {
     if (option === 'inherit') return INHERIT_PLANS[target]!;
     if (option === 'ignore') return IGNORE_PLANS[target]!;
     if (option === 'pipe') return 'pipe';
@@ -310,22 +311,21 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   const parentEnds: (number | null)[] = [null, null, null];
   const childEnds: number[] = [];
   try {
-    plans.forEach((plan, target) => {
-      if (plan === 'pipe') {
-        const [readEnd, writeEnd] = binding.pipe();
-        const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
-        parentEnds[target] = parentEnd;
-        childEnds.push(childEnd);
-        request.fds.push({ target, source: childEnd });
-      } else if (plan !== null) {
-        request.fds.push(plan);
-      }
+    // Of its final size, like argv: the stdio plans with a pipe's child end for 'pipe', then the
+    // extra fds.
+    const fds = plans.map((plan, target): RawFdPlan => {
+      if (plan !== 'pipe') return plan;
+      const [readEnd, writeEnd] = binding.pipe();
+      const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
+      parentEnds[target] = parentEnd;
+      childEnds.push(childEnd);
+      return { target, source: childEnd };
     });
+    request.fds = extra.length === 0 ? fds : fds.concat(extra);
   } catch (error) {
     closeAll([...parentEnds, ...childEnds]);
     throw error;
   }
-  request.fds.push(...extra);
   const prepared: PreparedSpawn = { request, parentEnds, childEnds, file: program };
   if (cwd !== undefined) prepared.cwd = cwd;
   return prepared;
@@ -459,8 +459,9 @@ export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnRe
   options[6] = request.pdeathsig;
   options[7] = request.daemonize === true ? 1 : 0;
   pendingSpawns.set(id, settle);
+  let needsWake: boolean;
   try {
-    binding.spawnStart(
+    needsWake = binding.spawnStart(
       id,
       request.candidates,
       request.argv,
@@ -478,6 +479,18 @@ export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnRe
     pendingSpawns.delete(id);
     throw error;
   }
+  if (needsWake && !wakeQueued) {
+    wakeQueued = true;
+    queueMicrotask(wakeSpawningThread);
+  }
+}
+
+// The spawning thread is woken once the JavaScript turn that queued spawns for it is over (see
+// native/spawn.cc, SpawnStart): a burst of spawn() calls runs without it competing for the CPUs.
+let wakeQueued = false;
+function wakeSpawningThread(): void {
+  wakeQueued = false;
+  binding.spawnWake();
 }
 const stepNames = binding.spawnStepNames;
 // `results` is reused by the next call (native/spawn.cc, TakeResults): read at once, never kept.

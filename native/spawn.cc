@@ -641,8 +641,14 @@ Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// spawnStart(id, ...the request, see BuildJob): queues a spawn; its result reaches the
-// dispatcher with this id.
+// spawnStart(id, ...the request, see BuildJob) -> whether spawnWake must be called: queues a
+// spawn, whose result reaches the dispatcher with this id.
+//
+// A spawn for the spawning thread does not wake it: the facade calls spawnWake once the current
+// JavaScript turn is over (a microtask). A burst of spawn() calls then runs on the JS thread
+// without the spawning thread and its first children taking CPUs from it, which halved the
+// spread of the event-loop stall in the 200-children benchmark (README, "Performance"); the first
+// spawn of the burst is a direct clone, started at once.
 Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
@@ -661,7 +667,7 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   std::unique_ptr<SpawnJob> job = BuildJob(info);
   job->id = info[0].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
-  bool wake_thread = false;
+  bool needs_wake = false;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
     bool thread_idle = spawner->pending.empty() && spawner->running == nullptr;
@@ -669,14 +675,18 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
         !spawner->direct_disabled) {
       StartDirect(spawner, job.release());
     } else {
-      // A thread with work queued will find this job without a wake-up (a futex call saved for
-      // every spawn of a burst but the first).
-      wake_thread = spawner->pending.empty();
+      // A thread with work queued will find this job without a wake-up.
+      needs_wake = spawner->pending.empty();
       spawner->pending.push_back(job.release());
     }
   }
-  if (wake_thread) spawner->wake.notify_one();
-  return env.Undefined();
+  return Napi::Boolean::New(env, needs_wake);
+}
+
+// spawnWake(): wakes the spawning thread for the spawns queued since it went idle.
+Napi::Value SpawnWake(const Napi::CallbackInfo& info) {
+  static_cast<Spawner*>(info.Data())->wake.notify_one();
+  return info.Env().Undefined();
 }
 
 // pidfdSendSignal(pidfd, signo): signals exactly the process of the pidfd, never a recycled pid.
@@ -830,6 +840,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
 
   napi_add_async_cleanup_hook(env, StopSpawner, spawner, nullptr);
   exports.Set("spawnStart", Napi::Function::New(env, SpawnStart, "spawnStart", spawner));
+  exports.Set("spawnWake", Napi::Function::New(env, SpawnWake, "spawnWake", spawner));
   exports.Set("spawnSetDispatcher",
               Napi::Function::New(env, SpawnSetDispatcher, "spawnSetDispatcher", spawner));
   exports.Set("spawnAfterFork",
