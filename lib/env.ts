@@ -33,6 +33,18 @@ export function validateArgv(argv: unknown, name = 'argv'): Bytes[] {
   return argv.map((arg, i) => validateBytes(arg, `${name}[${i}]`));
 }
 
+/**
+ * `[first, ...args]` with `args` checked as by validateArgv, built at its final size: an array
+ * grown by spread, push or unshift carries spare capacity, which a spawn under way keeps alive.
+ */
+export function argvStartingWith(first: Bytes, args: unknown, name: string): Bytes[] {
+  if (!Array.isArray(args)) throw invalidArgType(name, 'an array of strings or Buffers', args);
+  const argv = new Array<Bytes>(args.length + 1);
+  argv[0] = first;
+  for (let i = 0; i < args.length; i++) argv[i + 1] = validateBytes(args[i], `${name}[${i}]`);
+  return argv;
+}
+
 function validateName(name: string, where: string): void {
   if (name.length === 0) throw invalidArgValue(where, 'must not have an empty variable name', name);
   if (name.includes('=')) throw invalidArgValue(where, "must not contain '=' in a variable name", name);

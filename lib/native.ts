@@ -40,7 +40,7 @@ export interface RawSpawnRequest {
   /** Left out: the child gets this process's environ (main thread, no env option). */
   envp?: (string | Buffer)[];
   cwd?: string | Buffer;
-  fds: RawFdPlan[];
+  fds: readonly RawFdPlan[];
   setsid: boolean;
   pgid?: number;
   groups?: number[];

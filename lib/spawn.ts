@@ -1,17 +1,17 @@
 /**
  * The safe spawn: fork-then-exec done natively, off the JS thread, with a child handle.
  *
- * Everything between clone and exec runs in native code (native/spawn_child.cc), from a dedicated
- * spawning thread, in a clone(CLONE_VM | CLONE_VFORK) child: the cost does not grow with the Node
- * heap, the event loop never waits for a spawn, and exec errors come back as errors that name the
- * step that failed.
+ * Everything between clone and exec runs in native code (native/spawn_child.cc), in a
+ * clone(CLONE_VM) child started from the JS thread without waiting for its exec, or from a
+ * dedicated spawning thread for bursts: the cost does not grow with the Node heap, the event loop
+ * never waits for a spawn, and exec errors come back as errors that name the step that failed.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
 import { abortError, invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
-import { buildEnvironment, execCandidates, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
+import { argvStartingWith, buildEnvironment, execCandidates, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from './native';
 import { openFlags, type OpenFlags } from './posix-spawn';
 import { signalNumber, type Signal } from './signals';
@@ -181,9 +181,9 @@ export class ChildProcess implements AsyncDisposable {
 export interface PreparedSpawn {
   request: RawSpawnRequest;
   /** Parent ends of 'pipe' stdio, by child fd. */
-  parentEnds: (number | null)[];
+  parentEnds: readonly (number | null)[];
   /** Child ends of pipes, closed in the parent once the child has them. */
-  childEnds: number[];
+  childEnds: readonly number[];
   file: Bytes;
   cwd?: Bytes;
 }
@@ -193,6 +193,12 @@ export interface PreparedSpawn {
 // has closed stays closed in the child (checked there).
 const INHERIT_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, source: target, optional: true }));
 const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 }));
+// The same for a whole request whose stdio is one of these for all three fds (the default is
+// 'inherit'), with no pipes and no extra fds: nothing per spawn at all.
+const ALL_INHERIT: readonly RawFdPlan[] = Object.freeze([...INHERIT_PLANS]);
+const ALL_IGNORE: readonly RawFdPlan[] = Object.freeze([...IGNORE_PLANS]);
+const NO_PARENT_ENDS: readonly null[] = Object.freeze([null, null, null]);
+const NO_CHILD_ENDS: readonly number[] = Object.freeze([]);
 
 function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
   if (stdio === undefined) return ['inherit', 'inherit', 'inherit'];
@@ -240,15 +246,13 @@ function optionalInteger(value: unknown, name: string, min: number, max: number)
  */
 export function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
   const program = validateBytes(file, 'file');
-  // Built as a literal of its final size: arrays grown by push or unshift carry spare capacity,
-  // which every spawn under way keeps alive for the garbage collector to copy.
-  const argv = [options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), ...validateArgv(args, 'args')];
+  const argv = argvStartingWith(options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), args, 'args');
   // Without an env option the child gets process.env. On the main thread that is the real
   // environment, which native code copies faster than JavaScript can build it; a worker's
   // process.env is its own copy and must be built here.
   const envp = options.env === undefined && isMainThread ? undefined : buildEnvironment(options.env ?? process.env, 'options.env');
   const cwd = options.cwd === undefined ? undefined : validateBytes(options.cwd, 'options.cwd');
-  const stdio = normaliseStdio(options.stdio);
+  const stdio = options.stdio;
 
   const request: RawSpawnRequest = {
     candidates: execCandidates(program, envp),
@@ -291,8 +295,15 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
     }
   }
 
+  if (extra.length === 0 && (stdio === undefined || stdio === 'inherit' || stdio === 'ignore')) {
+    request.fds = stdio === 'ignore' ? ALL_IGNORE : ALL_INHERIT;
+    const prepared: PreparedSpawn = { request, parentEnds: NO_PARENT_ENDS, childEnds: NO_CHILD_ENDS, file: program };
+    if (cwd !== undefined) prepared.cwd = cwd;
+    return prepared;
+  }
+
   // fds 0..2, validated before any pipe exists.
-  const plans: (RawFdPlan | 'pipe')[] = stdio.map((option, target) => {
+  const plans: (RawFdPlan | 'pipe')[] = normaliseStdio(stdio).map((option, target) => {
     if (option === 'inherit') return INHERIT_PLANS[target]!;
     if (option === 'ignore') return IGNORE_PLANS[target]!;
     if (option === 'pipe') return 'pipe';
@@ -364,8 +375,9 @@ export function stepError(prepared: PreparedSpawn, errno: number, step: string, 
  *
  * Every fd but 0..2 and `options.fds` is closed in the child; signal dispositions start at their
  * defaults (Node ignores SIGPIPE; the child does not) and the signal mask is empty unless
- * `sigmask` says otherwise. Nothing runs on the JS thread or the libuv threadpool: a dedicated
- * native thread clones the child.
+ * `sigmask` says otherwise. The JS thread never waits for the exec and the libuv threadpool is
+ * not used: one spawn at a time is cloned from the JS thread without waiting (the exec is told by
+ * a close-on-exec pipe), and spawns asked for meanwhile by a dedicated native thread.
  *
  * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
  *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; a TypeError or
@@ -413,16 +425,17 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
 let nextSpawnId = 1;
 const pendingSpawns = new Map<number, (result: RawSpawnResult) => void>();
 
-/**
- * @internal Queues a request on the spawning thread; `settle` receives its result on the event
- * loop. Throws (and queues nothing) when the binding refuses the request.
- */
 // Scratch space for packing requests, reused by every call: spawnStart copies the typed arrays
 // and reads the paths before it returns. Fd tables by fd count (usually 3).
 const fdTables: Int32Array[] = [];
 const scratchPaths: (Bytes | undefined)[] = [];
 const scratchOptions = new Float64Array(8);
 
+/**
+ * @internal Starts a spawn: cloned at once from this thread when no other is under way, else
+ * queued for the spawning thread (native/spawn.cc); `settle` receives its result on the event
+ * loop. Throws (and starts nothing) when the binding refuses the request.
+ */
 export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnResult) => void): void {
   const id = nextSpawnId++;
   // Packed by position and in typed arrays (see NativeBinding.spawnStart): native code reading
