@@ -139,13 +139,20 @@ uint64_t SignalBits(Napi::Value value) {
   return value.As<Napi::BigInt>().Uint64Value(&lossless);
 }
 
-uint64_t RlimitValue(Napi::Value value) {
+// A limit as the facade passes it: a BigInt below 2**64, a safe integer, or Infinity.
+uint64_t RlimitValue(Napi::Env env, Napi::Value value) {
   if (value.IsBigInt()) {
     bool lossless;
-    return value.As<Napi::BigInt>().Uint64Value(&lossless);
+    uint64_t limit = value.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(env, "spawnStart: bad rlimit");
+    return limit;
   }
   double number = value.As<Napi::Number>().DoubleValue();
-  return number == INFINITY ? RLIM64_INFINITY : static_cast<uint64_t>(number);
+  if (number == INFINITY) return RLIM64_INFINITY;
+  if (!(number >= 0 && number <= 9007199254740991.0 && number == std::floor(number))) {
+    throw Napi::RangeError::New(env, "spawnStart: bad rlimit");
+  }
+  return static_cast<uint64_t>(number);
 }
 
 // The request's scalar options, packed by the facade (lib/spawn.ts, queueSpawn) into one
@@ -266,7 +273,8 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < rlimits.Length(); i++) {
       auto limit = rlimits.Get(i).As<Napi::Object>();
       job->rlimits.push_back({limit.Get("resource").As<Napi::Number>().Int32Value(),
-                              RlimitValue(limit.Get("soft")), RlimitValue(limit.Get("hard"))});
+                              RlimitValue(env, limit.Get("soft")),
+                              RlimitValue(env, limit.Get("hard"))});
     }
   }
   plan.rlimits = job->rlimits.data();
@@ -561,19 +569,27 @@ constexpr size_t kSharedResults = 64;
 // hand-over. The array is the reused one when `reuse` allows and the batch fits (the caller
 // passes the count along), else a new one of the exact size. Returns the number of results.
 size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out) {
-  std::vector<std::unique_ptr<SpawnJob>> done;
+  // The array first, so that nothing can throw once jobs are taken (a throw then would lose
+  // their pidfds and leave their children unreaped). Jobs are only ever added meanwhile.
+  size_t count;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
-    for (SpawnJob* job : spawner->done) done.emplace_back(job);
-    spawner->done.clear();
+    count = spawner->done.size();
   }
   Napi::Float64Array results;
-  if (reuse && done.size() <= kSharedResults && !spawner->results_array.IsEmpty()) {
+  if (reuse && count <= kSharedResults && !spawner->results_array.IsEmpty()) {
     results = spawner->results_array.Value();
   }
   // The shared array could have been detached by a direct caller of the binding.
-  if (results.IsEmpty() || results.ElementLength() < done.size() * kResultSlots) {
-    results = Napi::Float64Array::New(env, done.size() * kResultSlots);
+  if (results.IsEmpty() || results.ElementLength() < count * kResultSlots) {
+    results = Napi::Float64Array::New(env, count * kResultSlots);
+  }
+  std::vector<std::unique_ptr<SpawnJob>> done;
+  done.reserve(count);
+  {
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    for (size_t i = 0; i < count; i++) done.emplace_back(spawner->done[i]);
+    spawner->done.erase(spawner->done.begin(), spawner->done.begin() + count);
   }
   for (size_t i = 0; i < done.size(); i++) {
     const SpawnJob& job = *done[i];

@@ -388,6 +388,14 @@ describe('spawn: the direct clone and the spawning thread', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('the binding re-checks rlimit values it is passed directly: RangeError, nothing spawned', () => {
+    const options = new Float64Array([0, -1, -1, -1, NaN, -1, 0, 0]);
+    const nofile = binding.spawnOptionConstants.rlimits.nofile!;
+    const start = (limit: unknown): unknown =>
+      binding.spawnStart(-1, ['/bin/true'], ['true'], undefined, undefined, new Int32Array(0), [], options, undefined, [{ resource: nofile, soft: limit, hard: limit }] as never, 0n, 0n);
+    for (const bad of [-1, 0.5, 2 ** 60, 2n ** 64n]) expect(() => start(bad)).toThrow(RangeError);
+  });
+
   it("the direct clone's exec notice cannot be mapped into the child: EBADF, as for any fd not open", async () => {
     // The notice pipe takes the two lowest free fds when spawn() runs: its write end is the
     // second. Mapping it would keep it open past exec, and spawn() would wait for the exit.
