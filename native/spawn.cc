@@ -47,6 +47,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
@@ -96,16 +98,28 @@ struct SpawnJob {
   int clone_error = 0;
   int exec_notice = -1;  // a direct clone's: the read end of its exec notice pipe
 
+  // The spawning thread's clone in progress, for a teardown that must kill a child stuck before
+  // its exec (StopSpawner): the pidfd as the kernel writes it during clone (CLONE_PIDFD), and
+  // whether the thread is inside clone. `killed`: a teardown killed the child; reap it.
+  int clone_pidfd = -1;
+  std::atomic<bool> in_clone{false};
+  std::atomic<bool> killed{false};
+
   double id = 0;  // the facade's handle for this spawn
 };
+
+// How long a teardown waits for a child to reach its exec before killing it (StopSpawner).
+constexpr std::chrono::milliseconds kTeardownGrace(250);
 
 struct Spawner {
   std::mutex mutex;
   std::condition_variable wake;
-  std::deque<SpawnJob*> pending;  // guarded by mutex
-  std::vector<SpawnJob*> done;    // guarded by mutex
-  bool stopping = false;          // guarded by mutex
-  size_t in_flight = 0;           // JS thread only: keeps the loop alive while > 0
+  bool thread_running = false;            // guarded by mutex
+  std::condition_variable thread_exited;  // notified when it turns false
+  std::deque<SpawnJob*> pending;          // guarded by mutex
+  std::vector<SpawnJob*> done;            // guarded by mutex
+  bool stopping = false;                  // guarded by mutex
+  size_t in_flight = 0;                   // JS thread only: keeps the loop alive while > 0
 
   // One JS function receives every finished spawn, in batches: one call per wake-up instead of
   // one per child keeps the event loop's share of a burst of spawns small.
@@ -317,9 +331,11 @@ void ReapChild(Spawner* spawner, SpawnJob* job) {
 void RunJob(Spawner* spawner, SpawnJob* job) {
   char* stack_top = static_cast<char*>(spawner->stack) + 2 * kChildStackSize;
   job->plan.daemon_stack_top = static_cast<char*>(spawner->stack) + kChildStackSize;
-  int pidfd = -1;
+  job->in_clone = true;
   pid_t pid = ::clone(RunChild, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
-                      &job->plan, &pidfd);
+                      &job->plan, &job->clone_pidfd);
+  job->in_clone = false;
+  int pidfd = job->clone_pidfd;
   if (pid == -1) {
     job->clone_error = errno;
     return;
@@ -342,7 +358,11 @@ void SpawnerThread(Spawner* spawner) {
     {
       std::unique_lock<std::mutex> lock(spawner->mutex);
       spawner->wake.wait(lock, [&] { return spawner->stopping || !spawner->pending.empty(); });
-      if (spawner->stopping) return;
+      if (spawner->stopping) {
+        spawner->thread_running = false;
+        spawner->thread_exited.notify_all();
+        return;
+      }
       job = spawner->pending.front();
       spawner->pending.pop_front();
       spawner->running = job;
@@ -362,6 +382,7 @@ void StartSpawnerThread(Spawner* spawner) {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
+  spawner->thread_running = true;  // before the thread exists: no lock needed
   spawner->thread = std::thread(SpawnerThread, spawner);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
@@ -391,19 +412,35 @@ void FinishDirect(Spawner* spawner) {
   SpawnJob* job = spawner->direct;
   ::close(job->exec_notice);  // which also takes it out of the epoll set
   job->exec_notice = -1;
-  if (job->plan.error != 0) ReapChild(spawner, job);
+  if (job->plan.error != 0 || job->killed) ReapChild(spawner, job);
   std::lock_guard<std::mutex> lock(spawner->mutex);
   spawner->direct = nullptr;
   spawner->done.push_back(job);
 }
 
-// Waits, blocking the calling thread, for the direct child's exec notice: only where it cannot
-// be watched from the loop, or at teardown. The child is running its setup and exec, short work.
+// Waits, blocking the calling thread, up to `timeout_ms` (-1: no limit) for the direct child's
+// exec notice; true once it has come. Only where the notice cannot be watched from the loop, or
+// at teardown: the child is running its setup and exec, normally short work.
+bool WaitForExecNotice(SpawnJob* job, int timeout_ms) {
+  pollfd notice = {job->exec_notice, POLLIN, 0};
+  int ready;
+  do {
+    ready = ::poll(&notice, 1, timeout_ms);
+  } while (ready == -1 && errno == EINTR);
+  return ready != 0;
+}
+
 void AwaitDirect(Spawner* spawner) {
-  pollfd notice = {spawner->direct->exec_notice, POLLIN, 0};
-  while (::poll(&notice, 1, -1) == -1 && errno == EINTR) {
-  }
+  WaitForExecNotice(spawner->direct, -1);
   FinishDirect(spawner);
+}
+
+// At teardown, for a child that has not exec'd: kills it, and marks the job to be reaped. Its
+// spawn can never be delivered, and a child sharing this memory must not outlive the plan and
+// stack it runs on (the kill ends it; the caller then waits for that).
+void KillBeforeExec(SpawnJob* job, int pidfd) {
+  job->killed = true;
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
 }
 
 // On the JS thread, with spawner->mutex held (a fork(2) from another thread then sees either no
@@ -491,7 +528,9 @@ void AfterForkInChild() {
     // that will never wake). The mutex was locked by this thread in BeforeFork: a fresh one too.
     new (&spawner->thread) std::thread();
     new (&spawner->wake) std::condition_variable();
+    new (&spawner->thread_exited) std::condition_variable();
     new (&spawner->mutex) std::mutex();
+    spawner->thread_running = false;
     if (spawner->running != nullptr) spawner->done.push_back(spawner->running);
     spawner->running = nullptr;
     if (spawner->direct != nullptr) {
@@ -611,14 +650,18 @@ size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Arr
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   Napi::Env env = spawner->dispatcher.Env();
+  // Everything that calls N-API inside the try: while a worker is being terminated, those calls
+  // fail (and throw) before any job is taken, and the jobs stay for StopSpawner to clean up.
   Napi::HandleScope scope(env);
-  Napi::Float64Array results;
-  size_t count = TakeResults(env, spawner, true, &results);
-  if (count == 0) return;
   try {
+    Napi::Float64Array results;
+    size_t count = TakeResults(env, spawner, true, &results);
+    if (count == 0) return;
     spawner->dispatcher.MakeCallback(env.Global(), {results, Napi::Number::New(env, count)},
                                      *spawner->async_context);
   } catch (const Napi::Error& error) {
+    // The dispatcher only settles promises: anything it throws is a bug that must surface as an
+    // uncaught exception (in a terminating worker, this does nothing).
     napi_fatal_exception(env, error.Value());
   }
 }
@@ -748,19 +791,39 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   auto* spawner = static_cast<Spawner*>(data);
   spawner->cleanup_handle = handle;
   {
-    std::lock_guard<std::mutex> lock(spawner->mutex);
+    // The thread finishes the job it is on. A child blocked before its exec (opening a FIFO for
+    // its stdin, say) would hold it, and this teardown, for ever: after the grace period it is
+    // killed, and the thread's clone returns. Not the child of daemon(), whose daemon would go on
+    // in this memory: that one is waited for.
+    std::unique_lock<std::mutex> lock(spawner->mutex);
     spawner->stopping = true;
+    spawner->wake.notify_one();
+    while (!spawner->thread_exited.wait_for(lock, kTeardownGrace,
+                                            [&] { return !spawner->thread_running; })) {
+      SpawnJob* job = spawner->running;
+      if (job != nullptr && job->in_clone && !job->plan.daemonize) {
+        int pidfd = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
+        if (pidfd >= 0) KillBeforeExec(job, pidfd);
+      }
+    }
   }
-  spawner->wake.notify_one();
   if (spawner->thread.joinable()) spawner->thread.join();
-  // A direct child still reads its plan and runs on the stack freed below: wait for its exec.
-  if (spawner->direct != nullptr) AwaitDirect(spawner);
+  // A direct child still reads its plan and runs on the stack freed below: wait for its exec,
+  // or after the grace period kill it and wait for its end.
+  if (spawner->direct != nullptr) {
+    SpawnJob* job = spawner->direct;
+    if (!WaitForExecNotice(job, static_cast<int>(kTeardownGrace.count()))) {
+      KillBeforeExec(job, job->pidfd);
+    }
+    AwaitDirect(spawner);
+  }
   {
     std::lock_guard<std::mutex> lock(spawners_mutex);
     spawners.erase(std::find(spawners.begin(), spawners.end(), spawner));
   }
   for (SpawnJob* job : spawner->pending) delete job;
   for (SpawnJob* job : spawner->done) {
+    if (job->killed && job->pidfd >= 0) ReapChild(spawner, job);  // closes the pidfd
     if (job->pidfd >= 0) ::close(job->pidfd);
     delete job;
   }

@@ -251,31 +251,33 @@ void DropWaiter(WaitState* state, PidfdWaiter* waiter) {
 void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_t* siginfo,
                   const struct rusage* usage) {
   Napi::Env env = waiter->callback.Env();
-  Napi::HandleScope scope(env);
   Napi::FunctionReference callback = std::move(waiter->callback);
   DropWaiter(state, waiter);
-  napi_value error;
-  napi_value record;
-  if (err != 0) {
-    error = SyscallError(env, err, "waitid").Value();
-    record = env.Undefined();
-  } else {
-    error = env.Null();
-    // The callback reads the record before it returns, and nothing between the fill and the
-    // callback can finish another asynchronous wait: one record serves them all, which spares a
-    // typed array per wait. A new one only if a direct caller of the binding detached it.
-    Napi::Float64Array async_record = state->async_record_array.Value();
-    if (async_record.ElementLength() < kWaitRecordSlots) {
-      async_record = Napi::Float64Array::New(env, kWaitRecordSlots);
-    }
-    FillSiginfo(async_record.Data(), *siginfo, *usage);
-    record = async_record;
-  }
+  // Every N-API call inside the try: while a worker is being terminated they fail and throw.
+  Napi::HandleScope scope(env);
   try {
+    napi_value error;
+    napi_value record;
+    if (err != 0) {
+      error = SyscallError(env, err, "waitid").Value();
+      record = env.Undefined();
+    } else {
+      error = env.Null();
+      // The callback reads the record before it returns, and nothing between the fill and the
+      // callback can finish another asynchronous wait: one record serves them all, which spares
+      // a typed array per wait. A new one only if a direct caller of the binding detached it.
+      Napi::Float64Array async_record = state->async_record_array.Value();
+      if (async_record.ElementLength() < kWaitRecordSlots) {
+        async_record = Napi::Float64Array::New(env, kWaitRecordSlots);
+      }
+      FillSiginfo(async_record.Data(), *siginfo, *usage);
+      record = async_record;
+    }
     callback.MakeCallback(env.Global(), {error, record}, *state->async_context);
   } catch (const Napi::Error& error) {
     // The facade's callback only settles a promise; anything thrown here is a bug in it and
-    // must surface as an uncaught exception, not be swallowed.
+    // must surface as an uncaught exception, not be swallowed (in a terminating worker, this
+    // does nothing).
     napi_fatal_exception(env, error.Value());
   }
 }

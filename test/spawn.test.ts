@@ -431,6 +431,37 @@ describe('spawn in worker threads', () => {
   });
 });
 
+describe('spawn at the end of a worker', () => {
+  // A child blocked before its exec (here opening a FIFO that nobody writes, as its stdin) would
+  // hold the worker's teardown for ever: after a grace period it is killed and reaped, on either
+  // path. The spawn that had exec'd is left running, as child_process leaves its children.
+  it.each([['direct clone', false], ['spawning thread', true]])('terminate() ends a spawn stuck before exec (%s)', (_, burst) => {
+    const fifo = path.join(tmp, `fifo-${String(burst)}`);
+    child_process.execFileSync('mkfifo', [fifo]);
+    const script = `
+      const { Worker } = require('worker_threads');
+      const { execFileSync } = require('child_process');
+      const body = "const p = require('./dist/index.js');" +
+        (${burst} ? "p.spawn('sleep', ['0.3']);" : '') +
+        "p.spawn('cat', [], { stdio: [{ path: '${fifo}' }, 'ignore', 'ignore'] });" +
+        "setTimeout(() => require('worker_threads').parentPort.postMessage('queued'), 100);";
+      const worker = new Worker(body, { eval: true });
+      worker.on('message', () => {
+        const started = Date.now();
+        worker.terminate().then(() => {
+          console.log('terminated', Date.now() - started < 2000);
+          setTimeout(() => {
+            const children = execFileSync('ps', ['-o', 'comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\\n').filter((c) => c !== '' && c !== 'ps');
+            console.log(children.join(','));
+          }, 500);
+        });
+      });`;
+    const result = runNode(script, { timeout: 10_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(burst ? 'terminated true\nsleep\n' : 'terminated true\n\n');
+  });
+});
+
 describe('spawn at scale', () => {
   it('10 000 spawns leave no fd, zombie or thread behind', { timeout: 180_000 }, async () => {
     const fds = openFds();
