@@ -11,7 +11,10 @@
         "_GNU_SOURCE",
         "POSIX_PROCESS_BUILD_SYSTEM=\"node-gyp\""
       ],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      # Hidden symbols and immediate binding: the spawn child runs while the thread that cloned it
+      # goes on, so no call on its path may go through a lazily bound PLT entry (CMakeLists.txt).
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+      "ldflags": ["-Wl,-z,now"],
       "conditions": [
         ["OS!='linux'", {"type": "none"}]
       ]

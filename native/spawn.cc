@@ -96,7 +96,8 @@ struct SpawnJob {
   pid_t pid = -1;
   int pidfd = -1;
   int clone_error = 0;
-  int exec_notice = -1;  // a direct clone's: the read end of its exec notice pipe
+  int exec_notice = -1;       // a direct clone's: the read end of its exec notice pipe
+  uint64_t notice_token = 0;  // and the epoll event data that stands for it
 
   // The spawning thread's clone in progress, for a teardown that must kill a child stuck before
   // its exec (StopSpawner): the pidfd as the kernel writes it during clone (CLONE_PIDFD), and
@@ -110,12 +111,16 @@ struct SpawnJob {
 
 // How long a teardown waits for a child to reach its exec before killing it (StopSpawner).
 constexpr std::chrono::milliseconds kTeardownGrace(250);
+// How long the spawning thread, woken for new work, leaves the JS thread to end the turn that
+// queued it (SpawnStart) before it starts anyway.
+constexpr std::chrono::milliseconds kTurnGrace(2);
 
 struct Spawner {
   std::mutex mutex;
   std::condition_variable wake;
   bool thread_running = false;            // guarded by mutex
   std::condition_variable thread_exited;  // notified when it turns false
+  bool turn_over = true;                  // guarded by mutex: see SpawnStart
   std::deque<SpawnJob*> pending;          // guarded by mutex
   std::vector<SpawnJob*> done;            // guarded by mutex
   bool stopping = false;                  // guarded by mutex
@@ -138,6 +143,7 @@ struct Spawner {
   // The direct clone in progress, if any (changed under mutex, for the fork handlers), and the
   // epoll set holding its exec notice, watched by notice_poll.
   SpawnJob* direct = nullptr;
+  uint64_t notice_tokens = 0;  // JS thread only: the last token handed out
   int notice_epoll = -1;
   uv_poll_t notice_poll;
   // No direct clones: a fork child that could not get a set of its own, or a set the loop could
@@ -358,6 +364,8 @@ void SpawnerThread(Spawner* spawner) {
     {
       std::unique_lock<std::mutex> lock(spawner->mutex);
       spawner->wake.wait(lock, [&] { return spawner->stopping || !spawner->pending.empty(); });
+      spawner->wake.wait_for(lock, kTurnGrace,
+                             [&] { return spawner->stopping || spawner->turn_over; });
       if (spawner->stopping) {
         spawner->thread_running = false;
         spawner->thread_exited.notify_all();
@@ -410,8 +418,15 @@ class AllSignalsBlocked {
 // end-of-file): reaps it if it failed, and moves the job to the finished ones.
 void FinishDirect(Spawner* spawner) {
   SpawnJob* job = spawner->direct;
-  ::close(job->exec_notice);  // which also takes it out of the epoll set
-  job->exec_notice = -1;
+  int notice;
+  {
+    // Under the mutex, as in ReapChild: a fork(2) from another thread must not find the number
+    // of an fd already closed here (its child would close whatever took the number since).
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    notice = job->exec_notice;
+    job->exec_notice = -1;
+  }
+  ::close(notice);  // which also takes it out of the epoll set
   if (job->plan.error != 0 || job->killed) ReapChild(spawner, job);
   std::lock_guard<std::mutex> lock(spawner->mutex);
   spawner->direct = nullptr;
@@ -446,15 +461,22 @@ void KillBeforeExec(SpawnJob* job, int pidfd) {
 // On the JS thread, with spawner->mutex held (a fork(2) from another thread then sees either no
 // direct clone or one whose fds are recorded, which AfterForkInChild closes: a copy of the
 // notice pipe's write end kept by a fork child would hold end-of-file back for ever). Clones the
-// child without CLONE_VFORK and returns at once; OnExecNotice finishes the job. A failure before
-// the child exists goes to the finished jobs, delivered from the loop like any other.
-void StartDirect(Spawner* spawner, SpawnJob* job) {
+// child without CLONE_VFORK and returns at once; OnExecNotice finishes the job. A failed clone
+// goes to the finished jobs, delivered from the loop like any other. Returns false, with nothing
+// done, when the notice cannot be watched (no pipe, or no epoll watch left): the caller then
+// hands the job to the spawning thread, so that this thread never waits for an exec.
+bool StartDirect(Spawner* spawner, SpawnJob* job) {
   int notice[2];
-  if (PipeAboveStdio(notice, O_CLOEXEC) != 0) {
-    job->clone_error = errno;
-    spawner->done.push_back(job);
-    uv_async_send(&spawner->async);
-    return;
+  if (PipeAboveStdio(notice, O_CLOEXEC) != 0) return false;
+  epoll_event event = {};
+  event.events = EPOLLIN | EPOLLONESHOT;  // end-of-file reads as EPOLLIN | EPOLLHUP
+  // A token of this spawn's own, not the fd number: a stale entry for an earlier notice whose
+  // number was reused (a copy of it kept alive elsewhere) must not end this one.
+  event.data.u64 = ++spawner->notice_tokens;
+  if (epoll_ctl(spawner->notice_epoll, EPOLL_CTL_ADD, notice[0], &event) != 0) {
+    ::close(notice[0]);
+    ::close(notice[1]);
+    return false;
   }
   job->plan.exec_notice_fd = notice[1];
   char* stack_top = static_cast<char*>(spawner->stack) + kStackMapSize;
@@ -468,25 +490,18 @@ void StartDirect(Spawner* spawner, SpawnJob* job) {
   }
   ::close(notice[1]);  // the child's copy is now the only one
   if (pid == -1) {
-    ::close(notice[0]);
+    ::close(notice[0]);  // which also takes it out of the epoll set
     job->clone_error = clone_errno;
     spawner->done.push_back(job);
     uv_async_send(&spawner->async);
-    return;
+    return true;
   }
   job->pid = pid;
   job->pidfd = pidfd;
   job->exec_notice = notice[0];
+  job->notice_token = event.data.u64;
   spawner->direct = job;
-  epoll_event event = {};
-  event.events = EPOLLIN | EPOLLONESHOT;  // end-of-file reads as EPOLLIN | EPOLLHUP
-  if (epoll_ctl(spawner->notice_epoll, EPOLL_CTL_ADD, notice[0], &event) != 0) {
-    // Out of memory or of epoll watches: wait here, as CLONE_VFORK would have.
-    spawner->mutex.unlock();
-    AwaitDirect(spawner);
-    spawner->mutex.lock();
-    uv_async_send(&spawner->async);
-  }
+  return true;
 }
 
 // The direct child's exec notice reached end-of-file: deliver its result.
@@ -498,6 +513,7 @@ void OnExecNotice(uv_poll_t* handle, int status, int events) {
     count = epoll_wait(spawner->notice_epoll, &ready, 1, 0);
   } while (count == -1 && errno == EINTR);
   if (count != 1 || spawner->direct == nullptr) return;
+  if (ready.data.u64 != spawner->direct->notice_token) return;
   FinishDirect(spawner);
   OnJobsDone(&spawner->async);
 }
@@ -531,6 +547,7 @@ void AfterForkInChild() {
     new (&spawner->thread_exited) std::condition_variable();
     new (&spawner->mutex) std::mutex();
     spawner->thread_running = false;
+    spawner->turn_over = true;
     if (spawner->running != nullptr) spawner->done.push_back(spawner->running);
     spawner->running = nullptr;
     if (spawner->direct != nullptr) {
@@ -672,6 +689,9 @@ void OnJobsDone(uv_async_t* handle) {
 // left the handle looking busy in the child, which would never be woken by another.
 Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info) {
   auto* spawner = static_cast<Spawner*>(info.Data());
+  // Without a set of its own (AfterForkInChild), the poll handle would watch the parent's set
+  // (uv_loop_fork registers it again) and take the parent's exec notices.
+  if (spawner->direct_disabled) uv_poll_stop(&spawner->notice_poll);
   if (!spawner->thread.joinable()) StartSpawnerThread(spawner);
   Napi::Float64Array results;
   TakeResults(info.Env(), spawner, false, &results);
@@ -700,14 +720,15 @@ Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// spawnStart(id, ...the request, see BuildJob) -> whether spawnWake must be called: queues a
-// spawn, whose result reaches the dispatcher with this id.
+// spawnStart(id, ...the request, see BuildJob) -> whether spawnWake must be called: starts or
+// queues a spawn, whose result reaches the dispatcher with this id.
 //
-// A spawn for the spawning thread does not wake it: the facade calls spawnWake once the current
-// JavaScript turn is over (a microtask). A burst of spawn() calls then runs on the JS thread
-// without the spawning thread and its first children taking CPUs from it, which halved the
-// spread of the event-loop stall in the 200-children benchmark (README, "Performance"); the first
-// spawn of the burst is a direct clone, started at once.
+// The spawning thread, woken for a spawn queued while it was idle, first leaves the JS thread
+// up to kTurnGrace to end the current turn, which the facade reports by calling spawnWake from
+// a microtask. A burst of spawn() calls then runs without the thread and its first children
+// taking the CPUs (it halved the spread of the event-loop stall in the 200-children benchmark,
+// README "Performance"), and a spawn queued before a long synchronous stretch of JavaScript
+// still starts within the grace. The first spawn of a burst is a direct clone, started at once.
 Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
@@ -730,21 +751,29 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
     bool thread_idle = spawner->pending.empty() && spawner->running == nullptr;
-    if (kHaveRawSyscall && !job->plan.daemonize && thread_idle && spawner->direct == nullptr &&
-        !spawner->direct_disabled) {
-      StartDirect(spawner, job.release());
+    bool direct = kHaveRawSyscall && !job->plan.daemonize && thread_idle &&
+                  spawner->direct == nullptr && !spawner->direct_disabled;
+    if (direct && StartDirect(spawner, job.get())) {
+      job.release();
     } else {
       // A thread with work queued will find this job without a wake-up.
       needs_wake = spawner->pending.empty();
+      if (needs_wake) spawner->turn_over = false;
       spawner->pending.push_back(job.release());
     }
   }
+  if (needs_wake) spawner->wake.notify_one();
   return Napi::Boolean::New(env, needs_wake);
 }
 
-// spawnWake(): wakes the spawning thread for the spawns queued since it went idle.
+// spawnWake(): the turn that queued spawns for the spawning thread is over; it may start them.
 Napi::Value SpawnWake(const Napi::CallbackInfo& info) {
-  static_cast<Spawner*>(info.Data())->wake.notify_one();
+  auto* spawner = static_cast<Spawner*>(info.Data());
+  {
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    spawner->turn_over = true;
+  }
+  spawner->wake.notify_one();
   return info.Env().Undefined();
 }
 

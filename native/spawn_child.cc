@@ -89,14 +89,10 @@ void CloseRange(ChildPlan* plan, unsigned first, unsigned last) {
 // on a target number (e.g. the parent's fd 1 going to the child's fd 2 while fd 2 goes to 1).
 void ArrangeFds(ChildPlan* plan) {
   // The direct clone's exec notice (close-on-exec: it closes when exec succeeds) stays open until
-  // then: moved off the targets, and spared by the closing below. As a source it is refused: it
-  // was not open when the caller asked for the spawn.
+  // then: moved off the targets (after the sources, so that a request fails the same way on both
+  // paths), and spared by the closing below. As a source it is refused: it was not open when the
+  // caller asked for the spawn.
   int notice = plan->exec_notice_fd;
-  if (notice >= 0 && notice <= plan->max_target) {
-    long moved = RawSyscall(SYS_fcntl, notice, F_DUPFD_CLOEXEC, plan->max_target + 1);
-    if (moved < 0) Fail(plan, ChildStep::kCloseRange, moved);
-    notice = static_cast<int>(moved);  // the original is closed or replaced below
-  }
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source < 0) continue;
@@ -108,6 +104,11 @@ void ArrangeFds(ChildPlan* plan) {
     }
     if (moved < 0) Fail(plan, ChildStep::kDup, moved, static_cast<int>(i));
     fd.source = static_cast<int>(moved);
+  }
+  if (notice >= 0 && notice <= plan->max_target) {
+    long moved = RawSyscall(SYS_fcntl, notice, F_DUPFD_CLOEXEC, plan->max_target + 1);
+    if (moved < 0) Fail(plan, ChildStep::kCloseRange, moved);
+    notice = static_cast<int>(moved);  // the original is closed or replaced below
   }
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];

@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { nativeBuildSystem } from '../lib/index';
+
+const require = createRequire(import.meta.url);
 
 describe('native build', () => {
   it('is the build this run was asked to test', () => {
@@ -7,5 +12,18 @@ describe('native build', () => {
     const expected = process.env.EXPECT_BUILD_SYSTEM;
     expect(['node-gyp', 'cmake-js']).toContain(nativeBuildSystem);
     if (expected !== undefined) expect(nativeBuildSystem).toBe(expected);
+  });
+
+  it("binds every symbol at load and exports only Node-API's entry points", () => {
+    // The spawn child runs while the thread that cloned it goes on: a lazily bound PLT entry on
+    // its path would run the dynamic linker's resolver in the child (binding.gyp, CMakeLists.txt).
+    const file = (require('node-gyp-build') as { path(dir: string): string }).path(path.join(__dirname, '..'));
+    expect(execFileSync('readelf', ['-d', file], { encoding: 'utf8' })).toMatch(/\(FLAGS\)\s+BIND_NOW/);
+    const exported = execFileSync('readelf', ['--dyn-syms', '-W', file], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => / FUNC +GLOBAL +DEFAULT +\d+ /.test(line))
+      .map((line) => line.trim().split(/\s+/).pop());
+    expect(exported).toContain('napi_register_module_v1');
+    for (const name of exported) expect(name).toMatch(/^(napi|node_api)_/);
   });
 });

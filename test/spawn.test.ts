@@ -388,6 +388,25 @@ describe('spawn: the direct clone and the spawning thread', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('a spawn queued behind a direct clone starts even while the JS thread stays busy', () => {
+    // The spawning thread leaves the JS thread a short grace to end its turn, not for ever: the
+    // child must run while this test blocks synchronously.
+    const marker = path.join(tmp, 'started-while-blocked');
+    void spawn('sleep', ['0.2'], { stdio: 'ignore' }).then((child) => child.wait());
+    void spawn('touch', [marker]).then((child) => child.wait());
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    expect(fs.existsSync(marker)).toBe(true);
+  });
+
+  it('a request fails with the same step on either path', async () => {
+    // fd 99 cannot exist under RLIMIT_NOFILE 100: the move of the sources fails first.
+    const request = (): Promise<unknown> => spawn('true', [], { rlimits: { nofile: [100, 100] }, fds: { 99: 1 } });
+    const alone = await rejection(request());
+    const [, inBurst] = await Promise.allSettled([spawn('true'), request()]);
+    expect(alone).toMatchObject({ code: 'EINVAL', syscall: 'dup2' });
+    expect((inBurst as PromiseRejectedResult).reason).toMatchObject({ code: (alone as { code: string }).code, step: (alone as { step: string }).step });
+  });
+
   it('the binding re-checks rlimit values it is passed directly: RangeError, nothing spawned', () => {
     const options = new Float64Array([0, -1, -1, -1, NaN, -1, 0, 0]);
     const nofile = binding.spawnOptionConstants.rlimits.nofile!;
