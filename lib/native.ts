@@ -85,7 +85,7 @@ export interface NativeBinding {
   wait4(pid: number, options: number): number | null;
   waitid(idtype: number, id: number, options: number): number | null;
   pidfdOpen(pid: number): number;
-  /** The callback gets a record laid out as `waitRecord` (its own, not the shared one). */
+  /** The callback gets a record laid out as `waitRecord` (not that one: a second one, reused by every callback, so read it at once). */
   pidfdWaitStart(pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
   pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
   pidfdWaitCancel(id: number): boolean;

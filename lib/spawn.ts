@@ -1,5 +1,6 @@
 /**
- * The safe spawn: fork-then-exec done natively, off the JS thread, with a child handle.
+ * The safe spawn: fork-then-exec done natively, without the JS thread ever waiting for it, with a
+ * child handle.
  *
  * Everything between clone and exec runs in native code (native/spawn_child.cc), in a
  * clone(CLONE_VM) child started from the JS thread without waiting for its exec, or from a

@@ -5,7 +5,9 @@
 // errno: the child shares the thread-local storage of the thread that cloned it (CLONE_VM
 // without CLONE_SETTLS). A direct clone (spawn.cc) leaves that thread running, so every system
 // call here goes through RawSyscall (util/raw_syscall.h), which returns -errno and never writes
-// the parent thread's errno.
+// the parent thread's errno. For the same reason no call made here may go through a lazily bound
+// PLT entry (the dynamic linker's resolver would run on that thread's state): the addon is built
+// with hidden symbols and linked with -z now (binding.gyp, CMakeLists.txt; test/build.test.ts).
 //
 // glibc's clone(3) wrapper (used for the daemon's clone) is a few instructions around the system
 // call: it neither allocates nor locks, and since glibc 2.25 keeps no pid cache to update. It
