@@ -390,8 +390,14 @@ void StartSpawnerThread(Spawner* spawner) {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  spawner->thread_running = true;  // before the thread exists: no lock needed
-  spawner->thread = std::thread(SpawnerThread, spawner);
+  spawner->thread_running = true;  // before the thread exists: no lock needed yet
+  try {
+    spawner->thread = std::thread(SpawnerThread, spawner);
+  } catch (...) {
+    spawner->thread_running = false;  // no thread: nothing for a teardown to wait for
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
@@ -548,7 +554,12 @@ void AfterForkInChild() {
     new (&spawner->mutex) std::mutex();
     spawner->thread_running = false;
     spawner->turn_over = true;
-    if (spawner->running != nullptr) spawner->done.push_back(spawner->running);
+    if (spawner->running != nullptr) {
+      // Inside its clone, the job's pidfd is only in clone_pidfd yet: this process's copy.
+      SpawnJob* job = spawner->running;
+      if (job->pidfd < 0 && job->in_clone && job->clone_pidfd >= 0) ::close(job->clone_pidfd);
+      spawner->done.push_back(job);
+    }
     spawner->running = nullptr;
     if (spawner->direct != nullptr) {
       ::close(spawner->direct->exec_notice);  // the parent's child: its exec is told there
@@ -664,12 +675,23 @@ size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Arr
   return done.size();
 }
 
+// Whether JavaScript can still run in `env`: a property read fails once a worker is terminating
+// (N-API checks that first for every call that may run JavaScript).
+bool CanRunJavaScript(napi_env env) {
+  napi_value global;
+  napi_value value;
+  return napi_get_global(env, &global) == napi_ok &&
+         napi_get_named_property(env, global, "undefined", &value) == napi_ok;
+}
+
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   Napi::Env env = spawner->dispatcher.Env();
-  // Everything that calls N-API inside the try: while a worker is being terminated, those calls
-  // fail (and throw) before any job is taken, and the jobs stay for StopSpawner to clean up.
   Napi::HandleScope scope(env);
+  // While a worker is being terminated (Environment::CleanupHandles runs this), JavaScript can
+  // no longer run: the jobs then stay for StopSpawner, which closes their pidfds. Taken here,
+  // they would be freed with their pidfds open once MakeCallback failed.
+  if (!CanRunJavaScript(env)) return;
   try {
     Napi::Float64Array results;
     size_t count = TakeResults(env, spawner, true, &results);
@@ -822,17 +844,31 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   {
     // The thread finishes the job it is on. A child blocked before its exec (opening a FIFO for
     // its stdin, say) would hold it, and this teardown, for ever: after the grace period it is
-    // killed, and the thread's clone returns. Not the child of daemon(), whose daemon would go on
-    // in this memory: that one is waited for.
+    // killed, and the thread's clone returns. A child that exec'd just then, before the thread
+    // saw its clone return, is killed too: its spawn could not be delivered any more anyway.
     std::unique_lock<std::mutex> lock(spawner->mutex);
     spawner->stopping = true;
     spawner->wake.notify_one();
     while (!spawner->thread_exited.wait_for(lock, kTeardownGrace,
                                             [&] { return !spawner->thread_running; })) {
       SpawnJob* job = spawner->running;
-      if (job != nullptr && job->in_clone && !job->plan.daemonize) {
+      if (job == nullptr || !job->in_clone) continue;
+      if (!job->plan.daemonize) {
         int pidfd = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
         if (pidfd >= 0) KillBeforeExec(job, pidfd);
+        continue;
+      }
+      // daemon(): the one stuck is the daemon, which the child waits for. Its pid (written by the
+      // kernel at its clone) cannot be reused while the child lives: the child reaps it only
+      // after its own clone returns. Killing it ends the child's wait, and the child exits.
+      pid_t daemon = __atomic_load_n(&job->plan.daemon_pid, __ATOMIC_ACQUIRE);
+      int child = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
+      pollfd child_exited = {child, POLLIN, 0};
+      if (daemon <= 0 || child < 0 || ::poll(&child_exited, 1, 0) != 0) continue;
+      int daemon_pidfd = static_cast<int>(syscall(SYS_pidfd_open, daemon, 0));
+      if (daemon_pidfd >= 0) {
+        KillBeforeExec(job, daemon_pidfd);
+        ::close(daemon_pidfd);
       }
     }
   }

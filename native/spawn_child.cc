@@ -213,7 +213,11 @@ int FinishChild(void* argument) {
 // ends, like for any child. A daemon that failed is reaped here, so that no zombie of it reaches
 // the adopter (which may be this very Node process, if it is a subreaper).
 [[noreturn]] void Daemonize(ChildPlan* plan) {
-  int pid = ::clone(FinishChild, plan->daemon_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, plan);
+  // CLONE_PARENT_SETTID: the daemon's pid is in the plan while this process waits for the exec,
+  // so that a teardown can kill a daemon stuck before it (spawn.cc, StopSpawner).
+  int pid = ::clone(FinishChild, plan->daemon_stack_top,
+                    CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, plan,
+                    const_cast<pid_t*>(&plan->daemon_pid));
   if (pid < 0) Fail(plan, ChildStep::kDaemonFork, errno);
   plan->daemon_pid = pid;
   if (plan->error != 0) {

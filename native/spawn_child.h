@@ -90,7 +90,8 @@ struct ChildPlan {
   // plan. The stack is the parent's, distinct from the child's own (both share memory).
   bool daemonize;
   char* daemon_stack_top;
-  volatile pid_t daemon_pid;  // set by the child: the daemon's pid (also when the daemon failed)
+  // The daemon's pid (also when it failed), written by the kernel as the child clones it.
+  volatile pid_t daemon_pid;
 
   uint64_t sigmask;           // bit (signo - 1): blocked in the program
   uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored

@@ -388,19 +388,21 @@ describe('spawn: the direct clone and the spawning thread', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
-  it('a spawn queued behind a direct clone starts even while the JS thread stays busy', () => {
+  it('a spawn queued behind a direct clone starts even while the JS thread stays busy', async () => {
     // The spawning thread leaves the JS thread a short grace to end its turn, not for ever: the
     // child must run while this test blocks synchronously.
     const marker = path.join(tmp, 'started-while-blocked');
-    void spawn('sleep', ['0.2'], { stdio: 'ignore' }).then((child) => child.wait());
-    void spawn('touch', [marker]).then((child) => child.wait());
+    const first = spawn('sleep', ['0.2'], { stdio: 'ignore' });
+    const second = spawn('touch', [marker]);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
     expect(fs.existsSync(marker)).toBe(true);
+    for (const child of await Promise.all([first, second])) expect((await child.wait()).status).toEqual(ok);
   });
 
   it('a request fails with the same step on either path', async () => {
     // fd 99 cannot exist under RLIMIT_NOFILE 100: the move of the sources fails first.
     const request = (): Promise<unknown> => spawn('true', [], { rlimits: { nofile: [100, 100] }, fds: { 99: 1 } });
+    await new Promise(setImmediate); // nothing under way: this one is a direct clone
     const alone = await rejection(request());
     const [, inBurst] = await Promise.allSettled([spawn('true'), request()]);
     expect(alone).toMatchObject({ code: 'EINVAL', syscall: 'dup2' });
@@ -478,6 +480,53 @@ describe('spawn at the end of a worker', () => {
     const result = runNode(script, { timeout: 10_000 });
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe(burst ? 'terminated true\nsleep\n' : 'terminated true\n\n');
+  });
+});
+
+describe('spawns finishing while a worker ends', () => {
+  it('leave no pidfd behind in the process', () => {
+    // The worker's spawns finish while it is being terminated, when JavaScript can no longer run:
+    // their results cannot be delivered, and their pidfds must be closed, not lost.
+    const script = `
+      const { Worker } = require('worker_threads');
+      const fs = require('fs');
+      const pidfds = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd).includes('pidfd'); } catch { return false; } }).length;
+      const body = "const p = require('./dist/index.js'); for (let i = 0; i < 4; i++) p.spawn('true');" +
+        "require('worker_threads').parentPort.postMessage('spawned'); const end = Date.now() + 200; while (Date.now() < end) {}";
+      const before = pidfds();
+      (async () => {
+        for (let round = 0; round < 10; round++) {
+          const worker = new Worker(body, { eval: true });
+          await new Promise((resolve) => worker.once('message', resolve));
+          await worker.terminate();
+        }
+        console.log(pidfds() - before);
+      })();`;
+    const result = runNode(script, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('0\n');
+  });
+});
+
+describe('daemon at the end of a worker', () => {
+  it('terminate() ends a daemon stuck before exec, and its intermediate child', () => {
+    const fifo = path.join(tmp, 'fifo-daemon');
+    child_process.execFileSync('mkfifo', [fifo]);
+    const script = `
+      const { Worker } = require('worker_threads');
+      const body = "const p = require('./dist/index.js');" +
+        "p.daemon('cat', [], { stdio: [{ path: '${fifo}' }, 'ignore', 'ignore'] });" +
+        "setTimeout(() => require('worker_threads').parentPort.postMessage('queued'), 100);";
+      const worker = new Worker(body, { eval: true });
+      worker.on('message', () => {
+        const started = Date.now();
+        worker.terminate().then(() => console.log('terminated', Date.now() - started < 2000));
+      });`;
+    const result = runNode(script, { timeout: 10_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('terminated true\n');
+    // Nothing is left blocked on the FIFO: opening it for writing would wait for a reader.
+    expect(child_process.spawnSync('sh', ['-c', `exec 3>'${fifo}'`], { timeout: 1000 }).error).toBeDefined();
   });
 });
 
