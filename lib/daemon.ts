@@ -94,9 +94,11 @@ async function publishPid(handle: fs.FileHandle, temporary: string, pidFile: str
 
 function start(prepared: PreparedSpawn): Promise<number> {
   return new Promise((resolve, reject) => {
-    queueSpawn(prepared.request, (result) => {
-      if ('pid' in result) resolve(result.pid);
-      else reject(stepError(prepared, result.errno, result.step, result.stepIndex));
+    queueSpawn(prepared.request, {
+      settle: (result) => {
+        if ('pid' in result) resolve(result.pid);
+        else reject(stepError(prepared, result.errno, result.step, result.stepIndex));
+      },
     });
   });
 }

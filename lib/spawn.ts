@@ -399,21 +399,9 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
     return Promise.reject(error);
   }
-  const leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
   return new Promise((resolve, reject) => {
     try {
-      queueSpawn(prepared.request, (result) => {
-        closeAll(prepared.childEnds);
-        if (!('pid' in result)) {
-          closeAll(prepared.parentEnds);
-          reject(stepError(prepared, result.errno, result.step, result.stepIndex));
-          return;
-        }
-        const streams = prepared.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
-        const child = new ChildProcess(result.pid, result.pidfd, streams, leadsGroup);
-        armKillers(child, options, killSignal);
-        resolve(child);
-      });
+      queueSpawn(prepared.request, new PendingSpawn(prepared, options, killSignal, resolve, reject));
     } catch (error) {
       closeAll([...prepared.childEnds, ...prepared.parentEnds]);
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw
@@ -422,9 +410,43 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
   });
 }
 
+/**
+ * A spawn() under way, until its result arrives. An object rather than a closure over spawn()'s
+ * variables: each spawn under way keeps less alive for the garbage collector to copy (a closure
+ * keeps its own and its enclosing scopes' contexts), which matters in bursts.
+ */
+class PendingSpawn implements SpawnSettler {
+  constructor(
+    private readonly prepared: PreparedSpawn,
+    private readonly options: SpawnOptions,
+    private readonly killSignal: number,
+    private readonly resolve: (child: ChildProcess) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  settle(result: RawSpawnResult): void {
+    const { prepared } = this;
+    closeAll(prepared.childEnds);
+    if (!('pid' in result)) {
+      closeAll(prepared.parentEnds);
+      this.reject(stepError(prepared, result.errno, result.step, result.stepIndex));
+      return;
+    }
+    const streams = prepared.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
+    const leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
+    const child = new ChildProcess(result.pid, result.pidfd, streams, leadsGroup);
+    armKillers(child, this.options, this.killSignal);
+    this.resolve(child);
+  }
+}
+
 // Finished spawns arrive from native code in batches (one call per wake-up of the event loop).
 let nextSpawnId = 1;
-const pendingSpawns = new Map<number, (result: RawSpawnResult) => void>();
+/** @internal Receives the result of a queued spawn (see queueSpawn). */
+export interface SpawnSettler {
+  settle(result: RawSpawnResult): void;
+}
+const pendingSpawns = new Map<number, SpawnSettler>();
 
 // Scratch space for packing requests, reused by every call: spawnStart copies the typed arrays
 // and reads the paths before it returns. Fd tables by fd count (usually 3).
@@ -434,10 +456,10 @@ const scratchOptions = new Float64Array(8);
 
 /**
  * @internal Starts a spawn: cloned at once from this thread when no other is under way, else
- * queued for the spawning thread (native/spawn.cc); `settle` receives its result on the event
+ * queued for the spawning thread (native/spawn.cc); `settler` receives its result on the event
  * loop. Throws (and starts nothing) when the binding refuses the request.
  */
-export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnResult) => void): void {
+export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): void {
   const id = nextSpawnId++;
   // Packed by position and in typed arrays (see NativeBinding.spawnStart): native code reading
   // ~40 properties one by one cost more than the rest of the request's trip.
@@ -472,7 +494,7 @@ export function queueSpawn(request: RawSpawnRequest, settle: (result: RawSpawnRe
   options[5] = request.umask ?? -1;
   options[6] = request.pdeathsig;
   options[7] = request.daemonize === true ? 1 : 0;
-  pendingSpawns.set(id, settle);
+  pendingSpawns.set(id, settler);
   let needsWake: boolean;
   try {
     needsWake = binding.spawnStart(
@@ -512,9 +534,9 @@ function dispatch(results: Float64Array, count: number = results.length / 6): vo
   for (let at = 0; at < count * 6; at += 6) {
     const id = results[at]!;
     const errno = results[at + 3]!;
-    const settle = pendingSpawns.get(id);
+    const settler = pendingSpawns.get(id);
     pendingSpawns.delete(id);
-    settle?.(errno === 0 ? { id, pid: results[at + 1]!, pidfd: results[at + 2]! } : { id, errno, step: stepNames[results[at + 4]!]!, stepIndex: results[at + 5]! });
+    settler?.settle(errno === 0 ? { id, pid: results[at + 1]!, pidfd: results[at + 2]! } : { id, errno, step: stepNames[results[at + 4]!]!, stepIndex: results[at + 5]! });
   }
 }
 binding.spawnSetDispatcher(dispatch);
