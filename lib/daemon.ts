@@ -97,7 +97,7 @@ function start(prepared: PreparedSpawn): Promise<number> {
     queueSpawn(prepared.request, {
       settle: (result) => {
         if ('pid' in result) resolve(result.pid);
-        else reject(stepError(prepared, result.errno, result.step, result.stepIndex));
+        else reject(stepError({ file: prepared.file, cwd: prepared.cwd, fds: prepared.request.fds }, result.errno, result.step, result.stepIndex));
       },
     });
   });

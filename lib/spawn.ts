@@ -344,20 +344,27 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
 }
 
 
+/** @internal What a failed step's error names: the program, the cwd, the fd plans. */
+export interface StepContext {
+  readonly file: Bytes;
+  readonly cwd: Bytes | undefined;
+  readonly fds: readonly RawFdPlan[];
+}
+
 /** @internal The error for a failed step, with the path it concerns (also for `daemon`). */
-export function stepError(prepared: PreparedSpawn, errno: number, step: string, stepIndex: number): SyscallError {
+export function stepError(where: StepContext, errno: number, step: string, stepIndex: number): SyscallError {
   const pathOf = (value: Bytes | undefined): string | undefined => (value === undefined ? undefined : value.toString());
   switch (step) {
     case 'execve':
-      return new SyscallError('execve', errno, pathOf(prepared.file), { step: 'exec' });
+      return new SyscallError('execve', errno, pathOf(where.file), { step: 'exec' });
     case 'chdir':
-      return new SyscallError('chdir', errno, pathOf(prepared.cwd), { step: 'chdir' });
+      return new SyscallError('chdir', errno, pathOf(where.cwd), { step: 'chdir' });
     case 'open': {
-      const plan = prepared.request.fds[stepIndex];
+      const plan = where.fds[stepIndex];
       return new SyscallError('open', errno, plan && 'path' in plan ? pathOf(plan.path) : undefined, { step: `open fd ${plan?.target}` });
     }
     case 'dup2':
-      return new SyscallError('dup2', errno, undefined, { step: `fd ${prepared.request.fds[stepIndex]?.target}` });
+      return new SyscallError('dup2', errno, undefined, { step: `fd ${where.fds[stepIndex]?.target}` });
     default:
       return new SyscallError(step, errno, undefined, { step });
   }
@@ -411,31 +418,48 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
 }
 
 /**
- * A spawn() under way, until its result arrives. An object rather than a closure over spawn()'s
- * variables: each spawn under way keeps less alive for the garbage collector to copy (a closure
- * keeps its own and its enclosing scopes' contexts), which matters in bursts.
+ * A spawn() under way, until its result arrives: only what the result needs, in one object. A
+ * closure over spawn()'s variables kept its scopes' contexts and the whole request (argv, the
+ * caller's options...) alive for every spawn under way, for the garbage collector to copy in a
+ * burst.
  */
-class PendingSpawn implements SpawnSettler {
+class PendingSpawn implements SpawnSettler, StepContext {
+  readonly file: Bytes;
+  readonly cwd: Bytes | undefined;
+  readonly fds: readonly RawFdPlan[];
+  private readonly parentEnds: readonly (number | null)[];
+  private readonly childEnds: readonly number[];
+  private readonly leadsGroup: boolean;
+  private readonly timeout: number | undefined;
+  private readonly signal: AbortSignal | undefined;
+
   constructor(
-    private readonly prepared: PreparedSpawn,
-    private readonly options: SpawnOptions,
+    prepared: PreparedSpawn,
+    options: SpawnOptions,
     private readonly killSignal: number,
     private readonly resolve: (child: ChildProcess) => void,
     private readonly reject: (error: unknown) => void,
-  ) {}
+  ) {
+    this.file = prepared.file;
+    this.cwd = prepared.cwd;
+    this.fds = prepared.request.fds;
+    this.parentEnds = prepared.parentEnds;
+    this.childEnds = prepared.childEnds;
+    this.leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
+    this.timeout = options.timeout;
+    this.signal = options.signal;
+  }
 
   settle(result: RawSpawnResult): void {
-    const { prepared } = this;
-    closeAll(prepared.childEnds);
+    closeAll(this.childEnds);
     if (!('pid' in result)) {
-      closeAll(prepared.parentEnds);
-      this.reject(stepError(prepared, result.errno, result.step, result.stepIndex));
+      closeAll(this.parentEnds);
+      this.reject(stepError(this, result.errno, result.step, result.stepIndex));
       return;
     }
-    const streams = prepared.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
-    const leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
-    const child = new ChildProcess(result.pid, result.pidfd, streams, leadsGroup);
-    armKillers(child, this.options, this.killSignal);
+    const streams = this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
+    const child = new ChildProcess(result.pid, result.pidfd, streams, this.leadsGroup);
+    armKillers(child, this.timeout, this.signal, this.killSignal);
     this.resolve(child);
   }
 }
@@ -551,8 +575,8 @@ export function spawnAfterForkInChild(): void {
 }
 
 /** `timeout` and `signal` send the kill signal once, and stop watching when the child is reaped. */
-function armKillers(child: ChildProcess, options: SpawnOptions, killSignal: number): void {
-  if (options.timeout === undefined && options.signal === undefined) return;
+function armKillers(child: ChildProcess, timeout: number | undefined, signal: AbortSignal | undefined, killSignal: number): void {
+  if (timeout === undefined && signal === undefined) return;
   const killQuietly = (): void => {
     try {
       child.kill(killSignal);
@@ -560,8 +584,7 @@ function armKillers(child: ChildProcess, options: SpawnOptions, killSignal: numb
       // Already reaped: nothing to kill.
     }
   };
-  const timer = options.timeout === undefined ? undefined : setTimeout(killQuietly, options.timeout);
-  const { signal } = options;
+  const timer = timeout === undefined ? undefined : setTimeout(killQuietly, timeout);
   if (signal?.aborted) killQuietly();
   else signal?.addEventListener('abort', killQuietly, { once: true });
   void child
