@@ -179,12 +179,8 @@ export class ChildProcess implements AsyncDisposable {
 }
 
 /** @internal A validated request and the fds made for it (shared with lib/daemon.ts). */
-export interface PreparedSpawn {
+export interface PreparedSpawn extends Pick<FdLayout, 'parentEnds' | 'childEnds'> {
   request: RawSpawnRequest;
-  /** Parent ends of 'pipe' stdio, by child fd. */
-  parentEnds: readonly (number | null)[];
-  /** Child ends of pipes, closed in the parent once the child has them. */
-  childEnds: readonly number[];
   file: Bytes;
   cwd?: Bytes;
 }
@@ -194,12 +190,21 @@ export interface PreparedSpawn {
 // has closed stays closed in the child (checked there).
 const INHERIT_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, source: target, optional: true }));
 const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 }));
-// The same for a whole request whose stdio is one of these for all three fds (the default is
-// 'inherit'), with no pipes and no extra fds: nothing per spawn at all.
-const ALL_INHERIT: readonly RawFdPlan[] = Object.freeze([...INHERIT_PLANS]);
-const ALL_IGNORE: readonly RawFdPlan[] = Object.freeze([...IGNORE_PLANS]);
-const NO_PARENT_ENDS: readonly null[] = Object.freeze([null, null, null]);
-const NO_CHILD_ENDS: readonly number[] = Object.freeze([]);
+
+/** The child's fds, and the pipes made for them. */
+interface FdLayout {
+  readonly fds: readonly RawFdPlan[];
+  /** Parent ends of 'pipe' stdio, by child fd. */
+  readonly parentEnds: readonly (number | null)[];
+  /** Child ends of pipes, closed in the parent once the child has them. */
+  readonly childEnds: readonly number[];
+}
+
+// The whole layout when stdio is 'inherit' (the default) or 'ignore' for all three fds, with no
+// extra fds: nothing per spawn at all.
+const sharedLayout = (plans: readonly RawFdPlan[]): FdLayout => Object.freeze({ fds: Object.freeze([...plans]), parentEnds: Object.freeze([null, null, null]), childEnds: Object.freeze([]) });
+const INHERIT_LAYOUT = sharedLayout(INHERIT_PLANS);
+const IGNORE_LAYOUT = sharedLayout(IGNORE_PLANS);
 
 function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
   if (stdio === undefined) return ['inherit', 'inherit', 'inherit'];
@@ -242,6 +247,50 @@ function optionalInteger(value: unknown, name: string, min: number, max: number)
 }
 
 /**
+ * The child's fds 0..2 from `stdio` (validated before any pipe is made, so that a bad entry
+ * leaks nothing), then the `extra` ones; pipes are made here, last.
+ */
+function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly RawFdPlan[]): FdLayout {
+  if (extra.length === 0 && (stdio === undefined || stdio === 'inherit' || stdio === 'ignore')) {
+    return stdio === 'ignore' ? IGNORE_LAYOUT : INHERIT_LAYOUT;
+  }
+  const plans: (RawFdPlan | 'pipe')[] = normaliseStdio(stdio).map((option, target) => {
+    if (option === 'inherit') return INHERIT_PLANS[target]!;
+    if (option === 'ignore') return IGNORE_PLANS[target]!;
+    if (option === 'pipe') return 'pipe';
+    if (typeof option === 'number') return { target, source: validateInteger(option, `options.stdio[${target}]`, 0, 2 ** 31 - 1) };
+    if (typeof option === 'object' && option !== null) {
+      return {
+        target,
+        path: validateBytes(option.path, `options.stdio[${target}].path`),
+        flags: openFlags(option.flags ?? (target === 0 ? 'r' : 'w'), `options.stdio[${target}].flags`),
+        mode: option.mode === undefined ? 0o666 : validateInteger(option.mode, `options.stdio[${target}].mode`, 0, 0o7777),
+      };
+    }
+    throw invalidArgValue(`options.stdio[${target}]`, "must be 'inherit', 'ignore', 'pipe', an fd or { path }", option);
+  });
+
+  const parentEnds: (number | null)[] = [null, null, null];
+  const childEnds: number[] = [];
+  try {
+    // Of its final size, like argv: the stdio plans with a pipe's child end for 'pipe', then the
+    // extra fds.
+    const fds = plans.map((plan, target): RawFdPlan => {
+      if (plan !== 'pipe') return plan;
+      const [readEnd, writeEnd] = binding.pipe();
+      const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
+      parentEnds[target] = parentEnd;
+      childEnds.push(childEnd);
+      return { target, source: childEnd };
+    });
+    return { fds: extra.length === 0 ? fds : fds.concat(extra), parentEnds, childEnds };
+  } catch (error) {
+    closeAll([...parentEnds, ...childEnds]);
+    throw error;
+  }
+}
+
+/**
  * @internal Validates everything and builds the native request (also for `daemon`). Creates pipes
  * last, so a bad option leaks nothing.
  */
@@ -253,7 +302,6 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   // process.env is its own copy and must be built here.
   const envp = options.env === undefined && isMainThread ? undefined : buildEnvironment(options.env ?? process.env, 'options.env');
   const cwd = options.cwd === undefined ? undefined : validateBytes(options.cwd, 'options.cwd');
-  const stdio = options.stdio;
 
   const request: RawSpawnRequest = {
     candidates: execCandidates(program, envp),
@@ -296,48 +344,8 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
     }
   }
 
-  if (extra.length === 0 && (stdio === undefined || stdio === 'inherit' || stdio === 'ignore')) {
-    request.fds = stdio === 'ignore' ? ALL_IGNORE : ALL_INHERIT;
-    const prepared: PreparedSpawn = { request, parentEnds: NO_PARENT_ENDS, childEnds: NO_CHILD_ENDS, file: program };
-    if (cwd !== undefined) prepared.cwd = cwd;
-    return prepared;
-  }
-
-  // fds 0..2, validated before any pipe exists.
-  const plans: (RawFdPlan | 'pipe')[] = normaliseStdio(stdio).map((option, target) => {
-    if (option === 'inherit') return INHERIT_PLANS[target]!;
-    if (option === 'ignore') return IGNORE_PLANS[target]!;
-    if (option === 'pipe') return 'pipe';
-    if (typeof option === 'number') return { target, source: validateInteger(option, `options.stdio[${target}]`, 0, 2 ** 31 - 1) };
-    if (typeof option === 'object' && option !== null) {
-      return {
-        target,
-        path: validateBytes(option.path, `options.stdio[${target}].path`),
-        flags: openFlags(option.flags ?? (target === 0 ? 'r' : 'w'), `options.stdio[${target}].flags`),
-        mode: option.mode === undefined ? 0o666 : validateInteger(option.mode, `options.stdio[${target}].mode`, 0, 0o7777),
-      };
-    }
-    throw invalidArgValue(`options.stdio[${target}]`, "must be 'inherit', 'ignore', 'pipe', an fd or { path }", option);
-  });
-
-  const parentEnds: (number | null)[] = [null, null, null];
-  const childEnds: number[] = [];
-  try {
-    // Of its final size, like argv: the stdio plans with a pipe's child end for 'pipe', then the
-    // extra fds.
-    const fds = plans.map((plan, target): RawFdPlan => {
-      if (plan !== 'pipe') return plan;
-      const [readEnd, writeEnd] = binding.pipe();
-      const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
-      parentEnds[target] = parentEnd;
-      childEnds.push(childEnd);
-      return { target, source: childEnd };
-    });
-    request.fds = extra.length === 0 ? fds : fds.concat(extra);
-  } catch (error) {
-    closeAll([...parentEnds, ...childEnds]);
-    throw error;
-  }
+  const { fds, parentEnds, childEnds } = fdLayout(options.stdio, extra);
+  request.fds = fds;
   const prepared: PreparedSpawn = { request, parentEnds, childEnds, file: program };
   if (cwd !== undefined) prepared.cwd = cwd;
   return prepared;

@@ -385,26 +385,9 @@ void SpawnerThread(Spawner* spawner) {
   }
 }
 
-// The spawning thread, started with every signal blocked (it inherits its creator's mask).
-void StartSpawnerThread(Spawner* spawner) {
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  spawner->thread_running = true;  // before the thread exists: no lock needed yet
-  try {
-    spawner->thread = std::thread(SpawnerThread, spawner);
-  } catch (...) {
-    spawner->thread_running = false;  // no thread: nothing for a teardown to wait for
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    throw;
-  }
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-}
-
-// ---- The direct clone ----
-
-// Blocks every signal of the calling thread for the length of a clone: a child that shares this
-// memory must not run a handler of Node's before it has reset the dispositions.
+// Blocks every signal of the calling thread while in scope: around a clone (a child that shares
+// this memory must not run a handler of Node's before it has reset the dispositions), and around
+// the creation of the spawning thread, which inherits the mask.
 class AllSignalsBlocked {
  public:
   AllSignalsBlocked() {
@@ -419,6 +402,20 @@ class AllSignalsBlocked {
  private:
   sigset_t previous_;
 };
+
+// The spawning thread, started with every signal blocked (it inherits its creator's mask).
+void StartSpawnerThread(Spawner* spawner) {
+  AllSignalsBlocked blocked;
+  spawner->thread_running = true;  // before the thread exists: no lock needed yet
+  try {
+    spawner->thread = std::thread(SpawnerThread, spawner);
+  } catch (...) {
+    spawner->thread_running = false;  // no thread: nothing for a teardown to wait for
+    throw;
+  }
+}
+
+// ---- The direct clone ----
 
 // On the JS thread, once the direct child has exec'd or failed (its exec notice reached
 // end-of-file): reaps it if it failed, and moves the job to the finished ones.
@@ -439,9 +436,9 @@ void FinishDirect(Spawner* spawner) {
   spawner->done.push_back(job);
 }
 
-// Waits, blocking the calling thread, up to `timeout_ms` (-1: no limit) for the direct child's
-// exec notice; true once it has come. Only where the notice cannot be watched from the loop, or
-// at teardown: the child is running its setup and exec, normally short work.
+// At teardown: waits, blocking the calling thread, up to `timeout_ms` (-1: no limit) for the
+// direct child's exec notice; true once it has come. The child is running its setup and exec,
+// normally short work.
 bool WaitForExecNotice(SpawnJob* job, int timeout_ms) {
   pollfd notice = {job->exec_notice, POLLIN, 0};
   int ready;
@@ -449,11 +446,6 @@ bool WaitForExecNotice(SpawnJob* job, int timeout_ms) {
     ready = ::poll(&notice, 1, timeout_ms);
   } while (ready == -1 && errno == EINTR);
   return ready != 0;
-}
-
-void AwaitDirect(Spawner* spawner) {
-  WaitForExecNotice(spawner->direct, -1);
-  FinishDirect(spawner);
 }
 
 // At teardown, for a child that has not exec'd: kills it, and marks the job to be reaped. Its
@@ -879,8 +871,9 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
     SpawnJob* job = spawner->direct;
     if (!WaitForExecNotice(job, static_cast<int>(kTeardownGrace.count()))) {
       KillBeforeExec(job, job->pidfd);
+      WaitForExecNotice(job, -1);  // end-of-file at its exit
     }
-    AwaitDirect(spawner);
+    FinishDirect(spawner);
   }
   {
     std::lock_guard<std::mutex> lock(spawners_mutex);

@@ -253,7 +253,8 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
   Napi::Env env = waiter->callback.Env();
   Napi::FunctionReference callback = std::move(waiter->callback);
   DropWaiter(state, waiter);
-  // Every N-API call inside the try: while a worker is being terminated they fail and throw.
+  // Every N-API call after the handle scope inside the try: while a worker is being terminated
+  // they fail and throw.
   Napi::HandleScope scope(env);
   try {
     napi_value error;
