@@ -50,10 +50,8 @@ export interface RawSpawnRequest {
   nice?: number;
   umask?: number;
   pdeathsig: number;
-  /** Blocked signals in the program: bit (signo - 1) for each. */
-  sigmask: bigint;
-  /** Signals reset to SIG_DFL even if ignored: bit (signo - 1) for each. */
-  resetToDefault: bigint;
+  /** Signals blocked in the program (every signal is reset to SIG_DFL, ignored ones too). */
+  sigmask: readonly number[];
   /** daemon(): setsid, then the daemon is cloned by the child, which exits; the result is the daemon's pid. */
   daemonize?: boolean;
 }
@@ -107,25 +105,18 @@ export interface NativeBinding {
     attributes: RawSpawnAttributes,
   ): number;
   /**
-   * Queues a spawn (see native/spawn.cc BuildJob); lib/spawn.ts packs the request. `fdTable` has
-   * 5 numbers an fd (target, source or -1 for the path at the same index in `paths`, optional,
-   * flags, mode); `options` is [setsid, pgid, gid, uid, nice (NaN: leave), umask, pdeathsig,
-   * daemonize] with -1 for "leave". Returns true when spawnWake must be called once the current
-   * turn is over.
+   * Queues a spawn (see native/spawn.cc BuildJob); lib/spawn.ts, queueSpawn, packs the request:
+   * `strings` holds the exec candidates, argv, envp, cwd and fd paths, as one string in which
+   * each is followed by a NUL, or as an array when any is a Buffer; `layout` holds how many of
+   * each there are, the scalar options and signal sets, and 5 numbers an fd. Returns true when
+   * spawnWake must be called once the current turn is over.
    */
   spawnStart(
     id: number,
-    candidates: (string | Buffer)[],
-    argv: (string | Buffer)[],
-    envp: (string | Buffer)[] | undefined,
-    cwd: string | Buffer | undefined,
-    fdTable: Int32Array,
-    paths: (string | Buffer | undefined)[],
-    options: Float64Array,
-    groups: number[] | undefined,
+    strings: string | (string | Buffer)[],
+    layout: Float64Array,
+    groups: readonly number[] | undefined,
     rlimits: RawSpawnRequest['rlimits'] | undefined,
-    sigmask: bigint,
-    resetToDefault: bigint,
   ): boolean;
   /** Wakes the spawning thread for the spawns queued since it went idle. */
   spawnWake(): void;

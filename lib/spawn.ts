@@ -80,9 +80,8 @@ export interface SpawnOptions {
 
 const O = fs.constants;
 const rlimitResources = binding.spawnOptionConstants.rlimits;
-// Signal sets go to native code as bit masks: bit (signo - 1) for each signal.
-const EVERY_SIGNAL = (1n << 64n) - 1n;
-const signalBits = (signals: readonly number[]): bigint => signals.reduce((bits, signo) => bits | (1n << BigInt(signo - 1)), 0n);
+const NO_SIGNALS: readonly number[] = Object.freeze([]);
+const NO_STRINGS: readonly Bytes[] = Object.freeze([]);
 
 /** A running or finished child started by `spawn`. Dispose of it with `await using`. */
 export class ChildProcess implements AsyncDisposable {
@@ -310,8 +309,7 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
     setsid: options.setsid === undefined ? false : validateBoolean(options.setsid, 'options.setsid'),
     rlimits: rlimitEntries(options.rlimits),
     pdeathsig: options.pdeathsig === undefined ? 0 : signalNumber(options.pdeathsig, 'options.pdeathsig'),
-    sigmask: options.sigmask === undefined ? 0n : signalBits(options.sigmask.map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`))),
-    resetToDefault: EVERY_SIGNAL,
+    sigmask: options.sigmask === undefined ? NO_SIGNALS : options.sigmask.map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`)),
   };
   if (envp !== undefined) request.envp = envp;
   if (cwd !== undefined) request.cwd = cwd;
@@ -480,11 +478,12 @@ export interface SpawnSettler {
 }
 const pendingSpawns = new Map<number, SpawnSettler>();
 
-// Scratch space for packing requests, reused by every call: spawnStart copies the typed arrays
-// and reads the paths before it returns. Fd tables by fd count (usually 3).
-const fdTables: Int32Array[] = [];
-const scratchPaths: (Bytes | undefined)[] = [];
-const scratchOptions = new Float64Array(8);
+// Scratch space for packing requests, reused by every call: spawnStart copies what it needs
+// before it returns. Layouts by fd count (usually 3); the strings are cleared after each call.
+const LAYOUT_SLOTS = 17; // native/spawn.cc, LayoutSlot
+const FD_SLOTS = 5; // native/spawn.cc, FdSlot
+const layouts: Float64Array[] = [];
+const scratchStrings: Bytes[] = [];
 
 /**
  * @internal Starts a spawn: cloned at once from this thread when no other is under way, else
@@ -493,59 +492,77 @@ const scratchOptions = new Float64Array(8);
  */
 export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): void {
   const id = nextSpawnId++;
-  // Packed by position and in typed arrays (see NativeBinding.spawnStart): native code reading
-  // ~40 properties one by one cost more than the rest of the request's trip.
-  const count = request.fds.length;
-  const fdTable = (fdTables[count] ??= new Int32Array(count * 5));
-  const paths = scratchPaths;
-  paths.length = count;
-  for (let i = 0; i < count; i++) {
+  // Packed into one string (or array) and one typed array (see NativeBinding.spawnStart): each
+  // value native code reads through N-API costs more than the rest of the request's trip.
+  const fdCount = request.fds.length;
+  const layout = (layouts[fdCount] ??= new Float64Array(LAYOUT_SLOTS + fdCount * FD_SLOTS));
+  // Indexed loops: for...of allocates an iterator and a result per element until V8 optimises
+  // this function, which in a burst of spawn() calls it has not yet.
+  const strings = scratchStrings;
+  let count = 0;
+  for (let i = 0; i < request.candidates.length; i++) strings[count++] = request.candidates[i]!;
+  for (let i = 0; i < request.argv.length; i++) strings[count++] = request.argv[i]!;
+  const envp = request.envp ?? NO_STRINGS;
+  for (let i = 0; i < envp.length; i++) strings[count++] = envp[i]!;
+  if (request.cwd !== undefined) strings[count++] = request.cwd;
+  for (let i = 0; i < fdCount; i++) {
     const fd = request.fds[i]!;
-    const at = i * 5;
-    fdTable[at] = fd.target;
+    const at = LAYOUT_SLOTS + i * FD_SLOTS;
+    layout[at] = fd.target;
     if ('path' in fd) {
-      fdTable[at + 1] = -1;
-      fdTable[at + 2] = 0;
-      fdTable[at + 3] = fd.flags;
-      fdTable[at + 4] = fd.mode;
-      paths[i] = fd.path;
+      layout[at + 1] = -1;
+      layout[at + 2] = 0;
+      layout[at + 3] = fd.flags;
+      layout[at + 4] = fd.mode;
+      strings[count++] = fd.path;
     } else {
-      fdTable[at + 1] = fd.source;
-      fdTable[at + 2] = fd.optional === true ? 1 : 0;
-      fdTable[at + 3] = 0;
-      fdTable[at + 4] = 0;
-      paths[i] = undefined;
+      layout[at + 1] = fd.source;
+      layout[at + 2] = fd.optional === true ? 1 : 0;
+      layout[at + 3] = 0;
+      layout[at + 4] = 0;
     }
   }
-  const options = scratchOptions;
-  options[0] = request.setsid ? 1 : 0;
-  options[1] = request.pgid ?? -1;
-  options[2] = request.gid ?? -1;
-  options[3] = request.uid ?? -1;
-  options[4] = request.nice ?? NaN;
-  options[5] = request.umask ?? -1;
-  options[6] = request.pdeathsig;
-  options[7] = request.daemonize === true ? 1 : 0;
+  layout[0] = request.candidates.length;
+  layout[1] = request.argv.length;
+  layout[2] = request.envp === undefined ? -1 : request.envp.length;
+  layout[3] = request.cwd === undefined ? 0 : 1;
+  layout[4] = fdCount;
+  layout[5] = request.setsid ? 1 : 0;
+  layout[6] = request.pgid ?? -1;
+  layout[7] = request.gid ?? -1;
+  layout[8] = request.uid ?? -1;
+  layout[9] = request.nice ?? NaN;
+  layout[10] = request.umask ?? -1;
+  layout[11] = request.pdeathsig;
+  layout[12] = request.daemonize === true ? 1 : 0;
+  // Signal sets as bit (signo - 1) for each signal, in two 32-bit halves.
+  let maskLow = 0;
+  let maskHigh = 0;
+  for (let i = 0; i < request.sigmask.length; i++) {
+    const signo = request.sigmask[i]!;
+    if (signo <= 32) maskLow |= 1 << (signo - 1);
+    else maskHigh |= 1 << (signo - 33);
+  }
+  layout[13] = maskLow >>> 0;
+  layout[14] = maskHigh >>> 0;
+  layout[15] = 0xffffffff; // every signal back to SIG_DFL, ignored ones too
+  layout[16] = 0xffffffff;
+  // All strings in one: the native side converts it once and splits it at the NULs (none of
+  // the strings has one: validated). Buffers are byte-exact, so with any of them, the array.
+  let allStrings = true;
+  for (let i = 0; i < count; i++) if (typeof strings[i] !== 'string') allStrings = false;
+  if (allStrings) strings[count++] = ''; // for the last string's NUL
+  strings.length = count;
+  const packed = allStrings ? strings.join('\0') : strings;
   pendingSpawns.set(id, settler);
   let needsWake: boolean;
   try {
-    needsWake = binding.spawnStart(
-      id,
-      request.candidates,
-      request.argv,
-      request.envp,
-      request.cwd,
-      fdTable,
-      paths,
-      options,
-      request.groups,
-      request.rlimits.length === 0 ? undefined : request.rlimits,
-      request.sigmask,
-      request.resetToDefault,
-    );
+    needsWake = binding.spawnStart(id, packed, layout, request.groups, request.rlimits.length === 0 ? undefined : request.rlimits);
   } catch (error) {
     pendingSpawns.delete(id);
     throw error;
+  } finally {
+    strings.length = 0;
   }
   if (needsWake && !wakeQueued) {
     wakeQueued = true;

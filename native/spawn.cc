@@ -46,7 +46,6 @@
 #include <uv.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -82,12 +81,13 @@ constexpr size_t kStackMapSize = 3 * kChildStackSize;
 
 // One spawn: the plan and everything it points to, then the outcome.
 struct SpawnJob {
-  std::vector<std::string> candidate_storage;
+  // Every string of the request, each followed by its NUL (see BuildJob); the pointers below
+  // and the plan's cwd and fd paths point into it.
+  std::string strings;
   std::vector<const char*> candidates;
-  CStringArray argv;
-  CStringArray envp;
-  std::string cwd;
-  std::vector<std::string> paths;
+  std::vector<char*> argv;  // NULL-terminated, as are envp and the environment copy's
+  std::vector<char*> envp;  // empty when the child gets this process's environment:
+  std::shared_ptr<CStringArray> environ_copy;  // then a copy of it, shared between spawns
   std::vector<FdPlan> fds;
   std::vector<gid_t> groups;
   std::vector<RlimitPlan> rlimits;
@@ -149,15 +149,13 @@ struct Spawner {
   // No direct clones: a fork child that could not get a set of its own, or a set the loop could
   // not watch. Every spawn then takes the spawning thread.
   bool direct_disabled = false;
+
+  // JS thread only: this process's environment as the last spawn without `env` copied it, for
+  // the next ones while environ holds the same strings (BuildJob).
+  std::shared_ptr<CStringArray> environ_copy;
 };
 
 void OnJobsDone(uv_async_t* handle);
-
-// A signal set as a BigInt whose bit (signo - 1) stands for signo (built by the facade).
-uint64_t SignalBits(Napi::Value value) {
-  bool lossless;
-  return value.As<Napi::BigInt>().Uint64Value(&lossless);
-}
 
 // A limit as the facade passes it: a BigInt below 2**64, a safe integer, or Infinity.
 uint64_t RlimitValue(Napi::Env env, Napi::Value value) {
@@ -175,92 +173,149 @@ uint64_t RlimitValue(Napi::Env env, Napi::Value value) {
   return static_cast<uint64_t>(number);
 }
 
-// The request's scalar options, packed by the facade (lib/spawn.ts, queueSpawn) into one
-// Float64Array in this order; -1 leaves a setting as it is.
-enum OptionSlot : int {
-  kSetsid = 0,  // 1: setsid
-  kPgid,        // -1, or 0 (new group) or the group to join
+// The request's numbers, packed by the facade (lib/spawn.ts, queueSpawn) into one Float64Array:
+// these slots, then kFdSlots numbers for each fd. -1 leaves a setting as it is.
+enum LayoutSlot : int {
+  kCandidateCount = 0,  // how many of the strings are which (see TakeStrings)
+  kArgvCount,
+  kEnvCount,  // -1: the child gets this process's environment
+  kHasCwd,
+  kFdCount,
+  kSetsid,  // 1: setsid
+  kPgid,    // -1, or 0 (new group) or the group to join
   kGid,
   kUid,
   kNice,  // NaN: leave
   kUmask,
   kPdeathsig,  // 0: none
   kDaemonize,  // 1: daemon()
-  kOptionSlots,
+  // Signal sets, in two 32-bit halves: bit (signo - 1) stands for signo.
+  kSigmaskLow,
+  kSigmaskHigh,
+  kResetLow,  // reset to SIG_DFL
+  kResetHigh,
+  kLayoutSlots,
 };
 
-// One fd of the child in the facade's packed fd table (an Int32Array, kFdSlots numbers an fd):
-// the target, the parent's source fd or -1 for a path (then in the paths array at the same index),
-// whether a missing source is fine, and the open flags and mode for a path.
+// One fd of the child: the target, the parent's source fd or -1 for a path (the next of the
+// request's path strings), whether a missing source is fine, and the open flags and mode for a
+// path.
 enum FdSlot : int { kTarget = 0, kSource, kOptional, kFlags, kMode, kFdSlots };
 
-// Builds the job from the request the facade validated, passed as
-// spawnStart(id, candidates, argv, envp, cwd, fdTable, paths, options, groups, rlimits, sigmask,
-// resetToDefault): arguments by position and numbers in typed arrays, because each property read
-// through N-API costs more than the rest of this function. Allocates freely: this runs on the JS
-// thread, long before the child exists.
-std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  // Copied first: reading the arrays below can run getters, which could detach or shrink these.
-  auto fd_array = info[5].As<Napi::Int32Array>();
-  std::vector<int32_t> fd_table(fd_array.Data(), fd_array.Data() + fd_array.ElementLength());
-  auto options_array = info[7].As<Napi::Float64Array>();
-  std::array<double, kOptionSlots> options;
-  std::copy_n(options_array.Data(), kOptionSlots, options.begin());
-  for (int slot = 0; slot < kOptionSlots; slot++) {
-    double value = options[slot];
-    bool unset_nice = slot == kNice && std::isnan(value);
-    if (!unset_nice && !(value >= -1 && value <= UINT32_MAX && value == std::floor(value))) {
-      throw Napi::RangeError::New(env, "spawnStart: bad option value");
+// Copies the request's strings into `out`, each followed by its NUL, and returns where each
+// starts: in order the exec candidates, argv, envp, cwd and the fd paths. The facade passes one
+// JavaScript string that holds them all, each followed by a NUL (one conversion instead of one
+// per string, which was most of a spawn() call's cost), or, when any is a Buffer, an array of
+// strings and Buffers. Either way the count must match the layout's.
+std::vector<char*> TakeStrings(Napi::Value value, size_t count, std::string& out) {
+  if (value.IsString()) {
+    AppendUtf8(value.As<Napi::String>(), out);
+  } else if (value.IsArray()) {
+    auto items = value.As<Napi::Array>();
+    for (uint32_t i = 0; i < items.Length(); i++) {
+      AppendBytes(items[i], "spawnStart string", out);
+      out.push_back('\0');
     }
+  } else {
+    throw Napi::TypeError::New(value.Env(), "spawnStart: strings must be a string or an array");
+  }
+  if (!out.empty() && out.back() != '\0') {
+    throw Napi::TypeError::New(value.Env(), "spawnStart: strings must each end with a NUL");
+  }
+  std::vector<char*> starts;
+  starts.reserve(count);
+  for (size_t at = 0; at < out.size(); at = out.find('\0', at) + 1)
+    starts.push_back(out.data() + at);
+  if (starts.size() != count) {
+    throw Napi::TypeError::New(value.Env(), "spawnStart: strings do not match the layout");
+  }
+  return starts;
+}
+
+// Builds the job from the request the facade validated, passed as
+// spawnStart(id, strings, layout, groups, rlimits): the strings in one value and the numbers in
+// one typed array, because each value read through N-API costs more than the rest of this
+// function. Allocates freely: this runs on the JS thread, long before the child exists.
+std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spawner) {
+  Napi::Env env = info.Env();
+  // Copied first: reading the strings below can run getters, which could detach or shrink it.
+  auto layout_array = info[2].As<Napi::Float64Array>();
+  std::vector<double> layout(layout_array.Data(),
+                             layout_array.Data() + layout_array.ElementLength());
+  for (size_t slot = 0; slot < layout.size(); slot++) {
+    double value = layout[slot];
+    bool unset_nice = slot == kNice && std::isnan(value);
+    if (!unset_nice && !(value >= INT32_MIN && value <= UINT32_MAX && value == std::floor(value))) {
+      throw Napi::RangeError::New(env, "spawnStart: bad layout value");
+    }
+  }
+  auto count_at = [&](int slot) {
+    if (layout[slot] < 0) throw Napi::RangeError::New(env, "spawnStart: bad count");
+    return static_cast<size_t>(layout[slot]);
+  };
+  size_t candidate_count = count_at(kCandidateCount);
+  size_t argv_count = count_at(kArgvCount);
+  bool inherit_environ = layout[kEnvCount] == -1;
+  size_t env_count = inherit_environ ? 0 : count_at(kEnvCount);
+  size_t cwd_count = layout[kHasCwd] != 0 ? 1 : 0;
+  size_t fd_count = count_at(kFdCount);
+  if (fd_count > (layout.size() - kLayoutSlots) / kFdSlots) {
+    throw Napi::RangeError::New(env, "spawnStart: bad fd count");
+  }
+  size_t path_count = 0;
+  for (size_t i = 0; i < fd_count; i++) {
+    const double* fd = layout.data() + kLayoutSlots + i * kFdSlots;
+    if (fd[kTarget] < 0 || fd[kTarget] > 65535 || fd[kSource] < -1 || fd[kSource] > INT32_MAX ||
+        fd[kFlags] > INT32_MAX || fd[kMode] > INT32_MAX) {
+      throw Napi::RangeError::New(env, "spawnStart: bad fd");
+    }
+    if (fd[kSource] == -1) path_count++;
   }
 
   auto job = std::make_unique<SpawnJob>();
-  auto candidates = info[1].As<Napi::Array>();
-  for (uint32_t i = 0; i < candidates.Length(); i++) {
-    job->candidate_storage.push_back(BytesArgument(candidates.Get(i), "file"));
-  }
-  for (std::string& candidate : job->candidate_storage)
-    job->candidates.push_back(candidate.c_str());
-  job->argv.Assign(info[2], "argv");
-  if (!info[3].IsUndefined()) {
-    job->envp.Assign(info[3], "env");
-  } else {
-    // The facade leaves envp out on the main thread when the caller gave no env: Node keeps
-    // process.env in the real environment there, and copying environ natively is much cheaper
-    // than building it from process.env in JavaScript.
-    job->envp.AssignEnviron();
-  }
-
+  std::vector<char*> strings = TakeStrings(
+      info[1], candidate_count + argv_count + env_count + cwd_count + path_count, job->strings);
+  char** next = strings.data();
+  job->candidates.assign(next, next + candidate_count);
+  next += candidate_count;
+  job->argv.assign(next, next + argv_count);
+  job->argv.push_back(nullptr);
+  next += argv_count;
   ChildPlan& plan = job->plan;
+  if (inherit_environ) {
+    // The facade leaves env out on the main thread when the caller gave none: Node keeps
+    // process.env in the real environment there. It is copied, not read by the child, since the
+    // JS thread may change it while a child is starting; the copy is shared while environ holds
+    // the same strings, which saves a copy and its allocations for most spawns.
+    if (spawner->environ_copy == nullptr || !spawner->environ_copy->MatchesEnviron()) {
+      spawner->environ_copy = std::make_shared<CStringArray>();
+      spawner->environ_copy->AssignEnviron();
+    }
+    job->environ_copy = spawner->environ_copy;
+    plan.envp = job->environ_copy->data();
+  } else {
+    job->envp.assign(next, next + env_count);
+    job->envp.push_back(nullptr);
+    next += env_count;
+    plan.envp = job->envp.data();
+  }
   plan.candidates = job->candidates.data();
   plan.candidate_count = job->candidates.size();
   plan.argv = job->argv.data();
-  plan.envp = job->envp.data();
+  if (cwd_count != 0) plan.cwd = *next++;
 
-  if (!info[4].IsUndefined()) {
-    job->cwd = BytesArgument(info[4], "cwd");
-    plan.cwd = job->cwd.c_str();
-  }
-
-  auto paths = info[6].As<Napi::Array>();
-  size_t fd_count = fd_table.size() / kFdSlots;
-  job->paths.reserve(fd_count);  // no reallocation: FdPlan keeps pointers into it
   plan.max_target = 2;
+  job->fds.reserve(fd_count);
   for (size_t i = 0; i < fd_count; i++) {
-    const int32_t* fd = fd_table.data() + i * kFdSlots;
-    if (fd[kTarget] < 0 || fd[kTarget] > 65535 || fd[kSource] < -1) {
-      throw Napi::RangeError::New(env, "spawnStart: bad fd");
-    }
+    const double* fd = layout.data() + kLayoutSlots + i * kFdSlots;
     FdPlan entry = {};
-    entry.target = fd[kTarget];
-    entry.source = fd[kSource];
+    entry.target = static_cast<int>(fd[kTarget]);
+    entry.source = static_cast<int>(fd[kSource]);
     entry.optional = fd[kOptional] != 0;
-    if (entry.source < 0) {
-      job->paths.push_back(BytesArgument(paths.Get(static_cast<uint32_t>(i)), "path"));
-      entry.path = job->paths.back().c_str();
-      entry.flags = fd[kFlags];
-      entry.mode = fd[kMode];
+    if (entry.source == -1) {
+      entry.path = *next++;
+      entry.flags = static_cast<int>(fd[kFlags]);
+      entry.mode = static_cast<mode_t>(fd[kMode]);
     }
     if (entry.target > plan.max_target) plan.max_target = entry.target;
     job->fds.push_back(entry);
@@ -268,18 +323,29 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
   plan.fds = job->fds.data();
   plan.fd_count = job->fds.size();
 
-  plan.setsid = options[kSetsid] != 0;
-  plan.pgid = static_cast<pid_t>(options[kPgid]);
-  plan.gid = static_cast<int64_t>(options[kGid]);
-  plan.uid = static_cast<int64_t>(options[kUid]);
-  plan.set_nice = !std::isnan(options[kNice]);
-  plan.nice = plan.set_nice ? static_cast<int>(options[kNice]) : 0;
-  plan.umask = static_cast<int>(options[kUmask]);
-  plan.pdeathsig = static_cast<int>(options[kPdeathsig]);
-  plan.daemonize = options[kDaemonize] != 0;
+  auto option = [&](int slot) {
+    if (layout[slot] < -1) throw Napi::RangeError::New(env, "spawnStart: bad option value");
+    return layout[slot];
+  };
+  plan.setsid = option(kSetsid) != 0;
+  plan.pgid = static_cast<pid_t>(option(kPgid));
+  plan.gid = static_cast<int64_t>(option(kGid));
+  plan.uid = static_cast<int64_t>(option(kUid));
+  plan.set_nice = !std::isnan(layout[kNice]);
+  plan.nice = plan.set_nice ? static_cast<int>(option(kNice)) : 0;
+  plan.umask = static_cast<int>(option(kUmask));
+  plan.pdeathsig = static_cast<int>(option(kPdeathsig));
+  plan.daemonize = option(kDaemonize) != 0;
+  auto signal_set = [&](int low, int high) {
+    if (layout[low] < 0 || layout[high] < 0)
+      throw Napi::RangeError::New(env, "spawnStart: bad signal set");
+    return static_cast<uint64_t>(layout[low]) | static_cast<uint64_t>(layout[high]) << 32;
+  };
+  plan.sigmask = signal_set(kSigmaskLow, kSigmaskHigh);
+  plan.reset_to_default = signal_set(kResetLow, kResetHigh);
 
-  if (!info[8].IsUndefined()) {
-    auto groups = info[8].As<Napi::Array>();
+  if (!info[3].IsUndefined()) {
+    auto groups = info[3].As<Napi::Array>();
     for (uint32_t i = 0; i < groups.Length(); i++) {
       job->groups.push_back(groups.Get(i).As<Napi::Number>().Uint32Value());
     }
@@ -288,8 +354,8 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
     plan.group_count = job->groups.size();
   }
 
-  if (!info[9].IsUndefined()) {
-    auto rlimits = info[9].As<Napi::Array>();
+  if (!info[4].IsUndefined()) {
+    auto rlimits = info[4].As<Napi::Array>();
     for (uint32_t i = 0; i < rlimits.Length(); i++) {
       auto limit = rlimits.Get(i).As<Napi::Object>();
       job->rlimits.push_back({limit.Get("resource").As<Napi::Number>().Int32Value(),
@@ -302,8 +368,6 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info) {
 
   plan.parent_pid = ::getpid();
   plan.exec_notice_fd = -1;
-  plan.sigmask = SignalBits(info[10]);
-  plan.reset_to_default = SignalBits(info[11]);
   if (plan.daemonize) {
     // The daemon's parent is the intermediate child, which exits at once: a parent-death signal
     // would fire immediately, and a process group to join would be in another session.
@@ -734,8 +798,8 @@ Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// spawnStart(id, ...the request, see BuildJob) -> whether spawnWake must be called: starts or
-// queues a spawn, whose result reaches the dispatcher with this id.
+// spawnStart(id, strings, layout, groups, rlimits; see BuildJob) -> whether spawnWake must be
+// called: starts or queues a spawn, whose result reaches the dispatcher with this id.
 //
 // The spawning thread, woken for a spawn queued while it was idle, first leaves the JS thread
 // up to kTurnGrace to end the current turn, which the facade reports by calling spawnWake from
@@ -747,18 +811,14 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
   // The facade builds these arguments; the checks keep a direct call from reading garbage.
-  auto typed_array_of = [&](size_t index, napi_typedarray_type type, size_t min_length) {
-    if (!info[index].IsTypedArray()) return false;
-    auto array = info[index].As<Napi::TypedArray>();
-    return array.TypedArrayType() == type && array.ElementLength() >= min_length;
-  };
-  if (info.Length() != 12 || !info[0].IsNumber() || !info[1].IsArray() ||
-      !typed_array_of(5, napi_int32_array, 0) || !info[6].IsArray() ||
-      !typed_array_of(7, napi_float64_array, kOptionSlots) || !info[10].IsBigInt() ||
-      !info[11].IsBigInt() || spawner->dispatcher.IsEmpty()) {
-    throw Napi::TypeError::New(env, "spawnStart(id, ...request) after spawnSetDispatcher");
+  bool layout_ok = info[2].IsTypedArray() &&
+                   info[2].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
+                   info[2].As<Napi::TypedArray>().ElementLength() >= kLayoutSlots;
+  if (info.Length() != 5 || !info[0].IsNumber() || !layout_ok || spawner->dispatcher.IsEmpty()) {
+    throw Napi::TypeError::New(
+        env, "spawnStart(id, strings, layout, groups, rlimits) after spawnSetDispatcher");
   }
-  std::unique_ptr<SpawnJob> job = BuildJob(info);
+  std::unique_ptr<SpawnJob> job = BuildJob(info, spawner);
   job->id = info[0].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
   bool needs_wake = false;

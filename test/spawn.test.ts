@@ -100,6 +100,28 @@ describe('spawn: options', () => {
     }
   });
 
+  it('without env, each spawn gets process.env as it is at that call, also between spawns in one burst', async () => {
+    // Native code shares one copy of the environment between spawns while it does not change.
+    const printed = (): Promise<string> => run('/usr/bin/printenv', ['SPAWN_TEST_VAR']).then((result) => result.stdout.toString());
+    const values: Promise<string>[] = [printed()];
+    process.env.SPAWN_TEST_VAR = 'one';
+    values.push(printed(), printed());
+    process.env.SPAWN_TEST_VAR = 'two, a longer value';
+    values.push(printed());
+    process.env.SPAWN_TEST_VAR = 'one';
+    values.push(printed());
+    delete process.env.SPAWN_TEST_VAR;
+    values.push(printed());
+    expect(await Promise.all(values)).toEqual(['', 'one\n', 'one\n', 'two, a longer value\n', 'one\n', '']);
+  });
+
+  it('args and env strings with lone surrogates, empty strings and non-ASCII text keep their places', async () => {
+    // Packed into one string for native code: nothing may run into its neighbour.
+    const args = ['\uD800', '\uDC00', '', 'é ☃ 𝄞', ''];
+    const result = await run('python3', ['-c', 'import os, sys; sys.stdout.buffer.write(b"|".join(os.fsencode(a) for a in sys.argv[1:]) + b"#" + os.environb[b"V"])', ...args], { env: { V: '\uDBFF', W: '' } });
+    expect(result.stdout.toString()).toBe('\uFFFD|\uFFFD||é ☃ 𝄞|#\uFFFD');
+  });
+
   it('args are byte-exact strings or Buffers', async () => {
     const arg = Buffer.from([0x01, 0xff, 0x80, 0x20, 0x0a]);
     const result = await run('python3', ['-c', 'import os, sys; sys.stdout.buffer.write(os.fsencode(sys.argv[1]))', arg]);
@@ -410,11 +432,28 @@ describe('spawn: the direct clone and the spawning thread', () => {
   });
 
   it('the binding re-checks rlimit values it is passed directly: RangeError, nothing spawned', () => {
-    const options = new Float64Array([0, -1, -1, -1, NaN, -1, 0, 0]);
+    // One candidate, argv of one, this process's environment, no cwd, no fds, options left.
+    const layout = new Float64Array([1, 1, -1, 0, 0, 0, -1, -1, -1, NaN, -1, 0, 0, 0, 0, 0, 0]);
     const nofile = binding.spawnOptionConstants.rlimits.nofile!;
-    const start = (limit: unknown): unknown =>
-      binding.spawnStart(-1, ['/bin/true'], ['true'], undefined, undefined, new Int32Array(0), [], options, undefined, [{ resource: nofile, soft: limit, hard: limit }] as never, 0n, 0n);
+    const start = (limit: unknown): unknown => binding.spawnStart(-1, '/bin/true\0true\0', layout, undefined, [{ resource: nofile, soft: limit, hard: limit }] as never);
     for (const bad of [-1, 0.5, 2 ** 60, 2n ** 64n]) expect(() => start(bad)).toThrow(RangeError);
+  });
+
+  it('the binding re-checks the packed request it is passed directly: nothing spawned', () => {
+    const layout = (...slots: number[]): Float64Array => new Float64Array([...slots, ...new Array<number>(17 - slots.length).fill(0)]);
+    const start = (strings: unknown, packed: Float64Array): unknown => binding.spawnStart(-1, strings as string, packed, undefined, undefined);
+    const before = fs.readdirSync('/proc/self/task').length;
+    // Counts that do not match the strings, a last string without its NUL, a Buffer with a NUL.
+    expect(() => start('/bin/true\0true\0', layout(1, 2, -1))).toThrow(TypeError);
+    expect(() => start('/bin/true\0true', layout(1, 1, -1))).toThrow(TypeError);
+    expect(() => start(['/bin/true', Buffer.from('tr\0ue')], layout(1, 1, -1))).toThrow(TypeError);
+    // Counts, fds and options out of range, and a layout too short for its fds.
+    expect(() => start('/bin/true\0', layout(1, -2, -1))).toThrow(RangeError);
+    expect(() => start('/bin/true\0', layout(1, 0, -1, 0, 1))).toThrow(RangeError);
+    expect(() => start('/bin/true\0', layout(1, 0, -1, 0, 0, 0, -1, -1, -1, 0.5))).toThrow(RangeError);
+    expect(() => start('/bin/true\0', new Float64Array(3))).toThrow(TypeError);
+    expect(fs.readdirSync('/proc/self/task').length).toBe(before);
+    expect(zombieChildren()).toEqual([]);
   });
 
   it("the direct clone's exec notice cannot be mapped into the child: EBADF, as for any fd not open", async () => {

@@ -6,19 +6,24 @@
 
 namespace posix_process {
 
+// Appends a string's UTF-8 bytes to `out`, NUL bytes included.
+void AppendUtf8(Napi::String value, std::string& out) {
+  size_t start = out.size();
+  size_t length = 0;
+  napi_status status = napi_get_value_string_utf8(value.Env(), value, nullptr, 0, &length);
+  NAPI_THROW_IF_FAILED_VOID(value.Env(), status);
+  out.resize(start + length + 1);  // napi writes a terminating NUL
+  status = napi_get_value_string_utf8(value.Env(), value, out.data() + start, length + 1, &length);
+  NAPI_THROW_IF_FAILED_VOID(value.Env(), status);
+  out.resize(start + length);
+}
+
 // Appends the bytes of a string or Buffer to `out` without a temporary copy; TypeError if it is
 // neither or contains a NUL byte.
 void AppendBytes(Napi::Value value, const char* name, std::string& out) {
   size_t start = out.size();
   if (value.IsString()) {
-    size_t length = 0;
-    napi_status status = napi_get_value_string_utf8(value.Env(), value, nullptr, 0, &length);
-    NAPI_THROW_IF_FAILED_VOID(value.Env(), status);
-    out.resize(start + length + 1);  // napi writes a terminating NUL
-    status =
-        napi_get_value_string_utf8(value.Env(), value, out.data() + start, length + 1, &length);
-    NAPI_THROW_IF_FAILED_VOID(value.Env(), status);
-    out.resize(start + length);
+    AppendUtf8(value.As<Napi::String>(), out);
   } else if (value.IsBuffer()) {
     auto buffer = value.As<Napi::Buffer<char>>();
     out.append(buffer.Data(), buffer.Length());
@@ -42,18 +47,34 @@ std::string BytesArgument(Napi::Value value, const char* name) {
 // environment instead of one per string. Pointers are taken once the buffer is complete, since
 // growing it may move it.
 void CStringArray::AssignEnviron() {
-  bytes_.clear();
-  offsets_.clear();
-  for (char** entry = environ; *entry != nullptr; entry++) {
-    offsets_.push_back(bytes_.size());
-    bytes_.append(*entry);
-    bytes_.push_back('\0');
+  // Sized first, then copied: one allocation per vector instead of a dozen doublings, in a call
+  // that every spawn() without `env` makes (about 1.6 µs of its 5 with 35 variables before).
+  size_t count = 0;
+  size_t total = 0;
+  for (char** entry = environ; *entry != nullptr; entry++, count++) total += strlen(*entry) + 1;
+  bytes_.resize(total);
+  offsets_.resize(count);
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t length = strlen(environ[i]) + 1;
+    offsets_[i] = at;
+    memcpy(bytes_.data() + at, environ[i], length);
+    at += length;
   }
   TakePointers();
 }
 
+bool CStringArray::MatchesEnviron() const {
+  size_t i = 0;
+  for (char** entry = environ; *entry != nullptr; entry++, i++) {
+    if (i == offsets_.size() || strcmp(*entry, bytes_.data() + offsets_[i]) != 0) return false;
+  }
+  return i == offsets_.size();
+}
+
 void CStringArray::TakePointers() {
   pointers_.clear();
+  pointers_.reserve(offsets_.size() + 1);
   for (size_t offset : offsets_) pointers_.push_back(bytes_.data() + offset);
   pointers_.push_back(nullptr);
 }

@@ -12,6 +12,10 @@
 
 namespace posix_process {
 
+// Appends a string's UTF-8 bytes to `out`, NUL bytes included (callers that need C strings check).
+void AppendUtf8(Napi::String value, std::string& out);
+// Appends the bytes of a string or Buffer to `out`; TypeError if it is neither or contains a NUL.
+void AppendBytes(Napi::Value value, const char* name, std::string& out);
 // The bytes of a string or Buffer argument; TypeError if it is neither or contains a NUL byte.
 std::string BytesArgument(Napi::Value value, const char* name);
 
@@ -26,6 +30,9 @@ class CStringArray {
   void Assign(Napi::Value array, const char* name);
   // Fills the array from this process's environment (environ).
   void AssignEnviron();
+  // Whether the array holds exactly the strings environ holds now (compared byte for byte: a
+  // string given to putenv can change in place).
+  bool MatchesEnviron() const;
   char* const* data() { return pointers_.data(); }
   size_t size() const { return offsets_.size(); }
 
