@@ -27,10 +27,16 @@ export function validateBytes(value: unknown, name: string): Bytes {
   return value;
 }
 
+/** validateBytes for `list[index]`, naming it only on failure: argv is checked on every spawn. */
+function validateItem(value: unknown, list: string, index: number): Bytes {
+  if ((typeof value === 'string' || Buffer.isBuffer(value)) && !hasNul(value)) return value;
+  return validateBytes(value, `${list}[${index}]`);
+}
+
 /** Checks an argv array: a non-empty-safe list of strings or Buffers without NUL bytes. */
 export function validateArgv(argv: unknown, name = 'argv'): Bytes[] {
   if (!Array.isArray(argv)) throw invalidArgType(name, 'an array of strings or Buffers', argv);
-  return argv.map((arg, i) => validateBytes(arg, `${name}[${i}]`));
+  return argv.map((arg, i) => validateItem(arg, name, i));
 }
 
 /**
@@ -41,7 +47,7 @@ export function argvStartingWith(first: Bytes, args: unknown, name: string): Byt
   if (!Array.isArray(args)) throw invalidArgType(name, 'an array of strings or Buffers', args);
   const argv = new Array<Bytes>(args.length + 1);
   argv[0] = first;
-  for (let i = 0; i < args.length; i++) argv[i + 1] = validateBytes(args[i], `${name}[${i}]`);
+  for (let i = 0; i < args.length; i++) argv[i + 1] = validateItem(args[i], name, i);
   return argv;
 }
 
@@ -62,7 +68,7 @@ export function buildEnvironment(env: unknown, name = 'env'): Bytes[] {
     // Map.set keeps the position of a key's first insertion: first position, last value.
     const entries = new Map<string, Bytes>();
     env.forEach((entry: unknown, i) => {
-      const bytes = validateBytes(entry, `${name}[${i}]`);
+      const bytes = validateItem(entry, name, i);
       const raw = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
       const at = raw.indexOf(EQUALS);
       if (at === -1) throw invalidArgValue(`${name}[${i}]`, "must have the form 'NAME=value'", entry);

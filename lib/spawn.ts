@@ -82,6 +82,8 @@ const O = fs.constants;
 const rlimitResources = binding.spawnOptionConstants.rlimits;
 const NO_SIGNALS: readonly number[] = Object.freeze([]);
 const NO_STRINGS: readonly Bytes[] = Object.freeze([]);
+const noSettler = (): void => {};
+const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 
 /** A running or finished child started by `spawn`. Dispose of it with `await using`. */
 export class ChildProcess implements AsyncDisposable {
@@ -104,7 +106,7 @@ export class ChildProcess implements AsyncDisposable {
   readonly #exited: Promise<WaitIdResult>;
 
   /** @internal Created by `spawn`. */
-  constructor(pid: number, pidfd: number, streams: (net.Socket | null)[], leadsGroup: boolean) {
+  constructor(pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean) {
     this.pid = pid;
     this.pidfd = pidfd;
     this.stdin = streams[0] ?? null;
@@ -214,28 +216,33 @@ function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
 
 // Native close: these fds come from binding.pipe(), and fs.closeSync warns about such fds in
 // worker threads.
-function closeAll(fds: Iterable<number | null>): void {
-  for (const fd of fds) if (fd !== null) binding.closeFd(fd);
+function closeAll(fds: readonly (number | null)[]): void {
+  // Indexed: for...of allocates an iterator until V8 optimises the caller (settle(), each spawn).
+  for (let i = 0; i < fds.length; i++) {
+    const fd = fds[i]!;
+    if (fd !== null) binding.closeFd(fd);
+  }
 }
 
 const NO_RLIMITS: RawSpawnRequest['rlimits'] = [];
 
+function rlimitValue(value: unknown, name: string): number | bigint {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value >= 2n ** 64n) throw outOfRange(name, 'from 0 to 2**64-1', value);
+    return value;
+  }
+  if (value === Infinity) return Infinity;
+  return validateInteger(value, name, 0, Number.MAX_SAFE_INTEGER);
+}
+
 function rlimitEntries(rlimits: unknown): RawSpawnRequest['rlimits'] {
   if (rlimits === undefined) return NO_RLIMITS; // never changed: shared by every request
   if (typeof rlimits !== 'object' || rlimits === null) throw invalidArgType('options.rlimits', 'an object', rlimits);
-  const limitValue = (value: unknown, name: string): number | bigint => {
-    if (typeof value === 'bigint') {
-      if (value < 0n || value >= 2n ** 64n) throw outOfRange(name, 'from 0 to 2**64-1', value);
-      return value;
-    }
-    if (value === Infinity) return Infinity;
-    return validateInteger(value, name, 0, Number.MAX_SAFE_INTEGER);
-  };
   return Object.entries(rlimits).map(([name, value]) => {
     const resource = rlimitResources[name];
     if (resource === undefined) throw invalidArgValue(`options.rlimits.${name}`, `is not a resource (${Object.keys(rlimitResources).join(', ')})`, value);
     const [soft, hard] = Array.isArray(value) ? (value as unknown[]) : [value, value];
-    const limit = { resource, soft: limitValue(soft, `options.rlimits.${name}[0]`), hard: limitValue(hard, `options.rlimits.${name}[1]`) };
+    const limit = { resource, soft: rlimitValue(soft, `options.rlimits.${name}[0]`), hard: rlimitValue(hard, `options.rlimits.${name}[1]`) };
     if (limit.soft > limit.hard) throw outOfRange(`options.rlimits.${name}`, 'a soft limit not above the hard limit', `[${String(soft)}, ${String(hard)}]`);
     return limit;
   });
@@ -412,15 +419,30 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
     return Promise.reject(error);
   }
-  return new Promise((resolve, reject) => {
-    try {
-      queueSpawn(prepared.request, new PendingSpawn(prepared, options, killSignal, resolve, reject));
-    } catch (error) {
-      closeAll([...prepared.childEnds, ...prepared.parentEnds]);
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw
-      reject(error);
-    }
-  });
+  const pending = new PendingSpawn(prepared, options, killSignal);
+  const promise = promiseFor(pending);
+  try {
+    queueSpawn(prepared.request, pending);
+  } catch (error) {
+    closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+    pending.reject(error);
+  }
+  return promise;
+}
+
+// The promise that `pending` settles. Its executor is one function for all spawns, instead of a
+// closure (and its context) allocated by each spawn() call; it runs inside the Promise
+// constructor, so `promising` is set only while that runs.
+let promising: PendingSpawn | undefined;
+function takeSettlers(resolve: (child: ChildProcess) => void, reject: (error: unknown) => void): void {
+  promising!.resolve = resolve;
+  promising!.reject = reject;
+}
+function promiseFor(pending: PendingSpawn): Promise<ChildProcess> {
+  promising = pending;
+  const promise = new Promise<ChildProcess>(takeSettlers);
+  promising = undefined;
+  return promise;
 }
 
 /**
@@ -438,13 +460,14 @@ class PendingSpawn implements SpawnSettler, StepContext {
   private readonly leadsGroup: boolean;
   private readonly timeout: number | undefined;
   private readonly signal: AbortSignal | undefined;
+  // Set by promiseFor (see takeSettlers).
+  resolve: (child: ChildProcess) => void = noSettler;
+  reject: (error: unknown) => void = noSettler;
 
   constructor(
     prepared: PreparedSpawn,
     options: SpawnOptions,
     private readonly killSignal: number,
-    private readonly resolve: (child: ChildProcess) => void,
-    private readonly reject: (error: unknown) => void,
   ) {
     this.file = prepared.file;
     this.cwd = prepared.cwd;
@@ -463,9 +486,10 @@ class PendingSpawn implements SpawnSettler, StepContext {
       this.reject(stepError(this, result.errno, result.step, result.stepIndex));
       return;
     }
-    const streams = this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
+    const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
     const child = new ChildProcess(result.pid, result.pidfd, streams, this.leadsGroup);
-    armKillers(child, this.timeout, this.signal, this.killSignal);
+    // Only when asked: armKillers allocates its closures' context as it is entered.
+    if (this.timeout !== undefined || this.signal !== undefined) armKillers(child, this.timeout, this.signal, this.killSignal);
     this.resolve(child);
   }
 }
@@ -480,6 +504,7 @@ const pendingSpawns = new Map<number, SpawnSettler>();
 
 // Scratch space for packing requests, reused by every call: spawnStart copies what it needs
 // before it returns. Layouts by fd count (usually 3); the strings are cleared after each call.
+// (Typed as Bytes; between calls its slots hold undefined.)
 const LAYOUT_SLOTS = 17; // native/spawn.cc, LayoutSlot
 const FD_SLOTS = 5; // native/spawn.cc, FdSlot
 const layouts: Float64Array[] = [];
@@ -552,7 +577,9 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): voi
   let allStrings = true;
   for (let i = 0; i < count; i++) if (typeof strings[i] !== 'string') allStrings = false;
   if (allStrings) strings[count++] = ''; // for the last string's NUL
-  strings.length = count;
+  // Its length changes only with the request's shape: setting it releases or regrows the array's
+  // backing store, an allocation per call that filling the slots avoids.
+  if (strings.length !== count) strings.length = count;
   const packed = allStrings ? strings.join('\0') : strings;
   pendingSpawns.set(id, settler);
   let needsWake: boolean;
@@ -562,7 +589,7 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): voi
     pendingSpawns.delete(id);
     throw error;
   } finally {
-    strings.length = 0;
+    strings.fill(undefined as never); // keeps nothing of the request alive
   }
   if (needsWake && !wakeQueued) {
     wakeQueued = true;
@@ -601,7 +628,6 @@ export function spawnAfterForkInChild(): void {
 
 /** `timeout` and `signal` send the kill signal once, and stop watching when the child is reaped. */
 function armKillers(child: ChildProcess, timeout: number | undefined, signal: AbortSignal | undefined, killSignal: number): void {
-  if (timeout === undefined && signal === undefined) return;
   const killQuietly = (): void => {
     try {
       child.kill(killSignal);

@@ -50,7 +50,12 @@ export function processState(pid: number): string | undefined {
 
 /** Pids of this process's direct children that are zombies. */
 export function zombieChildren(): number[] {
-  const zombies: number[] = [];
+  return childPids().filter((pid) => processState(pid) === 'Z');
+}
+
+/** The pids of this process's children, of every thread. */
+export function childPids(): number[] {
+  const pids: number[] = [];
   for (const task of fs.readdirSync('/proc/self/task')) {
     let children = '';
     try {
@@ -58,11 +63,9 @@ export function zombieChildren(): number[] {
     } catch {
       continue;
     }
-    for (const pid of children.split(' ').filter(Boolean).map(Number)) {
-      if (processState(pid) === 'Z') zombies.push(pid);
-    }
+    pids.push(...children.split(' ').filter(Boolean).map(Number));
   }
-  return zombies;
+  return pids;
 }
 
 /** Runs a script with Node in a child process, from the repository root, and returns its result. */
