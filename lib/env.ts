@@ -109,19 +109,30 @@ function searchPathFor(envp: readonly Bytes[] | null | undefined): Bytes | undef
   return undefined;
 }
 
+// The last list of candidates for a string file and PATH, frozen and reused: spawns of one
+// program come in runs, and building the list allocated more than the rest of a spawn() call.
+// (Buffers are not cached: they can change in place.) A file with a slash is its own list: it
+// is cached with the PATH '', whose list is the same.
+let cached: { file: string; path: string; candidates: readonly string[] } | undefined;
+function lastCandidates(file: string, path: string): readonly string[] {
+  if (cached?.file !== file || cached.path !== path) {
+    const candidates = path === '' ? [file] : path.split(':').map((dir) => (dir === '' ? file : `${dir}/${file}`));
+    cached = { file, path, candidates: Object.freeze(candidates) };
+  }
+  return cached.candidates;
+}
+
 /**
  * The paths execvp(3) tries, in order: `file` itself if it contains a slash, else each entry of
  * the PATH of `envp` (see searchPathFor; DEFAULT_SEARCH_PATH when it has none) joined with it, an
  * empty entry standing for the current directory. An empty `file` has no candidates: exec reports
  * ENOENT, as glibc does. PATH is looked up only when needed: reading process.env is a native call.
  */
-export function execCandidates(file: Bytes, envp: readonly Bytes[] | null | undefined): Bytes[] {
+export function execCandidates(file: Bytes, envp: readonly Bytes[] | null | undefined): readonly Bytes[] {
   if (file.length === 0) return [];
-  if (typeof file === 'string' ? file.includes('/') : file.includes(0x2f)) return [file];
+  if (typeof file === 'string' ? file.includes('/') : file.includes(0x2f)) return typeof file === 'string' ? lastCandidates(file, '') : [file];
   const path = searchPathFor(envp) ?? DEFAULT_SEARCH_PATH;
-  if (typeof file === 'string' && typeof path === 'string') {
-    return path.split(':').map((dir) => (dir === '' ? file : `${dir}/${file}`));
-  }
+  if (typeof file === 'string' && typeof path === 'string') return lastCandidates(file, path);
   // Byte-exact when either is a Buffer.
   const bytes = toBuffer(path);
   const candidates: Bytes[] = [];

@@ -35,7 +35,7 @@ export type RawFdPlan = { target: number; source: number; optional?: boolean } |
 
 /** What native/spawn.cc needs to start a child; lib/spawn.ts builds and validates it. */
 export interface RawSpawnRequest {
-  candidates: (string | Buffer)[];
+  candidates: readonly (string | Buffer)[];
   argv: (string | Buffer)[];
   /** Left out: the child gets this process's environ (main thread, no env option). */
   envp?: (string | Buffer)[];
@@ -170,7 +170,7 @@ export interface NativeBinding {
   /** execve(2); env null means this process's environ. Throws SyscallError if it returns. */
   execve(path: string | Buffer, argv: (string | Buffer)[], env: (string | Buffer)[] | null): never;
   /** execvp(3)'s search over the candidate paths (lib/env.ts execCandidates); `file` names the error. */
-  execvp(candidates: (string | Buffer)[], argv: (string | Buffer)[], env: (string | Buffer)[] | null, file: string | Buffer): never;
+  execvp(candidates: readonly (string | Buffer)[], argv: (string | Buffer)[], env: (string | Buffer)[] | null, file: string | Buffer): never;
 
   /**
    * fork(2) with the V8 heap made inheritable and uv_loop_fork in the child; returns the pid, 0 in

@@ -271,6 +271,23 @@ describe('spawn: PATH search in the child environment', () => {
     expect(await rejection(spawn('tool', [], { env: { PATH: '/nonexistent' } }))).toMatchObject({ code: 'ENOENT', path: 'tool' });
   });
 
+  it('each spawn searches the PATH it has, in process.env too, one after another for one program', async () => {
+    // The list of candidates is reused while the program and the PATH stay the same.
+    const tool = async (env?: Record<string, string>): Promise<string> => (await run('tool', [], env === undefined ? {} : { env })).stdout.toString();
+    expect(await tool({ PATH: dirB })).toBe('from-b\n');
+    expect(await rejection(spawn('tool', [], { env: { PATH: dirA } }))).toMatchObject({ code: 'EACCES' });
+    expect(await tool({ PATH: dirB })).toBe('from-b\n');
+    const saved = process.env.PATH;
+    try {
+      process.env.PATH = dirB;
+      expect(await tool()).toBe('from-b\n');
+      process.env.PATH = dirA;
+      expect(await rejection(spawn('tool'))).toMatchObject({ code: 'EACCES' });
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
   it('ENOEXEC for a file without a shebang: no fallback to /bin/sh', async () => {
     expect(await rejection(spawn('plain', [], { env: { PATH: dirA } }))).toMatchObject({ code: 'ENOEXEC', errno: -8, syscall: 'execve', step: 'exec' });
   });
