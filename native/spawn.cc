@@ -222,13 +222,14 @@ std::vector<char*> TakeStrings(Napi::Value value, size_t count, std::string& out
   if (!out.empty() && out.back() != '\0') {
     throw Napi::TypeError::New(value.Env(), "spawnStart: strings must each end with a NUL");
   }
+  // Counted before anything is sized by `count`, which a direct call could make huge.
+  if (static_cast<size_t>(std::count(out.begin(), out.end(), '\0')) != count) {
+    throw Napi::TypeError::New(value.Env(), "spawnStart: strings do not match the layout");
+  }
   std::vector<char*> starts;
   starts.reserve(count);
   for (size_t at = 0; at < out.size(); at = out.find('\0', at) + 1)
     starts.push_back(out.data() + at);
-  if (starts.size() != count) {
-    throw Napi::TypeError::New(value.Env(), "spawnStart: strings do not match the layout");
-  }
   return starts;
 }
 
@@ -249,15 +250,19 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
       throw Napi::RangeError::New(env, "spawnStart: bad layout value");
     }
   }
-  auto count_at = [&](int slot) {
-    if (layout[slot] < 0) throw Napi::RangeError::New(env, "spawnStart: bad count");
-    return static_cast<size_t>(layout[slot]);
+  // Each slot in its own range, so that every conversion below is defined.
+  auto in_range = [&](int slot, double min, double max) {
+    if (!(layout[slot] >= min && layout[slot] <= max)) {
+      throw Napi::RangeError::New(env, "spawnStart: bad layout value");
+    }
+    return layout[slot];
   };
+  auto count_at = [&](int slot) { return static_cast<size_t>(in_range(slot, 0, INT32_MAX)); };
   size_t candidate_count = count_at(kCandidateCount);
   size_t argv_count = count_at(kArgvCount);
-  bool inherit_environ = layout[kEnvCount] == -1;
+  bool inherit_environ = in_range(kEnvCount, -1, INT32_MAX) == -1;
   size_t env_count = inherit_environ ? 0 : count_at(kEnvCount);
-  size_t cwd_count = layout[kHasCwd] != 0 ? 1 : 0;
+  size_t cwd_count = in_range(kHasCwd, 0, 1) != 0 ? 1 : 0;
   size_t fd_count = count_at(kFdCount);
   if (fd_count > (layout.size() - kLayoutSlots) / kFdSlots) {
     throw Napi::RangeError::New(env, "spawnStart: bad fd count");
@@ -266,7 +271,8 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   for (size_t i = 0; i < fd_count; i++) {
     const double* fd = layout.data() + kLayoutSlots + i * kFdSlots;
     if (fd[kTarget] < 0 || fd[kTarget] > 65535 || fd[kSource] < -1 || fd[kSource] > INT32_MAX ||
-        fd[kFlags] > INT32_MAX || fd[kMode] > INT32_MAX) {
+        fd[kOptional] < 0 || fd[kOptional] > 1 || fd[kFlags] > INT32_MAX || fd[kMode] < 0 ||
+        fd[kMode] > 07777) {
       throw Napi::RangeError::New(env, "spawnStart: bad fd");
     }
     if (fd[kSource] == -1) path_count++;
@@ -323,23 +329,18 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   plan.fds = job->fds.data();
   plan.fd_count = job->fds.size();
 
-  auto option = [&](int slot) {
-    if (layout[slot] < -1) throw Napi::RangeError::New(env, "spawnStart: bad option value");
-    return layout[slot];
-  };
-  plan.setsid = option(kSetsid) != 0;
-  plan.pgid = static_cast<pid_t>(option(kPgid));
-  plan.gid = static_cast<int64_t>(option(kGid));
-  plan.uid = static_cast<int64_t>(option(kUid));
+  plan.setsid = in_range(kSetsid, 0, 1) != 0;
+  plan.pgid = static_cast<pid_t>(in_range(kPgid, -1, INT32_MAX));
+  plan.gid = static_cast<int64_t>(in_range(kGid, -1, UINT32_MAX - 1));  // (gid_t) -1 is "leave"
+  plan.uid = static_cast<int64_t>(in_range(kUid, -1, UINT32_MAX - 1));
   plan.set_nice = !std::isnan(layout[kNice]);
-  plan.nice = plan.set_nice ? static_cast<int>(option(kNice)) : 0;
-  plan.umask = static_cast<int>(option(kUmask));
-  plan.pdeathsig = static_cast<int>(option(kPdeathsig));
-  plan.daemonize = option(kDaemonize) != 0;
+  plan.nice = plan.set_nice ? static_cast<int>(in_range(kNice, -20, 19)) : 0;
+  plan.umask = static_cast<int>(in_range(kUmask, -1, 0777));
+  plan.pdeathsig = static_cast<int>(in_range(kPdeathsig, 0, SIGRTMAX));
+  plan.daemonize = in_range(kDaemonize, 0, 1) != 0;
   auto signal_set = [&](int low, int high) {
-    if (layout[low] < 0 || layout[high] < 0)
-      throw Napi::RangeError::New(env, "spawnStart: bad signal set");
-    return static_cast<uint64_t>(layout[low]) | static_cast<uint64_t>(layout[high]) << 32;
+    return static_cast<uint64_t>(in_range(low, 0, UINT32_MAX)) |
+           static_cast<uint64_t>(in_range(high, 0, UINT32_MAX)) << 32;
   };
   plan.sigmask = signal_set(kSigmaskLow, kSigmaskHigh);
   plan.reset_to_default = signal_set(kResetLow, kResetHigh);

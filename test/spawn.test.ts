@@ -216,6 +216,18 @@ describe('spawn: options', () => {
     await child.wait();
   });
 
+  it('a negative nice as root (CAP_SYS_NICE); EACCES from setpriority without it', async () => {
+    const started = spawn('sleep', ['30'], { nice: -5 });
+    if (process.getuid!() !== 0) {
+      expect(await rejection(started)).toMatchObject({ code: 'EACCES' });
+      return;
+    }
+    const child = await started;
+    expect(statField(child.pid, 19)).toBe('-5');
+    child.kill('SIGKILL');
+    await child.wait();
+  });
+
   it('uid, gid and groups (setgroups, then setgid, then setuid)', async () => {
     const result = await run('id', [], { uid: 65534, gid: 65534, groups: [65534, 100] });
     expect(result.stdout.toString()).toMatch(/^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\),100\(\w+\)\n$/);
@@ -465,8 +477,14 @@ describe('spawn: the direct clone and the spawning thread', () => {
     expect(() => start('/bin/true\0true\0', layout(1, 2, -1))).toThrow(TypeError);
     expect(() => start('/bin/true\0true', layout(1, 1, -1))).toThrow(TypeError);
     expect(() => start(['/bin/true', Buffer.from('tr\0ue')], layout(1, 1, -1))).toThrow(TypeError);
-    // Counts, fds and options out of range, and a layout too short for its fds.
+    // Counts, fds and options out of range, and a layout too short for its fds. A huge count
+    // is refused before anything is sized by it.
     expect(() => start('/bin/true\0', layout(1, -2, -1))).toThrow(RangeError);
+    expect(() => start('/bin/true\0', layout(2 ** 32 - 1, 0, -1))).toThrow(RangeError);
+    expect(() => start('/bin/true\0', layout(2 ** 31 - 1, 0, -1))).toThrow(TypeError);
+    expect(() => start('/bin/true\0/dev/null\0', layout(1, 0, -1, 0, 1, ...new Array<number>(12).fill(0), 0, -1, 0, 0, -1))).toThrow(RangeError);
+    expect(() => start('/bin/true\0', layout(1, 0, -1, 0, 0, 0, 2 ** 31, -1, -1, NaN, -1, 0, 0))).toThrow(RangeError);
+    expect(() => start('/bin/true\0', layout(1, 0, -1, 0, 0, 0, -1, -1, -1, -21, -1, 0, 0))).toThrow(RangeError);
     expect(() => start('/bin/true\0', layout(1, 0, -1, 0, 1))).toThrow(RangeError);
     expect(() => start('/bin/true\0', layout(1, 0, -1, 0, 0, 0, -1, -1, -1, 0.5))).toThrow(RangeError);
     expect(() => start('/bin/true\0', new Float64Array(3))).toThrow(TypeError);
