@@ -424,8 +424,12 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
   try {
     queueSpawn(prepared.request, pending);
   } catch (error) {
-    closeAll([...prepared.childEnds, ...prepared.parentEnds]);
     pending.reject(error);
+    try {
+      closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+    } catch {
+      // spawn() reports by its promise only: the binding's refusal is the error that matters.
+    }
   }
   return promise;
 }
