@@ -81,9 +81,9 @@ constexpr size_t kStackMapSize = 3 * kChildStackSize;
 
 // One spawn: the plan and everything it points to, then the outcome.
 struct SpawnJob {
-  // Every string of the request, each followed by its NUL (see BuildJob); the pointers below
-  // and the plan's cwd and fd paths point into it.
-  std::string strings;
+  // Every string of the request (see TakeStrings); the pointers below and the plan's cwd and fd
+  // paths point into it.
+  CStringArray strings;
   std::vector<const char*> candidates;
   std::vector<char*> argv;  // NULL-terminated, as are envp and the environment copy's
   std::vector<char*> envp;  // empty when the child gets this process's environment:
@@ -202,35 +202,21 @@ enum LayoutSlot : int {
 // path.
 enum FdSlot : int { kTarget = 0, kSource, kOptional, kFlags, kMode, kFdSlots };
 
-// Copies the request's strings into `out`, each followed by its NUL, and returns where each
-// starts: in order the exec candidates, argv, envp, cwd and the fd paths. The facade passes one
-// JavaScript string that holds them all, each followed by a NUL (one conversion instead of one
-// per string, which was most of a spawn() call's cost), or, when any is a Buffer, an array of
-// strings and Buffers. Either way the count must match the layout's.
-std::vector<char*> TakeStrings(Napi::Value value, size_t count, std::string& out) {
+// Fills `out` with the request's strings, in order the exec candidates, argv, envp, cwd and the
+// fd paths. The facade passes one JavaScript string that holds them all, each followed by a NUL
+// (one conversion instead of one per string, which was most of a spawn() call's cost), or, when
+// any is a Buffer, an array of strings and Buffers. Either way the count must match the layout's.
+void TakeStrings(Napi::Value value, size_t count, CStringArray& out) {
   if (value.IsString()) {
-    AppendUtf8(value.As<Napi::String>(), out);
+    out.AssignJoined(value.As<Napi::String>(), "spawnStart strings");
   } else if (value.IsArray()) {
-    auto items = value.As<Napi::Array>();
-    for (uint32_t i = 0; i < items.Length(); i++) {
-      AppendBytes(items[i], "spawnStart string", out);
-      out.push_back('\0');
-    }
+    out.Assign(value, "spawnStart strings");
   } else {
     throw Napi::TypeError::New(value.Env(), "spawnStart: strings must be a string or an array");
   }
-  if (!out.empty() && out.back() != '\0') {
-    throw Napi::TypeError::New(value.Env(), "spawnStart: strings must each end with a NUL");
-  }
-  // Counted before anything is sized by `count`, which a direct call could make huge.
-  if (static_cast<size_t>(std::count(out.begin(), out.end(), '\0')) != count) {
+  if (out.size() != count) {
     throw Napi::TypeError::New(value.Env(), "spawnStart: strings do not match the layout");
   }
-  std::vector<char*> starts;
-  starts.reserve(count);
-  for (size_t at = 0; at < out.size(); at = out.find('\0', at) + 1)
-    starts.push_back(out.data() + at);
-  return starts;
 }
 
 // Builds the job from the request the facade validated, passed as
@@ -279,9 +265,9 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   }
 
   auto job = std::make_unique<SpawnJob>();
-  std::vector<char*> strings = TakeStrings(
-      info[1], candidate_count + argv_count + env_count + cwd_count + path_count, job->strings);
-  char** next = strings.data();
+  TakeStrings(info[1], candidate_count + argv_count + env_count + cwd_count + path_count,
+              job->strings);
+  char* const* next = job->strings.data();
   job->candidates.assign(next, next + candidate_count);
   next += candidate_count;
   job->argv.assign(next, next + argv_count);

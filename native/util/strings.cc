@@ -6,7 +6,9 @@
 
 namespace posix_process {
 
-// Appends a string's UTF-8 bytes to `out`, NUL bytes included.
+namespace {
+
+// Appends a string's UTF-8 bytes to `out`, NUL bytes included (callers that need C strings check).
 void AppendUtf8(Napi::String value, std::string& out) {
   size_t start = out.size();
   size_t length = 0;
@@ -36,6 +38,8 @@ void AppendBytes(Napi::Value value, const char* name, std::string& out) {
                                std::string("The \"") + name + "\" must not contain NUL bytes");
   }
 }
+
+}  // namespace
 
 std::string BytesArgument(Napi::Value value, const char* name) {
   std::string bytes;
@@ -92,6 +96,18 @@ void CStringArray::Assign(Napi::Value value, const char* name) {
     AppendBytes(array[i], name, bytes_);
     bytes_.push_back('\0');
   }
+  TakePointers();
+}
+
+void CStringArray::AssignJoined(Napi::String joined, const char* name) {
+  bytes_.clear();
+  offsets_.clear();
+  AppendUtf8(joined, bytes_);
+  if (!bytes_.empty() && bytes_.back() != '\0') {
+    throw Napi::TypeError::New(joined.Env(),
+                               std::string("The \"") + name + "\" must end each string with a NUL");
+  }
+  for (size_t at = 0; at < bytes_.size(); at = bytes_.find('\0', at) + 1) offsets_.push_back(at);
   TakePointers();
 }
 

@@ -12,10 +12,6 @@
 
 namespace posix_process {
 
-// Appends a string's UTF-8 bytes to `out`, NUL bytes included (callers that need C strings check).
-void AppendUtf8(Napi::String value, std::string& out);
-// Appends the bytes of a string or Buffer to `out`; TypeError if it is neither or contains a NUL.
-void AppendBytes(Napi::Value value, const char* name, std::string& out);
 // The bytes of a string or Buffer argument; TypeError if it is neither or contains a NUL byte.
 std::string BytesArgument(Napi::Value value, const char* name);
 
@@ -28,6 +24,9 @@ class CStringArray {
 
   // Fills the array from a JavaScript array of strings or Buffers.
   void Assign(Napi::Value array, const char* name);
+  // Fills the array from one JavaScript string that holds every string followed by its NUL
+  // (TypeError if the last has none).
+  void AssignJoined(Napi::String joined, const char* name);
   // Fills the array from this process's environment (environ).
   void AssignEnviron();
   // Whether the array holds exactly the strings environ holds now (compared byte for byte: a
