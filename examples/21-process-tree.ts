@@ -33,6 +33,8 @@ async function main(): Promise<void> {
 
   print(getpid(), 0);
 
+  // The shell's two sleeps first: killing only the shell would leave them running under init.
+  for (const pid of children(shell.pid!)) process.kill(pid, 'SIGKILL');
   for (const child of [shell, stopped, withZombie]) child.kill('SIGKILL');
 }
 

@@ -48,9 +48,27 @@ export function processState(pid: number): string | undefined {
   }
 }
 
-/** Pids of this process's direct children that are zombies. */
-export function zombieChildren(): number[] {
-  return childPids().filter((pid) => processState(pid) === 'Z');
+// The children this process had when the current test started (test/setup.ts): a zombie among
+// them belongs to an earlier test whose child may still be on its way to being reaped.
+let childrenAtTestStart: ReadonlySet<number> = new Set();
+
+/** Records the children that exist before a test starts (called by test/setup.ts). */
+export function markTestStart(): void {
+  childrenAtTestStart = new Set(childPids());
+}
+
+/** A snapshot of this process's children, for `zombieChildren(since)` over several tests. */
+export function childSnapshot(): ReadonlySet<number> {
+  return new Set(childPids());
+}
+
+/**
+ * Zombies among this process's children that were not children yet at `since` (default: the
+ * start of the current test): only what the caller made, never another test's child that is
+ * exiting right now.
+ */
+export function zombieChildren(since: ReadonlySet<number> = childrenAtTestStart): number[] {
+  return childPids().filter((pid) => !since.has(pid) && processState(pid) === 'Z');
 }
 
 /** The pids of this process's children, of every thread. */
@@ -66,6 +84,48 @@ export function childPids(): number[] {
     pids.push(...children.split(' ').filter(Boolean).map(Number));
   }
   return pids;
+}
+
+/** The pids of every descendant of `pid` (children first, then theirs), from /proc. */
+export function descendants(pid: number): number[] {
+  const found: number[] = [];
+  const visit = (parent: number): void => {
+    let tasks: string[] = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${parent}/task`);
+    } catch {
+      return; // gone
+    }
+    for (const task of tasks) {
+      let children = '';
+      try {
+        children = fs.readFileSync(`/proc/${parent}/task/${task}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const child of children.split(' ').filter(Boolean).map(Number)) {
+        found.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+/**
+ * SIGKILLs every descendant of `pid` (a shell's background jobs, say), each before its own
+ * children so that none can start another: killing only the top of a tree leaves its children
+ * running under init.
+ */
+export function killDescendants(pid: number): void {
+  for (const descendant of descendants(pid)) {
+    try {
+      process.kill(descendant, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** Runs a script with Node in a child process, from the repository root, and returns its result. */

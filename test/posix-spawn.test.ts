@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { posixSpawn, posixSpawnp, SyscallError, waitpid, type FileAction, type PosixSpawnOptions, type WaitStatus } from '../lib/index';
-import { openFds, runNode, zombieChildren, statField } from './helpers';
+import { childSnapshot, openFds, runNode, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -208,8 +208,10 @@ describe('attributes', () => {
 
 describe('errors', () => {
   let fdsBefore: number[] = [];
+  let childrenBefore: ReadonlySet<number> = new Set();
   beforeAll(() => {
     fdsBefore = openFds();
+    childrenBefore = childSnapshot();
   });
 
   it('ENOENT names the program', () => {
@@ -255,7 +257,7 @@ describe('errors', () => {
   });
 
   it('leaves no zombie and no fd behind after all the failures', () => {
-    expect(zombieChildren()).toEqual([]);
+    expect(zombieChildren(childrenBefore)).toEqual([]);
     expect(openFds().filter((fd) => !fdsBefore.includes(fd))).toEqual([]);
   });
 

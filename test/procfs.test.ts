@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { children, processInfo, SyscallError } from '../lib/index';
-import { exitOf, reapedPid } from './helpers';
+import { exitOf, killDescendants, reapedPid } from './helpers';
 
 const started: child_process.ChildProcess[] = [];
 
@@ -16,6 +16,7 @@ function spawn(file: string, args: string[], options: child_process.SpawnOptions
 
 afterEach(async () => {
   for (const child of started.splice(0)) {
+    if (child.pid !== undefined) killDescendants(child.pid); // a shell's background sleep
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exitOf(child);
   }

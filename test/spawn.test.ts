@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
-import { childPids, exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
+import { childPids, childSnapshot, exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -307,8 +307,10 @@ describe('spawn: PATH search in the child environment', () => {
 
 describe('spawn: errors name the step, and leave nothing behind', () => {
   let fdsBefore: number[] = [];
+  let childrenBefore: ReadonlySet<number> = new Set();
   beforeAll(() => {
     fdsBefore = openFds();
+    childrenBefore = childSnapshot();
   });
 
   it('ENOENT names the program', async () => {
@@ -348,7 +350,7 @@ describe('spawn: errors name the step, and leave nothing behind', () => {
 
   it('leaves no zombie and no fd after the failures', async () => {
     await until(() => openFds().every((fd) => fdsBefore.includes(fd)));
-    expect(zombieChildren()).toEqual([]);
+    expect(zombieChildren(childrenBefore)).toEqual([]);
   });
 
   it.each([

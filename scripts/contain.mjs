@@ -1,0 +1,109 @@
+// Runs a command (the test suite) as a child subreaper, and fails if any process it started is
+// still alive once it has ended: a library about reaping must leave nothing behind.
+//
+//   node scripts/contain.mjs vitest run [args...]
+//
+// Every process the command orphans (a test's grandchild, a daemon, a leaked `sleep`) is adopted
+// by this process instead of init (PR_SET_CHILD_SUBREAPER), so once the command has exited, the
+// processes still alive among this process's children are exactly what the suite leaked. They
+// are listed, killed and reaped, and the exit status is 1. Zombies (adopted processes that ended
+// on their own) are only reaped.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+
+const require = createRequire(import.meta.url);
+const { setChildSubreaper, waitpid, processInfo, kill } = require('../dist/index.js');
+
+// Time the command's own helpers (vitest's pool workers) get to end after it has.
+const GRACE_MS = 5000;
+
+function childrenOfThisProcess() {
+  const pids = [];
+  for (const task of readdirSync('/proc/self/task')) {
+    try {
+      pids.push(...readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return pids;
+}
+
+function alive(pid) {
+  try {
+    return processInfo(pid).state !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function describe(pid) {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+    return `${pid} ${cmdline}`;
+  } catch {
+    return `${pid} (gone)`;
+  }
+}
+
+// Reaps every adopted child that has ended (never the command: child_process reaps that one).
+function reapEnded(command) {
+  for (const pid of childrenOfThisProcess()) {
+    if (pid === command || alive(pid)) continue;
+    try {
+      waitpid(pid, { nohang: true });
+    } catch {
+      // reaped meanwhile
+    }
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main() {
+  const [file, ...args] = process.argv.slice(2);
+  if (file === undefined) throw new Error('usage: node scripts/contain.mjs <command> [args...]');
+  setChildSubreaper(true);
+  const command = spawn(file, args, { stdio: 'inherit' });
+  const reaping = setInterval(() => reapEnded(command.pid), 1000);
+  const status = await new Promise((resolve, reject) => {
+    command.once('error', reject);
+    command.once('exit', (code, signal) => resolve(code ?? 128 + constants.signals[signal]));
+  });
+  clearInterval(reaping);
+
+  const deadline = Date.now() + GRACE_MS;
+  let left = childrenOfThisProcess().filter(alive);
+  while (left.length > 0 && Date.now() < deadline) {
+    reapEnded(-1);
+    await sleep(50);
+    left = childrenOfThisProcess().filter(alive);
+  }
+  let leaked = 0;
+  // Killing a leaked process can orphan its own children to us: repeat until none is left.
+  while (left.length > 0) {
+    for (const pid of left) {
+      console.error(`leaked process: ${describe(pid)}`);
+      leaked++;
+      try {
+        kill(pid, 'SIGKILL');
+      } catch {
+        // ended on its own
+      }
+    }
+    await sleep(50);
+    reapEnded(-1);
+    left = childrenOfThisProcess().filter(alive);
+  }
+  reapEnded(-1);
+  if (leaked > 0) {
+    console.error(`${leaked} process(es) started by the suite were still alive after it`);
+    process.exitCode = status === 0 ? 1 : status;
+    return;
+  }
+  process.exitCode = status;
+}
+
+await main();
