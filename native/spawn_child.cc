@@ -50,7 +50,8 @@ constexpr int kNotOpen = -2;
 
 // Records the failed step with `error` (the errno value, positive or as RawSyscall returned it)
 // and exits.
-[[noreturn]] void Fail(ChildPlan* plan, ChildStep step, long error, int index = 0) {
+POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Fail(ChildPlan* plan, ChildStep step, long error,
+                                                int index = 0) {
   plan->error = static_cast<int>(error < 0 ? -error : error);
   plan->step = static_cast<int>(step);
   plan->step_index = index;
@@ -60,7 +61,7 @@ constexpr int kNotOpen = -2;
 
 // Resets every caught signal, and every ignored one the plan asks for, to SIG_DFL. Handlers of
 // the parent would run Node's code in the child, and ignored signals survive exec.
-void ResetSignals(ChildPlan* plan) {
+POSIX_PROCESS_CHILD_SIDE void ResetSignals(ChildPlan* plan) {
   for (int signo = 1; signo <= kMaxSignal; signo++) {
     if (signo == SIGKILL || signo == SIGSTOP) continue;
     KernelSigaction current;
@@ -77,7 +78,7 @@ void ResetSignals(ChildPlan* plan) {
 }
 
 // Closes fds first..last (close_range(2), or one by one on kernels before 5.9).
-void CloseRange(ChildPlan* plan, unsigned first, unsigned last) {
+POSIX_PROCESS_CHILD_SIDE void CloseRange(ChildPlan* plan, unsigned first, unsigned last) {
   if (first > last) return;
   long result = RawSyscall(SYS_close_range, first, last, 0);
   if (result == -ENOSYS) {
@@ -89,7 +90,7 @@ void CloseRange(ChildPlan* plan, unsigned first, unsigned last) {
 
 // Moves every source fd out of the way of the targets, then puts each in place. A source may sit
 // on a target number (e.g. the parent's fd 1 going to the child's fd 2 while fd 2 goes to 1).
-void ArrangeFds(ChildPlan* plan) {
+POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
   // The direct clone's exec notice (close-on-exec: it closes when exec succeeds) stays open until
   // then: moved off the targets (after the sources, so that a request fails the same way on both
   // paths), and spared by the closing below. As a source it is refused: it was not open when the
@@ -144,14 +145,14 @@ void ArrangeFds(ChildPlan* plan) {
   }
 }
 
-void Exec(ChildPlan* plan) {
+POSIX_PROCESS_CHILD_SIDE void Exec(ChildPlan* plan) {
   int error = ExecCandidates(plan->candidates, plan->candidate_count, plan->argv, plan->envp);
   Fail(plan, ChildStep::kExec, error);
 }
 
 // Everything after the session: credentials, limits, umask, cwd, fds, mask, exec. Run by the
 // child itself, or by the daemon that the child of daemon() clones.
-int FinishChild(void* argument) {
+POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
   auto* plan = static_cast<ChildPlan*>(argument);
   long result;
 
@@ -212,7 +213,7 @@ int FinishChild(void* argument) {
 // outcome when clone returns. SIGCHLD as the exit signal: the adopter is told when the daemon
 // ends, like for any child. A daemon that failed is reaped here, so that no zombie of it reaches
 // the adopter (which may be this very Node process, if it is a subreaper).
-[[noreturn]] void Daemonize(ChildPlan* plan) {
+POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Daemonize(ChildPlan* plan) {
   // CLONE_PARENT_SETTID: the daemon's pid is in the plan while this process waits for the exec,
   // so that a teardown can kill a daemon stuck before it (spawn.cc, StopSpawner).
   int pid = ::clone(FinishChild, plan->daemon_stack_top,
@@ -231,7 +232,7 @@ int FinishChild(void* argument) {
 
 }  // namespace
 
-int RunChild(void* argument) {
+POSIX_PROCESS_CHILD_SIDE int RunChild(void* argument) {
   auto* plan = static_cast<ChildPlan*>(argument);
 
   // All signals are blocked: the thread that clones runs with a full mask, and the child

@@ -7,8 +7,8 @@
 
 namespace posix_process {
 
-int ExecCandidates(const char* const* candidates, size_t count, char* const* argv,
-                   char* const* envp) {
+POSIX_PROCESS_CHILD_SIDE int ExecCandidates(const char* const* candidates, size_t count,
+                                            char* const* argv, char* const* envp) {
   int error = ENOENT;
   bool saw_eacces = false;
   for (size_t i = 0; i < count; i++) {

@@ -14,11 +14,18 @@
 #include <cstddef>
 #include <type_traits>
 
+// Marks code that runs in a clone child on a stack of its own (spawn_child.cc): the sanitizers of
+// `npm run test:sanitize` know neither that stack nor that its memory is the parent's, so this
+// code is not instrumented (and what it calls here is always inlined into it).
+#define POSIX_PROCESS_CHILD_SIDE __attribute__((no_sanitize_address, no_sanitize_undefined))
+#define POSIX_PROCESS_ALWAYS_INLINE inline __attribute__((always_inline))
+
 namespace posix_process {
 
 #if defined(__x86_64__)
 constexpr bool kHaveRawSyscall = true;
-inline long RawSyscall6(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+POSIX_PROCESS_ALWAYS_INLINE long RawSyscall6(long number, long a1, long a2, long a3, long a4,
+                                             long a5, long a6) {
   register long r10 asm("r10") = a4;
   register long r8 asm("r8") = a5;
   register long r9 asm("r9") = a6;
@@ -31,7 +38,8 @@ inline long RawSyscall6(long number, long a1, long a2, long a3, long a4, long a5
 }
 #elif defined(__aarch64__)
 constexpr bool kHaveRawSyscall = true;
-inline long RawSyscall6(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+POSIX_PROCESS_ALWAYS_INLINE long RawSyscall6(long number, long a1, long a2, long a3, long a4,
+                                             long a5, long a6) {
   register long x8 asm("x8") = number;
   register long x0 asm("x0") = a1;
   register long x1 asm("x1") = a2;
@@ -48,14 +56,15 @@ inline long RawSyscall6(long number, long a1, long a2, long a3, long a4, long a5
 #else
 // Only ever called under CLONE_VFORK (the parent thread is suspended), where errno is free.
 constexpr bool kHaveRawSyscall = false;
-inline long RawSyscall6(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+POSIX_PROCESS_ALWAYS_INLINE long RawSyscall6(long number, long a1, long a2, long a3, long a4,
+                                             long a5, long a6) {
   long result = ::syscall(number, a1, a2, a3, a4, a5, a6);
   return result == -1 ? -errno : result;
 }
 #endif
 
 template <typename T>
-long SyscallArgument(T value) {
+POSIX_PROCESS_ALWAYS_INLINE long SyscallArgument(T value) {
   if constexpr (std::is_null_pointer_v<T>) {
     return 0;
   } else if constexpr (std::is_pointer_v<T>) {
@@ -67,7 +76,7 @@ long SyscallArgument(T value) {
 
 // RawSyscall(SYS_x, args...) -> the result, or -errno (-4095..-1) on failure. errno is untouched.
 template <typename... Args>
-long RawSyscall(long number, Args... args) {
+POSIX_PROCESS_ALWAYS_INLINE long RawSyscall(long number, Args... args) {
   static_assert(sizeof...(args) <= 6, "a system call takes at most six arguments");
   long a[6] = {SyscallArgument(args)...};
   return RawSyscall6(number, a[0], a[1], a[2], a[3], a[4], a[5]);
