@@ -161,6 +161,8 @@ function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
 function spawnWith(searchPath: boolean, file: unknown, argv: unknown, options: PosixSpawnOptions = {}): number {
   const program = validateBytes(file, 'file');
   const args = validateArgv(argv);
+  // As execve: a program started with no argv[0] is refused (Linux 5.18+ would insert "").
+  if (args.length === 0) throw invalidArgValue('argv', 'must not be empty (argv[0] names the program)', argv);
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
   const env = buildEnvironment(options.env ?? process.env, 'options.env');
   if (options.fileActions !== undefined && !Array.isArray(options.fileActions)) {
@@ -225,7 +227,7 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  * size of the Node heap, and exec errors are reported (not a child that exits with 127).
  *
  * @param path - the program; not searched in PATH (see `posixSpawnp`)
- * @param argv - the argument vector, `argv[0]` included
+ * @param argv - the argument vector, `argv[0]` included; not empty
  * @throws SyscallError `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG` from exec, `EBADF`, `EEXIST`,
  *   `ENOTDIR` from a file action, `EPERM` from `setsid` with `setpgroup` — with `syscall`
  *   'posix_spawn', `path` the program or the file action's path, and `step` which one failed.

@@ -72,7 +72,7 @@ export interface SpawnOptions {
   nice?: number;
   /** Aborting it sends `killSignal` to the child (or rejects the spawn if already aborted). */
   signal?: AbortSignal;
-  /** Milliseconds after which the child gets `killSignal`. */
+  /** Milliseconds after which the child gets `killSignal` (0, the default: never). */
   timeout?: number;
   /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
   killSignal?: Signal;
@@ -420,7 +420,7 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
-    if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 1, 2 ** 31 - 1);
+    if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
     if (options.signal?.aborted) throw abortError('spawn', options.signal);
     prepared = prepare(file, args, options);
   } catch (error) {
@@ -651,7 +651,8 @@ function armKillers(child: ChildProcess, timeout: number | undefined, signal: Ab
       // Already reaped: nothing to kill.
     }
   };
-  const timer = timeout === undefined ? undefined : setTimeout(killQuietly, timeout);
+  // 0 means no timeout, as in child_process.
+  const timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(killQuietly, timeout);
   if (signal?.aborted) killQuietly();
   else signal?.addEventListener('abort', killQuietly, { once: true });
   void child
