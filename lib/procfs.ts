@@ -46,8 +46,9 @@ export interface ProcessInfo {
    */
   name: string;
   /**
-   * The command line (`/proc/<pid>/cmdline` split at NUL bytes, decoded as UTF-8): empty for
-   * kernel threads and zombies. A process may rewrite it (`process.title`).
+   * The command line (`/proc/<pid>/cmdline` split at NUL bytes, decoded as UTF-8, trailing
+   * empty strings dropped): empty for kernel threads and zombies. A process may rewrite it
+   * (`process.title`).
    */
   argv: string[];
   /**
@@ -105,12 +106,13 @@ function readProcFile(pid: number, file: string): string {
   }
 }
 
-/** The command line: NUL-terminated strings (the last NUL may be missing if it was rewritten). */
+/**
+ * The command line: NUL-terminated strings. A rewritten one (Node's `process.title`) is padded
+ * with NUL bytes to its old length, so trailing empty strings are dropped, as `ps` does.
+ */
 function commandLine(pid: number): string[] {
-  const text = readProcFile(pid, 'cmdline');
-  if (text === '') return [];
-  const args = text.split('\0');
-  if (args[args.length - 1] === '') args.pop();
+  const args = readProcFile(pid, 'cmdline').split('\0');
+  while (args.length > 0 && args[args.length - 1] === '') args.pop();
   return args;
 }
 

@@ -61,6 +61,13 @@ describe('processInfo', () => {
     expect(processInfo(process.pid).executable).toBe(fs.realpathSync(process.execPath));
   });
 
+  it('shows a command line rewritten by process.title without its NUL padding', async () => {
+    const node = spawn(process.execPath, ['-e', "process.title = 'renamed'; setInterval(() => {}, 1000)", 'padding']);
+    await new Promise((resolve) => node.once('spawn', resolve));
+    const info = await until(() => processInfo(node.pid!), (i) => i.argv[0] === 'renamed');
+    expect(info).toMatchObject({ name: 'renamed', argv: ['renamed'], executable: fs.realpathSync(process.execPath) });
+  });
+
   it('reports CPU time, RSS and start time consistent with Node', () => {
     const end = Date.now() + 150;
     let spin = 0;
