@@ -11,7 +11,12 @@ function state(pid: number): string {
 }
 
 const pid = fork();
-if (pid === 0) process.exit(7);
+if (pid === 0) {
+  // Names itself (its comm, what ps shows): a zombie keeps only its pid, exit status and this
+  // name. Node 24 and later would otherwise show the main thread's name, MainThread.
+  process.title = 'zombie-demo';
+  process.exit(7);
+}
 
 // Give the child time to exit, without waiting for it.
 while (state(pid) !== 'Z') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);

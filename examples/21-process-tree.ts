@@ -1,6 +1,7 @@
 // A process tree printed with states, like `ps --forest`: what /proc/<pid>/stat and
 // /proc/<pid>/task/*/children say about a running, a sleeping, a stopped and a zombie process.
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { children, getpid, processInfo, type ProcessInfo } from 'posix-process';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -13,7 +14,10 @@ function print(pid: number, depth: number): void {
     return; // exited while we looked
   }
   const pad = '  '.repeat(depth);
-  console.log(`${pad}${info.pid} ${info.name} ${info.state} (${info.stateName}) ppid=${info.ppid} pgid=${info.pgid} threads=${info.threads}`);
+  // The program from the command line: `name` is the main thread's name (MainThread for Node
+  // 24 and later); a zombie has no command line left, only that name.
+  const program = info.argv.length > 0 ? basename(info.argv[0]!) : info.name;
+  console.log(`${pad}${info.pid} ${program} ${info.state} (${info.stateName}) ppid=${info.ppid} pgid=${info.pgid} threads=${info.threads}`);
   for (const child of children(pid)) print(child, depth + 1);
 }
 

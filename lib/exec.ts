@@ -20,8 +20,9 @@ function environmentList(env: unknown): Bytes[] | null {
  * On success this never returns: no 'exit' event, no JavaScript runs again. Before the call it
  * undoes what Node did to the process, so that the new program starts as it would from a shell:
  * fds 0..2 lose close-on-exec and O_NONBLOCK (shared with the program, e.g. a pipe on stdin), the
- * terminal mode is reset (raw mode set by `setRawMode` is undone), signals 1..31 get their default
- * dispositions (Node ignores SIGPIPE) and the signal mask is emptied. If exec fails, all of that
+ * terminal mode is reset (raw mode set by `setRawMode` is undone), every ignored or caught signal
+ * from 1 to 64 gets its default disposition (Node ignores SIGPIPE; ignored real-time signals too)
+ * and the signal mask is emptied. If exec fails, all of that
  * is put back exactly and a SyscallError is thrown: the process carries on.
  *
  * Safety: data that Node has queued but not yet written to a pipe or socket is lost, as with

@@ -6,9 +6,9 @@
  *   Unless `inheritStdio: false`, file actions `dup2(n, n)` for n = 0..2 run first (a dup2 onto
  *   itself clears close-on-exec).
  * - Node ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec. Unless given, `setsigdef`
- *   is every signal from 1 to 31 and `setsigmask` is empty, so the child starts with default
- *   dispositions and nothing blocked, as it would from a shell (but for glibc's own 32 and 33,
- *   which its posix_spawn always leaves ignored).
+ *   is every signal from 1 to 64 but glibc's own 32 and 33, and `setsigmask` is empty, so the
+ *   child starts with default dispositions and nothing blocked, as it would from a shell (but for
+ *   32 and 33, which glibc's posix_spawn always leaves ignored).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -53,7 +53,7 @@ export interface PosixSpawnOptions {
   setsid?: boolean;
   /** POSIX_SPAWN_SETSIGMASK: the child's blocked signals (default: none). */
   setsigmask?: readonly Signal[];
-  /** POSIX_SPAWN_SETSIGDEF: signals reset to their default action (default: 1..31). */
+  /** POSIX_SPAWN_SETSIGDEF: signals reset to their default action (default: 1..31 and 34..64). */
   setsigdef?: readonly Signal[];
   /** POSIX_SPAWN_RESETIDS: effective ids become the real ids. */
   resetids?: boolean;
@@ -122,11 +122,17 @@ const schedulerPolicies: Record<SchedulerPolicy, number> = {
 
 /**
  * The signals reset to their default action in a child unless `setsigdef` says otherwise: the
- * standard signals 1..31. glibc's own signals 32 and 33 cannot be put in a sigset_t (sigaddset
- * refuses them), and glibc's posix_spawn child sets them to SIG_IGN, which survives exec: every
- * posix_spawn'd program on glibc starts with 32 and 33 ignored.
+ * standard signals 1..31 and the real-time ones from SIGRTMIN (34) to SIGRTMAX (64), since a
+ * signal this process ignores would stay ignored in the new program. glibc's own signals 32 and
+ * 33 cannot be put in a sigset_t (sigaddset refuses them), and glibc's posix_spawn child sets
+ * them to SIG_IGN, which survives exec: every posix_spawn'd program on glibc starts with 32 and
+ * 33 ignored.
  */
-export const DEFAULT_SIGNAL_RESETS: readonly number[] = Array.from({ length: 31 }, (_, i) => i + 1);
+export const DEFAULT_SIGNAL_RESETS: readonly number[] = ((): number[] => {
+  const { min, max } = binding.realtimeSignalRange();
+  const realtime = Array.from({ length: max - min + 1 }, (_, i) => min + i);
+  return [...Array.from({ length: 31 }, (_, i) => i + 1), ...realtime];
+})();
 
 function signalList(list: unknown, name: string): number[] {
   if (!Array.isArray(list)) throw invalidArgType(name, 'an array of signals', list);
@@ -155,6 +161,8 @@ function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
 function spawnWith(searchPath: boolean, file: unknown, argv: unknown, options: PosixSpawnOptions = {}): number {
   const program = validateBytes(file, 'file');
   const args = validateArgv(argv);
+  // As execve: a program started with no argv[0] is refused (Linux 5.18+ would insert "").
+  if (args.length === 0) throw invalidArgValue('argv', 'must not be empty (argv[0] names the program)', argv);
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
   const env = buildEnvironment(options.env ?? process.env, 'options.env');
   if (options.fileActions !== undefined && !Array.isArray(options.fileActions)) {
@@ -219,7 +227,7 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  * size of the Node heap, and exec errors are reported (not a child that exits with 127).
  *
  * @param path - the program; not searched in PATH (see `posixSpawnp`)
- * @param argv - the argument vector, `argv[0]` included
+ * @param argv - the argument vector, `argv[0]` included; not empty
  * @throws SyscallError `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG` from exec, `EBADF`, `EEXIST`,
  *   `ENOTDIR` from a file action, `EPERM` from `setsid` with `setpgroup` — with `syscall`
  *   'posix_spawn', `path` the program or the file action's path, and `step` which one failed.

@@ -1,5 +1,5 @@
 /**
- * Process introspection through /proc: proc(5) `/proc/<pid>/stat`, `/proc/<pid>/status` and
+ * Process introspection through /proc: proc(5) `/proc/<pid>/stat`, `status`, `cmdline`, `exe` and
  * `/proc/<pid>/task/<tid>/children`. Pure file reads; the only native part is the two units the
  * numbers are expressed in (clock ticks per second, page size).
  */
@@ -39,8 +39,24 @@ export interface Terminal {
 /** What /proc says about one process; see {@link processInfo}. */
 export interface ProcessInfo {
   pid: number;
-  /** The command name (`comm`, at most 15 bytes; may contain spaces and parentheses). */
+  /**
+   * The command name (`comm`, at most 15 bytes; may contain spaces and parentheses): what `ps`
+   * shows. It is the name of the main thread, which Node 24 and later call `MainThread`; see
+   * `argv` and `executable` for the program.
+   */
   name: string;
+  /**
+   * The command line (`/proc/<pid>/cmdline` split at NUL bytes, decoded as UTF-8, trailing
+   * empty strings dropped): empty for kernel threads and zombies. A process may rewrite it
+   * (`process.title`).
+   */
+  argv: string[];
+  /**
+   * The program file (`/proc/<pid>/exe`, with ' (deleted)' appended by the kernel when it was
+   * removed), or null when it cannot be read: kernel threads, zombies, and other users' processes
+   * without the privilege to trace them.
+   */
+  executable: string | null;
   /** The state letter from `stat`: 'R', 'S', 'D', 'Z', 'T', 't', 'X', 'I', ... */
   state: ProcessStateLetter;
   /** The state as a word: 'running', 'sleeping', 'disk sleep', 'zombie', 'stopped', ... */
@@ -90,6 +106,27 @@ function readProcFile(pid: number, file: string): string {
   }
 }
 
+/**
+ * The command line: NUL-terminated strings. A rewritten one (Node's `process.title`) is padded
+ * with NUL bytes to its old length, so trailing empty strings are dropped, as `ps` does.
+ */
+function commandLine(pid: number): string[] {
+  const args = readProcFile(pid, 'cmdline').split('\0');
+  while (args.length > 0 && args[args.length - 1] === '') args.pop();
+  return args;
+}
+
+/** The target of /proc/<pid>/exe, or null when there is none or it may not be read. */
+function executablePath(pid: number): string | null {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    // ENOENT: a kernel thread, a zombie, or a process that has exited meanwhile. EACCES: another
+    // user's process (ptrace access mode check).
+    return null;
+  }
+}
+
 function terminal(device: number): Terminal | null {
   if (device === 0) return null;
   // The Linux dev_t encoding (new_decode_dev): 12 bits of major, 20 bits of minor split in two.
@@ -124,9 +161,10 @@ function bootTimeMs(): number {
 }
 
 /**
- * What the kernel reports about a process: state (letter and word), parent, process group,
- * session, controlling terminal, threads, CPU time, resident memory and start time. Reads
- * `/proc/<pid>/stat` and `/proc/<pid>/status`; see proc(5).
+ * What the kernel reports about a process: its command name, command line and program file,
+ * state (letter and word), parent, process group, session, controlling terminal, threads, CPU
+ * time, resident memory and start time. Reads `/proc/<pid>/stat`, `status` and `cmdline`, and
+ * the `exe` link; see proc(5).
  *
  * The result is a snapshot: the process may change state or exit right after.
  *
@@ -139,6 +177,8 @@ export function processInfo(pid: number): ProcessInfo {
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
   const { name, fields } = parseStat(readProcFile(pid, 'stat'));
   const status = readProcFile(pid, 'status');
+  const argv = commandLine(pid);
+  const executable = executablePath(pid);
   const { clockTicksPerSecond } = procfsUnits();
   const field = (n: number): number => Number(fields[n]);
   const state = fields[3] as ProcessStateLetter;
@@ -148,6 +188,8 @@ export function processInfo(pid: number): ProcessInfo {
   return {
     pid,
     name,
+    argv,
+    executable,
     state,
     stateName: stateWords[state] ?? 'unknown',
     ppid: field(4),

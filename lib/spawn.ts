@@ -72,7 +72,7 @@ export interface SpawnOptions {
   nice?: number;
   /** Aborting it sends `killSignal` to the child (or rejects the spawn if already aborted). */
   signal?: AbortSignal;
-  /** Milliseconds after which the child gets `killSignal`. */
+  /** Milliseconds after which the child gets `killSignal` (0, the default: never). */
   timeout?: number;
   /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
   killSignal?: Signal;
@@ -85,7 +85,14 @@ const NO_STRINGS: readonly Bytes[] = Object.freeze([]);
 const noSettler = (): void => {};
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 
-/** A running or finished child started by `spawn`. Dispose of it with `await using`. */
+// Only this module may construct a ChildProcess: its constructor adopts the fd it is given as
+// the child's pidfd and closes it once the child is reaped.
+const constructing = Symbol('ChildProcess');
+
+/**
+ * A running or finished child started by `spawn`. Dispose of it with `await using`. Only
+ * `spawn` makes one: `new ChildProcess()` throws TypeError `ERR_ILLEGAL_CONSTRUCTOR`.
+ */
 export class ChildProcess implements AsyncDisposable {
   /** The child's pid. */
   readonly pid: number;
@@ -105,8 +112,9 @@ export class ChildProcess implements AsyncDisposable {
   #pidfdOpen = true;
   readonly #exited: Promise<WaitIdResult>;
 
-  /** @internal Created by `spawn`. */
-  constructor(pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean) {
+  /** @internal Created by `spawn` only. */
+  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean) {
+    if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
     this.stdin = streams[0] ?? null;
@@ -412,7 +420,7 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
-    if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 1, 2 ** 31 - 1);
+    if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
     if (options.signal?.aborted) throw abortError('spawn', options.signal);
     prepared = prepare(file, args, options);
   } catch (error) {
@@ -491,7 +499,7 @@ class PendingSpawn implements SpawnSettler, StepContext {
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
-    const child = new ChildProcess(result.pid, result.pidfd, streams, this.leadsGroup);
+    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup);
     // Only when asked: armKillers allocates its closures' context as it is entered.
     if (this.timeout !== undefined || this.signal !== undefined) armKillers(child, this.timeout, this.signal, this.killSignal);
     this.resolve(child);
@@ -643,7 +651,8 @@ function armKillers(child: ChildProcess, timeout: number | undefined, signal: Ab
       // Already reaped: nothing to kill.
     }
   };
-  const timer = timeout === undefined ? undefined : setTimeout(killQuietly, timeout);
+  // 0 means no timeout, as in child_process.
+  const timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(killQuietly, timeout);
   if (signal?.aborted) killQuietly();
   else signal?.addEventListener('abort', killQuietly, { once: true });
   void child

@@ -8,8 +8,9 @@
 // open file description shared with the new program: `cat` would fail with EAGAIN), SIGPIPE and
 // SIGXFSZ are ignored (ignored dispositions survive exec), and the terminal may be in raw mode.
 // So before exec we clear FD_CLOEXEC and O_NONBLOCK on 0..2, reset the terminal
-// (uv_tty_reset_mode), reset the dispositions of signals 1..31 and empty the signal mask. If every
-// exec attempt fails, all of it is put back exactly as it was and the process carries on.
+// (uv_tty_reset_mode), reset every ignored or caught signal 1..64 to its default and empty the
+// signal mask. If every exec attempt fails, all of it is put back exactly as it was and the
+// process carries on.
 //
 // argv, envp and every candidate path are built completely before anything changes, so that bad
 // arguments throw with the process untouched.
@@ -20,10 +21,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,9 +39,18 @@ namespace posix_process::exec {
 
 namespace {
 
-// The classic signals 1..31; 32 and up are real-time signals, 32 and 33 belong to glibc's NPTL.
-constexpr int kLastClassicSignal = 31;
+// Every signal the kernel has: 1..31 and the real-time ones (32 and 33 belong to glibc's NPTL).
+constexpr int kMaxSignal = 64;
 constexpr int kStdioCount = 3;
+
+// The kernel's struct sigaction for rt_sigaction: glibc's sigaction refuses 32 and 33, and a
+// disposition read and written back in this form is restored exactly (flags, restorer, mask).
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)(void);
+  uint64_t mask;
+};
 
 // What PrepareForExec changes, as it was before, to put back if exec fails.
 struct SavedProcessState {
@@ -49,13 +61,35 @@ struct SavedProcessState {
     bool is_tty = false;
     struct termios tty {};
   } stdio[kStdioCount];
-  bool action_saved[kLastClassicSignal + 1] = {};
-  struct sigaction actions[kLastClassicSignal + 1] = {};
+  bool action_saved[kMaxSignal + 1] = {};
+  KernelSigaction actions[kMaxSignal + 1] = {};
   sigset_t mask{};
 };
 
 bool IsCatchable(int signo) {
   return signo != SIGKILL && signo != SIGSTOP;
+}
+
+bool IsGlibcInternal(int signo) {
+  return signo == 32 || signo == 33;
+}
+
+// Ignored dispositions survive exec: every ignored signal gets SIG_DFL (Node ignores SIGPIPE and
+// SIGXFSZ; a user may ignore a real-time one). Caught ones too, so no handler of ours runs while
+// the process is half-prepared; but glibc's own handlers of 32 and 33 stay (another thread may
+// need them until exec, which resets caught signals anyway).
+void ResetSignalDispositions(SavedProcessState& saved) {
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
+    if (!IsCatchable(signo)) continue;
+    KernelSigaction& current = saved.actions[signo];
+    if (syscall(SYS_rt_sigaction, signo, nullptr, &current, sizeof(uint64_t)) != 0) continue;
+    if (current.handler == SIG_DFL) continue;
+    if (current.handler != SIG_IGN && IsGlibcInternal(signo)) continue;
+    KernelSigaction default_action = {};
+    default_action.handler = SIG_DFL;
+    saved.action_saved[signo] =
+        syscall(SYS_rt_sigaction, signo, &default_action, nullptr, sizeof(uint64_t)) == 0;
+  }
 }
 
 void PrepareForExec(SavedProcessState& saved) {
@@ -81,13 +115,7 @@ void PrepareForExec(SavedProcessState& saved) {
   // SIGTTOU is blocked, so this works from a background process group too.
   uv_tty_reset_mode();
 
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  sigemptyset(&default_action.sa_mask);
-  for (int signo = 1; signo <= kLastClassicSignal; signo++) {
-    if (!IsCatchable(signo)) continue;
-    saved.action_saved[signo] = sigaction(signo, &default_action, &saved.actions[signo]) == 0;
-  }
+  ResetSignalDispositions(saved);
 
   sigset_t none;
   sigemptyset(&none);
@@ -100,14 +128,10 @@ void RestoreAfterFailedExec(const SavedProcessState& saved) {
   pthread_sigmask(SIG_SETMASK, &all, nullptr);
 
   bool sigchld_was_caught = false;
-  for (int signo = 1; signo <= kLastClassicSignal; signo++) {
+  for (int signo = 1; signo <= kMaxSignal; signo++) {
     if (!saved.action_saved[signo]) continue;
-    sigaction(signo, &saved.actions[signo], nullptr);
-    if (signo == SIGCHLD) {
-      const struct sigaction& action = saved.actions[signo];
-      sigchld_was_caught = (action.sa_flags & SA_SIGINFO) != 0 ||
-                           (action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN);
-    }
+    syscall(SYS_rt_sigaction, signo, &saved.actions[signo], nullptr, sizeof(uint64_t));
+    if (signo == SIGCHLD) sigchld_was_caught = saved.actions[signo].handler != SIG_IGN;
   }
 
   for (int fd = 0; fd < kStdioCount; fd++) {

@@ -35,7 +35,8 @@ describe('examples 2x', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^(\d+) node R \(running\) ppid=\d+ pgid=\d+ threads=\d+$/);
+    // The program, not the main thread's name (MainThread on Node 24 and later).
+    expect(lines[0]).toMatch(new RegExp(`^(\\d+) ${path.basename(process.execPath)} R \\(running\\) ppid=\\d+ pgid=\\d+ threads=\\d+$`));
     const root = lines[0]!.split(' ')[0];
     expect(lines.filter((line) => new RegExp(`^  \\d+ \\S+ [STZ] .* ppid=${root} `).test(line))).toHaveLength(3);
     expect(lines.filter((line) => /^ {4}\d+ sleep S \(sleeping\)/.test(line))).toHaveLength(2);

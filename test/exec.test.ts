@@ -69,6 +69,37 @@ describe('execve', () => {
     expect(result.stdout.split('\n').filter((line) => /^Sig(Blk|Ign|Cgt)/.test(line)).join('\n') + '\n').toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n');
   });
 
+  it('resets ignored real-time signals too (34..64), for execve and execvp', () => {
+    // SIGRTMIN+1 is 35 and SIGRTMAX 64: bits 34 and 63 of SigIgn. Ignored signals survive exec.
+    for (const exec of ['execve', 'execvp']) {
+      const result = runNode(`
+        const posix = require('./dist/index.js');
+        posix.ignoreSignal('SIGRTMIN+1');
+        posix.ignoreSignal('SIGRTMAX');
+        const ignored = BigInt('0x' + /SigIgn:\\s+(\\w+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]);
+        console.log(((ignored >> 34n) & 1n) + ' ' + ((ignored >> 63n) & 1n));
+        posix.${exec}('${exec === 'execve' ? '/bin/sh' : 'sh'}', ['sh', '-c', 'grep SigIgn /proc/self/status']);
+      `);
+      expect(result.stderr).toBe('');
+      const [before, after] = result.stdout.trim().split('\n');
+      expect(before).toBe('1 1');
+      expect(after).toBe('SigIgn:\t0000000000000000');
+    }
+  });
+
+  it('puts ignored real-time signals back when exec fails', () => {
+    const result = runNode(`
+      const posix = require('./dist/index.js');
+      posix.ignoreSignal('SIGRTMIN+1');
+      const sigIgn = () => /SigIgn:\\s+(\\w+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1];
+      const before = sigIgn();
+      try { posix.execve('/nonexistent', ['x']); } catch (e) { console.log(e.code); }
+      console.log(before === sigIgn(), String((BigInt('0x' + before) >> 34n) & 1n));
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('ENOENT\ntrue 1\n');
+  });
+
   it('lets cat read a stdin pipe that Node had made non-blocking', async () => {
     const child = child_process.spawn(
       process.execPath,

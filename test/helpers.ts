@@ -1,6 +1,7 @@
 /** Shared test helpers: real processes, read through /proc. */
 import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { posixSpawnp, SyscallError, type PosixSpawnOptions } from '../lib/index';
 
@@ -128,17 +129,83 @@ export function killDescendants(pid: number): void {
   }
 }
 
-/** Runs a script with Node in a child process, from the repository root, and returns its result. */
-export function runNode(
-  script: string,
-  options: Omit<child_process.SpawnSyncOptionsWithStringEncoding, 'encoding'> & { args?: string[]; nodeArgs?: string[] } = {},
-): child_process.SpawnSyncReturns<string> {
-  return child_process.spawnSync(process.execPath, [...(options.nodeArgs ?? []), '-e', script, ...(options.args ?? [])], {
+type RunNodeOptions = Omit<child_process.SpawnSyncOptionsWithStringEncoding, 'encoding'> & { args?: string[]; nodeArgs?: string[] };
+
+/**
+ * Runs a script with Node in a child process, from the repository root, and returns its result.
+ * With `uid` (and no `cwd`) it runs from a world-readable copy of the package instead (see
+ * {@link otherUserPackage}), so that `require('./dist/index.js')` works for that user wherever
+ * the checkout is.
+ */
+export function runNode(script: string, options: RunNodeOptions = {}): child_process.SpawnSyncReturns<string> {
+  if (options.uid !== undefined && options.cwd === undefined) {
+    const copy = otherUserPackage();
+    try {
+      return spawnNode(copy.node, script, { ...options, cwd: copy.dir });
+    } finally {
+      copy.remove();
+    }
+  }
+  return spawnNode(process.execPath, script, options);
+}
+
+function spawnNode(node: string, script: string, options: RunNodeOptions): child_process.SpawnSyncReturns<string> {
+  return child_process.spawnSync(node, [...(options.nodeArgs ?? []), '-e', script, ...(options.args ?? [])], {
     cwd: repoRoot,
     timeout: 20_000,
     ...options,
     encoding: 'utf8',
   });
+}
+
+/** Whether a user who is neither the owner nor in the group can reach and run `file`. */
+function reachableByOthers(file: string): boolean {
+  const real = fs.realpathSync(file);
+  if ((fs.statSync(real).mode & 0o005) !== 0o005) return false;
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
+/** Gives everyone read access to a tree (and search/execute where the owner has it). */
+function openToOthers(file: string): void {
+  const stat = fs.statSync(file);
+  fs.chmodSync(file, stat.isDirectory() || (stat.mode & 0o100) !== 0 ? 0o755 : 0o644);
+  if (stat.isDirectory()) for (const entry of fs.readdirSync(file)) openToOthers(path.join(file, entry));
+}
+
+/**
+ * A world-readable copy, in a new temporary folder, of what a script run as another user (as
+ * `nobody`) needs to `require('./dist/index.js')`: dist/, package.json, the addon this process
+ * loaded (as build/Release) and node-gyp-build; and the Node binary too when other users cannot
+ * reach `process.execPath` (Node installed in a home folder). The checkout itself may be
+ * unreadable to them: a home folder of mode 0700, a `mktemp -d` folder. `remove()` deletes it.
+ */
+export function otherUserPackage(): { dir: string; node: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-copy-'));
+  const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.cpSync(path.join(repoRoot, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(dir, 'package.json'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    const addon = gypBuild.resolve(repoRoot);
+    fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+    fs.copyFileSync(addon, path.join(dir, 'build', 'Release', path.basename(addon)));
+    const gypBuildDir = path.dirname(require.resolve('node-gyp-build/package.json'));
+    fs.cpSync(gypBuildDir, path.join(dir, 'node_modules', 'node-gyp-build'), { recursive: true });
+    let node = process.execPath;
+    if (!reachableByOthers(node)) {
+      node = path.join(dir, 'node');
+      fs.copyFileSync(process.execPath, node, fs.constants.COPYFILE_FICLONE);
+    }
+    openToOthers(dir);
+    return { dir, node, remove };
+  } catch (error) {
+    remove();
+    throw error;
+  }
 }
 
 /** Starts a program with posixSpawn (not child_process, so libuv never reaps it). */

@@ -69,6 +69,21 @@ describe('posixSpawn basics', () => {
     expect(stdout).toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000180000000\n');
   });
 
+  it('resets real-time signals this process ignores (SIGRTMIN..SIGRTMAX) by default', () => {
+    const result = runNode(`
+      const p = require('./dist/index.js');
+      p.ignoreSignal('SIGRTMIN+1');
+      p.ignoreSignal('SIGRTMAX');
+      const pid = p.posixSpawn('/bin/grep', ['grep', '^SigIgn', '/proc/self/status']);
+      p.waitpid(pid);
+      const own = /SigIgn:\\s+(\\w+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1];
+      console.log(String((BigInt('0x' + own) >> 34n) & 1n), String((BigInt('0x' + own) >> 63n) & 1n));
+    `);
+    expect(result.stderr).toBe('');
+    // The parent really ignores them; the child has only glibc's 32 and 33 ignored.
+    expect(result.stdout).toBe('SigIgn:\t0000000180000000\n1 1\n');
+  });
+
   it('passes argv and env byte-exact, strings or Buffers', () => {
     const arg = Buffer.from([0x66, 0xff, 0xfe, 0x80, 0x0a, 0x20]);
     const value = Buffer.from([0xc3, 0x28, 0x01]);

@@ -49,6 +49,26 @@ describe('processInfo', () => {
     expect(info.threads).toBeGreaterThan(1);
   });
 
+  it('identifies the program by argv and executable, whatever the main thread is called', async () => {
+    // Node 24 and later name their main thread MainThread: comm no longer says node.
+    const node = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'an argument']);
+    const sleep = spawn('sleep', ['30']);
+    await Promise.all([node, sleep].map((child) => new Promise((resolve) => child.once('spawn', resolve))));
+    const nodeInfo = await until(() => processInfo(node.pid!), (i) => i.executable === fs.realpathSync(process.execPath));
+    expect(nodeInfo.argv).toEqual([process.execPath, '-e', 'setInterval(() => {}, 1000)', 'an argument']);
+    expect(nodeInfo.executable).toBe(fs.realpathSync(process.execPath));
+    const sleepInfo = await until(() => processInfo(sleep.pid!), (i) => i.name === 'sleep');
+    expect(sleepInfo).toMatchObject({ name: 'sleep', argv: ['sleep', '30'], executable: fs.realpathSync(child_process.execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim()) });
+    expect(processInfo(process.pid).executable).toBe(fs.realpathSync(process.execPath));
+  });
+
+  it('shows a command line rewritten by process.title without its NUL padding', async () => {
+    const node = spawn(process.execPath, ['-e', "process.title = 'renamed'; setInterval(() => {}, 1000)", 'padding']);
+    await new Promise((resolve) => node.once('spawn', resolve));
+    const info = await until(() => processInfo(node.pid!), (i) => i.argv[0] === 'renamed');
+    expect(info).toMatchObject({ name: 'renamed', argv: ['renamed'], executable: fs.realpathSync(process.execPath) });
+  });
+
   it('reports CPU time, RSS and start time consistent with Node', () => {
     const end = Date.now() + 150;
     let spin = 0;
@@ -92,7 +112,8 @@ describe('processInfo', () => {
     );
     expect(zombie).toBeDefined();
     const info = processInfo(zombie!);
-    expect(info).toMatchObject({ state: 'Z', stateName: 'zombie', ppid: parent.pid, rssBytes: 0, name: 'sleep' });
+    // A zombie has no memory left: no command line, no program file.
+    expect(info).toMatchObject({ state: 'Z', stateName: 'zombie', ppid: parent.pid, rssBytes: 0, name: 'sleep', argv: [], executable: null });
     expect(children(parent.pid!)).toEqual([zombie]);
   });
 
@@ -133,6 +154,40 @@ describe('processInfo', () => {
     }
     expect(error).toBeInstanceOf(SyscallError);
     expect(error).toMatchObject({ code: 'ESRCH', errno: -3, syscall: 'open', path: `/proc/${pid}/stat` });
+  });
+
+  it('returns whole results or throws ESRCH while processes exit and are reaped meanwhile', async () => {
+    // A shell starts and reaps short-lived children while we read them: each read may meet a
+    // process in any stage of exiting (stat, status, cmdline and exe are read one by one).
+    const shell = spawn('sh', ['-c', 'for i in $(seq 300); do /bin/true & done; wait']);
+    await new Promise((resolve) => shell.once('spawn', resolve));
+    const outcomes = new Set<string>();
+    const exited = exitOf(shell);
+    let done = false;
+    void exited.then(() => (done = true));
+    while (!done) {
+      let pids: number[];
+      try {
+        pids = children(shell.pid!);
+      } catch {
+        break; // the shell is gone
+      }
+      for (const pid of pids) {
+        try {
+          const info = processInfo(pid);
+          expect(Array.isArray(info.argv)).toBe(true);
+          expect(info.executable === null || typeof info.executable === 'string').toBe(true);
+          outcomes.add('info');
+        } catch (error) {
+          expect(error).toBeInstanceOf(SyscallError);
+          expect(error).toMatchObject({ code: 'ESRCH', syscall: 'open' });
+          outcomes.add('ESRCH');
+        }
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await exited;
+    expect(outcomes.size).toBeGreaterThan(0);
   });
 
   it.each([

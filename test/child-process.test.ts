@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ChildProcess, spawn } from '../lib/index';
+import { runNode } from './helpers';
+
+describe('ChildProcess: only spawn() makes one', () => {
+  it('new ChildProcess(...) throws ERR_ILLEGAL_CONSTRUCTOR and adopts no fd', () => {
+    // In a child process: before the fix the constructor took the fd as a pidfd and closed it.
+    const result = runNode(`
+      const fs = require('node:fs');
+      const { ChildProcess } = require('./dist/index.js');
+      const fd = fs.openSync('/dev/null', 'r');
+      const attempts = [
+        [],
+        [process.pid, fd, [null, null, null], false],
+        [Symbol('ChildProcess'), process.pid, fd, [null, null, null], false],
+      ];
+      const outcomes = attempts.map((args) => {
+        try { new ChildProcess(...args); return 'constructed'; } catch (e) { return e.name + ' ' + e.code; }
+      });
+      class Sub extends ChildProcess { constructor() { super(process.pid, fd, [], false); } }
+      try { new Sub(); outcomes.push('constructed'); } catch (e) { outcomes.push(e.name + ' ' + e.code); }
+      setTimeout(() => {
+        console.log(JSON.stringify(outcomes));
+        console.log(fs.readlinkSync('/proc/self/fd/' + fd));
+      }, 200);
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const [outcomes, target] = result.stdout.trim().split('\n');
+    expect(JSON.parse(outcomes!)).toEqual(Array(4).fill('TypeError ERR_ILLEGAL_CONSTRUCTOR'));
+    expect(target).toBe('/dev/null');
+  });
+
+  it('a child from spawn() is still an instanceof ChildProcess', async () => {
+    await using child = await spawn('/bin/true');
+    expect(child).toBeInstanceOf(ChildProcess);
+    expect(await child.wait()).toMatchObject({ status: { kind: 'exited', code: 0 } });
+  });
+});
