@@ -19,11 +19,16 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Waits until the daemon runs its program (exec has replaced the image and its name). */
+/**
+ * Waits until the daemon runs its program. daemon() resolves once the exec has passed its point of
+ * no return, but the kernel finishes the exec after that: the new name and the closing of
+ * close-on-exec fds come first, the command line last (create_elf_tables), so a non-empty
+ * command line means the exec is complete.
+ */
 async function running(pid: number, name: string): Promise<void> {
   await until(() => {
     try {
-      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8') === `${name}\n`;
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8') === `${name}\n` && fs.readFileSync(`/proc/${pid}/cmdline`).length > 0;
     } catch {
       return false;
     }
