@@ -156,9 +156,15 @@ int FinishChild(void* argument) {
   long result;
 
   // Credentials: supplementary groups, then the gid, then the uid (after which the others would
-  // no longer be allowed).
+  // no longer be allowed). A uid or gid change without groups drops them all, as child_process
+  // and Go do, or a root parent's groups would outlive the drop; EPERM there means this process
+  // may not change its groups (no CAP_SETGID), so they are its own to keep, as libuv lets it.
   if (plan->set_groups &&
       (result = RawSyscall(SYS_setgroups, plan->group_count, plan->groups)) < 0) {
+    Fail(plan, ChildStep::kSetgroups, result);
+  }
+  if (!plan->set_groups && (plan->gid >= 0 || plan->uid >= 0) &&
+      (result = RawSyscall(SYS_setgroups, 0, nullptr)) < 0 && result != -EPERM) {
     Fail(plan, ChildStep::kSetgroups, result);
   }
   if (plan->gid >= 0 && (result = RawSyscall(SYS_setresgid, plan->gid, plan->gid, plan->gid)) < 0) {

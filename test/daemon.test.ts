@@ -160,6 +160,32 @@ describe('daemon: the process it starts', () => {
     }
   });
 
+  it("uid and gid: no supplementary group unless given, not root's (setpriv --groups=0,4,27)", { skip: process.getuid!() !== 0 }, () => {
+    // Under setpriv, the Node process that starts the daemons has the groups 0, 4 and 27; it is a
+    // subreaper, so it adopts and reaps them.
+    const script = `
+      const fs = require('fs');
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      p.setChildSubreaper(true);
+      const groupsOf = async (file, options) => {
+        const fd = fs.openSync(file, 'w');
+        const pid = await p.daemon('grep', ['^Groups:', '/proc/self/status'], { ...options, stdio: ['ignore', fd, 'ignore'] });
+        fs.closeSync(fd);
+        const status = p.waitpid(pid).status;
+        return JSON.stringify(status) + fs.readFileSync(file, 'utf8').slice(7).trim();
+      };
+      (async () => {
+        const dropped = await groupsOf(process.argv[1] + '.dropped', { uid: 65534, gid: 65534 });
+        const given = await groupsOf(process.argv[1] + '.given', { uid: 65534, gid: 65534, groups: [100] });
+        console.log(JSON.stringify({ dropped, given }));
+      })();`;
+    const base = path.join(tmp, 'groups');
+    const result = child_process.spawnSync('setpriv', ['--groups=0,4,27', process.execPath, '-e', script, base], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    const exited = JSON.stringify({ kind: 'exited', code: 0 });
+    expect(JSON.parse(result.stdout)).toEqual({ dropped: exited, given: `${exited}100` });
+  });
+
   it('20 daemons at once: each adopted, none left as a zombie, no fd left', async () => {
     const fdsBefore = openFds();
     const pids = await Promise.all(Array.from({ length: 20 }, () => daemon('sleep', ['30'])));
@@ -283,6 +309,8 @@ describe('daemon: errors', () => {
     await expect(daemon('sleep', [marker], { stdio: ['ignore', 'inherit'] as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(daemon('sleep', [marker], { stdio: ['ignore', 'ignore', 'ignore', 'ignore'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(daemon('sleep', [marker], { umask: 0o1000 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(daemon('sleep', [marker], { uid: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(daemon('sleep', [marker], { groups: 'x' as never })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     await expect(daemon('sleep', [marker], { cwd: 'a\0b' })).rejects.toBeInstanceOf(TypeError);
     await expect(daemon('sleep', [marker], { pidFile: 5 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(daemon('sleep', [marker], { pidFile: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });

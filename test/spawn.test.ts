@@ -233,6 +233,39 @@ describe('spawn: options', () => {
     expect(result.stdout.toString()).toMatch(/^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\),100\(\w+\)\n$/);
   });
 
+  it("uid or gid without groups leaves the child no supplementary group, not root's (setpriv --groups=0,4,27); groups still win", { skip: process.getuid!() !== 0 }, () => {
+    // Under setpriv, this Node process has the supplementary groups 0, 4 and 27.
+    const script = `
+      const p = require('./dist/index.js');
+      const groupsOf = (options) => p.run('grep', ['^Groups:', '/proc/self/status'], options).then((r) => r.stdout.toString().slice(7).trim());
+      (async () => {
+        const child = await p.spawn('sleep', ['30'], { uid: 65534, gid: 65534 });
+        const handle = /^Groups:(.*)$/m.exec(require('fs').readFileSync('/proc/' + child.pid + '/status', 'utf8'))[1].trim();
+        child.kill('SIGKILL');
+        await child.wait();
+        console.log(JSON.stringify({
+          parent: await groupsOf({}),
+          both: await groupsOf({ uid: 65534, gid: 65534 }),
+          uidOnly: await groupsOf({ uid: 65534 }),
+          gidOnly: await groupsOf({ gid: 65534 }),
+          handle,
+          explicit: await groupsOf({ uid: 65534, gid: 65534, groups: [100, 4] }),
+          explicitEmpty: await groupsOf({ uid: 65534, groups: [] }),
+        }));
+      })();`;
+    const result = child_process.spawnSync('setpriv', ['--groups=0,4,27', process.execPath, '-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ parent: '0 4 27', both: '', uidOnly: '', gidOnly: '', handle: '', explicit: '4 100', explicitEmpty: '' });
+  });
+
+  it('uid and gid of its own as an unprivileged user: the groups it may not drop are kept, no EPERM', () => {
+    const script = `
+      const p = require('./dist/index.js');
+      p.run('id', ['-u'], { uid: 65534, gid: 65534 }).then((r) => console.log(JSON.stringify(r.status), r.stdout.toString().trim()), (e) => console.log(e.code, e.step));`;
+    const result = runNode(script, { uid: 65534, gid: 65534 });
+    expect(result.stdout).toBe('{"kind":"exited","code":0} 65534\n');
+  });
+
   it('pdeathsig kills the child when the parent Node process dies; without it the orphan lives on', async () => {
     const script = `
       const p = require('./dist/index.js');
