@@ -170,6 +170,107 @@ describe('spawn: options', () => {
     expect(result.stdout).toBe('0\n1\n2\ndone\n{"kind":"exited","code":0}');
   });
 
+  it('every combination of closed parent fds 0..2 works with every stdio kind, for spawn, run and daemon', { timeout: 120_000 }, () => {
+    // Node reopens closed std fds at startup, so the script closes them itself, in every
+    // combination; fds it opens meanwhile land on the lowest closed one (the parent-fd case on
+    // purpose). While the cases run, another child is alive: the library's own fds (its pidfd)
+    // must not sit on a closed std fd either, where 'inherit' would hand them to a child.
+    const script = `
+      const fs = require('fs');
+      const path = require('path');
+      const p = require('./dist/index.js');
+      const [dir, report] = process.argv.slice(1);
+      const byPath = path.join(dir, 'by-path');
+      const byFd = path.join(dir, 'by-fd');
+      fs.writeFileSync(byPath, '');
+      p.setChildSubreaper(true); // the daemons are adopted, and reaped, here
+      const link = (pid, fd) => { try { return fs.readlinkSync('/proc/' + pid + '/fd/' + fd); } catch { return 'closed'; } };
+      const shown = (target) => (target.startsWith('pipe:') ? 'pipe' : target);
+      // fds 0..2 back on /dev/null, in order: open(2) takes the lowest free number.
+      const reopenStd = () => {
+        for (let fd = 0; fd <= 2; fd++) if (link('self', fd) === 'closed' && fs.openSync('/dev/null', 'r+') !== fd) throw new Error('reopen ' + fd);
+      };
+      const option = (kind, target, fileFd) => (kind === 'fd' ? fileFd : kind === 'path' ? { path: byPath, flags: target === 0 ? 'r' : 'a' } : kind);
+      const expected = (kind, target, closed, fileFd) => {
+        if (kind === 'inherit') return !closed.includes(target) ? '/dev/null' : fileFd === target ? byFd : 'closed';
+        return { ignore: '/dev/null', pipe: 'pipe', fd: byFd, path: byPath }[kind];
+      };
+      // Each kind on all three fds, and on one fd with \`rest\` on the others.
+      const layouts = (kinds, rest) => {
+        const all = new Map();
+        for (const kind of kinds) {
+          all.set([kind, kind, kind].join(), [kind, kind, kind]);
+          for (let target = 0; target < 3; target++) {
+            const layout = [rest, rest, rest];
+            layout[target] = kind;
+            all.set(layout.join(), layout);
+          }
+        }
+        return [...all.values()];
+      };
+      const spawned = async (stdio) => {
+        const child = await p.spawn('sleep', ['30'], { stdio });
+        const fds = [0, 1, 2].map((fd) => shown(link(child.pid, fd)));
+        child.kill('SIGKILL');
+        await child.wait();
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+        return fds;
+      };
+      const ran = async ([stdin]) => {
+        const result = await p.run('sh', ['-c', 'readlink /proc/$$/fd/0 || echo closed'], stdin === 'pipe' ? { input: '' } : { stdin });
+        return [shown(result.stdout.toString().trim())];
+      };
+      const daemonized = async (stdio) => {
+        const pid = await p.daemon('sleep', ['30'], { stdio });
+        const fds = [0, 1, 2].map((fd) => shown(link(pid, fd)));
+        p.kill(pid, 'SIGKILL');
+        p.waitpid(pid);
+        return fds;
+      };
+      const mismatches = [];
+      let cases = 0;
+      const check = async (api, closed, kinds, start) => {
+        cases++;
+        const fileFd = fs.openSync(byFd, 'a');
+        const want = kinds.map((kind, target) => expected(kind, target, closed, fileFd));
+        let got;
+        try {
+          got = await start(kinds.map((kind, target) => option(kind, target, fileFd)));
+        } catch (error) {
+          got = [error.code + ' ' + error.syscall + ' ' + error.step];
+        }
+        fs.closeSync(fileFd);
+        if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push({ api, closed, kinds, want, got });
+      };
+      (async () => {
+        for (let fd = 0; fd <= 2; fd++) fs.closeSync(fd);
+        reopenStd();
+        // What the library makes on first use is made now, with every std fd open.
+        await Promise.all([spawned('ignore'), spawned('ignore'), ran(['ignore']), daemonized('ignore')]);
+        for (let mask = 0; mask < 8; mask++) {
+          reopenStd();
+          const closed = [0, 1, 2].filter((fd) => mask & (1 << fd));
+          for (const fd of closed) fs.closeSync(fd);
+          const other = await p.spawn('sleep', ['30']);
+          const taken = closed.filter((fd) => link('self', fd) !== 'closed');
+          if (taken.length > 0) mismatches.push({ api: 'spawn left its own fd on a closed std fd', closed, got: taken.map((fd) => link('self', fd)) });
+          for (const kinds of layouts(['inherit', 'ignore', 'pipe', 'fd', 'path'], 'inherit')) await check('spawn', closed, kinds, spawned);
+          for (const kind of ['inherit', 'ignore', 'pipe', 'fd', 'path']) await check('run', closed, [kind], ran);
+          for (const kinds of layouts(['ignore', 'fd', 'path'], 'ignore')) await check('daemon', closed, kinds, daemonized);
+          other.kill('SIGKILL');
+          await other.wait();
+        }
+        reopenStd();
+        fs.writeFileSync(report, JSON.stringify({ cases, mismatches }));
+      })().catch((error) => fs.writeFileSync(report, JSON.stringify({ error: String(error && error.stack) })));`;
+    const dir = fs.mkdtempSync(path.join(tmp, 'closed-std-'));
+    const report = path.join(dir, 'report.json');
+    const result = runNode(script, { args: [dir, report], timeout: 100_000 });
+    expect(result.stdout + result.stderr).toBe('');
+    // 8 combinations, each with 17 spawn layouts, 5 run stdins and 9 daemon layouts.
+    expect(JSON.parse(fs.readFileSync(report, 'utf8'))).toEqual({ cases: 248, mismatches: [] });
+  });
+
   it('fds maps extra fds; every other fd is closed, even an inheritable one opened natively', async () => {
     const stray = binding.testing.openInheritable('/etc/hostname');
     const mapped = fs.openSync('/etc/hostname', 'r');
