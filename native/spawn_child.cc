@@ -87,6 +87,17 @@ void CloseRange(ChildPlan* plan, unsigned first, unsigned last) {
   }
 }
 
+// Clears O_NONBLOCK on a std fd shared with the parent, as libuv does in its child: Node sets it
+// on a pipe it uses for its own stdout, and a program that writes to a non-blocking stdout fails
+// with EAGAIN once the pipe is full. The flag belongs to the open file description, so the
+// parent's copy becomes blocking too. A failure leaves the fd as it was.
+void ClearNonBlocking(int fd) {
+  long flags = RawSyscall(SYS_fcntl, fd, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) != 0) {
+    RawSyscall(SYS_fcntl, fd, F_SETFL, flags & ~static_cast<long>(O_NONBLOCK));
+  }
+}
+
 // Opens the file of plan->fds[i] and puts it on its target. The open takes the lowest free
 // number, which is the target itself when the parent has that fd closed (dup3 onto itself is
 // EINVAL): then only close-on-exec is cleared. Elsewhere the opened copy is closed at once, so
@@ -133,6 +144,7 @@ void ArrangeFds(ChildPlan* plan) {
       // dup3 without O_CLOEXEC: the target survives exec.
       long result = RawSyscall(SYS_dup3, fd.source, fd.target, 0);
       if (result < 0) Fail(plan, ChildStep::kDup, result, static_cast<int>(i));
+      if (fd.target <= 2) ClearNonBlocking(fd.target);
     } else {
       PlaceOpenedFile(plan, i);
     }

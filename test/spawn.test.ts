@@ -1,4 +1,5 @@
 import * as child_process from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -155,6 +156,45 @@ describe('spawn: options', () => {
     const result = runNode(script);
     expect(result.stdout).toBe('to-stderr\n');
     expect(result.stderr).toBe('to-stdout\n');
+  });
+
+  it("a child that inherits Node's non-blocking stdout gets it blocking: head -c 1 MiB into a full pipe delivers every byte", async () => {
+    // The script's stdout is a pipe that Node makes non-blocking once process.stdout is used. It
+    // spawns head with stdio 'inherit', and this test reads nothing until head has filled the
+    // pipe: head then waits in write(2), or fails with EAGAIN if its stdout is non-blocking.
+    const script = `
+      const fs = require('fs');
+      const p = require('./dist/index.js');
+      process.stdout;
+      const nonBlocking = () => (parseInt(/^flags:\\s*(\\d+)/m.exec(fs.readFileSync('/proc/self/fdinfo/1', 'utf8'))[1], 8) & fs.constants.O_NONBLOCK) !== 0;
+      const before = nonBlocking();
+      p.spawn('head', ['-c', '1048576', '/dev/zero'], { stdio: ['ignore', 'inherit', 'inherit'] }).then(async (child) => {
+        const waitingInWrite = () => {
+          try {
+            return /pipe_write/.test(fs.readFileSync('/proc/' + child.pid + '/wchan', 'utf8'));
+          } catch {
+            return false;
+          }
+        };
+        while (child.exitResult === null && !waitingInWrite()) await new Promise((resolve) => setTimeout(resolve, 5));
+        fs.writeSync(2, 'full\\n');
+        const { status } = await child.wait();
+        fs.writeSync(2, JSON.stringify({ before, status, after: nonBlocking() }) + '\\n');
+      });`;
+    const parent = await spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: path.join(__dirname, '..') });
+    let stderr = '';
+    let bytes = 0;
+    let read: Promise<unknown> = Promise.resolve();
+    parent.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      const wasFull = stderr.includes('full\n');
+      stderr += chunk;
+      if (!wasFull && stderr.includes('full\n')) read = once(parent.stdout!.on('data', (data: Buffer) => (bytes += data.length)), 'end');
+    });
+    await once(parent.stderr!, 'end');
+    await read;
+    expect((await parent.wait()).status).toEqual(ok);
+    expect(stderr.split('\n').slice(0, 2)).toEqual(['full', JSON.stringify({ before: true, status: ok, after: false })]);
+    expect(bytes).toBe(1048576);
   });
 
   it('works when the parent has closed its own std fds', () => {
