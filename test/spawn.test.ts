@@ -248,8 +248,15 @@ describe('spawn: options', () => {
         }
         return [...all.values()];
       };
+      // Read a child's fds once it sleeps: while the program starts, the dynamic loader and
+      // setlocale open files of their own, which land on a closed std fd for a moment.
+      const asleep = async (pid) => {
+        const wchan = () => { try { return fs.readFileSync('/proc/' + pid + '/wchan', 'utf8'); } catch { return ''; } };
+        while (!wchan().includes('nanosleep')) await new Promise((resolve) => setTimeout(resolve, 1));
+      };
       const spawned = async (stdio) => {
         const child = await p.spawn('sleep', ['30'], { stdio });
+        await asleep(child.pid);
         const fds = [0, 1, 2].map((fd) => shown(link(child.pid, fd)));
         child.kill('SIGKILL');
         await child.wait();
@@ -262,6 +269,7 @@ describe('spawn: options', () => {
       };
       const daemonized = async (stdio) => {
         const pid = await p.daemon('sleep', ['30'], { stdio });
+        await asleep(pid);
         const fds = [0, 1, 2].map((fd) => shown(link(pid, fd)));
         p.kill(pid, 'SIGKILL');
         p.waitpid(pid);
