@@ -3,7 +3,9 @@
 // reaped once killed; PID 1 of this machine does not reap orphans. One test runs Node as PID 1 of
 // a new PID namespace to show the plain case: ppid 1.
 import * as child_process from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +150,23 @@ describe('daemon: the process it starts', () => {
       fs.closeSync(errorFd);
       if (pid !== 0) stop(pid);
     }
+  });
+
+  it('a parent fd that Node made non-blocking reaches the daemon blocking: head -c 1 MiB into a pipe delivers every byte', async () => {
+    const [readFd, writeFd] = binding.pipe();
+    const writer = new net.Socket({ fd: writeFd, readable: false, writable: true }); // libuv sets O_NONBLOCK
+    const nonBlocking = (): boolean => (parseInt(/^flags:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${writeFd}`, 'utf8'))![1]!, 8) & fs.constants.O_NONBLOCK) !== 0;
+    expect(nonBlocking()).toBe(true);
+    const pid = await daemon('head', ['-c', '1048576', '/dev/zero'], { stdio: ['ignore', writeFd, 'ignore'] });
+    // Cleared on the description the daemon shares with this process, before its exec.
+    expect(nonBlocking()).toBe(false);
+    writer.destroy();
+    const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
+    let bytes = 0;
+    reader.on('data', (data: Buffer) => (bytes += data.length));
+    await once(reader, 'close');
+    expect(bytes).toBe(1048576);
+    expect(waitpid(pid)?.status).toEqual({ kind: 'exited', code: 0 });
   });
 
   it('argv0 is what the program sees', async () => {
