@@ -38,6 +38,12 @@ export interface DaemonOptions {
   umask?: number;
   /** fds 0..2: one option for all three, or one each (missing entries: 'ignore'). */
   stdio?: DaemonStdio | readonly (DaemonStdio | undefined)[];
+  /** Run as this user id (setresuid(2)), after `groups` and `gid`; `{ path }` stdio opens as it. */
+  uid?: number;
+  /** Run as this group id (setresgid(2)), after `groups`. */
+  gid?: number;
+  /** Supplementary groups (setgroups(2)), set first; with `uid` or `gid` and no `groups`, none. */
+  groups?: readonly number[];
   /**
    * A file to write the daemon's pid to (`"<pid>\n"`), atomically: a temporary file is created
    * exclusively in the same folder before the daemon starts, and renamed over this path once the
@@ -109,6 +115,7 @@ function start(prepared: PreparedSpawn): Promise<number> {
  * Natively, from the spawning thread: a child starts a new session (setsid) and clones the daemon,
  * then exits and is reaped; the daemon, in that session but not its leader (it can never acquire
  * a controlling terminal), is adopted by init or the nearest subreaper. Before exec the daemon
+ * takes `groups`, `gid` and `uid` if given (with `uid` or `gid` alone, no supplementary groups),
  * changes to `cwd` ('/'), sets `umask` (0o022), connects fds 0..2 to /dev/null or the given files,
  * closes every other fd, resets every signal disposition to its default and empties the mask.
  * `file` is searched in the PATH of the daemon's environment, as for `spawn`.
@@ -133,6 +140,9 @@ export async function daemon(file: Bytes, args: readonly Bytes[] = [], options: 
     cwd: options.cwd ?? DAEMON_DEFAULTS.cwd,
     umask: options.umask ?? DAEMON_DEFAULTS.umask,
     stdio: daemonStdio(options.stdio),
+    uid: options.uid,
+    gid: options.gid,
+    groups: options.groups,
     setsid: true,
   });
   prepared.request.daemonize = true;

@@ -62,7 +62,10 @@ export interface SpawnOptions {
   uid?: number;
   /** Run as this group id (setresgid(2)), after `groups`. */
   gid?: number;
-  /** Supplementary groups (setgroups(2)); set first. */
+  /**
+   * Supplementary groups (setgroups(2)); set first. With `uid` or `gid` and no `groups`, the child
+   * has none (unless this process may not change them: without CAP_SETGID it keeps its own).
+   */
   groups?: readonly number[];
   /** Resource limits, e.g. `{ nofile: [256, 1024], core: Infinity }` (prlimit(2)). */
   rlimits?: Readonly<Partial<Record<RlimitName, RlimitValue>>>;

@@ -304,6 +304,11 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
     entry.target = static_cast<int>(fd[kTarget]);
     entry.source = static_cast<int>(fd[kSource]);
     entry.optional = fd[kOptional] != 0;
+    // An inherited fd the caller has closed stays closed, even if one of this library's fds (a
+    // concurrent clone's pidfd) takes its number before the child is cloned.
+    if (entry.optional && entry.source >= 0 && ::fcntl(entry.source, F_GETFD) == -1) {
+      entry.source = kSourceNotOpen;
+    }
     if (entry.source == -1) {
       entry.path = *next++;
       entry.flags = static_cast<int>(fd[kFlags]);
@@ -401,7 +406,7 @@ void RunJob(Spawner* spawner, SpawnJob* job) {
     // Under the mutex: a fork(2) right now must see the pidfd, to close its copy in the child.
     std::lock_guard<std::mutex> lock(spawner->mutex);
     job->pid = pid;
-    job->pidfd = pidfd;
+    job->pidfd = AboveStdioOrKeep(pidfd);  // it took the lowest free fd: maybe a closed std fd
   }
   if (job->plan.error != 0 || job->plan.daemonize) {
     ReapChild(spawner, job);
@@ -546,7 +551,7 @@ bool StartDirect(Spawner* spawner, SpawnJob* job) {
     return true;
   }
   job->pid = pid;
-  job->pidfd = pidfd;
+  job->pidfd = AboveStdioOrKeep(pidfd);  // it took the lowest free fd: maybe a closed std fd
   job->exec_notice = notice[0];
   job->notice_token = event.data.u64;
   spawner->direct = job;

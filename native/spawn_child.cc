@@ -46,7 +46,7 @@ struct KernelSigaction {
 
 constexpr int kMaxSignal = 64;
 // An optional source that turned out not to be open in the parent.
-constexpr int kNotOpen = -2;
+constexpr int kNotOpen = kSourceNotOpen;
 
 // Records the failed step with `error` (the errno value, positive or as RawSyscall returned it)
 // and exits.
@@ -88,6 +88,31 @@ POSIX_PROCESS_CHILD_SIDE void CloseRange(ChildPlan* plan, unsigned first, unsign
   }
 }
 
+// Clears O_NONBLOCK on a std fd shared with the parent, as libuv does in its child: Node sets it
+// on a pipe it uses for its own stdout, and a program that writes to a non-blocking stdout fails
+// with EAGAIN once the pipe is full. The flag belongs to the open file description, so the
+// parent's copy becomes blocking too. A failure leaves the fd as it was.
+void ClearNonBlocking(int fd) {
+  long flags = RawSyscall(SYS_fcntl, fd, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) != 0) {
+    RawSyscall(SYS_fcntl, fd, F_SETFL, flags & ~static_cast<long>(O_NONBLOCK));
+  }
+}
+
+// Opens the file of plan->fds[i] and puts it on its target. The open takes the lowest free
+// number, which is the target itself when the parent has that fd closed (dup3 onto itself is
+// EINVAL): then only close-on-exec is cleared. Elsewhere the opened copy is closed at once, so
+// that it cannot stay on a target left closed (an inherited fd the parent does not have).
+void PlaceOpenedFile(ChildPlan* plan, size_t i) {
+  const FdPlan& fd = plan->fds[i];
+  long opened = RawSyscall(SYS_openat, AT_FDCWD, fd.path, fd.flags | O_CLOEXEC, fd.mode);
+  if (opened < 0) Fail(plan, ChildStep::kOpen, opened, static_cast<int>(i));
+  long result = opened == fd.target ? RawSyscall(SYS_fcntl, opened, F_SETFD, 0)
+                                    : RawSyscall(SYS_dup3, opened, fd.target, 0);
+  if (result < 0) Fail(plan, ChildStep::kDup, result, static_cast<int>(i));
+  if (opened != fd.target) RawSyscall(SYS_close, opened);
+}
+
 // Moves every source fd out of the way of the targets, then puts each in place. A source may sit
 // on a target number (e.g. the parent's fd 1 going to the child's fd 2 while fd 2 goes to 1).
 POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
@@ -116,14 +141,14 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source == kNotOpen) continue;
-    long source = fd.source;
-    if (source < 0) {
-      source = RawSyscall(SYS_openat, AT_FDCWD, fd.path, fd.flags | O_CLOEXEC, fd.mode);
-      if (source < 0) Fail(plan, ChildStep::kOpen, source, static_cast<int>(i));
+    if (fd.source >= 0) {
+      // dup3 without O_CLOEXEC: the target survives exec.
+      long result = RawSyscall(SYS_dup3, fd.source, fd.target, 0);
+      if (result < 0) Fail(plan, ChildStep::kDup, result, static_cast<int>(i));
+      if (fd.target <= 2) ClearNonBlocking(fd.target);
+    } else {
+      PlaceOpenedFile(plan, i);
     }
-    // dup3 without O_CLOEXEC: the target survives exec.
-    long result = RawSyscall(SYS_dup3, source, fd.target, 0);
-    if (result < 0) Fail(plan, ChildStep::kDup, result, static_cast<int>(i));
   }
   // Below the highest target, every fd that is not a target goes (a parent's fd 5 that is not
   // close-on-exec must not reach a child that asked only for fds 0..2 and 7).
@@ -157,9 +182,15 @@ POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
   long result;
 
   // Credentials: supplementary groups, then the gid, then the uid (after which the others would
-  // no longer be allowed).
+  // no longer be allowed). A uid or gid change without groups drops them all, as child_process
+  // and Go do, or a root parent's groups would outlive the drop; EPERM there means this process
+  // may not change its groups (no CAP_SETGID), so they are its own to keep, as libuv lets it.
   if (plan->set_groups &&
       (result = RawSyscall(SYS_setgroups, plan->group_count, plan->groups)) < 0) {
+    Fail(plan, ChildStep::kSetgroups, result);
+  }
+  if (!plan->set_groups && (plan->gid >= 0 || plan->uid >= 0) &&
+      (result = RawSyscall(SYS_setgroups, 0, nullptr)) < 0 && result != -EPERM) {
     Fail(plan, ChildStep::kSetgroups, result);
   }
   if (plan->gid >= 0 && (result = RawSyscall(SYS_setresgid, plan->gid, plan->gid, plan->gid)) < 0) {

@@ -37,7 +37,9 @@ enum class ChildStep : int {
 
 // One fd the child should have: `target` gets either a dup of the parent's `source`, or (source
 // -1) the file at `path` opened with `flags` and `mode`. An `optional` source that is not open
-// in the parent (an inherited std fd the parent has closed) leaves the target closed.
+// in the parent (an inherited std fd the parent has closed; kSourceNotOpen when the parent knew
+// it) leaves the target closed.
+constexpr int kSourceNotOpen = -2;
 struct FdPlan {
   int target;
   int source;

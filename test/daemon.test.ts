@@ -3,7 +3,9 @@
 // reaped once killed; PID 1 of this machine does not reap orphans. One test runs Node as PID 1 of
 // a new PID namespace to show the plain case: ppid 1.
 import * as child_process from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +157,23 @@ describe('daemon: the process it starts', () => {
     }
   });
 
+  it('a parent fd that Node made non-blocking reaches the daemon blocking: head -c 1 MiB into a pipe delivers every byte', async () => {
+    const [readFd, writeFd] = binding.pipe();
+    const writer = new net.Socket({ fd: writeFd, readable: false, writable: true }); // libuv sets O_NONBLOCK
+    const nonBlocking = (): boolean => (parseInt(/^flags:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${writeFd}`, 'utf8'))![1]!, 8) & fs.constants.O_NONBLOCK) !== 0;
+    expect(nonBlocking()).toBe(true);
+    const pid = await daemon('head', ['-c', '1048576', '/dev/zero'], { stdio: ['ignore', writeFd, 'ignore'] });
+    // Cleared on the description the daemon shares with this process, before its exec.
+    expect(nonBlocking()).toBe(false);
+    writer.destroy();
+    const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
+    let bytes = 0;
+    reader.on('data', (data: Buffer) => (bytes += data.length));
+    await once(reader, 'close');
+    expect(bytes).toBe(1048576);
+    expect(waitpid(pid)?.status).toEqual({ kind: 'exited', code: 0 });
+  });
+
   it('argv0 is what the program sees', async () => {
     const pid = await daemon('sleep', ['30'], { argv0: 'my-daemon' });
     try {
@@ -163,6 +182,32 @@ describe('daemon: the process it starts', () => {
     } finally {
       stop(pid);
     }
+  });
+
+  it("uid and gid: no supplementary group unless given, not root's (setpriv --groups=0,4,27)", { skip: process.getuid!() !== 0 }, () => {
+    // Under setpriv, the Node process that starts the daemons has the groups 0, 4 and 27; it is a
+    // subreaper, so it adopts and reaps them.
+    const script = `
+      const fs = require('fs');
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      p.setChildSubreaper(true);
+      const groupsOf = async (file, options) => {
+        const fd = fs.openSync(file, 'w');
+        const pid = await p.daemon('grep', ['^Groups:', '/proc/self/status'], { ...options, stdio: ['ignore', fd, 'ignore'] });
+        fs.closeSync(fd);
+        const status = p.waitpid(pid).status;
+        return JSON.stringify(status) + fs.readFileSync(file, 'utf8').slice(7).trim();
+      };
+      (async () => {
+        const dropped = await groupsOf(process.argv[1] + '.dropped', { uid: 65534, gid: 65534 });
+        const given = await groupsOf(process.argv[1] + '.given', { uid: 65534, gid: 65534, groups: [100] });
+        console.log(JSON.stringify({ dropped, given }));
+      })();`;
+    const base = path.join(tmp, 'groups');
+    const result = child_process.spawnSync('setpriv', ['--groups=0,4,27', process.execPath, '-e', script, base], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    const exited = JSON.stringify({ kind: 'exited', code: 0 });
+    expect(JSON.parse(result.stdout)).toEqual({ dropped: exited, given: `${exited}100` });
   });
 
   it('20 daemons at once: each adopted, none left as a zombie, no fd left', async () => {
@@ -288,6 +333,8 @@ describe('daemon: errors', () => {
     await expect(daemon('sleep', [marker], { stdio: ['ignore', 'inherit'] as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(daemon('sleep', [marker], { stdio: ['ignore', 'ignore', 'ignore', 'ignore'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(daemon('sleep', [marker], { umask: 0o1000 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(daemon('sleep', [marker], { uid: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(daemon('sleep', [marker], { groups: 'x' as never })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     await expect(daemon('sleep', [marker], { cwd: 'a\0b' })).rejects.toBeInstanceOf(TypeError);
     await expect(daemon('sleep', [marker], { pidFile: 5 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(daemon('sleep', [marker], { pidFile: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });

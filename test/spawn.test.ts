@@ -1,4 +1,5 @@
 import * as child_process from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -157,6 +158,45 @@ describe('spawn: options', () => {
     expect(result.stderr).toBe('to-stdout\n');
   });
 
+  it("a child that inherits Node's non-blocking stdout gets it blocking: head -c 1 MiB into a full pipe delivers every byte", async () => {
+    // The script's stdout is a pipe that Node makes non-blocking once process.stdout is used. It
+    // spawns head with stdio 'inherit', and this test reads nothing until head has filled the
+    // pipe: head then waits in write(2), or fails with EAGAIN if its stdout is non-blocking.
+    const script = `
+      const fs = require('fs');
+      const p = require('./dist/index.js');
+      process.stdout;
+      const nonBlocking = () => (parseInt(/^flags:\\s*(\\d+)/m.exec(fs.readFileSync('/proc/self/fdinfo/1', 'utf8'))[1], 8) & fs.constants.O_NONBLOCK) !== 0;
+      const before = nonBlocking();
+      p.spawn('head', ['-c', '1048576', '/dev/zero'], { stdio: ['ignore', 'inherit', 'inherit'] }).then(async (child) => {
+        const waitingInWrite = () => {
+          try {
+            return /pipe_write/.test(fs.readFileSync('/proc/' + child.pid + '/wchan', 'utf8'));
+          } catch {
+            return false;
+          }
+        };
+        while (child.exitResult === null && !waitingInWrite()) await new Promise((resolve) => setTimeout(resolve, 5));
+        fs.writeSync(2, 'full\\n');
+        const { status } = await child.wait();
+        fs.writeSync(2, JSON.stringify({ before, status, after: nonBlocking() }) + '\\n');
+      });`;
+    const parent = await spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: path.join(__dirname, '..') });
+    let stderr = '';
+    let bytes = 0;
+    let read: Promise<unknown> = Promise.resolve();
+    parent.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      const wasFull = stderr.includes('full\n');
+      stderr += chunk;
+      if (!wasFull && stderr.includes('full\n')) read = once(parent.stdout!.on('data', (data: Buffer) => (bytes += data.length)), 'end');
+    });
+    await once(parent.stderr!, 'end');
+    await read;
+    expect((await parent.wait()).status).toEqual(ok);
+    expect(stderr.split('\n').slice(0, 2)).toEqual(['full', JSON.stringify({ before: true, status: ok, after: false })]);
+    expect(bytes).toBe(1048576);
+  });
+
   it('works when the parent has closed its own std fds', () => {
     const script = `
       const fs = require('fs');
@@ -168,6 +208,115 @@ describe('spawn: options', () => {
     // fd 0 was closed in the parent and stays closed in the child, so ls's own directory fd takes
     // the lowest free number, 0; 1 and 2 are run's pipes, and nothing else is open.
     expect(result.stdout).toBe('0\n1\n2\ndone\n{"kind":"exited","code":0}');
+  });
+
+  it('every combination of closed parent fds 0..2 works with every stdio kind, for spawn, run and daemon', { timeout: 120_000 }, () => {
+    // Node reopens closed std fds at startup, so the script closes them itself, in every
+    // combination; fds it opens meanwhile land on the lowest closed one (the parent-fd case on
+    // purpose). While the cases run, another child is alive: the library's own fds (its pidfd)
+    // must not sit on a closed std fd either, where 'inherit' would hand them to a child.
+    const script = `
+      const fs = require('fs');
+      const path = require('path');
+      const p = require('./dist/index.js');
+      const [dir, report] = process.argv.slice(1);
+      const byPath = path.join(dir, 'by-path');
+      const byFd = path.join(dir, 'by-fd');
+      fs.writeFileSync(byPath, '');
+      p.setChildSubreaper(true); // the daemons are adopted, and reaped, here
+      const link = (pid, fd) => { try { return fs.readlinkSync('/proc/' + pid + '/fd/' + fd); } catch { return 'closed'; } };
+      const shown = (target) => (target.startsWith('pipe:') ? 'pipe' : target);
+      // fds 0..2 back on /dev/null, in order: open(2) takes the lowest free number.
+      const reopenStd = () => {
+        for (let fd = 0; fd <= 2; fd++) if (link('self', fd) === 'closed' && fs.openSync('/dev/null', 'r+') !== fd) throw new Error('reopen ' + fd);
+      };
+      const option = (kind, target, fileFd) => (kind === 'fd' ? fileFd : kind === 'path' ? { path: byPath, flags: target === 0 ? 'r' : 'a' } : kind);
+      const expected = (kind, target, closed, fileFd) => {
+        if (kind === 'inherit') return !closed.includes(target) ? '/dev/null' : fileFd === target ? byFd : 'closed';
+        return { ignore: '/dev/null', pipe: 'pipe', fd: byFd, path: byPath }[kind];
+      };
+      // Each kind on all three fds, and on one fd with \`rest\` on the others.
+      const layouts = (kinds, rest) => {
+        const all = new Map();
+        for (const kind of kinds) {
+          all.set([kind, kind, kind].join(), [kind, kind, kind]);
+          for (let target = 0; target < 3; target++) {
+            const layout = [rest, rest, rest];
+            layout[target] = kind;
+            all.set(layout.join(), layout);
+          }
+        }
+        return [...all.values()];
+      };
+      // Read a child's fds once it sleeps: while the program starts, the dynamic loader and
+      // setlocale open files of their own, which land on a closed std fd for a moment.
+      const asleep = async (pid) => {
+        const wchan = () => { try { return fs.readFileSync('/proc/' + pid + '/wchan', 'utf8'); } catch { return ''; } };
+        while (!wchan().includes('nanosleep')) await new Promise((resolve) => setTimeout(resolve, 1));
+      };
+      const spawned = async (stdio) => {
+        const child = await p.spawn('sleep', ['30'], { stdio });
+        await asleep(child.pid);
+        const fds = [0, 1, 2].map((fd) => shown(link(child.pid, fd)));
+        child.kill('SIGKILL');
+        await child.wait();
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+        return fds;
+      };
+      const ran = async ([stdin]) => {
+        const result = await p.run('sh', ['-c', 'readlink /proc/$$/fd/0 || echo closed'], stdin === 'pipe' ? { input: '' } : { stdin });
+        return [shown(result.stdout.toString().trim())];
+      };
+      const daemonized = async (stdio) => {
+        const pid = await p.daemon('sleep', ['30'], { stdio });
+        await asleep(pid);
+        const fds = [0, 1, 2].map((fd) => shown(link(pid, fd)));
+        p.kill(pid, 'SIGKILL');
+        p.waitpid(pid);
+        return fds;
+      };
+      const mismatches = [];
+      let cases = 0;
+      const check = async (api, closed, kinds, start) => {
+        cases++;
+        const fileFd = fs.openSync(byFd, 'a');
+        const want = kinds.map((kind, target) => expected(kind, target, closed, fileFd));
+        let got;
+        try {
+          got = await start(kinds.map((kind, target) => option(kind, target, fileFd)));
+        } catch (error) {
+          got = [error.code + ' ' + error.syscall + ' ' + error.step];
+        }
+        fs.closeSync(fileFd);
+        if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push({ api, closed, kinds, want, got });
+      };
+      (async () => {
+        for (let fd = 0; fd <= 2; fd++) fs.closeSync(fd);
+        reopenStd();
+        // What the library makes on first use is made now, with every std fd open.
+        await Promise.all([spawned('ignore'), spawned('ignore'), ran(['ignore']), daemonized('ignore')]);
+        for (let mask = 0; mask < 8; mask++) {
+          reopenStd();
+          const closed = [0, 1, 2].filter((fd) => mask & (1 << fd));
+          for (const fd of closed) fs.closeSync(fd);
+          const other = await p.spawn('sleep', ['30']);
+          const taken = closed.filter((fd) => link('self', fd) !== 'closed');
+          if (taken.length > 0) mismatches.push({ api: 'spawn left its own fd on a closed std fd', closed, got: taken.map((fd) => link('self', fd)) });
+          for (const kinds of layouts(['inherit', 'ignore', 'pipe', 'fd', 'path'], 'inherit')) await check('spawn', closed, kinds, spawned);
+          for (const kind of ['inherit', 'ignore', 'pipe', 'fd', 'path']) await check('run', closed, [kind], ran);
+          for (const kinds of layouts(['ignore', 'fd', 'path'], 'ignore')) await check('daemon', closed, kinds, daemonized);
+          other.kill('SIGKILL');
+          await other.wait();
+        }
+        reopenStd();
+        fs.writeFileSync(report, JSON.stringify({ cases, mismatches }));
+      })().catch((error) => fs.writeFileSync(report, JSON.stringify({ error: String(error && error.stack) })));`;
+    const dir = fs.mkdtempSync(path.join(tmp, 'closed-std-'));
+    const report = path.join(dir, 'report.json');
+    const result = runNode(script, { args: [dir, report], timeout: 100_000 });
+    expect(result.stdout + result.stderr).toBe('');
+    // 8 combinations, each with 17 spawn layouts, 5 run stdins and 9 daemon layouts.
+    expect(JSON.parse(fs.readFileSync(report, 'utf8'))).toEqual({ cases: 248, mismatches: [] });
   });
 
   it('fds maps extra fds; every other fd is closed, even an inheritable one opened natively', async () => {
@@ -231,6 +380,39 @@ describe('spawn: options', () => {
   it('uid, gid and groups (setgroups, then setgid, then setuid)', async () => {
     const result = await run('id', [], { uid: 65534, gid: 65534, groups: [65534, 100] });
     expect(result.stdout.toString()).toMatch(/^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\),100\(\w+\)\n$/);
+  });
+
+  it("uid or gid without groups leaves the child no supplementary group, not root's (setpriv --groups=0,4,27); groups still win", { skip: process.getuid!() !== 0 }, () => {
+    // Under setpriv, this Node process has the supplementary groups 0, 4 and 27.
+    const script = `
+      const p = require('./dist/index.js');
+      const groupsOf = (options) => p.run('grep', ['^Groups:', '/proc/self/status'], options).then((r) => r.stdout.toString().slice(7).trim());
+      (async () => {
+        const child = await p.spawn('sleep', ['30'], { uid: 65534, gid: 65534 });
+        const handle = /^Groups:(.*)$/m.exec(require('fs').readFileSync('/proc/' + child.pid + '/status', 'utf8'))[1].trim();
+        child.kill('SIGKILL');
+        await child.wait();
+        console.log(JSON.stringify({
+          parent: await groupsOf({}),
+          both: await groupsOf({ uid: 65534, gid: 65534 }),
+          uidOnly: await groupsOf({ uid: 65534 }),
+          gidOnly: await groupsOf({ gid: 65534 }),
+          handle,
+          explicit: await groupsOf({ uid: 65534, gid: 65534, groups: [100, 4] }),
+          explicitEmpty: await groupsOf({ uid: 65534, groups: [] }),
+        }));
+      })();`;
+    const result = child_process.spawnSync('setpriv', ['--groups=0,4,27', process.execPath, '-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ parent: '0 4 27', both: '', uidOnly: '', gidOnly: '', handle: '', explicit: '4 100', explicitEmpty: '' });
+  });
+
+  it('uid and gid of its own as an unprivileged user: the groups it may not drop are kept, no EPERM', () => {
+    const script = `
+      const p = require('./dist/index.js');
+      p.run('id', ['-u'], { uid: 65534, gid: 65534 }).then((r) => console.log(JSON.stringify(r.status), r.stdout.toString().trim()), (e) => console.log(e.code, e.step));`;
+    const result = runNode(script, { uid: 65534, gid: 65534 });
+    expect(result.stdout).toBe('{"kind":"exited","code":0} 65534\n');
   });
 
   it('pdeathsig kills the child when the parent Node process dies; without it the orphan lives on', async () => {

@@ -16,6 +16,14 @@ int AboveStdio(int fd) {
   return moved;
 }
 
+int AboveStdioOrKeep(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (moved == -1) return fd;
+  ::close(fd);
+  return moved;
+}
+
 int PipeAboveStdio(int fds[2], int flags) {
   if (::pipe2(fds, flags) != 0) return -1;
   // O_NONBLOCK belongs to the open file, so the moved copies keep it.

@@ -9,6 +9,9 @@ namespace posix_process {
 // -1 with errno set if it cannot.
 int AboveStdio(int fd);
 
+// AboveStdio for an fd that must not be lost (a pidfd): where it cannot be moved, it stays.
+int AboveStdioOrKeep(int fd);
+
 // pipe2(2) with both ends moved above stdio. On failure returns -1 with errno set and leaves no
 // fd open.
 int PipeAboveStdio(int fds[2], int flags);
