@@ -92,7 +92,7 @@ POSIX_PROCESS_CHILD_SIDE void CloseRange(ChildPlan* plan, unsigned first, unsign
 // on a pipe it uses for its own stdout, and a program that writes to a non-blocking stdout fails
 // with EAGAIN once the pipe is full. The flag belongs to the open file description, so the
 // parent's copy becomes blocking too. A failure leaves the fd as it was.
-void ClearNonBlocking(int fd) {
+POSIX_PROCESS_CHILD_SIDE void ClearNonBlocking(int fd) {
   long flags = RawSyscall(SYS_fcntl, fd, F_GETFL);
   if (flags >= 0 && (flags & O_NONBLOCK) != 0) {
     RawSyscall(SYS_fcntl, fd, F_SETFL, flags & ~static_cast<long>(O_NONBLOCK));
@@ -103,7 +103,7 @@ void ClearNonBlocking(int fd) {
 // number, which is the target itself when the parent has that fd closed (dup3 onto itself is
 // EINVAL): then only close-on-exec is cleared. Elsewhere the opened copy is closed at once, so
 // that it cannot stay on a target left closed (an inherited fd the parent does not have).
-void PlaceOpenedFile(ChildPlan* plan, size_t i) {
+POSIX_PROCESS_CHILD_SIDE void PlaceOpenedFile(ChildPlan* plan, size_t i) {
   const FdPlan& fd = plan->fds[i];
   long opened = RawSyscall(SYS_openat, AT_FDCWD, fd.path, fd.flags | O_CLOEXEC, fd.mode);
   if (opened < 0) Fail(plan, ChildStep::kOpen, opened, static_cast<int>(i));

@@ -184,7 +184,7 @@ describe('daemon: the process it starts', () => {
     }
   });
 
-  it("uid and gid: no supplementary group unless given, not root's (setpriv --groups=0,4,27)", { skip: process.getuid!() !== 0 }, () => {
+  it("uid and gid: no supplementary group unless given, not root's (setpriv --groups=0,4,27)", () => {
     // Under setpriv, the Node process that starts the daemons has the groups 0, 4 and 27; it is a
     // subreaper, so it adopts and reaps them.
     const script = `
