@@ -12,7 +12,7 @@ import { waitAfterForkInChild } from './wait';
 export interface AtForkHooks {
   /** Runs in the parent before the fork; hooks registered later run first. */
   before?: () => void;
-  /** Runs in the parent after the fork, in registration order. */
+  /** Runs in the parent after the fork, in registration order (also when the fork failed). */
   parent?: () => void;
   /** Runs in the child after the fork, in registration order. */
   child?: () => void;
@@ -245,9 +245,8 @@ function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
  * its stack on stderr and ends with status 1. Its stdout/stderr writes are complete when `write()`
  * returns (the child writes pipes and sockets synchronously), so output reaches its destination.
  *
- * Node must run with `--single-threaded --v8-pool-size=1` on its command line (see
- * `forkNodeFlags`): start it as `node --single-threaded --v8-pool-size=1 script.js`, or give the
- * script the shebang `#!/usr/bin/env -S node --single-threaded --v8-pool-size=1`. Without them a
+ * Node must run with `--single-threaded --v8-pool-size=1` on its command line: start it as
+ * `node --single-threaded --v8-pool-size=1 script.js`, or give the script the shebang `#!/usr/bin/env -S node --single-threaded --v8-pool-size=1`. Without them a
  * child that allocates can hang for ever in V8's garbage collector (17 forks of 20 on Node 26 with
  * `--single-threaded` alone); `fork()` refuses instead.
  *
@@ -268,7 +267,14 @@ export function fork(): number {
   requireMainThread('fork');
   requireForkFlags();
   runHooks('before');
-  const pid = binding.fork(onChildLoopEmpty);
+  let pid: number;
+  try {
+    pid = binding.fork(onChildLoopEmpty);
+  } catch (error) {
+    // As in Python, the parent hooks run after a failed fork too: they undo what `before` did.
+    runHooks('parent');
+    throw error;
+  }
   if (pid === 0) {
     setUpChild(binding.getpid());
     runHooks('child');

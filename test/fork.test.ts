@@ -249,13 +249,14 @@ describe('fork', () => {
     }
   }, 2 * RUN_MS);
 
-  it('throws EMFILE and creates no child when the fd table is full (the heap cannot be prepared)', () => {
+  it('throws EMFILE and creates no child when the fd table is full (the heap cannot be prepared); parent hooks still run', () => {
     // Without /proc/self/smaps the child would get no V8 heap and die of SIGSEGV.
     const script = `
       const p = require('./dist/index.js');
       const fs = require('node:fs');
       const opened = [];
       try { for (;;) opened.push(fs.openSync('/dev/null', 'r')); } catch (e) { if (e.code !== 'EMFILE') throw e; }
+      p.registerAtFork({ before: () => console.log('before'), parent: () => console.log('parent') });
       let outcome;
       try { const pid = p.fork(); if (pid === 0) p.exit(0); outcome = 'forked ' + pid; } catch (e) {
         outcome = [e instanceof p.SyscallError, e.code, e.syscall, e.path].join(' ');
@@ -272,7 +273,7 @@ describe('fork', () => {
       killSignal: 'SIGKILL',
     });
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toBe('true EMFILE open /proc/self/smaps\nchildren:\n');
+    expect(result.stdout).toBe('before\nparent\ntrue EMFILE open /proc/self/smaps\nchildren:\n');
   });
 
   it('the watchdog reports a child that does not exit in time with its threads, then kills and reaps it', () => {
