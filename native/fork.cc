@@ -84,8 +84,13 @@ std::vector<Mapping> DontForkMappings(Napi::Env env) {
   char line[1024];
   uintptr_t start = 0;
   uintptr_t end = 0;
+  bool at_line_start = true;
   errno = 0;
   while (fgets(line, sizeof line, smaps) != nullptr) {
+    // The rest of a line longer than the buffer (a long path) is no header nor field.
+    bool starts_line = at_line_start;
+    at_line_start = strchr(line, '\n') != nullptr;
+    if (!starts_line) continue;
     // Mapping headers start with the address range in lower-case hex ("7f12a000-7f12b000 rw-p
     // ..."); the field lines start with an upper-case name ("Size:", "VmFlags:").
     char first = line[0];
