@@ -1,6 +1,6 @@
-#!/usr/bin/env -S node --single-threaded
+#!/usr/bin/env -S node --single-threaded --v8-pool-size=1
 // fork(): one process becomes two. The C classic: pid = fork(); if (pid == 0) ... else ...
-// fork() needs Node started with --single-threaded (see the shebang above).
+// fork() needs Node started with --single-threaded --v8-pool-size=1 (see the shebang above).
 import { fork, getpid, getppid, waitpid } from 'posix-process';
 
 const pid = fork();

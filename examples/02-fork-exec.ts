@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded
+#!/usr/bin/env -S node --single-threaded --v8-pool-size=1
 // fork() then execve() in the child: the shell's way to run a program. The child's pid stays the
 // same across exec, so echo prints the pid the parent got from fork().
 import { execve, fork, getpid, waitpid } from 'posix-process';

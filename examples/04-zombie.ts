@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded
+#!/usr/bin/env -S node --single-threaded --v8-pool-size=1
 // A zombie: the child has exited, but its parent has not waited for it yet, so the kernel keeps
 // its exit status (and its pid) until the parent calls wait.
 import { execFileSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded
+#!/usr/bin/env -S node --single-threaded --v8-pool-size=1
 // An orphan: its parent exits first, and the kernel gives the child a new parent: init (pid 1),
 // or the nearest ancestor that made itself a "subreaper" (systemd --user, some containers).
 // This program forks a parent, which forks the child and exits at once; the program itself stays

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded
+#!/usr/bin/env -S node --single-threaded --v8-pool-size=1
 // wait and status decoding: how a child ended (exit code, signal, core dump) or changed state
 // (stopped, continued), as WIFEXITED/WEXITSTATUS/WIFSIGNALED/WTERMSIG/WCOREDUMP/WIFSTOPPED/
 // WIFCONTINUED decode it in C.

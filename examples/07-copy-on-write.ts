@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded
+#!/usr/bin/env -S node --single-threaded --v8-pool-size=1
 // Copy-on-write: after fork() parent and child have the same variables at first, but each has
 // its own copy: a change made by one is never seen by the other.
 import { fork, getpid, waitpid } from 'posix-process';

@@ -12,7 +12,7 @@ import { waitAfterForkInChild } from './wait';
 export interface AtForkHooks {
   /** Runs in the parent before the fork; hooks registered later run first. */
   before?: () => void;
-  /** Runs in the parent after the fork, in registration order. */
+  /** Runs in the parent after the fork, in registration order (also when the fork failed). */
   parent?: () => void;
   /** Runs in the child after the fork, in registration order. */
   child?: () => void;
@@ -55,32 +55,62 @@ function runHooks(phase: keyof AtForkHooks): void {
   }
 }
 
-const singleThreadedFlags = new Set(['--single-threaded', '--single_threaded']);
-const negatedFlags = new Set(['--no-single-threaded', '--no-single_threaded']);
+/**
+ * The Node command-line flags `fork()` needs, on every Node line this package supports (20 to 26):
+ * `--single-threaded` makes V8 run its work (compilation, GC) on the calling thread instead of
+ * helper threads the child does not have; `--v8-pool-size=1` leaves Node's V8 platform one worker
+ * thread, so that the few jobs V8 posts all the same (Node 20's mark-compact, Node 26's scavenger)
+ * signal a condition variable with a single waiter, which cannot block in the child. See
+ * docs/design.md, "fork() and V8's platform threads".
+ */
+export const forkNodeFlags: readonly string[] = ['--single-threaded', '--v8-pool-size=1'];
 
-/** Whether Node was started with --single-threaded (the last word wins). */
-export function hasSingleThreaded(execArgv: readonly string[] = process.execArgv): boolean {
-  let on = false;
-  for (const arg of execArgv) {
-    if (singleThreadedFlags.has(arg)) on = true;
-    else if (negatedFlags.has(arg)) on = false;
+/** An option's name as Node and V8 compare it: `_` and `-` are the same. */
+function optionName(arg: string): string {
+  const equals = arg.indexOf('=');
+  const name = equals === -1 ? arg : arg.slice(0, equals);
+  return name.replace(/_/g, '-');
+}
+
+/** Which of the flags `fork()` needs are missing from `execArgv` (the last word wins). */
+export function missingForkFlags(execArgv: readonly string[] = process.execArgv): string[] {
+  let singleThreaded = false;
+  let poolSize: string | undefined;
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const name = optionName(arg);
+    if (name === '--single-threaded') singleThreaded = true;
+    else if (name === '--no-single-threaded' || name === '--nosingle-threaded') singleThreaded = false;
+    else if (name === '--v8-pool-size') {
+      // `--v8-pool-size=1` or `--v8-pool-size 1`.
+      poolSize = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : execArgv[++i];
+    }
   }
-  return on;
+  const missing: string[] = [];
+  if (!singleThreaded) missing.push('--single-threaded');
+  if (poolSize === undefined || !/^0*1$/.test(poolSize)) missing.push('--v8-pool-size=1');
+  return missing;
 }
 
 // --single-threaded-gc alone is refused: on Node 20.20 a child that allocates heavily hung in 2 of
 // 20 forks (V8 still posts GC jobs to the platform's worker queue, whose threads the child does
-// not have); with --single-threaded, 0 of 20 (and 50 of 50 in the tests).
-function requireSingleThreaded(): void {
-  if (hasSingleThreaded()) return;
-  const gcOnly = process.execArgv.some((arg) => arg === '--single-threaded-gc' || arg === '--single_threaded_gc');
+// not have). --single-threaded alone hung 17 of 20 such children on Node 26.12 (V8 14.6 posts
+// every scavenge to the worker queue); with --v8-pool-size=1 as well, none (docs/design.md).
+function requireForkFlags(): void {
+  const missing = missingForkFlags();
+  if (missing.length === 0) return;
+  const flags = forkNodeFlags.join(' ');
+  const gcOnly = process.execArgv.some((arg) => optionName(arg) === '--single-threaded-gc');
   throw Object.assign(
     new Error(
-      'fork() needs Node started with --single-threaded: otherwise the child, which has only the forking thread, ' +
-        'waits forever for V8 and Node helper threads that fork() does not copy' +
-        (gcOnly ? ' (--single-threaded-gc alone is not enough: children that allocate heavily were measured to hang)' : '') +
-        '. Start Node as `node --single-threaded script.js`, or begin the script with the line ' +
-        '`#!/usr/bin/env -S node --single-threaded`. The flag cannot be set in NODE_OPTIONS or at run time.',
+      `fork() needs Node started with ${flags} (missing: ${missing.join(' ')}): the child has only the forking ` +
+        'thread, and waits forever for V8 and Node helper threads that fork() does not copy. --single-threaded ' +
+        'keeps V8 from handing its work to helper threads; --v8-pool-size=1 leaves Node a single V8 worker ' +
+        'thread, so that the jobs V8 still posts cannot block the child' +
+        (gcOnly ? ' (--single-threaded-gc is not enough: children that allocate heavily were measured to hang)' : '') +
+        `. Start Node as \`node ${flags} script.js\`, or begin the script with the line ` +
+        `\`#!/usr/bin/env -S node ${flags}\`. Both flags must be on the command line: --single-threaded ` +
+        'cannot be set in NODE_OPTIONS or at run time.',
     ),
     { code: 'ERR_FORK_NEEDS_SINGLE_THREADED' },
   );
@@ -215,11 +245,10 @@ function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
  * its stack on stderr and ends with status 1. Its stdout/stderr writes are complete when `write()`
  * returns (the child writes pipes and sockets synchronously), so output reaches its destination.
  *
- * Node must run with `--single-threaded` on its command line: start it as
- * `node --single-threaded script.js`, or give the script the shebang
- * `#!/usr/bin/env -S node --single-threaded`. `--single-threaded-gc` alone is refused: with it,
- * V8 still posts some GC jobs to the platform's worker queue, whose threads the child does not
- * have, and children that allocate heavily were measured to hang (2 of 20 forks on Node 20.20).
+ * Node must run with `--single-threaded --v8-pool-size=1` on its command line: start it as
+ * `node --single-threaded --v8-pool-size=1 script.js`, or give the script the shebang `#!/usr/bin/env -S node --single-threaded --v8-pool-size=1`. Without them a
+ * child that allocates can hang for ever in V8's garbage collector (17 forks of 20 on Node 26 with
+ * `--single-threaded` alone); `fork()` refuses instead.
  *
  * Safety: only the calling thread exists in the child (as after any fork): worker threads, and
  * work in flight on libuv's threadpool at the time of the fork, are not in the child. Output the
@@ -228,15 +257,24 @@ function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
  * does not know about it.
  *
  * @returns 0 in the child, the child's pid in the parent
- * @throws Error `ERR_FORK_NEEDS_SINGLE_THREADED` when Node runs without the flag,
- *   `ERR_MAIN_THREAD_ONLY` in a worker thread
- * @throws SyscallError `EAGAIN` (process limit), `ENOMEM` with syscall 'fork'
+ * @throws Error `ERR_FORK_NEEDS_SINGLE_THREADED` when Node runs without one of those flags (its
+ *   message names them), `ERR_MAIN_THREAD_ONLY` in a worker thread
+ * @throws SyscallError `EAGAIN` (process limit), `ENOMEM` with syscall 'fork'; `EMFILE` (or
+ *   another errno) with syscall 'open' and path '/proc/self/smaps' when the V8 heap cannot be
+ *   prepared for the child (no child is created then)
  */
 export function fork(): number {
   requireMainThread('fork');
-  requireSingleThreaded();
+  requireForkFlags();
   runHooks('before');
-  const pid = binding.fork(onChildLoopEmpty);
+  let pid: number;
+  try {
+    pid = binding.fork(onChildLoopEmpty);
+  } catch (error) {
+    // As in Python, the parent hooks run after a failed fork too: they undo what `before` did.
+    runHooks('parent');
+    throw error;
+  }
   if (pid === 0) {
     setUpChild(binding.getpid());
     runHooks('child');

@@ -1,7 +1,7 @@
 // fork(2) of the running Node process, with JavaScript going on in the child.
 //
 // Man pages: fork(2), madvise(2) (MADV_DONTFORK, MADV_DOFORK), proc(5) (/proc/PID/smaps VmFlags
-// "dc"), poll(2). libuv: uv_loop_fork.
+// "dc", /proc/PID/task/TID/stat), poll(2). libuv: uv_loop_fork.
 //
 // A plain fork() of Node gives a child that crashes or hangs (see DESIGN-NOTES.md):
 // - V8 maps its heap with MADV_DONTFORK, so the child would have no JS heap. Every mapping marked
@@ -12,20 +12,31 @@
 //   calls uv_loop_fork() on Node's loop before it returns to JavaScript. libuv's own
 //   pthread_atfork handlers reset its threadpool and signal lock (we call glibc's fork(), so they
 //   run).
-// - Only the calling thread exists in the child. V8's GC would wait forever for its helper threads:
-//   the facade (lib/fork.ts) refuses to fork unless Node runs with --single-threaded-gc.
+// - Only the calling thread exists in the child, but the memory of the others is copied, with the
+//   locks and condition variables they were in. The facade (lib/fork.ts) refuses to fork unless
+//   Node runs with --single-threaded (V8 runs its work on the calling thread) and
+//   --v8-pool-size=1: the few jobs V8 still posts to Node's platform worker queue then signal a
+//   condition variable with a single (absent) waiter, which never blocks in glibc (with several,
+//   pthread_cond_signal can wait forever for waiters that are not in the child). docs/design.md,
+//   "fork() and V8's platform threads", has the reasoning with the Node and V8 sources.
+// - Before forking, the call lets that platform worker go back to sleep if it is awake (it may be
+//   holding the task queue's mutex), and refuses to fork if the heap cannot be prepared.
 // - stdout/stderr pipes and sockets are non-blocking in Node, and libuv may keep part of a write
 //   queued; their open file description is shared with the parent, so the child cannot make them
 //   blocking. The child writes them through WriteAllBlocking instead (lib/fork.ts), so that its
 //   output has left the process when it ends through exit_group.
 #include "fork.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -48,15 +59,38 @@ struct Mapping {
   size_t length;
 };
 
-// The mappings whose VmFlags contain "dc" (VM_DONTCOPY, set by MADV_DONTFORK).
-std::vector<Mapping> DontForkMappings() {
+// Whether a smaps "VmFlags:" line contains the flag "dc" (VM_DONTCOPY, set by MADV_DONTFORK).
+bool HasDontCopyFlag(const char* line) {
+  for (const char* flag = line + 8; *flag != '\0'; flag++) {
+    if (flag[0] == 'd' && flag[1] == 'c' && (flag[-1] == ' ' || flag[-1] == ':') &&
+        (flag[2] == ' ' || flag[2] == '\n' || flag[2] == '\0')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The mappings whose VmFlags contain "dc". Throws SyscallError if /proc/self/smaps cannot be
+// opened or read (EMFILE when the fd table is full): forking without them would give a child with
+// no V8 heap, which dies of SIGSEGV at its first step.
+std::vector<Mapping> DontForkMappings(Napi::Env env) {
+  static const char kPath[] = "/proc/self/smaps";
   std::vector<Mapping> mappings;
-  FILE* smaps = fopen("/proc/self/smaps", "re");
-  if (smaps == nullptr) return mappings;
+  FILE* smaps = fopen(kPath, "re");
+  if (smaps == nullptr) {
+    int err = errno;
+    throw SyscallError(env, err, "open", kPath);
+  }
   char line[1024];
   uintptr_t start = 0;
   uintptr_t end = 0;
+  bool at_line_start = true;
+  errno = 0;
   while (fgets(line, sizeof line, smaps) != nullptr) {
+    // The rest of a line longer than the buffer (a long path) is no header nor field.
+    bool starts_line = at_line_start;
+    at_line_start = strchr(line, '\n') != nullptr;
+    if (!starts_line) continue;
     // Mapping headers start with the address range in lower-case hex ("7f12a000-7f12b000 rw-p
     // ..."); the field lines start with an upper-case name ("Size:", "VmFlags:").
     char first = line[0];
@@ -69,17 +103,78 @@ std::vector<Mapping> DontForkMappings() {
       }
       continue;
     }
-    if (std::string(line).compare(0, 8, "VmFlags:") != 0) continue;
-    for (char* flag = line + 8; *flag != '\0'; flag++) {
-      if (flag[0] == 'd' && flag[1] == 'c' && (flag[-1] == ' ' || flag[-1] == ':') &&
-          (flag[2] == ' ' || flag[2] == '\n' || flag[2] == '\0')) {
-        mappings.push_back({start, end - start});
-        break;
-      }
+    if (strncmp(line, "VmFlags:", 8) == 0 && HasDontCopyFlag(line)) {
+      mappings.push_back({start, end - start});
     }
   }
+  int read_err = ferror(smaps) ? (errno != 0 ? errno : EIO) : 0;
   fclose(smaps);
+  if (read_err != 0) throw SyscallError(env, read_err, "read", kPath);
   return mappings;
+}
+
+// Whether another thread of this process is on a CPU or waiting for one, or in an uninterruptible
+// sleep (state R or D in /proc/self/task/TID/stat): such a thread may hold a lock right now. False
+// if the task list cannot be read.
+bool AnotherThreadIsBusy() {
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return false;
+  long self = syscall(SYS_gettid);
+  bool busy = false;
+  while (dirent* entry = readdir(tasks)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    if (strtol(entry->d_name, nullptr, 10) == self) continue;
+    char path[sizeof "/proc/self/task//stat" + sizeof entry->d_name];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", entry->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) continue;
+    char stat[512];
+    ssize_t length = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (length <= 0) continue;
+    stat[length] = '\0';
+    // "TID (comm) S ...": the state follows the last ')' (comm may contain one).
+    const char* paren = strrchr(stat, ')');
+    if (paren != nullptr && paren[1] == ' ' && (paren[2] == 'R' || paren[2] == 'D')) {
+      busy = true;
+      break;
+    }
+  }
+  closedir(tasks);
+  return busy;
+}
+
+// Gives Node's V8 platform worker (and every other thread) up to about 50 ms to finish what it is
+// doing and go back to sleep, so that the fork does not copy a platform lock it holds (it wakes
+// for a task V8 posted during a GC, and holds the task queue's mutex while it takes the task).
+// Under --single-threaded nothing else posts to it while this thread is in fork(); a thread that
+// stays busy longer (a libuv pool thread hashing, say) holds none of the locks the child needs.
+void WaitForOtherThreadsToSleep() {
+  for (int attempt = 0; attempt < 50 && AnotherThreadIsBusy(); attempt++) {
+    struct timespec one_ms = {0, 1000 * 1000};
+    nanosleep(&one_ms, nullptr);
+  }
+}
+
+// Marks the mappings MADV_DOFORK so that the child gets them. If one cannot be marked, the ones
+// already marked are put back and SyscallError is thrown: the child would lack part of its heap.
+void MarkForFork(Napi::Env env, const std::vector<Mapping>& mappings) {
+  for (size_t i = 0; i < mappings.size(); i++) {
+    void* address = reinterpret_cast<void*>(mappings[i].start);
+    if (madvise(address, mappings[i].length, MADV_DOFORK) == 0) continue;
+    int err = errno;
+    for (size_t j = 0; j < i; j++) {
+      madvise(reinterpret_cast<void*>(mappings[j].start), mappings[j].length, MADV_DONTFORK);
+    }
+    throw SyscallError(env, err, "madvise");
+  }
+}
+
+// Puts MADV_DONTFORK back in the parent, as V8 had it.
+void UnmarkForFork(const std::vector<Mapping>& mappings) {
+  for (const Mapping& mapping : mappings) {
+    madvise(reinterpret_cast<void*>(mapping.start), mapping.length, MADV_DONTFORK);
+  }
 }
 
 // writeAllBlocking(fd, buffer): writes all of `buffer`, waiting with poll(2) while a
@@ -180,12 +275,9 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "fork: Node's event loop is not available");
   }
 
-  std::vector<Mapping> mappings = DontForkMappings();
-  std::vector<bool> changed(mappings.size());
-  for (size_t i = 0; i < mappings.size(); i++) {
-    changed[i] =
-        madvise(reinterpret_cast<void*>(mappings[i].start), mappings[i].length, MADV_DOFORK) == 0;
-  }
+  WaitForOtherThreadsToSleep();
+  std::vector<Mapping> mappings = DontForkMappings(env);
+  MarkForFork(env, mappings);
 
   pid_t pid = ::fork();
   int err = errno;
@@ -204,11 +296,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, 0);
   }
 
-  for (size_t i = 0; i < mappings.size(); i++) {
-    if (changed[i]) {
-      madvise(reinterpret_cast<void*>(mappings[i].start), mappings[i].length, MADV_DONTFORK);
-    }
-  }
+  UnmarkForFork(mappings);
   if (pid == -1) throw SyscallError(env, err, "fork");
   return Napi::Number::New(env, pid);
 }

@@ -21,9 +21,10 @@ let failed = 0;
 for (const name of examples) {
   const compiled = `examples-dist/${name.replace(/\.ts$/, '.js')}`;
   console.log(`\n=== ${name} ===`);
-  // --single-threaded: the fork examples need it (see README, "fork, execve, exit"); it is
-  // harmless for the others. Running an example directly uses the same flag through its shebang.
-  const result = spawnSync(process.execPath, ['--single-threaded', compiled], { cwd: root, stdio: 'inherit' });
+  // --single-threaded --v8-pool-size=1: the fork examples need them (see README, "fork, execve,
+  // exit"); they are harmless for the others. Running an example directly uses the same flags
+  // through its shebang.
+  const result = spawnSync(process.execPath, ['--single-threaded', '--v8-pool-size=1', compiled], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {
     failed++;
     console.log(`(${name} ended with status ${result.status ?? result.signal})`);

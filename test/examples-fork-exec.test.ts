@@ -1,5 +1,5 @@
 // The classic exercises of issue 5 (examples/01..07), compiled as `npm run tour` does and run with
-// --single-threaded as the tour and their shebangs do; their output is checked with real pids.
+// --single-threaded --v8-pool-size=1 as the tour and their shebangs do; their output is checked with real pids.
 import * as child_process from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers';
@@ -9,7 +9,7 @@ beforeAll(() => {
 }, 60_000);
 
 function runExample(name: string): string[] {
-  const result = child_process.spawnSync(process.execPath, ['--single-threaded', `examples-dist/${name}.js`], {
+  const result = child_process.spawnSync(process.execPath, ['--single-threaded', '--v8-pool-size=1', `examples-dist/${name}.js`], {
     cwd: repoRoot,
     encoding: 'utf8',
     timeout: 20_000,
