@@ -76,9 +76,24 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return `type string (${JSON.stringify(value)})`;
   if (typeof value === 'function') return 'function';
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') return `an instance of ${constructorName(value)}`;
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives are left here
   return `type ${typeof value} (${String(value)})`;
+}
+
+/** The name of an object's constructor, read without letting a getter or proxy trap throw. */
+function constructorName(value: object): string {
+  try {
+    const name: unknown = (value.constructor as { name?: unknown } | undefined)?.name;
+    return typeof name === 'string' ? name : 'Object';
+  } catch {
+    return 'Object';
+  }
+}
+
+/** A received value in a range error: numbers as they are, anything else as describe says. */
+function received(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string' ? String(value) : describe(value);
 }
 
 /** TypeError `ERR_INVALID_ARG_TYPE`: `name` should have been `expected`. */
@@ -92,7 +107,7 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
 /** RangeError `ERR_OUT_OF_RANGE`: `name` must satisfy `range`. */
 export function outOfRange(name: string, range: string, actual: unknown): ArgumentError {
   return withCode(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`),
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${received(actual)}`),
     'ERR_OUT_OF_RANGE',
   );
 }

@@ -5,6 +5,7 @@
 import * as os from 'node:os';
 import { binding } from './native';
 import { invalidArgType, outOfRange, type ArgumentError } from './errors';
+import { isOwnKey, SIGNAL_LIST_MAX, validateArray } from './validate';
 
 /** A real-time signal named relative to glibc's SIGRTMIN or SIGRTMAX. */
 export type RealtimeSignalName = 'SIGRTMIN' | 'SIGRTMAX' | `SIGRTMIN+${number}` | `SIGRTMAX-${number}`;
@@ -50,7 +51,8 @@ function realtimeSignalNumber(name: string): number | undefined {
  */
 export function signalNumber(signal: unknown, name = 'signal', allowZero = false): number {
   if (typeof signal === 'string') {
-    const signo = standardSignals[signal] ?? realtimeSignalNumber(signal);
+    // Own keys only: 'toString' or 'constructor' must not find Object.prototype's.
+    const signo = isOwnKey(standardSignals, signal) ? standardSignals[signal] : realtimeSignalNumber(signal);
     if (signo === undefined || signo < 1 || signo > realtime.max) throw unknownSignal(signal);
     return signo;
   }
@@ -68,9 +70,11 @@ export function signalNumber(signal: unknown, name = 'signal', allowZero = false
  * The canonical name of a signal number: 'SIGTERM' for 15, 'SIGRTMIN+2' for 36.
  * Signals 32 and 33 (reserved by glibc's threads) are named 'SIG32' and 'SIG33'.
  *
- * @throws RangeError `ERR_OUT_OF_RANGE` if `signo` is not a signal number.
+ * @throws RangeError `ERR_OUT_OF_RANGE` if `signo` is not a signal number, TypeError
+ *   `ERR_INVALID_ARG_TYPE` if it is not a number.
  */
 export function signalName(signo: number): string {
+  if (typeof signo !== 'number') throw invalidArgType('signo', 'of type number', signo);
   if (!Number.isInteger(signo) || signo < 1 || signo > realtime.max) {
     throw outOfRange('signo', `an integer from 1 to ${realtime.max}`, signo);
   }
@@ -79,3 +83,10 @@ export function signalName(signo: number): string {
   if (signo >= realtime.min) return signo === realtime.min ? 'SIGRTMIN' : `SIGRTMIN+${signo - realtime.min}`;
   return `SIG${signo}`;
 }
+
+/** A list of signals: an array of at most SIGNAL_LIST_MAX signals, without holes. */
+export function signalList(list: unknown, name: string): number[] {
+  if (!Array.isArray(list)) throw invalidArgType(name, 'an array of signals', list);
+  return validateArray(list, name, SIGNAL_LIST_MAX, signalListEntry);
+}
+const signalListEntry = (signal: unknown, name: string, i: number): number => signalNumber(signal, `${name}[${i}]`);
