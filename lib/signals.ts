@@ -57,13 +57,20 @@ export function signalNumber(signal: unknown, name = 'signal', allowZero = false
     return signo;
   }
   if (typeof signal !== 'number') {
-    throw invalidArgType(name, 'a signal name or number', signal);
+    throw invalidArgType(argumentName(name), 'a signal name or number', signal);
   }
   const min = allowZero ? 0 : 1;
   if (!Number.isInteger(signal) || signal < min || signal > realtime.max) {
-    throw outOfRange(name, `an integer signal number from ${min} to ${realtime.max}`, signal);
+    throw outOfRange(argumentName(name), `an integer signal number from ${min} to ${realtime.max}`, signal);
   }
   return signal;
+}
+
+// The `name` of signalNumber is checked only when an error needs it: signals are converted on
+// every spawn and kill.
+function argumentName(name: unknown): string {
+  if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
+  return name;
 }
 
 /**

@@ -677,6 +677,16 @@ export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
 
 const RUN_OPTION_KEYS: readonly (keyof RunOptions)[] = [...SPAWN_OPTION_KEYS.filter((key) => key !== 'stdio'), 'stdin', 'input', 'maxBuffer'];
 
+/** The options of `run`, read once each; those of `run` itself checked (`spawn` checks the rest). */
+function runOptions(options: unknown): { stdin: RunOptions['stdin']; input: RunOptions['input']; maxBuffer: number; spawnOptions: Partial<SpawnOptions> } {
+  const { stdin, input, maxBuffer = 64 * 1024 * 1024, ...spawnOptions } = readOptions<RunOptions>(options, RUN_OPTION_KEYS);
+  validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidArgType('options.input', 'a string or a Uint8Array', input);
+  // A pipe on stdin that nobody writes or closes would keep a reading child waiting for ever.
+  if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);
+  return { stdin, input, maxBuffer, spawnOptions };
+}
+
 /** What `run` returns. */
 export interface RunResult {
   readonly pid: number;
@@ -695,11 +705,7 @@ export interface RunResult {
  *   when an output passes `maxBuffer` (the child is killed with `killSignal` and reaped first).
  */
 export async function run(file: Bytes, args: readonly Bytes[] = [], options: RunOptions = {}): Promise<RunResult> {
-  const { stdin, input, maxBuffer = 64 * 1024 * 1024, ...spawnOptions } = validating('run', () => readOptions<RunOptions>(options, RUN_OPTION_KEYS));
-  validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
-  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidArgType('options.input', 'a string or a Uint8Array', input);
-  // A pipe on stdin that nobody writes or closes would keep a reading child waiting for ever.
-  if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);
+  const { stdin, input, maxBuffer, spawnOptions } = validating('run', () => runOptions(options));
   const child = await spawn(file, args, { ...spawnOptions, stdio: [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), 'pipe', 'pipe'] });
   const overflow: { stream: string | null } = { stream: null };
   const collect = (stream: Readable, name: string): Promise<Buffer> =>
