@@ -36,7 +36,7 @@ function fuzz(seed: number): FuzzReport {
   });
   const lastCall = result.stderr.trimEnd().split('\n').at(-1);
   const how = result.error !== undefined ? `${result.error.message} (hung?)` : `status ${result.status}, signal ${result.signal}`;
-  expect(result.status, `fuzzer seed ${seed} ended with ${how}; last call: ${lastCall}`).toBe(0);
+  expect(result.status, `fuzzer seed ${seed} ended with ${how}; last call: ${lastCall}; ${result.stdout.slice(0, 500)}`).toBe(0);
   return JSON.parse(result.stdout) as FuzzReport;
 }
 
