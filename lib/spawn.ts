@@ -364,8 +364,39 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
 
 const groupId = (group: unknown, name: string, i: number): number => validateInteger(group, `${name}[${i}]`, 0, 2 ** 32 - 2);
 
-/** The options of `spawn`, each read once (see readOptions). */
+/** The options of `spawn` (and, but for stdio, of `run`). */
 const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal'] as const;
+
+/**
+ * readOptions for SPAWN_OPTION_KEYS, as one object literal: it runs on every spawn, and a
+ * literal of fixed shape costs a few nanoseconds where a copy key by key costs half a microsecond.
+ */
+function readSpawnOptions(options: unknown): SpawnOptions {
+  if (options === undefined) return NO_OPTIONS;
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const o = options as SpawnOptions;
+  return {
+    argv0: o.argv0,
+    env: o.env,
+    cwd: o.cwd,
+    stdio: o.stdio,
+    fds: o.fds,
+    setsid: o.setsid,
+    pgid: o.pgid,
+    sigmask: o.sigmask,
+    umask: o.umask,
+    uid: o.uid,
+    gid: o.gid,
+    groups: o.groups,
+    rlimits: o.rlimits,
+    pdeathsig: o.pdeathsig,
+    nice: o.nice,
+    signal: o.signal,
+    timeout: o.timeout,
+    killSignal: o.killSignal,
+  };
+}
+const NO_OPTIONS: SpawnOptions = Object.freeze({});
 
 /** @internal What a failed step's error names: the program, the cwd, the fd plans. */
 export interface StepContext {
@@ -419,7 +450,7 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
   let prepared: PreparedSpawn;
   let killSignal: number;
   try {
-    options = readOptions<SpawnOptions>(options, SPAWN_OPTION_KEYS); // each option read once, here
+    options = readSpawnOptions(options); // each option read once, here
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
     if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 1, 2 ** 31 - 1);
