@@ -1,5 +1,5 @@
 /** Argument validation shared by the families: throws before any system call is made. */
-import { invalidArgType, invalidArgValue, outOfRange } from './errors';
+import { invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -82,9 +82,10 @@ export function isOwnKey(table: object, key: unknown): boolean {
 }
 
 /**
- * What a failed validation throws: the library's coded errors as they are, and anything else
- * thrown while reading the caller's arguments (a getter's error, a revoked proxy's TypeError, an
- * engine error) as a TypeError `ERR_INVALID_ARG_VALUE` whose `cause` is what was thrown.
+ * What a failed validation throws: the library's own errors as they are (see isCoded), and
+ * anything else thrown while reading the caller's arguments (a getter's error, a revoked proxy's
+ * TypeError, an engine error) as a TypeError `ERR_INVALID_ARG_VALUE` whose `cause` is what was
+ * thrown.
  */
 export function argumentError(error: unknown, fn: string): unknown {
   if (isCoded(error)) return error;
@@ -106,10 +107,12 @@ export function validating<T>(fn: string, check: () => T): T {
   }
 }
 
+/** What validation itself throws: a coded TypeError or RangeError, a SyscallError, an AbortError. */
 function isCoded(error: unknown): boolean {
   try {
+    if (error instanceof SyscallError) return true;
     if (error instanceof DOMException) return error.name === 'AbortError';
-    return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+    return (error instanceof TypeError || error instanceof RangeError) && typeof (error as { code?: unknown }).code === 'string';
   } catch {
     return false; // a proxy that throws from its traps
   }

@@ -176,6 +176,23 @@ describe('throwing getters and revoked proxies', () => {
     expect(await failure(() => posixSpawn(NOWHERE, ['x'], envGetter))).toHaveProperty('cause', thrown);
   });
 
+  it('a getter error with a code of its own is wrapped too: only coded TypeErrors, RangeErrors and SyscallErrors come out', async () => {
+    const thrown = Object.assign(new Error('not mine'), { code: 'EUSER' });
+    const options = Object.defineProperty({}, 'env', {
+      get() {
+        throw thrown;
+      },
+    });
+    const error = await failure(() => spawn(NOWHERE, [], options));
+    expect(error).toEqual(coded(TypeError, 'ERR_INVALID_ARG_VALUE'));
+    expect((error as Error).cause).toBe(thrown);
+  });
+
+  it('an aborted signal still rejects with its AbortError', async () => {
+    const error = await failure(() => spawn(NOWHERE, [], { signal: AbortSignal.abort() }));
+    expect(error).toMatchObject({ name: 'AbortError' });
+  });
+
   it('a hole in an array is refused even when Array.prototype has that index', async () => {
     Object.defineProperty(Array.prototype, 1, { value: 'SIGUSR1', configurable: true, writable: true });
     try {
