@@ -18,6 +18,7 @@ import type { Bytes, EnvInput } from './env';
 import { binding } from './native';
 import type { OpenFlags } from './posix-spawn';
 import { prepare, queueSpawn, stepError, type PreparedSpawn, type StdioOption } from './spawn';
+import { readOptions, validating } from './validate';
 
 /**
  * What one of the daemon's fds 0..2 is connected to: 'ignore' (/dev/null, the default), a parent
@@ -66,6 +67,30 @@ function daemonStdio(stdio: unknown): StdioOption[] {
     }
     return entry as StdioOption; // numbers and { path } are validated by prepare
   });
+}
+
+const DAEMON_OPTION_KEYS = ['argv0', 'env', 'cwd', 'umask', 'stdio', 'uid', 'gid', 'groups', 'pidFile'] as const;
+
+/** Validates everything (each option read once) and builds the request, before anything runs. */
+function prepareDaemon(file: unknown, args: unknown, rawOptions: unknown): { prepared: PreparedSpawn; pidFile: string | undefined } {
+  const options = readOptions<DaemonOptions>(rawOptions, DAEMON_OPTION_KEYS);
+  const pidFile: unknown = options.pidFile;
+  if (pidFile !== undefined && (typeof pidFile !== 'string' || pidFile === '' || pidFile.includes('\0'))) {
+    throw invalidArgType('options.pidFile', 'a non-empty string without NUL bytes', pidFile);
+  }
+  const prepared = prepare(file, args, {
+    argv0: options.argv0,
+    env: options.env,
+    cwd: options.cwd ?? DAEMON_DEFAULTS.cwd,
+    umask: options.umask ?? DAEMON_DEFAULTS.umask,
+    stdio: daemonStdio(options.stdio),
+    uid: options.uid,
+    gid: options.gid,
+    groups: options.groups,
+    setsid: true,
+  });
+  prepared.request.daemonize = true;
+  return { prepared, pidFile };
 }
 
 function pidFileError(error: unknown): unknown {
@@ -130,25 +155,9 @@ function start(prepared: PreparedSpawn): Promise<number> {
  *   before anything runs.
  */
 export async function daemon(file: Bytes, args: readonly Bytes[] = [], options: DaemonOptions = {}): Promise<number> {
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
-  if (options.pidFile !== undefined && (typeof options.pidFile !== 'string' || options.pidFile === '' || options.pidFile.includes('\0'))) {
-    throw invalidArgType('options.pidFile', 'a non-empty string without NUL bytes', options.pidFile);
-  }
-  const prepared = prepare(file, args, {
-    argv0: options.argv0,
-    env: options.env,
-    cwd: options.cwd ?? DAEMON_DEFAULTS.cwd,
-    umask: options.umask ?? DAEMON_DEFAULTS.umask,
-    stdio: daemonStdio(options.stdio),
-    uid: options.uid,
-    gid: options.gid,
-    groups: options.groups,
-    setsid: true,
-  });
-  prepared.request.daemonize = true;
-
-  if (options.pidFile === undefined) return start(prepared);
-  const pidFile = path.resolve(options.pidFile);
+  const { prepared, pidFile: pidFileOption } = validating('daemon', () => prepareDaemon(file, args, options));
+  if (pidFileOption === undefined) return start(prepared);
+  const pidFile = path.resolve(pidFileOption);
   const { temporary, handle } = await createTemporary(pidFile);
   let pid: number;
   try {

@@ -2,7 +2,8 @@
  * Arguments and environments for programs: strings (UTF-8) or Buffers (byte-exact), checked for
  * NUL bytes and malformed names before anything is spawned or exec'd.
  */
-import { invalidArgType, invalidArgValue } from './errors';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors';
+import { ARGV_MAX, checkLength, entryAt, validateArray } from './validate';
 
 /** A program argument or environment entry: a string (sent as UTF-8) or a Buffer (byte-exact). */
 export type Bytes = string | Buffer;
@@ -16,8 +17,11 @@ export type EnvInput = Readonly<Record<string, Bytes | undefined>> | readonly By
 
 const EQUALS = 0x3d;
 
+// The Buffer's own method could be replaced on the object; the prototype's cannot lie.
+const bytesInclude = (bytes: Uint8Array, byte: number): boolean => Uint8Array.prototype.includes.call(bytes, byte);
+
 function hasNul(value: Bytes): boolean {
-  return typeof value === 'string' ? value.includes('\0') : value.includes(0);
+  return typeof value === 'string' ? value.includes('\0') : bytesInclude(value, 0);
 }
 
 /** Checks one string-or-Buffer argument; TypeError for another type or a NUL byte. */
@@ -33,10 +37,10 @@ function validateItem(value: unknown, list: string, index: number): Bytes {
   return validateBytes(value, `${list}[${index}]`);
 }
 
-/** Checks an argv array: a non-empty-safe list of strings or Buffers without NUL bytes. */
+/** Checks an argv array: at most ARGV_MAX strings or Buffers without NUL bytes, and no holes. */
 export function validateArgv(argv: unknown, name = 'argv'): Bytes[] {
   if (!Array.isArray(argv)) throw invalidArgType(name, 'an array of strings or Buffers', argv);
-  return argv.map((arg, i) => validateItem(arg, name, i));
+  return validateArray(argv, name, ARGV_MAX, validateItem);
 }
 
 /**
@@ -45,9 +49,10 @@ export function validateArgv(argv: unknown, name = 'argv'): Bytes[] {
  */
 export function argvStartingWith(first: Bytes, args: unknown, name: string): Bytes[] {
   if (!Array.isArray(args)) throw invalidArgType(name, 'an array of strings or Buffers', args);
-  const argv = new Array<Bytes>(args.length + 1);
+  const length = checkLength(args, name, ARGV_MAX - 1);
+  const argv = new Array<Bytes>(length + 1);
   argv[0] = first;
-  for (let i = 0; i < args.length; i++) argv[i + 1] = validateItem(args[i], name, i);
+  for (let i = 0; i < length; i++) argv[i + 1] = validateItem(entryAt(args, name, i), name, i);
   return argv;
 }
 
@@ -61,26 +66,31 @@ function validateName(name: string, where: string): void {
  * Turns an environment into the `NAME=value` list that execve(2) takes.
  *
  * @throws TypeError for a value that is not a string or Buffer, a NUL byte, an empty name, an
- *   '=' in a name, a symbol key, or a list entry without '='.
+ *   '=' in a name, a symbol key, a list entry without '=', or a hole in a list.
+ * @throws RangeError for more than ARGV_MAX entries.
  */
 export function buildEnvironment(env: unknown, name = 'env'): Bytes[] {
   if (Array.isArray(env)) {
     // Map.set keeps the position of a key's first insertion: first position, last value.
     const entries = new Map<string, Bytes>();
-    env.forEach((entry: unknown, i) => {
+    const length = checkLength(env, name, ARGV_MAX);
+    for (let i = 0; i < length; i++) {
+      const entry = entryAt(env, name, i);
       const bytes = validateItem(entry, name, i);
       const raw = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
       const at = raw.indexOf(EQUALS);
       if (at === -1) throw invalidArgValue(`${name}[${i}]`, "must have the form 'NAME=value'", entry);
       if (at === 0) throw invalidArgValue(`${name}[${i}]`, 'must not have an empty variable name', entry);
       entries.set(raw.subarray(0, at).toString('latin1'), bytes);
-    });
+    }
     return [...entries.values()];
   }
   if (typeof env !== 'object' || env === null) throw invalidArgType(name, 'an object or an array', env);
   if (Object.getOwnPropertySymbols(env).length > 0) throw invalidArgValue(name, 'must not have symbol keys', env);
   const result: Bytes[] = [];
-  for (const [key, value] of Object.entries(env)) {
+  const entries = Object.entries(env);
+  if (entries.length > ARGV_MAX) throw outOfRange(`${name} entry count`, `<= ${ARGV_MAX}`, entries.length);
+  for (const [key, value] of entries) {
     if (value === undefined) continue;
     validateName(key, `${name}.${key}`);
     const bytes = validateBytes(value, `${name}.${key}`);

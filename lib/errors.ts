@@ -49,6 +49,7 @@ export class SyscallError extends Error {
    * @param details - `step`: which step of a multi-step operation failed
    */
   constructor(syscall: string, errno: number, path?: string, details: { step?: string } = {}) {
+    const step = checkSyscallErrorArguments(syscall, errno, path, details);
     const positive = Math.abs(errno);
     const code = errnoName(positive);
     let message = `${syscall} ${code}: ${binding.strerror(positive)}`;
@@ -59,11 +60,28 @@ export class SyscallError extends Error {
     this.errno = -positive;
     this.syscall = syscall;
     if (path !== undefined) this.path = path;
-    if (details.step !== undefined) this.step = details.step;
+    if (step !== undefined) this.step = step;
   }
 }
 
 binding.setSyscallErrorConstructor(SyscallError);
+
+/** The checks of `new SyscallError(...)` (users may build one too); returns `details.step`, read once. */
+function checkSyscallErrorArguments(syscall: unknown, errno: unknown, path: unknown, details: unknown): string | undefined {
+  if (typeof syscall !== 'string') throw invalidArgType('syscall', 'of type string', syscall);
+  if (typeof errno !== 'number') throw invalidArgType('errno', 'of type number', errno);
+  if (!Number.isInteger(errno) || Math.abs(errno) > 4095) throw outOfRange('errno', 'an integer from -4095 to 4095', errno);
+  if (path !== undefined && typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
+  if (typeof details !== 'object' || details === null) throw invalidArgType('details', 'an object', details);
+  let step: unknown;
+  try {
+    step = (details as { step?: unknown }).step;
+  } catch (error) {
+    throw Object.assign(invalidArgValue('details', 'could not be read', details), { cause: error });
+  }
+  if (step !== undefined && typeof step !== 'string') throw invalidArgType('details.step', 'of type string', step);
+  return step;
+}
 
 /** A TypeError or RangeError carrying a Node-style `code` such as 'ERR_INVALID_ARG_TYPE'. */
 export type ArgumentError = (TypeError | RangeError) & { code: string };
@@ -76,9 +94,24 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return `type string (${JSON.stringify(value)})`;
   if (typeof value === 'function') return 'function';
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') return `an instance of ${constructorName(value)}`;
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives are left here
   return `type ${typeof value} (${String(value)})`;
+}
+
+/** The name of an object's constructor, read without letting a getter or proxy trap throw. */
+function constructorName(value: object): string {
+  try {
+    const name: unknown = (value.constructor as { name?: unknown } | undefined)?.name;
+    return typeof name === 'string' ? name : 'Object';
+  } catch {
+    return 'Object';
+  }
+}
+
+/** A received value in a range error: numbers as they are, anything else as describe says. */
+function received(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string' ? String(value) : describe(value);
 }
 
 /** TypeError `ERR_INVALID_ARG_TYPE`: `name` should have been `expected`. */
@@ -92,7 +125,7 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
 /** RangeError `ERR_OUT_OF_RANGE`: `name` must satisfy `range`. */
 export function outOfRange(name: string, range: string, actual: unknown): ArgumentError {
   return withCode(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`),
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${received(actual)}`),
     'ERR_OUT_OF_RANGE',
   );
 }

@@ -3,6 +3,7 @@ import { buildEnvironment, execCandidates, validateArgv, validateBytes, type Byt
 import { invalidArgValue } from './errors';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
+import { validating } from './validate';
 
 function argumentList(argv: unknown): Bytes[] {
   const list = validateArgv(argv);
@@ -38,9 +39,7 @@ function environmentList(env: unknown): Bytes[] | null {
  *   Error `ERR_MAIN_THREAD_ONLY` in a worker thread, before anything changes
  */
 export function execve(path: Bytes, argv: readonly Bytes[], env?: EnvInput): never {
-  const pathBytes = validateBytes(path, 'path');
-  const argvList = argumentList(argv);
-  const envList = environmentList(env);
+  const [pathBytes, argvList, envList] = validating('execve', () => [validateBytes(path, 'path'), argumentList(argv), environmentList(env)] as const);
   requireMainThread('execve');
   return binding.execve(pathBytes, argvList, envList);
 }
@@ -61,9 +60,7 @@ export function execve(path: Bytes, argv: readonly Bytes[], env?: EnvInput): nev
  * @throws TypeError / Error `ERR_MAIN_THREAD_ONLY` as for `execve`
  */
 export function execvp(file: Bytes, argv: readonly Bytes[], env?: EnvInput): never {
-  const fileBytes = validateBytes(file, 'file');
-  const argvList = argumentList(argv);
-  const envList = environmentList(env);
+  const [fileBytes, argvList, envList] = validating('execvp', () => [validateBytes(file, 'file'), argumentList(argv), environmentList(env)] as const);
   requireMainThread('execvp');
   // With no PATH in the given environment, glibc's default applies (not this process's PATH).
   return binding.execvp(execCandidates(fileBytes, envList), argvList, envList, fileBytes);

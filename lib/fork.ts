@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as util from 'node:util';
 import { invalidArgType } from './errors';
+import { readOptions, validating } from './validate';
 import { exit } from './exit';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
@@ -19,6 +20,7 @@ export interface AtForkHooks {
 }
 
 const hooks: AtForkHooks[] = [];
+const HOOK_NAMES = ['before', 'parent', 'child'] as const;
 
 /**
  * Registers functions to run around every `fork()` of this library, like Python's
@@ -32,11 +34,12 @@ const hooks: AtForkHooks[] = [];
  */
 export function registerAtFork(atFork: AtForkHooks): () => void {
   if (typeof atFork !== 'object' || atFork === null) throw invalidArgType('hooks', 'of type object', atFork);
-  for (const name of ['before', 'parent', 'child'] as const) {
-    const hook = atFork[name];
+  // Read once each: the hooks checked are the hooks kept.
+  const entry = validating('registerAtFork', () => readOptions<AtForkHooks>(atFork, HOOK_NAMES, 'hooks'));
+  for (const name of HOOK_NAMES) {
+    const hook = entry[name];
     if (hook !== undefined && typeof hook !== 'function') throw invalidArgType(`hooks.${name}`, 'of type function', hook);
   }
-  const entry = { before: atFork.before, parent: atFork.parent, child: atFork.child };
   hooks.push(entry);
   return () => {
     const index = hooks.indexOf(entry);

@@ -15,8 +15,8 @@ import * as path from 'node:path';
 import { invalidArgType, invalidArgValue, SyscallError } from './errors';
 import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFileAction, type RawSpawnAttributes } from './native';
-import { signalNumber, type Signal } from './signals';
-import { validateBoolean, validateInteger } from './validate';
+import { signalList, type Signal } from './signals';
+import { FILE_ACTIONS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger, validating } from './validate';
 
 /** Open flags as a number (`fs.constants.O_*`) or as Node's flag strings ('r', 'w', 'ax+', ...). */
 export type OpenFlags = number | 'r' | 'r+' | 'rs+' | 'w' | 'wx' | 'w+' | 'wx+' | 'a' | 'ax' | 'a+' | 'ax+' | 'as' | 'as+';
@@ -81,15 +81,15 @@ const openFlagStrings: Record<string, number> = {
 /** The numeric open(2) flags for Node-style flags. */
 export function openFlags(flags: unknown, name: string): number {
   if (typeof flags === 'number') return validateInteger(flags, name, 0, 2 ** 31 - 1);
-  if (typeof flags === 'string' && flags in openFlagStrings) return openFlagStrings[flags]!;
+  if (isOwnKey(openFlagStrings, flags)) return openFlagStrings[flags as string]!;
   throw invalidArgValue(name, `must be a number or one of ${Object.keys(openFlagStrings).join(', ')}`, flags);
 }
 
 const FD_MAX = 2 ** 31 - 1;
 const validateFd = (fd: unknown, name: string): number => validateInteger(fd, name, 0, FD_MAX);
 
-function normaliseFileAction(action: unknown, i: number): RawFileAction {
-  const name = `fileActions[${i}]`;
+function normaliseFileAction(action: unknown, list: string, i: number): RawFileAction {
+  const name = `${list}[${i}]`;
   if (typeof action !== 'object' || action === null) throw invalidArgType(name, 'an object', action);
   const a = action as Record<string, unknown>;
   switch (a.action) {
@@ -134,12 +134,7 @@ export const DEFAULT_SIGNAL_RESETS: readonly number[] = ((): number[] => {
   return [...Array.from({ length: 31 }, (_, i) => i + 1), ...realtime];
 })();
 
-function signalList(list: unknown, name: string): number[] {
-  if (!Array.isArray(list)) throw invalidArgType(name, 'an array of signals', list);
-  return list.map((signal, i) => signalNumber(signal, `${name}[${i}]`));
-}
-
-function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
+function buildAttributes(options: Partial<PosixSpawnOptions>): RawSpawnAttributes {
   const attributes: RawSpawnAttributes = {
     sigmask: signalList(options.setsigmask ?? [], 'options.setsigmask'),
     sigdefault: signalList(options.setsigdef ?? DEFAULT_SIGNAL_RESETS, 'options.setsigdef'),
@@ -148,30 +143,33 @@ function buildAttributes(options: PosixSpawnOptions): RawSpawnAttributes {
   if (options.setsid !== undefined) attributes.setsid = validateBoolean(options.setsid, 'options.setsid');
   if (options.resetids !== undefined) attributes.resetids = validateBoolean(options.resetids, 'options.resetids');
   if (options.scheduler !== undefined) {
-    const { policy, priority = 0 } = options.scheduler;
-    const number = schedulerPolicies[policy];
-    if (number === undefined) throw invalidArgValue('options.scheduler.policy', `must be one of ${Object.keys(schedulerPolicies).join(', ')}`, policy);
-    attributes.schedPolicy = number;
+    const { policy, priority = 0 } = readOptions<{ policy: unknown; priority: unknown }>(options.scheduler, ['policy', 'priority'], 'options.scheduler');
+    if (!isOwnKey(schedulerPolicies, policy)) throw invalidArgValue('options.scheduler.policy', `must be one of ${Object.keys(schedulerPolicies).join(', ')}`, policy);
+    attributes.schedPolicy = schedulerPolicies[policy as SchedulerPolicy];
     attributes.schedPriority = validateInteger(priority, 'options.scheduler.priority', 0, 99);
   }
   return attributes;
 }
 
 
-function spawnWith(searchPath: boolean, file: unknown, argv: unknown, options: PosixSpawnOptions = {}): number {
+const OPTION_KEYS = ['env', 'fileActions', 'inheritStdio', 'setpgroup', 'setsid', 'setsigmask', 'setsigdef', 'resetids', 'scheduler'] as const;
+
+/** Everything posix_spawn needs, validated from arguments read once each (see readOptions). */
+function validateRequest(file: unknown, argv: unknown, rawOptions: unknown) {
   const program = validateBytes(file, 'file');
   const args = validateArgv(argv);
   // As execve: a program started with no argv[0] is refused (Linux 5.18+ would insert "").
   if (args.length === 0) throw invalidArgValue('argv', 'must not be empty (argv[0] names the program)', argv);
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const options = readOptions<PosixSpawnOptions>(rawOptions, OPTION_KEYS);
   const env = buildEnvironment(options.env ?? process.env, 'options.env');
-  if (options.fileActions !== undefined && !Array.isArray(options.fileActions)) {
-    throw invalidArgType('options.fileActions', 'an array', options.fileActions);
-  }
-  const actions = (options.fileActions ?? []).map(normaliseFileAction);
+  const actions = options.fileActions === undefined ? [] : validateArray(options.fileActions, 'options.fileActions', FILE_ACTIONS_MAX, normaliseFileAction);
   const inheritStdio = options.inheritStdio === undefined ? true : validateBoolean(options.inheritStdio, 'options.inheritStdio');
   const stdio: RawFileAction[] = inheritStdio ? [0, 1, 2].map((fd) => ({ action: 'dup2', fd, newFd: fd })) : [];
-  const attributes = buildAttributes(options);
+  return { program, args, env, actions, stdio, attributes: buildAttributes(options) };
+}
+
+function spawnWith(searchPath: boolean, file: unknown, argv: unknown, rawOptions: unknown): number {
+  const { program, args, env, actions, stdio, attributes } = validating(searchPath ? 'posixSpawnp' : 'posixSpawn', () => validateRequest(file, argv, rawOptions));
   try {
     return binding.posixSpawn(searchPath, program, args, env, [...stdio, ...actions], attributes);
   } catch (error) {

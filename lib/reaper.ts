@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { binding } from './native';
 import { invalidArgType } from './errors';
+import { readOptions, validating } from './validate';
 import { children } from './procfs';
 import { onSignal } from './signal-handlers';
 import { waitpid, type WaitResult } from './wait';
@@ -69,7 +70,7 @@ function pidfdPids(): Set<number> {
  */
 export function startReaper(options: ReaperOptions = {}): Reaper {
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  const { onReap, exclude } = options;
+  const { onReap, exclude } = validating('startReaper', () => readOptions<ReaperOptions>(options, ['onReap', 'exclude']));
   if (onReap !== undefined && typeof onReap !== 'function') throw invalidArgType('options.onReap', 'of type function', onReap);
   if (exclude !== undefined && typeof exclude !== 'function') throw invalidArgType('options.exclude', 'of type function', exclude);
   let running = true;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import { binding } from './native';
 import { invalidArgType, SyscallError } from './errors';
 import { signalName, signalNumber, type Signal } from './signals';
-import { validateInteger } from './validate';
+import { validateInteger, validating } from './validate';
 
 /** What a handler receives for each delivered signal. */
 export interface SignalEvent {
@@ -209,7 +209,7 @@ export interface IgnoreSignalOptions {
 export function ignoreSignal(signal: Signal, options: IgnoreSignalOptions = {}): void {
   const signo = checkTakeable(signal);
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  if (signo === SIGCHLD && options.breaksChildProcess !== true) {
+  if (signo === SIGCHLD && validating('ignoreSignal', () => options.breaksChildProcess) !== true) {
     throw Object.assign(
       new Error(
         'Ignoring SIGCHLD makes the kernel reap every child, so child_process loses their exit status; pass { breaksChildProcess: true } to do it anyway',

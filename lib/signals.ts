@@ -5,6 +5,7 @@
 import * as os from 'node:os';
 import { binding } from './native';
 import { invalidArgType, outOfRange, type ArgumentError } from './errors';
+import { isOwnKey, SIGNAL_LIST_MAX, validateArray } from './validate';
 
 /** A real-time signal named relative to glibc's SIGRTMIN or SIGRTMAX. */
 export type RealtimeSignalName = 'SIGRTMIN' | 'SIGRTMAX' | `SIGRTMIN+${number}` | `SIGRTMAX-${number}`;
@@ -50,27 +51,37 @@ function realtimeSignalNumber(name: string): number | undefined {
  */
 export function signalNumber(signal: unknown, name = 'signal', allowZero = false): number {
   if (typeof signal === 'string') {
-    const signo = standardSignals[signal] ?? realtimeSignalNumber(signal);
+    // Own keys only: 'toString' or 'constructor' must not find Object.prototype's.
+    const signo = isOwnKey(standardSignals, signal) ? standardSignals[signal] : realtimeSignalNumber(signal);
     if (signo === undefined || signo < 1 || signo > realtime.max) throw unknownSignal(signal);
     return signo;
   }
   if (typeof signal !== 'number') {
-    throw invalidArgType(name, 'a signal name or number', signal);
+    throw invalidArgType(argumentName(name), 'a signal name or number', signal);
   }
   const min = allowZero ? 0 : 1;
   if (!Number.isInteger(signal) || signal < min || signal > realtime.max) {
-    throw outOfRange(name, `an integer signal number from ${min} to ${realtime.max}`, signal);
+    throw outOfRange(argumentName(name), `an integer signal number from ${min} to ${realtime.max}`, signal);
   }
   return signal;
+}
+
+// The `name` of signalNumber is checked only when an error needs it: signals are converted on
+// every spawn and kill.
+function argumentName(name: unknown): string {
+  if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
+  return name;
 }
 
 /**
  * The canonical name of a signal number: 'SIGTERM' for 15, 'SIGRTMIN+2' for 36.
  * Signals 32 and 33 (reserved by glibc's threads) are named 'SIG32' and 'SIG33'.
  *
- * @throws RangeError `ERR_OUT_OF_RANGE` if `signo` is not a signal number.
+ * @throws RangeError `ERR_OUT_OF_RANGE` if `signo` is not a signal number, TypeError
+ *   `ERR_INVALID_ARG_TYPE` if it is not a number.
  */
 export function signalName(signo: number): string {
+  if (typeof signo !== 'number') throw invalidArgType('signo', 'of type number', signo);
   if (!Number.isInteger(signo) || signo < 1 || signo > realtime.max) {
     throw outOfRange('signo', `an integer from 1 to ${realtime.max}`, signo);
   }
@@ -79,3 +90,10 @@ export function signalName(signo: number): string {
   if (signo >= realtime.min) return signo === realtime.min ? 'SIGRTMIN' : `SIGRTMIN+${signo - realtime.min}`;
   return `SIG${signo}`;
 }
+
+/** A list of signals: an array of at most SIGNAL_LIST_MAX signals, without holes. */
+export function signalList(list: unknown, name: string): number[] {
+  if (!Array.isArray(list)) throw invalidArgType(name, 'an array of signals', list);
+  return validateArray(list, name, SIGNAL_LIST_MAX, signalListEntry);
+}
+const signalListEntry = (signal: unknown, name: string, i: number): number => signalNumber(signal, `${name}[${i}]`);

@@ -15,8 +15,8 @@ import { abortError, invalidArgType, invalidArgValue, outOfRange, SyscallError }
 import { argvStartingWith, buildEnvironment, execCandidates, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from './native';
 import { openFlags, type OpenFlags } from './posix-spawn';
-import { signalNumber, type Signal } from './signals';
-import { validateBoolean, validateInteger } from './validate';
+import { signalList, signalNumber, type Signal } from './signals';
+import { argumentError, GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger, validating } from './validate';
 import { waitOnOwnedPidfd, type WaitIdResult } from './wait';
 
 /**
@@ -222,6 +222,7 @@ function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
   if (stdio === undefined) return ['inherit', 'inherit', 'inherit'];
   if (!Array.isArray(stdio)) return [stdio as StdioOption, stdio as StdioOption, stdio as StdioOption];
   if (stdio.length > 3) throw invalidArgValue('options.stdio', 'has at most 3 entries (use options.fds for more)', stdio);
+  // A missing entry (a hole too) is 'inherit', as documented.
   return [0, 1, 2].map((i) => (stdio[i] as StdioOption | undefined) ?? 'inherit');
 }
 
@@ -250,13 +251,19 @@ function rlimitEntries(rlimits: unknown): RawSpawnRequest['rlimits'] {
   if (rlimits === undefined) return NO_RLIMITS; // never changed: shared by every request
   if (typeof rlimits !== 'object' || rlimits === null) throw invalidArgType('options.rlimits', 'an object', rlimits);
   return Object.entries(rlimits).map(([name, value]) => {
-    const resource = rlimitResources[name];
-    if (resource === undefined) throw invalidArgValue(`options.rlimits.${name}`, `is not a resource (${Object.keys(rlimitResources).join(', ')})`, value);
-    const [soft, hard] = Array.isArray(value) ? (value as unknown[]) : [value, value];
+    if (!isOwnKey(rlimitResources, name)) throw invalidArgValue(`options.rlimits.${name}`, `is not a resource (${Object.keys(rlimitResources).join(', ')})`, value);
+    const resource = rlimitResources[name]!;
+    const [soft, hard] = Array.isArray(value) ? rlimitPair(value, `options.rlimits.${name}`) : [value, value];
     const limit = { resource, soft: rlimitValue(soft, `options.rlimits.${name}[0]`), hard: rlimitValue(hard, `options.rlimits.${name}[1]`) };
     if (limit.soft > limit.hard) throw outOfRange(`options.rlimits.${name}`, 'a soft limit not above the hard limit', `[${String(soft)}, ${String(hard)}]`);
     return limit;
   });
+}
+
+/** `[soft, hard]`: exactly two entries, read once each. */
+function rlimitPair(value: readonly unknown[], name: string): unknown[] {
+  if (value.length !== 2) throw invalidArgValue(name, 'must be a number, a bigint or [soft, hard]', value);
+  return validateArray(value, name, 2, (entry) => entry);
 }
 
 function optionalInteger(value: unknown, name: string, min: number, max: number): number | undefined {
@@ -277,11 +284,12 @@ function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly RawFdPlan[]): Fd
     if (option === 'pipe') return 'pipe';
     if (typeof option === 'number') return { target, source: validateInteger(option, `options.stdio[${target}]`, 0, 2 ** 31 - 1) };
     if (typeof option === 'object' && option !== null) {
+      const { path, flags, mode } = readOptions<{ path: unknown; flags: unknown; mode: unknown }>(option, ['path', 'flags', 'mode'], `options.stdio[${target}]`);
       return {
         target,
-        path: validateBytes(option.path, `options.stdio[${target}].path`),
-        flags: openFlags(option.flags ?? (target === 0 ? 'r' : 'w'), `options.stdio[${target}].flags`),
-        mode: option.mode === undefined ? 0o666 : validateInteger(option.mode, `options.stdio[${target}].mode`, 0, 0o7777),
+        path: validateBytes(path, `options.stdio[${target}].path`),
+        flags: openFlags(flags ?? (target === 0 ? 'r' : 'w'), `options.stdio[${target}].flags`),
+        mode: mode === undefined ? 0o666 : validateInteger(mode, `options.stdio[${target}].mode`, 0, 0o7777),
       };
     }
     throw invalidArgValue(`options.stdio[${target}]`, "must be 'inherit', 'ignore', 'pipe', an fd or { path }", option);
@@ -311,7 +319,7 @@ function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly RawFdPlan[]): Fd
  * @internal Validates everything and builds the native request (also for `daemon`). Creates pipes
  * last, so a bad option leaks nothing.
  */
-export function prepare(file: unknown, args: unknown, options: SpawnOptions): PreparedSpawn {
+export function prepare(file: unknown, args: unknown, options: Partial<SpawnOptions>): PreparedSpawn {
   const program = validateBytes(file, 'file');
   const argv = argvStartingWith(options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), args, 'args');
   // Without an env option the child gets process.env. On the main thread that is the real
@@ -327,7 +335,7 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
     setsid: options.setsid === undefined ? false : validateBoolean(options.setsid, 'options.setsid'),
     rlimits: rlimitEntries(options.rlimits),
     pdeathsig: options.pdeathsig === undefined ? 0 : signalNumber(options.pdeathsig, 'options.pdeathsig'),
-    sigmask: options.sigmask === undefined ? NO_SIGNALS : options.sigmask.map((signal, i) => signalNumber(signal, `options.sigmask[${i}]`)),
+    sigmask: options.sigmask === undefined ? NO_SIGNALS : signalList(options.sigmask, 'options.sigmask'),
   };
   if (envp !== undefined) request.envp = envp;
   if (cwd !== undefined) request.cwd = cwd;
@@ -340,10 +348,7 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   if (uid !== undefined) request.uid = uid;
   const gid = optionalInteger(options.gid, 'options.gid', 0, 2 ** 32 - 2);
   if (gid !== undefined) request.gid = gid;
-  if (options.groups !== undefined) {
-    if (!Array.isArray(options.groups)) throw invalidArgType('options.groups', 'an array of group ids', options.groups);
-    request.groups = options.groups.map((group, i) => validateInteger(group, `options.groups[${i}]`, 0, 2 ** 32 - 2));
-  }
+  if (options.groups !== undefined) request.groups = validateArray(options.groups, 'options.groups', GROUPS_MAX, groupId);
   const nice = optionalInteger(options.nice, 'options.nice', -20, 19);
   if (nice !== undefined) request.nice = nice;
   const umask = optionalInteger(options.umask, 'options.umask', 0, 0o777);
@@ -367,6 +372,42 @@ export function prepare(file: unknown, args: unknown, options: SpawnOptions): Pr
   return prepared;
 }
 
+
+const groupId = (group: unknown, name: string, i: number): number => validateInteger(group, `${name}[${i}]`, 0, 2 ** 32 - 2);
+
+/** The options of `spawn` (and, but for stdio, of `run`). */
+const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal'] as const;
+
+/**
+ * readOptions for SPAWN_OPTION_KEYS, as one object literal: it runs on every spawn, and a
+ * literal of fixed shape costs a few nanoseconds where a copy key by key costs half a microsecond.
+ */
+function readSpawnOptions(options: unknown): SpawnOptions {
+  if (options === undefined) return NO_OPTIONS;
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const o = options as SpawnOptions;
+  return {
+    argv0: o.argv0,
+    env: o.env,
+    cwd: o.cwd,
+    stdio: o.stdio,
+    fds: o.fds,
+    setsid: o.setsid,
+    pgid: o.pgid,
+    sigmask: o.sigmask,
+    umask: o.umask,
+    uid: o.uid,
+    gid: o.gid,
+    groups: o.groups,
+    rlimits: o.rlimits,
+    pdeathsig: o.pdeathsig,
+    nice: o.nice,
+    signal: o.signal,
+    timeout: o.timeout,
+    killSignal: o.killSignal,
+  };
+}
+const NO_OPTIONS: SpawnOptions = Object.freeze({});
 
 /** @internal What a failed step's error names: the program, the cwd, the fd plans. */
 export interface StepContext {
@@ -420,7 +461,7 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
   let prepared: PreparedSpawn;
   let killSignal: number;
   try {
-    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    options = readSpawnOptions(options); // each option read once, here
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
     if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
@@ -428,7 +469,7 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     prepared = prepare(file, args, options);
   } catch (error) {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
-    return Promise.reject(error);
+    return Promise.reject(argumentError(error, 'spawn'));
   }
   const pending = new PendingSpawn(prepared, options, killSignal);
   const promise = promiseFor(pending);
@@ -677,6 +718,18 @@ export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
   maxBuffer?: number;
 }
 
+const RUN_OPTION_KEYS: readonly (keyof RunOptions)[] = [...SPAWN_OPTION_KEYS.filter((key) => key !== 'stdio'), 'stdin', 'input', 'maxBuffer'];
+
+/** The options of `run`, read once each; those of `run` itself checked (`spawn` checks the rest). */
+function runOptions(options: unknown): { stdin: RunOptions['stdin']; input: RunOptions['input']; maxBuffer: number; spawnOptions: Partial<SpawnOptions> } {
+  const { stdin, input, maxBuffer = 64 * 1024 * 1024, ...spawnOptions } = readOptions<RunOptions>(options, RUN_OPTION_KEYS);
+  validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidArgType('options.input', 'a string or a Uint8Array', input);
+  // A pipe on stdin that nobody writes or closes would keep a reading child waiting for ever.
+  if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);
+  return { stdin, input, maxBuffer, spawnOptions };
+}
+
 /** What `run` returns. */
 export interface RunResult {
   readonly pid: number;
@@ -695,9 +748,7 @@ export interface RunResult {
  *   when an output passes `maxBuffer` (the child is killed with `killSignal` and reaped first).
  */
 export async function run(file: Bytes, args: readonly Bytes[] = [], options: RunOptions = {}): Promise<RunResult> {
-  const { stdin, input, maxBuffer = 64 * 1024 * 1024, ...spawnOptions } = options;
-  validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
-  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidArgType('options.input', 'a string or a Uint8Array', input);
+  const { stdin, input, maxBuffer, spawnOptions } = validating('run', () => runOptions(options));
   const child = await spawn(file, args, { ...spawnOptions, stdio: [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), 'pipe', 'pipe'] });
   const overflow: { stream: string | null } = { stream: null };
   const collect = (stream: Readable, name: string): Promise<Buffer> =>
@@ -710,7 +761,7 @@ export async function run(file: Bytes, args: readonly Bytes[] = [], options: Run
           if (overflow.stream === null) {
             overflow.stream = name;
             try {
-              child.kill(options.killSignal ?? 'SIGTERM');
+              child.kill(spawnOptions.killSignal ?? 'SIGTERM');
             } catch {
               // Already gone.
             }

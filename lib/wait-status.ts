@@ -2,7 +2,8 @@
  * Wait statuses as types: the raw integer from waitpid(2)/wait4(2), or waitid(2)'s siginfo,
  * decoded into a discriminated union shaped like Rust nix's `WaitStatus`.
  */
-import { outOfRange, invalidArgType } from './errors';
+import { outOfRange, invalidArgType, invalidArgValue } from './errors';
+import { readOptions, validateInteger, validating } from './validate';
 import { signalName, signalNumber, SIGNAL_MAX } from './signals';
 
 /** A child that ended with `exit(code)` or by returning `code` from main (0..255). */
@@ -109,6 +110,15 @@ export function encodeWaitStatus(status: WaitStatus): number {
   }
 }
 
+/** waitStatusToExitCode of a decoded status, its fields read once and checked. */
+function exitCodeOfStatus(status: object): number {
+  const { kind, code, signo } = readOptions<{ kind: unknown; code: unknown; signo: unknown }>(status, ['kind', 'code', 'signo'], 'status');
+  if (kind === 'exited') return validateInteger(code, 'status.code', 0, 255);
+  if (kind === 'signaled') return -validateInteger(signo, 'status.signo', 1, SIGNAL_MAX);
+  if (kind === 'stopped' || kind === 'continued') throw outOfRange('status', 'an exited or signaled status', `a ${kind} status`);
+  throw invalidArgValue('status.kind', "must be 'exited', 'signaled', 'stopped' or 'continued'", kind);
+}
+
 /**
  * The exit code a shell would report, with exactly the semantics of Python's
  * `os.waitstatus_to_exitcode`: an exited child gives its code, a child killed by a signal gives
@@ -122,9 +132,7 @@ export function encodeWaitStatus(status: WaitStatus): number {
  */
 export function waitStatusToExitCode(rawOrStatus: number | WaitStatus): number {
   if (typeof rawOrStatus === 'object' && rawOrStatus !== null) {
-    if (rawOrStatus.kind === 'exited') return rawOrStatus.code;
-    if (rawOrStatus.kind === 'signaled') return -rawOrStatus.signo;
-    throw outOfRange('status', 'an exited or signaled status', `a ${rawOrStatus.kind} status`);
+    return validating('waitStatusToExitCode', () => exitCodeOfStatus(rawOrStatus));
   }
   if (typeof rawOrStatus !== 'number') throw invalidArgType('status', 'a number or a WaitStatus', rawOrStatus);
   // Python takes any C int; negative values are reinterpreted by the macros as their bits.

@@ -13,7 +13,7 @@ import { abortError, invalidArgType, invalidArgValue, SyscallError } from './err
 import { binding } from './native';
 import { decodeWaitStatus, encodeWaitStatus, type WaitStatus } from './wait-status';
 import { signalName } from './signals';
-import { validateInteger, validatePidArgument } from './validate';
+import { argumentError, isOwnKey, validateInteger, validatePidArgument, validating } from './validate';
 
 /** Resource usage of a reaped child (getrusage(2) fields, in units that need no manual). */
 export interface Rusage {
@@ -89,8 +89,8 @@ function optionBits(options: unknown, name: string, bits: Record<string, number>
   if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
   let result = 0;
   for (const [key, value] of Object.entries(options)) {
-    const bit = bits[key];
-    if (bit === undefined) throw invalidArgValue(`${name}.${key}`, `is not a known option (${Object.keys(bits).join(', ')})`, value);
+    if (!isOwnKey(bits, key)) throw invalidArgValue(`${name}.${key}`, `is not a known option (${Object.keys(bits).join(', ')})`, value);
+    const bit = bits[key]!;
     if (typeof value !== 'boolean' && value !== undefined) throw invalidArgType(`${name}.${key}`, 'a boolean', value);
     if (value === true) result |= bit;
   }
@@ -119,7 +119,7 @@ const waitIdOptionBits = {
  */
 export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
   validatePidArgument(pid);
-  const found = binding.waitpid(pid, optionBits(options, 'options', waitOptionBits));
+  const found = binding.waitpid(pid, validating('waitpid', () => optionBits(options, 'options', waitOptionBits)));
   if (found === null) return null;
   const raw = sharedRecord[Slot.status]!;
   return { pid: found, status: decodeWaitStatus(raw), raw };
@@ -132,7 +132,7 @@ export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
  */
 export function wait4(pid: number, options?: WaitOptions): (WaitResult & { rusage: Rusage }) | null {
   validatePidArgument(pid);
-  const found = binding.wait4(pid, optionBits(options, 'options', waitOptionBits));
+  const found = binding.wait4(pid, validating('wait4', () => optionBits(options, 'options', waitOptionBits)));
   if (found === null) return null;
   const raw = sharedRecord[Slot.status]!;
   return { pid: found, status: decodeWaitStatus(raw), raw, rusage: rusageFromRecord(sharedRecord) };
@@ -212,11 +212,11 @@ function waitIdResultFromRecord(record: Float64Array): WaitIdResult {
  *   `EBADF` (not a pidfd)
  */
 export function waitid(idtype: IdType, id: number, options: WaitIdOptions): WaitIdResult | null {
-  const type = typeof idtype === 'string' ? idTypes[idtype] : undefined;
-  if (type === undefined) throw invalidArgValue('idtype', "must be 'pid', 'pgid', 'all' or 'pidfd'", idtype);
+  if (!isOwnKey(idTypes, idtype)) throw invalidArgValue('idtype', "must be 'pid', 'pgid', 'all' or 'pidfd'", idtype);
+  const type = idTypes[idtype];
   validateInteger(id, 'id', 0, 2 ** 31 - 1);
   if (options === undefined || options === null) throw invalidArgType('options', 'an object', options);
-  const found = binding.waitid(type, id, optionBits(options, 'options', waitIdOptionBits));
+  const found = binding.waitid(type, id, validating('waitid', () => optionBits(options, 'options', waitIdOptionBits)));
   return found === null ? null : waitIdResultFromRecord(sharedRecord);
 }
 
@@ -252,17 +252,17 @@ export interface WaitAsyncOptions {
  *   `EMFILE` (out of fds); an AbortError when `signal` aborts.
  */
 export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<WaitIdResult> {
+  let signal: unknown;
   try {
     validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
     if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
-    }
+    signal = options.signal; // read once: the checked value is the one used
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
   } catch (error) {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
-    return Promise.reject(error);
+    return Promise.reject(argumentError(error, 'waitAsync'));
   }
-  return waitWith((callback) => binding.pidfdWaitStart(pid, callback), options.signal);
+  return waitWith((callback) => binding.pidfdWaitStart(pid, callback), signal);
 }
 
 /**
