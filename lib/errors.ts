@@ -105,7 +105,14 @@ export function invalidArgValue(name: string, reason: string, actual: unknown): 
   );
 }
 
-/** The AbortError (a DOMException, as Node's own APIs throw) for an operation `signal` aborted. */
-export function abortError(what: string, signal: AbortSignal | undefined): Error {
-  return Object.assign(new DOMException(`The ${what} was aborted`, 'AbortError'), { cause: signal?.reason as unknown });
+/**
+ * The AbortError (a DOMException, as Node's own APIs throw) for an operation `signal` aborted,
+ * with Node's `code` 'ABORT_ERR' (DOMException's own `code` is the legacy number 20) and, when
+ * given, the `step` it was stopped in.
+ */
+export function abortError(what: string, signal: AbortSignal | undefined, details: { step?: string } = {}): Error {
+  const error = new DOMException(`The ${what} was aborted`, 'AbortError');
+  Object.defineProperty(error, 'code', { value: 'ABORT_ERR', writable: true, enumerable: false, configurable: true });
+  if (details.step !== undefined) Object.assign(error, { step: details.step });
+  return Object.assign(error, { cause: signal?.reason as unknown });
 }
