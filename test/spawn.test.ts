@@ -643,12 +643,12 @@ describe('spawn: the spawning thread starts when first needed', () => {
         fs.copyFileSync(path.join(root, 'build', 'Release', file), path.join(copy, 'build', 'Release', file));
       }
       // A user of its own (no other process counts against its limit), limited to the threads
-      // Node has once the package is loaded.
+      // Node has before the package is loaded: loading must start none.
       const id = 40_000 + (process.pid % 20_000);
-      const load = `const fs = require('fs'); const p = require(${JSON.stringify(path.join(copy, 'dist', 'index.js'))});`;
+      const load = `const fs = require('fs'); const threads = fs.readdirSync('/proc/self/task').length; const p = require(${JSON.stringify(path.join(copy, 'dist', 'index.js'))});`;
       const node = (prefix: string[], script: string): child_process.SpawnSyncReturns<string> =>
         child_process.spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), '-e', script], { cwd: copy, uid: id, gid: id, encoding: 'utf8', timeout: 20_000 });
-      const counted = node([], `${load} console.log(fs.readdirSync('/proc/self/task').length)`);
+      const counted = node([], `${load} console.log(threads)`);
       expect(counted.stderr).toBe('');
       const threads = Number(counted.stdout);
       const limited = node(['prlimit', `--nproc=${threads}`], `${load}
