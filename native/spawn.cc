@@ -64,8 +64,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "spawn_child.h"
@@ -728,8 +728,7 @@ void AfterForkInChild() {
     spawner->thread_exit = false;
     spawner->turn_over = true;
     spawner->running = nullptr;  // also among the starting ones
-    spawner->done.insert(spawner->done.end(), spawner->starting.begin(),
-                         spawner->starting.end());
+    spawner->done.insert(spawner->done.end(), spawner->starting.begin(), spawner->starting.end());
     spawner->starting.clear();
     spawner->direct_starting = 0;
     if (FreshEpollSetInForkChild(spawner->notice_epoll) != 0) {

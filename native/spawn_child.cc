@@ -5,9 +5,10 @@
 // errno: the child shares the thread-local storage of the thread that cloned it (CLONE_VM
 // without CLONE_SETTLS). No clone waits for the child's exec (spawn.cc), so that thread runs on,
 // and every system call here goes through RawSyscall (util/raw_syscall.h), which returns -errno
-// and never writes the parent thread's errno; the daemon's clone is RawClone, for the same reason. For the same reason no call made here may go through a lazily bound
-// PLT entry (the dynamic linker's resolver would run on that thread's state): the addon is built
-// with hidden symbols and linked with -z now (binding.gyp, CMakeLists.txt; test/build.test.ts).
+// and never writes the parent thread's errno; the daemon's clone is RawClone, for the same reason.
+// Nor may any call made here go through a lazily bound PLT entry (the dynamic linker's resolver
+// would run on that thread's state): the addon is built with hidden symbols and
+// linked with -z now (binding.gyp, CMakeLists.txt; test/build.test.ts).
 //
 // The step under way is recorded in the plan before each step (Enter): a child that dies before
 // its exec tells the parent where it was.
@@ -242,9 +243,9 @@ int FinishChild(void* argument) {
   // The daemon dies with this process until its exec (FinishChild): the parent it checks.
   plan->parent_pid = static_cast<pid_t>(RawSyscall(SYS_getpid));
   // CLONE_PARENT_SETTID: the daemon's pid is in the plan while this process waits for the exec.
-  long pid = RawClone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD,
-                      plan->daemon_stack_top, const_cast<pid_t*>(&plan->daemon_pid), FinishChild,
-                      plan);
+  long pid =
+      RawClone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, plan->daemon_stack_top,
+               const_cast<pid_t*>(&plan->daemon_pid), FinishChild, plan);
   if (pid < 0) Fail(plan, ChildStep::kDaemonFork, pid);
   plan->daemon_pid = static_cast<pid_t>(pid);
   // A daemon that failed, or died before its exec (killed with this process, see DieWithParent),

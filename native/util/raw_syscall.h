@@ -103,8 +103,8 @@ inline long RawClone(unsigned long flags, void* stack_top, int* parent_tid, int 
       "hlt\n"
       "1:\n\t"
       : "=a"(result)
-      : "a"(56L /* SYS_clone */), "D"(flags), "S"(stack_top), "d"(parent_tid), "r"(r10),
-        "r"(r8), "r"(r12), "r"(r13), [exit_group] "i"(231 /* SYS_exit_group */)
+      : "a"(56L /* SYS_clone */), "D"(flags), "S"(stack_top), "d"(parent_tid), "r"(r10), "r"(r8),
+        "r"(r12), "r"(r13), [exit_group] "i"(231 /* SYS_exit_group */)
       : "rcx", "r11", "memory");
   return result;
 }
