@@ -87,8 +87,8 @@ constexpr size_t kChildStackSize = 256 * 1024;
 // One stack of the pool: two halves, the child's at the top and, below it, the daemon's, which
 // runs while the intermediate child of daemon() is suspended in its clone (both share memory).
 constexpr size_t kStackMapSize = 2 * kChildStackSize;
-// Stacks kept in the pool when no child runs on them; more are unmapped.
-constexpr size_t kKeptStacks = 8;
+// Stacks kept in the pool when no child runs on them (a burst maps more; those are unmapped).
+constexpr size_t kKeptStacks = 32;
 
 // One spawn: the plan and everything it points to, then the outcome.
 struct SpawnJob {
