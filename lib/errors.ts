@@ -41,14 +41,17 @@ export class SyscallError extends Error {
   readonly path?: string;
   /** Which step of a multi-step operation failed (e.g. 'exec', 'fileActions[1] open'). */
   readonly step?: string;
+  /** The signal that ended a spawned child before its exec (`spawn`'s ECHILD), e.g. 'SIGKILL'. */
+  readonly signal?: string;
 
   /**
    * @param syscall - the name of the failed call
    * @param errno - the errno value, positive as in C or negative as in Node
    * @param path - the file involved, if any
-   * @param details - `step`: which step of a multi-step operation failed
+   * @param details - `step`: which step of a multi-step operation failed; `signal`: the signal
+   *   that ended a spawned child before its exec
    */
-  constructor(syscall: string, errno: number, path?: string, details: { step?: string } = {}) {
+  constructor(syscall: string, errno: number, path?: string, details: { step?: string; signal?: string } = {}) {
     const positive = Math.abs(errno);
     const code = errnoName(positive);
     let message = `${syscall} ${code}: ${binding.strerror(positive)}`;
@@ -60,6 +63,7 @@ export class SyscallError extends Error {
     this.syscall = syscall;
     if (path !== undefined) this.path = path;
     if (details.step !== undefined) this.step = details.step;
+    if (details.signal !== undefined) this.signal = details.signal;
   }
 }
 

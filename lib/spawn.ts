@@ -413,9 +413,8 @@ function failedLabel(where: StepContext, result: FailedSpawn): StepLabel {
 export function spawnError(where: StepContext, result: FailedSpawn): SyscallError {
   const label = failedLabel(where, result);
   if (result.errno !== -1) return new SyscallError(label.syscall, result.errno, label.path, { step: label.step });
-  const error = new SyscallError(label.syscall, os.constants.errno.ECHILD, label.path, { step: label.step });
-  if (result.signal !== 0) Object.assign(error, { signal: signalName(result.signal) });
-  return error;
+  const details = result.signal === 0 ? { step: label.step } : { step: label.step, signal: signalName(result.signal) };
+  return new SyscallError(label.syscall, os.constants.errno.ECHILD, label.path, details);
 }
 
 
