@@ -632,6 +632,26 @@ describe('spawn: the spawning thread starts when first needed', () => {
     expect(result.stdout).toBe('0 0 1\n');
   });
 
+  it('loading with no fd left for its epoll set throws an EMFILE SyscallError, never aborts', () => {
+    // The addon alone (its JavaScript is loaded first by Node anyway), with one fd free: dlopen
+    // takes and gives it back, and the addon's first fd of its own (an epoll set) cannot be had.
+    const script = `
+      const fs = require('fs');
+      const file = require('node-gyp-build').path(process.cwd());
+      const fds = [];
+      try { for (;;) fds.push(fs.openSync('/dev/null', 'r')); } catch {}
+      fs.closeSync(fds.pop());
+      try {
+        process.dlopen({ exports: {} }, file);
+        console.log('loaded');
+      } catch (error) {
+        console.log(error.name, error.code, error.errno, typeof error.syscall);
+      }`;
+    const result = runNode(script);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('SyscallError EMFILE -24 string\n');
+  });
+
   it('loads under RLIMIT_NPROC as an unprivileged user, and a burst then fails with EAGAIN instead of aborting', () => {
     // A folder that any user can read, with what the package needs to load.
     const root = path.join(__dirname, '..');
