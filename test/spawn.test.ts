@@ -552,7 +552,8 @@ describe('spawn: a child stuck before its exec', () => {
 
   it('its timeout kills and reaps it, rejecting with ETIMEDOUT and the step it was in', async () => {
     const fds = openFds();
-    const { started, fifo, marker } = stuckSpawn({ timeout: 200 });
+    // Long enough for the child to reach its open on a loaded machine (it takes microseconds).
+    const { started, fifo, marker } = stuckSpawn({ timeout: 1000 });
     expect(await rejection(started)).toMatchObject({ code: 'ETIMEDOUT', syscall: 'open', step: 'open fd 0', path: fifo });
     expect(fs.existsSync(marker)).toBe(false);
     await until(() => openFds().every((fd) => fds.includes(fd)));
