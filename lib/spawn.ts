@@ -435,7 +435,8 @@ export function spawnError(where: StepContext, result: FailedSpawn): SyscallErro
  * a close-on-exec pipe), and spawns asked for meanwhile by a dedicated native thread.
  *
  * `timeout` and `signal` apply from the call: a spawn still queued is dropped, and a child still
- * before its exec (blocked opening a FIFO, say) is killed and reaped; the program never runs.
+ * before its exec (blocked opening a FIFO, say) is killed with SIGKILL and reaped, so the program
+ * does not run (one whose exec completes at that very moment is killed at once).
  *
  * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
  *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; ETIMEDOUT
