@@ -67,7 +67,7 @@ export interface SpawnOptions {
   groups?: readonly number[];
   /** Resource limits, e.g. `{ nofile: [256, 1024], core: Infinity }` (prlimit(2)). */
   rlimits?: Readonly<Partial<Record<RlimitName, RlimitValue>>>;
-  /** Signal the child gets when this Node process exits (PR_SET_PDEATHSIG, after credentials). */
+  /** Signal the program gets when this Node process exits (PR_SET_PDEATHSIG, set right before exec). */
   pdeathsig?: Signal;
   /** Scheduling niceness (setpriority(2)), -20..19. */
   nice?: number;
