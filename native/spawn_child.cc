@@ -114,6 +114,28 @@ void CloseRange(ChildPlan* plan, unsigned first, unsigned last) {
   }
 }
 
+// Closes every fd above the highest target but the plan's sources and `notice`: a child blocked
+// in a later step (opening a FIFO, on a hung mount) must not hold other spawns' pipes open, which
+// would keep their readers from end-of-file. Nothing at or below the highest target is closed
+// yet: a file opened for a target must not land on a number still to be arranged.
+void CloseUnneeded(ChildPlan* plan, int notice) {
+  unsigned next = static_cast<unsigned>(plan->max_target) + 1;
+  for (;;) {
+    long keep = -1;  // the lowest fd to keep from `next` on
+    auto consider = [&](int fd) {
+      if (fd >= 0 && static_cast<unsigned>(fd) >= next && (keep < 0 || fd < keep)) keep = fd;
+    };
+    for (size_t i = 0; i < plan->fd_count; i++) consider(plan->fds[i].source);
+    consider(notice);
+    if (keep < 0) {
+      CloseRange(plan, next, ~0U);
+      return;
+    }
+    CloseRange(plan, next, static_cast<unsigned>(keep) - 1);
+    next = static_cast<unsigned>(keep) + 1;
+  }
+}
+
 // Moves every source fd out of the way of the targets, then puts each in place. A source may sit
 // on a target number (e.g. the parent's fd 1 going to the child's fd 2 while fd 2 goes to 1).
 void ArrangeFds(ChildPlan* plan) {
@@ -140,6 +162,7 @@ void ArrangeFds(ChildPlan* plan) {
     if (moved < 0) Fail(plan, ChildStep::kCloseRange, moved);
     notice = static_cast<int>(moved);  // the original is closed or replaced below
   }
+  CloseUnneeded(plan, notice);
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source == kNotOpen) continue;
@@ -282,6 +305,8 @@ int RunChild(void* argument) {
     }
   }
   if (plan->daemonize) {
+    Enter(plan, ChildStep::kCloseRange);
+    CloseUnneeded(plan, plan->exec_notice_fd);  // this process waits as long as the daemon
     Enter(plan, ChildStep::kDaemonFork);
     Daemonize(plan);
   }

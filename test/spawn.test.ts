@@ -550,6 +550,25 @@ describe('spawn: a child stuck before its exec', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it("holds no other spawn's pipe open: that one's output ends while it is stuck", async () => {
+    // The other spawn's pipe ends are still open here when the stuck child is cloned (the busy
+    // wait keeps its result from being delivered until the spawning thread has cloned it).
+    const before = new Set(childPids());
+    const quick = spawn('sh', ['-c', 'echo quick'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const controller = new AbortController();
+    const { started } = stuckSpawn({ signal: controller.signal });
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    const child = await quick;
+    await stuckChild(new Set([...before, child.pid]));
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    await new Promise((resolve) => child.stdout!.on('end', resolve));
+    expect(output).toBe('quick\n');
+    expect((await child.wait()).status).toEqual(ok);
+    controller.abort();
+    await expect(started).rejects.toMatchObject({ name: 'AbortError', step: 'open fd 0' });
+  });
+
   it('its timeout kills and reaps it, rejecting with ETIMEDOUT and the step it was in', async () => {
     const fds = openFds();
     // Long enough for the child to reach its open on a loaded machine (it takes microseconds).
