@@ -2,8 +2,9 @@
  * daemon(): a program started as a real daemon, through the safe spawn's native path.
  *
  * The spawning thread clones a child that starts a new session and clones the daemon (the double
- * fork, native/spawn_child.cc `Daemonize`); the child exits at once and is reaped by the spawning
- * thread, so the daemon is adopted by init or the nearest subreaper. Everything else (cwd, umask,
+ * fork, native/spawn_child.cc `Daemonize`); the child exits once the daemon has exec'd and is
+ * reaped, so the daemon is adopted by init or the nearest subreaper. The thread does not wait for
+ * either: a daemon or spawn stuck before its exec delays no other. Everything else (cwd, umask,
  * stdio, closing every other fd, default signal dispositions, empty mask, PATH search, exec errors
  * with their step) is the safe spawn's, with a daemon's defaults.
  *
@@ -17,7 +18,7 @@ import { invalidArgType, invalidArgValue, SyscallError } from './errors';
 import type { Bytes, EnvInput } from './env';
 import { binding } from './native';
 import type { OpenFlags } from './posix-spawn';
-import { prepare, queueSpawn, stepError, type PreparedSpawn, type StdioOption } from './spawn';
+import { prepare, queueSpawn, spawnError, type PreparedSpawn, type StdioOption } from './spawn';
 import { readOptions, validating } from './validate';
 
 /**
@@ -128,7 +129,7 @@ function start(prepared: PreparedSpawn): Promise<number> {
     queueSpawn(prepared.request, {
       settle: (result) => {
         if ('pid' in result) resolve(result.pid);
-        else reject(stepError({ file: prepared.file, cwd: prepared.cwd, fds: prepared.request.fds }, result.errno, result.step, result.stepIndex));
+        else reject(spawnError({ file: prepared.file, cwd: prepared.cwd, fds: prepared.request.fds }, result));
       },
     });
   });

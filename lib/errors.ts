@@ -41,15 +41,18 @@ export class SyscallError extends Error {
   readonly path?: string;
   /** Which step of a multi-step operation failed (e.g. 'exec', 'fileActions[1] open'). */
   readonly step?: string;
+  /** The signal that ended a spawned child before its exec (`spawn`'s ECHILD), e.g. 'SIGKILL'. */
+  readonly signal?: string;
 
   /**
    * @param syscall - the name of the failed call
    * @param errno - the errno value, positive as in C or negative as in Node
    * @param path - the file involved, if any
-   * @param details - `step`: which step of a multi-step operation failed
+   * @param details - `step`: which step of a multi-step operation failed; `signal`: the signal
+   *   that ended a spawned child before its exec
    */
-  constructor(syscall: string, errno: number, path?: string, details: { step?: string } = {}) {
-    const step = checkSyscallErrorArguments(syscall, errno, path, details);
+  constructor(syscall: string, errno: number, path?: string, details: { step?: string; signal?: string } = {}) {
+    const { step, signal } = checkSyscallErrorArguments(syscall, errno, path, details);
     const positive = Math.abs(errno);
     const code = errnoName(positive);
     let message = `${syscall} ${code}: ${binding.strerror(positive)}`;
@@ -61,26 +64,29 @@ export class SyscallError extends Error {
     this.syscall = syscall;
     if (path !== undefined) this.path = path;
     if (step !== undefined) this.step = step;
+    if (signal !== undefined) this.signal = signal;
   }
 }
 
 binding.setSyscallErrorConstructor(SyscallError);
 
 /** The checks of `new SyscallError(...)` (users may build one too); returns `details.step`, read once. */
-function checkSyscallErrorArguments(syscall: unknown, errno: unknown, path: unknown, details: unknown): string | undefined {
+function checkSyscallErrorArguments(syscall: unknown, errno: unknown, path: unknown, details: unknown): { step?: string; signal?: string } {
   if (typeof syscall !== 'string') throw invalidArgType('syscall', 'of type string', syscall);
   if (typeof errno !== 'number') throw invalidArgType('errno', 'of type number', errno);
   if (!Number.isInteger(errno) || Math.abs(errno) > 4095) throw outOfRange('errno', 'an integer from -4095 to 4095', errno);
   if (path !== undefined && typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
   if (typeof details !== 'object' || details === null) throw invalidArgType('details', 'an object', details);
   let step: unknown;
+  let signal: unknown;
   try {
-    step = (details as { step?: unknown }).step;
+    ({ step, signal } = details as { step?: unknown; signal?: unknown });
   } catch (error) {
     throw Object.assign(invalidArgValue('details', 'could not be read', details), { cause: error });
   }
   if (step !== undefined && typeof step !== 'string') throw invalidArgType('details.step', 'of type string', step);
-  return step;
+  if (signal !== undefined && typeof signal !== 'string') throw invalidArgType('details.signal', 'of type string', signal);
+  return { step, signal };
 }
 
 /** A TypeError or RangeError carrying a Node-style `code` such as 'ERR_INVALID_ARG_TYPE'. */
@@ -138,7 +144,14 @@ export function invalidArgValue(name: string, reason: string, actual: unknown): 
   );
 }
 
-/** The AbortError (a DOMException, as Node's own APIs throw) for an operation `signal` aborted. */
-export function abortError(what: string, signal: AbortSignal | undefined): Error {
-  return Object.assign(new DOMException(`The ${what} was aborted`, 'AbortError'), { cause: signal?.reason as unknown });
+/**
+ * The AbortError (a DOMException, as Node's own APIs throw) for an operation `signal` aborted,
+ * with Node's `code` 'ABORT_ERR' (DOMException's own `code` is the legacy number 20) and, when
+ * given, the `step` it was stopped in.
+ */
+export function abortError(what: string, signal: AbortSignal | undefined, details: { step?: string } = {}): Error {
+  const error = new DOMException(`The ${what} was aborted`, 'AbortError');
+  Object.defineProperty(error, 'code', { value: 'ABORT_ERR', writable: true, enumerable: false, configurable: true });
+  if (details.step !== undefined) Object.assign(error, { step: details.step });
+  return Object.assign(error, { cause: signal?.reason as unknown });
 }

@@ -56,8 +56,12 @@ export interface RawSpawnRequest {
   daemonize?: boolean;
 }
 
-/** A started child (pidfd -1 for a daemon), or the step that failed (`errno` positive, `step` the syscall's name). */
-export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | { errno: number; step: string; stepIndex: number });
+/**
+ * A started child (pidfd -1 for a daemon), or the step that failed (`errno` positive, `step` the
+ * syscall's name), or (`errno` -1) a child that did not reach its exec: `queued` if a cancel
+ * dropped it before its clone, else it died in `step`, `signal` the signal that ended it (0: none).
+ */
+export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | { errno: number; step: string; stepIndex: number; signal: number; queued: boolean });
 
 /** The functions exported by native/module.cc. Arguments are validated by the callers. */
 export interface NativeBinding {
@@ -120,10 +124,12 @@ export interface NativeBinding {
   ): boolean;
   /** Wakes the spawning thread for the spawns queued since it went idle. */
   spawnWake(): void;
-  /** Finished spawns arrive as `count` results of 6 numbers each: id, pid, pidfd, errno (0: exec'd), step, stepIndex. The array is reused by the next call. */
+  /** Finished spawns arrive as `count` results of 7 numbers each: id, pid, pidfd, errno (0: exec'd, -1: did not reach its exec), step, stepIndex, signal. The array is reused by the next call. */
   spawnSetDispatcher(dispatcher: (results: Float64Array, count: number) => void): void;
-  /** In the child of fork(): a new spawning thread; returns the parent's spawns in flight, failed with ECHILD, as the dispatcher gets them. */
+  /** In the child of fork(): returns the parent's spawns in flight, failed with ECHILD, as the dispatcher gets them (no thread is started). */
   spawnAfterFork(): Float64Array;
+  /** `timeout` or `signal` fired before the spawn's result: drops it from the queue or kills it before its exec; false once it has finished. */
+  spawnCancel(id: number): boolean;
   /** The syscall each step number of a failed child stands for. */
   readonly spawnStepNames: readonly string[];
   pidfdSendSignal(pidfd: number, signo: number): void;

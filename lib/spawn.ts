@@ -9,13 +9,14 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
 import { abortError, invalidArgType, invalidArgValue, outOfRange, SyscallError } from './errors';
 import { argvStartingWith, buildEnvironment, execCandidates, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from './native';
 import { openFlags, type OpenFlags } from './posix-spawn';
-import { signalList, signalNumber, type Signal } from './signals';
+import { signalList, signalName, signalNumber, type Signal } from './signals';
 import { argumentError, GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger, validating } from './validate';
 import { waitOnOwnedPidfd, type WaitIdResult } from './wait';
 
@@ -69,13 +70,20 @@ export interface SpawnOptions {
   groups?: readonly number[];
   /** Resource limits, e.g. `{ nofile: [256, 1024], core: Infinity }` (prlimit(2)). */
   rlimits?: Readonly<Partial<Record<RlimitName, RlimitValue>>>;
-  /** Signal the child gets when this Node process exits (PR_SET_PDEATHSIG, after credentials). */
+  /** Signal the program gets when this Node process exits (PR_SET_PDEATHSIG, set right before exec). */
   pdeathsig?: Signal;
   /** Scheduling niceness (setpriority(2)), -20..19. */
   nice?: number;
-  /** Aborting it sends `killSignal` to the child (or rejects the spawn if already aborted). */
+  /**
+   * Aborting it before the program runs cancels the spawn (it rejects with an AbortError and the
+   * program never runs); after, it sends `killSignal` to the child.
+   */
   signal?: AbortSignal;
-  /** Milliseconds after which the child gets `killSignal` (0, the default: never). */
+  /**
+   * Milliseconds, from the call, after which a spawn whose program has not started yet is
+   * cancelled (it rejects with ETIMEDOUT), or the running child gets `killSignal`. 0 (the
+   * default): never, as in child_process.
+   */
   timeout?: number;
   /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
   killSignal?: Signal;
@@ -416,23 +424,50 @@ export interface StepContext {
   readonly fds: readonly RawFdPlan[];
 }
 
-/** @internal The error for a failed step, with the path it concerns (also for `daemon`). */
-export function stepError(where: StepContext, errno: number, step: string, stepIndex: number): SyscallError {
+/** A step of the child as errors name it: its syscall, the `step` and the path it concerns. */
+interface StepLabel {
+  syscall: string;
+  step: string;
+  path: string | undefined;
+}
+
+// A spawn that a cancel dropped before its child was cloned.
+const QUEUED: StepLabel = Object.freeze({ syscall: 'clone', step: 'queued', path: undefined });
+
+function stepLabel(where: StepContext, step: string, stepIndex: number): StepLabel {
   const pathOf = (value: Bytes | undefined): string | undefined => (value === undefined ? undefined : value.toString());
   switch (step) {
     case 'execve':
-      return new SyscallError('execve', errno, pathOf(where.file), { step: 'exec' });
+      return { syscall: 'execve', step: 'exec', path: pathOf(where.file) };
     case 'chdir':
-      return new SyscallError('chdir', errno, pathOf(where.cwd), { step: 'chdir' });
+      return { syscall: 'chdir', step: 'chdir', path: pathOf(where.cwd) };
     case 'open': {
       const plan = where.fds[stepIndex];
-      return new SyscallError('open', errno, plan && 'path' in plan ? pathOf(plan.path) : undefined, { step: `open fd ${plan?.target}` });
+      return { syscall: 'open', step: `open fd ${plan?.target}`, path: plan && 'path' in plan ? pathOf(plan.path) : undefined };
     }
     case 'dup2':
-      return new SyscallError('dup2', errno, undefined, { step: `fd ${where.fds[stepIndex]?.target}` });
+      return { syscall: 'dup2', step: `fd ${where.fds[stepIndex]?.target}`, path: undefined };
     default:
-      return new SyscallError(step, errno, undefined, { step });
+      return { syscall: step, step, path: undefined };
   }
+}
+
+type FailedSpawn = Exclude<RawSpawnResult, { pid: number }>;
+
+function failedLabel(where: StepContext, result: FailedSpawn): StepLabel {
+  return result.errno === -1 && result.queued ? QUEUED : stepLabel(where, result.step, result.stepIndex);
+}
+
+/**
+ * @internal The error of a spawn that failed (also for `daemon`): the failed step with its errno
+ * and the path it concerns; or, for a child that died before its exec (killed from outside, say),
+ * ECHILD with the step it was in and the `signal` that ended it.
+ */
+export function spawnError(where: StepContext, result: FailedSpawn): SyscallError {
+  const label = failedLabel(where, result);
+  if (result.errno !== -1) return new SyscallError(label.syscall, result.errno, label.path, { step: label.step });
+  const details = result.signal === 0 ? { step: label.step } : { step: label.step, signal: signalName(result.signal) };
+  return new SyscallError(label.syscall, os.constants.errno.ECHILD, label.path, details);
 }
 
 
@@ -452,10 +487,17 @@ export function stepError(where: StepContext, errno: number, step: string, stepI
  * not used: one spawn at a time is cloned from the JS thread without waiting (the exec is told by
  * a close-on-exec pipe), and spawns asked for meanwhile by a dedicated native thread.
  *
+ * `timeout` and `signal` apply from the call: a spawn still queued is dropped, and a child still
+ * before its exec (blocked opening a FIFO, say) is killed with SIGKILL and reaped, so the program
+ * does not run (one whose exec completes at that very moment is killed at once).
+ *
  * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
- *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; a TypeError or
- *   RangeError for bad arguments (NUL bytes, '=' in an env name, ...) before anything is spawned;
- *   an AbortError if `options.signal` is already aborted.
+ *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; ETIMEDOUT
+ *   with the `step` the child was stuck in when `timeout` passed before its exec ('queued' if it
+ *   was not cloned yet); ECHILD with `step` and `signal` when the child was killed before its exec
+ *   by someone else; a TypeError or RangeError for bad arguments (NUL bytes, '=' in an env name,
+ *   ...) before anything is spawned; an AbortError (`code` 'ABORT_ERR', with `step` as for
+ *   ETIMEDOUT) if `options.signal` is aborted before the program runs.
  */
 export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Promise<ChildProcess> {
   let prepared: PreparedSpawn;
@@ -471,10 +513,12 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
     return Promise.reject(argumentError(error, 'spawn'));
   }
-  const pending = new PendingSpawn(prepared, options, killSignal);
+  const pending = new PendingSpawn(prepared);
   const promise = promiseFor(pending);
   try {
-    queueSpawn(prepared.request, pending);
+    const id = queueSpawn(prepared.request, pending);
+    // Only when asked: a Deadline allocates its closures.
+    if (options.timeout !== undefined || options.signal !== undefined) pending.deadline = new Deadline(id, options.timeout, options.signal, killSignal);
   } catch (error) {
     pending.reject(error);
     try {
@@ -514,39 +558,102 @@ class PendingSpawn implements SpawnSettler, StepContext {
   private readonly parentEnds: readonly (number | null)[];
   private readonly childEnds: readonly number[];
   private readonly leadsGroup: boolean;
-  private readonly timeout: number | undefined;
-  private readonly signal: AbortSignal | undefined;
   // Set by promiseFor (see takeSettlers).
   resolve: (child: ChildProcess) => void = noSettler;
   reject: (error: unknown) => void = noSettler;
+  /** `timeout` and `signal`, when given. */
+  deadline: Deadline | undefined;
 
-  constructor(
-    prepared: PreparedSpawn,
-    options: SpawnOptions,
-    private readonly killSignal: number,
-  ) {
+  constructor(prepared: PreparedSpawn) {
     this.file = prepared.file;
     this.cwd = prepared.cwd;
     this.fds = prepared.request.fds;
     this.parentEnds = prepared.parentEnds;
     this.childEnds = prepared.childEnds;
     this.leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
-    this.timeout = options.timeout;
-    this.signal = options.signal;
   }
 
   settle(result: RawSpawnResult): void {
     closeAll(this.childEnds);
-    if (!('pid' in result)) {
+    const deadline = this.deadline;
+    // A cancelled spawn never resolves: native code killed and reaped its child.
+    if (!('pid' in result) || deadline?.cancelled === true) {
+      deadline?.stop();
       closeAll(this.parentEnds);
-      this.reject(stepError(this, result.errno, result.step, result.stepIndex));
+      this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
     const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup);
-    // Only when asked: armKillers allocates its closures' context as it is entered.
-    if (this.timeout !== undefined || this.signal !== undefined) armKillers(child, this.timeout, this.signal, this.killSignal);
+    deadline?.adopt(child);
     this.resolve(child);
+  }
+}
+
+function killQuietly(child: ChildProcess, signal: number): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Already reaped: nothing to kill.
+  }
+}
+
+/**
+ * `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
+ * it: native code drops it from the queue, or kills its child before its exec (SIGKILL) and reaps
+ * it, and the spawn rejects naming the step the child was in. After the result they send
+ * `killSignal` to the child, once (at once if they fired while the result was on its way); the
+ * watch ends when the child is reaped.
+ */
+class Deadline {
+  /** Native code took the cancel: the spawn fails with error(). */
+  cancelled = false;
+  private fired: 'timeout' | 'abort' | undefined;
+  private child: ChildProcess | undefined;
+  private readonly timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onAbort: () => void;
+
+  constructor(
+    private readonly id: number,
+    timeout: number | undefined,
+    private readonly signal: AbortSignal | undefined,
+    private readonly killSignal: number,
+  ) {
+    this.onAbort = () => this.fire('abort');
+    // 0 means no timeout, as in child_process.
+    this.timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(() => this.fire('timeout'), timeout);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private fire(reason: 'timeout' | 'abort'): void {
+    if (this.child !== undefined) {
+      killQuietly(this.child, this.killSignal);
+      return;
+    }
+    if (this.fired !== undefined) return;
+    this.fired = reason;
+    this.cancelled = binding.spawnCancel(this.id);
+  }
+
+  adopt(child: ChildProcess): void {
+    this.child = child;
+    if (this.fired !== undefined) killQuietly(child, this.killSignal);
+    void child
+      .wait()
+      .catch(() => {})
+      .finally(() => this.stop());
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** ETIMEDOUT or an AbortError, with the step the child was in (or 'queued'). */
+  error(where: StepContext, result: RawSpawnResult): Error {
+    const label = 'pid' in result ? stepLabel(where, 'execve', 0) : failedLabel(where, result);
+    if (this.fired === 'abort') return abortError('spawn', this.signal, { step: label.step });
+    return new SyscallError(label.syscall, os.constants.errno.ETIMEDOUT, label.path, { step: label.step });
   }
 }
 
@@ -569,9 +676,10 @@ const scratchStrings: Bytes[] = [];
 /**
  * @internal Starts a spawn: cloned at once from this thread when no other is under way, else
  * queued for the spawning thread (native/spawn.cc); `settler` receives its result on the event
- * loop. Throws (and starts nothing) when the binding refuses the request.
+ * loop. Returns the spawn's id (for spawnCancel). Throws (and starts nothing) when the binding
+ * refuses the request.
  */
-export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): void {
+export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): number {
   const id = nextSpawnId++;
   // Packed into one string (or array) and one typed array (see NativeBinding.spawnStart): each
   // value native code reads through N-API costs more than the rest of the request's trip.
@@ -654,6 +762,7 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): voi
     // middle of the burst of spawn() calls that the wake-up is deferred for.
     void SETTLED.then(wakeSpawningThread);
   }
+  return id;
 }
 
 // The spawning thread is woken once the JavaScript turn that queued spawns for it is over (see
@@ -666,46 +775,27 @@ function wakeSpawningThread(): void {
 }
 const stepNames = binding.spawnStepNames;
 // `results` is reused by the next call (native/spawn.cc, TakeResults): read at once, never kept.
-function dispatch(results: Float64Array, count: number = results.length / 6): void {
-  for (let at = 0; at < count * 6; at += 6) {
+const RESULT_SLOTS = 7; // native/spawn.cc, ResultSlot
+function dispatch(results: Float64Array, count: number = results.length / RESULT_SLOTS): void {
+  for (let at = 0; at < count * RESULT_SLOTS; at += RESULT_SLOTS) {
     const id = results[at]!;
+    const pid = results[at + 1]!;
     const errno = results[at + 3]!;
     const settler = pendingSpawns.get(id);
     pendingSpawns.delete(id);
-    settler?.settle(errno === 0 ? { id, pid: results[at + 1]!, pidfd: results[at + 2]! } : { id, errno, step: stepNames[results[at + 4]!]!, stepIndex: results[at + 5]! });
+    settler?.settle(errno === 0 ? { id, pid, pidfd: results[at + 2]! } : { id, errno, step: stepNames[results[at + 4]!]!, stepIndex: results[at + 5]!, signal: results[at + 6]!, queued: pid === -1 });
   }
 }
 binding.spawnSetDispatcher(dispatch);
 
 /**
- * @internal In the child of fork() (lib/fork.ts): a new spawning thread; the parent's spawns that
- * were in flight fail here with ECHILD, from a microtask (the caller is in the middle of fork()).
+ * @internal In the child of fork() (lib/fork.ts): the parent's spawns that were in flight fail
+ * here with ECHILD, from a microtask (the caller is in the middle of fork()). The spawning thread
+ * is started again only when a spawn needs it.
  */
 export function spawnAfterForkInChild(): void {
   const results = binding.spawnAfterFork();
   if (results.length > 0) queueMicrotask(() => dispatch(results));
-}
-
-/** `timeout` and `signal` send the kill signal once, and stop watching when the child is reaped. */
-function armKillers(child: ChildProcess, timeout: number | undefined, signal: AbortSignal | undefined, killSignal: number): void {
-  const killQuietly = (): void => {
-    try {
-      child.kill(killSignal);
-    } catch {
-      // Already reaped: nothing to kill.
-    }
-  };
-  // 0 means no timeout, as in child_process.
-  const timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(killQuietly, timeout);
-  if (signal?.aborted) killQuietly();
-  else signal?.addEventListener('abort', killQuietly, { once: true });
-  void child
-    .wait()
-    .catch(() => {})
-    .finally(() => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', killQuietly);
-    });
 }
 
 /** Options of `run`: those of `spawn` plus output collection. */

@@ -1,34 +1,44 @@
 // The safe spawn: a clone(CLONE_VM | CLONE_PIDFD) child that runs the prepared ChildPlan
 // (spawn_child.cc) and execs. CLONE_VM: no page table is copied, so the cost does not grow with
-// the heap. Two ways to start it, the same child either way:
+// the heap.
 //
-// - The direct clone, from the JS thread, when no other spawn is under way (one after another,
-//   the common case): clone *without* CLONE_VFORK, so the JS thread goes back to its event loop
-//   at once, and learns of the exec from a close-on-exec pipe that reaches end-of-file when the
-//   child has exec'd (or exited after a failed step), watched from the loop. A thread hand-over
-//   costs two wake-ups of another thread per spawn, which on a virtual machine with idle CPUs
-//   halted cost more than the clone itself (README, "Performance"). The child shares the JS
-//   thread's thread-local storage while that thread runs on, so it leaves errno alone
-//   (util/raw_syscall.h); where that cannot be done (kHaveRawSyscall), every spawn takes the
-//   thread.
-// - The spawning thread, for the rest: a spawn asked for while another is under way (a burst, so
-//   that the JS thread is not slowed by each new child taking its CPU), and daemon(). It clones
-//   with CLONE_VFORK, suspended until the child has exec'd, then hands the result back through
-//   a uv_async_t. The JS thread never blocks on a spawn (exec of a big program on a slow file
-//   system takes a while), and the libuv threadpool, shared with fs and dns, is never tied up.
+// No clone ever waits for an exec. Every child is cloned without CLONE_VFORK, on a stack of its
+// own (from a small pool, so that spawns one after another reuse one), with a close-on-exec pipe
+// of its own, the exec notice, that reaches end-of-file when the child has exec'd or exited. The
+// read ends are in one epoll set, watched from the event loop (uv_poll_t), each under a token of
+// its job; the JS thread then reaps a child that failed or died before its exec and delivers the
+// result. So any number of children can be before their exec at once, and one blocked there
+// (opening a FIFO nobody writes, a hung network mount) delays no other spawn. The child records
+// the step it is in (spawn_child.cc), so that one that dies before its exec is reported with it.
 //
-// Both threads that clone block every signal first, so no handler of Node's can run in a child
-// that shares its memory before the child has reset the dispositions. PR_SET_PDEATHSIG fires
-// when the *thread* that created the child exits: both live as long as the Node environment, so
-// pdeathsig means "when this Node process (or worker) goes away".
+// Two threads clone, the same child either way:
+// - The JS thread itself (the direct clone), when no other spawn is under way (one after
+//   another, the common case): a thread hand-over costs two wake-ups of another thread per
+//   spawn, which on a virtual machine with idle CPUs halted cost more than the clone itself
+//   (README, "Performance").
+// - The spawning thread, started the first time it is needed, for the rest: spawns asked for
+//   while another is under way (a burst, so that the JS thread is not slowed by each new child
+//   taking its CPU), and daemon(). It only clones and hands the child over to the epoll set.
+// The children share the cloning thread's thread-local storage while it runs on, so they leave
+// errno alone (util/raw_syscall.h). Where that cannot be done (kHaveRawSyscall), or when the
+// notice cannot be watched, the spawning thread clones with CLONE_VFORK instead and waits.
 //
-// daemon() (lib/daemon.ts) goes through the same path: its plan has `daemonize` set, and the child
-// clones the daemon after setsid (spawn_child.cc, Daemonize).
+// Both threads block every signal around a clone, so no handler of Node's can run in a child
+// that shares its memory before the child has reset the dispositions. Until its exec the child
+// dies with the thread that cloned it (PR_SET_PDEATHSIG(SIGKILL), spawn_child.cc); both live as
+// long as the Node environment, so the user's pdeathsig means "when this Node process (or
+// worker) goes away".
 //
-// Requests are built completely on the JS thread (every string, array and fd table) before
-// either clone. Results of both ways reach the facade through one dispatcher (OnJobsDone).
+// daemon() (lib/daemon.ts) goes through the spawning thread: its plan has `daemonize` set, and
+// the child (the intermediate) clones the daemon after setsid with CLONE_VFORK on the second half
+// of its stack (spawn_child.cc, Daemonize), then exits; the notice's end-of-file, once both have
+// let go of it, is the end of the job.
 //
-// Man pages: clone(2), pidfd_open(2), pidfd_send_signal(2), vfork(2), pipe(7), epoll(7).
+// Requests are built completely on the JS thread (every string, array and fd table) before the
+// clone. Results reach the facade through one dispatcher (OnJobsDone).
+//
+// Man pages: clone(2), pidfd_open(2), pidfd_send_signal(2), vfork(2), pipe(7), epoll(7),
+// prctl(2) PR_SET_PDEATHSIG.
 #include "spawn.h"
 
 #include <errno.h>
@@ -54,8 +64,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "spawn_child.h"
@@ -74,10 +84,11 @@ namespace posix_process::spawn {
 namespace {
 
 constexpr size_t kChildStackSize = 256 * 1024;
-// Three stacks in one mapping, from the bottom: the daemon's, which runs while the child of
-// daemon() is suspended in clone (both share this memory); the spawning thread's child's; and
-// the direct clone's child's. Each is used by one child at a time.
-constexpr size_t kStackMapSize = 3 * kChildStackSize;
+// One stack of the pool: two halves, the child's at the top and, below it, the daemon's, which
+// runs while the intermediate child of daemon() is suspended in its clone (both share memory).
+constexpr size_t kStackMapSize = 2 * kChildStackSize;
+// Stacks kept in the pool when no child runs on them (a burst maps more; those are unmapped).
+constexpr size_t kKeptStacks = 32;
 
 // One spawn: the plan and everything it points to, then the outcome.
 struct SpawnJob {
@@ -94,17 +105,30 @@ struct SpawnJob {
   ChildPlan plan = {};
 
   pid_t pid = -1;
-  int pidfd = -1;
+  int pidfd = -1;  // changed under the Spawner's mutex once the job is known (fork handlers)
   int clone_error = 0;
-  int exec_notice = -1;       // a direct clone's: the read end of its exec notice pipe
+  void* stack = nullptr;      // from the pool, while the child may run on it
+  int exec_notice = -1;       // the read end of its exec notice pipe
   uint64_t notice_token = 0;  // and the epoll event data that stands for it
+  bool direct = false;        // cloned by the JS thread
+  // Guarded by the Spawner's mutex: the notice came while the spawning thread was still in
+  // RunJob for this job, which then finishes it.
+  bool notice_seen = false;
 
-  // The spawning thread's clone in progress, for a teardown that must kill a child stuck before
-  // its exec (StopSpawner): the pidfd as the kernel writes it during clone (CLONE_PIDFD), and
-  // whether the thread is inside clone. `killed`: a teardown killed the child; reap it.
+  // The pidfd as the kernel writes it during clone (CLONE_PIDFD), and whether the spawning
+  // thread is inside a clone that waits (CLONE_VFORK, the fallback): a teardown or a cancel
+  // kills a child stuck there through it.
   int clone_pidfd = -1;
   std::atomic<bool> in_clone{false};
-  std::atomic<bool> killed{false};
+
+  // Guarded by the Spawner's mutex. `cancel_requested`: cancelled while being cloned; `killed`:
+  // killed before its exec was seen (a cancel or a teardown), to be reaped.
+  bool cancel_requested = false;
+  bool killed = false;
+  // The child did not reach its exec (dropped from the queue, or it died before), and the signal
+  // that ended it, if any.
+  bool stopped = false;
+  int stop_signal = 0;
 
   double id = 0;  // the facade's handle for this spawn
 };
@@ -118,13 +142,21 @@ constexpr std::chrono::milliseconds kTurnGrace(2);
 struct Spawner {
   std::mutex mutex;
   std::condition_variable wake;
-  bool thread_running = false;            // guarded by mutex
-  std::condition_variable thread_exited;  // notified when it turns false
-  bool turn_over = true;                  // guarded by mutex: see SpawnStart
-  std::deque<SpawnJob*> pending;          // guarded by mutex
-  std::vector<SpawnJob*> done;            // guarded by mutex
-  bool stopping = false;                  // guarded by mutex
-  size_t in_flight = 0;                   // JS thread only: keeps the loop alive while > 0
+  std::condition_variable idle;  // the thread is not cloning (running is null)
+  bool thread_started = false;   // JS thread only (and the fork handler)
+  pthread_t thread;
+  bool thread_exit = false;       // guarded by mutex: the thread returns
+  bool turn_over = true;          // guarded by mutex: see SpawnStart
+  std::deque<SpawnJob*> pending;  // guarded by mutex
+  SpawnJob* running = nullptr;    // guarded by mutex: the job the thread is cloning, if any
+  // Guarded by mutex: cloned (or being cloned by the thread), waiting for their exec notice
+  // (their children may be before their exec), of which `direct_starting` by the JS thread.
+  std::vector<SpawnJob*> starting;
+  size_t direct_starting = 0;
+  std::vector<SpawnJob*> done;     // guarded by mutex
+  std::vector<void*> free_stacks;  // guarded by mutex
+  bool stopping = false;           // guarded by mutex
+  size_t in_flight = 0;            // JS thread only: keeps the loop alive while > 0
 
   // One JS function receives every finished spawn, in batches: one call per wake-up instead of
   // one per child keeps the event loop's share of a burst of spawns small.
@@ -136,24 +168,25 @@ struct Spawner {
   napi_async_cleanup_hook_handle cleanup_handle = nullptr;  // set while tearing down
 
   uv_async_t async;
-  std::thread thread;
-  SpawnJob* running = nullptr;  // guarded by mutex: the job the thread is on, if any
-  void* stack = nullptr;
 
-  // The direct clone in progress, if any (changed under mutex, for the fork handlers), and the
-  // epoll set holding its exec notice, watched by notice_poll.
-  SpawnJob* direct = nullptr;
-  uint64_t notice_tokens = 0;  // JS thread only: the last token handed out
+  // The epoll set holding the exec notices, watched by notice_poll.
+  std::atomic<uint64_t> notice_tokens{0};  // the last token handed out
   int notice_epoll = -1;
   uv_poll_t notice_poll;
-  // No direct clones: a fork child that could not get a set of its own, or a set the loop could
-  // not watch. Every spawn then takes the spawning thread.
+  // No exec notices: a fork child that could not get a set of its own, or a set the loop could
+  // not watch. Every spawn then takes the spawning thread, which waits for each exec.
   bool direct_disabled = false;
 
   // JS thread only: this process's environment as the last spawn without `env` copied it, for
   // the next ones while environ holds the same strings (BuildJob).
   std::shared_ptr<CStringArray> environ_copy;
 };
+
+// Held from the creation of an exec notice until its write end is closed in this process, by
+// every thread of every environment that clones, and across fork(2): a child cloned meanwhile
+// would get a copy of the write end, and a child stuck before its exec would then hold back
+// another's end-of-file.
+std::mutex clone_mutex;
 
 void OnJobsDone(uv_async_t* handle);
 
@@ -369,76 +402,78 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   return job;
 }
 
-// Reaps a child that failed a step (it is exiting: exit_group follows the error) or the
-// intermediate child of daemon(), and closes its pidfd. ECHILD only if the user reaped it with
-// waitpid(-1) first: gone either way.
-void ReapChild(Spawner* spawner, SpawnJob* job) {
-  int status;
-  while (::waitpid(job->pid, &status, 0) == -1 && errno == EINTR) {
+// Reaps a child that failed a step or died before its exec (it is exiting: its exec notice has
+// reached end-of-file), or the intermediate child of daemon(), and closes its pidfd. Returns its
+// wait status; 0 on ECHILD, only if the user reaped it with waitpid(-1) first: gone either way.
+int ReapChild(Spawner* spawner, SpawnJob* job) {
+  int status = 0;
+  while (::waitpid(job->pid, &status, 0) == -1) {
+    if (errno != EINTR) {
+      status = 0;
+      break;
+    }
   }
   int pidfd;
   {
-    std::lock_guard<std::mutex> lock(spawner->mutex);  // see RunJob
+    // Under the mutex: a fork(2) right now must not find the number of an fd closed here.
+    std::lock_guard<std::mutex> lock(spawner->mutex);
     pidfd = job->pidfd;
     job->pidfd = -1;
+    job->clone_pidfd = -1;
   }
   ::close(pidfd);
+  return status;
 }
 
-// On the spawning thread: clone, wait for exec (CLONE_VFORK), and reap the child at once if a
-// step failed, so that a failed spawn leaves no zombie. For daemon() the child is only the
-// intermediate process: it has exited by the time clone returns (the daemon has exec'd or
-// failed), it is always reaped here, and the result is the daemon's pid. Its pidfd, held until
-// then, tells a reaper in this process (startReaper) to leave it to us.
-void RunJob(Spawner* spawner, SpawnJob* job) {
-  char* stack_top = static_cast<char*>(spawner->stack) + 2 * kChildStackSize;
-  job->plan.daemon_stack_top = static_cast<char*>(spawner->stack) + kChildStackSize;
-  job->in_clone = true;
-  pid_t pid = ::clone(RunChild, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
-                      &job->plan, &job->clone_pidfd);
-  job->in_clone = false;
-  int pidfd = job->clone_pidfd;
-  if (pid == -1) {
-    job->clone_error = errno;
-    return;
+// A stack from the pool, or a new one (nullptr with errno set if it cannot be mapped). With
+// spawner->mutex held.
+void* TakeStack(Spawner* spawner) {
+  if (!spawner->free_stacks.empty()) {
+    void* stack = spawner->free_stacks.back();
+    spawner->free_stacks.pop_back();
+    return stack;
   }
-  {
-    // Under the mutex: a fork(2) right now must see the pidfd, to close its copy in the child.
-    std::lock_guard<std::mutex> lock(spawner->mutex);
-    job->pid = pid;
-    job->pidfd = AboveStdioOrKeep(pidfd);  // it took the lowest free fd: maybe a closed std fd
-  }
-  if (job->plan.error != 0 || job->plan.daemonize) {
-    ReapChild(spawner, job);
-    if (job->plan.daemonize) job->pid = job->plan.daemon_pid;
-  }
+  void* stack = mmap(nullptr, kStackMapSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  return stack == MAP_FAILED ? nullptr : stack;
 }
 
-void SpawnerThread(Spawner* spawner) {
-  for (;;) {
-    SpawnJob* job;
-    {
-      std::unique_lock<std::mutex> lock(spawner->mutex);
-      spawner->wake.wait(lock, [&] { return spawner->stopping || !spawner->pending.empty(); });
-      spawner->wake.wait_for(lock, kTurnGrace,
-                             [&] { return spawner->stopping || spawner->turn_over; });
-      if (spawner->stopping) {
-        spawner->thread_running = false;
-        spawner->thread_exited.notify_all();
-        return;
-      }
-      job = spawner->pending.front();
-      spawner->pending.pop_front();
-      spawner->running = job;
-    }
-    RunJob(spawner, job);
-    {
-      std::lock_guard<std::mutex> lock(spawner->mutex);
-      spawner->running = nullptr;
-      spawner->done.push_back(job);
-    }
-    uv_async_send(&spawner->async);
+// Gives the job's stack back to the pool, once no child runs on it. With spawner->mutex held.
+void ReleaseStack(Spawner* spawner, SpawnJob* job) {
+  if (job->stack == nullptr) return;
+  if (spawner->free_stacks.size() < kKeptStacks) {
+    spawner->free_stacks.push_back(job->stack);
+  } else {
+    munmap(job->stack, kStackMapSize);
   }
+  job->stack = nullptr;
+}
+
+// Kills a child not seen to exec (a cancel, a teardown), and marks the job to be reaped. A child
+// sharing this memory must not outlive the plan and stack it runs on, and an aborted spawn must
+// not run its program. With spawner->mutex held.
+void KillBeforeExec(SpawnJob* job, int pidfd) {
+  job->killed = true;
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+}
+
+// Makes the job's exec notice: a close-on-exec pipe whose read end goes into the epoll set under
+// the job's token (not the fd number: a stale entry for an earlier notice whose number was
+// reused, its description kept alive by a child's copy, must not end this one). Returns the
+// write end, or -1 with nothing left open.
+int OpenExecNotice(Spawner* spawner, SpawnJob* job) {
+  int notice[2];
+  if (PipeAboveStdio(notice, O_CLOEXEC) != 0) return -1;
+  epoll_event event = {};
+  event.events = EPOLLIN | EPOLLONESHOT;  // end-of-file reads as EPOLLIN | EPOLLHUP
+  event.data.u64 = job->notice_token;
+  if (epoll_ctl(spawner->notice_epoll, EPOLL_CTL_ADD, notice[0], &event) != 0) {
+    ::close(notice[0]);
+    ::close(notice[1]);
+    return -1;
+  }
+  job->exec_notice = notice[0];
+  return notice[1];
 }
 
 // Blocks every signal of the calling thread while in scope: around a clone (a child that shares
@@ -459,172 +494,257 @@ class AllSignalsBlocked {
   sigset_t previous_;
 };
 
-// The spawning thread, started with every signal blocked (it inherits its creator's mask).
-void StartSpawnerThread(Spawner* spawner) {
-  AllSignalsBlocked blocked;
-  spawner->thread_running = true;  // before the thread exists: no lock needed yet
-  try {
-    spawner->thread = std::thread(SpawnerThread, spawner);
-  } catch (...) {
-    spawner->thread_running = false;  // no thread: nothing for a teardown to wait for
-    throw;
+// Clones the job's child on job->stack. Without `wait_for_exec`, with an exec notice, returning
+// at once; false, with nothing done, when the notice cannot be made. With `wait_for_exec` (the
+// spawning thread's fallback), with CLONE_VFORK and no notice. A failed clone sets clone_error.
+bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_signals) {
+  std::unique_lock<std::mutex> clone_lock(clone_mutex, std::defer_lock);
+  int notice = -1;
+  if (!wait_for_exec) {
+    clone_lock.lock();
+    notice = OpenExecNotice(spawner, job);
+    if (notice < 0) return false;
   }
+  job->plan.exec_notice_fd = notice;
+  char* stack = static_cast<char*>(job->stack);
+  job->plan.daemon_stack_top = stack + kChildStackSize;
+  unsigned long flags = CLONE_VM | CLONE_PIDFD | SIGCHLD | (wait_for_exec ? CLONE_VFORK : 0);
+  long pid;
+  {
+    std::optional<AllSignalsBlocked> blocked;
+    if (block_signals) blocked.emplace();
+    job->in_clone = true;
+    pid = RawClone(flags, stack + kStackMapSize, &job->clone_pidfd, RunChild, &job->plan);
+    job->in_clone = false;
+  }
+  if (notice >= 0) ::close(notice);  // the child's copy is now the only one
+  if (pid < 0) {
+    if (job->exec_notice >= 0) ::close(job->exec_notice);  // which also leaves the epoll set
+    job->exec_notice = -1;
+    job->clone_error = static_cast<int>(-pid);
+    return true;
+  }
+  // The pidfd took the lowest free number: maybe a std fd this process has closed, which a later
+  // 'inherit' spawn would pass on. A fork(2) meanwhile sees it in clone_pidfd or pidfd, the same
+  // fd (DropParentJob).
+  job->clone_pidfd = AboveStdioOrKeep(job->clone_pidfd);
+  job->pid = static_cast<pid_t>(pid);
+  job->pidfd = job->clone_pidfd;
+  return true;
 }
 
-// ---- The direct clone ----
-
-// On the JS thread, once the direct child has exec'd or failed (its exec notice reached
-// end-of-file): reaps it if it failed, and moves the job to the finished ones.
-void FinishDirect(Spawner* spawner) {
-  SpawnJob* job = spawner->direct;
+// Once the child has exec'd or ended (its exec notice reached end-of-file, or a waiting clone
+// returned): reaps it if it failed a step, died before its exec or was killed (a cancelled spawn
+// never runs its program), or if it was the intermediate of daemon(); gives its stack back and
+// moves the job to the finished ones. The caller delivers them.
+void FinishJob(Spawner* spawner, SpawnJob* job) {
   int notice;
   {
-    // Under the mutex, as in ReapChild: a fork(2) from another thread must not find the number
-    // of an fd already closed here (its child would close whatever took the number since).
+    // Under the mutex, as in ReapChild.
     std::lock_guard<std::mutex> lock(spawner->mutex);
     notice = job->exec_notice;
     job->exec_notice = -1;
   }
-  ::close(notice);  // which also takes it out of the epoll set
-  if (job->plan.error != 0 || job->killed) ReapChild(spawner, job);
+  if (notice >= 0) ::close(notice);  // which also takes it out of the epoll set
+  const ChildPlan& plan = job->plan;
+  bool failed = job->clone_error == 0 && plan.error != 0;
+  bool reached_exec = plan.step == static_cast<int>(ChildStep::kExec);
+  if (job->clone_error == 0) job->stopped = !failed && (!reached_exec || job->killed);
+  if (job->pid > 0 && (failed || job->stopped || plan.daemonize)) {
+    int status = ReapChild(spawner, job);
+    if (job->stopped && WIFSIGNALED(status)) job->stop_signal = WTERMSIG(status);
+  }
+  if (plan.daemonize && !failed && !job->stopped && job->clone_error == 0) {
+    job->pid = plan.daemon_pid;
+  }
   std::lock_guard<std::mutex> lock(spawner->mutex);
-  spawner->direct = nullptr;
+  ReleaseStack(spawner, job);
   spawner->done.push_back(job);
 }
 
-// At teardown: waits, blocking the calling thread, up to `timeout_ms` (-1: no limit) for the
-// direct child's exec notice; true once it has come. The child is running its setup and exec,
-// normally short work.
-bool WaitForExecNotice(SpawnJob* job, int timeout_ms) {
-  pollfd notice = {job->exec_notice, POLLIN, 0};
-  int ready;
-  do {
-    ready = ::poll(&notice, 1, timeout_ms);
-  } while (ready == -1 && errno == EINTR);
-  return ready != 0;
+// On the spawning thread, for a job already among the starting ones (so that its exec notice,
+// which may come before the clone returns here, finds it): clones the job's child, which the
+// epoll set then watches, or with the fallback waits for its exec and finishes the job itself.
+void RunJob(Spawner* spawner, SpawnJob* job, bool notices) {
+  bool waited = !(notices && kHaveRawSyscall && CloneJob(spawner, job, false, false));
+  if (waited) CloneJob(spawner, job, true, false);
+  bool finished;
+  {
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    finished = waited || job->clone_error != 0 || job->notice_seen;
+    spawner->running = nullptr;
+    // Cancelled while being cloned: killed now (if the child has exec'd meanwhile, the spawn
+    // still fails, and FinishJob reaps the program before it is delivered).
+    if (job->cancel_requested && job->pidfd >= 0) KillBeforeExec(job, job->pidfd);
+    if (finished) {
+      auto& starting = spawner->starting;
+      starting.erase(std::find(starting.begin(), starting.end(), job));
+    }
+    spawner->idle.notify_all();
+  }
+  if (finished) {
+    FinishJob(spawner, job);
+    uv_async_send(&spawner->async);
+  }
 }
 
-// At teardown, for a child that has not exec'd: kills it, and marks the job to be reaped. Its
-// spawn can never be delivered, and a child sharing this memory must not outlive the plan and
-// stack it runs on (the kill ends it; the caller then waits for that).
-void KillBeforeExec(SpawnJob* job, int pidfd) {
-  job->killed = true;
-  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+void* SpawnerThread(void* data) {
+  auto* spawner = static_cast<Spawner*>(data);
+  for (;;) {
+    SpawnJob* job;
+    bool notices;
+    {
+      std::unique_lock<std::mutex> lock(spawner->mutex);
+      auto has_work = [&] { return !spawner->stopping && !spawner->pending.empty(); };
+      spawner->wake.wait(lock, [&] { return spawner->thread_exit || has_work(); });
+      spawner->wake.wait_for(lock, kTurnGrace,
+                             [&] { return spawner->thread_exit || spawner->turn_over; });
+      if (spawner->thread_exit) return nullptr;
+      if (!has_work()) continue;
+      job = spawner->pending.front();
+      spawner->pending.pop_front();
+      job->stack = TakeStack(spawner);
+      if (job->stack == nullptr) {
+        job->clone_error = errno;
+        spawner->done.push_back(job);
+        uv_async_send(&spawner->async);
+        continue;
+      }
+      spawner->running = job;
+      job->notice_token = ++spawner->notice_tokens;
+      spawner->starting.push_back(job);
+      notices = !spawner->direct_disabled;
+    }
+    RunJob(spawner, job, notices);
+  }
 }
 
-// On the JS thread, with spawner->mutex held (a fork(2) from another thread then sees either no
-// direct clone or one whose fds are recorded, which AfterForkInChild closes: a copy of the
-// notice pipe's write end kept by a fork child would hold end-of-file back for ever). Clones the
-// child without CLONE_VFORK and returns at once; OnExecNotice finishes the job. A failed clone
-// goes to the finished jobs, delivered from the loop like any other. Returns false, with nothing
-// done, when the notice cannot be watched (no pipe, or no epoll watch left): the caller then
-// hands the job to the spawning thread, so that this thread never waits for an exec.
+// Starts the spawning thread, with every signal blocked (it inherits its creator's mask).
+// Returns 0 or the error number of pthread_create (EAGAIN at RLIMIT_NPROC).
+int StartSpawnerThread(Spawner* spawner) {
+  AllSignalsBlocked blocked;
+  int result = pthread_create(&spawner->thread, nullptr, SpawnerThread, spawner);
+  if (result == 0) spawner->thread_started = true;
+  return result;
+}
+
+// On the JS thread, with spawner->mutex held (a fork(2) from another thread then sees the job
+// either not started or with its fds recorded, which AfterForkInChild closes). Clones the child
+// and returns at once; OnExecNotice finishes the job. A failed clone goes to the finished jobs,
+// delivered from the loop like any other. Returns false, with nothing done, when no stack or
+// notice can be had: the caller then hands the job to the spawning thread.
 bool StartDirect(Spawner* spawner, SpawnJob* job) {
-  int notice[2];
-  if (PipeAboveStdio(notice, O_CLOEXEC) != 0) return false;
-  epoll_event event = {};
-  event.events = EPOLLIN | EPOLLONESHOT;  // end-of-file reads as EPOLLIN | EPOLLHUP
-  // A token of this spawn's own, not the fd number: a stale entry for an earlier notice whose
-  // number was reused (a copy of it kept alive elsewhere) must not end this one.
-  event.data.u64 = ++spawner->notice_tokens;
-  if (epoll_ctl(spawner->notice_epoll, EPOLL_CTL_ADD, notice[0], &event) != 0) {
-    ::close(notice[0]);
-    ::close(notice[1]);
+  job->stack = TakeStack(spawner);
+  if (job->stack == nullptr) return false;
+  job->notice_token = ++spawner->notice_tokens;
+  if (!CloneJob(spawner, job, false, true)) {
+    ReleaseStack(spawner, job);
     return false;
   }
-  job->plan.exec_notice_fd = notice[1];
-  char* stack_top = static_cast<char*>(spawner->stack) + kStackMapSize;
-  int pidfd = -1;
-  pid_t pid;
-  int clone_errno;
-  {
-    AllSignalsBlocked blocked;
-    pid = ::clone(RunChild, stack_top, CLONE_VM | CLONE_PIDFD | SIGCHLD, &job->plan, &pidfd);
-    clone_errno = errno;
-  }
-  ::close(notice[1]);  // the child's copy is now the only one
-  if (pid == -1) {
-    ::close(notice[0]);  // which also takes it out of the epoll set
-    job->clone_error = clone_errno;
+  if (job->clone_error != 0) {
+    ReleaseStack(spawner, job);
     spawner->done.push_back(job);
     uv_async_send(&spawner->async);
     return true;
   }
-  job->pid = pid;
-  job->pidfd = AboveStdioOrKeep(pidfd);  // it took the lowest free fd: maybe a closed std fd
-  job->exec_notice = notice[0];
-  job->notice_token = event.data.u64;
-  spawner->direct = job;
+  job->direct = true;
+  spawner->direct_starting++;
+  spawner->starting.push_back(job);
   return true;
 }
 
-// The direct child's exec notice reached end-of-file: deliver its result.
+// The job whose exec notice has `token`, taken out of the starting ones; null if none (an event
+// of a notice already closed), or if the spawning thread has not yet returned from its clone
+// (RunJob then finishes it).
+SpawnJob* TakeStarting(Spawner* spawner, uint64_t token) {
+  std::lock_guard<std::mutex> lock(spawner->mutex);
+  auto& starting = spawner->starting;
+  auto found = std::find_if(starting.begin(), starting.end(),
+                            [&](SpawnJob* job) { return job->notice_token == token; });
+  if (found == starting.end()) return nullptr;
+  SpawnJob* job = *found;
+  if (job == spawner->running) {
+    job->notice_seen = true;
+    return nullptr;
+  }
+  starting.erase(found);
+  if (job->direct) spawner->direct_starting--;
+  return job;
+}
+
+// Exec notices reached end-of-file: deliver their results.
 void OnExecNotice(uv_poll_t* handle, int status, int events) {
   auto* spawner = static_cast<Spawner*>(handle->data);
-  epoll_event ready;
+  epoll_event ready[16];
   int count;
   do {
-    count = epoll_wait(spawner->notice_epoll, &ready, 1, 0);
+    count = epoll_wait(spawner->notice_epoll, ready, 16, 0);
   } while (count == -1 && errno == EINTR);
-  if (count != 1 || spawner->direct == nullptr) return;
-  if (ready.data.u64 != spawner->direct->notice_token) return;
-  FinishDirect(spawner);
-  OnJobsDone(&spawner->async);
+  bool finished = false;
+  for (int i = 0; i < count; i++) {
+    SpawnJob* job = TakeStarting(spawner, ready[i].data.u64);
+    if (job == nullptr) continue;
+    FinishJob(spawner, job);
+    finished = true;
+  }
+  if (finished) OnJobsDone(&spawner->async);
 }
 
 // fork(2) copies every Spawner but none of their threads. In the child (lib/fork.ts), the spawns
 // that were queued, under way or not yet delivered at the fork fail with ECHILD (they are the
-// parent's), and spawnAfterFork starts a new thread and returns those failures. The atfork
-// handlers hold each Spawner's mutex across the fork, so that no job is half moved when the
-// child copies the queues.
+// parent's), and spawnAfterFork returns those failures; a spawning thread is started again when
+// one is needed. The atfork handlers hold each Spawner's mutex and clone_mutex across the fork,
+// so that no job is half moved and no exec notice's write end is open when the child copies them.
 std::mutex spawners_mutex;
 std::vector<Spawner*> spawners;  // guarded by spawners_mutex
 
 void BeforeFork() {
   spawners_mutex.lock();
   for (Spawner* spawner : spawners) spawner->mutex.lock();
+  clone_mutex.lock();
 }
 
 void AfterForkInParent() {
+  clone_mutex.unlock();
   for (Spawner* spawner : spawners) spawner->mutex.unlock();
   spawners_mutex.unlock();
 }
 
+// In the fork child: closes this process's copies of a parent's job's fds.
+void DropParentJob(Spawner* spawner, SpawnJob* job) {
+  if (job->exec_notice >= 0) ::close(job->exec_notice);
+  job->exec_notice = -1;
+  int pidfd = job->pidfd >= 0 ? job->pidfd : job->clone_pidfd;
+  if (pidfd >= 0) ::close(pidfd);
+  job->pidfd = -1;
+  job->clone_pidfd = -1;
+  job->clone_error = ECHILD;
+  job->stopped = false;
+  ReleaseStack(spawner, job);  // no child runs on this process's copy
+}
+
 void AfterForkInChild() {
+  new (&clone_mutex) std::mutex();
   for (Spawner* spawner : spawners) {
-    // The thread, and any wait on the condition variable it was in, are the parent's: new ones,
-    // built over the old without destroying them (a handle to a thread this process does not
-    // have must be neither joined nor detached, and the old condition variable counts a waiter
+    // The thread, and any wait on a condition variable it was in, are the parent's: new ones,
+    // built over the old without destroying them (the old condition variable counts a waiter
     // that will never wake). The mutex was locked by this thread in BeforeFork: a fresh one too.
-    new (&spawner->thread) std::thread();
     new (&spawner->wake) std::condition_variable();
-    new (&spawner->thread_exited) std::condition_variable();
+    new (&spawner->idle) std::condition_variable();
     new (&spawner->mutex) std::mutex();
-    spawner->thread_running = false;
+    spawner->thread_started = false;
+    spawner->thread_exit = false;
     spawner->turn_over = true;
-    if (spawner->running != nullptr) {
-      // Inside its clone, the job's pidfd is only in clone_pidfd yet: this process's copy.
-      SpawnJob* job = spawner->running;
-      if (job->pidfd < 0 && job->in_clone && job->clone_pidfd >= 0) ::close(job->clone_pidfd);
-      spawner->done.push_back(job);
-    }
-    spawner->running = nullptr;
-    if (spawner->direct != nullptr) {
-      ::close(spawner->direct->exec_notice);  // the parent's child: its exec is told there
-      spawner->direct->exec_notice = -1;
-      spawner->done.push_back(spawner->direct);
-      spawner->direct = nullptr;
-    }
+    spawner->running = nullptr;  // also among the starting ones
+    spawner->done.insert(spawner->done.end(), spawner->starting.begin(), spawner->starting.end());
+    spawner->starting.clear();
+    spawner->direct_starting = 0;
     if (FreshEpollSetInForkChild(spawner->notice_epoll) != 0) {
-      spawner->direct_disabled = true;  // no direct clones in this process
+      spawner->direct_disabled = true;  // no exec notices in this process
     }
     spawner->done.insert(spawner->done.end(), spawner->pending.begin(), spawner->pending.end());
     spawner->pending.clear();
-    for (SpawnJob* job : spawner->done) {
-      if (job->pidfd >= 0) ::close(job->pidfd);  // the copy of the parent's pidfd
-      job->pidfd = -1;
-      job->clone_error = ECHILD;
-    }
+    for (SpawnJob* job : spawner->done) DropParentJob(spawner, job);
   }
   spawners_mutex.unlock();
 }
@@ -672,14 +792,25 @@ const char* StepName(int step) {
 }
 
 // The fields of one finished spawn in the array handed to the dispatcher.
-enum ResultSlot : int { kId = 0, kPid, kPidfd, kErrno, kStep, kStepIndex, kResultSlots };
+enum ResultSlot : int {
+  kId = 0,
+  kPid,
+  kPidfd,
+  kErrno,
+  kStep,
+  kStepIndex,
+  kSignal,
+  kResultSlots,
+};
 
 // Capacity of the reused results array, in results: a bigger batch gets an array of its own.
 constexpr size_t kSharedResults = 64;
 
 // On the JS thread: takes the finished jobs and writes them to a Float64Array of kResultSlots
 // numbers each: id, pid, pidfd (-1 for a daemon: not our child), then errno, step (a ChildStep,
-// named by spawnStepNames) and stepIndex, with errno 0 when the child exec'd. Plain numbers,
+// named by spawnStepNames), stepIndex and signal. errno is 0 when the child exec'd, and -1 when
+// it did not reach its exec, step being where it was: dropped from the queue by a cancel (pid
+// -1), or dead before its exec, `signal` the signal that ended it (0 if none). Plain numbers,
 // because setting properties on an object per spawn from C++ cost more than the rest of this
 // hand-over. The array is the reused one when `reuse` allows and the batch fits (the caller
 // passes the count along), else a new one of the exact size. Returns the number of results.
@@ -713,9 +844,16 @@ size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Arr
     result[kPid] = job.pid;
     result[kPidfd] = job.pidfd;
     // A failed clone has no step of the child: kNone, which is named "clone".
-    result[kErrno] = job.clone_error != 0 ? job.clone_error : job.plan.error;
+    if (job.clone_error != 0) {
+      result[kErrno] = job.clone_error;
+    } else if (job.plan.error != 0) {
+      result[kErrno] = job.plan.error;
+    } else {
+      result[kErrno] = job.stopped ? -1 : 0;
+    }
     result[kStep] = job.clone_error != 0 ? 0 : job.plan.step;
     result[kStepIndex] = job.clone_error != 0 ? 0 : job.plan.step_index;
+    result[kSignal] = job.stop_signal;
   }
   spawner->in_flight -= done.size();
   if (spawner->in_flight == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
@@ -753,16 +891,16 @@ void OnJobsDone(uv_async_t* handle) {
   }
 }
 
-// spawnAfterFork() -> results: in the child of lib/fork.ts, after uv_loop_fork. Starts a new
-// spawning thread and returns the parent's spawns, failed with ECHILD, in the dispatcher's
-// format: synchronously, because an async send the parent made just before the fork may have
-// left the handle looking busy in the child, which would never be woken by another.
+// spawnAfterFork() -> results: in the child of lib/fork.ts, after uv_loop_fork. Returns the
+// parent's spawns, failed with ECHILD, in the dispatcher's format: synchronously, because an
+// async send the parent made just before the fork may have left the handle looking busy in the
+// child, which would never be woken by another. No thread is started: a spawn that needs one
+// starts it, so the child has only its own thread until then.
 Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info) {
   auto* spawner = static_cast<Spawner*>(info.Data());
   // Without a set of its own (AfterForkInChild), the poll handle would watch the parent's set
   // (uv_loop_fork registers it again) and take the parent's exec notices.
   if (spawner->direct_disabled) uv_poll_stop(&spawner->notice_poll);
-  if (!spawner->thread.joinable()) StartSpawnerThread(spawner);
   Napi::Float64Array results;
   TakeResults(info.Env(), spawner, false, &results);
   return results;
@@ -789,7 +927,6 @@ Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
   spawner->async_context = std::make_unique<Napi::AsyncContext>(info.Env(), "posix-process:spawn");
   return info.Env().Undefined();
 }
-
 // spawnStart(id, strings, layout, groups, rlimits; see BuildJob) -> whether spawnWake must be
 // called: starts or queues a spawn, whose result reaches the dispatcher with this id.
 //
@@ -799,6 +936,8 @@ Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
 // taking the CPUs (it halved the spread of the event-loop stall in the 200-children benchmark,
 // README "Performance"), and a spawn queued before a long synchronous stretch of JavaScript
 // still starts within the grace. The first spawn of a burst is a direct clone, started at once.
+// The thread is started the first time a spawn is queued for it; if it cannot be (EAGAIN at
+// RLIMIT_NPROC), that spawn fails with the error, step "clone".
 Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
@@ -814,20 +953,27 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   job->id = info[0].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
   bool needs_wake = false;
-  {
-    std::lock_guard<std::mutex> lock(spawner->mutex);
-    bool thread_idle = spawner->pending.empty() && spawner->running == nullptr;
-    bool direct = kHaveRawSyscall && !job->plan.daemonize && thread_idle &&
-                  spawner->direct == nullptr && !spawner->direct_disabled;
-    if (direct && StartDirect(spawner, job.get())) {
-      job.release();
-    } else {
-      // A thread with work queued will find this job without a wake-up.
-      needs_wake = spawner->pending.empty();
-      if (needs_wake) spawner->turn_over = false;
-      spawner->pending.push_back(job.release());
+  std::lock_guard<std::mutex> lock(spawner->mutex);
+  bool thread_idle = spawner->pending.empty() && spawner->running == nullptr;
+  bool direct = kHaveRawSyscall && !job->plan.daemonize && thread_idle &&
+                spawner->direct_starting == 0 && !spawner->direct_disabled;
+  if (direct && StartDirect(spawner, job.get())) {
+    job.release();
+    return Napi::Boolean::New(env, false);
+  }
+  if (!spawner->thread_started) {
+    int error = StartSpawnerThread(spawner);
+    if (error != 0) {
+      job->clone_error = error;
+      spawner->done.push_back(job.release());
+      uv_async_send(&spawner->async);
+      return Napi::Boolean::New(env, false);
     }
   }
+  // A thread with work queued will find this job without a wake-up.
+  needs_wake = spawner->pending.empty();
+  if (needs_wake) spawner->turn_over = false;
+  spawner->pending.push_back(job.release());
   if (needs_wake) spawner->wake.notify_one();
   return Napi::Boolean::New(env, needs_wake);
 }
@@ -879,6 +1025,78 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// spawnCancel(id) -> whether the spawn will fail as cancelled: `timeout` or `signal` fired before
+// its result. A spawn still queued is dropped; one being cloned or before its exec is killed
+// (SIGKILL through its pidfd: every other signal is blocked in the child until its exec) and
+// reaped. False once the spawn has finished (its result is on the way): the facade then treats
+// it like a child that runs.
+Napi::Value SpawnCancel(const Napi::CallbackInfo& info) {
+  auto* spawner = static_cast<Spawner*>(info.Data());
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "spawnCancel(id)");
+  double id = info[0].As<Napi::Number>().DoubleValue();
+  bool cancelled = false;
+  bool dropped = false;
+  {
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    auto& pending = spawner->pending;
+    auto is_it = [&](SpawnJob* job) { return job->id == id; };
+    auto queued = std::find_if(pending.begin(), pending.end(), is_it);
+    auto& starting = spawner->starting;
+    auto started = std::find_if(starting.begin(), starting.end(), is_it);
+    if (queued != pending.end()) {
+      SpawnJob* job = *queued;
+      pending.erase(queued);
+      job->stopped = true;
+      spawner->done.push_back(job);
+      cancelled = dropped = true;
+    } else if (spawner->running != nullptr && spawner->running->id == id) {
+      SpawnJob* job = spawner->running;
+      job->cancel_requested = true;  // RunJob kills it once its clone returns
+      int pidfd = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
+      if (job->in_clone && pidfd >= 0) KillBeforeExec(job, pidfd);  // a clone that waits
+      cancelled = true;
+    } else if (started != starting.end()) {
+      KillBeforeExec(*started, (*started)->pidfd);
+      cancelled = true;
+    }
+  }
+  if (dropped) uv_async_send(&spawner->async);
+  return Napi::Boolean::New(info.Env(), cancelled);
+}
+
+// At teardown: waits, blocking the calling thread, up to `timeout_ms` (-1: no limit) for the
+// exec notices of the children still starting, and finishes the jobs of those that come. The
+// children are running their setup and exec, normally short work.
+void WaitForStarting(Spawner* spawner, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    std::vector<pollfd> notices;
+    std::vector<uint64_t> tokens;
+    {
+      std::lock_guard<std::mutex> lock(spawner->mutex);
+      for (SpawnJob* job : spawner->starting) {
+        notices.push_back({job->exec_notice, POLLIN, 0});
+        tokens.push_back(job->notice_token);
+      }
+    }
+    if (notices.empty()) return;
+    int wait_ms = -1;
+    if (timeout_ms >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return;
+      wait_ms = static_cast<int>(left.count());
+    }
+    int ready = ::poll(notices.data(), notices.size(), wait_ms);
+    if (ready == -1 && errno != EINTR) return;
+    for (size_t i = 0; i < notices.size(); i++) {
+      if (notices[i].revents == 0) continue;
+      SpawnJob* job = TakeStarting(spawner, tokens[i]);
+      if (job != nullptr) FinishJob(spawner, job);
+    }
+  }
+}
+
 // Environment teardown (an async cleanup hook): stop the thread, drop what is queued, and free
 // the Spawner once libuv has closed its async handle. Node waits for the hook to be removed
 // before it unloads the addon of a worker, so the close callback never runs in unmapped code.
@@ -886,46 +1104,35 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   auto* spawner = static_cast<Spawner*>(data);
   spawner->cleanup_handle = handle;
   {
-    // The thread finishes the job it is on. A child blocked before its exec (opening a FIFO for
-    // its stdin, say) would hold it, and this teardown, for ever: after the grace period it is
-    // killed, and the thread's clone returns. A child that exec'd just then, before the thread
-    // saw its clone return, is killed too: its spawn could not be delivered any more anyway.
+    // The thread takes no new job and finishes the clone it is in. With the fallback, a clone
+    // that waits for a child blocked before its exec (opening a FIFO, say) would hold it, and
+    // this teardown, for ever: after the grace period the child is killed.
     std::unique_lock<std::mutex> lock(spawner->mutex);
     spawner->stopping = true;
     spawner->wake.notify_one();
-    while (!spawner->thread_exited.wait_for(lock, kTeardownGrace,
-                                            [&] { return !spawner->thread_running; })) {
+    while (!spawner->idle.wait_for(lock, kTeardownGrace,
+                                   [&] { return spawner->running == nullptr; })) {
       SpawnJob* job = spawner->running;
-      if (job == nullptr || !job->in_clone) continue;
-      if (!job->plan.daemonize) {
-        int pidfd = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
-        if (pidfd >= 0) KillBeforeExec(job, pidfd);
-        continue;
-      }
-      // daemon(): the one stuck is the daemon, which the child waits for. Its pid (written by the
-      // kernel at its clone) cannot be reused while the child lives: the child reaps it only
-      // after its own clone returns. Killing it ends the child's wait, and the child exits.
-      pid_t daemon = __atomic_load_n(&job->plan.daemon_pid, __ATOMIC_ACQUIRE);
-      int child = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
-      pollfd child_exited = {child, POLLIN, 0};
-      if (daemon <= 0 || child < 0 || ::poll(&child_exited, 1, 0) != 0) continue;
-      int daemon_pidfd = static_cast<int>(syscall(SYS_pidfd_open, daemon, 0));
-      if (daemon_pidfd >= 0) {
-        KillBeforeExec(job, daemon_pidfd);
-        ::close(daemon_pidfd);
-      }
+      int pidfd = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
+      if (job->in_clone && pidfd >= 0) KillBeforeExec(job, pidfd);
     }
   }
-  if (spawner->thread.joinable()) spawner->thread.join();
-  // A direct child still reads its plan and runs on the stack freed below: wait for its exec,
-  // or after the grace period kill it and wait for its end.
-  if (spawner->direct != nullptr) {
-    SpawnJob* job = spawner->direct;
-    if (!WaitForExecNotice(job, static_cast<int>(kTeardownGrace.count()))) {
-      KillBeforeExec(job, job->pidfd);
-      WaitForExecNotice(job, -1);  // end-of-file at its exit
+  // A child before its exec reads its plan and runs on a stack freed below: wait for its exec,
+  // or after the grace period kill it and wait for its end. Killing the intermediate of daemon()
+  // ends the daemon too (it dies with its parent until its exec).
+  WaitForStarting(spawner, static_cast<int>(kTeardownGrace.count()));
+  {
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    for (SpawnJob* job : spawner->starting) KillBeforeExec(job, job->pidfd);
+  }
+  WaitForStarting(spawner, -1);
+  if (spawner->thread_started) {
+    {
+      std::lock_guard<std::mutex> lock(spawner->mutex);
+      spawner->thread_exit = true;
     }
-    FinishDirect(spawner);
+    spawner->wake.notify_one();
+    pthread_join(spawner->thread, nullptr);
   }
   {
     std::lock_guard<std::mutex> lock(spawners_mutex);
@@ -933,11 +1140,10 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   }
   for (SpawnJob* job : spawner->pending) delete job;
   for (SpawnJob* job : spawner->done) {
-    if (job->killed && job->pidfd >= 0) ReapChild(spawner, job);  // closes the pidfd
-    if (job->pidfd >= 0) ::close(job->pidfd);
+    if (job->pidfd >= 0) ::close(job->pidfd);  // an exec'd child's: left running
     delete job;
   }
-  munmap(spawner->stack, kStackMapSize);
+  for (void* stack : spawner->free_stacks) munmap(stack, kStackMapSize);
   spawner->dispatcher.Reset();
   spawner->results_array.Reset();
   spawner->async_context.reset();
@@ -977,48 +1183,39 @@ void Initialize(Napi::Env env, Napi::Object exports) {
     delete spawner;
     throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
   }
-  spawner->stack = mmap(nullptr, kStackMapSize, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (spawner->stack == MAP_FAILED) {
-    int err = errno;
-    delete spawner;
-    throw SyscallError(env, err, "mmap");
-  }
   spawner->notice_epoll = AboveStdio(epoll_create1(EPOLL_CLOEXEC));
   if (spawner->notice_epoll == -1) {
     int err = errno;
-    munmap(spawner->stack, kStackMapSize);
     delete spawner;
     throw SyscallError(env, err, "epoll_create1");
   }
   int result = uv_poll_init(loop, &spawner->notice_poll, spawner->notice_epoll);
   if (result != 0) {
     ::close(spawner->notice_epoll);
-    munmap(spawner->stack, kStackMapSize);
     delete spawner;
-    throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(result));
+    throw SyscallError(env, -result, "uv_poll_init");  // libuv's errors are -errno
   }
   spawner->notice_poll.data = spawner;
   result = uv_async_init(loop, &spawner->async, OnJobsDone);
   if (result != 0) {
     // The poll handle exists: the Spawner goes once libuv has closed it.
-    munmap(spawner->stack, kStackMapSize);
     uv_close(reinterpret_cast<uv_handle_t*>(&spawner->notice_poll), [](uv_handle_t* closed) {
       auto* failed = static_cast<Spawner*>(closed->data);
       ::close(failed->notice_epoll);
       delete failed;
     });
-    throw Napi::Error::New(env, std::string("uv_async_init: ") + uv_strerror(result));
+    throw SyscallError(env, -result, "uv_async_init");
   }
   spawner->async.data = spawner;
   uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
-  // Unreferenced for good: a direct clone in progress counts in in_flight, which refs `async`.
+  // Unreferenced for good: a child starting counts in in_flight, which refs `async`.
   if (uv_poll_start(&spawner->notice_poll, UV_READABLE, OnExecNotice) != 0) {
     spawner->direct_disabled = true;
   }
   uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->notice_poll));
 
-  StartSpawnerThread(spawner);
+  // No thread yet: the spawning thread starts when a spawn first needs it (SpawnStart), so that
+  // loading never fails for want of one, and a fork child has only its one thread.
   static std::once_flag fork_handlers;
   std::call_once(fork_handlers,
                  [] { pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild); });
@@ -1030,6 +1227,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   napi_add_async_cleanup_hook(env, StopSpawner, spawner, nullptr);
   exports.Set("spawnStart", Napi::Function::New(env, SpawnStart, "spawnStart", spawner));
   exports.Set("spawnWake", Napi::Function::New(env, SpawnWake, "spawnWake", spawner));
+  exports.Set("spawnCancel", Napi::Function::New(env, SpawnCancel, "spawnCancel", spawner));
   exports.Set("spawnSetDispatcher",
               Napi::Function::New(env, SpawnSetDispatcher, "spawnSetDispatcher", spawner));
   exports.Set("spawnAfterFork",

@@ -3,15 +3,15 @@
 // syscall/exec_linux.go forkAndExecInChild1) and reads of the prepared ChildPlan.
 //
 // errno: the child shares the thread-local storage of the thread that cloned it (CLONE_VM
-// without CLONE_SETTLS). A direct clone (spawn.cc) leaves that thread running, so every system
-// call here goes through RawSyscall (util/raw_syscall.h), which returns -errno and never writes
-// the parent thread's errno. For the same reason no call made here may go through a lazily bound
-// PLT entry (the dynamic linker's resolver would run on that thread's state): the addon is built
-// with hidden symbols and linked with -z now (binding.gyp, CMakeLists.txt; test/build.test.ts).
+// without CLONE_SETTLS). No clone waits for the child's exec (spawn.cc), so that thread runs on,
+// and every system call here goes through RawSyscall (util/raw_syscall.h), which returns -errno
+// and never writes the parent thread's errno; the daemon's clone is RawClone, for the same reason.
+// Nor may any call made here go through a lazily bound PLT entry (the dynamic linker's resolver
+// would run on that thread's state): the addon is built with hidden symbols and
+// linked with -z now (binding.gyp, CMakeLists.txt; test/build.test.ts).
 //
-// glibc's clone(3) wrapper (used for the daemon's clone) is a few instructions around the system
-// call: it neither allocates nor locks, and since glibc 2.25 keeps no pid cache to update. It
-// sets errno when it fails, which is why daemon() always runs under CLONE_VFORK.
+// The step under way is recorded in the plan before each step (Enter): a child that dies before
+// its exec tells the parent where it was.
 //
 // Man pages: clone(2), execve(2), setsid(2), wait4(2), setpgid(2), setgroups(2), setresuid(2),
 // prlimit(2), setpriority(2), umask(2), prctl(2) PR_SET_PDEATHSIG, close_range(2),
@@ -57,6 +57,33 @@ POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Fail(ChildPlan* plan, ChildStep step,
   plan->step_index = index;
   RawSyscall(SYS_exit_group, 127);
   __builtin_unreachable();
+}
+
+// Records the step the child is about to take (and which fd or limit), so that a parent that
+// sees it die before its exec (killed, by a timeout, an abort or anyone) can say where it was.
+POSIX_PROCESS_CHILD_SIDE void Enter(ChildPlan* plan, ChildStep step, size_t index = 0) {
+  plan->step_index = static_cast<int>(index);
+  plan->step = static_cast<int>(step);
+}
+
+// Until its exec the child must die with the thread that cloned it: it shares that process's
+// memory (CLONE_VM), and blocked in a step (opening a FIFO) it would keep it alive for ever.
+// Armed first, and again after credential changes, which clear it; if the parent is already
+// gone, the signal came too early to be armed: exit.
+POSIX_PROCESS_CHILD_SIDE void DieWithParent(ChildPlan* plan) {
+  RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (RawSyscall(SYS_getppid) != plan->parent_pid) RawSyscall(SYS_exit_group, 127);
+}
+
+// Right before exec: the program gets the user's parent-death signal, or none. If the parent
+// died before this point the signal was never armed: deliver it now, as Go does.
+POSIX_PROCESS_CHILD_SIDE void SetProgramDeathSignal(ChildPlan* plan) {
+  Enter(plan, ChildStep::kPdeathsig);
+  long result = RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, plan->pdeathsig, 0, 0, 0);
+  if (result < 0) Fail(plan, ChildStep::kPdeathsig, result);
+  if (plan->pdeathsig != 0 && RawSyscall(SYS_getppid) != plan->parent_pid) {
+    RawSyscall(SYS_kill, RawSyscall(SYS_getpid), plan->pdeathsig);
+  }
 }
 
 // Resets every caught signal, and every ignored one the plan asks for, to SIG_DFL. Handlers of
@@ -113,6 +140,27 @@ POSIX_PROCESS_CHILD_SIDE void PlaceOpenedFile(ChildPlan* plan, size_t i) {
   if (opened != fd.target) RawSyscall(SYS_close, opened);
 }
 
+// Closes every fd above the highest target but the plan's sources and `notice`: a child blocked
+// in a later step (opening a FIFO, on a hung mount) must not hold other spawns' pipes open, which
+// would keep their readers from end-of-file. Nothing at or below the highest target is closed
+// yet: a file opened for a target must not land on a number still to be arranged.
+POSIX_PROCESS_CHILD_SIDE void CloseUnneeded(ChildPlan* plan, int notice) {
+  unsigned next = static_cast<unsigned>(plan->max_target) + 1;
+  for (;;) {
+    long keep = -1;  // the lowest fd to keep from `next` on (no lambda: it would be instrumented)
+    for (size_t i = 0; i <= plan->fd_count; i++) {
+      int fd = i < plan->fd_count ? plan->fds[i].source : notice;
+      if (fd >= 0 && static_cast<unsigned>(fd) >= next && (keep < 0 || fd < keep)) keep = fd;
+    }
+    if (keep < 0) {
+      CloseRange(plan, next, ~0U);
+      return;
+    }
+    CloseRange(plan, next, static_cast<unsigned>(keep) - 1);
+    next = static_cast<unsigned>(keep) + 1;
+  }
+}
+
 // Moves every source fd out of the way of the targets, then puts each in place. A source may sit
 // on a target number (e.g. the parent's fd 1 going to the child's fd 2 while fd 2 goes to 1).
 POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
@@ -121,6 +169,7 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
   // paths), and spared by the closing below. As a source it is refused: it was not open when the
   // caller asked for the spawn.
   int notice = plan->exec_notice_fd;
+  Enter(plan, ChildStep::kDup);
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source < 0) continue;
@@ -138,6 +187,7 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
     if (moved < 0) Fail(plan, ChildStep::kCloseRange, moved);
     notice = static_cast<int>(moved);  // the original is closed or replaced below
   }
+  CloseUnneeded(plan, notice);
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source == kNotOpen) continue;
@@ -147,9 +197,11 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
       if (result < 0) Fail(plan, ChildStep::kDup, result, static_cast<int>(i));
       if (fd.target <= 2) ClearNonBlocking(fd.target);
     } else {
+      Enter(plan, ChildStep::kOpen, i);
       PlaceOpenedFile(plan, i);
     }
   }
+  Enter(plan, ChildStep::kCloseRange);
   // Below the highest target, every fd that is not a target goes (a parent's fd 5 that is not
   // close-on-exec must not reach a child that asked only for fds 0..2 and 7).
   for (int candidate = 0; candidate <= plan->max_target; candidate++) {
@@ -171,6 +223,7 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
 }
 
 POSIX_PROCESS_CHILD_SIDE void Exec(ChildPlan* plan) {
+  Enter(plan, ChildStep::kExec);
   int error = ExecCandidates(plan->candidates, plan->candidate_count, plan->argv, plan->envp);
   Fail(plan, ChildStep::kExec, error);
 }
@@ -180,7 +233,9 @@ POSIX_PROCESS_CHILD_SIDE void Exec(ChildPlan* plan) {
 POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
   auto* plan = static_cast<ChildPlan*>(argument);
   long result;
+  if (plan->daemonize) DieWithParent(plan);  // the daemon, whose parent is the intermediate
 
+  Enter(plan, ChildStep::kSetgroups);
   // Credentials: supplementary groups, then the gid, then the uid (after which the others would
   // no longer be allowed). A uid or gid change without groups drops them all, as child_process
   // and Go do, or a root parent's groups would outlive the drop; EPERM there means this process
@@ -199,7 +254,9 @@ POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
   if (plan->uid >= 0 && (result = RawSyscall(SYS_setresuid, plan->uid, plan->uid, plan->uid)) < 0) {
     Fail(plan, ChildStep::kSetuid, result);
   }
+  if (plan->set_groups || plan->gid >= 0 || plan->uid >= 0) DieWithParent(plan);
 
+  Enter(plan, ChildStep::kRlimit);
   for (size_t i = 0; i < plan->rlimit_count; i++) {
     struct rlimit64 limit = {plan->rlimits[i].soft, plan->rlimits[i].hard};
     result = RawSyscall(SYS_prlimit64, 0, plan->rlimits[i].resource, &limit, nullptr);
@@ -210,23 +267,15 @@ POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
   }
   if (plan->umask >= 0) RawSyscall(SYS_umask, plan->umask);
 
-  // After the credential changes, which clear it. It fires when the *thread* that cloned the
-  // child exits (the JS thread or the spawning thread, both as long-lived as the environment).
-  // If the parent died before this point the signal was never armed: deliver it now, as Go does.
-  if (plan->pdeathsig != 0) {
-    result = RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, plan->pdeathsig, 0, 0, 0);
-    if (result < 0) Fail(plan, ChildStep::kPdeathsig, result);
-    if (RawSyscall(SYS_getppid) != plan->parent_pid) {
-      RawSyscall(SYS_kill, RawSyscall(SYS_getpid), plan->pdeathsig);
-    }
-  }
-
+  Enter(plan, ChildStep::kChdir);
   if (plan->cwd != nullptr && (result = RawSyscall(SYS_chdir, plan->cwd)) < 0) {
     Fail(plan, ChildStep::kChdir, result);
   }
 
   ArrangeFds(plan);
+  SetProgramDeathSignal(plan);
 
+  Enter(plan, ChildStep::kSigmask);
   // Last: the mask the program starts with (empty unless asked for).
   uint64_t mask = plan->sigmask;
   result = RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, nullptr, sizeof mask);
@@ -245,14 +294,17 @@ POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
 // ends, like for any child. A daemon that failed is reaped here, so that no zombie of it reaches
 // the adopter (which may be this very Node process, if it is a subreaper).
 POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Daemonize(ChildPlan* plan) {
-  // CLONE_PARENT_SETTID: the daemon's pid is in the plan while this process waits for the exec,
-  // so that a teardown can kill a daemon stuck before it (spawn.cc, StopSpawner).
-  int pid = ::clone(FinishChild, plan->daemon_stack_top,
-                    CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, plan,
-                    const_cast<pid_t*>(&plan->daemon_pid));
-  if (pid < 0) Fail(plan, ChildStep::kDaemonFork, errno);
-  plan->daemon_pid = pid;
-  if (plan->error != 0) {
+  // The daemon dies with this process until its exec (FinishChild): the parent it checks.
+  plan->parent_pid = static_cast<pid_t>(RawSyscall(SYS_getpid));
+  // CLONE_PARENT_SETTID: the daemon's pid is in the plan while this process waits for the exec.
+  long pid =
+      RawClone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, plan->daemon_stack_top,
+               const_cast<pid_t*>(&plan->daemon_pid), FinishChild, plan);
+  if (pid < 0) Fail(plan, ChildStep::kDaemonFork, pid);
+  plan->daemon_pid = static_cast<pid_t>(pid);
+  // A daemon that failed, or died before its exec (killed with this process, see DieWithParent),
+  // is reaped here.
+  if (plan->error != 0 || plan->step != static_cast<int>(ChildStep::kExec)) {
     int status;
     while (RawSyscall(SYS_wait4, pid, &status, 0, nullptr) == -EINTR) {
     }
@@ -265,20 +317,30 @@ POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Daemonize(ChildPlan* plan) {
 
 POSIX_PROCESS_CHILD_SIDE int RunChild(void* argument) {
   auto* plan = static_cast<ChildPlan*>(argument);
+  Enter(plan, ChildStep::kPdeathsig);
+  DieWithParent(plan);
 
   // All signals are blocked: the thread that clones runs with a full mask, and the child
   // inherits it.
+  Enter(plan, ChildStep::kSignals);
   ResetSignals(plan);
 
   long result;
   if (plan->setsid || plan->daemonize) {
+    Enter(plan, ChildStep::kSetsid);
     if ((result = RawSyscall(SYS_setsid)) < 0) Fail(plan, ChildStep::kSetsid, result);
   } else if (plan->pgid >= 0) {
+    Enter(plan, ChildStep::kSetpgid);
     if ((result = RawSyscall(SYS_setpgid, 0, plan->pgid)) < 0) {
       Fail(plan, ChildStep::kSetpgid, result);
     }
   }
-  if (plan->daemonize) Daemonize(plan);
+  if (plan->daemonize) {
+    Enter(plan, ChildStep::kCloseRange);
+    CloseUnneeded(plan, plan->exec_notice_fd);  // this process waits as long as the daemon
+    Enter(plan, ChildStep::kDaemonFork);
+    Daemonize(plan);
+  }
   return FinishChild(plan);
 }
 

@@ -3,8 +3,8 @@
 // A ChildPlan is plain data built in full by the parent before the clone (strings, arrays, fd
 // tables). The child only reads it and makes system calls: it allocates nothing, takes no lock,
 // touches no N-API or V8 state and throws no C++ exception, because it shares the parent's memory
-// (CLONE_VM): either while the spawning thread is suspended (CLONE_VFORK), or, for a direct clone
-// from the JS thread (spawn.cc), while that thread goes on, which is why it never touches errno.
+// (CLONE_VM) while the thread that cloned it goes on (spawn.cc), which is why it never touches
+// errno.
 #pragma once
 
 #include <stddef.h>
@@ -98,12 +98,14 @@ struct ChildPlan {
   uint64_t sigmask;           // bit (signo - 1): blocked in the program
   uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored
 
-  // A direct clone's exec notice: the write end of a close-on-exec pipe, which the child keeps
-  // open until exec, so the parent sees end-of-file once the child has exec'd or exited. -1
-  // under CLONE_VFORK, where clone returning says as much.
+  // The exec notice: the write end of a close-on-exec pipe, which the child keeps open until
+  // exec, so the parent sees end-of-file once the child has exec'd or exited. -1 under
+  // CLONE_VFORK (spawn.cc's fallback), where clone returning says as much.
   int exec_notice_fd;
 
-  // Filled in by the child when a step fails; read by the parent after clone returns.
+  // Filled in by the child: the step it is in (written before each step), and when a step
+  // fails, the error; read by the parent at the exec notice's end-of-file. A child that ends
+  // with no error and a step before kExec died before its exec.
   volatile int error;
   volatile int step;
   volatile int step_index;  // which fd or rlimit, for kOpen / kDup / kRlimit

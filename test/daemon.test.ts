@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { children, daemon, getsid, kill, processInfo, setChildSubreaper, waitpid } from '../lib/index';
+import { children, daemon, getsid, kill, processInfo, setChildSubreaper, spawn, waitpid } from '../lib/index';
 import { binding } from '../lib/native';
 import { openFds, processState, rejection, repoRoot, until, zombieChildren } from './helpers';
 
@@ -224,6 +224,48 @@ describe('daemon: the process it starts', () => {
     } finally {
       for (const pid of pids) stop(pid);
     }
+  });
+});
+
+describe('daemon: a spawn or daemon stuck before its exec', () => {
+  // Its stdin is a FIFO that nobody has opened for writing: it blocks in open(2), before its exec.
+  const makeFifo = (name: string): string => {
+    const fifo = path.join(tmp, name);
+    child_process.execFileSync('mkfifo', [fifo]);
+    return fifo;
+  };
+
+  it('a stuck spawn delays no daemon()', async () => {
+    const controller = new AbortController();
+    const stuck = spawn('true', [], { stdio: [{ path: makeFifo('stuck-spawn') }, 'ignore', 'ignore'], signal: controller.signal });
+    const pid = await daemon('sleep', ['30']);
+    try {
+      await running(pid, 'sleep');
+    } finally {
+      stop(pid);
+    }
+    controller.abort();
+    await expect(stuck).rejects.toMatchObject({ name: 'AbortError', step: 'open fd 0' });
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a stuck daemon delays no other daemon() nor spawn, and starts once it can', async () => {
+    const fifo = makeFifo('stuck-daemon');
+    const stuck = daemon('cat', [], { stdio: [{ path: fifo }, 'ignore', 'ignore'] });
+    const other = await daemon('sleep', ['30']);
+    try {
+      await running(other, 'sleep');
+      const child = await spawn('true');
+      expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+    } finally {
+      stop(other);
+    }
+    // Its reader is waiting: this open returns at once, and cat ends at end-of-file.
+    fs.closeSync(fs.openSync(fifo, 'w'));
+    const pid = await stuck;
+    await until(() => processState(pid) === 'Z');
+    expect(waitpid(pid)?.status).toEqual({ kind: 'exited', code: 0 });
+    expect(zombieChildren()).toEqual([]);
   });
 });
 

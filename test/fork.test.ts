@@ -418,6 +418,26 @@ describe('fork', () => {
     ]);
   });
 
+  it('the child has only its own thread until a burst of spawns starts a spawning thread there', () => {
+    const { stdout } = runForking(`
+      const fs = require('fs');
+      const threads = () => fs.readdirSync('/proc/self/task').length;
+      (async () => {
+        // A burst: the parent has its spawning thread when it forks.
+        for (const child of await Promise.all([p.spawn('true'), p.spawn('true')])) await child.wait();
+        const pid = p.fork();
+        if (pid === 0) {
+          const alone = threads();
+          for (const child of await Promise.all([p.spawn('true'), p.spawn('true'), p.spawn('true')])) await child.wait();
+          console.log('child threads', alone, threads());
+          process.exit(0);
+        }
+        console.log('parent', JSON.stringify((await p.waitAsync(pid)).status));
+      })();
+    `);
+    expect(stdout.trim().split('\n').sort()).toEqual(['child threads 1 2', 'parent {"kind":"exited","code":0}']);
+  });
+
   it("a signal sent to the child runs only the child's handler, never the parent's", () => {
     const { stdout } = runForking(`
       let parentHandled = 0;

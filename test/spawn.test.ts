@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
+import { run, setChildSubreaper, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
 import { childPids, childSnapshot, exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
 
@@ -640,7 +640,8 @@ describe('spawn: the direct clone and the spawning thread', () => {
     const request = (): Promise<unknown> => spawn('true', [], { rlimits: { nofile: [100, 100] }, fds: { 99: 1 } });
     await new Promise(setImmediate); // nothing under way: this one is a direct clone
     const alone = await rejection(request());
-    const [, inBurst] = await Promise.allSettled([spawn('true'), request()]);
+    const [first, inBurst] = await Promise.allSettled([spawn('true'), request()]);
+    await (first as PromiseFulfilledResult<Awaited<ReturnType<typeof spawn>>>).value.wait();
     expect(alone).toMatchObject({ code: 'EINVAL', syscall: 'dup2' });
     expect((inBurst as PromiseRejectedResult).reason).toMatchObject({ code: (alone as { code: string }).code, step: (alone as { step: string }).step });
   });
@@ -680,6 +681,7 @@ describe('spawn: the direct clone and the spawning thread', () => {
   it("the direct clone's exec notice cannot be mapped into the child: EBADF, as for any fd not open", async () => {
     // The notice pipe takes the two lowest free fds when spawn() runs: its write end is the
     // second. Mapping it would keep it open past exec, and spawn() would wait for the exit.
+    const children = new Set(childPids());
     const first = fs.openSync('/dev/null', 'r');
     const second = fs.openSync('/dev/null', 'r');
     fs.closeSync(first);
@@ -687,7 +689,207 @@ describe('spawn: the direct clone and the spawning thread', () => {
     const started = Date.now();
     expect(await rejection(spawn('sleep', ['2'], { stdio: 'ignore', fds: { 3: second } }))).toMatchObject({ code: 'EBADF', syscall: 'dup2', step: 'fd 3' });
     expect(Date.now() - started).toBeLessThan(1500);
+    expect(zombieChildren().filter((pid) => !children.has(pid))).toEqual([]);
+  });
+});
+
+describe('spawn: a child stuck before its exec', () => {
+  // Its stdin is a FIFO that nobody opens for writing: the child blocks in open(2), before its
+  // exec, for as long as the test likes. The program would create `marker` if it ever ran.
+  let count = 0;
+  const stuckSpawn = (options: SpawnOptions = {}): { started: Promise<unknown>; fifo: string; marker: string } => {
+    const fifo = path.join(tmp, `stuck-${++count}`);
+    const marker = `${fifo}.ran`;
+    child_process.execFileSync('mkfifo', [fifo]);
+    return { started: spawn('sh', ['-c', `touch '${marker}'`], { ...options, stdio: [{ path: fifo }, 'ignore', 'ignore'] }), fifo, marker };
+  };
+  /** The children of this process made since `before`, once there is one and it sleeps. */
+  const stuckChild = async (before: Set<number>): Promise<number> => {
+    let pid = 0;
+    await until(() => {
+      pid = childPids().find((child) => !before.has(child)) ?? 0;
+      return pid !== 0 && processState(pid) === 'S';
+    });
+    return pid;
+  };
+
+  it.each([['direct clone', false], ['spawning thread', true]])('delays no later spawn; aborting it kills and reaps it before its program runs (%s)', async (_, burst) => {
+    const fds = openFds();
+    const before = new Set(childPids());
+    const controller = new AbortController();
+    const first = burst ? spawn('true') : undefined; // the stuck one then goes to the spawning thread
+    const { started, marker } = stuckSpawn({ signal: controller.signal });
+    const stuck = await stuckChild(new Set([...before, ...((await first)?.pid === undefined ? [] : [(await first)!.pid])]));
+    // Five spawns, one after another and in a burst, all complete while it is stuck.
+    for (let i = 0; i < 2; i++) expect((await run('sh', ['-c', `echo ${i}`])).stdout.toString()).toBe(`${i}\n`);
+    const burstResults = await Promise.all([1, 2, 3].map((i) => run('sh', ['-c', `echo ${i}`])));
+    expect(burstResults.map((result) => result.stdout.toString())).toEqual(['1\n', '2\n', '3\n']);
+    expect(processState(stuck)).toBe('S');
+    controller.abort();
+    const error = await started.then(() => undefined, (reason: unknown) => reason);
+    expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', step: 'open fd 0' });
+    expect(processState(stuck)).toBeUndefined(); // killed and reaped
+    expect(fs.existsSync(marker)).toBe(false);
+    if (first !== undefined) await (await first).wait();
+    await until(() => openFds().every((fd) => fds.includes(fd)));
     expect(zombieChildren()).toEqual([]);
+  });
+
+  it("holds no other spawn's pipe open: that one's output ends while it is stuck", async () => {
+    // The other spawn's pipe ends are still open here when the stuck child is cloned (the busy
+    // wait keeps its result from being delivered until the spawning thread has cloned it).
+    const before = new Set(childPids());
+    const quick = spawn('sh', ['-c', 'echo quick'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const controller = new AbortController();
+    const { started } = stuckSpawn({ signal: controller.signal });
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    const child = await quick;
+    await stuckChild(new Set([...before, child.pid]));
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    await new Promise((resolve) => child.stdout!.on('end', resolve));
+    expect(output).toBe('quick\n');
+    expect((await child.wait()).status).toEqual(ok);
+    controller.abort();
+    await expect(started).rejects.toMatchObject({ name: 'AbortError', step: 'open fd 0' });
+  });
+
+  it('its timeout kills and reaps it, rejecting with ETIMEDOUT and the step it was in', async () => {
+    const fds = openFds();
+    // Long enough for the child to reach its open on a loaded machine (it takes microseconds).
+    const { started, fifo, marker } = stuckSpawn({ timeout: 1000 });
+    expect(await rejection(started)).toMatchObject({ code: 'ETIMEDOUT', syscall: 'open', step: 'open fd 0', path: fifo });
+    expect(fs.existsSync(marker)).toBe(false);
+    await until(() => openFds().every((fd) => fds.includes(fd)));
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a spawn aborted while still queued is dropped: its program never runs', async () => {
+    const marker = path.join(tmp, 'queued.ran');
+    const controller = new AbortController();
+    const first = spawn('true');
+    const second = spawn('touch', [marker], { signal: controller.signal }); // queued behind the first
+    controller.abort();
+    const error = await second.then(() => undefined, (reason: unknown) => reason);
+    expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', step: expect.any(String) as string });
+    await (await first).wait();
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('killed by someone else before its exec, the spawn rejects (ECHILD, the step, the signal)', async () => {
+    const before = new Set(childPids());
+    const { started, fifo, marker } = stuckSpawn();
+    process.kill(await stuckChild(before), 'SIGKILL');
+    expect(await rejection(started)).toMatchObject({ code: 'ECHILD', syscall: 'open', step: 'open fd 0', path: fifo, signal: 'SIGKILL' });
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('dies with the Node process that spawned it', async () => {
+    const fifo = path.join(tmp, 'stuck-orphan');
+    child_process.execFileSync('mkfifo', [fifo]);
+    const script = `
+      const fs = require('fs');
+      const p = require('./dist/index.js');
+      p.spawn('cat', [], { stdio: [{ path: ${JSON.stringify(fifo)} }, 'ignore', 'ignore'] });
+      const children = fs.readdirSync('/proc/self/task').flatMap((task) => fs.readFileSync('/proc/self/task/' + task + '/children', 'utf8').split(' ').filter(Boolean));
+      console.log(children.join(' '));
+      setInterval(() => {}, 1000);`;
+    // Adopted by this process once its parent is gone, so that it can be reaped here.
+    setChildSubreaper(true);
+    const node = child_process.spawn(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    let stuck = 0;
+    try {
+      const line = await new Promise<string>((resolve) => node.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+      stuck = Number(line.trim());
+      expect(stuck).toBeGreaterThan(0);
+      await until(() => processState(stuck) === 'S');
+      node.kill('SIGKILL');
+      await exitOf(node);
+      await until(() => processState(stuck) === undefined || processState(stuck) === 'Z', 10_000);
+    } finally {
+      if (stuck > 0 && processState(stuck) !== undefined) {
+        if (processState(stuck) !== 'Z') process.kill(stuck, 'SIGKILL');
+        waitpid(stuck);
+      }
+      node.kill('SIGKILL');
+      setChildSubreaper(false);
+    }
+    expect(processState(stuck)).toBeUndefined();
+  });
+});
+
+describe('spawn: the spawning thread starts when first needed', () => {
+  it('loading starts no thread; the first burst starts one', () => {
+    const script = `
+      const fs = require('fs');
+      const threads = () => fs.readdirSync('/proc/self/task').length;
+      const before = threads();
+      const p = require('./dist/index.js');
+      const loaded = threads();
+      p.spawn('true').then((c) => c.wait()).then(() => {
+        const afterOne = threads();
+        return Promise.all([p.spawn('true'), p.spawn('true')]).then((cs) => Promise.all(cs.map((c) => c.wait()))).then(() => console.log(loaded - before, afterOne - before, threads() - before));
+      });`;
+    const result = runNode(script);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('0 0 1\n');
+  });
+
+  it('loading with no fd left for its epoll set throws an EMFILE SyscallError, never aborts', () => {
+    // The addon alone (its JavaScript is loaded first by Node anyway), with one fd free: dlopen
+    // takes and gives it back, and the addon's first fd of its own (an epoll set) cannot be had.
+    const script = `
+      const fs = require('fs');
+      const file = require('node-gyp-build').path(process.cwd());
+      const fds = [];
+      try { for (;;) fds.push(fs.openSync('/dev/null', 'r')); } catch {}
+      fs.closeSync(fds.pop());
+      try {
+        process.dlopen({ exports: {} }, file);
+        console.log('loaded');
+      } catch (error) {
+        console.log(error.name, error.code, error.errno, typeof error.syscall);
+      }`;
+    const result = runNode(script);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('SyscallError EMFILE -24 string\n');
+  });
+
+  it('loads under RLIMIT_NPROC as an unprivileged user, and a burst then fails with EAGAIN instead of aborting', () => {
+    // A folder that any user can read, with what the package needs to load.
+    const root = path.join(__dirname, '..');
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'nproc-'));
+    try {
+      fs.chmodSync(copy, 0o755);
+      fs.cpSync(path.join(root, 'dist'), path.join(copy, 'dist'), { recursive: true });
+      fs.cpSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(copy, 'node_modules', 'node-gyp-build'), { recursive: true });
+      fs.mkdirSync(path.join(copy, 'build', 'Release'), { recursive: true });
+      for (const file of fs.readdirSync(path.join(root, 'build', 'Release')).filter((name) => name.endsWith('.node'))) {
+        fs.copyFileSync(path.join(root, 'build', 'Release', file), path.join(copy, 'build', 'Release', file));
+      }
+      // A user of its own (no other process counts against its limit), limited to the threads
+      // Node has before the package is loaded: loading must start none.
+      const id = 40_000 + (process.pid % 20_000);
+      const load = `const fs = require('fs'); const threads = fs.readdirSync('/proc/self/task').length; const p = require(${JSON.stringify(path.join(copy, 'dist', 'index.js'))});`;
+      const node = (prefix: string[], script: string): child_process.SpawnSyncReturns<string> =>
+        child_process.spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), '-e', script], { cwd: copy, uid: id, gid: id, encoding: 'utf8', timeout: 20_000 });
+      const counted = node([], `${load} console.log(threads)`);
+      expect(counted.stderr).toBe('');
+      const threads = Number(counted.stdout);
+      const limited = node(['prlimit', `--nproc=${threads}`], `${load}
+        console.log('loaded');
+        Promise.allSettled([1, 2, 3].map(() => p.spawn('/bin/true'))).then((results) =>
+          console.log(JSON.stringify(results.map((r) => r.status === 'fulfilled' ? 'ran' : [r.reason.name, r.reason.code, r.reason.step]))));`);
+      expect(limited.stderr).toBe('');
+      expect(limited.status).toBe(0);
+      const [loaded, outcomes] = limited.stdout.trim().split('\n');
+      expect(loaded).toBe('loaded');
+      expect(JSON.parse(outcomes!)).toEqual(Array.from({ length: 3 }, () => ['SyscallError', 'EAGAIN', 'clone']));
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
 

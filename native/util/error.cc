@@ -1,6 +1,7 @@
 #include "error.h"
 
 #include <string.h>
+#include <uv.h>
 
 #include <string>
 
@@ -37,11 +38,20 @@ Napi::Value StrErrorBinding(const Napi::CallbackInfo& info) {
 Napi::Error SyscallError(Napi::Env env, int err, const char* syscall, const char* path) {
   Napi::FunctionReference& constructor = GetAddonState(env).syscall_error_constructor;
   if (constructor.IsEmpty()) {
-    // Only reachable if the binding is used without lib/errors.ts having been loaded.
-    Napi::Error error = Napi::Error::New(
-        env, std::string(syscall) + " errno " + std::to_string(err) + ": " + StrError(err));
+    // While the addon loads (lib/errors.ts cannot have registered the class yet), or if the
+    // binding is used without it: an Error shaped like the class's (name, code, errno, syscall,
+    // path and message).
+    char name[64];
+    uv_err_name_r(-err, name, sizeof name);  // libuv's name, as lib/errors.ts gives
+    std::string code = strncmp(name, "Unknown", 7) != 0 ? name : "E" + std::to_string(err);
+    std::string message = std::string(syscall) + " " + code + ": " + StrError(err);
+    if (path != nullptr) message += std::string(" '") + path + "'";
+    Napi::Error error = Napi::Error::New(env, message);
+    error.Set("name", Napi::String::New(env, "SyscallError"));
+    error.Set("code", Napi::String::New(env, code));
     error.Set("errno", Napi::Number::New(env, -err));
     error.Set("syscall", Napi::String::New(env, syscall));
+    if (path != nullptr) error.Set("path", Napi::String::New(env, path));
     return error;
   }
   Napi::Value path_value =

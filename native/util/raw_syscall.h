@@ -9,6 +9,7 @@
 #pragma once
 
 #include <errno.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -81,5 +82,75 @@ POSIX_PROCESS_ALWAYS_INLINE long RawSyscall(long number, Args... args) {
   long a[6] = {SyscallArgument(args)...};
   return RawSyscall6(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
+
+// RawClone(flags, stack_top, parent_tid, fn, arg): clone(2) of a child that starts on
+// `stack_top`, runs fn(arg) and ends with exit_group(its result). Returns the child's pid, or
+// -errno; unlike glibc's clone(3) it never writes errno, which a CLONE_VM child shares with the
+// thread that cloned it (the intermediate child of daemon() clones while the spawning thread,
+// whose errno it is, runs on). `parent_tid` receives the pidfd (CLONE_PIDFD) or the pid
+// (CLONE_PARENT_SETTID).
+#if defined(__x86_64__)
+POSIX_PROCESS_ALWAYS_INLINE long RawClone(unsigned long flags, void* stack_top, int* parent_tid,
+                                          int (*fn)(void*), void* arg) {
+  register long r10 asm("r10") = 0;  // child_tid
+  register long r8 asm("r8") = 0;    // tls
+  register void* r12 asm("r12") = arg;
+  register int (*r13)(void*) asm("r13") = fn;
+  long result;
+  // The child has the parent's registers on its new stack (16-byte aligned at the top): it calls
+  // fn(arg) with no frame to return to, and exits with fn's result.
+  asm volatile(
+      "syscall\n\t"
+      "testq %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xorl %%ebp, %%ebp\n\t"
+      "movq %%r12, %%rdi\n\t"
+      "callq *%%r13\n\t"
+      "movl %%eax, %%edi\n\t"
+      "movl %[exit_group], %%eax\n\t"
+      "syscall\n\t"
+      "hlt\n"
+      "1:\n\t"
+      : "=a"(result)
+      : "a"(56L /* SYS_clone */), "D"(flags), "S"(stack_top), "d"(parent_tid), "r"(r10), "r"(r8),
+        "r"(r12), "r"(r13), [exit_group] "i"(231 /* SYS_exit_group */)
+      : "rcx", "r11", "memory");
+  return result;
+}
+#elif defined(__aarch64__)
+POSIX_PROCESS_ALWAYS_INLINE long RawClone(unsigned long flags, void* stack_top, int* parent_tid,
+                                          int (*fn)(void*), void* arg) {
+  register long x8 asm("x8") = 220;  // SYS_clone: flags, stack, parent_tid, tls, child_tid
+  register long x0 asm("x0") = static_cast<long>(flags);
+  register void* x1 asm("x1") = stack_top;
+  register int* x2 asm("x2") = parent_tid;
+  register long x3 asm("x3") = 0;
+  register long x4 asm("x4") = 0;
+  register void* x19 asm("x19") = arg;
+  register int (*x20)(void*) asm("x20") = fn;
+  asm volatile(
+      "svc 0\n\t"
+      "cbnz x0, 1f\n\t"
+      "mov x29, xzr\n\t"
+      "mov x30, xzr\n\t"
+      "mov x0, x19\n\t"
+      "blr x20\n\t"
+      "mov x8, #94\n\t"  // SYS_exit_group
+      "svc 0\n\t"
+      "brk #0\n"
+      "1:\n\t"
+      : "+r"(x0)
+      : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x19), "r"(x20)
+      : "memory");
+  return x0;
+}
+#else
+// Only ever used under CLONE_VFORK (the cloning thread is suspended), where errno is free.
+POSIX_PROCESS_ALWAYS_INLINE long RawClone(unsigned long flags, void* stack_top, int* parent_tid,
+                                          int (*fn)(void*), void* arg) {
+  int pid = ::clone(fn, stack_top, static_cast<int>(flags), arg, parent_tid);
+  return pid == -1 ? -errno : pid;
+}
+#endif
 
 }  // namespace posix_process
