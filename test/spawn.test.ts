@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, setChildSubreaper, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
-import { childPids, childSnapshot, exitOf, openFds, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
+import { childPids, childSnapshot, exitOf, openFds, otherUserPackage, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -858,23 +858,16 @@ describe('spawn: the spawning thread starts when first needed', () => {
   });
 
   it('loads under RLIMIT_NPROC as an unprivileged user, and a burst then fails with EAGAIN instead of aborting', () => {
-    // A folder that any user can read, with what the package needs to load.
-    const root = path.join(__dirname, '..');
-    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'nproc-'));
+    // A world-readable copy of what the package needs to load (and of Node, if others cannot
+    // reach it).
+    const copy = otherUserPackage();
     try {
-      fs.chmodSync(copy, 0o755);
-      fs.cpSync(path.join(root, 'dist'), path.join(copy, 'dist'), { recursive: true });
-      fs.cpSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(copy, 'node_modules', 'node-gyp-build'), { recursive: true });
-      fs.mkdirSync(path.join(copy, 'build', 'Release'), { recursive: true });
-      for (const file of fs.readdirSync(path.join(root, 'build', 'Release')).filter((name) => name.endsWith('.node'))) {
-        fs.copyFileSync(path.join(root, 'build', 'Release', file), path.join(copy, 'build', 'Release', file));
-      }
       // A user of its own (no other process counts against its limit), limited to the threads
       // Node has before the package is loaded: loading must start none.
       const id = 40_000 + (process.pid % 20_000);
-      const load = `const fs = require('fs'); const threads = fs.readdirSync('/proc/self/task').length; const p = require(${JSON.stringify(path.join(copy, 'dist', 'index.js'))});`;
+      const load = `const fs = require('fs'); const threads = fs.readdirSync('/proc/self/task').length; const p = require('./dist/index.js');`;
       const node = (prefix: string[], script: string): child_process.SpawnSyncReturns<string> =>
-        child_process.spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), '-e', script], { cwd: copy, uid: id, gid: id, encoding: 'utf8', timeout: 20_000 });
+        child_process.spawnSync(prefix[0] ?? copy.node, [...prefix.slice(1), ...(prefix.length > 0 ? [copy.node] : []), '-e', script], { cwd: copy.dir, uid: id, gid: id, encoding: 'utf8', timeout: 20_000 });
       const counted = node([], `${load} console.log(threads)`);
       expect(counted.stderr).toBe('');
       const threads = Number(counted.stdout);
@@ -888,7 +881,7 @@ describe('spawn: the spawning thread starts when first needed', () => {
       expect(loaded).toBe('loaded');
       expect(JSON.parse(outcomes!)).toEqual(Array.from({ length: 3 }, () => ['SyscallError', 'EAGAIN', 'clone']));
     } finally {
-      fs.rmSync(copy, { recursive: true, force: true });
+      copy.remove();
     }
   });
 });
