@@ -33,24 +33,14 @@
 
 #include "util/error.h"
 #include "util/exec_search.h"
+#include "util/kernel_sigaction.h"
 #include "util/strings.h"
 
 namespace posix_process::exec {
 
 namespace {
 
-// Every signal the kernel has: 1..31 and the real-time ones (32 and 33 belong to glibc's NPTL).
-constexpr int kMaxSignal = 64;
 constexpr int kStdioCount = 3;
-
-// The kernel's struct sigaction for rt_sigaction: glibc's sigaction refuses 32 and 33, and a
-// disposition read and written back in this form is restored exactly (flags, restorer, mask).
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)(void);
-  uint64_t mask;
-};
 
 // What PrepareForExec changes, as it was before, to put back if exec fails.
 struct SavedProcessState {

@@ -29,22 +29,13 @@
 #include <unistd.h>
 
 #include "util/exec_search.h"
+#include "util/kernel_sigaction.h"
 #include "util/raw_syscall.h"
 
 namespace posix_process::spawn {
 
 namespace {
 
-// The kernel's struct sigaction for rt_sigaction (glibc's has a different layout and refuses
-// signals 32 and 33, which a new program must not inherit as ignored either).
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)(void);
-  uint64_t mask;
-};
-
-constexpr int kMaxSignal = 64;
 // An optional source that turned out not to be open in the parent.
 constexpr int kNotOpen = kSourceNotOpen;
 
