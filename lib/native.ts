@@ -63,6 +63,16 @@ export interface RawSpawnRequest {
  */
 export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | { errno: number; step: string; stepIndex: number; signal: number; queued: boolean });
 
+/**
+ * The packed spawn request and results (native/spawn_schema.h): each table maps a slot's name to
+ * its index, and `size` is the number of slots.
+ */
+export interface SpawnSchema {
+  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'size', number>>;
+  readonly fd: Readonly<Record<'target' | 'source' | 'optional' | 'flags' | 'mode' | 'size', number>>;
+  readonly result: Readonly<Record<'id' | 'pid' | 'pidfd' | 'errno' | 'step' | 'stepIndex' | 'signal' | 'size', number>>;
+}
+
 /** The functions exported by native/module.cc. Arguments are validated by the callers. */
 export interface NativeBinding {
   /** Which build produced the binary: 'node-gyp', 'cmake-js' or 'cmake'. */
@@ -132,6 +142,10 @@ export interface NativeBinding {
   spawnCancel(id: number): boolean;
   /** The syscall each step number of a failed child stands for. */
   readonly spawnStepNames: readonly string[];
+  /** The slots of a packed request and of a result, by name (native/spawn_schema.h). */
+  readonly spawnSchema: SpawnSchema;
+  /** For tests: the child's plan that spawnStart would build from these arguments; spawns nothing. */
+  spawnDecodeForTest(id: number, strings: string | readonly (string | Buffer)[], layout: Float64Array, groups: readonly number[] | undefined, rlimits: RawSpawnRequest['rlimits'] | undefined): Record<string, unknown>;
   pidfdSendSignal(pidfd: number, signo: number): void;
   pipe(): [number, number];
   closeFd(fd: number): void;

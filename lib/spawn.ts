@@ -668,8 +668,10 @@ const pendingSpawns = new Map<number, SpawnSettler>();
 // Scratch space for packing requests, reused by every call: spawnStart copies what it needs
 // before it returns. Layouts by fd count (usually 3); the strings are cleared after each call.
 // (Typed as Bytes; between calls its slots hold undefined.)
-const LAYOUT_SLOTS = 17; // native/spawn.cc, LayoutSlot
-const FD_SLOTS = 5; // native/spawn.cc, FdSlot
+// The slots by name, from the one definition in native/spawn_schema.h.
+const L = binding.spawnSchema.layout;
+const F = binding.spawnSchema.fd;
+const R = binding.spawnSchema.result;
 const layouts: Float64Array[] = [];
 const scratchStrings: Bytes[] = [];
 
@@ -681,10 +683,40 @@ const scratchStrings: Bytes[] = [];
  */
 export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): number {
   const id = nextSpawnId++;
-  // Packed into one string (or array) and one typed array (see NativeBinding.spawnStart): each
-  // value native code reads through N-API costs more than the rest of the request's trip.
+  packRequest(request);
+  pendingSpawns.set(id, settler);
+  let needsWake: boolean;
+  try {
+    needsWake = binding.spawnStart(id, packedStrings, packedLayout, request.groups, request.rlimits.length === 0 ? undefined : request.rlimits);
+  } catch (error) {
+    pendingSpawns.delete(id);
+    throw error;
+  } finally {
+    releasePackedRequest();
+  }
+  if (needsWake && !wakeQueued) {
+    wakeQueued = true;
+    // A reaction of a settled promise, not queueMicrotask: that one makes an AsyncResource,
+    // about 25 µs when the turn has just begun after the loop was idle (2.5 µs for this), in the
+    // middle of the burst of spawn() calls that the wake-up is deferred for.
+    void SETTLED.then(wakeSpawningThread);
+  }
+  return id;
+}
+
+// The last packed request (packRequest): scratch, read at once by spawnStart.
+let packedLayout: Float64Array = new Float64Array(0);
+let packedStrings: string | Bytes[] = '';
+
+/**
+ * @internal Packs a request into one string (or array) and one typed array, the form
+ * NativeBinding.spawnStart takes (slots by name from binding.spawnSchema): each value native code
+ * reads through N-API costs more than the rest of the request's trip. The result is scratch
+ * space, reused by the next call: use it at once, then releasePackedRequest().
+ */
+export function packRequest(request: RawSpawnRequest): void {
   const fdCount = request.fds.length;
-  const layout = (layouts[fdCount] ??= new Float64Array(LAYOUT_SLOTS + fdCount * FD_SLOTS));
+  const layout = (layouts[fdCount] ??= new Float64Array(L.size + fdCount * F.size));
   // Indexed loops: for...of allocates an iterator and a result per element until V8 optimises
   // this function, which in a burst of spawn() calls it has not yet.
   const strings = scratchStrings;
@@ -696,34 +728,34 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): num
   if (request.cwd !== undefined) strings[count++] = request.cwd;
   for (let i = 0; i < fdCount; i++) {
     const fd = request.fds[i]!;
-    const at = LAYOUT_SLOTS + i * FD_SLOTS;
-    layout[at] = fd.target;
+    const at = L.size + i * F.size;
+    layout[at + F.target] = fd.target;
     if ('path' in fd) {
-      layout[at + 1] = -1;
-      layout[at + 2] = 0;
-      layout[at + 3] = fd.flags;
-      layout[at + 4] = fd.mode;
+      layout[at + F.source] = -1;
+      layout[at + F.optional] = 0;
+      layout[at + F.flags] = fd.flags;
+      layout[at + F.mode] = fd.mode;
       strings[count++] = fd.path;
     } else {
-      layout[at + 1] = fd.source;
-      layout[at + 2] = fd.optional === true ? 1 : 0;
-      layout[at + 3] = 0;
-      layout[at + 4] = 0;
+      layout[at + F.source] = fd.source;
+      layout[at + F.optional] = fd.optional === true ? 1 : 0;
+      layout[at + F.flags] = 0;
+      layout[at + F.mode] = 0;
     }
   }
-  layout[0] = request.candidates.length;
-  layout[1] = request.argv.length;
-  layout[2] = request.envp === undefined ? -1 : request.envp.length;
-  layout[3] = request.cwd === undefined ? 0 : 1;
-  layout[4] = fdCount;
-  layout[5] = request.setsid ? 1 : 0;
-  layout[6] = request.pgid ?? -1;
-  layout[7] = request.gid ?? -1;
-  layout[8] = request.uid ?? -1;
-  layout[9] = request.nice ?? NaN;
-  layout[10] = request.umask ?? -1;
-  layout[11] = request.pdeathsig;
-  layout[12] = request.daemonize === true ? 1 : 0;
+  layout[L.candidateCount] = request.candidates.length;
+  layout[L.argvCount] = request.argv.length;
+  layout[L.envCount] = request.envp === undefined ? -1 : request.envp.length;
+  layout[L.hasCwd] = request.cwd === undefined ? 0 : 1;
+  layout[L.fdCount] = fdCount;
+  layout[L.setsid] = request.setsid ? 1 : 0;
+  layout[L.pgid] = request.pgid ?? -1;
+  layout[L.gid] = request.gid ?? -1;
+  layout[L.uid] = request.uid ?? -1;
+  layout[L.nice] = request.nice ?? NaN;
+  layout[L.umask] = request.umask ?? -1;
+  layout[L.pdeathsig] = request.pdeathsig;
+  layout[L.daemonize] = request.daemonize === true ? 1 : 0;
   // Signal sets as bit (signo - 1) for each signal, in two 32-bit halves.
   let maskLow = 0;
   let maskHigh = 0;
@@ -732,10 +764,10 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): num
     if (signo <= 32) maskLow |= 1 << (signo - 1);
     else maskHigh |= 1 << (signo - 33);
   }
-  layout[13] = maskLow >>> 0;
-  layout[14] = maskHigh >>> 0;
-  layout[15] = 0xffffffff; // every signal back to SIG_DFL, ignored ones too
-  layout[16] = 0xffffffff;
+  layout[L.sigmaskLow] = maskLow >>> 0;
+  layout[L.sigmaskHigh] = maskHigh >>> 0;
+  layout[L.resetLow] = 0xffffffff; // every signal back to SIG_DFL, ignored ones too
+  layout[L.resetHigh] = 0xffffffff;
   // All strings in one: the native side converts it once and splits it at the NULs (none of
   // the strings has one: validated). Buffers are byte-exact, so with any of them, the array.
   let allStrings = true;
@@ -744,25 +776,19 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): num
   // Its length changes only with the request's shape: setting it releases or regrows the array's
   // backing store, an allocation per call that filling the slots avoids.
   if (strings.length !== count) strings.length = count;
-  const packed = allStrings ? strings.join('\0') : strings;
-  pendingSpawns.set(id, settler);
-  let needsWake: boolean;
-  try {
-    needsWake = binding.spawnStart(id, packed, layout, request.groups, request.rlimits.length === 0 ? undefined : request.rlimits);
-  } catch (error) {
-    pendingSpawns.delete(id);
-    throw error;
-  } finally {
-    strings.fill(undefined as never); // keeps nothing of the request alive
-  }
-  if (needsWake && !wakeQueued) {
-    wakeQueued = true;
-    // A reaction of a settled promise, not queueMicrotask: that one makes an AsyncResource,
-    // about 25 µs when the turn has just begun after the loop was idle (2.5 µs for this), in the
-    // middle of the burst of spawn() calls that the wake-up is deferred for.
-    void SETTLED.then(wakeSpawningThread);
-  }
-  return id;
+  packedStrings = allStrings ? strings.join('\0') : strings;
+  packedLayout = layout;
+}
+
+/** @internal Drops the packed request's strings: the scratch keeps nothing of a request alive. */
+export function releasePackedRequest(): void {
+  scratchStrings.fill(undefined as never);
+  packedStrings = '';
+}
+
+/** @internal For tests: the last packed request, as spawnStart would get it. */
+export function packedRequest(): { strings: string | readonly Bytes[]; layout: Float64Array } {
+  return { strings: packedStrings, layout: packedLayout };
 }
 
 // The spawning thread is woken once the JavaScript turn that queued spawns for it is over (see
@@ -775,15 +801,14 @@ function wakeSpawningThread(): void {
 }
 const stepNames = binding.spawnStepNames;
 // `results` is reused by the next call (native/spawn.cc, TakeResults): read at once, never kept.
-const RESULT_SLOTS = 7; // native/spawn.cc, ResultSlot
-function dispatch(results: Float64Array, count: number = results.length / RESULT_SLOTS): void {
-  for (let at = 0; at < count * RESULT_SLOTS; at += RESULT_SLOTS) {
-    const id = results[at]!;
-    const pid = results[at + 1]!;
-    const errno = results[at + 3]!;
+function dispatch(results: Float64Array, count: number = results.length / R.size): void {
+  for (let at = 0; at < count * R.size; at += R.size) {
+    const id = results[at + R.id]!;
+    const pid = results[at + R.pid]!;
+    const errno = results[at + R.errno]!;
     const settler = pendingSpawns.get(id);
     pendingSpawns.delete(id);
-    settler?.settle(errno === 0 ? { id, pid, pidfd: results[at + 2]! } : { id, errno, step: stepNames[results[at + 4]!]!, stepIndex: results[at + 5]!, signal: results[at + 6]!, queued: pid === -1 });
+    settler?.settle(errno === 0 ? { id, pid, pidfd: results[at + R.pidfd]! } : { id, errno, step: stepNames[results[at + R.step]!]!, stepIndex: results[at + R.stepIndex]!, signal: results[at + R.signal]!, queued: pid === -1 });
   }
 }
 binding.spawnSetDispatcher(dispatch);

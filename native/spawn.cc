@@ -69,6 +69,7 @@
 #include <vector>
 
 #include "spawn_child.h"
+#include "spawn_schema.h"
 #include "util/arguments.h"
 #include "util/error.h"
 #include "util/fds.h"
@@ -206,34 +207,7 @@ uint64_t RlimitValue(Napi::Env env, Napi::Value value) {
   return static_cast<uint64_t>(number);
 }
 
-// The request's numbers, packed by the facade (lib/spawn.ts, queueSpawn) into one Float64Array:
-// these slots, then kFdSlots numbers for each fd. -1 leaves a setting as it is.
-enum LayoutSlot : int {
-  kCandidateCount = 0,  // how many of the strings are which (see TakeStrings)
-  kArgvCount,
-  kEnvCount,  // -1: the child gets this process's environment
-  kHasCwd,
-  kFdCount,
-  kSetsid,  // 1: setsid
-  kPgid,    // -1, or 0 (new group) or the group to join
-  kGid,
-  kUid,
-  kNice,  // NaN: leave
-  kUmask,
-  kPdeathsig,  // 0: none
-  kDaemonize,  // 1: daemon()
-  // Signal sets, in two 32-bit halves: bit (signo - 1) stands for signo.
-  kSigmaskLow,
-  kSigmaskHigh,
-  kResetLow,  // reset to SIG_DFL
-  kResetHigh,
-  kLayoutSlots,
-};
-
-// One fd of the child: the target, the parent's source fd or -1 for a path (the next of the
-// request's path strings), whether a missing source is fine, and the open flags and mode for a
-// path.
-enum FdSlot : int { kTarget = 0, kSource, kOptional, kFlags, kMode, kFdSlots };
+// The request's slots (LayoutSlot, FdSlot) are defined in spawn_schema.h.
 
 // Fills `out` with the request's strings, in order the exec candidates, argv, envp, cwd and the
 // fd paths. The facade passes one JavaScript string that holds them all, each followed by a NUL
@@ -806,17 +780,7 @@ const char* StepName(int step) {
   return "clone";
 }
 
-// The fields of one finished spawn in the array handed to the dispatcher.
-enum ResultSlot : int {
-  kId = 0,
-  kPid,
-  kPidfd,
-  kErrno,
-  kStep,
-  kStepIndex,
-  kSignal,
-  kResultSlots,
-};
+// The fields of one finished spawn (ResultSlot) are defined in spawn_schema.h.
 
 // Capacity of the reused results array, in results: a bigger batch gets an array of its own.
 constexpr size_t kSharedResults = 64;
@@ -1173,6 +1137,93 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
   });
 }
 
+// spawnDecodeForTest(id, strings, layout, groups, rlimits) -> the ChildPlan that spawnStart would
+// build from the same arguments, as an object, and spawns nothing: the test of the request schema
+// packs requests in the facade and checks that every field arrives where the child reads it.
+Napi::Value SpawnDecodeForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* spawner = static_cast<Spawner*>(info.Data());
+  bool layout_ok = info[2].IsTypedArray() &&
+                   info[2].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
+                   info[2].As<Napi::TypedArray>().ElementLength() >= kLayoutSlots;
+  if (info.Length() != 5 || !layout_ok) {
+    throw Napi::TypeError::New(env, "spawnDecodeForTest(id, strings, layout, groups, rlimits)");
+  }
+  std::unique_ptr<SpawnJob> job = BuildJob(info, spawner);
+  const ChildPlan& plan = job->plan;
+  auto strings = [&](const char* const* list, size_t count) {
+    Napi::Array array = Napi::Array::New(env, count);
+    for (size_t i = 0; i < count; i++) array.Set(static_cast<uint32_t>(i), list[i]);
+    return array;
+  };
+  size_t env_count = 0;
+  while (plan.envp[env_count] != nullptr) env_count++;
+  Napi::Object decoded = Napi::Object::New(env);
+  decoded.Set("candidates", strings(plan.candidates, plan.candidate_count));
+  decoded.Set("argv", strings(plan.argv, job->argv.size() - 1));
+  decoded.Set("envp", job->environ_copy != nullptr ? env.Null() : strings(plan.envp, env_count));
+  decoded.Set("cwd", plan.cwd == nullptr ? env.Null() : Napi::String::New(env, plan.cwd));
+  Napi::Array fds = Napi::Array::New(env, plan.fd_count);
+  for (size_t i = 0; i < plan.fd_count; i++) {
+    const FdPlan& fd = plan.fds[i];
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("target", fd.target);
+    entry.Set("source", fd.source);
+    entry.Set("optional", fd.optional);
+    entry.Set("path", fd.path == nullptr ? env.Null() : Napi::String::New(env, fd.path));
+    entry.Set("flags", fd.flags);
+    entry.Set("mode", fd.mode);
+    fds.Set(static_cast<uint32_t>(i), entry);
+  }
+  decoded.Set("fds", fds);
+  decoded.Set("setsid", plan.setsid);
+  decoded.Set("pgid", plan.pgid);
+  decoded.Set("gid", static_cast<double>(plan.gid));
+  decoded.Set("uid", static_cast<double>(plan.uid));
+  decoded.Set("nice", plan.set_nice ? Napi::Value(Napi::Number::New(env, plan.nice)) : env.Null());
+  decoded.Set("umask", plan.umask);
+  decoded.Set("pdeathsig", plan.pdeathsig);
+  decoded.Set("daemonize", plan.daemonize);
+  decoded.Set("sigmask", Napi::BigInt::New(env, plan.sigmask));
+  decoded.Set("resetToDefault", Napi::BigInt::New(env, plan.reset_to_default));
+  Napi::Array groups = Napi::Array::New(env, plan.group_count);
+  for (size_t i = 0; i < plan.group_count; i++)
+    groups.Set(static_cast<uint32_t>(i), plan.groups[i]);
+  decoded.Set("groups", plan.set_groups ? Napi::Value(groups) : env.Null());
+  Napi::Array rlimits = Napi::Array::New(env, plan.rlimit_count);
+  for (size_t i = 0; i < plan.rlimit_count; i++) {
+    Napi::Object limit = Napi::Object::New(env);
+    limit.Set("resource", plan.rlimits[i].resource);
+    limit.Set("soft", Napi::BigInt::New(env, plan.rlimits[i].soft));
+    limit.Set("hard", Napi::BigInt::New(env, plan.rlimits[i].hard));
+    rlimits.Set(static_cast<uint32_t>(i), limit);
+  }
+  decoded.Set("rlimits", rlimits);
+  return decoded;
+}
+
+// spawnSchema: { layout, fd, result }, each { name: slot, ..., size }, from spawn_schema.h: the
+// facade packs requests and reads results by these names, never by a number of its own.
+Napi::Object SchemaObject(Napi::Env env) {
+  auto table = [&](std::initializer_list<std::pair<const char*, int>> slots, int size) {
+    Napi::Object object = Napi::Object::New(env);
+    for (const auto& [name, slot] : slots) object.Set(name, slot);
+    object.Set("size", size);
+    object.Freeze();
+    return object;
+  };
+#define POSIX_PROCESS_SCHEMA_ENTRY(slot, name) {#name, slot},
+  Napi::Object schema = Napi::Object::New(env);
+  schema.Set("layout",
+             table({POSIX_PROCESS_LAYOUT_SLOTS(POSIX_PROCESS_SCHEMA_ENTRY)}, kLayoutSlots));
+  schema.Set("fd", table({POSIX_PROCESS_FD_SLOTS(POSIX_PROCESS_SCHEMA_ENTRY)}, kFdSlots));
+  schema.Set("result",
+             table({POSIX_PROCESS_RESULT_SLOTS(POSIX_PROCESS_SCHEMA_ENTRY)}, kResultSlots));
+#undef POSIX_PROCESS_SCHEMA_ENTRY
+  schema.Freeze();
+  return schema;
+}
+
 Napi::Object Constants(Napi::Env env) {
   Napi::Object constants = Napi::Object::New(env);
   const std::pair<const char*, int> resources[] = {
@@ -1252,6 +1303,9 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("spawnOptionConstants", Constants(env));
   exports.Set("spawnStepNames", StepNames(env));
+  exports.Set("spawnSchema", SchemaObject(env));
+  exports.Set("spawnDecodeForTest",
+              Napi::Function::New(env, SpawnDecodeForTest, "spawnDecodeForTest", spawner));
 }
 
 }  // namespace posix_process::spawn

@@ -655,7 +655,7 @@ describe('spawn: the direct clone and the spawning thread', () => {
   });
 
   it('the binding re-checks the packed request it is passed directly: nothing spawned', () => {
-    const layout = (...slots: number[]): Float64Array => new Float64Array([...slots, ...new Array<number>(17 - slots.length).fill(0)]);
+    const layout = (...slots: number[]): Float64Array => new Float64Array([...slots, ...new Array<number>(binding.spawnSchema.layout.size - slots.length).fill(0)]);
     const start = (strings: unknown, packed: Float64Array): unknown => binding.spawnStart(-1, strings as string, packed, undefined, undefined);
     const children = new Set(childPids());
     const fds = openFds();
