@@ -738,48 +738,6 @@ void AfterForkInChild() {
   spawners_mutex.unlock();
 }
 
-const char* StepName(int step) {
-  switch (static_cast<ChildStep>(step)) {
-    case ChildStep::kSignals:
-      return "sigaction";
-    case ChildStep::kSetsid:
-      return "setsid";
-    case ChildStep::kDaemonFork:
-      return "clone";
-    case ChildStep::kSetpgid:
-      return "setpgid";
-    case ChildStep::kSetgroups:
-      return "setgroups";
-    case ChildStep::kSetgid:
-      return "setgid";
-    case ChildStep::kSetuid:
-      return "setuid";
-    case ChildStep::kRlimit:
-      return "setrlimit";
-    case ChildStep::kNice:
-      return "setpriority";
-    case ChildStep::kUmask:
-      return "umask";
-    case ChildStep::kPdeathsig:
-      return "prctl";
-    case ChildStep::kChdir:
-      return "chdir";
-    case ChildStep::kOpen:
-      return "open";
-    case ChildStep::kDup:
-      return "dup2";
-    case ChildStep::kCloseRange:
-      return "close_range";
-    case ChildStep::kSigmask:
-      return "sigprocmask";
-    case ChildStep::kExec:
-      return "execve";
-    case ChildStep::kNone:
-      break;
-  }
-  return "clone";
-}
-
 // The fields of one finished spawn (ResultSlot) are defined in spawn_schema.h.
 
 // Capacity of the reused results array, in results: a bigger batch gets an array of its own.
@@ -885,11 +843,11 @@ Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info) {
   return results;
 }
 
-// The syscall that each ChildStep stands for, indexed by step.
+// The syscall that each ChildStep stands for, indexed by step (spawn_child.h).
 Napi::Array StepNames(Napi::Env env) {
   Napi::Array names = Napi::Array::New(env);
-  for (int step = 0; step <= static_cast<int>(ChildStep::kExec); step++) {
-    names.Set(static_cast<uint32_t>(step), StepName(step));
+  for (int step = 0; step < static_cast<int>(ChildStep::kCount); step++) {
+    names.Set(static_cast<uint32_t>(step), kChildStepNames[step]);
   }
   return names;
 }

@@ -13,27 +13,48 @@
 
 namespace posix_process::spawn {
 
-// The steps a child goes through, in order; a failure reports which one failed.
-enum class ChildStep : int {
-  kNone = 0,
-  kSignals,
-  kSetsid,
-  kDaemonFork,
-  kSetpgid,
-  kSetgroups,
-  kSetgid,
-  kSetuid,
-  kRlimit,
-  kNice,
-  kUmask,
-  kPdeathsig,
-  kChdir,
-  kOpen,
-  kDup,
-  kCloseRange,
-  kSigmask,
-  kExec,
-};
+// The child's steps, in the order they run (RunChild, FinishChild), each with the name of the
+// system call that errors carry as `syscall`/`step` (exported as spawnStepNames). Why this order:
+// - prctl(PR_SET_PDEATHSIG, SIGKILL) first: a child that shares the parent's memory must die
+//   with it from its first instruction (re-armed after the credentials, which clear it);
+// - signal dispositions next, before anything that can block, so no handler of Node's runs here;
+// - setsid or setpgid before the daemon's clone, which must happen in the new session;
+// - setgroups, setgid, setuid in that order: after setuid the others are no longer allowed;
+// - limits, niceness and umask after them: a raised hard limit or a negative nice then needs
+//   the privileges of the new user;
+// - chdir before the fds, so that a relative { path } is relative to the new cwd;
+// - the fds: sources moved above the targets, then each target placed, the rest closed;
+// - the program's own parent-death signal right before exec (none, or the user's), with the
+//   getppid re-check; the signal mask last, so nothing blocked earlier is lost; then exec.
+#define POSIX_PROCESS_CHILD_STEPS(X)  \
+  X(kNone, "clone") /* not started */ \
+  X(kPdeathsig, "prctl")              \
+  X(kSignals, "sigaction")            \
+  X(kSetsid, "setsid")                \
+  X(kSetpgid, "setpgid")              \
+  X(kDaemonFork, "clone")             \
+  X(kSetgroups, "setgroups")          \
+  X(kSetgid, "setgid")                \
+  X(kSetuid, "setuid")                \
+  X(kRlimit, "setrlimit")             \
+  X(kNice, "setpriority")             \
+  X(kUmask, "umask")                  \
+  X(kChdir, "chdir")                  \
+  X(kDup, "dup2")                     \
+  X(kOpen, "open")                    \
+  X(kCloseRange, "close_range")       \
+  X(kSigmask, "sigprocmask")          \
+  X(kExec, "execve")
+
+#define POSIX_PROCESS_STEP_ENTRY(step, name) step,
+enum class ChildStep : int { POSIX_PROCESS_CHILD_STEPS(POSIX_PROCESS_STEP_ENTRY) kCount };
+#undef POSIX_PROCESS_STEP_ENTRY
+
+// The system call each step stands for, indexed by step.
+#define POSIX_PROCESS_STEP_NAME(step, name) name,
+inline constexpr const char* kChildStepNames[] = {
+    POSIX_PROCESS_CHILD_STEPS(POSIX_PROCESS_STEP_NAME)};
+#undef POSIX_PROCESS_STEP_NAME
 
 // One fd the child should have: `target` gets either a dup of the parent's `source`, or (source
 // -1) the file at `path` opened with `flags` and `mode`. An `optional` source that is not open
