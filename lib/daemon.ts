@@ -18,7 +18,8 @@ import { invalidArgType, invalidArgValue, SyscallError } from './errors';
 import type { Bytes, EnvInput } from './env';
 import { binding } from './native';
 import type { OpenFlags } from './posix-spawn';
-import { prepare, queueSpawn, spawnError, type PreparedSpawn, type StdioOption } from './spawn';
+import { prepare, type PreparedSpawn, type StdioOption } from './spawn/options';
+import { queueSpawn, spawnError } from './spawn/request';
 import { readOptions, validating } from './validate';
 
 /**

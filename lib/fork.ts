@@ -6,7 +6,7 @@ import { readOptions, validating } from './validate';
 import { exit } from './exit';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
-import { spawnAfterForkInChild } from './spawn';
+import { spawnAfterForkInChild } from './spawn/request';
 import { waitAfterForkInChild } from './wait';
 
 /** Functions run around `fork()`, like Python's `os.register_at_fork`. */

@@ -64,13 +64,11 @@ export {
 export { type Bytes, type EnvInput } from './env';
 export {
   spawn,
-  run,
   ChildProcess,
   type SpawnOptions,
-  type RunOptions,
-  type RunResult,
   type StdioOption,
   type RlimitName,
   type RlimitValue,
-} from './spawn';
+} from './spawn/index';
+export { run, type RunOptions, type RunResult } from './spawn/run';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';

@@ -33,7 +33,7 @@ export interface RawSpawnAttributes {
 /** One fd of the child: a dup of the parent's `source`, or the file at `path` opened in the child. */
 export type RawFdPlan = { target: number; source: number; optional?: boolean } | { target: number; path: string | Buffer; flags: number; mode: number };
 
-/** What native/spawn.cc needs to start a child; lib/spawn.ts builds and validates it. */
+/** What native/spawn.cc needs to start a child; lib/spawn/options.ts builds and validates it. */
 export interface RawSpawnRequest {
   candidates: readonly (string | Buffer)[];
   argv: (string | Buffer)[];
@@ -119,7 +119,7 @@ export interface NativeBinding {
     attributes: RawSpawnAttributes,
   ): number;
   /**
-   * Queues a spawn (see native/spawn.cc BuildJob); lib/spawn.ts, queueSpawn, packs the request:
+   * Queues a spawn (see native/spawn.cc BuildJob); lib/spawn/request.ts, queueSpawn, packs the request:
    * `strings` holds the exec candidates, argv, envp, cwd and fd paths, as one string in which
    * each is followed by a NUL, or as an array when any is a Buffer; `layout` holds how many of
    * each there are, the scalar options and signal sets, and 5 numbers an fd. Returns true when

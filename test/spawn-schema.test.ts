@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../lib/native';
-import { packedRequest, packRequest, prepare, releasePackedRequest } from '../lib/spawn';
+import { prepare } from '../lib/spawn/options';
+import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
 import { childPids } from './helpers';
 
 const schema = binding.spawnSchema;

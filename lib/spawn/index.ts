@@ -1,0 +1,82 @@
+/**
+ * The safe spawn: fork-then-exec done natively, without the JS thread ever waiting for it, with a
+ * child handle.
+ *
+ * Everything between clone and exec runs in native code (native/spawn_child.cc), in a
+ * clone(CLONE_VM) child started from the JS thread without waiting for its exec, or from a
+ * dedicated spawning thread for bursts: the cost does not grow with the Node heap, the event loop
+ * never waits for a spawn, and exec errors come back as errors that name the step that failed.
+ *
+ * This file holds spawn() and re-exports the public names of lib/spawn/ (options.ts: validation;
+ * request.ts: packing and dispatch; child-process.ts: the handle; run.ts: `run`, which calls
+ * spawn() and is imported from there to keep the modules free of import cycles).
+ */
+import { abortError, invalidArgType } from '../errors';
+import type { Bytes } from '../env';
+import { signalNumber } from '../signals';
+import { argumentError, validateInteger } from '../validate';
+import { ChildProcess, Deadline, PendingSpawn, promiseFor } from './child-process';
+import { closeAll, prepare, readSpawnOptions, type PreparedSpawn, type SpawnOptions } from './options';
+import { queueSpawn } from './request';
+
+export { ChildProcess } from './child-process';
+export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './options';
+
+/**
+ * Starts a program and resolves with its handle once it has been exec'd; rejects with the error
+ * that stopped it (the step, its syscall and path: a bad `cwd` gives ENOENT with `path` = the cwd,
+ * an unopenable redirect names that file, exec errors name the program).
+ *
+ * `file` without a slash is searched in the PATH of the *child's* environment (`/bin:/usr/bin`
+ * if it has none), like execvp(3): a match that cannot be executed (EACCES) lets the search go on
+ * and is reported if nothing later matches; ENOEXEC (a file with no shebang) stops the search, and
+ * there is no fallback to /bin/sh.
+ *
+ * Every fd but 0..2 and `options.fds` is closed in the child; signal dispositions start at their
+ * defaults (Node ignores SIGPIPE; the child does not) and the signal mask is empty unless
+ * `sigmask` says otherwise. The JS thread never waits for the exec and the libuv threadpool is
+ * not used: one spawn at a time is cloned from the JS thread without waiting (the exec is told by
+ * a close-on-exec pipe), and spawns asked for meanwhile by a dedicated native thread.
+ *
+ * `timeout` and `signal` apply from the call: a spawn still queued is dropped, and a child still
+ * before its exec (blocked opening a FIFO, say) is killed with SIGKILL and reaped, so the program
+ * does not run (one whose exec completes at that very moment is killed at once).
+ *
+ * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
+ *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; ETIMEDOUT
+ *   with the `step` the child was stuck in when `timeout` passed before its exec ('queued' if it
+ *   was not cloned yet); ECHILD with `step` and `signal` when the child was killed before its exec
+ *   by someone else; a TypeError or RangeError for bad arguments (NUL bytes, '=' in an env name,
+ *   ...) before anything is spawned; an AbortError (`code` 'ABORT_ERR', with `step` as for
+ *   ETIMEDOUT) if `options.signal` is aborted before the program runs.
+ */
+export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Promise<ChildProcess> {
+  let prepared: PreparedSpawn;
+  let killSignal: number;
+  try {
+    options = readSpawnOptions(options); // each option read once, here
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
+    killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
+    if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
+    if (options.signal?.aborted) throw abortError('spawn', options.signal);
+    prepared = prepare(file, args, options);
+  } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
+    return Promise.reject(argumentError(error, 'spawn'));
+  }
+  const pending = new PendingSpawn(prepared);
+  const promise = promiseFor(pending);
+  try {
+    const id = queueSpawn(prepared.request, pending);
+    // Only when asked: a Deadline allocates its closures.
+    if (options.timeout !== undefined || options.signal !== undefined) pending.deadline = new Deadline(id, options.timeout, options.signal, killSignal);
+  } catch (error) {
+    pending.reject(error);
+    try {
+      closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+    } catch {
+      // spawn() reports by its promise only: the binding's refusal is the error that matters.
+    }
+  }
+  return promise;
+}

@@ -1,0 +1,305 @@
+/**
+ * The options of spawn, from what the caller passes to a validated plan: the option types
+ * (SpawnOptions, StdioOption, the rlimits), reading each option once (readSpawnOptions),
+ * validating them into the native request (prepare, rlimitEntries), and the child's fd layout
+ * with the pipes made for it (fdLayout), made last so that a bad option leaks nothing.
+ */
+import * as fs from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { invalidArgType, invalidArgValue, outOfRange } from '../errors';
+import { argvStartingWith, buildEnvironment, execCandidates, validateBytes, type Bytes, type EnvInput } from '../env';
+import { binding, type RawFdPlan, type RawSpawnRequest } from '../native';
+import { openFlags, type OpenFlags } from '../posix-spawn';
+import { signalList, signalNumber, type Signal } from '../signals';
+import { GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger } from '../validate';
+
+/**
+ * What one of the child's fds 0..2 is connected to:
+ * - 'inherit': the parent's same fd (left closed if the parent's is closed);
+ * - 'ignore': /dev/null;
+ * - 'pipe': a pipe whose other end is a Node stream on the handle (`stdin`, `stdout`, `stderr`);
+ * - a number: that fd of the parent;
+ * - `{ path, flags?, mode? }`: a file opened in the child (flags default to 'r' for fd 0 and 'w'
+ *   for 1 and 2; relative paths are relative to `cwd`).
+ */
+export type StdioOption = 'inherit' | 'ignore' | 'pipe' | number | { path: Bytes; flags?: OpenFlags; mode?: number };
+
+/** Resource limits by name (the RLIMIT_* of getrlimit(2), in lower case). */
+export type RlimitName =
+  | 'as' | 'core' | 'cpu' | 'data' | 'fsize' | 'locks' | 'memlock' | 'msgqueue' | 'nice'
+  | 'nofile' | 'nproc' | 'rss' | 'rtprio' | 'rttime' | 'sigpending' | 'stack';
+
+/** A limit: one value for soft and hard, or `[soft, hard]`. `Infinity` is RLIM_INFINITY. */
+export type RlimitValue = number | bigint | readonly [number | bigint, number | bigint];
+
+/** Options of `spawn` and `run`. */
+export interface SpawnOptions {
+  /** argv[0] as the program sees it (default: `file`). */
+  argv0?: Bytes;
+  /** The environment (default: `process.env` at the time of the call). */
+  env?: EnvInput;
+  /** The working directory of the child. */
+  cwd?: Bytes;
+  /** fds 0..2: one option for all three, or one each (missing entries: 'inherit'). */
+  stdio?: StdioOption | readonly (StdioOption | undefined)[];
+  /** More fds for the child, as `{ childFd: parentFd }`, e.g. `{ 3: fd }`. Every other fd is closed. */
+  fds?: Readonly<Record<number, number>>;
+  /** Start a new session (setsid(2)); the child leads it and a new process group. */
+  setsid?: boolean;
+  /** Put the child in process group `pgid`; 0 makes it lead a new group (setpgid(2)). */
+  pgid?: number;
+  /** Signals blocked in the program (default: none). */
+  sigmask?: readonly Signal[];
+  /** The file mode creation mask of the child (umask(2)). */
+  umask?: number;
+  /** Run as this user id (setresuid(2)), after `groups` and `gid`. */
+  uid?: number;
+  /** Run as this group id (setresgid(2)), after `groups`. */
+  gid?: number;
+  /**
+   * Supplementary groups (setgroups(2)); set first. With `uid` or `gid` and no `groups`, the child
+   * has none (unless this process may not change them: without CAP_SETGID it keeps its own).
+   */
+  groups?: readonly number[];
+  /** Resource limits, e.g. `{ nofile: [256, 1024], core: Infinity }` (prlimit(2)). */
+  rlimits?: Readonly<Partial<Record<RlimitName, RlimitValue>>>;
+  /** Signal the program gets when this Node process exits (PR_SET_PDEATHSIG, set right before exec). */
+  pdeathsig?: Signal;
+  /** Scheduling niceness (setpriority(2)), -20..19. */
+  nice?: number;
+  /**
+   * Aborting it before the program runs cancels the spawn (it rejects with an AbortError and the
+   * program never runs); after, it sends `killSignal` to the child.
+   */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds, from the call, after which a spawn whose program has not started yet is
+   * cancelled (it rejects with ETIMEDOUT), or the running child gets `killSignal`. 0 (the
+   * default): never, as in child_process.
+   */
+  timeout?: number;
+  /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
+  killSignal?: Signal;
+}
+
+const O = fs.constants;
+const rlimitResources = binding.spawnOptionConstants.rlimits;
+const NO_SIGNALS: readonly number[] = Object.freeze([]);
+
+/** @internal A validated request and the fds made for it (shared with lib/daemon.ts). */
+export interface PreparedSpawn extends Pick<FdLayout, 'parentEnds' | 'childEnds'> {
+  request: RawSpawnRequest;
+  file: Bytes;
+  cwd?: Bytes;
+}
+
+// The fd plans of 'inherit' and 'ignore', the same for every spawn (plans are never changed once
+// made): one object fewer per fd and spawn for the garbage collector. An inherited fd the parent
+// has closed stays closed in the child (checked there).
+const INHERIT_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, source: target, optional: true }));
+const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 }));
+
+/** The child's fds, and the pipes made for them. */
+interface FdLayout {
+  readonly fds: readonly RawFdPlan[];
+  /** Parent ends of 'pipe' stdio, by child fd. */
+  readonly parentEnds: readonly (number | null)[];
+  /** Child ends of pipes, closed in the parent once the child has them. */
+  readonly childEnds: readonly number[];
+}
+
+// The whole layout when stdio is 'inherit' (the default) or 'ignore' for all three fds, with no
+// extra fds: nothing per spawn at all.
+const sharedLayout = (plans: readonly RawFdPlan[]): FdLayout => Object.freeze({ fds: Object.freeze([...plans]), parentEnds: Object.freeze([null, null, null]), childEnds: Object.freeze([]) });
+const INHERIT_LAYOUT = sharedLayout(INHERIT_PLANS);
+const IGNORE_LAYOUT = sharedLayout(IGNORE_PLANS);
+
+function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
+  if (stdio === undefined) return ['inherit', 'inherit', 'inherit'];
+  if (!Array.isArray(stdio)) return [stdio as StdioOption, stdio as StdioOption, stdio as StdioOption];
+  if (stdio.length > 3) throw invalidArgValue('options.stdio', 'has at most 3 entries (use options.fds for more)', stdio);
+  // A missing entry (a hole too) is 'inherit', as documented.
+  return [0, 1, 2].map((i) => (stdio[i] as StdioOption | undefined) ?? 'inherit');
+}
+
+// @internal Native close: these fds come from binding.pipe(), and fs.closeSync warns about such
+// fds in worker threads.
+export function closeAll(fds: readonly (number | null)[]): void {
+  // Indexed: for...of allocates an iterator until V8 optimises the caller (settle(), each spawn).
+  for (let i = 0; i < fds.length; i++) {
+    const fd = fds[i]!;
+    if (fd !== null) binding.closeFd(fd);
+  }
+}
+
+const NO_RLIMITS: RawSpawnRequest['rlimits'] = [];
+
+function rlimitValue(value: unknown, name: string): number | bigint {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value >= 2n ** 64n) throw outOfRange(name, 'from 0 to 2**64-1', value);
+    return value;
+  }
+  if (value === Infinity) return Infinity;
+  return validateInteger(value, name, 0, Number.MAX_SAFE_INTEGER);
+}
+
+function rlimitEntries(rlimits: unknown): RawSpawnRequest['rlimits'] {
+  if (rlimits === undefined) return NO_RLIMITS; // never changed: shared by every request
+  if (typeof rlimits !== 'object' || rlimits === null) throw invalidArgType('options.rlimits', 'an object', rlimits);
+  return Object.entries(rlimits).map(([name, value]) => {
+    if (!isOwnKey(rlimitResources, name)) throw invalidArgValue(`options.rlimits.${name}`, `is not a resource (${Object.keys(rlimitResources).join(', ')})`, value);
+    const resource = rlimitResources[name]!;
+    const [soft, hard] = Array.isArray(value) ? rlimitPair(value, `options.rlimits.${name}`) : [value, value];
+    const limit = { resource, soft: rlimitValue(soft, `options.rlimits.${name}[0]`), hard: rlimitValue(hard, `options.rlimits.${name}[1]`) };
+    if (limit.soft > limit.hard) throw outOfRange(`options.rlimits.${name}`, 'a soft limit not above the hard limit', `[${String(soft)}, ${String(hard)}]`);
+    return limit;
+  });
+}
+
+/** `[soft, hard]`: exactly two entries, read once each. */
+function rlimitPair(value: readonly unknown[], name: string): unknown[] {
+  if (value.length !== 2) throw invalidArgValue(name, 'must be a number, a bigint or [soft, hard]', value);
+  return validateArray(value, name, 2, (entry) => entry);
+}
+
+function optionalInteger(value: unknown, name: string, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : validateInteger(value, name, min, max);
+}
+
+/**
+ * The child's fds 0..2 from `stdio` (validated before any pipe is made, so that a bad entry
+ * leaks nothing), then the `extra` ones; pipes are made here, last.
+ */
+function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly RawFdPlan[]): FdLayout {
+  if (extra.length === 0 && (stdio === undefined || stdio === 'inherit' || stdio === 'ignore')) {
+    return stdio === 'ignore' ? IGNORE_LAYOUT : INHERIT_LAYOUT;
+  }
+  const plans: (RawFdPlan | 'pipe')[] = normaliseStdio(stdio).map((option, target) => {
+    if (option === 'inherit') return INHERIT_PLANS[target]!;
+    if (option === 'ignore') return IGNORE_PLANS[target]!;
+    if (option === 'pipe') return 'pipe';
+    if (typeof option === 'number') return { target, source: validateInteger(option, `options.stdio[${target}]`, 0, 2 ** 31 - 1) };
+    if (typeof option === 'object' && option !== null) {
+      const { path, flags, mode } = readOptions<{ path: unknown; flags: unknown; mode: unknown }>(option, ['path', 'flags', 'mode'], `options.stdio[${target}]`);
+      return {
+        target,
+        path: validateBytes(path, `options.stdio[${target}].path`),
+        flags: openFlags(flags ?? (target === 0 ? 'r' : 'w'), `options.stdio[${target}].flags`),
+        mode: mode === undefined ? 0o666 : validateInteger(mode, `options.stdio[${target}].mode`, 0, 0o7777),
+      };
+    }
+    throw invalidArgValue(`options.stdio[${target}]`, "must be 'inherit', 'ignore', 'pipe', an fd or { path }", option);
+  });
+
+  const parentEnds: (number | null)[] = [null, null, null];
+  const childEnds: number[] = [];
+  try {
+    // Of its final size, like argv: the stdio plans with a pipe's child end for 'pipe', then the
+    // extra fds.
+    const fds = plans.map((plan, target): RawFdPlan => {
+      if (plan !== 'pipe') return plan;
+      const [readEnd, writeEnd] = binding.pipe();
+      const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
+      parentEnds[target] = parentEnd;
+      childEnds.push(childEnd);
+      return { target, source: childEnd };
+    });
+    return { fds: extra.length === 0 ? fds : fds.concat(extra), parentEnds, childEnds };
+  } catch (error) {
+    closeAll([...parentEnds, ...childEnds]);
+    throw error;
+  }
+}
+
+/**
+ * @internal Validates everything and builds the native request (also for `daemon`). Creates pipes
+ * last, so a bad option leaks nothing.
+ */
+export function prepare(file: unknown, args: unknown, options: Partial<SpawnOptions>): PreparedSpawn {
+  const program = validateBytes(file, 'file');
+  const argv = argvStartingWith(options.argv0 === undefined ? program : validateBytes(options.argv0, 'options.argv0'), args, 'args');
+  // Without an env option the child gets process.env. On the main thread that is the real
+  // environment, which native code copies faster than JavaScript can build it; a worker's
+  // process.env is its own copy and must be built here.
+  const envp = options.env === undefined && isMainThread ? undefined : buildEnvironment(options.env ?? process.env, 'options.env');
+  const cwd = options.cwd === undefined ? undefined : validateBytes(options.cwd, 'options.cwd');
+
+  const request: RawSpawnRequest = {
+    candidates: execCandidates(program, envp),
+    argv,
+    fds: [],
+    setsid: options.setsid === undefined ? false : validateBoolean(options.setsid, 'options.setsid'),
+    rlimits: rlimitEntries(options.rlimits),
+    pdeathsig: options.pdeathsig === undefined ? 0 : signalNumber(options.pdeathsig, 'options.pdeathsig'),
+    sigmask: options.sigmask === undefined ? NO_SIGNALS : signalList(options.sigmask, 'options.sigmask'),
+  };
+  if (envp !== undefined) request.envp = envp;
+  if (cwd !== undefined) request.cwd = cwd;
+  const pgid = optionalInteger(options.pgid, 'options.pgid', 0, 2 ** 31 - 1);
+  if (pgid !== undefined) {
+    if (request.setsid) throw invalidArgValue('options.pgid', 'cannot be combined with setsid (a new session has its own group)', pgid);
+    request.pgid = pgid;
+  }
+  const uid = optionalInteger(options.uid, 'options.uid', 0, 2 ** 32 - 2);
+  if (uid !== undefined) request.uid = uid;
+  const gid = optionalInteger(options.gid, 'options.gid', 0, 2 ** 32 - 2);
+  if (gid !== undefined) request.gid = gid;
+  if (options.groups !== undefined) request.groups = validateArray(options.groups, 'options.groups', GROUPS_MAX, groupId);
+  const nice = optionalInteger(options.nice, 'options.nice', -20, 19);
+  if (nice !== undefined) request.nice = nice;
+  const umask = optionalInteger(options.umask, 'options.umask', 0, 0o777);
+  if (umask !== undefined) request.umask = umask;
+
+  // fds 3 and up.
+  const extra: RawFdPlan[] = [];
+  if (options.fds !== undefined) {
+    if (typeof options.fds !== 'object' || options.fds === null) throw invalidArgType('options.fds', 'an object of child fd to parent fd', options.fds);
+    for (const [key, source] of Object.entries(options.fds)) {
+      const target = Number(key);
+      if (!Number.isInteger(target) || target < 3 || target > 65535) throw outOfRange('options.fds key', 'a child fd from 3 to 65535', key);
+      extra.push({ target, source: validateInteger(source, `options.fds[${key}]`, 0, 2 ** 31 - 1) });
+    }
+  }
+
+  const { fds, parentEnds, childEnds } = fdLayout(options.stdio, extra);
+  request.fds = fds;
+  const prepared: PreparedSpawn = { request, parentEnds, childEnds, file: program };
+  if (cwd !== undefined) prepared.cwd = cwd;
+  return prepared;
+}
+
+const groupId = (group: unknown, name: string, i: number): number => validateInteger(group, `${name}[${i}]`, 0, 2 ** 32 - 2);
+
+/** The options of `spawn` (and, but for stdio, of `run`). */
+export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal'] as const;
+
+/**
+ * readOptions for SPAWN_OPTION_KEYS, as one object literal: it runs on every spawn, and a
+ * literal of fixed shape costs a few nanoseconds where a copy key by key costs half a microsecond.
+ */
+export function readSpawnOptions(options: unknown): SpawnOptions {
+  if (options === undefined) return NO_OPTIONS;
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const o = options as SpawnOptions;
+  return {
+    argv0: o.argv0,
+    env: o.env,
+    cwd: o.cwd,
+    stdio: o.stdio,
+    fds: o.fds,
+    setsid: o.setsid,
+    pgid: o.pgid,
+    sigmask: o.sigmask,
+    umask: o.umask,
+    uid: o.uid,
+    gid: o.gid,
+    groups: o.groups,
+    rlimits: o.rlimits,
+    pdeathsig: o.pdeathsig,
+    nice: o.nice,
+    signal: o.signal,
+    timeout: o.timeout,
+    killSignal: o.killSignal,
+  };
+}
+const NO_OPTIONS: SpawnOptions = Object.freeze({});
