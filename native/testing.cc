@@ -4,7 +4,7 @@
 //   "stray inheritable fd" that a careless native module or a shared library might leave behind,
 //   and that a spawned child must not see.
 // - watchErrno: errno cannot be seen from JavaScript, and a direct spawn's child shares the JS
-//   thread's (spawn.cc); a test watches it while such a child runs.
+//   thread's (spawn_clone.cc); a test watches it while such a child runs.
 #include "testing.h"
 
 #include <errno.h>

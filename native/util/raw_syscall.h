@@ -1,11 +1,12 @@
 // System calls that return -errno instead of setting errno, for code that runs in a child sharing
 // the memory *and the thread-local storage* of a parent thread that keeps running: a clone with
-// CLONE_VM but without CLONE_VFORK (spawn.cc, the direct clone). glibc's syscall(2) would store
-// the child's errors in the parent thread's errno at any moment, under code that is reading it.
+// CLONE_VM but without CLONE_VFORK (spawn_clone.cc, the direct clone). glibc's syscall(2) would
+// store the child's errors in the parent thread's errno at any moment, under code that is reading
+// it.
 //
 // Inline assembly for the architectures Node ships for on Linux that matter here (x86_64 and
 // aarch64), as musl and Go do it. Elsewhere kHaveRawSyscall is false and callers must not clone
-// without CLONE_VFORK (spawn.cc then uses its spawning thread for every spawn).
+// without CLONE_VFORK (spawn_clone.cc then uses its spawning thread for every spawn).
 #pragma once
 
 #include <errno.h>
