@@ -119,7 +119,7 @@ export interface NativeBinding {
     attributes: RawSpawnAttributes,
   ): number;
   /**
-   * Queues a spawn (see native/spawn.cc BuildJob); lib/spawn/request.ts, queueSpawn, packs the request:
+   * Queues a spawn (see native/spawn_request.cc BuildJob); lib/spawn/request.ts, queueSpawn, packs the request:
    * `strings` holds the exec candidates, argv, envp, cwd and fd paths, as one string in which
    * each is followed by a NUL, or as an array when any is a Buffer; `layout` holds how many of
    * each there are, the scalar options and signal sets, and 5 numbers an fd. Returns true when

@@ -3,8 +3,8 @@
 // A ChildPlan is plain data built in full by the parent before the clone (strings, arrays, fd
 // tables). The child only reads it and makes system calls: it allocates nothing, takes no lock,
 // touches no N-API or V8 state and throws no C++ exception, because it shares the parent's memory
-// (CLONE_VM) while the thread that cloned it goes on (spawn.cc), which is why it never touches
-// errno.
+// (CLONE_VM) while the thread that cloned it goes on (spawn_clone.cc), which is why it never
+// touches errno.
 #pragma once
 
 #include <stddef.h>
@@ -121,7 +121,7 @@ struct ChildPlan {
 
   // The exec notice: the write end of a close-on-exec pipe, which the child keeps open until
   // exec, so the parent sees end-of-file once the child has exec'd or exited. -1 under
-  // CLONE_VFORK (spawn.cc's fallback), where clone returning says as much.
+  // CLONE_VFORK (spawn_clone.cc's fallback), where clone returning says as much.
   int exec_notice_fd;
 
   // Filled in by the child: the step it is in (written before each step), and when a step

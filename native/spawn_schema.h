@@ -1,7 +1,8 @@
-// The packed spawn request and its results: the one definition of their slots. spawn.cc reads
-// and writes them through the enums below; the binding exports the same names and numbers as
-// `spawnSchema` (SchemaObject), and lib/spawn/request.ts packs and unpacks by those names, so an
-// option is added here once and cannot get out of step between the two languages.
+// The packed spawn request and its results: the one definition of their slots. The native spawn
+// files read the request (spawn_request.cc) and write the results (spawn.cc) through the enums
+// below; the binding exports the same names and numbers as `spawnSchema` (SchemaObject), and
+// lib/spawn/request.ts packs and unpacks by those names, so an option is added here once and
+// cannot get out of step between the two languages.
 //
 // A request is spawnStart(id, strings, layout, groups, rlimits): `layout` is a Float64Array of
 // the layout slots, then fd slots for each fd of the child. Each finished spawn reaches the

@@ -588,7 +588,7 @@ describe('run', () => {
 
 describe('spawn: the direct clone and the spawning thread', () => {
   // One spawn at a time is cloned from the JS thread, which goes on while the child runs; spawns
-  // asked for meanwhile go through the spawning thread (native/spawn.cc).
+  // asked for meanwhile go through the spawning thread (native/spawn_clone.cc).
   it("the direct child leaves the JS thread's errno alone while it fails system calls", async () => {
     // 300 missing PATH entries: 300 failed execve calls (ENOENT) in the child, made while the JS
     // thread, which shares its thread-local storage, watches errno without a system call.

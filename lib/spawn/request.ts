@@ -86,7 +86,7 @@ const scratchStrings: Bytes[] = [];
 
 /**
  * @internal Starts a spawn: cloned at once from this thread when no other is under way, else
- * queued for the spawning thread (native/spawn.cc); `settler` receives its result on the event
+ * queued for the spawning thread (native/spawn_clone.cc); `settler` receives its result on the event
  * loop. Returns the spawn's id (for spawnCancel). Throws (and starts nothing) when the binding
  * refuses the request.
  */
