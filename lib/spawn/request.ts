@@ -105,9 +105,8 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): num
   }
   if (needsWake && !wakeQueued) {
     wakeQueued = true;
-    // A reaction of a settled promise, not queueMicrotask: that one makes an AsyncResource,
-    // about 25 µs when the turn has just begun after the loop was idle (2.5 µs for this), in the
-    // middle of the burst of spawn() calls that the wake-up is deferred for.
+    // A reaction of a settled promise, not queueMicrotask, which makes a costly AsyncResource in
+    // the middle of the burst (docs/performance.md).
     void SETTLED.then(wakeSpawningThread);
   }
   return id;
