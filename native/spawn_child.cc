@@ -69,7 +69,6 @@ POSIX_PROCESS_CHILD_SIDE void DieWithParent(ChildPlan* plan) {
 // Right before exec: the program gets the user's parent-death signal, or none. If the parent
 // died before this point the signal was never armed: deliver it now, as Go does.
 POSIX_PROCESS_CHILD_SIDE void SetProgramDeathSignal(ChildPlan* plan) {
-  Enter(plan, ChildStep::kPdeathsig);
   long result = RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, plan->pdeathsig, 0, 0, 0);
   if (result < 0) Fail(plan, ChildStep::kPdeathsig, result);
   if (plan->pdeathsig != 0 && RawSyscall(SYS_getppid) != plan->parent_pid) {
@@ -214,23 +213,17 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
 }
 
 POSIX_PROCESS_CHILD_SIDE void Exec(ChildPlan* plan) {
-  Enter(plan, ChildStep::kExec);
   int error = ExecCandidates(plan->candidates, plan->candidate_count, plan->argv, plan->envp);
   Fail(plan, ChildStep::kExec, error);
 }
 
-// Everything after the session: credentials, limits, umask, cwd, fds, mask, exec. Run by the
-// child itself, or by the daemon that the child of daemon() clones.
-POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
-  auto* plan = static_cast<ChildPlan*>(argument);
+// Credentials: supplementary groups, then the gid, then the uid (after which the others would
+// no longer be allowed). A uid or gid change without groups drops them all, as child_process and
+// Go do, or a root parent's groups would outlive the drop; EPERM there means this process may not
+// change its groups (no CAP_SETGID), so they are its own to keep, as libuv lets it. They clear
+// the parent-death signal: it is armed again.
+POSIX_PROCESS_CHILD_SIDE void SetCredentials(ChildPlan* plan) {
   long result;
-  if (plan->daemonize) DieWithParent(plan);  // the daemon, whose parent is the intermediate
-
-  Enter(plan, ChildStep::kSetgroups);
-  // Credentials: supplementary groups, then the gid, then the uid (after which the others would
-  // no longer be allowed). A uid or gid change without groups drops them all, as child_process
-  // and Go do, or a root parent's groups would outlive the drop; EPERM there means this process
-  // may not change its groups (no CAP_SETGID), so they are its own to keep, as libuv lets it.
   if (plan->set_groups &&
       (result = RawSyscall(SYS_setgroups, plan->group_count, plan->groups)) < 0) {
     Fail(plan, ChildStep::kSetgroups, result);
@@ -246,8 +239,11 @@ POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
     Fail(plan, ChildStep::kSetuid, result);
   }
   if (plan->set_groups || plan->gid >= 0 || plan->uid >= 0) DieWithParent(plan);
+}
 
-  Enter(plan, ChildStep::kRlimit);
+// Resource limits, niceness and umask.
+POSIX_PROCESS_CHILD_SIDE void SetLimits(ChildPlan* plan) {
+  long result;
   for (size_t i = 0; i < plan->rlimit_count; i++) {
     struct rlimit64 limit = {plan->rlimits[i].soft, plan->rlimits[i].hard};
     result = RawSyscall(SYS_prlimit64, 0, plan->rlimits[i].resource, &limit, nullptr);
@@ -257,22 +253,77 @@ POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
     Fail(plan, ChildStep::kNice, result);
   }
   if (plan->umask >= 0) RawSyscall(SYS_umask, plan->umask);
+}
 
-  Enter(plan, ChildStep::kChdir);
+POSIX_PROCESS_CHILD_SIDE void ChangeDirectory(ChildPlan* plan) {
+  long result;
   if (plan->cwd != nullptr && (result = RawSyscall(SYS_chdir, plan->cwd)) < 0) {
     Fail(plan, ChildStep::kChdir, result);
   }
+}
 
-  ArrangeFds(plan);
-  SetProgramDeathSignal(plan);
-
-  Enter(plan, ChildStep::kSigmask);
-  // Last: the mask the program starts with (empty unless asked for).
+// The mask the program starts with (empty unless asked for).
+POSIX_PROCESS_CHILD_SIDE void SetSignalMask(ChildPlan* plan) {
   uint64_t mask = plan->sigmask;
-  result = RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, nullptr, sizeof mask);
+  long result = RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, nullptr, sizeof mask);
   if (result < 0) Fail(plan, ChildStep::kSigmask, result);
-  Exec(plan);
-  return 127;
+}
+
+// A new session (setsid), or a process group to join or lead (setpgid).
+POSIX_PROCESS_CHILD_SIDE void StartSession(ChildPlan* plan) {
+  long result;
+  if (plan->setsid || plan->daemonize) {
+    if ((result = RawSyscall(SYS_setsid)) < 0) Fail(plan, ChildStep::kSetsid, result);
+  } else if (plan->pgid >= 0) {
+    Enter(plan, ChildStep::kSetpgid);
+    if ((result = RawSyscall(SYS_setpgid, 0, plan->pgid)) < 0) {
+      Fail(plan, ChildStep::kSetpgid, result);
+    }
+  }
+}
+
+// The child's steps as a table, in the order they run (spawn_child.h says why): each is recorded
+// as the step under way (Enter) before it runs, and records finer steps itself where it has them
+// (which fd, setgid after setgroups). A step fails through Fail, which exits.
+struct Step {
+  ChildStep step;
+  void (*run)(ChildPlan*);
+};
+
+// Up to the session: run by the child itself (RunChild); the intermediate of daemon() then
+// clones the daemon, which runs the rest.
+constexpr Step kSessionSteps[] = {
+    {ChildStep::kPdeathsig, DieWithParent},
+    {ChildStep::kSignals, ResetSignals},
+    {ChildStep::kSetsid, StartSession},
+};
+
+// After the session: run by the child, or by the daemon (FinishChild).
+constexpr Step kProgramSteps[] = {
+    {ChildStep::kSetgroups, SetCredentials},
+    {ChildStep::kRlimit, SetLimits},
+    {ChildStep::kChdir, ChangeDirectory},
+    {ChildStep::kDup, ArrangeFds},
+    {ChildStep::kPdeathsig, SetProgramDeathSignal},
+    {ChildStep::kSigmask, SetSignalMask},
+    {ChildStep::kExec, Exec},
+};
+
+template <size_t N>
+POSIX_PROCESS_CHILD_SIDE void RunSteps(ChildPlan* plan, const Step (&steps)[N]) {
+  for (const Step& step : steps) {
+    Enter(plan, step.step);
+    step.run(plan);
+  }
+}
+
+// Everything after the session: credentials, limits, umask, cwd, fds, mask, exec. Run by the
+// child itself, or by the daemon that the child of daemon() clones.
+POSIX_PROCESS_CHILD_SIDE int FinishChild(void* argument) {
+  auto* plan = static_cast<ChildPlan*>(argument);
+  if (plan->daemonize) DieWithParent(plan);  // the daemon, whose parent is the intermediate
+  RunSteps(plan, kProgramSteps);
+  return 127;  // not reached: Exec execs or fails
 }
 
 // The intermediate process of daemon(), the session leader. The daemon it clones is in the new
@@ -307,25 +358,10 @@ POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Daemonize(ChildPlan* plan) {
 }  // namespace
 
 POSIX_PROCESS_CHILD_SIDE int RunChild(void* argument) {
-  auto* plan = static_cast<ChildPlan*>(argument);
-  Enter(plan, ChildStep::kPdeathsig);
-  DieWithParent(plan);
-
   // All signals are blocked: the thread that clones runs with a full mask, and the child
-  // inherits it.
-  Enter(plan, ChildStep::kSignals);
-  ResetSignals(plan);
-
-  long result;
-  if (plan->setsid || plan->daemonize) {
-    Enter(plan, ChildStep::kSetsid);
-    if ((result = RawSyscall(SYS_setsid)) < 0) Fail(plan, ChildStep::kSetsid, result);
-  } else if (plan->pgid >= 0) {
-    Enter(plan, ChildStep::kSetpgid);
-    if ((result = RawSyscall(SYS_setpgid, 0, plan->pgid)) < 0) {
-      Fail(plan, ChildStep::kSetpgid, result);
-    }
-  }
+  // inherits it, until the program's own mask is set.
+  auto* plan = static_cast<ChildPlan*>(argument);
+  RunSteps(plan, kSessionSteps);
   if (plan->daemonize) {
     Enter(plan, ChildStep::kCloseRange);
     CloseUnneeded(plan, plan->exec_notice_fd);  // this process waits as long as the daemon

@@ -13,8 +13,9 @@
 
 namespace posix_process::spawn {
 
-// The child's steps, in the order they run (RunChild, FinishChild), each with the name of the
-// system call that errors carry as `syscall`/`step` (exported as spawnStepNames). Why this order:
+// The child's steps, in the order they run (the tables in spawn_child.cc), each with the name of
+// the system call that errors carry as `syscall`/`step` (exported as spawnStepNames). Why this
+// order:
 // - prctl(PR_SET_PDEATHSIG, SIGKILL) first: a child that shares the parent's memory must die
 //   with it from its first instruction (re-armed after the credentials, which clear it);
 // - signal dispositions next, before anything that can block, so no handler of Node's runs here;
