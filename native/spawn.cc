@@ -168,10 +168,8 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
   // The facade builds these arguments; the checks keep a direct call from reading garbage.
-  bool layout_ok = info[2].IsTypedArray() &&
-                   info[2].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
-                   info[2].As<Napi::TypedArray>().ElementLength() >= kLayoutSlots;
-  if (info.Length() != 5 || !info[0].IsNumber() || !layout_ok || spawner->dispatcher.IsEmpty()) {
+  if (info.Length() != 5 || !info[0].IsNumber() || !IsRequestLayout(info[2]) ||
+      spawner->dispatcher.IsEmpty()) {
     throw Napi::TypeError::New(
         env, "spawnStart(id, strings, layout, groups, rlimits) after spawnSetDispatcher");
   }

@@ -126,6 +126,7 @@ extern std::vector<Spawner*> spawners;  // guarded by spawners_mutex
 
 // spawn_request.cc
 std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spawner);
+bool IsRequestLayout(const Napi::Value& value);
 Napi::Value SpawnDecodeForTest(const Napi::CallbackInfo& info);
 Napi::Object SchemaObject(Napi::Env env);
 Napi::Object Constants(Napi::Env env);

@@ -208,16 +208,21 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   return job;
 }
 
+// Whether `value` can be a request's layout: a Float64Array with at least the layout slots (the
+// facade builds it; the check keeps a direct call of the binding from reading garbage).
+bool IsRequestLayout(const Napi::Value& value) {
+  return value.IsTypedArray() &&
+         value.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
+         value.As<Napi::TypedArray>().ElementLength() >= kLayoutSlots;
+}
+
 // spawnDecodeForTest(id, strings, layout, groups, rlimits) -> the ChildPlan that spawnStart would
 // build from the same arguments, as an object, and spawns nothing: the test of the request schema
 // packs requests in the facade and checks that every field arrives where the child reads it.
 Napi::Value SpawnDecodeForTest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
-  bool layout_ok = info[2].IsTypedArray() &&
-                   info[2].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
-                   info[2].As<Napi::TypedArray>().ElementLength() >= kLayoutSlots;
-  if (info.Length() != 5 || !layout_ok) {
+  if (info.Length() != 5 || !IsRequestLayout(info[2])) {
     throw Napi::TypeError::New(env, "spawnDecodeForTest(id, strings, layout, groups, rlimits)");
   }
   std::unique_ptr<SpawnJob> job = BuildJob(info, spawner);
