@@ -9,26 +9,17 @@
 // are listed, killed and reaped, and the exit status is 1. Zombies (adopted processes that ended
 // on their own) are only reaped.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
 const require = createRequire(import.meta.url);
-const { setChildSubreaper, waitpid, processInfo, kill } = require('../dist/index.js');
+const { setChildSubreaper, waitpid, processInfo, children, kill } = require('../dist/index.js');
 
 // Time the command's own helpers (vitest's pool workers) get to end after it has.
 const GRACE_MS = 5000;
 
 function childrenOfThisProcess() {
-  const pids = [];
-  for (const task of readdirSync('/proc/self/task')) {
-    try {
-      pids.push(...readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return pids;
+  return children(process.pid);
 }
 
 function alive(pid) {
@@ -41,8 +32,7 @@ function alive(pid) {
 
 function describe(pid) {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-    return `${pid} ${cmdline}`;
+    return `${pid} ${processInfo(pid).argv.join(' ')}`;
   } catch {
     return `${pid} (gone)`;
   }

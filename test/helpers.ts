@@ -3,7 +3,7 @@ import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { posixSpawnp, SyscallError, type PosixSpawnOptions } from '../lib/index';
+import { children, posixSpawnp, SyscallError, type PosixSpawnOptions } from '../lib/index';
 
 export const repoRoot = path.join(__dirname, '..');
 
@@ -87,31 +87,15 @@ export function childPids(): number[] {
   return pids;
 }
 
-/** The pids of every descendant of `pid` (children first, then theirs), from /proc. */
+/** The pids of every descendant of `pid` (each child, then its own descendants), from /proc. */
 export function descendants(pid: number): number[] {
-  const found: number[] = [];
-  const visit = (parent: number): void => {
-    let tasks: string[] = [];
-    try {
-      tasks = fs.readdirSync(`/proc/${parent}/task`);
-    } catch {
-      return; // gone
-    }
-    for (const task of tasks) {
-      let children = '';
-      try {
-        children = fs.readFileSync(`/proc/${parent}/task/${task}/children`, 'utf8');
-      } catch {
-        continue;
-      }
-      for (const child of children.split(' ').filter(Boolean).map(Number)) {
-        found.push(child);
-        visit(child);
-      }
-    }
-  };
-  visit(pid);
-  return found;
+  let direct: number[];
+  try {
+    direct = children(pid);
+  } catch {
+    return []; // gone meanwhile
+  }
+  return direct.flatMap((child) => [child, ...descendants(child)]);
 }
 
 /**
