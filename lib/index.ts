@@ -71,4 +71,5 @@ export {
   type RlimitValue,
 } from './spawn/index';
 export { run, type RunOptions, type RunResult } from './spawn/run';
+export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';
