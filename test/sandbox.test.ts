@@ -8,8 +8,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, spawn, type RunOptions, type SyscallError } from '../lib/index';
-import { childPids, openFds, runNode, zombieChildren } from './helpers';
+import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type RunOptions, type SyscallError } from '../lib/index';
+import { childPids, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 /** What a scenario's child printed, or how its spawn failed. */
 type Outcome = { stdout: string; stderr: string; code: number | null } | { error: { name: string; code: string; syscall: string; step: string; path?: string } };
@@ -78,14 +78,16 @@ describe.each([
         p.run('/bin/true').then(async () => {
           const before = fds();
           const outcomes = await (${runScenarios.toString()})(p, ${JSON.stringify(SCENARIOS)});
-          console.log(JSON.stringify({ outcomes, before, after: fds() }));
+          const fs = require('fs');
+          const children = fs.readdirSync('/proc/self/task').flatMap((task) => fs.readFileSync('/proc/self/task/' + task + '/children', 'utf8').split(' ').filter(Boolean));
+          console.log(JSON.stringify({ outcomes, before, after: fds(), children }));
         });`;
       const result = runNode(script, { uid, gid: uid, timeout: 60_000 });
       expect(result.stderr).toBe('');
-      const parsed = JSON.parse(result.stdout) as { outcomes: Record<string, Outcome>; before: number; after: number };
-      // Nothing leaked in the unprivileged process either (its children were all reaped, or run()
-      // would not have returned).
+      const parsed = JSON.parse(result.stdout) as { outcomes: Record<string, Outcome>; before: number; after: number; children: string[] };
+      // Nothing leaked in the unprivileged process either: no fd, no child (failed spawns reaped).
       expect(parsed.after).toBe(parsed.before);
+      expect(parsed.children).toEqual([]);
       outcomes = parsed.outcomes;
     }
   }, 90_000);
@@ -279,5 +281,43 @@ describe('sandbox options: bad input is refused before anything runs', () => {
     }
     expect(childPids().filter((pid) => !children.has(pid))).toEqual([]);
     expect(openFds()).toEqual(fds);
+  });
+});
+
+describe('daemon() with the sandbox options', () => {
+  // The daemons are adopted by this process (the nearest subreaper), which can then reap them.
+  beforeAll(() => setChildSubreaper(true));
+  afterAll(() => setChildSubreaper(false));
+
+  it('the daemon runs in the namespaces, with the hostname and the maps', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-daemon-'));
+    const out = path.join(dir, 'out');
+    fs.chmodSync(dir, 0o777); // the daemon opens its stdout as uid 4000
+    try {
+      const pid = await daemon('/bin/sh', ['-c', "hostname; grep '^Uid:' /proc/self/status; exec sleep 1000"], { namespaces: ['user', 'uts', 'net'], hostname: 'daemon-box', uidMap: [{ inside: 0, outside: 4000, count: 1 }], uid: 0, stdio: ['ignore', { path: out }, 'ignore'] });
+      try {
+        await until(() => fs.readFileSync(out, 'utf8').includes('Uid'));
+        expect(fs.readFileSync(out, 'utf8')).toBe('daemon-box\nUid:\t0\t0\t0\t0\n');
+        expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
+        expect(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/)).toEqual(['0', '4000', '1']);
+        // uid 0 inside (the option, after the maps) is 4000 outside.
+        expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Uid:\t4000\t4000\t4000\t4000$/m);
+      } finally {
+        kill(pid, 'SIGKILL');
+        expect(waitpid(pid)?.status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+        expect(processState(pid)).toBeUndefined();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a daemon refuses the 'pid' namespace before anything runs; its sandbox errors name their step", async () => {
+    const children = new Set(childPids());
+    const refused = (await daemon('/bin/true', [], { namespaces: ['user', 'pid'] }).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(refused).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    const error = (await daemon('/bin/true', [], { namespaces: ['user', 'mount'], chroot: '/nonexistent-chroot' }).catch((e: unknown) => e)) as SyscallError;
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'chroot', step: 'chroot', path: '/nonexistent-chroot' });
+    expect(childPids().filter((pid) => !children.has(pid))).toEqual([]);
   });
 });
