@@ -38,7 +38,18 @@ export type CapabilityShortName =
 /** A capability: `'CAP_NET_BIND_SERVICE'` or `'net_bind_service'` (any case). */
 export type CapabilityName = CapabilityShortName | `CAP_${Uppercase<CapabilityShortName>}`;
 
-/** The sandbox options of `spawn` and `run` (docs/sandbox.md). */
+/**
+ * The sandbox options of `spawn`, `run` and `daemon` (docs/sandbox.md): applied in the child
+ * between clone and exec, each failure named by its step.
+ *
+ * @see clone3(2), user_namespaces(7), pid_namespaces(7), network_namespaces(7), chroot(2),
+ *   capabilities(7), prctl(2)
+ * @example
+ * ```ts
+ * // Rootless: PID 1 and root inside, only its own processes in ps.
+ * await run('ps', ['-e'], { namespaces: ['user', 'pid', 'mount'] });
+ * ```
+ */
 export interface SandboxOptions {
   /**
    * New namespaces for the child (clone3(2) flags). `'user'` maps the caller's effective uid and
@@ -77,7 +88,7 @@ export interface SandboxOptions {
   ambientCapabilities?: readonly CapabilityName[];
 }
 
-/** The sandbox options' names (for readSpawnOptions and run's keys). */
+/** @internal The sandbox options' names (for readSpawnOptions, run's and daemon's keys). */
 export const SANDBOX_OPTION_KEYS = ['namespaces', 'uidMap', 'gidMap', 'hostname', 'chroot', 'noNewPrivileges', 'capabilities', 'ambientCapabilities'] as const;
 
 // <sched.h>
