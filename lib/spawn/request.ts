@@ -196,13 +196,14 @@ export function packRequest(request: RawSpawnRequest): void {
   layout[L.hasGidMap] = request.gidMap === undefined ? 0 : ((strings[count++] = request.gidMap), 1);
   layout[L.hasHostname] = request.hostname === undefined ? 0 : ((strings[count++] = request.hostname), 1);
   layout[L.hasChroot] = request.chroot === undefined ? 0 : ((strings[count++] = request.chroot), 1);
+  // No BigInt arithmetic unless asked: this runs on every spawn.
   const capabilities = request.capabilities;
-  const ambient = request.ambientCapabilities ?? 0n;
+  const ambient = request.ambientCapabilities;
   layout[L.setCapabilities] = capabilities === undefined ? 0 : 1;
   layout[L.capabilitiesLow] = capabilities === undefined ? 0 : Number(capabilities & 0xffffffffn);
   layout[L.capabilitiesHigh] = capabilities === undefined ? 0 : Number(capabilities >> 32n);
-  layout[L.ambientLow] = Number(ambient & 0xffffffffn);
-  layout[L.ambientHigh] = Number(ambient >> 32n);
+  layout[L.ambientLow] = ambient === undefined ? 0 : Number(ambient & 0xffffffffn);
+  layout[L.ambientHigh] = ambient === undefined ? 0 : Number(ambient >> 32n);
   layout[L.noNewPrivileges] = request.noNewPrivileges === true ? 1 : 0;
   // All strings in one: the native side converts it once and splits it at the NULs (none of
   // the strings has one: validated). Buffers are byte-exact, so with any of them, the array.
