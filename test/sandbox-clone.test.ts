@@ -1,14 +1,17 @@
 // The clone3 path of the spawn (native/spawn_clone.cc, CloneChild): a child started in a cgroup v2
 // directory (CLONE_INTO_CGROUP, the request's cgroupFd slot) and in new namespaces (the
 // namespaceFlags slot), through the internal request that spawn() packs.
+import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from '../lib/index';
 import { binding, type RawSpawnRequest } from '../lib/native';
 import { PendingSpawn, promiseFor } from '../lib/spawn/child-process';
 import { prepare, type SpawnOptions } from '../lib/spawn/options';
 import { packedRequest, packRequest, queueSpawn, releasePackedRequest } from '../lib/spawn/request';
-import { openFds, rejection, zombieChildren } from './helpers';
+import { openFds, rejection, repoRoot, zombieChildren } from './helpers';
 
 // clone(2) flags, as <sched.h> has them.
 const CLONE_NEWTIME = 0x80;
@@ -164,5 +167,57 @@ describe('namespace flags', () => {
     expect(() => decode({ hostname: 'h' /* without CLONE_NEWUTS */ })).toThrow(RangeError);
     expect(() => decode({ daemonize: true, namespaceFlags: CLONE_NEWPID })).toThrow(RangeError);
     expect(() => decode({ cgroupFd: -2 })).toThrow(RangeError);
+  });
+});
+
+describe('without clone3 (a seccomp filter fails it with ENOSYS, as container runtimes do)', () => {
+  let dir = '';
+  let noClone3 = '';
+  const cgroup = `${cgroupRoot}/posix-process-sandbox-noclone3-${process.pid}`;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-no-clone3-'));
+    noClone3 = path.join(dir, 'no-clone3');
+    child_process.execFileSync('cc', ['-O2', '-o', noClone3, path.join(repoRoot, 'test/native/no-clone3.c')]);
+    fs.mkdirSync(cgroup);
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmdirSync(cgroup);
+  });
+
+  it('namespaces still work through clone(2); a cgroup and a time namespace, which need clone3, fail at clone with ENOSYS', () => {
+    // Node under the filter: its own threads fall back to clone too (glibc).
+    const script = `
+      const p = require('./dist/index.js');
+      const { prepare } = require('./dist/spawn/options.js');
+      const { PendingSpawn, promiseFor } = require('./dist/spawn/child-process.js');
+      const { queueSpawn } = require('./dist/spawn/request.js');
+      const fs = require('fs');
+      const outcome = (promise) => promise.then((r) => r.stdout.toString().split('\\n').map((line) => line.trim()).filter(Boolean), (e) => [e.code, e.syscall, e.step]);
+      (async () => {
+        const results = [];
+        results.push(await outcome(p.run('/bin/sh', ['-c', 'echo $$; tail -n +3 /proc/self/net/dev | cut -d: -f1'], { namespaces: ['user', 'pid', 'net'] })));
+        const fds = fs.readdirSync('/proc/self/fd').length; // once the library has made its own
+        results.push(await outcome(p.run('/bin/true', [], { namespaces: ['time'] })));
+        const cgroupFd = fs.openSync(${JSON.stringify(cgroup)}, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+        const prepared = prepare('/bin/true', [], { stdio: 'ignore' });
+        prepared.request.cgroupFd = cgroupFd;
+        const pending = new PendingSpawn(prepared);
+        const started = promiseFor(pending);
+        queueSpawn(prepared.request, pending);
+        results.push(await started.then(() => 'started', (e) => [e.code, e.syscall, e.step]));
+        fs.closeSync(cgroupFd);
+        console.log(JSON.stringify({ results, leaked: fs.readdirSync('/proc/self/fd').length - fds }));
+      })();`;
+    const result = child_process.spawnSync(noClone3, [process.execPath, '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      results: [
+        ['1', 'lo'],
+        ['ENOSYS', 'clone', 'clone'],
+        ['ENOSYS', 'clone', 'clone'],
+      ],
+      leaked: 0,
+    });
   });
 });
