@@ -72,3 +72,19 @@ export {
 } from './spawn/index';
 export { run, type RunOptions, type RunResult } from './spawn/run';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';
+export {
+  prlimit,
+  getrusage,
+  getpriority,
+  setpriority,
+  schedGetAffinity,
+  schedSetAffinity,
+  schedGetScheduler,
+  schedSetScheduler,
+  type Rlimit,
+  type RusageWho,
+  type PriorityWhich,
+  type SchedPolicy,
+  type Scheduler,
+  type SchedulerState,
+} from './resources';
