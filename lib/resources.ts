@@ -115,8 +115,8 @@ function limitToKernel(value: number | bigint): bigint {
  * @param value - the new limits: one value for soft and hard, or `[soft, hard]`; a number, a bigint,
  *   or `Infinity` for RLIM_INFINITY (as in spawn's `rlimits`). Left out: only read.
  * @returns the limits as they were before the call
- * @throws SyscallError `ESRCH` (no such process), `EPERM` (another user's process, or raising a
- *   hard limit without CAP_SYS_RESOURCE), `EINVAL` (e.g. 'nofile' above /proc/sys/fs/nr_open)
+ * @throws SyscallError `ESRCH` (no such process), `EPERM` (another user's process, raising a
+ *   hard limit without CAP_SYS_RESOURCE, or 'nofile' above /proc/sys/fs/nr_open)
  * @throws TypeError / RangeError (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`,
  *   `ERR_OUT_OF_RANGE`) for a bad pid, resource or value, a soft limit above the hard one, before
  *   any system call
