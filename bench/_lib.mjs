@@ -1,7 +1,12 @@
 // Shared by the benchmarks (files starting with '_' are not benchmarks: bench/run-all.mjs skips
-// them): the flags every benchmark takes and the JSON row convention of docs/bench/README.md.
-//   --json   print one JSON object { name, rows } on the last line of stdout
-//   --quick  fewer rounds and runs (a smoke test of the benchmark, not a measurement)
+// them): the flags every benchmark takes and its JSON rows.
+//   --json   print one JSON object { name, rows } on the last line of stdout (notes go to stderr)
+//   --quick  fewer rounds and runs (a smoke test of the benchmark, not a measurement); also
+//            BENCH_QUICK=1 in the environment
+// A row: { measure, subject: 'ours' | 'C' | '<peer>', unit: 'µs' | 'ms' | 'MB/s' | ..., median,
+// min, max, runs, ratio?, ratioTo? }: median, min and max of `runs` per-run figures, and the
+// ratio to the subject `ratioTo` of the same measure, measured side by side in one run (without
+// it, run-all.mjs divides medians: by `ratioTo`'s, else C's, else ours).
 
 export const json = process.argv.includes('--json');
 export const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
