@@ -154,8 +154,9 @@ export function getrusage(who: RusageWho = 'self'): Rusage {
   return { userTime, systemTime, maxRSS, minorFaults, majorFaults, voluntaryContextSwitches, involuntaryContextSwitches, blockInputs, blockOutputs } as Rusage;
 }
 
+/** `who` as the binding takes it: an int32, so a uid above 2**31-1 goes as its negative twin (the same id_t bits). */
 function validateWho(which: number, who: unknown): number {
-  return which === C.PRIO_USER ? validateInteger(who, 'who', 0, UID_MAX) : validateInteger(who, 'who', 0, PID_MAX);
+  return which === C.PRIO_USER ? validateInteger(who, 'who', 0, UID_MAX) | 0 : validateInteger(who, 'who', 0, PID_MAX);
 }
 
 /**

@@ -256,6 +256,8 @@ describe('getpriority / setpriority', () => {
     expect(syscallError(() => getpriority('process', dead)).syscall).toBe('getpriority');
     expect(syscallError(() => setpriority('group', dead, 1)).syscall).toBe('setpriority');
     expect(syscallError(() => getpriority('user', 64998)).code).toBe('ESRCH');
+    expect(syscallError(() => getpriority('user', 2 ** 32 - 2)).code).toBe('ESRCH'); // above int32: still a uid
+    expect(syscallError(() => setpriority('user', 3_000_000_000, 1)).code).toBe('ESRCH');
   });
 
   it.each([
