@@ -1,18 +1,23 @@
 // Benchmark of the safe spawn (issue: spawn), measured side by side in one run:
-//   node bench/spawn.mjs            (runs every part; takes about a minute)
+//   node bench/spawn.mjs [--json] [--quick]     (runs every part; takes a few minutes)
 // 1. spawn + wait of /bin/true one after another: ours, a C loop of posix_spawn + waitpid,
-//    child_process.spawnSync and child_process.spawn.
+//    child_process.spawnSync and child_process.spawn of this Node, and the anchors that are
+//    installed: child_process of Node 22/24/26 (/work/nodes/n{22,24,26}/package/bin/node, or the
+//    binaries named in BENCH_NODES, separated by ':') and Bun.spawn (the `bun` devDependency, or
+//    BENCH_BUN), each in a process of its own (bench/_spawn_anchor.mjs). Ratios are to C, per run.
 // 2. the same with 2 GB resident in the Node process (Buffers that are touched), ours against
 //    our own empty-heap figure, and child_process.spawnSync.
 // 3. 200 children launched at once: the worst lateness of a 1 ms timer (the event-loop stall)
 //    while they start and, separately, while they exit together and are reaped, ours and
 //    child_process.spawn, with an empty heap and with 1 GB resident, after a 20-child warm-up.
 // Parts 2 and 3 run in fresh Node processes so that each heap is what it claims to be.
+// --quick: fewer rounds, runs and children, and 256 MB instead of 1-2 GB (a smoke test).
 import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { emit, quick, row, say, summary } from './_lib.mjs';
 
 const require = createRequire(import.meta.url);
 const here = new URL('.', import.meta.url).pathname;
@@ -110,43 +115,106 @@ function inChild(what, resident, rounds) {
   return out.trim();
 }
 
-const rounds = Number(process.env.ROUNDS ?? 1000);
+const rounds = Number(process.env.ROUNDS ?? (quick ? 100 : 1000));
+const runs = quick ? 2 : 5;
 const build = mkdtempSync(join(tmpdir(), 'spawn-bench-'));
 execFileSync('cc', ['-O2', '-o', join(build, 'spawn_loop'), join(here, 'spawn_loop.c')]);
 const cLoop = () => Number(execFileSync(join(build, 'spawn_loop'), [String(rounds)], { encoding: 'utf8' }));
-// Ours and the C loop alternate, 5 times: the machine drifts, a ratio taken side by side holds.
-const ratios = [];
-let ourEmpty = 0;
-let cMean = 0;
-for (let i = 0; i < 5; i++) {
-  const c = cLoop();
+
+// The other runtimes found here, as [label, argv0].
+function anchors() {
+  const found = [];
+  const nodes = process.env.BENCH_NODES?.split(':').filter(Boolean) ?? [22, 24, 26].map((v) => `/work/nodes/n${v}/package/bin/node`);
+  for (const node of nodes) {
+    if (!existsSync(node)) continue;
+    const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+    if (version !== process.version) found.push([`node ${version}`, node]);
+  }
+  const bun = process.env.BENCH_BUN ?? join(here, '..', 'node_modules', '.bin', 'bun');
+  if (existsSync(bun)) {
+    try {
+      found.push([`bun ${execFileSync(bun, ['--version'], { encoding: 'utf8' }).trim()}`, bun]);
+    } catch (error) {
+      say(`bun at ${bun} does not run here (${error.message.split('\n')[0]}): skipped`);
+    }
+  } else {
+    say('bun is not installed (npm install --save-dev bun, or BENCH_BUN=<path>): skipped');
+  }
+  return found;
+}
+
+// 1. Every subject once per run, the C loop before and after ours: the machine drifts, a ratio
+// taken side by side holds.
+const figures = new Map(); // subject -> { values, ratios }
+const record = (subject, value, c) => {
+  if (!figures.has(subject)) figures.set(subject, { values: [], ratios: [] });
+  figures.get(subject).values.push(value);
+  figures.get(subject).ratios.push(value / c);
+};
+const others = anchors();
+for (let i = 0; i < runs; i++) {
+  const c1 = cLoop();
   const o = await ours(rounds);
   const c2 = cLoop();
-  ratios.push(o / ((c + c2) / 2));
-  ourEmpty += o / 5;
-  cMean += (c + c2) / 10;
+  const c = (c1 + c2) / 2;
+  record('C', c, c);
+  record('ours', o, c);
+  record(`node ${process.version} spawnSync`, theirsSync(rounds), c);
+  record(`node ${process.version} spawn`, await theirsAsync(rounds), c);
+  for (const [label, runtime] of others) {
+    const out = JSON.parse(execFileSync(runtime, [join(here, '_spawn_anchor.mjs'), String(rounds)], { encoding: 'utf8' }));
+    for (const [way, value] of Object.entries(out)) record(`${label} ${way}`, value, c);
+  }
 }
-ratios.sort((a, b) => a - b);
-const sync = theirsSync(rounds);
-const asyncCp = await theirsAsync(rounds);
-console.log(`1. spawn + wait of /bin/true, ${rounds} in a row, 5 alternating runs (µs each, mean):`);
-console.log(`   C posix_spawn+waitpid ${cMean.toFixed(0)} | ours ${ourEmpty.toFixed(0)}: median ${ratios[2].toFixed(2)}x C (runs ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
-console.log(`   spawnSync ${sync.toFixed(0)} (${(sync / cMean).toFixed(2)}x C) | child_process.spawn ${asyncCp.toFixed(0)} (${(asyncCp / cMean).toFixed(2)}x C)`);
+rmSync(build, { recursive: true, force: true });
+const rows = [];
+const spawnMeasure = 'spawn + wait of /bin/true';
+for (const [subject, { values, ratios }] of figures) rows.push(row(spawnMeasure, subject, 'µs', values, subject === 'C' ? undefined : 'C', ratios));
+say(`1. ${spawnMeasure}, ${rounds} in a row, ${runs} runs (µs each: median, min-max; ratio to C: median of the runs):`);
+for (const r of rows) say(`   ${r.subject.padEnd(28)} ${r.median.toFixed(0).padStart(6)} (${r.min.toFixed(0)}-${r.max.toFixed(0)})${r.ratio === undefined ? '' : `  ${r.ratio.toFixed(2)}x C`}`);
 
-const ourEmptyChild = Number(inChild('ours', 0, 1000));
-const ourBig = Number(inChild('ours', 2048, 1000));
-const syncBig = Number(inChild('spawnSync', 2048, 20));
-console.log('2. the same with 2 GB resident in the Node process (µs each):');
-console.log(`   ours ${ourBig.toFixed(0)} vs ours with an empty heap ${ourEmptyChild.toFixed(0)} (${(ourBig / ourEmptyChild).toFixed(2)}x) | spawnSync ${syncBig.toFixed(0)} (${(syncBig / ourEmptyChild).toFixed(1)}x our empty-heap figure)`);
-
-// Each stall figure is the median of 5 fresh processes, launching/reaping.
-const medianStall = (what, resident) => {
-  const runs = Array.from({ length: 5 }, () => inChild(what, resident, 200).split('/').map(Number));
-  const median = (i) => runs.map((r) => r[i]).sort((a, b) => a - b)[2].toFixed(1);
-  return `${median(0)}/${median(1)}`;
-};
-console.log('3. 200 children launched at once (after a 20-child warm-up), worst 1 ms timer lateness in ms,');
-console.log('   launching/reaping, median of 5 runs:');
-for (const resident of [0, 1024]) {
-  console.log(`   ${resident === 0 ? 'empty heap' : '1 GB resident'}: ours ${medianStall('stall-ours', resident)} | child_process.spawn ${medianStall('stall-theirs', resident)}`);
+// 2. A big heap.
+const bigRuns = quick ? 1 : 3;
+const big = quick ? 256 : 2048;
+const bigMeasure = `spawn + wait, ${big >= 1024 ? `${big / 1024} GB` : `${big} MB`} resident`;
+const empty = [];
+const ourBig = [];
+const syncBig = [];
+for (let i = 0; i < bigRuns; i++) {
+  empty.push(Number(inChild('ours', 0, rounds)));
+  ourBig.push(Number(inChild('ours', big, rounds)));
+  syncBig.push(Number(inChild('spawnSync', big, quick ? 5 : 20)));
 }
+const emptyMedian = summary(empty).median;
+rows.push(row(bigMeasure, 'ours, empty heap', 'µs', empty));
+rows.push(row(bigMeasure, 'ours', 'µs', ourBig, 'ours, empty heap', ourBig.map((v, i) => v / empty[i])));
+rows.push(row(bigMeasure, `node ${process.version} spawnSync`, 'µs', syncBig, 'ours, empty heap', syncBig.map((v, i) => v / empty[i])));
+say(`2. the same with ${big} MB resident in the Node process (µs each, median of ${bigRuns}):`);
+say(`   ours ${summary(ourBig).median.toFixed(0)} vs ours with an empty heap ${emptyMedian.toFixed(0)} (${(summary(ourBig).median / emptyMedian).toFixed(2)}x) | spawnSync ${summary(syncBig).median.toFixed(0)} (${(summary(syncBig).median / emptyMedian).toFixed(1)}x our empty-heap figure)`);
+
+// 3. Stalls: each figure from `stallRuns` fresh processes, launching/reaping.
+const stallRuns = quick ? 2 : 5;
+const count = quick ? 50 : 200;
+say(`3. ${count} children launched at once (after a 20-child warm-up), worst 1 ms timer lateness in ms,`);
+say(`   launching/reaping, median (min-max) of ${stallRuns} runs:`);
+for (const resident of [0, quick ? 256 : 1024]) {
+  const heap = resident === 0 ? 'empty heap' : `${resident >= 1024 ? `${resident / 1024} GB` : `${resident} MB`} resident`;
+  const results = {};
+  for (const [subject, what] of [['ours', 'stall-ours'], [`node ${process.version} spawn`, 'stall-theirs']]) {
+    results[subject] = Array.from({ length: stallRuns }, () => inChild(what, resident, count).split('/').map(Number));
+  }
+  const line = [];
+  for (const [phase, index] of [['launch', 0], ['reap', 1]]) {
+    const measure = `${count} at once, ${phase} stall, ${heap}`;
+    const theirs = results[`node ${process.version} spawn`].map((r) => r[index]);
+    for (const [subject, runsOf] of Object.entries(results)) {
+      const values = runsOf.map((r) => r[index]);
+      const isOurs = subject === 'ours';
+      rows.push(row(measure, subject, 'ms', values, isOurs ? `node ${process.version} spawn` : undefined, isOurs ? values.map((v, i) => v / Math.max(theirs[i], 0.01)) : undefined));
+      const s = summary(values);
+      line.push(`${phase} ${subject} ${s.median.toFixed(1)} (${s.min.toFixed(1)}-${s.max.toFixed(1)})`);
+    }
+  }
+  say(`   ${heap}: ${line.join(' | ')}`);
+}
+emit('spawn', rows);

@@ -73,3 +73,19 @@ export {
 export { run, type RunOptions, type RunResult } from './spawn/run';
 export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';
+export {
+  prlimit,
+  getrusage,
+  getpriority,
+  setpriority,
+  schedGetAffinity,
+  schedSetAffinity,
+  schedGetScheduler,
+  schedSetScheduler,
+  type Rlimit,
+  type RusageWho,
+  type PriorityWhich,
+  type SchedPolicy,
+  type Scheduler,
+  type SchedulerState,
+} from './resources';

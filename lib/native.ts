@@ -212,6 +212,23 @@ export interface NativeBinding {
   fork(onLoopEmpty: (phase: 'beforeExit' | 'exit') => void): number;
   /** write(2) all of `data`, polling while the non-blocking fd is full. */
   writeAllBlocking(fd: number, data: Buffer): void;
+
+  // resources (native/resources.cc); limits are BigInts, RLIM_INFINITY is 2n ** 64n - 1n
+  /** The limits before the call, [soft, hard]; sets them when `soft` and `hard` are given. */
+  prlimit(pid: number, resource: number, soft?: bigint, hard?: bigint): [bigint, bigint];
+  /** userTime, systemTime (s), maxRSS (bytes), minor and major faults, voluntary and involuntary switches, block inputs and outputs. */
+  getrusage(who: number): number[];
+  getpriority(which: number, who: number): number;
+  setpriority(which: number, who: number, nice: number): void;
+  schedGetAffinity(pid: number): number[];
+  schedSetAffinity(pid: number, cpus: readonly number[]): void;
+  schedGetScheduler(pid: number): { policy: number; priority: number; resetOnFork: boolean };
+  schedSetScheduler(pid: number, policy: number, priority: number, resetOnFork: boolean): void;
+  readonly resourceConstants: Readonly<Record<
+    | 'PRIO_PROCESS' | 'PRIO_PGRP' | 'PRIO_USER' | 'RUSAGE_SELF' | 'RUSAGE_CHILDREN' | 'RUSAGE_THREAD'
+    | 'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR' | 'SCHED_BATCH' | 'SCHED_IDLE' | 'SCHED_EXT' | 'SCHED_DEADLINE',
+    number
+  >>;
 }
 
 function loadBinding(): NativeBinding {

@@ -10,6 +10,7 @@
 #include "process.h"
 #include "procfs.h"
 #include "reaper.h"
+#include "resources.h"
 #include "session.h"
 #include "signal_handlers.h"
 #include "spawn.h"
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exit_group::Initialize(env, exports);
   exec::Initialize(env, exports);
   fork::Initialize(env, exports);
+  resources::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

@@ -336,6 +336,32 @@ const waitStatusObjects = [v("{ kind: 'exited', code: 3 }", () => ({ kind: 'exit
 const idTypes = [v("'pid'", 'pid'), v("'pgid'", 'pgid'), v("'all'", 'all'), v("'pidfd'", 'pidfd'), v("'toString'", 'toString'), v("'__proto__'", '__proto__')];
 const waitOptions = [...junk, v('{ nohang: true }', () => ({ nohang: true })), v('{ toString: true }', () => ({ toString: true })), v('{ exited: true, nohang: true }', () => ({ exited: true, nohang: true })), v('{ nohang: 1 }', () => ({ nohang: 1 })), v('getter throws', () => throwingGetter('nohang'))];
 
+// lib/resources.ts: a call that changes something gets a target that cannot exist (ESRCH) or a
+// value that is refused for sure, never a valid change of this process, its group or its user.
+const priorityWhich = [v("'process'", 'process'), v("'group'", 'group'), v("'user'", 'user')];
+const badRlimitValue = [...badRlimits.filter((x) => !x.label.startsWith('{') && x.label !== '5'), v('-1', -1), v('[2, 1]', () => [2, 1]), v('[1]', () => [1]), v('2n**64n', 2n ** 64n), v('1.5', 1.5), v('-Infinity', -Infinity)];
+const badNice = [v('-21', -21), v('20', 20), v('1.5', 1.5), v('NaN', NaN), v("'0'", '0'), v('null', null), v('0n', 0n)];
+const badCpus = [...badArray, v('[]', () => []), v('[-1]', () => [-1]), v('[65536]', () => [65536]), v("['0']", () => ['0']), v('[0.5]', () => [0.5]), v('[, 0]', () => sparse(1, 0)), v('[null]', () => [null])];
+const schedulers = [v('{ fifo 99 }', () => ({ policy: 'fifo', priority: 99 })), v('{ idle }', () => ({ policy: 'idle' })), v('{ batch, resetOnFork }', () => ({ policy: 'batch', resetOnFork: true }))];
+const badScheduler = [
+  ...posixBad.scheduler,
+  v('{ deadline }', () => ({ policy: 'deadline' })),
+  v('{ fifo }', () => ({ policy: 'fifo' })),
+  v('{ rr, priority: 100 }', () => ({ policy: 'rr', priority: 100 })),
+  v('{ idle, priority: 1 }', () => ({ policy: 'idle', priority: 1 })),
+  v('{ batch, resetOnFork: 1 }', () => ({ policy: 'batch', resetOnFork: 1 })),
+];
+const resourceTargets = {
+  prlimit: () => (chance(0.5) ? [arg(harmlessPid), arg(junk.concat(v("'nofile'", 'nofile'))), arg(junk)] : [arg(junk), arg(junk.concat(v("'core'", 'core'))), arg(badRlimitValue)]),
+  getrusage: () => [arg(junk.concat(v("'children'", 'children'), v("'thread'", 'thread')))],
+  getpriority: () => [arg(junk.concat(priorityWhich)), arg(junk.concat(nonexistentPid))],
+  setpriority: () => (chance(0.5) ? [arg(junk.concat(priorityWhich)), arg(harmlessPid), arg(junk)] : [arg(junk.concat(priorityWhich)), arg(junk), arg(badNice)]),
+  schedGetAffinity: () => [arg(junk.concat(nonexistentPid))],
+  schedSetAffinity: () => (chance(0.5) ? [arg(harmlessPid), arg(junk.concat(v('[0]', () => [0])))] : [arg(junk), arg(badCpus)]),
+  schedGetScheduler: () => [arg(junk.concat(nonexistentPid))],
+  schedSetScheduler: () => (chance(0.5) ? [arg(harmlessPid), arg(junk.concat(schedulers))] : [arg(junk), arg(badScheduler)]),
+};
+
 /** One bad option among random ones: `bad` maps each option to values it must refuse. */
 function optionsWithOneBad(bad) {
   const keys = Object.keys(bad);
@@ -434,6 +460,7 @@ const targets = {
   run: () => starterArguments(runBad, []),
   daemon: () => starterArguments(daemonBad, []),
   SyscallError: () => [arg(junk), arg(junk), arg(junk), arg(junk)],
+  ...resourceTargets,
 };
 const starters = new Set(['posixSpawn', 'posixSpawnp', 'spawn', 'run', 'daemon']);
 // Exports that take no argument to refuse and would change this process: never called.

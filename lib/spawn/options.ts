@@ -149,12 +149,16 @@ function rlimitEntries(rlimits: unknown): RawSpawnRequest['rlimits'] {
   if (typeof rlimits !== 'object' || rlimits === null) throw invalidArgType('options.rlimits', 'an object', rlimits);
   return Object.entries(rlimits).map(([name, value]) => {
     if (!isOwnKey(rlimitResources, name)) throw invalidArgValue(`options.rlimits.${name}`, `is not a resource (${Object.keys(rlimitResources).join(', ')})`, value);
-    const resource = rlimitResources[name]!;
-    const [soft, hard] = Array.isArray(value) ? rlimitPair(value, `options.rlimits.${name}`) : [value, value];
-    const limit = { resource, soft: rlimitValue(soft, `options.rlimits.${name}[0]`), hard: rlimitValue(hard, `options.rlimits.${name}[1]`) };
-    if (limit.soft > limit.hard) throw outOfRange(`options.rlimits.${name}`, 'a soft limit not above the hard limit', `[${String(soft)}, ${String(hard)}]`);
-    return limit;
+    return { resource: rlimitResources[name]!, ...rlimitLimits(value, `options.rlimits.${name}`) };
   });
+}
+
+/** @internal One RlimitValue, checked, as `{ soft, hard }` (shared with lib/resources.ts prlimit). */
+export function rlimitLimits(value: unknown, name: string): { soft: number | bigint; hard: number | bigint } {
+  const [soft, hard] = Array.isArray(value) ? rlimitPair(value, name) : [value, value];
+  const limit = { soft: rlimitValue(soft, `${name}[0]`), hard: rlimitValue(hard, `${name}[1]`) };
+  if (limit.soft > limit.hard) throw outOfRange(name, 'a soft limit not above the hard limit', `[${String(soft)}, ${String(hard)}]`);
+  return limit;
 }
 
 /** `[soft, hard]`: exactly two entries, read once each. */
