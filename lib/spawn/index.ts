@@ -17,6 +17,7 @@ import { signalNumber } from '../signals';
 import { argumentError, validateInteger } from '../validate';
 import { ChildProcess, Deadline, PendingSpawn, promiseFor } from './child-process';
 import { closeAll, prepare, readSpawnOptions, type PreparedSpawn, type SpawnOptions } from './options';
+import type { StdioOf } from './output';
 import { queueSpawn } from './request';
 
 export { ChildProcess } from './child-process';
@@ -50,11 +51,11 @@ export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './optio
  *   ...) before anything is spawned; an AbortError (`code` 'ABORT_ERR', with `step` as for
  *   ETIMEDOUT) if `options.signal` is aborted before the program runs.
  */
-export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Promise<ChildProcess> {
+export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcess<StdioOf<O>>> {
   let prepared: PreparedSpawn;
   let killSignal: number;
   try {
-    options = readSpawnOptions(options); // each option read once, here
+    options = readSpawnOptions(options) as O; // each option read once, here
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
     if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
@@ -78,5 +79,5 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
       // spawn() reports by its promise only: the binding's refusal is the error that matters.
     }
   }
-  return promise;
+  return promise as unknown as Promise<ChildProcess<StdioOf<O>>>; // the streams follow the stdio option
 }
