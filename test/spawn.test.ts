@@ -91,7 +91,7 @@ describe('spawn: options', () => {
   });
 
   it('env: an object, a KEY=VALUE list with repeated names, or process.env by default', async () => {
-    expect((await run('/usr/bin/env', [], { env: { A: '1', B: Buffer.from([0xff, 0x41]) } })).stdout).toEqual(Buffer.from('A=1\nB=\xffA\n', 'latin1'));
+    expect((await run('/usr/bin/env', [], { env: { A: '1', B: Buffer.from([0xff, 0x41]) }, encoding: 'buffer' })).stdout).toEqual(Buffer.from('A=1\nB=\xffA\n', 'latin1'));
     expect((await run('/usr/bin/env', [], { env: ['X=1', 'Y=2', 'X=3'] })).stdout.toString()).toBe('X=3\nY=2\n');
     process.env.SPAWN_TEST_VAR = 'inherited';
     try {
@@ -125,7 +125,7 @@ describe('spawn: options', () => {
 
   it('args are byte-exact strings or Buffers', async () => {
     const arg = Buffer.from([0x01, 0xff, 0x80, 0x20, 0x0a]);
-    const result = await run('python3', ['-c', 'import os, sys; sys.stdout.buffer.write(os.fsencode(sys.argv[1]))', arg]);
+    const result = await run('python3', ['-c', 'import os, sys; sys.stdout.buffer.write(os.fsencode(sys.argv[1]))', arg], { encoding: 'buffer' });
     expect(result.stdout).toEqual(arg);
   });
 
