@@ -100,6 +100,12 @@ export interface Collection {
  */
 export function collectStream(stream: Readable, maxBuffer: number, onOverflow: () => void): Collection {
   const collection: Collection = { done: undefined as unknown as Promise<Buffer>, overflowed: false };
+  // A pipe at end-of-file with nothing in it ends and closes without anyone reading it: the
+  // stream may be closed already (empty) when collection starts late (a pipeline's last stage).
+  if (stream.closed || stream.destroyed) {
+    collection.done = Promise.resolve(Buffer.alloc(0));
+    return collection;
+  }
   collection.done = new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
