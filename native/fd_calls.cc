@@ -136,7 +136,8 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   }
   // Non-blocking: the parent's ends are open file descriptions of their own, the child's ends
   // keep their blocking mode.
-  for (auto& output : outputs) ::fcntl(output.fd, F_SETFL, ::fcntl(output.fd, F_GETFL) | O_NONBLOCK);
+  for (auto& output : outputs)
+    ::fcntl(output.fd, F_SETFL, ::fcntl(output.fd, F_GETFL) | O_NONBLOCK);
   if (input_fd >= 0) {
     ::fcntl(input_fd, F_SETFL, ::fcntl(input_fd, F_GETFL) | O_NONBLOCK);
     if (input_left == 0) {

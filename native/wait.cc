@@ -423,7 +423,8 @@ Napi::Value PidfdWaitRef(const Napi::CallbackInfo& info) {
   auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   bool ref = info[1].ToBoolean();
   auto found = state->waiters.find(id);
-  if (found == state->waiters.end() || found->second->referenced == ref) return info.Env().Undefined();
+  if (found == state->waiters.end() || found->second->referenced == ref)
+    return info.Env().Undefined();
   found->second->referenced = ref;
   auto* handle = reinterpret_cast<uv_handle_t*>(&state->epoll_poll);
   if (ref && state->referenced++ == 0) uv_ref(handle);

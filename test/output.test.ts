@@ -186,7 +186,7 @@ describe('run(): check and ExitError', () => {
       name: 'ExitError',
       signal: 'SIGTERM',
       exitCode: null,
-      message: expect.stringMatching(/^Command failed with signal SIGTERM after \d+ ms: sh -c 'kill -TERM \$\$'$/),
+      message: expect.stringMatching(/^Command failed with signal SIGTERM after \d+ ms: sh -c 'kill -TERM \$\$'$/) as string,
     });
     expect((await run('true', [], { check: true })).status).toEqual({ kind: 'exited', code: 0 });
     expect((await run('false')).status).toEqual({ kind: 'exited', code: 1 });
@@ -233,7 +233,7 @@ describe('runSync()', () => {
 
   it('check, timeout and maxBuffer', () => {
     expect(() => runSync('sh', ['-c', 'echo bad >&2; exit 3'], { check: true })).toThrow(
-      expect.objectContaining({ name: 'ExitError', exitCode: 3, stderr: 'bad\n', message: expect.stringMatching(/^Command failed with exit code 3 after \d+ ms: sh -c/) }),
+      expect.objectContaining({ name: 'ExitError', exitCode: 3, stderr: 'bad\n', message: expect.stringMatching(/^Command failed with exit code 3 after \d+ ms: sh -c/) as string }),
     );
     expect(runSync('sleep', ['30'], { timeout: 100 }).status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
     expect(() => runSync('yes', [], { maxBuffer: MB })).toThrow(expect.objectContaining({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' }));
@@ -252,7 +252,7 @@ describe('runSync()', () => {
     })();
     expect(error).toBeInstanceOf(SyscallError);
     expect(error).toMatchObject({ code: 'ENOENT' });
-    expect(() => runSync('true', [], { uid: 0 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.uid') }));
+    expect(() => runSync('true', [], { uid: 0 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.uid') as string }));
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });

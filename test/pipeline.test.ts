@@ -77,7 +77,7 @@ describe('pipeline()', () => {
       exitCode: 5,
       command: "echo hi | sh -c 'cat; exit 5'",
       stdout: 'hi\n',
-      message: expect.stringMatching(/^Command failed with exit code 5 after \d+ ms: echo hi \| sh -c 'cat; exit 5'\nstdout \(end\):\nhi$/),
+      message: expect.stringMatching(/^Command failed with exit code 5 after \d+ ms: echo hi \| sh -c 'cat; exit 5'\nstdout \(end\):\nhi$/) as string,
     });
   });
 

@@ -27,9 +27,9 @@ describe('spawn: the handle', () => {
     expect(fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('sh\n');
     let out = '';
     let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.stdin!.end('hello\n');
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.stdin.end('hello\n');
     const result = await child.wait();
     expect(result).toMatchObject({ pid: child.pid, status: { kind: 'exited', code: 4 }, raw: 0x400 });
     expect(result.rusage.userTime).toBeGreaterThanOrEqual(0);
@@ -185,12 +185,12 @@ describe('spawn: options', () => {
     let stderr = '';
     let bytes = 0;
     let read: Promise<unknown> = Promise.resolve();
-    parent.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    parent.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       const wasFull = stderr.includes('full\n');
       stderr += chunk;
-      if (!wasFull && stderr.includes('full\n')) read = once(parent.stdout!.on('data', (data: Buffer) => (bytes += data.length)), 'end');
+      if (!wasFull && stderr.includes('full\n')) read = once(parent.stdout.on('data', (data: Buffer) => (bytes += data.length)), 'end');
     });
-    await once(parent.stderr!, 'end');
+    await once(parent.stderr, 'end');
     await read;
     expect((await parent.wait()).status).toEqual(ok);
     expect(stderr.split('\n').slice(0, 2)).toEqual(['full', JSON.stringify({ before: true, status: ok, after: false })]);
@@ -641,7 +641,7 @@ describe('spawn: the direct clone and the spawning thread', () => {
     await new Promise(setImmediate); // nothing under way: this one is a direct clone
     const alone = await rejection(request());
     const [first, inBurst] = await Promise.allSettled([spawn('true'), request()]);
-    await (first as PromiseFulfilledResult<Awaited<ReturnType<typeof spawn>>>).value.wait();
+    await (first as PromiseFulfilledResult<{ wait(): Promise<unknown> }>).value.wait();
     expect(alone).toMatchObject({ code: 'EINVAL', syscall: 'dup2' });
     expect((inBurst as PromiseRejectedResult).reason).toMatchObject({ code: (alone as { code: string }).code, step: (alone as { step: string }).step });
   });
@@ -746,8 +746,8 @@ describe('spawn: a child stuck before its exec', () => {
     const child = await quick;
     await stuckChild(new Set([...before, child.pid]));
     let output = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    await new Promise((resolve) => child.stdout!.on('end', resolve));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    await new Promise((resolve) => child.stdout.on('end', resolve));
     expect(output).toBe('quick\n');
     expect((await child.wait()).status).toEqual(ok);
     controller.abort();

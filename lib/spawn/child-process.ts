@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import * as os from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { abortError, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
@@ -130,7 +130,7 @@ export class ChildProcess<S = StdioOption | readonly (StdioOption | undefined)[]
   lines(from: 'stdout' | 'stderr' = 'stdout', encoding: BufferEncoding = 'utf8'): AsyncGenerator<string, void, undefined> {
     const stream = from === 'stderr' ? this.stderr : this.stdout;
     if (stream === null) throw Object.assign(new Error(`${from} is not a pipe: spawn with stdio 'pipe' for it`), { code: 'ERR_NOT_PIPED' });
-    return readLines(stream as Readable, encoding);
+    return readLines(stream, encoding);
   }
 
   /**

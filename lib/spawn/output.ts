@@ -69,7 +69,7 @@ export function outputPlan(encoding: unknown, lines: unknown, maxBuffer: number)
   const checked = encoding ?? 'utf8';
   if (checked !== 'buffer' && (typeof checked !== 'string' || !Buffer.isEncoding(checked))) throw invalidArgValue('options.encoding', "must be 'buffer' or a Node encoding", encoding);
   if (lines !== undefined && typeof lines !== 'boolean') throw invalidArgValue('options.lines', 'must be a boolean', lines);
-  return { encoding: checked as OutputEncoding, lines: lines === true, maxBuffer };
+  return { encoding: checked, lines: lines === true, maxBuffer };
 }
 
 /** @internal Turns collected bytes into what the plan asks for. */

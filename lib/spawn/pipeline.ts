@@ -83,7 +83,7 @@ function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[];
     if (!Array.isArray(args)) throw invalidArgType(`${name}[${i}][1]`, 'an array', args);
     const read = readOptions<StageOptions & { stdio?: unknown }>(options, ['argv0', 'env', 'cwd', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'stderr'], `${name}[${i}][2]`);
     if ((read.stderr as unknown) === 'pipe') throw invalidArgValue(`${name}[${i}][2].stderr`, "must not be 'pipe'", read.stderr);
-    return { file: file as Bytes, args: args as Bytes[], options: read as StageOptions };
+    return { file: file as Bytes, args: args as Bytes[], options: read };
   });
   if (list.length === 0) throw invalidArgValue('stages', 'must have at least one stage', stages);
   return list;
@@ -161,7 +161,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const children = spawned.map((settled) => (settled.status === 'fulfilled' ? settled.value : null));
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
   if (failed !== -1) {
-    await Promise.all(children.map((child) => (child === null ? null : child[Symbol.asyncDispose]())));
+    await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
     throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
   }
   const running = children as unknown as ChildProcess[];
@@ -200,7 +200,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       durationMs: performance.now() - started,
     } as unknown as PipelineResult<O>;
     if (plan.check && !succeeded(result.status)) {
-      throw new ExitError({ command, pid: running[last]!.pid, status: result.status, stdout: result.stdout as string | undefined, durationMs: result.durationMs, result });
+      throw new ExitError({ command, pid: running[last]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, result });
     }
     return result;
   } finally {
