@@ -98,7 +98,8 @@ export class ChildProcess<S = StdioOption | readonly (StdioOption | undefined)[]
   /**
    * Resolves once the child has exited and every piped stream it reads from (stdout, stderr,
    * `fds: {N: 'pipe'}`) has closed, as child_process's 'close': output is complete then. A piped
-   * output nobody reads is drained and dropped, so that a full pipe cannot hold the child.
+   * output nobody reads yet when it is called is drained and dropped, so that a full pipe cannot
+   * hold the child: attach readers first.
    *
    * @returns the wait's result (the same as `wait()`)
    * @throws (rejects) what `wait()` rejects with

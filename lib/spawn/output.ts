@@ -168,7 +168,7 @@ function tail(output: string | Buffer | string[] | undefined): string {
   return lines.slice(-TAIL_LINES).join('\n');
 }
 
-/** A command line as a shell would show it: words quoted when they need it. */
+/** @internal A command line as a shell would show it: words quoted when they need it. */
 export function commandLine(file: Bytes, args: readonly Bytes[]): string {
   return [file, ...args]
     .map((word) => {
@@ -250,7 +250,7 @@ export class ExitError extends Error {
   }
 }
 
-/** Whether a status is a success: exit code 0. */
+/** @internal Whether a status is a success: exit code 0. */
 export function succeeded(status: EndStatus): boolean {
   return status.kind === 'exited' && status.code === 0;
 }
