@@ -274,6 +274,13 @@ describe("fds: { N: 'pipe' } and child.stdio", () => {
     expect(openFds()).toEqual(before);
   });
 
+  it('a spawn that fails closes both ends of the socket pair', async () => {
+    const before = openFds();
+    await expect(spawn('/no/such/program', [], { fds: { 3: 'pipe', 4: 'pipe' } })).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('fd 5 alone: stdio has nulls up to it; the child sees a socket there', async () => {
     const child = await spawn('sh', ['-c', 'readlink /proc/self/fd/5 >&5'], { fds: { 5: 'pipe' } });
     expect(child.stdio.slice(0, 5)).toEqual([null, null, null, null, null]);

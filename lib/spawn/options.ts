@@ -104,7 +104,7 @@ const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.free
 
 // output: bytes asked of F_SETPIPE_SZ for stdout and stderr pipes (the kernel caps it at
 // /proc/sys/fs/pipe-max-size for unprivileged processes; a refusal leaves 64 KiB). See docs/output.md.
-const OUTPUT_PIPE_SIZE = Number(process.env.PP_PIPE_SIZE ?? 1024 * 1024);
+const OUTPUT_PIPE_SIZE = 1024 * 1024;
 
 /** The child's fds, and the pipes made for them. */
 interface FdLayout {
@@ -208,7 +208,7 @@ function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly (RawFdPlan | num
       const [readEnd, writeEnd] = binding.pipe();
       const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
       // output: a larger pipe for the child's outputs, so that a fast writer blocks less often.
-      if (target !== 0 && OUTPUT_PIPE_SIZE > 0) binding.fdSetPipeSize(readEnd, OUTPUT_PIPE_SIZE);
+      if (target !== 0) binding.fdSetPipeSize(readEnd, OUTPUT_PIPE_SIZE);
       parentEnds[target] = parentEnd;
       childEnds.push(childEnd);
       return { target, source: childEnd };
