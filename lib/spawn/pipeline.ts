@@ -65,6 +65,9 @@ export interface PipelineResult<O = PipelineOptions> {
   readonly durationMs: number;
 }
 
+// Bytes asked of F_SETPIPE_SZ for the pipes between stages (as spawn's stdout pipes).
+const PIPE_SIZE = 1024 * 1024;
+
 const PIPELINE_KEYS: readonly (keyof PipelineOptions)[] = ['encoding', 'lines', 'maxBuffer', 'input', 'stdin', 'stdout', 'pipefail', 'check', 'timeout', 'signal', 'killSignal'];
 
 /** The error of a stage that could not start: its spawn error, with the stage's index and command. */
@@ -144,7 +147,10 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   // stage has its own (else a reader would never see end-of-file).
   const pipes: [number, number][] = [];
   try {
-    for (let i = 0; i < last; i++) pipes.push(binding.pipe());
+    for (let i = 0; i < last; i++) {
+      pipes.push(binding.pipe());
+      binding.fdSetPipeSize(pipes[i]![0], PIPE_SIZE); // fewer stalls of a fast writer
+    }
   } catch (error) {
     closeAll(pipes.flat());
     throw error;

@@ -108,6 +108,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   const { stdin, input, all, check, output, spawnOptions } = validating('run', () => runOptions(options, true));
   // `all`: one pipe on fds 1 and 2, its write end closed here once the child has it.
   const allPipe = all ? binding.pipe() : undefined;
+  if (allPipe !== undefined) binding.fdSetPipeSize(allPipe[0], 1024 * 1024); // as spawn's stdout pipes
   let child;
   try {
     const out: StdioOption = allPipe === undefined ? 'pipe' : allPipe[1];
