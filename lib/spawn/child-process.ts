@@ -29,6 +29,8 @@ const constructing = Symbol('ChildProcess');
  *
  * `S` is the `stdio` option it was spawned with: `stdout` is a `Readable` (not
  * `Readable | null`) when that says 'pipe', and `null` when it cannot.
+ *
+ * @typeParam S - the `stdio` option the child was spawned with
  */
 export class ChildProcess<S = StdioOption | readonly (StdioOption | undefined)[] | undefined> implements AsyncDisposable {
   /** The child's pid. */

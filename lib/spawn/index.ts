@@ -43,6 +43,7 @@ export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './optio
  * before its exec (blocked opening a FIFO, say) is killed with SIGKILL and reaped, so the program
  * does not run (one whose exec completes at that very moment is killed at once).
  *
+ * @typeParam O - the options' type: `child.stdin`/`stdout`/`stderr` are streams where its `stdio` says 'pipe'
  * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
  *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; ETIMEDOUT
  *   with the `step` the child was stuck in when `timeout` passed before its exec ('queued' if it

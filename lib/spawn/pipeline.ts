@@ -47,7 +47,11 @@ export interface PipelineOptions extends OutputOptions {
   killSignal?: Signal;
 }
 
-/** What `pipeline` returns. */
+/**
+ * What `pipeline` returns.
+ *
+ * @typeParam O - the options' type, which decides what `stdout` is
+ */
 export interface PipelineResult<O = PipelineOptions> {
   /** The pipeline's status: the last stage's, or with `pipefail` the last failing stage's. */
   readonly status: EndStatus;
@@ -103,6 +107,7 @@ function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[];
  * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
  * as in a shell.
  *
+ * @typeParam O - the options' type, from which the type of `stdout` follows
  * @param stages - `[file, args?, options?]` per stage, in order
  * @param options - output options (`encoding`, `lines`, `maxBuffer`, `check`), `input`/`stdin`
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`

@@ -31,6 +31,7 @@ const SYNC_SPAWN_KEYS = new Set(['argv0', 'env', 'cwd', 'setsid', 'pgid', 'timeo
  * `file` without a slash is searched in this process's PATH (posix_spawnp(3)). Options that
  * posix_spawn cannot apply (`uid`, `rlimits`, `fds`, ...) are refused.
  *
+ * @typeParam O - the options' type, from which the result's output types follow
  * @param file - the program
  * @param args - its arguments, without argv[0]
  * @param options - see `RunSyncOptions`

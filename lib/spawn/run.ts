@@ -53,7 +53,11 @@ export function runOptions(options: unknown, streamInput: boolean): RunPlan {
   return { stdin, input, all: validateBoolean(all, 'options.all'), check: validateBoolean(check, 'options.check'), output: outputPlan(encoding, lines, maxBuffer), spawnOptions };
 }
 
-/** What `run` returns; `O` is its options type, which decides what the outputs are. */
+/**
+ * What `run` returns.
+ *
+ * @typeParam O - the options' type, which decides what the outputs are
+ */
 export interface RunResult<O = RunOptions> {
   /** The child's pid. */
   readonly pid: number;
@@ -89,6 +93,7 @@ function maxBufferError(stream: string): RangeError {
  * Outputs are strings (UTF-8) by default: `encoding: 'buffer'` for Buffers, `lines: true` for
  * arrays of lines, `all: true` for both outputs interleaved through one pipe.
  *
+ * @typeParam O - the options' type, from which the result's output types follow
  * @param file - the program (searched in PATH when it has no slash)
  * @param args - its arguments, without argv[0]
  * @param options - spawn's options (but `stdio`), `stdin`/`input`, and the output options
