@@ -71,15 +71,11 @@ export class ChildProcess<S = StdioOption | readonly (StdioOption | undefined)[]
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
-    this.#exited = waitOnOwnedPidfd(
-      pidfd,
-      pid,
-      (result) => {
-        this.#pidfdOpen = false;
-        this.#result = result;
-      },
-      (id) => (this.#waitId = id),
-    );
+    const onStarted = (id: number): void => void (this.#waitId = id); // for unref()/ref()
+    this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
+      this.#pidfdOpen = false;
+      this.#result = result;
+    }, onStarted);
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
   }
 
