@@ -101,7 +101,13 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     // collectSync owns the parent's ends from here and closes them.
     const outputFds = outputs;
     parentEnds.length = 0;
-    const collected = binding.collectSync(pid, inputFd, inputBytes, outputFds, output.maxBuffer, spawnAttributes.timeout, spawnAttributes.killSignal);
+    let collected: ReturnType<typeof binding.collectSync>;
+    try {
+      collected = binding.collectSync(pid, inputFd, inputBytes, outputFds, output.maxBuffer, spawnAttributes.timeout, spawnAttributes.killSignal);
+    } catch (error) {
+      wait4(pid); // collectSync killed it (SIGKILL) before throwing: no zombie
+      throw error;
+    }
     const reaped = wait4(pid)!;
     if (collected.overflowed) {
       throw Object.assign(new RangeError(`${all ? 'all' : 'stdout or stderr'} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
