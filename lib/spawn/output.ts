@@ -9,7 +9,8 @@ import type { Readable, Writable, Duplex } from 'node:stream';
 import type { Bytes } from '../env';
 import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
-import { invalidArgValue } from '../errors';
+import { invalidArgType, invalidArgValue } from '../errors';
+import { validating } from '../validate';
 
 /** How collected output is returned: a Node text encoding (strings), or 'buffer' (Buffers). */
 export type OutputEncoding = BufferEncoding | 'buffer';
@@ -227,8 +228,15 @@ export class ExitError extends Error {
   /** The result the call would have returned without `check`. */
   readonly result: object;
 
-  /** @internal Made by `run`, `runSync` and `pipeline`. */
+  /**
+   * Made by `run`, `runSync` and `pipeline` (exported for `instanceof`).
+   *
+   * @param details - the command, status, outputs and duration
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` when `details` or its `status` is not an object, or
+   *   `ERR_INVALID_ARG_VALUE` for a status that is neither exited nor signaled
+   */
   constructor(details: ExitErrorDetails) {
+    details = validating('ExitError', () => checkDetails(details));
     const how = details.status.kind === 'exited' ? `exit code ${details.status.code}` : `signal ${details.status.signal}`;
     const parts = [`Command failed with ${how} after ${Math.round(details.durationMs)} ms: ${details.command}`];
     const errTail = tail(details.stderr);
@@ -248,6 +256,16 @@ export class ExitError extends Error {
     this.durationMs = details.durationMs;
     this.result = details.result;
   }
+}
+
+/** The details, read once each; the status an exit or a signal. */
+function checkDetails(details: unknown): ExitErrorDetails {
+  if (typeof details !== 'object' || details === null) throw invalidArgType('details', 'an object', details);
+  const { command, pid, status, stdout, stderr, all, durationMs, result } = details as ExitErrorDetails;
+  if (typeof status !== 'object' || status === null) throw invalidArgType('details.status', 'an object', status);
+  const { kind } = status as { kind: unknown };
+  if (kind !== 'exited' && kind !== 'signaled') throw invalidArgValue('details.status.kind', "must be 'exited' or 'signaled'", kind);
+  return { command: String(command), pid: Number(pid), status, stdout, stderr, all, durationMs: Number(durationMs), result: result ?? {} };
 }
 
 /** @internal Whether a status is a success: exit code 0. */

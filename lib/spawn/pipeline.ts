@@ -88,7 +88,9 @@ function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[];
     if (!Array.isArray(stage) || stage.length < 1 || stage.length > 3) throw invalidArgValue(`${name}[${i}]`, 'must be [file, args?, options?]', stage);
     const [file, args = [], options = {}] = stage as unknown[];
     if (!Array.isArray(args)) throw invalidArgType(`${name}[${i}][1]`, 'an array', args);
-    const read = readOptions<StageOptions & { stdio?: unknown }>(options, ['argv0', 'env', 'cwd', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'stderr'], `${name}[${i}][2]`);
+    const read = readOptions<StageOptions & { stdio?: unknown }>(options, ['stdio', 'argv0', 'env', 'cwd', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'stderr'], `${name}[${i}][2]`);
+    // fds 0 and 1 of a stage are the pipeline's: a stdio option would be ignored, so it is refused.
+    if (read.stdio !== undefined) throw invalidArgValue(`${name}[${i}][2].stdio`, 'is set by the pipeline (use stderr for fd 2)', read.stdio);
     if ((read.stderr as unknown) === 'pipe') throw invalidArgValue(`${name}[${i}][2].stderr`, "must not be 'pipe'", read.stderr);
     return { file: file as Bytes, args: args as Bytes[], options: read };
   });

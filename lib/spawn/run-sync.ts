@@ -5,7 +5,7 @@
  * input never deadlocks; then it is reaped with wait4(2). The JS thread is blocked meanwhile.
  */
 import { invalidArgValue } from '../errors';
-import type { Bytes } from '../env';
+import { argvStartingWith, validateBytes, type Bytes } from '../env';
 import { binding } from '../native';
 import { posixSpawnp, type FileAction, type PosixSpawnOptions } from '../posix-spawn';
 import { signalNumber } from '../signals';
@@ -52,11 +52,15 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     for (const [key, value] of Object.entries(spawnOptions)) {
       if (value !== undefined && !SYNC_SPAWN_KEYS.has(key)) throw invalidArgValue(`options.${key}`, 'is not supported by runSync (use run)', value);
     }
+    const program = validateBytes(file, 'file');
+    const argv = argvStartingWith(spawnOptions.argv0 === undefined ? program : validateBytes(spawnOptions.argv0, 'options.argv0'), args, 'args');
     const attributes: PosixSpawnOptions = {};
     if (spawnOptions.env !== undefined) attributes.env = spawnOptions.env;
     if (spawnOptions.setsid !== undefined) attributes.setsid = spawnOptions.setsid;
     if (spawnOptions.pgid !== undefined) attributes.setpgroup = spawnOptions.pgid;
     return {
+      program,
+      argv,
       attributes,
       timeout: spawnOptions.timeout === undefined ? 0 : validateInteger(spawnOptions.timeout, 'options.timeout', 0, 2 ** 31 - 1),
       killSignal: signalNumber(spawnOptions.killSignal ?? 'SIGTERM', 'options.killSignal'),
@@ -95,8 +99,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     }
     if (all) actions.push({ action: 'dup2', fd: 1, newFd: 2 });
     actions.push({ action: 'closefrom', fd: 3 });
-    const argv0 = spawnOptions.argv0 ?? file;
-    pid = posixSpawnp(file, [argv0, ...args], { ...spawnAttributes.attributes, fileActions: actions });
+    pid = posixSpawnp(spawnAttributes.program, spawnAttributes.argv, { ...spawnAttributes.attributes, fileActions: actions });
     closeAll(childEnds.splice(0));
     // collectSync owns the parent's ends from here and closes them.
     const outputFds = outputs;
