@@ -8,19 +8,17 @@ async function main(): Promise<void> {
   {
     await using child = await spawn('sort', [], { stdio: ['pipe', 'pipe', 'inherit'] });
     let sorted = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (sorted += chunk));
-    // The exit and the last output are separate events, in either order (as child_process's
-    // 'exit' and 'close'): wait for both.
-    const outputEnded = new Promise((resolve) => child.stdout!.on('end', resolve));
-    child.stdin!.end('pear\napple\nfig\n');
-    const { status } = await child.wait();
-    await outputEnded;
+    // stdio says 'pipe': child.stdin and child.stdout are streams, not `| null`.
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (sorted += chunk));
+    child.stdin.end('pear\napple\nfig\n');
+    // finished(): the exit and the end of every output (wait() alone can come before the last data).
+    const { status } = await child.finished();
     console.log(`sort (pid ${child.pid}) ${status.kind} with code ${status.kind === 'exited' ? status.code : '?'}: ${sorted.trim().split('\n').join(', ')}`);
   }
 
   // run(): spawn, collect, wait. A non-zero exit is a result, not an exception.
   const result = await run('sh', ['-c', 'echo to stdout; echo to stderr >&2; exit 3']);
-  console.log(`run: ${JSON.stringify(result.status)}, stdout ${JSON.stringify(result.stdout.toString())}, stderr ${JSON.stringify(result.stderr.toString())}`);
+  console.log(`run: ${JSON.stringify(result.status)}, stdout ${JSON.stringify(result.stdout)}, stderr ${JSON.stringify(result.stderr)}`);
 
   // Killed by a signal through its pidfd.
   const sleeper = await spawn('sleep', ['30']);
@@ -29,7 +27,7 @@ async function main(): Promise<void> {
 
   // Node ignores SIGPIPE; our children do not, so `yes | head -1` ends quietly.
   const pipeline = await run('sh', ['-c', 'yes | head -1']);
-  console.log(`yes | head -1: ${JSON.stringify(pipeline.stdout.toString())}, stderr ${JSON.stringify(pipeline.stderr.toString())}`);
+  console.log(`yes | head -1: ${JSON.stringify(pipeline.stdout)}, stderr ${JSON.stringify(pipeline.stderr)}`);
 
   // Errors name the step that failed.
   for (const attempt of [

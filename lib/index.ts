@@ -72,6 +72,10 @@ export {
 } from './spawn/index';
 export { run, type RunOptions, type RunResult } from './spawn/run';
 export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
+export { runSync, type RunSyncOptions } from './spawn/run-sync';
+export { pipeline, type PipelineOptions, type PipelineResult, type PipelineStage, type StageOptions } from './spawn/pipeline';
+export { ExitError, type ChildExitResult, type ChildStream, type Collected, type EndStatus, type ExitErrorDetails, type OutputEncoding, type OutputOptions, type StdioOf } from './spawn/output';
+export { pipe, dup2, dup3, close, closeRange, type Dup3Options, type CloseRangeOptions } from './fds';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';
 export {
   prlimit,

@@ -113,6 +113,8 @@ export interface NativeBinding {
   pidfdWaitStart(pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
   pidfdWaitAdopt(pidfd: number, pid: number, callback: (error: Error | null, record?: Float64Array) => void): number;
   pidfdWaitCancel(id: number): boolean;
+  /** Whether this wait keeps the event loop alive. */
+  pidfdWaitRef(id: number, ref: boolean): void;
   /** In the child of fork(): ends the waits inherited from the parent; returns their callbacks. */
   waitAfterFork(): ((error: Error | null, record?: Float64Array) => void)[];
   readonly waitConstants: Readonly<Record<
@@ -161,6 +163,15 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signo: number): void;
   pipe(): [number, number];
   closeFd(fd: number): void;
+  // fd primitives and runSync's collector (native/fd_calls.cc)
+  fdPipe(nonblock: boolean): [number, number];
+  fdSocketpair(): [number, number];
+  /** flags -1: dup2(2). */
+  fdDup3(oldfd: number, newfd: number, flags: number): number;
+  fdCloseRange(first: number, last: number, flags: number): void;
+  /** The new size, or -1 if the kernel refused. */
+  fdSetPipeSize(fd: number, bytes: number): number;
+  collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean };
   /** Test support only (native/testing.cc). */
   readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };

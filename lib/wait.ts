@@ -270,8 +270,16 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
  * closes it once the wait has ended. `onEnded` learns it first, with the result, or null when the
  * wait failed (the pidfd is closed either way). Internal: used by `spawn`'s child handle.
  */
-export function waitOnOwnedPidfd(pidfd: number, pid: number, onEnded: (result: WaitIdResult | null) => void): Promise<WaitIdResult> {
-  return waitWith((callback) => binding.pidfdWaitAdopt(pidfd, pid, callback), undefined, onEnded);
+export function waitOnOwnedPidfd(pidfd: number, pid: number, onEnded: (result: WaitIdResult | null) => void, onStarted?: (id: number) => void): Promise<WaitIdResult> {
+  return waitWith(
+    (callback) => {
+      const id = binding.pidfdWaitAdopt(pidfd, pid, callback);
+      onStarted?.(id);
+      return id;
+    },
+    undefined,
+    onEnded,
+  );
 }
 
 type WaitCallback = (error: Error | null, record?: Float64Array) => void;

@@ -4,6 +4,7 @@
 
 #include "exec.h"
 #include "exit.h"
+#include "fd_calls.h"
 #include "fork.h"
 #include "orphans.h"
 #include "posix_spawn.h"
@@ -42,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exec::Initialize(env, exports);
   fork::Initialize(env, exports);
   resources::Initialize(env, exports);
+  fd_calls::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

@@ -111,6 +111,7 @@ struct WaitState {
   int epoll_fd = -1;
   uv_poll_t epoll_poll;
   bool shares_parent_set = false;  // a fork child that could not get a set of its own
+  size_t referenced = 0;  // waiters that keep the loop alive; epoll_poll is ref'ed while > 0
   // One async context for every wait's callback: napi_async_init per wait cost more than the
   // wait itself, and promise continuations keep their own context (AsyncLocalStorage) anyway.
   std::unique_ptr<Napi::AsyncContext> async_context;
@@ -204,6 +205,7 @@ struct PidfdWaiter {
   pid_t pid;
   int pidfd;
   Napi::FunctionReference callback;
+  bool referenced = true;  // counted in WaitState::referenced (child.unref() clears it)
 };
 
 std::mutex live_states_mutex;
@@ -241,8 +243,10 @@ void DropWaiter(WaitState* state, PidfdWaiter* waiter) {
   state->waiters.erase(waiter->id);
   if (!state->shares_parent_set) epoll_ctl(state->epoll_fd, EPOLL_CTL_DEL, waiter->pidfd, nullptr);
   ::close(waiter->pidfd);
+  if (waiter->referenced && --state->referenced == 0) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
+  }
   delete waiter;
-  if (state->waiters.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
 }
 
 // Calls the JavaScript callback as callback(error, record), the record laid out as the wait
@@ -339,7 +343,7 @@ uint64_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
     throw SyscallError(env, err, "epoll_ctl");
   }
   // A pending wait keeps the event loop alive, like a running child_process child.
-  if (state->waiters.empty()) uv_ref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
+  if (state->referenced++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
   state->waiters[waiter->id] = waiter.get();
   return waiter.release()->id;
 }
@@ -410,6 +414,22 @@ Napi::Value WaitAfterFork(const Napi::CallbackInfo& info) {
     DropWaiter(state, waiter);
   }
   return callbacks;
+}
+
+// pidfdWaitRef(id, ref): whether this wait keeps the event loop alive (child.ref/unref); the
+// loop's one poll handle stays ref'ed while any wait does.
+Napi::Value PidfdWaitRef(const Napi::CallbackInfo& info) {
+  auto* state = static_cast<WaitState*>(info.Data());
+  auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  bool ref = info[1].ToBoolean();
+  auto found = state->waiters.find(id);
+  if (found == state->waiters.end() || found->second->referenced == ref)
+    return info.Env().Undefined();
+  found->second->referenced = ref;
+  auto* handle = reinterpret_cast<uv_handle_t*>(&state->epoll_poll);
+  if (ref && state->referenced++ == 0) uv_ref(handle);
+  if (!ref && --state->referenced == 0) uv_unref(handle);
+  return info.Env().Undefined();
 }
 
 // pidfdWaitCancel(id) -> true if the wait was still in progress (its callback will not run).
@@ -505,6 +525,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("waitAfterFork", Napi::Function::New(env, WaitAfterFork, "waitAfterFork", state));
   exports.Set("pidfdWaitCancel",
               Napi::Function::New(env, PidfdWaitCancel, "pidfdWaitCancel", state));
+  exports.Set("pidfdWaitRef", Napi::Function::New(env, PidfdWaitRef, "pidfdWaitRef", state));
   exports.Set("waitConstants", Constants(env));
 }
 

@@ -61,3 +61,13 @@ describe('timeout: 0', () => {
     }
   });
 });
+
+describe('the default encoding of run, runSync and pipeline', () => {
+  it('is UTF-8 strings; encoding "buffer" gives Buffers', async () => {
+    const { pipeline, runSync } = await import('../lib/index');
+    expect((await run('printf', ['\u00e9'])).stdout).toBe('\u00e9');
+    expect(runSync('printf', ['\u00e9']).stdout).toBe('\u00e9');
+    expect((await pipeline([['printf', ['\u00e9']], ['cat']])).stdout).toBe('\u00e9');
+    expect((await run('printf', ['\u00e9'], { encoding: 'buffer' })).stdout).toEqual(Buffer.from('\u00e9'));
+  });
+});

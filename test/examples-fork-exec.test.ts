@@ -79,3 +79,24 @@ describe('classic exercises', () => {
     expect(parent).toBe(`parent: pid=${pid}, counter=2 (the child's change is not here)`);
   });
 });
+
+describe('a pipeline by hand (issue 15)', () => {
+  it('24-pipeline-by-hand: ls /usr/bin | grep -c z | cat, each process says what it wired', () => {
+    const lines = runExample('24-pipeline-by-hand');
+    const expected = child_process.execSync('ls /usr/bin | grep -c z', { encoding: 'utf8' }).trim();
+    const wired = lines.filter((line) => line.startsWith('pid '));
+    expect(wired).toHaveLength(3);
+    const ls = wired.find((line) => line.includes('(ls)'))!;
+    const grep = wired.find((line) => line.includes('(grep)'))!;
+    const cat = wired.find((line) => line.includes('(cat)'))!;
+    expect(ls).toMatch(/^pid \d+ \(ls\): stdout -> pipe 0 \(write end, fd \d+\)$/);
+    expect(grep).toMatch(/^pid \d+ \(grep\): stdin <- pipe 0 \(read end, fd \d+\), stdout -> pipe 1 \(write end, fd \d+\)$/);
+    expect(cat).toMatch(/^pid \d+ \(cat\): stdin <- pipe 1 \(read end, fd \d+\), stdout = the parent's fd 1$/);
+    // The count that went through both pipes, and every stage's pid reported by the parent.
+    expect(lines).toContain(expected);
+    for (const [name, line] of [['ls', ls], ['grep', grep], ['cat', cat]] as const) {
+      const pid = /^pid (\d+)/.exec(line)![1];
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^parent \\d+: ${name} \\(pid ${pid}\\) ended: \\{"kind":"exited","code":0\\}$`)));
+    }
+  });
+});

@@ -280,6 +280,50 @@ const runBad = {
   maxBuffer: [v('-1', -1), v('1.5', 1.5), v('NaN', NaN), v("'1'", '1'), v('null', null), v('2**53', 2 ** 53)],
 };
 delete runBad.stdio;
+// Output options of run, runSync and pipeline (issue 15); null encoding means the default.
+Object.assign(runBad, {
+  encoding: [v('5', 5), v("'klingon'", 'klingon'), v('{}', () => ({})), v('revoked proxy', () => revoked())],
+  lines: [v('1', 1), v("'yes'", 'yes'), v('null', null)],
+  all: [v('1', 1), v("'yes'", 'yes'), v('null', null)],
+  check: [v('1', 1), v("'yes'", 'yes'), v('null', null)],
+});
+// runSync: run's refusals (but a stream input, which run takes) and the options posix_spawn cannot apply.
+const runSyncBad = {
+  ...runBad,
+  input: [...runBad.input, v('a stream', () => require('node:stream').Readable.from(['x']))],
+  uid: [v('0', 0)],
+  rlimits: [v('{ core: 0 }', () => ({ core: 0 }))],
+  fds: [v("{ 3: 'pipe' }", () => ({ 3: 'pipe' }))],
+};
+const pipelineBad = {
+  encoding: runBad.encoding,
+  lines: runBad.lines,
+  maxBuffer: runBad.maxBuffer,
+  input: runBad.input,
+  stdin: runBad.stdin,
+  pipefail: [v('1', 1), v('null', null)],
+  check: runBad.check,
+  timeout: [v('-1', -1), v('1.5', 1.5), v("'1'", '1')],
+  signal: [v('{}', () => ({})), v('5', 5)],
+  killSignal: [v("'SIGBOGUS'", 'SIGBOGUS'), v('-1', -1)],
+};
+const badStages = [
+  ...badArray,
+  v('[]', () => []),
+  v('[[]]', () => [[]]),
+  v('[5]', () => [5]),
+  v("[['/bin/true', 5]]", () => [['/bin/true', 5]]),
+  v("[['/bin/true', [], 5]]", () => [['/bin/true', [], 5]]),
+  v("[['/bin/true', [], { stderr: 'pipe' }]]", () => [['/bin/true', [], { stderr: 'pipe' }]]),
+  v("[['/bin/true', [], { stdio: 'pipe' }]]", () => [['/bin/true', [], { stdio: 'pipe' }]]),
+  v("[['/bin/true'], ['a\\0']]", () => [['/bin/true'], ['a\0']]),
+  v("[['/bin/true'], [null]]", () => [['/bin/true'], [null]]),
+  v("[['/bin/true', [], { uid: -1 }]]", () => [['/bin/true', [], { uid: -1 }]]),
+  v('[revoked proxy]', () => [revoked()]),
+];
+// fd arguments refused for sure: never a real fd (a call that got through could close or
+// overwrite this fuzzer's own stdout).
+const badFd = [v('-1', -1), v('1.5', 1.5), v('NaN', NaN), v('Infinity', Infinity), v('2**31', 2 ** 31), v("'3'", '3'), v('null', null), v('{}', () => ({})), v('1n', 1n), v('Symbol()', () => Symbol('f')), v('revoked proxy', () => revoked())];
 const daemonBad = {
   argv0: badBytes,
   env: badEnv,
@@ -459,10 +503,18 @@ const targets = {
   spawn: () => starterArguments(spawnBad, []),
   run: () => starterArguments(runBad, []),
   daemon: () => starterArguments(daemonBad, []),
+  runSync: () => starterArguments(runSyncBad, []),
+  pipeline: () => (chance(0.5) ? [arg(badStages), chance(0.5) ? fixed(undefined, 'undefined') : arg(junk)] : [fixed([['/bin/true'], ['/bin/true']]), chance(0.2) ? arg([badOptionsArgument(Object.keys(pipelineBad))]) : optionsWithOneBad(pipelineBad)]),
+  pipe: () => [arg(junk)],
+  dup2: () => (chance(0.5) ? [arg(badFd), arg(junk)] : [arg(junk), arg(badFd)]),
+  dup3: () => (chance(0.4) ? [arg(badFd), arg(junk), arg(junk)] : chance(0.5) ? [arg(junk), arg(badFd), arg(junk)] : [arg(badFd), arg(badFd), arg(junk)]),
+  close: () => [arg(badFd)],
+  closeRange: () => (chance(0.5) ? [arg(badFd), arg(junk), arg(junk)] : [fixed(2 ** 31 - 2), arg(badFd.filter((x) => x.label !== 'Infinity')), arg(junk)]),
+  ExitError: () => [arg(junk.concat(v('{ status: null }', () => ({ status: null })), v("{ status: { kind: 'x' } }", () => ({ status: { kind: 'x' } }))))],
   SyscallError: () => [arg(junk), arg(junk), arg(junk), arg(junk)],
   ...resourceTargets,
 };
-const starters = new Set(['posixSpawn', 'posixSpawnp', 'spawn', 'run', 'daemon']);
+const starters = new Set(['posixSpawn', 'posixSpawnp', 'spawn', 'run', 'daemon', 'runSync', 'pipeline']);
 // Exports that take no argument to refuse and would change this process: never called.
 const notCalled = {
   setsid: 'would move this process into a new session',
@@ -509,6 +561,7 @@ function describeError(error) {
 async function cleanUp(name, result) {
   if (name === 'pidfdOpen' && typeof result === 'number') fs.closeSync(result);
   if (name === 'startReaper') result.stop();
+  if (name === 'pipe') for (const fd of result) lib.close(fd);
   if ((name === 'onSignal' || name === 'registerAtFork') && typeof result === 'function') result();
   if (starters.has(name)) {
     const pid = typeof result === 'number' ? result : result?.pid;
@@ -526,7 +579,7 @@ async function cleanUp(name, result) {
 const report = { seed, rounds, calls: 0, outcomes: {}, bad: [], unexpectedStarts: [], slowest: { ms: 0, call: '' }, leftChildren: [] };
 
 /** Calls `invoke` with the values of `args` (by default the export `name`) and records what happened. */
-async function call(name, args, invoke = (values) => (name === 'SyscallError' ? new lib.SyscallError(...values) : lib[name](...values))) {
+async function call(name, args, invoke = (values) => (name === 'SyscallError' || name === 'ExitError' ? new lib[name](...values) : lib[name](...values))) {
   const label = `${name}(${args.map((a) => a.label).join(', ')})`;
   process.stderr.write(`${label}\n`); // the last line names the call if this process hangs or dies
   const started = process.hrtime.bigint();

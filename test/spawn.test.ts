@@ -27,9 +27,9 @@ describe('spawn: the handle', () => {
     expect(fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8')).toBe('sh\n');
     let out = '';
     let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.stdin!.end('hello\n');
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.stdin.end('hello\n');
     const result = await child.wait();
     expect(result).toMatchObject({ pid: child.pid, status: { kind: 'exited', code: 4 }, raw: 0x400 });
     expect(result.rusage.userTime).toBeGreaterThanOrEqual(0);
@@ -91,7 +91,7 @@ describe('spawn: options', () => {
   });
 
   it('env: an object, a KEY=VALUE list with repeated names, or process.env by default', async () => {
-    expect((await run('/usr/bin/env', [], { env: { A: '1', B: Buffer.from([0xff, 0x41]) } })).stdout).toEqual(Buffer.from('A=1\nB=\xffA\n', 'latin1'));
+    expect((await run('/usr/bin/env', [], { env: { A: '1', B: Buffer.from([0xff, 0x41]) }, encoding: 'buffer' })).stdout).toEqual(Buffer.from('A=1\nB=\xffA\n', 'latin1'));
     expect((await run('/usr/bin/env', [], { env: ['X=1', 'Y=2', 'X=3'] })).stdout.toString()).toBe('X=3\nY=2\n');
     process.env.SPAWN_TEST_VAR = 'inherited';
     try {
@@ -125,7 +125,7 @@ describe('spawn: options', () => {
 
   it('args are byte-exact strings or Buffers', async () => {
     const arg = Buffer.from([0x01, 0xff, 0x80, 0x20, 0x0a]);
-    const result = await run('python3', ['-c', 'import os, sys; sys.stdout.buffer.write(os.fsencode(sys.argv[1]))', arg]);
+    const result = await run('python3', ['-c', 'import os, sys; sys.stdout.buffer.write(os.fsencode(sys.argv[1]))', arg], { encoding: 'buffer' });
     expect(result.stdout).toEqual(arg);
   });
 
@@ -185,12 +185,12 @@ describe('spawn: options', () => {
     let stderr = '';
     let bytes = 0;
     let read: Promise<unknown> = Promise.resolve();
-    parent.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    parent.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       const wasFull = stderr.includes('full\n');
       stderr += chunk;
-      if (!wasFull && stderr.includes('full\n')) read = once(parent.stdout!.on('data', (data: Buffer) => (bytes += data.length)), 'end');
+      if (!wasFull && stderr.includes('full\n')) read = once(parent.stdout.on('data', (data: Buffer) => (bytes += data.length)), 'end');
     });
-    await once(parent.stderr!, 'end');
+    await once(parent.stderr, 'end');
     await read;
     expect((await parent.wait()).status).toEqual(ok);
     expect(stderr.split('\n').slice(0, 2)).toEqual(['full', JSON.stringify({ before: true, status: ok, after: false })]);
@@ -641,7 +641,7 @@ describe('spawn: the direct clone and the spawning thread', () => {
     await new Promise(setImmediate); // nothing under way: this one is a direct clone
     const alone = await rejection(request());
     const [first, inBurst] = await Promise.allSettled([spawn('true'), request()]);
-    await (first as PromiseFulfilledResult<Awaited<ReturnType<typeof spawn>>>).value.wait();
+    await (first as PromiseFulfilledResult<{ wait(): Promise<unknown> }>).value.wait();
     expect(alone).toMatchObject({ code: 'EINVAL', syscall: 'dup2' });
     expect((inBurst as PromiseRejectedResult).reason).toMatchObject({ code: (alone as { code: string }).code, step: (alone as { step: string }).step });
   });
@@ -748,8 +748,8 @@ describe('spawn: a child stuck before its exec', () => {
     const child = await quick;
     await stuckChild(new Set([...before, child.pid]));
     let output = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    await new Promise((resolve) => child.stdout!.on('end', resolve));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    await new Promise((resolve) => child.stdout.on('end', resolve));
     expect(output).toBe('quick\n');
     expect((await child.wait()).status).toEqual(ok);
     controller.abort();

@@ -6,13 +6,14 @@
  */
 import * as net from 'node:net';
 import * as os from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { abortError, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
-import { closeAll, type PreparedSpawn } from './options';
+import { closeAll, type PreparedSpawn, type StdioOption } from './options';
+import { closed, readLines, type ChildExitResult, type ChildStream, type StderrOf, type StdinOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 
 const noSettler = (): void => {};
@@ -25,18 +26,30 @@ const constructing = Symbol('ChildProcess');
 /**
  * A running or finished child started by `spawn`. Dispose of it with `await using`. Only
  * `spawn` makes one: `new ChildProcess()` throws TypeError `ERR_ILLEGAL_CONSTRUCTOR`.
+ *
+ * `S` is the `stdio` option it was spawned with: `stdout` is a `Readable` (not
+ * `Readable | null`) when that says 'pipe', and `null` when it cannot.
+ *
+ * @typeParam S - the `stdio` option the child was spawned with
  */
-export class ChildProcess implements AsyncDisposable {
+export class ChildProcess<S = StdioOption | readonly (StdioOption | undefined)[] | undefined> implements AsyncDisposable {
   /** The child's pid. */
   readonly pid: number;
   /** A pidfd for the child (pidfd_open(2)), valid until the child has been reaped. */
   readonly pidfd: number;
   /** The parent's end of fd 0 when stdio[0] is 'pipe'. */
-  readonly stdin: Writable | null;
+  readonly stdin: StdinOf<S>;
   /** The parent's end of fd 1 when stdio[1] is 'pipe'. */
-  readonly stdout: Readable | null;
+  readonly stdout: StdoutOf<S>;
   /** The parent's end of fd 2 when stdio[2] is 'pipe'. */
-  readonly stderr: Readable | null;
+  readonly stderr: StderrOf<S>;
+  /**
+   * Every piped stream by child fd, as child_process's `stdio`: [stdin, stdout, stderr, ...], with
+   * a Duplex at N for `fds: { N: 'pipe' }`, null where the fd is not piped.
+   */
+  readonly stdio: readonly (ChildStream | null)[];
+  #waitId = 0;
+  #finished: Promise<ChildExitResult> | undefined;
   /** Whether the child leads its own process group (`setsid`, or `pgid: 0`). */
   readonly leadsGroup: boolean;
   #result: WaitIdResult | null = null;
@@ -50,17 +63,19 @@ export class ChildProcess implements AsyncDisposable {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
-    this.stdin = streams[0] ?? null;
-    this.stdout = streams[1] ?? null;
-    this.stderr = streams[2] ?? null;
+    this.stdin = (streams[0] ?? null) as StdinOf<S>;
+    this.stdout = (streams[1] ?? null) as StdoutOf<S>;
+    this.stderr = (streams[2] ?? null) as StderrOf<S>;
+    this.stdio = streams;
     this.leadsGroup = leadsGroup;
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
+    const onStarted = (id: number): void => void (this.#waitId = id); // for unref()/ref()
     this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
       this.#pidfdOpen = false;
       this.#result = result;
-    });
+    }, onStarted);
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
   }
 
@@ -73,8 +88,63 @@ export class ChildProcess implements AsyncDisposable {
    * Waits for the child to exit (from the event loop, without blocking it) and returns its
    * decoded status and resource usage. Every call returns the same result.
    */
-  wait(): Promise<WaitIdResult> {
-    return this.#exited;
+  wait(): Promise<ChildExitResult> {
+    // The wait is waitid(WEXITED) only: the status is an exit or a signal.
+    return this.#exited as Promise<ChildExitResult>;
+  }
+
+  /**
+   * Resolves once the child has exited and every piped stream it reads from (stdout, stderr,
+   * `fds: {N: 'pipe'}`) has closed, as child_process's 'close': output is complete then. A piped
+   * output nobody reads yet when it is called is drained and dropped, so that a full pipe cannot
+   * hold the child: attach readers first.
+   *
+   * @returns the wait's result (the same as `wait()`)
+   * @throws (rejects) what `wait()` rejects with
+   * @see waitid(2)
+   * @example
+   * ```ts
+   * const child = await spawn('ls', [], { stdio: ['ignore', 'pipe', 'inherit'] });
+   * child.stdout.on('data', (chunk) => process.stdout.write(chunk));
+   * const { status } = await child.finished();
+   * ```
+   */
+  finished(): Promise<ChildExitResult> {
+    this.#finished ??= finishedOf(this.stdio, this.#exited as Promise<ChildExitResult>);
+    return this.#finished;
+  }
+
+  /**
+   * The lines of a piped output as they arrive, as an async iterator (each without its '\n').
+   *
+   * @param from - 'stdout' (default) or 'stderr'
+   * @param encoding - how bytes are decoded (default 'utf8')
+   * @returns an async iterator of lines; it ends when the stream does
+   * @throws Error `ERR_NOT_PIPED` when that output is not a pipe
+   * @example
+   * ```ts
+   * for await (const line of child.lines()) console.log('>', line);
+   * ```
+   */
+  lines(from: 'stdout' | 'stderr' = 'stdout', encoding: BufferEncoding = 'utf8'): AsyncGenerator<string, void, undefined> {
+    const stream = from === 'stderr' ? this.stderr : this.stdout;
+    if (stream === null) throw Object.assign(new Error(`${from} is not a pipe: spawn with stdio 'pipe' for it`), { code: 'ERR_NOT_PIPED' });
+    return readLines(stream, encoding);
+  }
+
+  /**
+   * Lets the event loop end while the child runs: neither its wait nor its streams keep the
+   * process alive (as child_process's `unref()`).
+   */
+  unref(): void {
+    binding.pidfdWaitRef(this.#waitId, false);
+    for (const stream of this.stdio) (stream as net.Socket | null)?.unref();
+  }
+
+  /** Undoes `unref()`: the running child keeps the event loop alive again. */
+  ref(): void {
+    binding.pidfdWaitRef(this.#waitId, true);
+    for (const stream of this.stdio) (stream as net.Socket | null)?.ref();
   }
 
   /**
@@ -116,8 +186,16 @@ export class ChildProcess implements AsyncDisposable {
       }
     }
     await this.#exited.catch(() => {});
-    for (const stream of [this.stdin, this.stdout, this.stderr]) stream?.destroy();
+    for (const stream of this.stdio) stream?.destroy();
   }
+}
+
+/** The wait, then the close of every stream the child writes to (fd 0 is ours to write). */
+async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildExitResult>): Promise<ChildExitResult> {
+  const outputs = stdio.filter((stream, fd): stream is ChildStream => stream !== null && fd !== 0);
+  for (const stream of outputs) if ((stream as Readable).readableFlowing === null) (stream as Readable).resume();
+  const [result] = await Promise.all([exited, ...outputs.map(closed)]);
+  return result;
 }
 
 // The promise that `pending` settles. Its executor is one function for all spawns, instead of a
@@ -175,7 +253,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
-    const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
+    const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 || target > 2 })));
     const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup);
     deadline?.adopt(child);
     this.resolve(child);

@@ -17,6 +17,7 @@ import { signalNumber } from '../signals';
 import { argumentError, validateInteger } from '../validate';
 import { ChildProcess, Deadline, PendingSpawn, promiseFor } from './child-process';
 import { closeAll, prepare, readSpawnOptions, type PreparedSpawn, type SpawnOptions } from './options';
+import type { StdioOf } from './output';
 import { queueSpawn } from './request';
 
 export { ChildProcess } from './child-process';
@@ -46,6 +47,7 @@ export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './optio
  * `ambientCapabilities`, `noNewPrivileges`) are applied in the child too, in the order and with
  * the needs that docs/sandbox.md gives.
  *
+ * @typeParam O - the options' type: `child.stdin`/`stdout`/`stderr` are streams where its `stdio` says 'pipe'
  * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
  *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; for the
  *   sandbox 'clone' (EPERM: a namespace without 'user', unprivileged), 'uid_map'/'gid_map'
@@ -56,11 +58,11 @@ export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './optio
  *   ...) before anything is spawned; an AbortError (`code` 'ABORT_ERR', with `step` as for
  *   ETIMEDOUT) if `options.signal` is aborted before the program runs.
  */
-export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Promise<ChildProcess> {
+export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcess<StdioOf<O>>> {
   let prepared: PreparedSpawn;
   let killSignal: number;
   try {
-    options = readSpawnOptions(options); // each option read once, here
+    options = readSpawnOptions(options) as O; // each option read once, here
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
     if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
@@ -84,5 +86,5 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
       // spawn() reports by its promise only: the binding's refusal is the error that matters.
     }
   }
-  return promise;
+  return promise as unknown as Promise<ChildProcess<StdioOf<O>>>; // the streams follow the stdio option
 }

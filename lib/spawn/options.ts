@@ -43,8 +43,11 @@ export interface SpawnOptions extends SandboxOptions {
   cwd?: Bytes;
   /** fds 0..2: one option for all three, or one each (missing entries: 'inherit'). */
   stdio?: StdioOption | readonly (StdioOption | undefined)[];
-  /** More fds for the child, as `{ childFd: parentFd }`, e.g. `{ 3: fd }`. Every other fd is closed. */
-  fds?: Readonly<Record<number, number>>;
+  /**
+   * More fds for the child, as `{ childFd: parentFd }`, e.g. `{ 3: fd }`, or `'pipe'`: a socket
+   * pair whose other end is the Duplex `child.stdio[childFd]`. Every other fd is closed.
+   */
+  fds?: Readonly<Record<number, number | 'pipe'>>;
   /** Start a new session (setsid(2)); the child leads it and a new process group. */
   setsid?: boolean;
   /** Put the child in process group `pgid`; 0 makes it lead a new group (setpgid(2)). */
@@ -99,6 +102,10 @@ export interface PreparedSpawn extends Pick<FdLayout, 'parentEnds' | 'childEnds'
 // has closed stays closed in the child (checked there).
 const INHERIT_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, source: target, optional: true }));
 const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 }));
+
+// output: bytes asked of F_SETPIPE_SZ for stdout and stderr pipes (the kernel caps it at
+// /proc/sys/fs/pipe-max-size for unprivileged processes; a refusal leaves 64 KiB). See docs/output.md.
+const OUTPUT_PIPE_SIZE = 1024 * 1024;
 
 /** The child's fds, and the pipes made for them. */
 interface FdLayout {
@@ -175,7 +182,7 @@ function optionalInteger(value: unknown, name: string, min: number, max: number)
  * The child's fds 0..2 from `stdio` (validated before any pipe is made, so that a bad entry
  * leaks nothing), then the `extra` ones; pipes are made here, last.
  */
-function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly RawFdPlan[]): FdLayout {
+function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly (RawFdPlan | number)[]): FdLayout {
   if (extra.length === 0 && (stdio === undefined || stdio === 'inherit' || stdio === 'ignore')) {
     return stdio === 'ignore' ? IGNORE_LAYOUT : INHERIT_LAYOUT;
   }
@@ -205,15 +212,28 @@ function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly RawFdPlan[]): Fd
       if (plan !== 'pipe') return plan;
       const [readEnd, writeEnd] = binding.pipe();
       const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
+      // output: a larger pipe for the child's outputs, so that a fast writer blocks less often.
+      if (target !== 0) binding.fdSetPipeSize(readEnd, OUTPUT_PIPE_SIZE);
       parentEnds[target] = parentEnd;
       childEnds.push(childEnd);
       return { target, source: childEnd };
     });
-    return { fds: extra.length === 0 ? fds : fds.concat(extra), parentEnds, childEnds };
+    // output: `fds: { N: 'pipe' }` (a number in `extra`) is a socket pair.
+    const extraPlans = extra.map((plan) => (typeof plan === 'number' ? extraPipe(plan, parentEnds, childEnds) : plan));
+    return { fds: extra.length === 0 ? fds : fds.concat(extraPlans), parentEnds, childEnds };
   } catch (error) {
     closeAll([...parentEnds, ...childEnds]);
     throw error;
   }
+}
+
+/** The plan of a child fd 3 or above given as 'pipe': one end of a socket pair, the other the parent's. */
+function extraPipe(target: number, parentEnds: (number | null)[], childEnds: number[]): RawFdPlan {
+  const [parentEnd, childEnd] = binding.fdSocketpair();
+  childEnds.push(childEnd);
+  while (parentEnds.length < target) parentEnds.push(null);
+  parentEnds[target] = parentEnd;
+  return { target, source: childEnd };
 }
 
 /**
@@ -257,13 +277,13 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
   sandboxRequest(options, request);
 
   // fds 3 and up.
-  const extra: RawFdPlan[] = [];
+  const extra: (RawFdPlan | number)[] = []; // a number: that child fd is 'pipe'
   if (options.fds !== undefined) {
     if (typeof options.fds !== 'object' || options.fds === null) throw invalidArgType('options.fds', 'an object of child fd to parent fd', options.fds);
     for (const [key, source] of Object.entries(options.fds)) {
       const target = Number(key);
       if (!Number.isInteger(target) || target < 3 || target > 65535) throw outOfRange('options.fds key', 'a child fd from 3 to 65535', key);
-      extra.push({ target, source: validateInteger(source, `options.fds[${key}]`, 0, 2 ** 31 - 1) });
+      extra.push(source === 'pipe' ? target : { target, source: validateInteger(source, `options.fds[${key}]`, 0, 2 ** 31 - 1) });
     }
   }
 

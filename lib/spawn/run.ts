@@ -1,84 +1,157 @@
 /**
  * `run`: spawn a program with its stdout and stderr collected (up to `maxBuffer`), wait for it and
- * return everything; its options are those of spawn with `stdin`/`input` in place of `stdio`.
+ * return everything; its options are those of spawn with `stdin`/`input` in place of `stdio`, and
+ * the output options (`encoding`, `lines`, `all`, `check`) of lib/spawn/output.ts.
  */
-import type { Readable } from 'node:stream';
+import * as net from 'node:net';
+import { Readable } from 'node:stream';
 import { invalidArgType, invalidArgValue } from '../errors';
 import type { Bytes } from '../env';
-import { readOptions, validateInteger, validating } from '../validate';
+import { binding } from '../native';
+import { readOptions, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
 import { spawn } from './index';
-import { SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
+import { closeAll, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
+import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
 
 /** Options of `run`: those of `spawn` plus output collection. */
-export interface RunOptions extends Omit<SpawnOptions, 'stdio'> {
-  /** fd 0 of the child: 'ignore' (default), 'inherit', an fd, a file, or `input`. */
+export interface RunOptions extends Omit<SpawnOptions, 'stdio'>, OutputOptions {
+  /** fd 0 of the child: 'ignore' (default), 'inherit', an fd, a file (`{ path }`), or `input`. */
   stdin?: Exclude<StdioOption, 'pipe'>;
-  /** Written to the child's stdin, which is then closed. */
-  input?: string | Uint8Array;
-  /** Most bytes kept of stdout and of stderr each (default 64 MiB); beyond it the child is killed. */
-  maxBuffer?: number;
+  /** Written to the child's stdin, which is then closed: a string (UTF-8), bytes, or a readable stream. */
+  input?: string | Uint8Array | Readable;
+  /**
+   * stdout and stderr through one pipe, in the order the child wrote them, as `result.all`
+   * (`stdout` and `stderr` are then empty).
+   */
+  all?: boolean;
+  /** Reject with an `ExitError` when the child exits non-zero or is killed by a signal. */
+  check?: boolean;
 }
 
-const RUN_OPTION_KEYS: readonly (keyof RunOptions)[] = [...SPAWN_OPTION_KEYS.filter((key) => key !== 'stdio'), 'stdin', 'input', 'maxBuffer'];
+const RUN_OPTION_KEYS: readonly (keyof RunOptions)[] = [...SPAWN_OPTION_KEYS.filter((key) => key !== 'stdio'), 'stdin', 'input', 'maxBuffer', 'encoding', 'lines', 'all', 'check'];
 
-/** The options of `run`, read once each; those of `run` itself checked (`spawn` checks the rest). */
-function runOptions(options: unknown): { stdin: RunOptions['stdin']; input: RunOptions['input']; maxBuffer: number; spawnOptions: Partial<SpawnOptions> } {
-  const { stdin, input, maxBuffer = 64 * 1024 * 1024, ...spawnOptions } = readOptions<RunOptions>(options, RUN_OPTION_KEYS);
+/** @internal run's options, validated: what run itself uses, and the rest for spawn. */
+export interface RunPlan {
+  stdin: RunOptions['stdin'];
+  input: string | Uint8Array | Readable | undefined;
+  all: boolean;
+  check: boolean;
+  output: OutputPlan;
+  spawnOptions: Partial<SpawnOptions>;
+}
+
+/** @internal The options of `run` (and `runSync`), read once each; those of `run` itself checked (`spawn` checks the rest). */
+export function runOptions(options: unknown, streamInput: boolean): RunPlan {
+  const { stdin, input, maxBuffer = 64 * 1024 * 1024, encoding, lines, all = false, check = false, ...spawnOptions } = readOptions<RunOptions>(options, RUN_OPTION_KEYS);
   validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
-  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidArgType('options.input', 'a string or a Uint8Array', input);
+  const inputTypes = streamInput ? 'a string, a Uint8Array or a Readable' : 'a string or a Uint8Array';
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array) && !(streamInput && input instanceof Readable)) throw invalidArgType('options.input', inputTypes, input);
   // A pipe on stdin that nobody writes or closes would keep a reading child waiting for ever.
   if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);
-  return { stdin, input, maxBuffer, spawnOptions };
+  if (input !== undefined && stdin !== undefined) throw invalidArgValue('options.stdin', 'cannot be combined with input', stdin);
+  return { stdin, input, all: validateBoolean(all, 'options.all'), check: validateBoolean(check, 'options.check'), output: outputPlan(encoding, lines, maxBuffer), spawnOptions };
 }
 
-/** What `run` returns. */
-export interface RunResult {
+/**
+ * What `run` returns.
+ *
+ * @typeParam O - the options' type, which decides what the outputs are
+ */
+export interface RunResult<O = RunOptions> {
+  /** The child's pid. */
   readonly pid: number;
-  readonly status: WaitIdResult['status'];
+  /** How it ended: exited with a code, or killed by a signal. */
+  readonly status: EndStatus;
+  /** The raw wait status. */
   readonly raw: number;
+  /** Its resource usage. */
   readonly rusage: WaitIdResult['rusage'];
-  readonly stdout: Buffer;
-  readonly stderr: Buffer;
+  /** Its stdout: a string by default, Buffer with `encoding: 'buffer'`, lines with `lines: true`. */
+  readonly stdout: Collected<O>;
+  /** Its stderr, as `stdout`. */
+  readonly stderr: Collected<O>;
+  /** stdout and stderr interleaved, with `all: true`. */
+  readonly all: O extends { readonly all: true } ? Collected<O> : undefined;
+  /** The command line, quoted as a shell would. */
+  readonly command: string;
+  /** Milliseconds from the call to the end of the output. */
+  readonly durationMs: number;
+}
+
+/** The error that stops `run` when an output passes maxBuffer (the child is killed and reaped first). */
+function maxBufferError(stream: string): RangeError {
+  return Object.assign(new RangeError(`${stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
 }
 
 /**
  * Spawns a program, collects its stdout and stderr, waits for it and returns everything. The
- * status is returned, not thrown: a non-zero exit is a result, not an error.
+ * status is returned, not thrown, unless `check` is set: then a non-zero exit or a signal
+ * rejects with an `ExitError` that carries the command, the status, the ends of its outputs and
+ * the duration.
  *
- * @throws (rejects) what `spawn` rejects with; a RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`
- *   when an output passes `maxBuffer` (the child is killed with `killSignal` and reaped first).
+ * Outputs are strings (UTF-8) by default: `encoding: 'buffer'` for Buffers, `lines: true` for
+ * arrays of lines, `all: true` for both outputs interleaved through one pipe.
+ *
+ * @typeParam O - the options' type, from which the result's output types follow
+ * @param file - the program (searched in PATH when it has no slash)
+ * @param args - its arguments, without argv[0]
+ * @param options - spawn's options (but `stdio`), `stdin`/`input`, and the output options
+ * @returns the status, resource usage and collected outputs
+ * @throws (rejects) what `spawn` rejects with; an `ExitError` (`ERR_CHILD_EXIT`) with `check`; a
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` when an output passes `maxBuffer` (the child
+ *   is killed with `killSignal` and reaped first); TypeError / RangeError for bad options
+ * @see execa, child_process.execFile
+ * @example
+ * ```ts
+ * const { stdout } = await run('git', ['rev-parse', 'HEAD'], { check: true });
+ * const { stdout: files } = await run('ls', ['/etc'], { lines: true });
+ * ```
  */
-export async function run(file: Bytes, args: readonly Bytes[] = [], options: RunOptions = {}): Promise<RunResult> {
-  const { stdin, input, maxBuffer, spawnOptions } = validating('run', () => runOptions(options));
-  const child = await spawn(file, args, { ...spawnOptions, stdio: [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), 'pipe', 'pipe'] });
-  const overflow: { stream: string | null } = { stream: null };
-  const collect = (stream: Readable, name: string): Promise<Buffer> =>
-    new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBuffer) {
-          if (overflow.stream === null) {
-            overflow.stream = name;
-            try {
-              child.kill(spawnOptions.killSignal ?? 'SIGTERM');
-            } catch {
-              // Already gone.
-            }
-          }
-          return;
-        }
-        chunks.push(chunk);
-      });
-      stream.on('close', () => resolve(Buffer.concat(chunks)));
-    });
-  if (input !== undefined) child.stdin!.end(input);
-  child.stdin?.on('error', () => {}); // EPIPE when the child does not read its input
-  const [stdout, stderr, result] = await Promise.all([collect(child.stdout!, 'stdout'), collect(child.stderr!, 'stderr'), child.wait()]);
-  if (overflow.stream !== null) {
-    throw Object.assign(new RangeError(`${overflow.stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+export async function run<const O extends RunOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<RunResult<O>> {
+  const started = performance.now();
+  const { stdin, input, all, check, output, spawnOptions } = validating('run', () => runOptions(options, true));
+  // `all`: one pipe on fds 1 and 2, its write end closed here once the child has it.
+  const allPipe = all ? binding.pipe() : undefined;
+  if (allPipe !== undefined) binding.fdSetPipeSize(allPipe[0], 1024 * 1024); // as spawn's stdout pipes
+  let child;
+  try {
+    const out: StdioOption = allPipe === undefined ? 'pipe' : allPipe[1];
+    child = await spawn(file, args, { ...spawnOptions, stdio: [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), out, out] });
+  } catch (error) {
+    if (allPipe !== undefined) closeAll(allPipe);
+    throw error;
   }
-  return { pid: child.pid, status: result.status, raw: result.raw, rusage: result.rusage, stdout, stderr };
+  if (allPipe !== undefined) closeAll([allPipe[1]]);
+  const onOverflow = (): void => {
+    try {
+      child.kill(spawnOptions.killSignal ?? 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  };
+  const streams = allPipe === undefined ? [child.stdout!, child.stderr!] : [new net.Socket({ fd: allPipe[0], readable: true, writable: false })];
+  const collections = streams.map((stream) => collectStream(stream, output.maxBuffer, onOverflow));
+  if (child.stdin !== null) {
+    child.stdin.on('error', () => {}); // EPIPE when the child does not read its input
+    if (input instanceof Readable) input.pipe(child.stdin);
+    else child.stdin.end(input);
+  }
+  const [result, ...buffers] = await Promise.all([child.wait(), ...collections.map((collection) => collection.done)]);
+  const overflowed = collections.findIndex((collection) => collection.overflowed);
+  if (overflowed !== -1) throw maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr');
+  const empty = present(Buffer.alloc(0), output);
+  const runResult = {
+    pid: child.pid,
+    status: result.status,
+    raw: result.raw,
+    rusage: result.rusage,
+    stdout: all ? empty : present(buffers[0]!, output),
+    stderr: all ? empty : present(buffers[1]!, output),
+    all: all ? present(buffers[0]!, output) : undefined,
+    command: commandLine(file, args),
+    durationMs: performance.now() - started,
+  } as RunResult<O>;
+  if (check && !succeeded(runResult.status)) throw new ExitError({ ...(runResult as RunResult), result: runResult });
+  return runResult;
 }

@@ -1,0 +1,274 @@
+/**
+ * A child's output as a script wants it: the "finished" wait (exit and every piped stream
+ * closed), collection of streams into strings, Buffers or lines (collectOutput), lines of a
+ * running child (readLines), the `check` error (ExitError), and the types that follow the
+ * options (a stream is `Readable`, not `Readable | null`, when stdio says 'pipe').
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { Readable, Writable, Duplex } from 'node:stream';
+import type { Bytes } from '../env';
+import type { ExitedStatus, SignaledStatus } from '../wait-status';
+import type { WaitIdResult } from '../wait';
+import { invalidArgType, invalidArgValue } from '../errors';
+import { validating } from '../validate';
+
+/** How collected output is returned: a Node text encoding (strings), or 'buffer' (Buffers). */
+export type OutputEncoding = BufferEncoding | 'buffer';
+
+/** The status of a child that has ended: it exited or a signal killed it (nothing else ends one). */
+export type EndStatus = ExitedStatus | SignaledStatus;
+
+/** What `child.wait()` resolves with: a waitid(2) result whose status is exit or signal only. */
+export interface ChildExitResult extends WaitIdResult {
+  /** How the child ended: `{ kind: 'exited', code }` or `{ kind: 'signaled', signal, ... }`. */
+  readonly status: EndStatus;
+}
+
+/** The stream types of a handle, following the `stdio` option it was spawned with. */
+type StdioEntry<S, I extends 0 | 1 | 2> = S extends readonly unknown[] ? (S extends readonly [] ? undefined : I extends keyof S ? S[I] : undefined) : S;
+// Exactly 'pipe': the stream; 'pipe' impossible: null; a wider type: either.
+type PipedAs<T, Stream> = [T] extends ['pipe'] ? Stream : 'pipe' extends T ? Stream | null : null;
+
+/** @internal The type of `child.stdin` for stdio `S`. */
+export type StdinOf<S> = PipedAs<StdioEntry<S, 0>, Writable>;
+/** @internal The type of `child.stdout` for stdio `S`. */
+export type StdoutOf<S> = PipedAs<StdioEntry<S, 1>, Readable>;
+/** @internal The type of `child.stderr` for stdio `S`. */
+export type StderrOf<S> = PipedAs<StdioEntry<S, 2>, Readable>;
+
+/** The `stdio` option of an options type, `undefined` when it has none. */
+export type StdioOf<O> = O extends { readonly stdio: infer S } ? S : undefined;
+
+/** A stream of `child.stdio`: fd 0 is Writable, 1 and 2 Readable, fds 3 and up (`fds: {N: 'pipe'}`) Duplex. */
+export type ChildStream = Readable | Writable | Duplex;
+
+/** Options that say what to do with collected output (`run`, `runSync`, `pipeline`, `child.finished`). */
+export interface OutputOptions {
+  /**
+   * 'utf8' (the default) returns strings; 'buffer' returns Buffers; any other Node encoding
+   * ('latin1', 'hex', ...) decodes with it.
+   */
+  encoding?: OutputEncoding;
+  /** Return each output as an array of lines (split on '\n', a final '\r' stripped, no trailing empty line). */
+  lines?: boolean;
+  /** Most bytes kept of each output (default 64 MiB); beyond it the child is killed with `killSignal`. */
+  maxBuffer?: number;
+}
+
+/** One collected output for options `O`: string[] with `lines`, Buffer with encoding 'buffer', else string. */
+export type Collected<O> = O extends { readonly lines: true } ? string[] : O extends { readonly encoding: 'buffer' } ? Buffer : string;
+
+/** @internal Validated output options. */
+export interface OutputPlan {
+  encoding: OutputEncoding;
+  lines: boolean;
+  maxBuffer: number;
+}
+
+/** @internal Checks `encoding` and `lines` (maxBuffer is checked by its caller). */
+export function outputPlan(encoding: unknown, lines: unknown, maxBuffer: number): OutputPlan {
+  const checked = encoding ?? 'utf8';
+  if (checked !== 'buffer' && (typeof checked !== 'string' || !Buffer.isEncoding(checked))) throw invalidArgValue('options.encoding', "must be 'buffer' or a Node encoding", encoding);
+  if (lines !== undefined && typeof lines !== 'boolean') throw invalidArgValue('options.lines', 'must be a boolean', lines);
+  return { encoding: checked, lines: lines === true, maxBuffer };
+}
+
+/** @internal Turns collected bytes into what the plan asks for. */
+export function present(bytes: Buffer, plan: OutputPlan): string | Buffer | string[] {
+  if (plan.lines) return splitLines(bytes.toString(plan.encoding === 'buffer' ? 'utf8' : plan.encoding));
+  return plan.encoding === 'buffer' ? bytes : bytes.toString(plan.encoding);
+}
+
+/** @internal Lines of a text: split on '\n', a final '\r' of each removed, no empty last line. */
+export function splitLines(text: string): string[] {
+  if (text === '') return [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
+  return lines;
+}
+
+/** @internal A stream collected up to a limit: `bytes` once it has closed, `overflowed` if it passed the limit. */
+export interface Collection {
+  done: Promise<Buffer>;
+  overflowed: boolean;
+}
+
+/**
+ * @internal Collects a readable stream (all of it, up to `maxBuffer`; past it `onOverflow` runs
+ * once and the rest is discarded, still read so the writer is never blocked). Resolves on
+ * 'close', also when the stream errs.
+ */
+export function collectStream(stream: Readable, maxBuffer: number, onOverflow: () => void): Collection {
+  const collection: Collection = { done: undefined as unknown as Promise<Buffer>, overflowed: false };
+  // A pipe at end-of-file with nothing in it ends and closes without anyone reading it: the
+  // stream may be closed already (empty) when collection starts late (a pipeline's last stage).
+  if (stream.closed || stream.destroyed) {
+    collection.done = Promise.resolve(Buffer.alloc(0));
+    return collection;
+  }
+  collection.done = new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      if (collection.overflowed) return;
+      size += chunk.length;
+      if (size > maxBuffer) {
+        collection.overflowed = true;
+        // Keep what fits, as child_process does.
+        const room = maxBuffer - (size - chunk.length);
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        onOverflow();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.on('error', () => {}); // reported by the child's status; 'close' follows
+    stream.on('close', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+  });
+  return collection;
+}
+
+/** @internal Resolves once the stream has closed (at once if it already has). */
+export function closed(stream: ChildStream): Promise<void> {
+  if (stream.closed || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('close', () => resolve());
+    stream.on('error', () => {});
+  });
+}
+
+/**
+ * @internal Lines of a readable stream as they arrive (an async iterator). Each line without its
+ * '\n' (and a final '\r'); the last one even without a newline.
+ */
+export async function* readLines(stream: Readable, encoding: BufferEncoding = 'utf8'): AsyncGenerator<string, void, undefined> {
+  const decoder = new StringDecoder(encoding);
+  let pending = '';
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    pending += decoder.write(chunk);
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) !== -1) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      yield line.endsWith('\r') ? line.slice(0, -1) : line;
+    }
+  }
+  pending += decoder.end();
+  if (pending !== '') yield pending.endsWith('\r') ? pending.slice(0, -1) : pending;
+}
+
+const TAIL_LINES = 20;
+const TAIL_CHARS = 4000;
+
+/** The end of an output for an error message: its last lines, at most a few KB. */
+function tail(output: string | Buffer | string[] | undefined): string {
+  if (output === undefined) return '';
+  const text = Array.isArray(output) ? output.slice(-TAIL_LINES).join('\n') : Buffer.isBuffer(output) ? output.subarray(-TAIL_CHARS).toString('utf8') : output;
+  const lines = splitLines(text.slice(-TAIL_CHARS));
+  return lines.slice(-TAIL_LINES).join('\n');
+}
+
+/** @internal A command line as a shell would show it: words quoted when they need it. */
+export function commandLine(file: Bytes, args: readonly Bytes[]): string {
+  return [file, ...args]
+    .map((word) => {
+      const text = Buffer.isBuffer(word) ? word.toString('utf8') : String(word);
+      return /^[\w@%+=:,./-]+$/u.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+    })
+    .join(' ');
+}
+
+/** What `ExitError` is built from. */
+export interface ExitErrorDetails {
+  /** The command line (quoted as a shell would). */
+  readonly command: string;
+  /** The pid of the child. */
+  readonly pid: number;
+  /** How it ended. */
+  readonly status: EndStatus;
+  /** Collected stdout (absent when not collected). */
+  readonly stdout?: string | Buffer | string[];
+  /** Collected stderr (absent when not collected). */
+  readonly stderr?: string | Buffer | string[];
+  /** stdout and stderr interleaved (with `all`). */
+  readonly all?: string | Buffer | string[];
+  /** Milliseconds from the call to the end. */
+  readonly durationMs: number;
+  /** The whole result, for callers that want every field. */
+  readonly result: object;
+}
+
+/**
+ * The error of `check: true`: the child exited with a non-zero code or was killed by a signal.
+ * Its message names the command, the status and the duration, and ends with the last lines of
+ * stderr (and of stdout); the fields carry everything.
+ */
+export class ExitError extends Error {
+  /** 'ERR_CHILD_EXIT': a child that did not exit with 0. */
+  readonly code = 'ERR_CHILD_EXIT';
+  /** The command line, quoted as a shell would. */
+  readonly command: string;
+  /** The pid of the child. */
+  readonly pid: number;
+  /** How it ended. */
+  readonly status: EndStatus;
+  /** The exit code, or null when a signal killed it. */
+  readonly exitCode: number | null;
+  /** The signal's name when a signal killed it, else null. */
+  readonly signal: string | null;
+  /** Collected stdout, whole (the message only shows its end). */
+  readonly stdout: string | Buffer | string[] | undefined;
+  /** Collected stderr, whole. */
+  readonly stderr: string | Buffer | string[] | undefined;
+  /** stdout and stderr interleaved, with `all`. */
+  readonly all: string | Buffer | string[] | undefined;
+  /** Milliseconds from the call to the end. */
+  readonly durationMs: number;
+  /** The result the call would have returned without `check`. */
+  readonly result: object;
+
+  /**
+   * Made by `run`, `runSync` and `pipeline` (exported for `instanceof`).
+   *
+   * @param details - the command, status, outputs and duration
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` when `details` or its `status` is not an object, or
+   *   `ERR_INVALID_ARG_VALUE` for a status that is neither exited nor signaled
+   */
+  constructor(details: ExitErrorDetails) {
+    details = validating('ExitError', () => checkDetails(details));
+    const how = details.status.kind === 'exited' ? `exit code ${details.status.code}` : `signal ${details.status.signal}`;
+    const parts = [`Command failed with ${how} after ${Math.round(details.durationMs)} ms: ${details.command}`];
+    const errTail = tail(details.stderr);
+    const outTail = tail(details.all ?? details.stdout);
+    if (errTail !== '') parts.push(`stderr (end):\n${errTail}`);
+    if (outTail !== '') parts.push(`${details.all !== undefined ? 'output' : 'stdout'} (end):\n${outTail}`);
+    super(parts.join('\n'));
+    this.name = 'ExitError';
+    this.command = details.command;
+    this.pid = details.pid;
+    this.status = details.status;
+    this.exitCode = details.status.kind === 'exited' ? details.status.code : null;
+    this.signal = details.status.kind === 'signaled' ? details.status.signal : null;
+    this.stdout = details.stdout;
+    this.stderr = details.stderr;
+    this.all = details.all;
+    this.durationMs = details.durationMs;
+    this.result = details.result;
+  }
+}
+
+/** The details, read once each; the status an exit or a signal. */
+function checkDetails(details: unknown): ExitErrorDetails {
+  if (typeof details !== 'object' || details === null) throw invalidArgType('details', 'an object', details);
+  const { command, pid, status, stdout, stderr, all, durationMs, result } = details as ExitErrorDetails;
+  if (typeof status !== 'object' || status === null) throw invalidArgType('details.status', 'an object', status);
+  const { kind } = status as { kind: unknown };
+  if (kind !== 'exited' && kind !== 'signaled') throw invalidArgValue('details.status.kind', "must be 'exited' or 'signaled'", kind);
+  return { command: String(command), pid: Number(pid), status, stdout, stderr, all, durationMs: Number(durationMs), result: result ?? {} };
+}
+
+/** @internal Whether a status is a success: exit code 0. */
+export function succeeded(status: EndStatus): boolean {
+  return status.kind === 'exited' && status.code === 0;
+}

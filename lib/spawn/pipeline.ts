@@ -1,0 +1,223 @@
+/**
+ * `pipeline`: children connected by kernel pipes, each one's stdout to the next one's stdin, as
+ * a shell's `a | b | c`. No byte passes through JavaScript between stages; only the last stage's
+ * output is collected (when asked) and only the first one's input written.
+ */
+import { Readable } from 'node:stream';
+import { invalidArgType, invalidArgValue } from '../errors';
+import type { Bytes } from '../env';
+import { binding } from '../native';
+import { signalNumber, type Signal } from '../signals';
+import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
+import type { WaitIdResult } from '../wait';
+import type { ChildProcess } from './child-process';
+import { spawn } from './index';
+import { closeAll, type SpawnOptions, type StdioOption } from './options';
+import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions } from './output';
+
+/** Options of one stage: spawn's, but for stdio (fds 0 and 1 are the pipes) and the pipeline-wide ones. */
+export interface StageOptions extends Omit<SpawnOptions, 'stdio' | 'timeout' | 'signal' | 'killSignal'> {
+  /** fd 2 of this stage (default 'inherit'); 'pipe' is not allowed (nobody would read it). */
+  stderr?: Exclude<StdioOption, 'pipe'>;
+}
+
+/** One stage: `[file, args?, options?]`. */
+export type PipelineStage = readonly [file: Bytes, args?: readonly Bytes[], options?: StageOptions];
+
+/** Options of `pipeline`. */
+export interface PipelineOptions extends OutputOptions {
+  /** Written to the first stage's stdin, which is then closed: a string, bytes or a readable stream. */
+  input?: string | Uint8Array | Readable;
+  /** fd 0 of the first stage when there is no `input`: 'ignore' (default), 'inherit', an fd or a file. */
+  stdin?: Exclude<StdioOption, 'pipe'>;
+  /** fd 1 of the last stage: 'pipe' (default: collected as `result.stdout`), 'inherit', an fd or a file. */
+  stdout?: StdioOption;
+  /**
+   * The pipeline's status is the last non-zero exit or signal of any stage (bash's `set -o
+   * pipefail`) rather than the last stage's. Default false, as in a shell.
+   */
+  pipefail?: boolean;
+  /** Reject with an `ExitError` when the pipeline's status is not exit code 0. */
+  check?: boolean;
+  /** Milliseconds after which every stage gets `killSignal`; 0 (default): never. */
+  timeout?: number;
+  /** Aborting it sends `killSignal` to every stage. */
+  signal?: AbortSignal;
+  /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
+  killSignal?: Signal;
+}
+
+/**
+ * What `pipeline` returns.
+ *
+ * @typeParam O - the options' type, which decides what `stdout` is
+ */
+export interface PipelineResult<O = PipelineOptions> {
+  /** The pipeline's status: the last stage's, or with `pipefail` the last failing stage's. */
+  readonly status: EndStatus;
+  /** Every stage's status, in order. */
+  readonly statuses: readonly EndStatus[];
+  /** Every stage's wait result, in order. */
+  readonly results: readonly WaitIdResult[];
+  /** The stages' pids, in order. */
+  readonly pids: readonly number[];
+  /** The last stage's stdout when `stdout` is 'pipe' (a string by default), else undefined. */
+  readonly stdout: O extends { readonly stdout: Exclude<StdioOption, 'pipe'> } ? undefined : Collected<O>;
+  /** The command line, `a | b | c`. */
+  readonly command: string;
+  /** Milliseconds from the call to the end of the last stage. */
+  readonly durationMs: number;
+}
+
+// Bytes asked of F_SETPIPE_SZ for the pipes between stages (as spawn's stdout pipes).
+const PIPE_SIZE = 1024 * 1024;
+
+const PIPELINE_KEYS: readonly (keyof PipelineOptions)[] = ['encoding', 'lines', 'maxBuffer', 'input', 'stdin', 'stdout', 'pipefail', 'check', 'timeout', 'signal', 'killSignal'];
+
+/** The error of a stage that could not start: its spawn error, with the stage's index and command. */
+function stageError(error: unknown, index: number, command: string): unknown {
+  if (error instanceof Error) {
+    error.message = `pipeline stage ${index} (${command}): ${error.message}`;
+    Object.assign(error, { stage: index, stageCommand: command });
+  }
+  return error;
+}
+
+function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[]; options: StageOptions }[] {
+  const list = validateArray(stages, 'stages', 4096, (stage, name, i) => {
+    if (!Array.isArray(stage) || stage.length < 1 || stage.length > 3) throw invalidArgValue(`${name}[${i}]`, 'must be [file, args?, options?]', stage);
+    const [file, args = [], options = {}] = stage as unknown[];
+    if (!Array.isArray(args)) throw invalidArgType(`${name}[${i}][1]`, 'an array', args);
+    const read = readOptions<StageOptions & { stdio?: unknown }>(options, ['stdio', 'argv0', 'env', 'cwd', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'stderr'], `${name}[${i}][2]`);
+    // fds 0 and 1 of a stage are the pipeline's: a stdio option would be ignored, so it is refused.
+    if (read.stdio !== undefined) throw invalidArgValue(`${name}[${i}][2].stdio`, 'is set by the pipeline (use stderr for fd 2)', read.stdio);
+    if ((read.stderr as unknown) === 'pipe') throw invalidArgValue(`${name}[${i}][2].stderr`, "must not be 'pipe'", read.stderr);
+    return { file: file as Bytes, args: args as Bytes[], options: read };
+  });
+  if (list.length === 0) throw invalidArgValue('stages', 'must have at least one stage', stages);
+  return list;
+}
+
+/**
+ * Runs `a | b | c`: each stage's stdout is a kernel pipe to the next one's stdin, made before
+ * any stage starts; no byte passes through JavaScript. Resolves once every stage has ended, with
+ * every status and the last stage's collected output. A stage that cannot start (ENOENT...)
+ * rejects the call with its spawn error naming that stage; the stages already started are killed
+ * with SIGKILL and reaped first, and every pipe is closed. `timeout` and `signal` kill every
+ * stage with `killSignal`.
+ *
+ * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
+ * as in a shell.
+ *
+ * @typeParam O - the options' type, from which the type of `stdout` follows
+ * @param stages - `[file, args?, options?]` per stage, in order
+ * @param options - output options (`encoding`, `lines`, `maxBuffer`, `check`), `input`/`stdin`
+ *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
+ * @returns every stage's status and the collected output
+ * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); TypeError /
+ *   RangeError for bad arguments
+ * @see pipe(7), bash(1) "Pipelines"
+ * @example
+ * ```ts
+ * const { stdout, statuses } = await pipeline([['yes'], ['head', ['-n', '100000']], ['wc', ['-l']]]);
+ * // stdout: '100000\n'; statuses[0]: { kind: 'signaled', signal: 'SIGPIPE', ... }
+ * ```
+ */
+export async function pipeline<const O extends PipelineOptions = Record<never, never>>(stages: readonly PipelineStage[], options: O = {} as O): Promise<PipelineResult<O>> {
+  const started = performance.now();
+  const plan = validating('pipeline', () => {
+    const list = validateStages(stages);
+    const { encoding, lines, maxBuffer = 64 * 1024 * 1024, input, stdin, stdout = 'pipe', pipefail = false, check = false, timeout = 0, signal, killSignal = 'SIGTERM' } = readOptions<PipelineOptions>(options, PIPELINE_KEYS);
+    validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
+    if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array) && !(input instanceof Readable)) throw invalidArgType('options.input', 'a string, a Uint8Array or a Readable', input);
+    if (input !== undefined && stdin !== undefined) throw invalidArgValue('options.stdin', 'cannot be combined with input', stdin);
+    if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
+    return {
+      list,
+      output: outputPlan(encoding, lines, maxBuffer),
+      input,
+      stdin,
+      stdout,
+      pipefail: validateBoolean(pipefail, 'options.pipefail'),
+      check: validateBoolean(check, 'options.check'),
+      timeout: validateInteger(timeout, 'options.timeout', 0, 2 ** 31 - 1),
+      signal,
+      killSignal: signalNumber(killSignal, 'options.killSignal'),
+    };
+  });
+  const command = plan.list.map((stage) => commandLine(stage.file, stage.args)).join(' | ');
+  const last = plan.list.length - 1;
+
+  // Every pipe first, then every stage, all at once; the parent's copies are closed once every
+  // stage has its own (else a reader would never see end-of-file).
+  const pipes: [number, number][] = [];
+  try {
+    for (let i = 0; i < last; i++) {
+      pipes.push(binding.pipe());
+      binding.fdSetPipeSize(pipes[i]![0], PIPE_SIZE); // fewer stalls of a fast writer
+    }
+  } catch (error) {
+    closeAll(pipes.flat());
+    throw error;
+  }
+  const spawned = await Promise.allSettled(
+    plan.list.map((stage, i) => {
+      const { stderr = 'inherit', ...spawnOptions } = stage.options;
+      const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
+      const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
+      return spawn(stage.file, stage.args, { ...spawnOptions, stdio: [stdin, stdout, stderr] });
+    }),
+  );
+  closeAll(pipes.flat());
+  const children = spawned.map((settled) => (settled.status === 'fulfilled' ? settled.value : null));
+  const failed = spawned.findIndex((settled) => settled.status === 'rejected');
+  if (failed !== -1) {
+    await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
+    throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
+  }
+  const running = children as unknown as ChildProcess[];
+  const killAll = (): void => {
+    for (const child of running) {
+      try {
+        child.kill(plan.killSignal);
+      } catch {
+        // Already reaped.
+      }
+    }
+  };
+  const timer = plan.timeout === 0 ? undefined : setTimeout(killAll, plan.timeout);
+  if (plan.signal?.aborted) killAll();
+  plan.signal?.addEventListener('abort', killAll, { once: true });
+  try {
+    const first = running[0]!;
+    if (first.stdin !== null) {
+      first.stdin.on('error', () => {}); // EPIPE when the stage does not read all of its input
+      if (plan.input instanceof Readable) plan.input.pipe(first.stdin);
+      else first.stdin.end(plan.input);
+    }
+    const lastStdout = running[last]!.stdout;
+    const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, killAll);
+    const [bytes, ...results] = await Promise.all([collection?.done, ...running.map((child) => child.wait())]);
+    if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    const statuses = results.map((result) => result.status);
+    const failing = plan.pipefail ? statuses.findLast((status) => !succeeded(status)) : undefined;
+    const result = {
+      status: failing ?? statuses[last]!,
+      statuses,
+      results,
+      pids: running.map((child) => child.pid),
+      stdout: bytes === undefined ? undefined : present(bytes, plan.output),
+      command,
+      durationMs: performance.now() - started,
+    } as unknown as PipelineResult<O>;
+    if (plan.check && !succeeded(result.status)) {
+      throw new ExitError({ command, pid: running[last]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, result });
+    }
+    return result;
+  } finally {
+    clearTimeout(timer);
+    plan.signal?.removeEventListener('abort', killAll);
+  }
+}

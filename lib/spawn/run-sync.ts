@@ -1,0 +1,136 @@
+/**
+ * `runSync`: `run` for scripts that cannot await. The child is started by posix_spawn(3) (never a
+ * fork of the Node process) and its pipes are fed and drained by one poll(2) loop in native code
+ * (native/fd_calls.cc collectSync), so that a child writing much to both outputs while reading its
+ * input never deadlocks; then it is reaped with wait4(2). The JS thread is blocked meanwhile.
+ */
+import { invalidArgValue } from '../errors';
+import { argvStartingWith, validateBytes, type Bytes } from '../env';
+import { binding } from '../native';
+import { posixSpawnp, type FileAction, type PosixSpawnOptions } from '../posix-spawn';
+import { signalNumber } from '../signals';
+import { validateInteger, validating } from '../validate';
+import { wait4 } from '../wait';
+import { closeAll } from './options';
+import { commandLine, ExitError, present, succeeded, type EndStatus } from './output';
+import { runOptions, type RunOptions, type RunResult } from './run';
+
+/** Options of `runSync`: those of `run` that posix_spawn can honour (`input` not a stream). */
+export type RunSyncOptions = Omit<RunOptions, 'input' | 'uid' | 'gid' | 'groups' | 'rlimits' | 'pdeathsig' | 'nice' | 'umask' | 'sigmask' | 'fds' | 'signal'> & {
+  /** Written to the child's stdin, which is then closed. */
+  input?: string | Uint8Array;
+};
+
+const SYNC_SPAWN_KEYS = new Set(['argv0', 'env', 'cwd', 'setsid', 'pgid', 'timeout', 'killSignal']);
+
+/**
+ * Runs a program to its end synchronously and returns what `run` would: status, resource usage
+ * and outputs (strings by default; `encoding`, `lines`, `all`, `check`, `maxBuffer`, `timeout`
+ * as in `run`). The event loop does not run meanwhile.
+ *
+ * `file` without a slash is searched in this process's PATH (posix_spawnp(3)). Options that
+ * posix_spawn cannot apply (`uid`, `rlimits`, `fds`, ...) are refused.
+ *
+ * @typeParam O - the options' type, from which the result's output types follow
+ * @param file - the program
+ * @param args - its arguments, without argv[0]
+ * @param options - see `RunSyncOptions`
+ * @returns the status, resource usage and collected outputs
+ * @throws SyscallError from posix_spawn (`ENOENT`, `EACCES`, `ENOEXEC`... with `step`); an
+ *   `ExitError` (`ERR_CHILD_EXIT`) with `check`; RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`;
+ *   TypeError / RangeError `ERR_INVALID_ARG_VALUE` for bad or unsupported options
+ * @see posix_spawn(3), poll(2), wait4(2)
+ * @example
+ * ```ts
+ * const { stdout } = runSync('uname', ['-r'], { check: true });
+ * ```
+ */
+export function runSync<const O extends RunSyncOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): RunResult<O> {
+  const started = performance.now();
+  const { stdin, input, all, check, output, spawnOptions } = validating('runSync', () => runOptions(options, false));
+  const spawnAttributes = validating('runSync', () => {
+    for (const [key, value] of Object.entries(spawnOptions)) {
+      if (value !== undefined && !SYNC_SPAWN_KEYS.has(key)) throw invalidArgValue(`options.${key}`, 'is not supported by runSync (use run)', value);
+    }
+    const program = validateBytes(file, 'file');
+    const argv = argvStartingWith(spawnOptions.argv0 === undefined ? program : validateBytes(spawnOptions.argv0, 'options.argv0'), args, 'args');
+    const attributes: PosixSpawnOptions = {};
+    if (spawnOptions.env !== undefined) attributes.env = spawnOptions.env;
+    if (spawnOptions.setsid !== undefined) attributes.setsid = spawnOptions.setsid;
+    if (spawnOptions.pgid !== undefined) attributes.setpgroup = spawnOptions.pgid;
+    return {
+      program,
+      argv,
+      attributes,
+      timeout: spawnOptions.timeout === undefined ? 0 : validateInteger(spawnOptions.timeout, 'options.timeout', 0, 2 ** 31 - 1),
+      killSignal: signalNumber(spawnOptions.killSignal ?? 'SIGTERM', 'options.killSignal'),
+    };
+  });
+  // runOptions(options, false) refused streams.
+  const bytes = input as string | Uint8Array | undefined;
+  const inputBytes = bytes === undefined ? null : typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+  const childEnds: number[] = [];
+  const parentEnds: number[] = [];
+  let inputFd = -1;
+  const actions: FileAction[] = [];
+  let pid: number;
+  try {
+    if (spawnOptions.cwd !== undefined) actions.push({ action: 'chdir', path: spawnOptions.cwd });
+    if (inputBytes !== null) {
+      const [readEnd, writeEnd] = binding.pipe();
+      childEnds.push(readEnd);
+      parentEnds.push((inputFd = writeEnd));
+      actions.push({ action: 'dup2', fd: readEnd, newFd: 0 });
+    } else if (stdin === undefined || stdin === 'ignore') {
+      actions.push({ action: 'open', fd: 0, path: '/dev/null', flags: 'r' });
+    } else if (typeof stdin === 'number') {
+      actions.push({ action: 'dup2', fd: stdin, newFd: 0 });
+    } else if (typeof stdin === 'object') {
+      actions.push({ action: 'open', fd: 0, path: stdin.path, flags: stdin.flags ?? 'r', mode: stdin.mode ?? 0o666 });
+    }
+    const outputs: number[] = [];
+    for (const target of all ? [1] : [1, 2]) {
+      const [readEnd, writeEnd] = binding.pipe();
+      childEnds.push(writeEnd);
+      parentEnds.push(readEnd);
+      outputs.push(readEnd);
+      actions.push({ action: 'dup2', fd: writeEnd, newFd: target });
+    }
+    if (all) actions.push({ action: 'dup2', fd: 1, newFd: 2 });
+    actions.push({ action: 'closefrom', fd: 3 });
+    pid = posixSpawnp(spawnAttributes.program, spawnAttributes.argv, { ...spawnAttributes.attributes, fileActions: actions });
+    closeAll(childEnds.splice(0));
+    // collectSync owns the parent's ends from here and closes them.
+    const outputFds = outputs;
+    parentEnds.length = 0;
+    let collected: ReturnType<typeof binding.collectSync>;
+    try {
+      collected = binding.collectSync(pid, inputFd, inputBytes, outputFds, output.maxBuffer, spawnAttributes.timeout, spawnAttributes.killSignal);
+    } catch (error) {
+      wait4(pid); // collectSync killed it (SIGKILL) before throwing: no zombie
+      throw error;
+    }
+    const reaped = wait4(pid)!;
+    if (collected.overflowed) {
+      throw Object.assign(new RangeError(`${all ? 'all' : 'stdout or stderr'} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    }
+    const empty = present(Buffer.alloc(0), output);
+    const result = {
+      pid,
+      status: reaped.status as EndStatus,
+      raw: reaped.raw,
+      rusage: reaped.rusage,
+      stdout: all ? empty : present(collected.outputs[0]!, output),
+      stderr: all ? empty : present(collected.outputs[1]!, output),
+      all: all ? present(collected.outputs[0]!, output) : undefined,
+      command: commandLine(file, args),
+      durationMs: performance.now() - started,
+    } as RunResult<O>;
+    if (check && !succeeded(result.status)) throw new ExitError({ ...(result as RunResult), result });
+    return result;
+  } finally {
+    closeAll(childEnds);
+    closeAll(parentEnds);
+  }
+}

@@ -1,0 +1,244 @@
+// fd primitives as a shell uses them: pipe2 with O_CLOEXEC, dup2, dup3, close, close_range; the
+// pipe-size knob (F_SETPIPE_SZ) the output path uses; and collectSync, the poll(2) loop behind
+// runSync that feeds a child's stdin and drains its pipes without a thread or a fork.
+//
+// Man pages: pipe(2), dup(2), close(2), close_range(2), fcntl(2) F_SETPIPE_SZ, poll(2), pipe(7).
+#include "fd_calls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/arguments.h"
+#include "util/error.h"
+
+namespace posix_process::fd_calls {
+
+namespace {
+
+Napi::Value TwoFds(Napi::Env env, int fds[2]) {
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, fds[0]);
+  result.Set(1u, fds[1]);
+  return result;
+}
+
+// fdPipe(nonblock) -> [readFd, writeFd]: pipe2(2) with O_CLOEXEC, at whatever numbers the kernel
+// gives (the lowest free ones, as in C).
+Napi::Value FdPipe(const Napi::CallbackInfo& info) {
+  int flags = O_CLOEXEC | (info[0].ToBoolean() ? O_NONBLOCK : 0);
+  int fds[2];
+  if (::pipe2(fds, flags) != 0) {
+    int err = errno;
+    throw SyscallError(info.Env(), err, "pipe2");
+  }
+  return TwoFds(info.Env(), fds);
+}
+
+// fdSocketpair() -> [parentFd, childFd]: an AF_UNIX stream pair, close-on-exec, for a child fd
+// 3 or above given as 'pipe' (both ways, like child_process's stdio[3] = 'pipe').
+Napi::Value FdSocketpair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    int err = errno;
+    throw SyscallError(info.Env(), err, "socketpair");
+  }
+  return TwoFds(info.Env(), fds);
+}
+
+// fdDup3(oldfd, newfd, flags) -> newfd; flags -1 means dup2(2) (which, unlike dup3, accepts
+// oldfd == newfd).
+Napi::Value FdDup3(const Napi::CallbackInfo& info) {
+  int oldfd = Int32Argument(info, 0, "oldfd");
+  int newfd = Int32Argument(info, 1, "newfd");
+  int flags = Int32Argument(info, 2, "flags");
+  int result;
+  do {
+    result = flags == -1 ? ::dup2(oldfd, newfd) : ::dup3(oldfd, newfd, flags);
+  } while (result == -1 && errno == EINTR);
+  if (result == -1) {
+    int err = errno;
+    throw SyscallError(info.Env(), err, flags == -1 ? "dup2" : "dup3");
+  }
+  return Napi::Number::New(info.Env(), result);
+}
+
+// fdCloseRange(first, last, flags): close_range(2); `last` up to 2**31-1 stands for "all".
+Napi::Value FdCloseRange(const Napi::CallbackInfo& info) {
+  unsigned first = static_cast<unsigned>(Int32Argument(info, 0, "first"));
+  int64_t last = info[1].As<Napi::Number>().Int64Value();
+  unsigned flags = static_cast<unsigned>(Int32Argument(info, 2, "flags"));
+  unsigned top = last >= INT32_MAX ? ~0u : static_cast<unsigned>(last);
+  if (::syscall(SYS_close_range, first, top, flags) != 0) {
+    int err = errno;
+    throw SyscallError(info.Env(), err, "close_range");
+  }
+  return info.Env().Undefined();
+}
+
+// fdSetPipeSize(fd, bytes) -> the size the kernel set, or -1 if it refused (an unprivileged
+// process is held to /proc/sys/fs/pipe-max-size; the pipe then keeps its size).
+Napi::Value FdSetPipeSize(const Napi::CallbackInfo& info) {
+  int fd = Int32Argument(info, 0, "fd");
+  int bytes = Int32Argument(info, 1, "bytes");
+  return Napi::Number::New(info.Env(), ::fcntl(fd, F_SETPIPE_SZ, bytes));
+}
+
+int64_t NowMs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+struct Output {
+  int fd;
+  std::string data;
+  bool overflowed = false;
+};
+
+}  // namespace
+
+// collectSync(pid, inputFd, input, outputFds, maxBuffer, timeoutMs, killSignal)
+//   -> { outputs: Buffer[], timedOut, overflowed }
+// Writes `input` (a Buffer or null) to inputFd and reads every output fd to its end, by poll(2),
+// so that a child writing both stdout and stderr while reading stdin never deadlocks. Takes
+// ownership of the fds and closes them all. On timeout or when an output passes maxBuffer the
+// child gets killSignal and its pipes are closed at once (a grandchild may hold them open).
+// The caller reaps the child.
+Napi::Value CollectSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = Int32Argument(info, 0, "pid");
+  int input_fd = Int32Argument(info, 1, "inputFd");
+  const uint8_t* input = nullptr;
+  size_t input_left = 0;
+  if (info[2].IsBuffer()) {
+    auto buffer = info[2].As<Napi::Buffer<uint8_t>>();
+    input = buffer.Data();
+    input_left = buffer.Length();
+  }
+  Napi::Array fd_list = info[3].As<Napi::Array>();
+  double max_buffer = info[4].As<Napi::Number>().DoubleValue();
+  int64_t timeout = info[5].As<Napi::Number>().Int64Value();
+  int kill_signal = Int32Argument(info, 6, "killSignal");
+
+  std::vector<Output> outputs(fd_list.Length());
+  for (uint32_t i = 0; i < outputs.size(); i++) {
+    outputs[i].fd = fd_list.Get(i).As<Napi::Number>().Int32Value();
+  }
+  // Non-blocking: the parent's ends are open file descriptions of their own, the child's ends
+  // keep their blocking mode.
+  for (auto& output : outputs)
+    ::fcntl(output.fd, F_SETFL, ::fcntl(output.fd, F_GETFL) | O_NONBLOCK);
+  if (input_fd >= 0) {
+    ::fcntl(input_fd, F_SETFL, ::fcntl(input_fd, F_GETFL) | O_NONBLOCK);
+    if (input_left == 0) {
+      ::close(input_fd);
+      input_fd = -1;
+    }
+  }
+
+  int64_t deadline = timeout > 0 ? NowMs() + timeout : 0;
+  bool timed_out = false;
+  bool overflowed = false;
+  char chunk[65536];
+  std::vector<pollfd> polled;
+  std::vector<Output*> polled_outputs;
+  for (;;) {
+    polled.clear();
+    polled_outputs.clear();
+    if (input_fd >= 0) polled.push_back({input_fd, POLLOUT, 0});
+    for (auto& output : outputs) {
+      if (output.fd < 0) continue;
+      polled.push_back({output.fd, POLLIN, 0});
+      polled_outputs.push_back(&output);
+    }
+    if (polled.empty()) break;
+    int wait_ms = -1;
+    if (deadline != 0) {
+      int64_t left = deadline - NowMs();
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(left > INT32_MAX ? INT32_MAX : left);
+    }
+    int ready = ::poll(polled.data(), polled.size(), wait_ms);
+    if (ready == -1) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      for (auto& output : outputs) {
+        if (output.fd >= 0) ::close(output.fd);
+      }
+      if (input_fd >= 0) ::close(input_fd);
+      ::kill(pid, SIGKILL);
+      throw SyscallError(env, err, "poll");
+    }
+    size_t first_output = 0;
+    if (input_fd >= 0) {
+      first_output = 1;
+      if (polled[0].revents != 0) {
+        ssize_t written = ::write(input_fd, input, input_left);
+        if (written > 0) {
+          input += written;
+          input_left -= static_cast<size_t>(written);
+        }
+        // EPIPE (the child closed its stdin) ends the input, as it does for a shell.
+        if (input_left == 0 || (written == -1 && errno != EAGAIN && errno != EINTR)) {
+          ::close(input_fd);
+          input_fd = -1;
+        }
+      }
+    }
+    for (size_t i = first_output; i < polled.size(); i++) {
+      if (polled[i].revents == 0) continue;
+      Output* output = polled_outputs[i - first_output];
+      ssize_t got = ::read(output->fd, chunk, sizeof chunk);
+      if (got > 0) {
+        if (output->data.size() + static_cast<size_t>(got) > max_buffer) {
+          output->overflowed = overflowed = true;
+        } else {
+          output->data.append(chunk, static_cast<size_t>(got));
+        }
+      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        ::close(output->fd);
+        output->fd = -1;
+      }
+    }
+    if (overflowed) break;
+  }
+  if (timed_out || overflowed) ::kill(pid, kill_signal);
+  for (auto& output : outputs) {
+    if (output.fd >= 0) ::close(output.fd);
+  }
+  if (input_fd >= 0) ::close(input_fd);
+
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Array buffers = Napi::Array::New(env, outputs.size());
+  for (uint32_t i = 0; i < outputs.size(); i++) {
+    buffers.Set(i, Napi::Buffer<char>::Copy(env, outputs[i].data.data(), outputs[i].data.size()));
+  }
+  result.Set("outputs", buffers);
+  result.Set("timedOut", timed_out);
+  result.Set("overflowed", overflowed);
+  return result;
+}
+
+void Initialize(Napi::Env env, Napi::Object exports) {
+  exports.Set("fdPipe", Napi::Function::New(env, FdPipe, "fdPipe"));
+  exports.Set("fdSocketpair", Napi::Function::New(env, FdSocketpair, "fdSocketpair"));
+  exports.Set("fdDup3", Napi::Function::New(env, FdDup3, "fdDup3"));
+  exports.Set("fdCloseRange", Napi::Function::New(env, FdCloseRange, "fdCloseRange"));
+  exports.Set("fdSetPipeSize", Napi::Function::New(env, FdSetPipeSize, "fdSetPipeSize"));
+  exports.Set("collectSync", Napi::Function::New(env, CollectSync, "collectSync"));
+}
+
+}  // namespace posix_process::fd_calls

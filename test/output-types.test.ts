@@ -1,0 +1,46 @@
+// The types of issue 15, checked with tsc: test/types/output-types.ts compiles (an exhaustive
+// switch over the status, piped streams without `!`), and what the types must refuse is refused.
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot } from './helpers';
+
+const dir = fs.mkdtempSync(path.join(repoRoot, 'test', 'types', 'tmp-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** tsc's diagnostics for `files` (with the repository's compiler options), '' when they compile. */
+function compile(files: string[]): string {
+  const config = path.join(dir, `tsconfig-${path.basename(files[0]!)}.json`);
+  fs.writeFileSync(config, JSON.stringify({ extends: '../../../tsconfig.json', include: [], files }));
+  const result = child_process.spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', config], { cwd: repoRoot, encoding: 'utf8' });
+  return result.stdout + result.stderr;
+}
+
+describe('types that follow the options', () => {
+  it('compiles the exhaustive switch and the piped streams without `!`', () => {
+    expect(compile([path.join(repoRoot, 'test', 'types', 'output-types.ts')])).toBe('');
+  }, 120_000);
+
+  it('refuses a stream that is not piped, a status case that cannot happen, and a Buffer where a string comes', () => {
+    const file = path.join(dir, 'refused.ts');
+    fs.writeFileSync(
+      file,
+      [
+        "import { run, spawn } from '../../../lib/index';",
+        'export async function refused(): Promise<void> {',
+        "  const child = await spawn('true', [], { stdio: ['ignore', 'inherit', 'pipe'] });",
+        '  child.stdout.resume();', // line 4: stdout is null
+        '  const { status } = await child.wait();',
+        "  if (status.kind === 'stopped') return;", // line 6: no such case
+        "  const bytes: Buffer = (await run('true')).stdout;", // line 7: a string by default
+        '  void bytes;',
+        '}',
+      ].join('\n'),
+    );
+    const errors = compile([file]);
+    expect(errors).toMatch(/refused\.ts\(4,\d+\): error TS18047: 'child\.stdout' is possibly 'null'|refused\.ts\(4,\d+\): error TS2531/);
+    expect(errors).toMatch(/refused\.ts\(6,\d+\): error TS2367/);
+    expect(errors).toMatch(/refused\.ts\(7,\d+\): error TS2322: Type 'string' is not assignable to type 'Buffer/);
+  }, 120_000);
+});

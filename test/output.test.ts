@@ -1,0 +1,313 @@
+// Output and pipelines (issue 15): child.finished(), run()'s output options, runSync, fds
+// {N: 'pipe'}, child.lines(), unref/ref, with real programs.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitError, run, runSync, spawn, SyscallError } from '../lib/index';
+import { openFds, runNode, until, zombieChildren } from './helpers';
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'output-test-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const MB = 1024 * 1024;
+// Writes `count` alternating lines on stdout and stderr, each write its own system call.
+const ALTERNATE = 'for i in $(seq 1 $0); do echo out$i; echo err$i >&2; done';
+
+describe('child.finished()', () => {
+  it('resolves after the exit and after every output has ended: no data after it', async () => {
+    // The bug of the issue: 'end' listened for after wait() had already missed it.
+    const before = openFds();
+    const child = await spawn('sh', ['-c', 'head -c 300000 /dev/zero; echo tail >&2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let outBytes = 0;
+    let errText = '';
+    child.stdout.on('data', (chunk: Buffer) => (outBytes += chunk.length));
+    child.stderr.on('data', (chunk: Buffer) => (errText += chunk.toString()));
+    const result = await child.finished();
+    expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    expect(outBytes).toBe(300000);
+    expect(errText).toBe('tail\n');
+    expect(child.stdout.closed).toBe(true);
+    expect(child.stderr.closed).toBe(true);
+    expect(await child.finished()).toBe(result); // the same result every call
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('drains an output nobody reads, so a full pipe cannot hold the child', async () => {
+    const child = await spawn('head', ['-c', String(4 * MB), '/dev/zero'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    expect((await child.finished()).status).toEqual({ kind: 'exited', code: 0 });
+  });
+
+  it('waits for a child that closed its stdout early until it exits', async () => {
+    const child = await spawn('sh', ['-c', 'exec >&-; sleep 0.2; echo late >&2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const stdoutClosed = new Promise((resolve) => child.stdout.on('close', resolve));
+    await stdoutClosed;
+    expect(child.exitResult).toBeNull(); // stdout is gone, the child still runs
+    expect((await child.finished()).status).toEqual({ kind: 'exited', code: 0 });
+    expect(err).toBe('late\n');
+  });
+
+  it('the status type has exactly two cases, exited and signaled', async () => {
+    const child = await spawn('sh', ['-c', 'kill -USR1 $$']);
+    const { status } = await child.finished();
+    expect(status).toMatchObject({ kind: 'signaled', signal: 'SIGUSR1' });
+  });
+});
+
+describe('run(): encoding and lines', () => {
+  it('returns strings by default (UTF-8), Buffers with encoding "buffer", another encoding when asked', async () => {
+    const script = "printf 'caf\\303\\251\\n'; printf 'x\\377' >&2";
+    const text = await run('sh', ['-c', script]);
+    expect(text.stdout).toBe('café\n');
+    expect(text.stderr).toBe('x\uFFFD');
+    const bytes = await run('sh', ['-c', script], { encoding: 'buffer' });
+    expect(bytes.stdout).toEqual(Buffer.from('café\n'));
+    expect(bytes.stderr).toEqual(Buffer.from([0x78, 0xff]));
+    expect((await run('sh', ['-c', script], { encoding: 'hex' })).stderr).toBe('78ff');
+    expect(text.command).toBe("sh -c 'printf '\\''caf\\303\\251\\n'\\''; printf '\\''x\\377'\\'' >&2'");
+    expect(text.durationMs).toBeGreaterThan(0);
+  });
+
+  it('lines: arrays of lines, CRLF and a missing final newline handled, empty output is []', async () => {
+    const result = await run('sh', ['-c', "printf 'a\\r\\nb\\n\\nc'; printf '' >&2"], { lines: true });
+    expect(result.stdout).toEqual(['a', 'b', '', 'c']);
+    expect(result.stderr).toEqual([]);
+  });
+
+  it('rejects a bad encoding and a non-boolean lines before spawning', async () => {
+    await expect(run('true', [], { encoding: 'klingon' as BufferEncoding })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(run('true', [], { lines: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('child.lines(): the lines of a running child as they come', async () => {
+    const child = await spawn('sh', ['-c', 'echo one; sleep 0.1; printf "two\\nthree"'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const seen: string[] = [];
+    for await (const line of child.lines()) seen.push(line);
+    expect(seen).toEqual(['one', 'two', 'three']);
+    await child.finished();
+    const quiet = await spawn('true');
+    expect(() => quiet.lines()).toThrow(expect.objectContaining({ code: 'ERR_NOT_PIPED' }));
+    await quiet.wait();
+  });
+});
+
+describe('run(): all', () => {
+  it('interleaves stdout and stderr in the order the child wrote them, through one pipe', async () => {
+    const result = await run('sh', ['-c', ALTERNATE, '200'], { all: true, lines: true });
+    const expected = Array.from({ length: 200 }, (_, i) => [`out${i + 1}`, `err${i + 1}`]).flat();
+    expect(result.all).toEqual(expected);
+    expect(result.stdout).toEqual([]);
+    expect(result.stderr).toEqual([]);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('closes its pipe when the spawn fails', async () => {
+    const before = openFds();
+    await expect(run('/no/such/program', [], { all: true })).rejects.toMatchObject({ code: 'ENOENT', step: 'exec' });
+    expect(openFds()).toEqual(before);
+  });
+});
+
+describe('run(): input', () => {
+  it('from a string, a Buffer, a stream and a file', async () => {
+    expect((await run('cat', [], { input: 'from a string' })).stdout).toBe('from a string');
+    expect((await run('cat', [], { input: Buffer.from([0x00, 0xff]), encoding: 'buffer' })).stdout).toEqual(Buffer.from([0x00, 0xff]));
+    expect((await run('cat', [], { input: Readable.from(['from ', 'a ', 'stream']) })).stdout).toBe('from a stream');
+    const file = path.join(tmp, 'input.txt');
+    fs.writeFileSync(file, 'from a file');
+    expect((await run('cat', [], { stdin: { path: file } })).stdout).toBe('from a file');
+  });
+
+  it('input larger than the pipe buffer, while the child writes as much back', async () => {
+    const input = Buffer.alloc(8 * MB, 'abcdefgh');
+    const result = await run('cat', [], { input, encoding: 'buffer' });
+    expect(result.stdout.equals(input)).toBe(true);
+  });
+
+  it('a child that does not read its input: no EPIPE error, the status is returned', async () => {
+    const result = await run('true', [], { input: Buffer.alloc(4 * MB) });
+    expect(result.status).toEqual({ kind: 'exited', code: 0 });
+  });
+
+  it('refuses input together with stdin, and a non-bytes input', async () => {
+    await expect(run('cat', [], { input: 'x', stdin: 'inherit' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(run('cat', [], { input: 42 as unknown as string })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+});
+
+describe('run(): large outputs', () => {
+  it('100 MB on stdout and on stderr at once: no deadlock, every byte', async () => {
+    const size = 100_000_000;
+    const result = await run('sh', ['-c', `head -c ${size} /dev/zero & head -c ${size} /dev/zero >&2; wait`], { encoding: 'buffer', maxBuffer: 2 * size });
+    expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    expect(result.stdout.length).toBe(size);
+    expect(result.stderr.length).toBe(size);
+  }, 60_000);
+
+  it('maxBuffer: the child is killed and the call rejects', async () => {
+    await expect(run('yes', [], { maxBuffer: MB })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('run(): check and ExitError', () => {
+  it('rejects a non-zero exit with the command, the status, the end of stderr and stdout, and the duration', async () => {
+    const error = await run('sh', ['-c', 'for i in $(seq 1 30); do echo line$i; done; echo "it broke" >&2; exit 7'], { check: true }).then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(ExitError);
+    const exit = error as ExitError;
+    expect(exit.code).toBe('ERR_CHILD_EXIT');
+    expect(exit.exitCode).toBe(7);
+    expect(exit.signal).toBeNull();
+    expect(exit.status).toEqual({ kind: 'exited', code: 7 });
+    expect(exit.command).toBe("sh -c 'for i in $(seq 1 30); do echo line$i; done; echo \"it broke\" >&2; exit 7'");
+    expect(exit.stderr).toBe('it broke\n');
+    expect(exit.stdout).toMatch(/^line1\n[\s\S]*line30\n$/);
+    expect(exit.durationMs).toBeGreaterThan(0);
+    const lines = exit.message.split('\n');
+    expect(lines[0]).toMatch(/^Command failed with exit code 7 after \d+ ms: sh -c 'for i in/);
+    expect(lines.slice(1, 3)).toEqual(['stderr (end):', 'it broke']);
+    // Only the last 20 lines of stdout.
+    expect(lines.slice(3)).toEqual(['stdout (end):', ...Array.from({ length: 20 }, (_, i) => `line${i + 11}`)]);
+  });
+
+  it('rejects a signal; resolves exit code 0; without check a failure is a result', async () => {
+    await expect(run('sh', ['-c', 'kill -TERM $$'], { check: true })).rejects.toMatchObject({
+      name: 'ExitError',
+      signal: 'SIGTERM',
+      exitCode: null,
+      message: expect.stringMatching(/^Command failed with signal SIGTERM after \d+ ms: sh -c 'kill -TERM \$\$'$/) as string,
+    });
+    expect((await run('true', [], { check: true })).status).toEqual({ kind: 'exited', code: 0 });
+    expect((await run('false')).status).toEqual({ kind: 'exited', code: 1 });
+  });
+
+  it('timeout: 0 is no timeout; a timeout kills the child with killSignal', async () => {
+    expect((await run('sh', ['-c', 'sleep 0.2; echo done'], { timeout: 0 })).stdout).toBe('done\n');
+    const killed = await run('sleep', ['30'], { timeout: 100, killSignal: 'SIGINT' });
+    expect(killed.status).toMatchObject({ kind: 'signaled', signal: 'SIGINT' });
+  });
+});
+
+describe('runSync()', () => {
+  it('returns what run returns: status, rusage, string outputs, command, duration', () => {
+    const before = openFds();
+    const result = runSync('sh', ['-c', 'cat; echo to-stderr >&2; exit 4'], { input: 'to-stdout\n' });
+    expect(result.status).toEqual({ kind: 'exited', code: 4 });
+    expect(result.stdout).toBe('to-stdout\n');
+    expect(result.stderr).toBe('to-stderr\n');
+    expect(result.rusage.userTime).toBeGreaterThanOrEqual(0);
+    expect(result.command).toBe("sh -c 'cat; echo to-stderr >&2; exit 4'");
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('100 MB on stdout and stderr at once, and input larger than a pipe: no deadlock', () => {
+    const size = 100_000_000;
+    const both = runSync('sh', ['-c', `head -c ${size} /dev/zero & head -c ${size} /dev/zero >&2; wait`], { encoding: 'buffer', maxBuffer: 2 * size });
+    expect([both.stdout.length, both.stderr.length]).toEqual([size, size]);
+    const input = Buffer.alloc(8 * MB, 'xyz');
+    expect(runSync('cat', [], { input, encoding: 'buffer' }).stdout.equals(input)).toBe(true);
+  }, 60_000);
+
+  it('all, lines, cwd, env, argv0, stdin from a file', () => {
+    expect(runSync('sh', ['-c', ALTERNATE, '50'], { all: true, lines: true }).all).toEqual(Array.from({ length: 50 }, (_, i) => [`out${i + 1}`, `err${i + 1}`]).flat());
+    expect(runSync('pwd', [], { cwd: tmp }).stdout).toBe(`${tmp}\n`);
+    expect(runSync('/usr/bin/env', [], { env: { ONLY: 'this' } }).stdout).toBe('ONLY=this\n');
+    expect(runSync('sh', ['-c', 'echo $0'], { argv0: 'renamed' }).stdout).toBe('renamed\n');
+    const file = path.join(tmp, 'sync-input.txt');
+    fs.writeFileSync(file, 'file input');
+    expect(runSync('cat', [], { stdin: { path: file } }).stdout).toBe('file input');
+    expect(runSync('readlink', ['/proc/self/fd/0']).stdout).toBe('/dev/null\n');
+  });
+
+  it('check, timeout and maxBuffer', () => {
+    expect(() => runSync('sh', ['-c', 'echo bad >&2; exit 3'], { check: true })).toThrow(
+      expect.objectContaining({ name: 'ExitError', exitCode: 3, stderr: 'bad\n', message: expect.stringMatching(/^Command failed with exit code 3 after \d+ ms: sh -c/) as string }),
+    );
+    expect(runSync('sleep', ['30'], { timeout: 100 }).status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+    expect(() => runSync('yes', [], { maxBuffer: MB })).toThrow(expect.objectContaining({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' }));
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('errors: an exec failure is a SyscallError, options posix_spawn cannot apply are refused; nothing leaks', () => {
+    const before = openFds();
+    const error = (() => {
+      try {
+        runSync('/no/such/program');
+      } catch (thrown) {
+        return thrown;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(SyscallError);
+    expect(error).toMatchObject({ code: 'ENOENT' });
+    expect(() => runSync('true', [], { uid: 0 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.uid') as string }));
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe("fds: { N: 'pipe' } and child.stdio", () => {
+  it('gives a Duplex for the child\'s fd 3, both ways, as child.stdio[3]', async () => {
+    const before = openFds();
+    const child = await spawn('sh', ['-c', 'read word <&3; echo "got $word" >&3'], { stdio: ['ignore', 'pipe', 'inherit'], fds: { 3: 'pipe' } });
+    expect(child.stdio).toHaveLength(4);
+    expect(child.stdio[1]).toBe(child.stdout);
+    expect(child.stdio[0]).toBeNull();
+    const fd3 = child.stdio[3]!;
+    let reply = '';
+    fd3.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+    (fd3 as NodeJS.WritableStream).write('hello\n');
+    await child.finished();
+    expect(reply).toBe('got hello\n');
+    expect(openFds()).toEqual(before);
+  });
+
+  it('a spawn that fails closes both ends of the socket pair', async () => {
+    const before = openFds();
+    await expect(spawn('/no/such/program', [], { fds: { 3: 'pipe', 4: 'pipe' } })).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('fd 5 alone: stdio has nulls up to it; the child sees a socket there', async () => {
+    const child = await spawn('sh', ['-c', 'readlink /proc/self/fd/5 >&5'], { fds: { 5: 'pipe' } });
+    expect(child.stdio.slice(0, 5)).toEqual([null, null, null, null, null]);
+    let text = '';
+    child.stdio[5]!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    await child.finished();
+    expect(text).toMatch(/^socket:\[\d+\]\n$/);
+  });
+});
+
+describe('child.unref() and ref()', () => {
+  it('unref lets Node exit while the child runs; ref keeps it waiting', () => {
+    const result = runNode(`
+      const { spawn } = require('./dist/index.js');
+      (async () => {
+        const sleeper = await spawn('sleep', ['30'], { stdio: ['ignore', 'pipe', 'inherit'], pdeathsig: 'SIGKILL' });
+        sleeper.unref();
+        const waited = await spawn('sh', ['-c', 'sleep 0.3'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        waited.unref();
+        waited.ref();
+        waited.wait().then(() => console.log('waited for the ref()ed child; sleeper', sleeper.pid));
+      })();
+    `, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const sleeper = Number(/sleeper (\d+)/.exec(result.stdout)![1]);
+    // pdeathsig killed the sleeper when that Node exited: it is not left running.
+    return until(() => !fs.existsSync(`/proc/${sleeper}`) || fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8').includes(') Z'), 10_000);
+  });
+});

@@ -1,0 +1,127 @@
+// pipeline() (issue 15): stages joined by kernel pipes, with real programs.
+import * as fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ExitError, pipeline, SyscallError } from '../lib/index';
+import { openFds, zombieChildren } from './helpers';
+
+describe('pipeline()', () => {
+  it('yes | head -n 100000 | wc -l gives 100000, and yes ends by SIGPIPE', async () => {
+    const before = openFds();
+    const result = await pipeline([['yes'], ['head', ['-n', '100000']], ['wc', ['-l']]]);
+    expect(result.stdout.trim()).toBe('100000');
+    expect(result.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGPIPE' });
+    expect(result.statuses.slice(1)).toEqual([
+      { kind: 'exited', code: 0 },
+      { kind: 'exited', code: 0 },
+    ]);
+    expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    expect(result.pids).toHaveLength(3);
+    expect(result.command).toBe('yes | head -n 100000 | wc -l');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('no byte passes through this process: each stage reads a pipe from the previous one', async () => {
+    // Each stage writes where its shell's fds 0 and 1 go to a file of its own (from a command
+    // substitution: a redirected last command would be exec'd by the shell in its place).
+    const dir = fs.mkdtempSync('/tmp/pipeline-test-');
+    try {
+      const where = (i: number): { stderr: { path: string } } => ({ stderr: { path: `${dir}/${i}` } });
+      const result = await pipeline(
+        [
+          ['sh', ['-c', 'o=$(readlink /proc/$$/fd/1); echo "$o" >&2; echo data'], where(0)],
+          ['sh', ['-c', 'io=$(readlink /proc/$$/fd/0 /proc/$$/fd/1); echo "$io" >&2; cat'], where(1)],
+          ['sh', ['-c', 'i=$(readlink /proc/$$/fd/0); echo "$i" >&2; cat'], where(2)],
+        ],
+        { lines: true },
+      );
+      expect(result.stdout).toEqual(['data']);
+      const [out0] = fs.readFileSync(`${dir}/0`, 'utf8').split('\n');
+      const [in1, out1] = fs.readFileSync(`${dir}/1`, 'utf8').split('\n');
+      const [in2] = fs.readFileSync(`${dir}/2`, 'utf8').split('\n');
+      expect(out0).toMatch(/^pipe:\[\d+\]$/);
+      expect(in1).toBe(out0);
+      expect(out1).toMatch(/^pipe:\[\d+\]$/);
+      expect(out1).not.toBe(out0);
+      expect(in2).toBe(out1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('input to the first stage (string and stream); lines, encoding', async () => {
+    const sorted = await pipeline([['sort'], ['uniq', ['-c']], ['sort', ['-rn']]], { input: 'b\na\nb\nc\nb\na\n', lines: true });
+    expect(sorted.stdout.map((line) => line.trim())).toEqual(['3 b', '2 a', '1 c']);
+    const streamed = await pipeline([['cat'], ['tr', ['a-z', 'A-Z']]], { input: Readable.from(['shout ', 'this']) });
+    expect(streamed.stdout).toBe('SHOUT THIS');
+    const bytes = await pipeline([['printf', ['\\377']], ['cat']], { encoding: 'buffer' });
+    expect(bytes.stdout).toEqual(Buffer.from([0xff]));
+  });
+
+  it('moves more than a pipe buffer through every stage', async () => {
+    const result = await pipeline([['head', ['-c', String(32 * 1024 * 1024), '/dev/zero']], ['cat'], ['wc', ['-c']]]);
+    expect(result.stdout.trim()).toBe(String(32 * 1024 * 1024));
+  });
+
+  it('pipefail: the last failing stage decides; without it the last stage does', async () => {
+    const stages = [['sh', ['-c', 'echo x; exit 3']], ['cat'], ['cat']] as const;
+    expect((await pipeline(stages)).status).toEqual({ kind: 'exited', code: 0 });
+    expect((await pipeline(stages, { pipefail: true })).status).toEqual({ kind: 'exited', code: 3 });
+  });
+
+  it('check: an ExitError naming the whole pipeline', async () => {
+    const failing = pipeline([['echo', ['hi']], ['sh', ['-c', 'cat; exit 5']]], { check: true });
+    await expect(failing).rejects.toBeInstanceOf(ExitError);
+    await expect(failing).rejects.toMatchObject({
+      exitCode: 5,
+      command: "echo hi | sh -c 'cat; exit 5'",
+      stdout: 'hi\n',
+      message: expect.stringMatching(/^Command failed with exit code 5 after \d+ ms: echo hi \| sh -c 'cat; exit 5'\nstdout \(end\):\nhi$/) as string,
+    });
+  });
+
+  it('a middle stage that fails to exec: the error names that stage, the others are reaped, nothing leaks', async () => {
+    const before = openFds();
+    const error = await pipeline([['yes'], ['/no/such/stage', ['arg']], ['wc', ['-l']]]).then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(SyscallError);
+    expect(error).toMatchObject({ code: 'ENOENT', step: 'exec', stage: 1, stageCommand: '/no/such/stage arg' });
+    expect((error as Error).message).toMatch(/^pipeline stage 1 \(\/no\/such\/stage arg\): execve ENOENT/);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('timeout and abort kill every stage together', async () => {
+    const timed = await pipeline([['sleep', ['30']], ['sleep', ['30']], ['cat']], { timeout: 100 });
+    expect(timed.statuses.slice(0, 2)).toEqual([expect.objectContaining({ signal: 'SIGTERM' }), expect.objectContaining({ signal: 'SIGTERM' })]);
+    const controller = new AbortController();
+    const aborted = pipeline([['sleep', ['30']], ['sleep', ['30']]], { signal: controller.signal, killSignal: 'SIGKILL' });
+    setTimeout(() => controller.abort(), 50);
+    expect((await aborted).statuses).toEqual([expect.objectContaining({ signal: 'SIGKILL' }), expect.objectContaining({ signal: 'SIGKILL' })]);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('stdout to a file, stderr per stage', async () => {
+    const file = `/tmp/pipeline-test-${process.pid}.txt`;
+    try {
+      const result = await pipeline([['echo', ['to the file']], ['cat']], { stdout: { path: file } });
+      expect(result.stdout).toBeUndefined();
+      expect(fs.readFileSync(file, 'utf8')).toBe('to the file\n');
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('rejects bad stages and options before starting anything', async () => {
+    const before = openFds();
+    await expect(pipeline([])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(pipeline([['cat', 'not-an-array' as never]])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(pipeline([['cat', [], { stderr: 'pipe' as never }]])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(pipeline([['cat']], { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+});

@@ -1,0 +1,39 @@
+// Compiled by test/output-types.test.ts (and by `npm run typecheck`): the types follow the
+// options, so none of this needs a `!` or a cast.
+import { pipeline, run, runSync, spawn, type EndStatus } from '../../lib/index';
+
+/** Exhaustive over the status of a child that has ended: exited and signaled are all there is. */
+export function describeStatus(status: EndStatus): string {
+  switch (status.kind) {
+    case 'exited':
+      return `code ${status.code}`;
+    case 'signaled':
+      return `signal ${status.signal}`;
+    default: {
+      const impossible: never = status;
+      return impossible;
+    }
+  }
+}
+
+export async function typedStreams(): Promise<string> {
+  const child = await spawn('cat', [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.end('x'); // Writable, not Writable | null
+  child.stdout.setEncoding('utf8'); // Readable
+  const stderr: null = child.stderr; // 'inherit': known to be null
+  void stderr;
+  const all = await spawn('cat', [], { stdio: 'pipe' });
+  all.stderr.resume();
+  const { status } = await child.finished();
+  return describeStatus(status);
+}
+
+export async function typedResults(): Promise<number> {
+  const text: string = (await run('echo', ['hi'])).stdout;
+  const bytes: Buffer = (await run('echo', ['hi'], { encoding: 'buffer' })).stdout;
+  const lines: string[] = (await run('ls', [], { lines: true })).stdout;
+  const merged: string = (await run('ls', [], { all: true })).all;
+  const sync: string = runSync('echo').stderr;
+  const piped: string[] = (await pipeline([['ls'], ['sort']], { lines: true })).stdout;
+  return text.length + bytes.length + lines.length + merged.length + sync.length + piped.length + describeStatus((await run('true')).status).length;
+}
