@@ -16,7 +16,7 @@ const server = `
 
 async function start(): Promise<ChildProcess> {
   const child = await spawn(process.execPath, ['-e', server], { namespaces: ['user', 'net'], stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(child.stdout!.setEncoding('utf8'), 'data')) as [string];
+  const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
   console.log(line.trim().replace(/\d+$/, 'N'));
   return child;
 }

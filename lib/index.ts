@@ -65,6 +65,7 @@ export { type Bytes, type EnvInput } from './env';
 export {
   spawn,
   ChildProcess,
+  type ChildProcessOf,
   type SpawnOptions,
   type StdioOption,
   type RlimitName,

@@ -231,7 +231,7 @@ describe('the sandbox as root, beyond what nobody may do', () => {
     const children = new Set(childPids());
     const server = await spawn(process.execPath, ['-e', "require('net').createServer((s) => s.end('hi')).listen(0, '127.0.0.1', function () { console.log(this.address().port); })"], { namespaces: ['net'], stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      const port = await new Promise<number>((resolve) => server.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString()))));
+      const port = await new Promise<number>((resolve) => server.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString()))));
       expect(port).toBeGreaterThan(0);
       const reached = await new Promise<string>((resolve) => {
         const socket = net.connect(port, '127.0.0.1');

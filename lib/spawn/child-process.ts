@@ -6,13 +6,13 @@
  */
 import * as net from 'node:net';
 import * as os from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { abortError, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
-import { closeAll, type PreparedSpawn, type StdioOption } from './options';
+import { closeAll, type PreparedSpawn } from './options';
 import { closed, readLines, type ChildExitResult, type ChildStream, type StderrOf, type StdinOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 
@@ -27,22 +27,19 @@ const constructing = Symbol('ChildProcess');
  * A running or finished child started by `spawn`. Dispose of it with `await using`. Only
  * `spawn` makes one: `new ChildProcess()` throws TypeError `ERR_ILLEGAL_CONSTRUCTOR`.
  *
- * `S` is the `stdio` option it was spawned with: `stdout` is a `Readable` (not
- * `Readable | null`) when that says 'pipe', and `null` when it cannot.
- *
- * @typeParam S - the `stdio` option the child was spawned with
+ * `spawn` returns it as a {@link ChildProcessOf}, whose streams follow the `stdio` option.
  */
-export class ChildProcess<S = StdioOption | readonly (StdioOption | undefined)[] | undefined> implements AsyncDisposable {
+export class ChildProcess implements AsyncDisposable {
   /** The child's pid. */
   readonly pid: number;
   /** A pidfd for the child (pidfd_open(2)), valid until the child has been reaped. */
   readonly pidfd: number;
   /** The parent's end of fd 0 when stdio[0] is 'pipe'. */
-  readonly stdin: StdinOf<S>;
+  readonly stdin: Writable | null;
   /** The parent's end of fd 1 when stdio[1] is 'pipe'. */
-  readonly stdout: StdoutOf<S>;
+  readonly stdout: Readable | null;
   /** The parent's end of fd 2 when stdio[2] is 'pipe'. */
-  readonly stderr: StderrOf<S>;
+  readonly stderr: Readable | null;
   /**
    * Every piped stream by child fd, as child_process's `stdio`: [stdin, stdout, stderr, ...], with
    * a Duplex at N for `fds: { N: 'pipe' }`, null where the fd is not piped.
@@ -63,9 +60,9 @@ export class ChildProcess<S = StdioOption | readonly (StdioOption | undefined)[]
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
-    this.stdin = (streams[0] ?? null) as StdinOf<S>;
-    this.stdout = (streams[1] ?? null) as StdoutOf<S>;
-    this.stderr = (streams[2] ?? null) as StderrOf<S>;
+    this.stdin = streams[0] ?? null;
+    this.stdout = streams[1] ?? null;
+    this.stderr = streams[2] ?? null;
     this.stdio = streams;
     this.leadsGroup = leadsGroup;
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
@@ -326,3 +323,19 @@ export class Deadline {
     return new SyscallError(label.syscall, os.constants.errno.ETIMEDOUT, label.path, { step: label.step });
   }
 }
+
+/**
+ * The handle `spawn` returns: a {@link ChildProcess} whose `stdin`, `stdout` and `stderr` follow
+ * the `stdio` option `S` it was spawned with (a `Readable`, not `Readable | null`, where it says
+ * 'pipe'; `null` where it cannot). It is assignable to a plain `ChildProcess`.
+ *
+ * @typeParam S - the `stdio` option the child was spawned with
+ */
+export type ChildProcessOf<S> = ChildProcess & {
+  /** The parent's end of fd 0: a `Writable` when stdio[0] is 'pipe'. */
+  readonly stdin: StdinOf<S>;
+  /** The parent's end of fd 1: a `Readable` when stdio[1] is 'pipe'. */
+  readonly stdout: StdoutOf<S>;
+  /** The parent's end of fd 2: a `Readable` when stdio[2] is 'pipe'. */
+  readonly stderr: StderrOf<S>;
+};

@@ -15,12 +15,12 @@ import { abortError, invalidArgType } from '../errors';
 import type { Bytes } from '../env';
 import { signalNumber } from '../signals';
 import { argumentError, validateInteger } from '../validate';
-import { ChildProcess, Deadline, PendingSpawn, promiseFor } from './child-process';
+import { Deadline, PendingSpawn, promiseFor, type ChildProcessOf } from './child-process';
 import { closeAll, prepare, readSpawnOptions, type PreparedSpawn, type SpawnOptions } from './options';
 import type { StdioOf } from './output';
 import { queueSpawn } from './request';
 
-export { ChildProcess } from './child-process';
+export { ChildProcess, type ChildProcessOf } from './child-process';
 export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './options';
 
 /**
@@ -58,7 +58,7 @@ export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './optio
  *   ...) before anything is spawned; an AbortError (`code` 'ABORT_ERR', with `step` as for
  *   ETIMEDOUT) if `options.signal` is aborted before the program runs.
  */
-export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcess<StdioOf<O>>> {
+export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcessOf<StdioOf<O>>> {
   let prepared: PreparedSpawn;
   let killSignal: number;
   try {
@@ -86,5 +86,5 @@ export function spawn<const O extends SpawnOptions = Record<never, never>>(file:
       // spawn() reports by its promise only: the binding's refusal is the error that matters.
     }
   }
-  return promise as unknown as Promise<ChildProcess<StdioOf<O>>>; // the streams follow the stdio option
+  return promise as unknown as Promise<ChildProcessOf<StdioOf<O>>>; // the streams follow the stdio option
 }
