@@ -1,6 +1,6 @@
 // Compiled by test/output-types.test.ts (and by `npm run typecheck`): the types follow the
 // options, so none of this needs a `!` or a cast.
-import { pipeline, run, runSync, spawn, type EndStatus } from '../../lib/index';
+import { pipeline, run, runSync, spawn, type ChildProcess, type EndStatus } from '../../lib/index';
 
 /** Exhaustive over the status of a child that has ended: exited and signaled are all there is. */
 export function describeStatus(status: EndStatus): string {
@@ -26,6 +26,12 @@ export async function typedStreams(): Promise<string> {
   all.stderr.resume();
   const { status } = await child.finished();
   return describeStatus(status);
+}
+
+/** A handle with typed streams is still a plain ChildProcess (a helper can return either). */
+export async function plainHandle(): Promise<ChildProcess> {
+  const child = await spawn('cat', [], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return child;
 }
 
 export async function typedResults(): Promise<number> {
