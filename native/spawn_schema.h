@@ -10,25 +10,30 @@
 #pragma once
 
 // X(enum name, exported name): the request's numbers. -1 leaves a setting as it is.
-#define POSIX_PROCESS_LAYOUT_SLOTS(X)                                                      \
-  X(kCandidateCount, candidateCount) /* how many of the strings are which (TakeStrings) */ \
-  X(kArgvCount, argvCount)                                                                 \
-  X(kEnvCount, envCount) /* -1: the child gets this process's environment */               \
-  X(kHasCwd, hasCwd)                                                                       \
-  X(kFdCount, fdCount)                                                                     \
-  X(kSetsid, setsid) /* 1: setsid */                                                       \
-  X(kPgid, pgid)     /* -1, or 0 (new group) or the group to join */                       \
-  X(kGid, gid)                                                                             \
-  X(kUid, uid)                                                                             \
-  X(kNice, nice) /* NaN: leave */                                                          \
-  X(kUmask, umask)                                                                         \
-  X(kPdeathsig, pdeathsig) /* 0: none */                                                   \
-  X(kDaemonize, daemonize) /* 1: daemon() */                                               \
-  /* Signal sets, in two 32-bit halves: bit (signo - 1) stands for signo. */               \
-  X(kSigmaskLow, sigmaskLow)                                                               \
-  X(kSigmaskHigh, sigmaskHigh)                                                             \
-  X(kResetLow, resetLow) /* reset to SIG_DFL */                                            \
-  X(kResetHigh, resetHigh)
+#define POSIX_PROCESS_LAYOUT_SLOTS(X)                                                       \
+  X(kCandidateCount, candidateCount) /* how many of the strings are which (TakeStrings) */  \
+  X(kArgvCount, argvCount)                                                                  \
+  X(kEnvCount, envCount) /* -1: the child gets this process's environment */                \
+  X(kHasCwd, hasCwd)                                                                        \
+  X(kFdCount, fdCount)                                                                      \
+  X(kSetsid, setsid) /* 1: setsid */                                                        \
+  X(kPgid, pgid)     /* -1, or 0 (new group) or the group to join */                        \
+  X(kGid, gid)                                                                              \
+  X(kUid, uid)                                                                              \
+  X(kNice, nice) /* NaN: leave */                                                           \
+  X(kUmask, umask)                                                                          \
+  X(kPdeathsig, pdeathsig) /* 0: none */                                                    \
+  X(kDaemonize, daemonize) /* 1: daemon() */                                                \
+  /* Signal sets, in two 32-bit halves: bit (signo - 1) stands for signo. */                \
+  X(kSigmaskLow, sigmaskLow)                                                                \
+  X(kSigmaskHigh, sigmaskHigh)                                                              \
+  X(kResetLow, resetLow) /* reset to SIG_DFL */                                             \
+  X(kResetHigh, resetHigh)                                                                  \
+  /* Terminals (pty): the child's fd made its controlling terminal (-1: none), the parent's \
+     fd of the terminal whose foreground the child's group takes (-1: none), TIOCNOTTY. */  \
+  X(kSetctty, setctty)                                                                      \
+  X(kForeground, foreground)                                                                \
+  X(kNoctty, noctty)
 
 // One fd of the child: the target, the parent's source fd or -1 for a path (the next of the
 // request's path strings), whether a missing source is fine, and the open flags and mode for a

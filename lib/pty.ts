@@ -1,0 +1,171 @@
+/**
+ * Pseudo-terminals: `openpty` (a master/slave pair), and `Pty`, the duplex stream on a master
+ * that `spawn(..., { pty })` gives as `child.pty`.
+ *
+ * Reading a master: once the last fd of the slave is closed, read(2) on the master returns what
+ * is still buffered, then fails with EIO. That EIO is the end of the terminal's output, not an
+ * error: `Pty` ends its readable side there. The reads are libuv's (a `tty.ReadStream` on the
+ * master, as node-pty does), forwarded into this stream's own buffer, so that nothing already read
+ * is lost when the inner stream ends with the EIO (docs/terminals.md).
+ */
+import { Duplex } from 'node:stream';
+import * as tty from 'node:tty';
+import { invalidArgType } from './errors';
+import { terminalBinding as native } from './terminal-binding';
+import { readOptions, validateInteger } from './validate';
+
+/** The size of a terminal, in character cells. */
+export interface WindowSize {
+  /** Columns (ws_col). */
+  cols: number;
+  /** Rows (ws_row). */
+  rows: number;
+}
+
+/** Options of `openpty` and of `spawn`'s `pty` option. */
+export interface PtyOptions {
+  /** Columns, 1 to 65535 (default 80). */
+  cols?: number;
+  /** Rows, 1 to 65535 (default 24). */
+  rows?: number;
+}
+
+/** A pseudo-terminal pair made by `openpty`. Both fds are close-on-exec; close them when done. */
+export interface PtyPair {
+  /** The master (controlling) end: what a terminal emulator reads and writes. */
+  master: number;
+  /** The slave end: the terminal a program sees (its fds 0..2). */
+  slave: number;
+  /** The slave's path, e.g. `/dev/pts/3` (ptsname(3)). */
+  path: string;
+}
+
+/** @internal The size of `options`, validated; 80 x 24 by default. */
+export function ptySize(options: unknown, name: string): WindowSize {
+  if (options === undefined || options === true) return { cols: 80, rows: 24 };
+  if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
+  const { cols, rows } = readOptions<PtyOptions>(options, ['cols', 'rows'], name);
+  return {
+    cols: cols === undefined ? 80 : validateInteger(cols, `${name}.cols`, 1, 65535),
+    rows: rows === undefined ? 24 : validateInteger(rows, `${name}.rows`, 1, 65535),
+  };
+}
+
+/**
+ * Opens a new pseudo-terminal pair: posix_openpt(3) (O_RDWR, O_NOCTTY, O_CLOEXEC), grantpt(3),
+ * unlockpt(3), ptsname(3), then the slave opened with O_NOCTTY and O_CLOEXEC, and the window size
+ * set. Opening it never gives the caller a controlling terminal.
+ *
+ * @param options - `{ cols, rows }`, 80 x 24 by default
+ * @returns `{ master, slave, path }`; the caller closes both fds (`fs.closeSync`)
+ * @throws TypeError `ERR_INVALID_ARG_TYPE`, RangeError `ERR_OUT_OF_RANGE` for a bad size;
+ *   SyscallError from `posix_openpt` (ENOSPC, EMFILE), `grantpt`, `unlockpt`, `ptsname`, `open`
+ * @see posix_openpt(3), pty(7), openpty(3)
+ * @example
+ * ```ts
+ * const { master, slave, path } = openpty({ cols: 100, rows: 30 });
+ * ```
+ */
+export function openpty(options?: PtyOptions): PtyPair {
+  const { cols, rows } = ptySize(options, 'options');
+  const [master, slave, path] = native.openPty(cols, rows);
+  return { master, slave, path };
+}
+
+const EIO = 'EIO';
+
+/**
+ * A duplex stream on a pseudo-terminal's master: what the program writes to its terminal is read
+ * here, and what is written here is the program's keyboard input (Ctrl-C is `'\x03'`, Ctrl-Z
+ * `'\x1a'`, Ctrl-D `'\x04'`, all interpreted by the terminal's line discipline). It ends when
+ * every fd of the slave has been closed, after everything written before that has been read:
+ * wait for `'end'` (or `finished()`) to have the whole output. Writes after the terminal has hung
+ * up are dropped, as the kernel drops them. Destroying it closes the master.
+ *
+ * Only `spawn(..., { pty })` makes one (`child.pty`).
+ */
+export class Pty extends Duplex {
+  /** The master fd (valid until the stream is destroyed). */
+  readonly fd: number;
+  /** The slave's path, e.g. `/dev/pts/3`. */
+  readonly path: string;
+  readonly #inner: tty.ReadStream;
+  #closed = false;
+
+  /** @internal Made by spawn: adopts `master`, which it closes when destroyed. */
+  constructor(master: number, path: string) {
+    super({ allowHalfOpen: false, decodeStrings: true });
+    this.fd = master;
+    this.path = path;
+    const inner = new tty.ReadStream(master);
+    this.#inner = inner;
+    inner.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) inner.pause();
+    });
+    inner.on('end', () => this.push(null));
+    inner.on('error', (error: NodeJS.ErrnoException) => {
+      // EIO: the slave's last fd was closed; everything before it has been pushed.
+      if (error.code === EIO) this.push(null);
+      else this.destroy(error);
+    });
+    inner.on('close', () => {
+      this.#closed = true;
+    });
+  }
+
+  /** The window size (TIOCGWINSZ). @throws SyscallError once the stream is destroyed (EBADF) */
+  get size(): WindowSize {
+    this.#checkOpen();
+    const [cols, rows] = native.getWindowSize(this.fd);
+    return { cols, rows };
+  }
+
+  /** Columns of the window. */
+  get cols(): number {
+    return this.size.cols;
+  }
+
+  /** Rows of the window. */
+  get rows(): number {
+    return this.size.rows;
+  }
+
+  /**
+   * Changes the window size (TIOCSWINSZ): the kernel sends SIGWINCH to the terminal's foreground
+   * process group when the size changes.
+   *
+   * @param cols - columns, 1 to 65535
+   * @param rows - rows, 1 to 65535
+   * @throws RangeError `ERR_OUT_OF_RANGE`; SyscallError `EBADF` once the stream is destroyed
+   * @see ioctl_tty(2)
+   */
+  resize(cols: number, rows: number): void {
+    validateInteger(cols, 'cols', 1, 65535);
+    validateInteger(rows, 'rows', 1, 65535);
+    this.#checkOpen();
+    native.setWindowSize(this.fd, cols, rows);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed || this.destroyed) {
+      throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
+    }
+  }
+
+  override _read(): void {
+    this.#inner.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#inner.destroyed) {
+      callback();
+      return;
+    }
+    this.#inner.write(chunk, (error) => callback(error && (error as NodeJS.ErrnoException).code !== EIO ? error : null));
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#inner.destroy();
+    callback(error);
+  }
+}
