@@ -4,14 +4,14 @@
  *
  * Reading a master: once the last fd of the slave is closed, read(2) on the master returns what
  * is still buffered, then fails with EIO. That EIO is the end of the terminal's output, not an
- * error: `Pty` ends its readable side there. The reads are libuv's (a `tty.ReadStream` on the
- * master, as node-pty does), forwarded into this stream's own buffer, so that nothing already read
- * is lost when the inner stream ends with the EIO (docs/terminals.md).
+ * error: `Pty` ends its readable side there, and only there. The master is read natively
+ * (native/pty_stream.cc), not as a libuv stream, which would end at the first POLLHUP and lose
+ * the tail (docs/terminals.md).
  */
+import * as os from 'node:os';
 import { Duplex } from 'node:stream';
-import * as tty from 'node:tty';
-import { invalidArgType } from './errors';
-import { terminalBinding as native } from './terminal-binding';
+import { invalidArgType, SyscallError } from './errors';
+import { terminalBinding as native, type PtyStreamHandle } from './terminal-binding';
 import { readOptions, validateInteger } from './validate';
 
 /** The size of a terminal, in character cells. */
@@ -72,7 +72,11 @@ export function openpty(options?: PtyOptions): PtyPair {
   return { master, slave, path };
 }
 
-const EIO = 'EIO';
+const EVENT_DATA = 0;
+const EVENT_END = 1;
+const EVENT_ERROR = 2;
+const EAGAIN = os.constants.errno.EAGAIN;
+const EIO = os.constants.errno.EIO;
 
 /**
  * A duplex stream on a pseudo-terminal's master: what the program writes to its terminal is read
@@ -89,31 +93,39 @@ export class Pty extends Duplex {
   readonly fd: number;
   /** The slave's path, e.g. `/dev/pts/3`. */
   readonly path: string;
-  readonly #inner: tty.ReadStream;
+  readonly #handle: PtyStreamHandle;
   #closed = false;
+  #reading = false;
+  // A write that the terminal could not take at once: the rest, and its callback.
+  #pending: { chunk: Buffer; offset: number; callback: (error?: Error | null) => void } | undefined;
 
   /** @internal Made by spawn: adopts `master`, which it closes when destroyed. */
   constructor(master: number, path: string) {
     super({ allowHalfOpen: false, decodeStrings: true });
     this.fd = master;
     this.path = path;
-    const inner = new tty.ReadStream(master);
-    this.#inner = inner;
-    inner.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) inner.pause();
-    });
-    inner.on('end', () => this.push(null));
-    inner.on('error', (error: NodeJS.ErrnoException) => {
-      // EIO: the slave's last fd was closed; everything before it has been pushed.
-      if (error.code === EIO) this.push(null);
-      else this.destroy(error);
-    });
-    inner.on('close', () => {
-      this.#closed = true;
-    });
+    this.#handle = native.ptyStreamOpen(master, (kind, value) => this.#onEvent(kind, value));
   }
 
-  /** The window size (TIOCGWINSZ). @throws SyscallError once the stream is destroyed (EBADF) */
+  #onEvent(kind: number, value: Buffer | number): void {
+    if (kind === EVENT_DATA) {
+      if (!this.push(value)) this.#poll(false);
+    } else if (kind === EVENT_END) {
+      this.#reading = false;
+      this.push(null);
+    } else if (kind === EVENT_ERROR) {
+      this.destroy(new SyscallError('read', value as number));
+    } else {
+      this.#continueWrite();
+    }
+  }
+
+  #poll(reading: boolean): void {
+    this.#reading = reading;
+    if (!this.#closed) native.ptyStreamPoll(this.#handle, reading, this.#pending !== undefined);
+  }
+
+  /** The window size (TIOCGWINSZ). @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed */
   get size(): WindowSize {
     this.#checkOpen();
     const [cols, rows] = native.getWindowSize(this.fd);
@@ -136,7 +148,7 @@ export class Pty extends Duplex {
    *
    * @param cols - columns, 1 to 65535
    * @param rows - rows, 1 to 65535
-   * @throws RangeError `ERR_OUT_OF_RANGE`; SyscallError `EBADF` once the stream is destroyed
+   * @throws RangeError `ERR_OUT_OF_RANGE`; Error `ERR_STREAM_DESTROYED` once the stream is destroyed
    * @see ioctl_tty(2)
    */
   resize(cols: number, rows: number): void {
@@ -147,25 +159,44 @@ export class Pty extends Duplex {
   }
 
   #checkOpen(): void {
-    if (this.#closed || this.destroyed) {
-      throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
-    }
+    if (this.#closed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
   }
 
   override _read(): void {
-    this.#inner.resume();
+    if (!this.#reading) this.#poll(true);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#inner.destroyed) {
-      callback();
-      return;
+    this.#pending = { chunk, offset: 0, callback };
+    this.#continueWrite();
+  }
+
+  // Writes what the terminal takes now; the rest waits for the master to be writable.
+  #continueWrite(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    while (pending.offset < pending.chunk.length) {
+      const written = this.#closed ? -EIO : native.ptyStreamWrite(this.#handle, pending.chunk, pending.offset);
+      if (written === -EAGAIN) {
+        this.#poll(this.#reading);
+        return;
+      }
+      if (written < 0) break; // EIO and the like: the terminal hung up, the input is dropped
+      pending.offset += written;
     }
-    this.#inner.write(chunk, (error) => callback(error && (error as NodeJS.ErrnoException).code !== EIO ? error : null));
+    this.#pending = undefined;
+    this.#poll(this.#reading);
+    pending.callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#inner.destroy();
+    if (!this.#closed) {
+      this.#closed = true;
+      native.ptyStreamClose(this.#handle);
+    }
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.callback(error);
     callback(error);
   }
 }

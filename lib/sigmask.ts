@@ -19,11 +19,11 @@ const HOWS: Readonly<Record<SigprocmaskHow, number>> = Object.freeze({ block: 0,
 // glibc drops silently: refused rather than reported as blocked when they are not.
 const REFUSED = new Set([9, 19, 32, 33]);
 
-function namesOf([low, high]: [number, number]): string[] {
-  const names: string[] = [];
+function namesOf([low, high]: [number, number]): Signal[] {
+  const names: Signal[] = [];
   for (let signo = 1; signo <= 64; signo++) {
     const word = signo <= 32 ? low : high;
-    if (((word >>> ((signo - 1) % 32)) & 1) !== 0 && !REFUSED.has(signo)) names.push(signalName(signo));
+    if (((word >>> ((signo - 1) % 32)) & 1) !== 0 && !REFUSED.has(signo)) names.push(signalName(signo) as Signal);
   }
   return names;
 }
@@ -43,7 +43,7 @@ function namesOf([low, high]: [number, number]): string[] {
  * try { ... } finally { sigprocmask('setmask', previous); }
  * ```
  */
-export function sigprocmask(how: SigprocmaskHow, signals: readonly Signal[]): string[] {
+export function sigprocmask(how: SigprocmaskHow, signals: readonly Signal[]): Signal[] {
   if (typeof how !== 'string' || !Object.hasOwn(HOWS, how)) throw invalidArgValue('how', "must be 'block', 'unblock' or 'setmask'", how);
   let low = 0;
   let high = 0;
@@ -61,6 +61,6 @@ export function sigprocmask(how: SigprocmaskHow, signals: readonly Signal[]): st
  * @returns signal names in number order
  * @see sigpending(2)
  */
-export function sigpending(): string[] {
+export function sigpending(): Signal[] {
   return namesOf(native.sigpending());
 }

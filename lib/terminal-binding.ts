@@ -27,7 +27,16 @@ export interface TerminalBinding {
   sigpending(): [low: number, high: number];
   raiseInThreadForTest(signo: number): void;
   closeFd(fd: number): void;
+  /** Adopts a master fd; onEvent(kind, value): 0 data (Buffer), 1 end, 2 error (errno), 3 writable. */
+  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Buffer | number) => void): PtyStreamHandle;
+  ptyStreamPoll(handle: PtyStreamHandle, read: boolean, write: boolean): void;
+  /** Bytes written, or -errno. */
+  ptyStreamWrite(handle: PtyStreamHandle, buffer: Buffer, offset: number): number;
+  ptyStreamClose(handle: PtyStreamHandle): void;
 }
+
+/** @internal The native side of a Pty (native/pty_stream.cc). */
+export type PtyStreamHandle = { readonly __ptyStream: unique symbol };
 
 /** @internal */
 export const terminalBinding = binding as unknown as TerminalBinding;

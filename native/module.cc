@@ -10,6 +10,7 @@
 #include "process.h"
 #include "procfs.h"
 #include "pty.h"
+#include "pty_stream.h"
 #include "reaper.h"
 #include "session.h"
 #include "sigmask.h"
@@ -44,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exec::Initialize(env, exports);
   fork::Initialize(env, exports);
   pty::Initialize(env, exports);
+  pty_stream::Initialize(env, exports);
   termios::Initialize(env, exports);
   sigmask::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.

@@ -130,7 +130,7 @@ export function nextStop(pidfd: number, isOpen: () => boolean, exited: Promise<W
           resolve(result);
         } catch (error) {
           done = true;
-          reject(error as Error);
+          reject(error as Error); // eslint-disable-line @typescript-eslint/no-unnecessary-type-assertion -- a SyscallError from waitid
         }
         return true;
       },
