@@ -3,7 +3,7 @@
  * the request, the pty made for `pty`, and the wait for a child's stops and continues
  * (`ChildProcess.waitStopped`).
  */
-import { invalidArgValue } from '../errors';
+import { invalidArgValue, SyscallError } from '../errors';
 import type { RawSpawnRequest } from '../native';
 import { onSignal } from '../signal-handlers';
 import { ptySize, type PtyOptions } from '../pty';
@@ -129,8 +129,10 @@ export function nextStop(pidfd: number, isOpen: () => boolean, exited: Promise<W
           done = true;
           resolve(result);
         } catch (error) {
+          // ECHILD: reaped by the exit wait, whose result has not reached the handle yet.
+          if (error instanceof SyscallError && error.code === 'ECHILD') return false;
           done = true;
-          reject(error as Error); // eslint-disable-line @typescript-eslint/no-unnecessary-type-assertion -- a SyscallError from waitid
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
         return true;
       },
