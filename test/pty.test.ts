@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeRaw, openpty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess, type Pty } from '../lib/index';
 import { binding } from '../lib/native';
+import { prepare } from '../lib/spawn/options';
+import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
 import { terminalBinding } from '../lib/terminal-binding';
 import { openFds, rejection, statField, thrown, until, zombieChildren } from './helpers';
 
@@ -324,6 +326,18 @@ describe('setctty, foreground, noctty', () => {
     expect((await child.wait()).status, output).toEqual({ kind: 'exited', code: 0 });
     expect(output).toContain('RESULT [true,true,true]');
     await finish(child);
+  });
+});
+
+describe('the request', () => {
+  it('packs setctty, and foreground as a new group', () => {
+    const { request } = prepare('sh', [], { setsid: true, setctty: 2 });
+    packRequest(request);
+    const { strings, layout } = packedRequest();
+    releasePackedRequest();
+    expect(binding.spawnDecodeForTest(0, strings, layout, undefined, undefined)).toMatchObject({ setsid: true, setctty: 2, foreground: -1, noctty: false });
+    expect(prepare('sh', [], { foreground: true }).request).toMatchObject({ pgid: 0, foreground: 0 });
+    expect(prepare('sh', [], { foreground: 4, pgid: 77 }).request).toMatchObject({ pgid: 77, foreground: 4 });
   });
 });
 

@@ -45,6 +45,8 @@ describe('the spawn request schema', () => {
       rlimits: { nofile: [256, 1024], core: Infinity },
       pdeathsig: 'SIGTERM',
       nice: 5,
+      foreground: 3,
+      noctty: true,
     });
     const plan = decode(prepared.request);
     const rtmin = binding.realtimeSignalRange().min;
@@ -70,6 +72,9 @@ describe('the spawn request schema', () => {
       daemonize: false,
       sigmask: bit(10) | bit(rtmin + 2) | bit(64),
       resetToDefault: 2n ** 64n - 1n,
+      setctty: -1,
+      foreground: 3,
+      noctty: true,
       groups: [100, 4],
       rlimits: [
         { resource: binding.spawnOptionConstants.rlimits.nofile, soft: 256n, hard: 1024n },
@@ -96,6 +101,9 @@ describe('the spawn request schema', () => {
       pdeathsig: 0,
       daemonize: false,
       sigmask: 0n,
+      setctty: -1,
+      foreground: -1,
+      noctty: false,
       groups: null,
       rlimits: [],
     });
