@@ -162,10 +162,12 @@ export class Pty extends Duplex {
     if (this.#closed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
   }
 
+  /** @internal */
   override _read(): void {
     if (!this.#reading) this.#poll(true);
   }
 
+  /** @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#pending = { chunk, offset: 0, callback };
     this.#continueWrite();
@@ -189,6 +191,7 @@ export class Pty extends Duplex {
     pending.callback();
   }
 
+  /** @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.#closed) {
       this.#closed = true;
