@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import { Duplex } from 'node:stream';
 import { invalidArgType, SyscallError } from './errors';
 import { terminalBinding as native, type PtyStreamHandle } from './terminal-binding';
-import { readOptions, validateInteger } from './validate';
+import { readOptions, validateInteger, validating } from './validate';
 
 /** The size of a terminal, in character cells. */
 export interface WindowSize {
@@ -67,9 +67,17 @@ export function ptySize(options: unknown, name: string): WindowSize {
  * ```
  */
 export function openpty(options?: PtyOptions): PtyPair {
-  const { cols, rows } = ptySize(options, 'options');
+  const { cols, rows } = validating('openpty', () => ptySize(options, 'options'));
   const [master, slave, path] = native.openPty(cols, rows);
   return { master, slave, path };
+}
+
+// Only createPty may construct a Pty: it adopts the fd it is given and closes it.
+const constructing = Symbol('Pty');
+
+/** @internal A Pty on `master` (spawn's pty option). */
+export function createPty(master: number, path: string): Pty {
+  return new Pty(constructing, master, path);
 }
 
 const EVENT_DATA = 0;
@@ -86,7 +94,8 @@ const EIO = os.constants.errno.EIO;
  * wait for `'end'` (or `finished()`) to have the whole output. Writes after the terminal has hung
  * up are dropped, as the kernel drops them. Destroying it closes the master.
  *
- * Only `spawn(..., { pty })` makes one (`child.pty`).
+ * Only `spawn(..., { pty })` makes one (`child.pty`): `new Pty()` throws TypeError
+ * `ERR_ILLEGAL_CONSTRUCTOR`; the class is exported for `instanceof`.
  */
 export class Pty extends Duplex {
   /** The master fd (valid until the stream is destroyed). */
@@ -99,8 +108,9 @@ export class Pty extends Duplex {
   // A write that the terminal could not take at once: the rest, and its callback.
   #pending: { chunk: Buffer; offset: number; callback: (error?: Error | null) => void } | undefined;
 
-  /** @internal Made by spawn: adopts `master`, which it closes when destroyed. */
-  constructor(master: number, path: string) {
+  /** @internal Made by spawn (createPty): adopts `master`, which it closes when destroyed. */
+  constructor(key: typeof constructing, master: number, path: string) {
+    if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a Pty is made by spawn() with the pty option'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     super({ allowHalfOpen: false, decodeStrings: true });
     this.fd = master;
     this.path = path;

@@ -10,6 +10,7 @@
 import { invalidArgValue } from './errors';
 import { signalList, signalName, type Signal } from './signals';
 import { terminalBinding as native } from './terminal-binding';
+import { validating } from './validate';
 
 /** How `sigprocmask` changes the mask. */
 export type SigprocmaskHow = 'block' | 'unblock' | 'setmask';
@@ -45,13 +46,16 @@ function namesOf([low, high]: [number, number]): Signal[] {
  */
 export function sigprocmask(how: SigprocmaskHow, signals: readonly Signal[]): Signal[] {
   if (typeof how !== 'string' || !Object.hasOwn(HOWS, how)) throw invalidArgValue('how', "must be 'block', 'unblock' or 'setmask'", how);
-  let low = 0;
-  let high = 0;
-  for (const signo of signalList(signals, 'signals')) {
-    if (REFUSED.has(signo)) throw invalidArgValue('signals', `cannot hold ${signalName(signo)}: it cannot be blocked`, signals);
-    if (signo <= 32) low |= 1 << (signo - 1);
-    else high |= 1 << (signo - 33);
-  }
+  const [low, high] = validating('sigprocmask', () => {
+    let lowBits = 0;
+    let highBits = 0;
+    for (const signo of signalList(signals, 'signals')) {
+      if (REFUSED.has(signo)) throw invalidArgValue('signals', `cannot hold ${signalName(signo)}: it cannot be blocked`, signals);
+      if (signo <= 32) lowBits |= 1 << (signo - 1);
+      else highBits |= 1 << (signo - 33);
+    }
+    return [lowBits, highBits];
+  });
   return namesOf(native.sigprocmask(HOWS[how], low | 0, high | 0));
 }
 

@@ -4,7 +4,7 @@
  */
 import { invalidArgType, invalidArgValue } from './errors';
 import { terminalBinding as native } from './terminal-binding';
-import { isOwnKey, readOptions, validateBoolean, validateInteger } from './validate';
+import { isOwnKey, readOptions, validateBoolean, validateInteger, validating } from './validate';
 
 const T = native.termiosConstants;
 const FD_MAX = 2 ** 31 - 1;
@@ -119,25 +119,28 @@ function speedOf(baud: unknown, name: string): number {
 export function tcsetattr(fd: number, when: TcsetattrWhen, attributes: TerminalAttributes): void {
   fdArgument(fd);
   if (typeof when !== 'string' || !isOwnKey(T.when, when)) throw invalidArgValue('when', "must be 'now', 'drain' or 'flush'", when);
-  const a = readOptions<TerminalAttributes>(attributes, ['iflag', 'oflag', 'cflag', 'lflag', 'ispeed', 'ospeed', 'cc', 'echo', 'canonical', 'signals'], 'attributes');
-  const word = (value: unknown, name: keyof TerminalAttributes): number => validateInteger(value, `attributes.${name}`, 0, 2 ** 32 - 1);
-  let lflag = word(a.lflag, 'lflag');
-  lflag = withBit(lflag, F.ECHO!, a.echo === undefined ? undefined : validateBoolean(a.echo, 'attributes.echo'));
-  lflag = withBit(lflag, F.ICANON!, a.canonical === undefined ? undefined : validateBoolean(a.canonical, 'attributes.canonical'));
-  lflag = withBit(lflag, F.ISIG!, a.signals === undefined ? undefined : validateBoolean(a.signals, 'attributes.signals'));
-  if (typeof a.cc !== 'object' || a.cc === null) throw invalidArgType('attributes.cc', 'an object', a.cc);
-  const ccIn = readOptions<Record<ControlCharacter, number>>(a.cc, [...CC_NAMES], 'attributes.cc');
-  const values = native.tcgetattr(fd); // unnamed c_cc slots keep their values
-  values[0] = word(a.iflag, 'iflag');
-  values[1] = word(a.oflag, 'oflag');
-  values[2] = word(a.cflag, 'cflag');
-  values[3] = lflag;
-  values[4] = speedOf(a.ispeed, 'attributes.ispeed');
-  values[5] = speedOf(a.ospeed, 'attributes.ospeed');
-  for (const name of CC_NAMES) {
-    const value = ccIn[name];
-    if (value !== undefined) values[6 + T.cc[`V${name.toUpperCase()}`]!] = validateInteger(value, `attributes.cc.${name}`, 0, 255);
-  }
+  const values = validating('tcsetattr', () => {
+    const a = readOptions<TerminalAttributes>(attributes, ['iflag', 'oflag', 'cflag', 'lflag', 'ispeed', 'ospeed', 'cc', 'echo', 'canonical', 'signals'], 'attributes');
+    const word = (value: unknown, name: keyof TerminalAttributes): number => validateInteger(value, `attributes.${name}`, 0, 2 ** 32 - 1);
+    let lflag = word(a.lflag, 'lflag');
+    lflag = withBit(lflag, F.ECHO!, a.echo === undefined ? undefined : validateBoolean(a.echo, 'attributes.echo'));
+    lflag = withBit(lflag, F.ICANON!, a.canonical === undefined ? undefined : validateBoolean(a.canonical, 'attributes.canonical'));
+    lflag = withBit(lflag, F.ISIG!, a.signals === undefined ? undefined : validateBoolean(a.signals, 'attributes.signals'));
+    if (typeof a.cc !== 'object' || a.cc === null) throw invalidArgType('attributes.cc', 'an object', a.cc);
+    const ccIn = readOptions<Record<ControlCharacter, number>>(a.cc, [...CC_NAMES], 'attributes.cc');
+    const current = native.tcgetattr(fd); // unnamed c_cc slots keep their values
+    current[0] = word(a.iflag, 'iflag');
+    current[1] = word(a.oflag, 'oflag');
+    current[2] = word(a.cflag, 'cflag');
+    current[3] = lflag;
+    current[4] = speedOf(a.ispeed, 'attributes.ispeed');
+    current[5] = speedOf(a.ospeed, 'attributes.ospeed');
+    for (const name of CC_NAMES) {
+      const value = ccIn[name];
+      if (value !== undefined) current[6 + T.cc[`V${name.toUpperCase()}`]!] = validateInteger(value, `attributes.cc.${name}`, 0, 255);
+    }
+    return current;
+  });
   native.tcsetattr(fd, T.when[when], values);
 }
 
@@ -148,24 +151,32 @@ export function tcsetattr(fd: number, when: TcsetattrWhen, attributes: TerminalA
  *
  * @param attributes - the attributes to start from (from `tcgetattr`)
  * @returns a new object; pass it to `tcsetattr`
+ * @throws TypeError `ERR_INVALID_ARG_TYPE`, RangeError `ERR_OUT_OF_RANGE` for attributes that are not
+ *   an object with integer flag words and a `cc` object
  * @see cfmakeraw(3)
  */
 export function makeRaw(attributes: TerminalAttributes): TerminalAttributes {
-  const iflag = attributes.iflag & ~(F.IGNBRK! | F.BRKINT! | F.PARMRK! | F.ISTRIP! | F.INLCR! | F.IGNCR! | F.ICRNL! | F.IXON!);
-  const oflag = attributes.oflag & ~F.OPOST!;
-  const lflag = attributes.lflag & ~(F.ECHO! | F.ECHONL! | F.ICANON! | F.ISIG! | F.IEXTEN!);
-  const cflag = (attributes.cflag & ~(F.CSIZE! | F.PARENB!)) | F.CS8!;
-  return {
-    ...attributes,
-    iflag: iflag >>> 0,
-    oflag: oflag >>> 0,
-    cflag: cflag >>> 0,
-    lflag: lflag >>> 0,
-    cc: { ...attributes.cc, min: 1, time: 0 },
-    echo: false,
-    canonical: false,
-    signals: false,
-  };
+  return validating('makeRaw', () => {
+    const a = readOptions<TerminalAttributes>(attributes, ['iflag', 'oflag', 'cflag', 'lflag', 'ispeed', 'ospeed', 'cc', 'echo', 'canonical', 'signals'], 'attributes');
+    const word = (name: 'iflag' | 'oflag' | 'cflag' | 'lflag'): number => validateInteger(a[name], `attributes.${name}`, 0, 2 ** 32 - 1);
+    if (typeof a.cc !== 'object' || a.cc === null) throw invalidArgType('attributes.cc', 'an object', a.cc);
+    const iflag = word('iflag') & ~(F.IGNBRK! | F.BRKINT! | F.PARMRK! | F.ISTRIP! | F.INLCR! | F.IGNCR! | F.ICRNL! | F.IXON!);
+    const oflag = word('oflag') & ~F.OPOST!;
+    const lflag = word('lflag') & ~(F.ECHO! | F.ECHONL! | F.ICANON! | F.ISIG! | F.IEXTEN!);
+    const cflag = (word('cflag') & ~(F.CSIZE! | F.PARENB!)) | F.CS8!;
+    return {
+      iflag: iflag >>> 0,
+      oflag: oflag >>> 0,
+      cflag: cflag >>> 0,
+      lflag: lflag >>> 0,
+      ispeed: a.ispeed!,
+      ospeed: a.ospeed!,
+      cc: { ...a.cc, min: 1, time: 0 },
+      echo: false,
+      canonical: false,
+      signals: false,
+    };
+  });
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { abortError, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
-import { Pty } from '../pty';
+import { createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
@@ -197,7 +197,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
-    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : new Pty(this.pty.master, this.pty.path));
+    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path));
     deadline?.adopt(child);
     this.resolve(child);
   }
