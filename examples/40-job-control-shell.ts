@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     }
     throw new Error(`${program} never had the terminal`);
   }
-  const prompt = (): Promise<RegExpExecArray> => waitFor(/\$ $/m);
+  const prompt = (): Promise<RegExpExecArray> => waitFor(/\$ $/); // the prompt, last on the screen
   const type = (line: string): void => void pty.write(`${line}\r`);
 
   await prompt();
