@@ -19,6 +19,7 @@ import type { Bytes, EnvInput } from './env';
 import { binding } from './native';
 import type { OpenFlags } from './posix-spawn';
 import { prepare, type PreparedSpawn, type StdioOption } from './spawn/options';
+import { SANDBOX_OPTION_KEYS, type SandboxOptions } from './spawn/sandbox';
 import { queueSpawn, spawnError } from './spawn/request';
 import { readOptions, validating } from './validate';
 
@@ -29,8 +30,11 @@ import { readOptions, validating } from './validate';
  */
 export type DaemonStdio = 'ignore' | number | { path: Bytes; flags?: OpenFlags; mode?: number };
 
-/** Options of `daemon`. */
-export interface DaemonOptions {
+/**
+ * Options of `daemon`; the sandbox's are those of `spawn` (docs/sandbox.md), but for the `'pid'`
+ * namespace.
+ */
+export interface DaemonOptions extends SandboxOptions {
   /** argv[0] as the program sees it (default: `file`). */
   argv0?: Bytes;
   /** The environment (default: `process.env` at the time of the call). */
@@ -71,7 +75,7 @@ function daemonStdio(stdio: unknown): StdioOption[] {
   });
 }
 
-const DAEMON_OPTION_KEYS = ['argv0', 'env', 'cwd', 'umask', 'stdio', 'uid', 'gid', 'groups', 'pidFile'] as const;
+const DAEMON_OPTION_KEYS = ['argv0', 'env', 'cwd', 'umask', 'stdio', 'uid', 'gid', 'groups', 'pidFile', ...SANDBOX_OPTION_KEYS] as const;
 
 /** Validates everything (each option read once) and builds the request, before anything runs. */
 function prepareDaemon(file: unknown, args: unknown, rawOptions: unknown): { prepared: PreparedSpawn; pidFile: string | undefined } {
@@ -90,7 +94,18 @@ function prepareDaemon(file: unknown, args: unknown, rawOptions: unknown): { pre
     gid: options.gid,
     groups: options.groups,
     setsid: true,
+    namespaces: options.namespaces,
+    uidMap: options.uidMap,
+    gidMap: options.gidMap,
+    hostname: options.hostname,
+    chroot: options.chroot,
+    noNewPrivileges: options.noNewPrivileges,
+    capabilities: options.capabilities,
+    ambientCapabilities: options.ambientCapabilities,
   });
+  // The daemon's parent exits at once: as pid 1 of a new pid namespace, it would take the daemon
+  // with it (pid_namespaces(7)). No fd is open yet (a daemon has no 'pipe').
+  if (options.namespaces?.includes('pid') === true) throw invalidArgValue('options.namespaces', "must not have 'pid' for a daemon (its parent, pid 1 there, exits at once)", options.namespaces);
   prepared.request.daemonize = true;
   return { prepared, pidFile };
 }
@@ -130,7 +145,7 @@ function start(prepared: PreparedSpawn): Promise<number> {
     queueSpawn(prepared.request, {
       settle: (result) => {
         if ('pid' in result) resolve(result.pid);
-        else reject(spawnError({ file: prepared.file, cwd: prepared.cwd, fds: prepared.request.fds }, result));
+        else reject(spawnError({ file: prepared.file, cwd: prepared.cwd, fds: prepared.request.fds, chroot: prepared.request.chroot }, result));
       },
     });
   });
@@ -145,7 +160,9 @@ function start(prepared: PreparedSpawn): Promise<number> {
  * takes `groups`, `gid` and `uid` if given (with `uid` or `gid` alone, no supplementary groups),
  * changes to `cwd` ('/'), sets `umask` (0o022), connects fds 0..2 to /dev/null or the given files,
  * closes every other fd, resets every signal disposition to its default and empties the mask.
- * `file` is searched in the PATH of the daemon's environment, as for `spawn`.
+ * `file` is searched in the PATH of the daemon's environment, as for `spawn`. The sandbox options
+ * apply as for `spawn` (namespaces are the intermediate's, which the daemon shares), but for the
+ * `'pid'` namespace, refused.
  *
  * The daemon is not a child of this process: it leaves no zombie here (unless this process is a
  * subreaper, which then adopts it), and is stopped with `kill(pid)`.

@@ -75,4 +75,5 @@ export { openpty, Pty, type PtyOptions, type PtyPair, type WindowSize } from './
 export { tcgetattr, tcsetattr, makeRaw, isatty, ttyname, termiosFlags, type TerminalAttributes, type ControlCharacter, type TcsetattrWhen } from './termios';
 export { sigprocmask, sigpending, type SigprocmaskHow } from './sigmask';
 export { run, type RunOptions, type RunResult } from './spawn/run';
+export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';

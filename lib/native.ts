@@ -54,6 +54,18 @@ export interface RawSpawnRequest {
   sigmask: readonly number[];
   /** daemon(): setsid, then the daemon is cloned by the child, which exits; the result is the daemon's pid. */
   daemonize?: boolean;
+  /** Sandbox: CLONE_NEW* flags the child is cloned into (clone3); 0 or left out: none. */
+  namespaceFlags?: number;
+  /** Sandbox: an open fd of a cgroup v2 directory the child starts in (CLONE_INTO_CGROUP); -1 or left out: none. */
+  cgroupFd?: number;
+  /** Sandbox (lib/spawn/sandbox.ts): the id maps' text, written by the cloning thread; hostname, chroot, capability sets (bit n: capability n), no_new_privs. */
+  uidMap?: string;
+  gidMap?: string;
+  hostname?: string;
+  chroot?: string | Buffer;
+  capabilities?: bigint;
+  ambientCapabilities?: bigint;
+  noNewPrivileges?: boolean;
   /** Terminals (lib/spawn/terminal.ts): the child's fd made its controlling terminal, the parent's terminal fd whose foreground the child takes, TIOCNOTTY. */
   setctty?: number;
   foreground?: number;
@@ -72,7 +84,7 @@ export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | 
  * its index, and `size` is the number of slots.
  */
 export interface SpawnSchema {
-  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'setctty' | 'foreground' | 'noctty' | 'size', number>>;
+  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'namespaceFlags' | 'cgroupFd' | 'hasUidMap' | 'hasGidMap' | 'hasHostname' | 'hasChroot' | 'setCapabilities' | 'capabilitiesLow' | 'capabilitiesHigh' | 'ambientLow' | 'ambientHigh' | 'noNewPrivileges' | 'setctty' | 'foreground' | 'noctty' | 'size', number>>;
   readonly fd: Readonly<Record<'target' | 'source' | 'optional' | 'flags' | 'mode' | 'size', number>>;
   readonly result: Readonly<Record<'id' | 'pid' | 'pidfd' | 'errno' | 'step' | 'stepIndex' | 'signal' | 'size', number>>;
 }

@@ -6,15 +6,18 @@
 // Requests are built completely on the JS thread (every string, array and fd table) before the
 // clone.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "spawn_internal.h"
+#include "spawn_sandbox.h"
 #include "spawn_schema.h"
 
 namespace posix_process::spawn {
@@ -92,6 +95,10 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   if (fd_count > (layout.size() - kLayoutSlots) / kFdSlots) {
     throw Napi::RangeError::New(env, "spawnStart: bad fd count");
   }
+  size_t sandbox_count = 0;  // the sandbox's strings, after the fd paths
+  for (int slot : {kHasUidMap, kHasGidMap, kHasHostname, kHasChroot}) {
+    sandbox_count += in_range(slot, 0, 1) != 0 ? 1 : 0;
+  }
   size_t path_count = 0;
   for (size_t i = 0; i < fd_count; i++) {
     const double* fd = layout.data() + kLayoutSlots + i * kFdSlots;
@@ -104,7 +111,8 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   }
 
   auto job = std::make_unique<SpawnJob>();
-  TakeStrings(info[1], candidate_count + argv_count + env_count + cwd_count + path_count,
+  TakeStrings(info[1],
+              candidate_count + argv_count + env_count + cwd_count + path_count + sandbox_count,
               job->strings);
   char* const* next = job->strings.data();
   job->candidates.assign(next, next + candidate_count);
@@ -200,7 +208,30 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   plan.rlimits = job->rlimits.data();
   plan.rlimit_count = job->rlimits.size();
 
-  plan.parent_pid = ::getpid();
+  plan.namespace_flags = static_cast<uint64_t>(in_range(kNamespaceFlags, 0, UINT32_MAX));
+  plan.cgroup_fd = static_cast<int>(in_range(kCgroupFd, -1, INT32_MAX));
+  if (layout[kHasUidMap] != 0) plan.uid_map = *next++;
+  if (layout[kHasGidMap] != 0) plan.gid_map = *next++;
+  if (layout[kHasHostname] != 0) {
+    plan.hostname = *next++;
+    plan.hostname_length = strlen(plan.hostname);
+  }
+  if (layout[kHasChroot] != 0) plan.chroot = *next++;
+  bool new_user = (plan.namespace_flags & CLONE_NEWUSER) != 0;
+  if ((plan.namespace_flags & ~kNamespaceCloneFlags) != 0 ||
+      ((plan.uid_map != nullptr || plan.gid_map != nullptr) && !new_user) ||
+      (plan.hostname != nullptr && (plan.namespace_flags & CLONE_NEWUTS) == 0) ||
+      (plan.daemonize && (plan.namespace_flags & CLONE_NEWPID) != 0)) {
+    throw Napi::RangeError::New(env, "spawnStart: bad namespaces");
+  }
+  plan.wait_for_maps = plan.uid_map != nullptr || plan.gid_map != nullptr;
+  plan.deny_setgroups = plan.gid_map != nullptr && !MayMapAnyGid();
+  plan.set_capabilities = in_range(kSetCapabilities, 0, 1) != 0;
+  plan.capabilities = signal_set(kCapabilitiesLow, kCapabilitiesHigh);
+  plan.ambient_capabilities = signal_set(kAmbientLow, kAmbientHigh);
+  plan.no_new_privileges = in_range(kNoNewPrivileges, 0, 1) != 0;
+  // A child in a new pid namespace sees its parent, outside it, as pid 0 (getppid(2)).
+  plan.parent_pid = (plan.namespace_flags & CLONE_NEWPID) != 0 ? 0 : ::getpid();
   plan.exec_notice_fd = -1;
   if (plan.daemonize) {
     // The daemon's parent is the intermediate child, which exits at once: a parent-death signal
@@ -268,6 +299,20 @@ Napi::Value SpawnDecodeForTest(const Napi::CallbackInfo& info) {
   decoded.Set("daemonize", plan.daemonize);
   decoded.Set("sigmask", Napi::BigInt::New(env, plan.sigmask));
   decoded.Set("resetToDefault", Napi::BigInt::New(env, plan.reset_to_default));
+  auto string_or_null = [&](const char* value) {
+    return value == nullptr ? env.Null() : Napi::Value(Napi::String::New(env, value));
+  };
+  decoded.Set("namespaceFlags", static_cast<double>(plan.namespace_flags));
+  decoded.Set("cgroupFd", plan.cgroup_fd);
+  decoded.Set("uidMap", string_or_null(plan.uid_map));
+  decoded.Set("gidMap", string_or_null(plan.gid_map));
+  decoded.Set("hostname", string_or_null(plan.hostname));
+  decoded.Set("chroot", string_or_null(plan.chroot));
+  decoded.Set("capabilities", plan.set_capabilities
+                                  ? Napi::Value(Napi::BigInt::New(env, plan.capabilities))
+                                  : env.Null());
+  decoded.Set("ambientCapabilities", Napi::BigInt::New(env, plan.ambient_capabilities));
+  decoded.Set("noNewPrivileges", plan.no_new_privileges);
   decoded.Set("setctty", plan.setctty);
   decoded.Set("foreground", plan.foreground);
   decoded.Set("noctty", plan.noctty);

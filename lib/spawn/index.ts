@@ -43,8 +43,14 @@ export type { TerminalSpawnOptions } from './terminal';
  * before its exec (blocked opening a FIFO, say) is killed with SIGKILL and reaped, so the program
  * does not run (one whose exec completes at that very moment is killed at once).
  *
+ * The sandbox options (`namespaces`, `uidMap`/`gidMap`, `hostname`, `chroot`, `capabilities`,
+ * `ambientCapabilities`, `noNewPrivileges`) are applied in the child too, in the order and with
+ * the needs that docs/sandbox.md gives.
+ *
  * @throws (rejects) SyscallError with `step`: 'exec' (ENOENT, EACCES, ENOEXEC, E2BIG, ENOTDIR),
- *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; ETIMEDOUT
+ *   'chdir', 'open fd N', 'setuid'/'setgid'/'setgroups' (EPERM), 'setrlimit', ...; for the
+ *   sandbox 'clone' (EPERM: a namespace without 'user', unprivileged), 'uid_map'/'gid_map'
+ *   (EPERM), 'mount', 'sethostname', 'loopback', 'chroot', 'capset', 'prctl'; ETIMEDOUT
  *   with the `step` the child was stuck in when `timeout` passed before its exec ('queued' if it
  *   was not cloned yet); ECHILD with `step` and `signal` when the child was killed before its exec
  *   by someone else; a TypeError or RangeError for bad arguments (NUL bytes, '=' in an env name,

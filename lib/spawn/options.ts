@@ -13,6 +13,7 @@ import { openFlags, type OpenFlags } from '../posix-spawn';
 import { signalList, signalNumber, type Signal } from '../signals';
 import { openTerminal, terminalRequest, type OpenedPty, type TerminalSpawnOptions } from './terminal';
 import { GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger } from '../validate';
+import { SANDBOX_OPTION_KEYS, sandboxRequest, type SandboxOptions } from './sandbox';
 
 /**
  * What one of the child's fds 0..2 is connected to:
@@ -33,8 +34,8 @@ export type RlimitName =
 /** A limit: one value for soft and hard, or `[soft, hard]`. `Infinity` is RLIM_INFINITY. */
 export type RlimitValue = number | bigint | readonly [number | bigint, number | bigint];
 
-/** Options of `spawn` and `run` (the terminal options: lib/spawn/terminal.ts). */
-export interface SpawnOptions extends TerminalSpawnOptions {
+/** Options of `spawn` and `run` (the sandbox's: docs/sandbox.md; the terminal's: docs/terminals.md). */
+export interface SpawnOptions extends SandboxOptions, TerminalSpawnOptions {
   /** argv[0] as the program sees it (default: `file`). */
   argv0?: Bytes;
   /** The environment (default: `process.env` at the time of the call). */
@@ -252,6 +253,7 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
   if (nice !== undefined) request.nice = nice;
   const umask = optionalInteger(options.umask, 'options.umask', 0, 0o777);
   if (umask !== undefined) request.umask = umask;
+  sandboxRequest(options, request);
 
   // fds 3 and up.
   const extra: RawFdPlan[] = [];
@@ -278,7 +280,7 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
 const groupId = (group: unknown, name: string, i: number): number => validateInteger(group, `${name}[${i}]`, 0, 2 ** 32 - 2);
 
 /** The options of `spawn` (and, but for stdio, of `run`). */
-export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', 'pty', 'setctty', 'foreground', 'noctty'] as const;
+export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', ...SANDBOX_OPTION_KEYS, 'pty', 'setctty', 'foreground', 'noctty'] as const;
 
 /**
  * readOptions for SPAWN_OPTION_KEYS, as one object literal of fixed shape: it runs on every spawn,
@@ -307,6 +309,14 @@ export function readSpawnOptions(options: unknown): SpawnOptions {
     signal: o.signal,
     timeout: o.timeout,
     killSignal: o.killSignal,
+    namespaces: o.namespaces,
+    uidMap: o.uidMap,
+    gidMap: o.gidMap,
+    hostname: o.hostname,
+    chroot: o.chroot,
+    noNewPrivileges: o.noNewPrivileges,
+    capabilities: o.capabilities,
+    ambientCapabilities: o.ambientCapabilities,
     pty: o.pty,
     setctty: o.setctty,
     foreground: o.foreground,
