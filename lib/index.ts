@@ -70,7 +70,11 @@ export {
   type StdioOption,
   type RlimitName,
   type RlimitValue,
+  type TerminalSpawnOptions,
 } from './spawn/index';
+export { openpty, Pty, type PtyOptions, type PtyPair, type WindowSize } from './pty';
+export { tcgetattr, tcsetattr, makeRaw, isatty, ttyname, termiosFlags, type TerminalAttributes, type ControlCharacter, type TcsetattrWhen } from './termios';
+export { sigprocmask, sigpending, type SigprocmaskHow } from './sigmask';
 export { run, type RunOptions, type RunResult } from './spawn/run';
 export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
 export { runSync, type RunSyncOptions } from './spawn/run-sync';

@@ -66,6 +66,10 @@ export interface RawSpawnRequest {
   capabilities?: bigint;
   ambientCapabilities?: bigint;
   noNewPrivileges?: boolean;
+  /** Terminals (lib/spawn/terminal.ts): the child's fd made its controlling terminal, the parent's terminal fd whose foreground the child takes, TIOCNOTTY. */
+  setctty?: number;
+  foreground?: number;
+  noctty?: boolean;
 }
 
 /**
@@ -80,7 +84,7 @@ export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | 
  * its index, and `size` is the number of slots.
  */
 export interface SpawnSchema {
-  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'namespaceFlags' | 'cgroupFd' | 'hasUidMap' | 'hasGidMap' | 'hasHostname' | 'hasChroot' | 'setCapabilities' | 'capabilitiesLow' | 'capabilitiesHigh' | 'ambientLow' | 'ambientHigh' | 'noNewPrivileges' | 'size', number>>;
+  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'namespaceFlags' | 'cgroupFd' | 'hasUidMap' | 'hasGidMap' | 'hasHostname' | 'hasChroot' | 'setCapabilities' | 'capabilitiesLow' | 'capabilitiesHigh' | 'ambientLow' | 'ambientHigh' | 'noNewPrivileges' | 'setctty' | 'foreground' | 'noctty' | 'size', number>>;
   readonly fd: Readonly<Record<'target' | 'source' | 'optional' | 'flags' | 'mode' | 'size', number>>;
   readonly result: Readonly<Record<'id' | 'pid' | 'pidfd' | 'errno' | 'step' | 'stepIndex' | 'signal' | 'size', number>>;
 }

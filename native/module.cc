@@ -10,11 +10,15 @@
 #include "posix_spawn.h"
 #include "process.h"
 #include "procfs.h"
+#include "pty.h"
+#include "pty_stream.h"
 #include "reaper.h"
 #include "resources.h"
 #include "session.h"
+#include "sigmask.h"
 #include "signal_handlers.h"
 #include "spawn.h"
+#include "termios.h"
 #include "testing.h"
 #include "util/addon_state.h"
 #include "util/error.h"
@@ -44,6 +48,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fork::Initialize(env, exports);
   resources::Initialize(env, exports);
   fd_calls::Initialize(env, exports);
+  pty::Initialize(env, exports);
+  pty_stream::Initialize(env, exports);
+  termios::Initialize(env, exports);
+  sigmask::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

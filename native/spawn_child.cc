@@ -15,7 +15,7 @@
 //
 // Man pages: clone(2), execve(2), setsid(2), wait4(2), setpgid(2), setgroups(2), setresuid(2),
 // prlimit(2), setpriority(2), umask(2), prctl(2) PR_SET_PDEATHSIG, close_range(2),
-// rt_sigaction(2), rt_sigprocmask(2).
+// rt_sigaction(2), rt_sigprocmask(2), ioctl_tty(2) (TIOCSPGRP, TIOCNOTTY, TIOCSCTTY).
 #include "spawn_child.h"
 
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -287,6 +288,33 @@ POSIX_PROCESS_CHILD_SIDE void StartSession(ChildPlan* plan) {
   }
 }
 
+// foreground: the child's new group (or the one it joined) becomes the foreground group of the
+// parent's terminal fd, before exec, so the program never runs in the background for a moment
+// (what a shell's child does, and Go's Foreground). SIGTTOU, which tcsetpgrp from a background
+// group raises, is blocked: the child runs with a full mask until its exec.
+POSIX_PROCESS_CHILD_SIDE void TakeForeground(ChildPlan* plan) {
+  if (plan->foreground < 0) return;
+  pid_t group = plan->pgid > 0 ? plan->pgid : static_cast<pid_t>(RawSyscall(SYS_getpid));
+  long result = RawSyscall(SYS_ioctl, plan->foreground, TIOCSPGRP, &group);
+  if (result < 0) Fail(plan, ChildStep::kForeground, result);
+}
+
+// noctty: leave the controlling terminal (TIOCNOTTY on fd 0, as Go's Noctty); setctty: the
+// child's fd N becomes the controlling terminal of the session it leads (TIOCSCTTY, without
+// stealing it from another session: argument 0). The facade asks for setctty only with setsid.
+POSIX_PROCESS_CHILD_SIDE void SetControllingTerminal(ChildPlan* plan) {
+  long result;
+  if (plan->noctty && (result = RawSyscall(SYS_ioctl, 0, TIOCNOTTY, 0)) < 0) {
+    Fail(plan, ChildStep::kNoctty, result);
+  }
+  if (plan->setctty >= 0) {
+    Enter(plan, ChildStep::kSetctty);
+    if ((result = RawSyscall(SYS_ioctl, plan->setctty, TIOCSCTTY, 0)) < 0) {
+      Fail(plan, ChildStep::kSetctty, result);
+    }
+  }
+}
+
 // The child's steps as a table, in the order they run (spawn_child.h says why): each is recorded
 // as the step under way (Enter) before it runs, and records finer steps itself where it has them
 // (which fd, setgid after setgroups). A step fails through Fail, which exits.
@@ -298,10 +326,9 @@ struct Step {
 // Up to the session: run by the child itself (RunChild); the intermediate of daemon() then
 // clones the daemon, which runs the rest.
 constexpr Step kSessionSteps[] = {
-    {ChildStep::kPdeathsig, DieWithParent},
-    {ChildStep::kSignals, ResetSignals},
-    {ChildStep::kUsernsSync, AwaitIdMaps},
-    {ChildStep::kSetsid, StartSession},
+    {ChildStep::kPdeathsig, DieWithParent},   {ChildStep::kSignals, ResetSignals},
+    {ChildStep::kUsernsSync, AwaitIdMaps},    {ChildStep::kSetsid, StartSession},
+    {ChildStep::kForeground, TakeForeground},
 };
 
 // After the session: run by the child, or by the daemon (FinishChild).
@@ -313,6 +340,7 @@ constexpr Step kProgramSteps[] = {
     {ChildStep::kRlimit, SetLimits},
     {ChildStep::kChdir, ChangeDirectory},
     {ChildStep::kDup, ArrangeFds},
+    {ChildStep::kNoctty, SetControllingTerminal},
     {ChildStep::kNoNewPrivs, SetNoNewPrivileges},
     {ChildStep::kPdeathsig, SetProgramDeathSignal},
     {ChildStep::kSigmask, SetSignalMask},

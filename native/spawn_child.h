@@ -20,11 +20,15 @@ namespace posix_process::spawn {
 //   with it from its first instruction (re-armed after the credentials, which clear it);
 // - signal dispositions next, before anything that can block, so no handler of Node's runs here;
 // - setsid or setpgid before the daemon's clone, which must happen in the new session;
+// - the new group into the terminal's foreground right after it is made, as Go does, while the
+//   parent's terminal fd is still open (SIGTTOU is blocked: the child starts with a full mask);
 // - setgroups, setgid, setuid in that order: after setuid the others are no longer allowed;
 // - limits, niceness and umask after them: a raised hard limit or a negative nice then needs
 //   the privileges of the new user;
 // - chdir before the fds, so that a relative { path } is relative to the new cwd;
 // - the fds: sources moved above the targets, then each target placed, the rest closed;
+// - the controlling terminal once the fds are in place (TIOCNOTTY, or TIOCSCTTY on the child's
+//   fd N in the session made at setsid), as Go does, so that N is the child's own numbering;
 // - the program's own parent-death signal right before exec (none, or the user's), with the
 //   getppid re-check; the signal mask last, so nothing blocked earlier is lost; then exec.
 // The sandbox's steps (spawn_sandbox.cc, docs/sandbox.md), in Go's forkAndExecInChild1 order:
@@ -45,6 +49,7 @@ namespace posix_process::spawn {
   X(kGidMap, "gid_map") /* the parent */ \
   X(kSetsid, "setsid")                   \
   X(kSetpgid, "setpgid")                 \
+  X(kForeground, "tcsetpgrp")            \
   X(kDaemonFork, "clone")                \
   X(kMount, "mount")                     \
   X(kHostname, "sethostname")            \
@@ -62,6 +67,8 @@ namespace posix_process::spawn {
   X(kDup, "dup2")                        \
   X(kOpen, "open")                       \
   X(kCloseRange, "close_range")          \
+  X(kNoctty, "ioctl")                    \
+  X(kSetctty, "ioctl")                   \
   X(kNoNewPrivs, "prctl")                \
   X(kSigmask, "sigprocmask")             \
   X(kExec, "execve")
@@ -162,6 +169,13 @@ struct ChildPlan {
 
   uint64_t sigmask;           // bit (signo - 1): blocked in the program
   uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored
+
+  // Terminals (pty): the child's fd to make its controlling terminal (TIOCSCTTY) or -1; the
+  // parent's terminal fd whose foreground group the child's group becomes (TIOCSPGRP) or -1;
+  // whether to leave the controlling terminal (TIOCNOTTY on fd 0).
+  int setctty;
+  int foreground;
+  bool noctty;
 
   // The exec notice: the write end of a close-on-exec pipe, which the child keeps open until
   // exec, so the parent sees end-of-file once the child has exec'd or exited. -1 under

@@ -182,6 +182,9 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   };
   plan.sigmask = signal_set(kSigmaskLow, kSigmaskHigh);
   plan.reset_to_default = signal_set(kResetLow, kResetHigh);
+  plan.setctty = static_cast<int>(in_range(kSetctty, -1, INT32_MAX));
+  plan.foreground = static_cast<int>(in_range(kForeground, -1, INT32_MAX));
+  plan.noctty = in_range(kNoctty, 0, 1) != 0;
 
   if (!info[3].IsUndefined()) {
     auto groups = info[3].As<Napi::Array>();
@@ -235,6 +238,9 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
     // would fire immediately, and a process group to join would be in another session.
     plan.pdeathsig = 0;
     plan.pgid = -1;
+    plan.setctty = -1;  // the daemon never leads its session: it can have no terminal
+    plan.foreground = -1;
+    plan.noctty = false;
   }
   return job;
 }
@@ -307,6 +313,9 @@ Napi::Value SpawnDecodeForTest(const Napi::CallbackInfo& info) {
                                   : env.Null());
   decoded.Set("ambientCapabilities", Napi::BigInt::New(env, plan.ambient_capabilities));
   decoded.Set("noNewPrivileges", plan.no_new_privileges);
+  decoded.Set("setctty", plan.setctty);
+  decoded.Set("foreground", plan.foreground);
+  decoded.Set("noctty", plan.noctty);
   Napi::Array groups = Napi::Array::New(env, plan.group_count);
   for (size_t i = 0; i < plan.group_count; i++)
     groups.Set(static_cast<uint32_t>(i), plan.groups[i]);

@@ -10,40 +10,45 @@
 #pragma once
 
 // X(enum name, exported name): the request's numbers. -1 leaves a setting as it is.
-#define POSIX_PROCESS_LAYOUT_SLOTS(X)                                                      \
-  X(kCandidateCount, candidateCount) /* how many of the strings are which (TakeStrings) */ \
-  X(kArgvCount, argvCount)                                                                 \
-  X(kEnvCount, envCount) /* -1: the child gets this process's environment */               \
-  X(kHasCwd, hasCwd)                                                                       \
-  X(kFdCount, fdCount)                                                                     \
-  X(kSetsid, setsid) /* 1: setsid */                                                       \
-  X(kPgid, pgid)     /* -1, or 0 (new group) or the group to join */                       \
-  X(kGid, gid)                                                                             \
-  X(kUid, uid)                                                                             \
-  X(kNice, nice) /* NaN: leave */                                                          \
-  X(kUmask, umask)                                                                         \
-  X(kPdeathsig, pdeathsig) /* 0: none */                                                   \
-  X(kDaemonize, daemonize) /* 1: daemon() */                                               \
-  /* Signal sets, in two 32-bit halves: bit (signo - 1) stands for signo. */               \
-  X(kSigmaskLow, sigmaskLow)                                                               \
-  X(kSigmaskHigh, sigmaskHigh)                                                             \
-  X(kResetLow, resetLow) /* reset to SIG_DFL */                                            \
-  X(kResetHigh, resetHigh)                                                                 \
-  /* sandbox: CLONE_NEW* flags (0: none), and a cgroup v2 directory's fd (-1: none); */    \
-  /* 1 for each string after the fd paths, in this order: the uid map, the gid map, the */ \
-  /* hostname, the chroot; capability sets in two 32-bit halves (bit n: capability n). */  \
-  X(kNamespaceFlags, namespaceFlags)                                                       \
-  X(kCgroupFd, cgroupFd)                                                                   \
-  X(kHasUidMap, hasUidMap)                                                                 \
-  X(kHasGidMap, hasGidMap)                                                                 \
-  X(kHasHostname, hasHostname)                                                             \
-  X(kHasChroot, hasChroot)                                                                 \
-  X(kSetCapabilities, setCapabilities) /* 1: cut the sets to capabilities */               \
-  X(kCapabilitiesLow, capabilitiesLow)                                                     \
-  X(kCapabilitiesHigh, capabilitiesHigh)                                                   \
-  X(kAmbientLow, ambientLow)                                                               \
-  X(kAmbientHigh, ambientHigh)                                                             \
-  X(kNoNewPrivileges, noNewPrivileges)
+#define POSIX_PROCESS_LAYOUT_SLOTS(X)                                                          \
+  X(kCandidateCount, candidateCount) /* how many of the strings are which (TakeStrings) */     \
+  X(kArgvCount, argvCount)                                                                     \
+  X(kEnvCount, envCount) /* -1: the child gets this process's environment */                   \
+  X(kHasCwd, hasCwd)                                                                           \
+  X(kFdCount, fdCount)                                                                         \
+  X(kSetsid, setsid) /* 1: setsid */                                                           \
+  X(kPgid, pgid)     /* -1, or 0 (new group) or the group to join */                           \
+  X(kGid, gid)                                                                                 \
+  X(kUid, uid)                                                                                 \
+  X(kNice, nice) /* NaN: leave */                                                              \
+  X(kUmask, umask)                                                                             \
+  X(kPdeathsig, pdeathsig) /* 0: none */                                                       \
+  X(kDaemonize, daemonize) /* 1: daemon() */                                                   \
+  /* Signal sets, in two 32-bit halves: bit (signo - 1) stands for signo. */                   \
+  X(kSigmaskLow, sigmaskLow)                                                                   \
+  X(kSigmaskHigh, sigmaskHigh)                                                                 \
+  X(kResetLow, resetLow) /* reset to SIG_DFL */                                                \
+  X(kResetHigh, resetHigh)                                                                     \
+  /* sandbox: CLONE_NEW* flags (0: none), and a cgroup v2 directory's fd (-1: none); */        \
+  /* 1 for each string after the fd paths, in this order: the uid map, the gid map, the */     \
+  /* hostname, the chroot; capability sets in two 32-bit halves (bit n: capability n). */      \
+  X(kNamespaceFlags, namespaceFlags)                                                           \
+  X(kCgroupFd, cgroupFd)                                                                       \
+  X(kHasUidMap, hasUidMap)                                                                     \
+  X(kHasGidMap, hasGidMap)                                                                     \
+  X(kHasHostname, hasHostname)                                                                 \
+  X(kHasChroot, hasChroot)                                                                     \
+  X(kSetCapabilities, setCapabilities) /* 1: cut the sets to capabilities */                   \
+  X(kCapabilitiesLow, capabilitiesLow)                                                         \
+  X(kCapabilitiesHigh, capabilitiesHigh)                                                       \
+  X(kAmbientLow, ambientLow)                                                                   \
+  X(kAmbientHigh, ambientHigh)                                                                 \
+  X(kNoNewPrivileges, noNewPrivileges)                                                         \
+  /* Terminals (pty): the child's fd made its controlling terminal (-1: none), the parent's */ \
+  /* fd of the terminal whose foreground the child's group takes (-1: none), TIOCNOTTY. */     \
+  X(kSetctty, setctty)                                                                         \
+  X(kForeground, foreground)                                                                   \
+  X(kNoctty, noctty)
 
 // One fd of the child: the target, the parent's source fd or -1 for a path (the next of the
 // request's path strings), whether a missing source is fine, and the open flags and mode for a

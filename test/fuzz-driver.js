@@ -271,6 +271,10 @@ const spawnBad = {
   signal: badAbortSignal,
   timeout: badTimeout,
   killSignal: badSignal,
+  pty: [v("'yes'", 'yes'), v('5', 5), v('null', null), v('{ cols: 0 }', () => ({ cols: 0 })), v('{ rows: 1.5 }', () => ({ rows: 1.5 })), v('revoked proxy', () => revoked())],
+  setctty: badCount,
+  foreground: [v('-1', -1), v('1.5', 1.5), v("'0'", '0'), v('null', null), v('{}', () => ({}))],
+  noctty: badBool,
 };
 const runBad = {
   ...spawnBad,
@@ -513,12 +517,24 @@ const targets = {
   ExitError: () => [arg(junk.concat(v('{ status: null }', () => ({ status: null })), v("{ status: { kind: 'x' } }", () => ({ status: { kind: 'x' } }))))],
   SyscallError: () => [arg(junk), arg(junk), arg(junk), arg(junk)],
   ...resourceTargets,
+  // Never a size that opens a pty: each of these is refused.
+  openpty: () => [arg([v('{ cols: 0 }', () => ({ cols: 0 })), v('{ rows: -1 }', () => ({ rows: -1 })), v('{ cols: 1.5 }', () => ({ cols: 1.5 })), v('null', null), v('5', 5), v('revoked proxy', () => revoked()), v('throwing getter', () => throwingGetter('cols'))])],
+  // The fuzzer's fds are pipes and files, never terminals: ENOTTY at most.
+  tcgetattr: () => [arg(junk)],
+  tcsetattr: () => [arg(junk), arg(junk), arg(junk)],
+  makeRaw: () => [arg(junk)],
+  isatty: () => [arg(junk)],
+  ttyname: () => [arg(junk)],
+  // Never a call that changes the mask: an unknown how, or signals that are refused.
+  sigprocmask: () => (chance(0.5) ? [arg(junk), arg(junk)] : [fixed(pick(['block', 'unblock', 'setmask'])), arg(badSignalArray.concat(v("['SIGKILL']", () => ['SIGKILL']), v('[32]', () => [32])))]),
+  sigpending: () => [arg(junk)],
 };
 const starters = new Set(['posixSpawn', 'posixSpawnp', 'spawn', 'run', 'daemon', 'runSync', 'pipeline']);
 // Exports that take no argument to refuse and would change this process: never called.
 const notCalled = {
   setsid: 'would move this process into a new session',
   fork: 'would fork this process',
+  Pty: 'made by spawn with the pty option (its constructor is internal)',
   ChildProcess: "a handle is made by spawn (its constructor is internal); its methods are fuzzed on this fuzzer's own child",
 };
 

@@ -45,6 +45,8 @@ describe('the spawn request schema', () => {
       rlimits: { nofile: [256, 1024], core: Infinity },
       pdeathsig: 'SIGTERM',
       nice: 5,
+      foreground: 3,
+      noctty: true,
     });
     const plan = decode(prepared.request);
     const rtmin = binding.realtimeSignalRange().min;
@@ -79,6 +81,9 @@ describe('the spawn request schema', () => {
       capabilities: null,
       ambientCapabilities: 0n,
       noNewPrivileges: false,
+      setctty: -1,
+      foreground: 3,
+      noctty: true,
       groups: [100, 4],
       rlimits: [
         { resource: binding.spawnOptionConstants.rlimits.nofile, soft: 256n, hard: 1024n },
@@ -105,6 +110,9 @@ describe('the spawn request schema', () => {
       pdeathsig: 0,
       daemonize: false,
       sigmask: 0n,
+      setctty: -1,
+      foreground: -1,
+      noctty: false,
       groups: null,
       rlimits: [],
     });

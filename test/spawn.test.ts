@@ -651,6 +651,8 @@ describe('spawn: the direct clone and the spawning thread', () => {
     const layout = new Float64Array(binding.spawnSchema.layout.size);
     layout.set([1, 1, -1, 0, 0, 0, -1, -1, -1, NaN, -1, 0, 0, 0, 0, 0, 0]);
     layout[binding.spawnSchema.layout.cgroupFd] = -1;
+    layout[binding.spawnSchema.layout.setctty] = -1;
+    layout[binding.spawnSchema.layout.foreground] = -1;
     const nofile = binding.spawnOptionConstants.rlimits.nofile!;
     const start = (limit: unknown): unknown => binding.spawnStart(-1, '/bin/true\0true\0', layout, undefined, [{ resource: nofile, soft: limit, hard: limit }] as never);
     for (const bad of [-1, 0.5, 2 ** 60, 2n ** 64n]) expect(() => start(bad)).toThrow(RangeError);

@@ -10,11 +10,13 @@ import type { Readable, Writable } from 'node:stream';
 import { abortError, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
+import { createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
 import { closed, readLines, type ChildExitResult, type ChildStream, type StderrOf, type StdinOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
+import { nextStop, type OpenedPty } from './terminal';
 
 const noSettler = (): void => {};
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
@@ -49,6 +51,8 @@ export class ChildProcess implements AsyncDisposable {
   #finished: Promise<ChildExitResult> | undefined;
   /** Whether the child leads its own process group (`setsid`, or `pgid: 0`). */
   readonly leadsGroup: boolean;
+  /** The master of the child's terminal with the `pty` option (lib/pty.ts), else null. */
+  readonly pty: Pty | null;
   #result: WaitIdResult | null = null;
   // False once the wait has ended, reaped or failed: the pidfd is closed then, and its number may
   // already belong to another file.
@@ -56,7 +60,7 @@ export class ChildProcess implements AsyncDisposable {
   readonly #exited: Promise<WaitIdResult>;
 
   /** @internal Created by `spawn` only. */
-  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean) {
+  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null = null) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
@@ -65,6 +69,7 @@ export class ChildProcess implements AsyncDisposable {
     this.stderr = streams[2] ?? null;
     this.stdio = streams;
     this.leadsGroup = leadsGroup;
+    this.pty = pty;
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
@@ -145,6 +150,22 @@ export class ChildProcess implements AsyncDisposable {
   }
 
   /**
+   * Waits for the child's next stop or continue without reaping it (waitid(2) with WSTOPPED |
+   * WCONTINUED on its pidfd, checked at each SIGCHLD): resolves with a result whose `status.kind`
+   * is 'stopped' (with the signal: SIGTSTP for Ctrl-Z, SIGTTIN for a background read of the
+   * terminal...) or 'continued'; or with the exit result (as `wait()`) if the child ends first.
+   * Each stop and each continue is reported once, to one caller; one not yet reported when this
+   * is called is reported at once.
+   *
+   * @returns the stop, the continue or the exit
+   * @see waitid(2)
+   */
+  waitStopped(): Promise<WaitIdResult> {
+    if (!this.#pidfdOpen) return this.#exited;
+    return nextStop(this.pidfd, () => this.#pidfdOpen, this.#exited);
+  }
+
+  /**
    * Sends a signal to the child through its pidfd (pidfd_send_signal(2)): it can never reach
    * another process that got the pid after this child was reaped.
    *
@@ -183,7 +204,7 @@ export class ChildProcess implements AsyncDisposable {
       }
     }
     await this.#exited.catch(() => {});
-    for (const stream of this.stdio) stream?.destroy();
+    for (const stream of [...this.stdio, this.pty]) stream?.destroy();
   }
 }
 
@@ -224,6 +245,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   private readonly parentEnds: readonly (number | null)[];
   private readonly childEnds: readonly number[];
   private readonly leadsGroup: boolean;
+  private readonly pty: OpenedPty | undefined;
   // Set by promiseFor (see takeSettlers).
   resolve: (child: ChildProcess) => void = noSettler;
   reject: (error: unknown) => void = noSettler;
@@ -238,6 +260,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     this.parentEnds = prepared.parentEnds;
     this.childEnds = prepared.childEnds;
     this.leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
+    this.pty = prepared.pty;
   }
 
   settle(result: RawSpawnResult): void {
@@ -246,12 +269,12 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     // A cancelled spawn never resolves: native code killed and reaped its child.
     if (!('pid' in result) || deadline?.cancelled === true) {
       deadline?.stop();
-      closeAll(this.parentEnds);
+      closeAll(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
       this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 || target > 2 })));
-    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup);
+    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path));
     deadline?.adopt(child);
     this.resolve(child);
   }

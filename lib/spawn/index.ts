@@ -22,6 +22,7 @@ import { queueSpawn } from './request';
 
 export { ChildProcess, type ChildProcessOf } from './child-process';
 export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './options';
+export type { TerminalSpawnOptions } from './terminal';
 
 /**
  * Starts a program and resolves with its handle once it has been exec'd; rejects with the error
@@ -81,7 +82,7 @@ export function spawn<const O extends SpawnOptions = Record<never, never>>(file:
   } catch (error) {
     pending.reject(error);
     try {
-      closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+      closeAll([...prepared.childEnds, ...prepared.parentEnds, prepared.pty?.master ?? null]);
     } catch {
       // spawn() reports by its promise only: the binding's refusal is the error that matters.
     }

@@ -11,6 +11,7 @@ import { argvStartingWith, buildEnvironment, execCandidates, validateBytes, type
 import { binding, type RawFdPlan, type RawSpawnRequest } from '../native';
 import { openFlags, type OpenFlags } from '../posix-spawn';
 import { signalList, signalNumber, type Signal } from '../signals';
+import { openTerminal, terminalRequest, type OpenedPty, type TerminalSpawnOptions } from './terminal';
 import { GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger } from '../validate';
 import { SANDBOX_OPTION_KEYS, sandboxRequest, type SandboxOptions } from './sandbox';
 
@@ -33,8 +34,8 @@ export type RlimitName =
 /** A limit: one value for soft and hard, or `[soft, hard]`. `Infinity` is RLIM_INFINITY. */
 export type RlimitValue = number | bigint | readonly [number | bigint, number | bigint];
 
-/** Options of `spawn` and `run` (the sandbox's: docs/sandbox.md). */
-export interface SpawnOptions extends SandboxOptions {
+/** Options of `spawn` and `run` (the sandbox's: docs/sandbox.md; the terminal's: docs/terminals.md). */
+export interface SpawnOptions extends SandboxOptions, TerminalSpawnOptions {
   /** argv[0] as the program sees it (default: `file`). */
   argv0?: Bytes;
   /** The environment (default: `process.env` at the time of the call). */
@@ -95,6 +96,8 @@ export interface PreparedSpawn extends Pick<FdLayout, 'parentEnds' | 'childEnds'
   request: RawSpawnRequest;
   file: Bytes;
   cwd?: Bytes;
+  /** The pty of `pty` (its slave is also in childEnds). */
+  pty?: OpenedPty;
 }
 
 // The fd plans of 'inherit' and 'ignore', the same for every spawn (plans are never changed once
@@ -287,9 +290,13 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
     }
   }
 
-  const { fds, parentEnds, childEnds } = fdLayout(options.stdio, extra);
+  const terminal = terminalRequest(options, request);
+  // Opened last but for the pipes: fdLayout cannot fail with the slave's fd as stdio.
+  const pty = openTerminal(terminal);
+  const { fds, parentEnds, childEnds } = fdLayout(pty === undefined ? options.stdio : pty.slave, extra);
   request.fds = fds;
-  const prepared: PreparedSpawn = { request, parentEnds, childEnds, file: program };
+  const prepared: PreparedSpawn = { request, parentEnds, childEnds: pty === undefined ? childEnds : [...childEnds, pty.slave], file: program };
+  if (pty !== undefined) prepared.pty = pty;
   if (cwd !== undefined) prepared.cwd = cwd;
   return prepared;
 }
@@ -297,7 +304,7 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
 const groupId = (group: unknown, name: string, i: number): number => validateInteger(group, `${name}[${i}]`, 0, 2 ** 32 - 2);
 
 /** The options of `spawn` (and, but for stdio, of `run`). */
-export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', ...SANDBOX_OPTION_KEYS] as const;
+export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', ...SANDBOX_OPTION_KEYS, 'pty', 'setctty', 'foreground', 'noctty'] as const;
 
 /**
  * readOptions for SPAWN_OPTION_KEYS, as one object literal of fixed shape: it runs on every spawn,
@@ -334,6 +341,10 @@ export function readSpawnOptions(options: unknown): SpawnOptions {
     noNewPrivileges: o.noNewPrivileges,
     capabilities: o.capabilities,
     ambientCapabilities: o.ambientCapabilities,
+    pty: o.pty,
+    setctty: o.setctty,
+    foreground: o.foreground,
+    noctty: o.noctty,
   };
 }
 const NO_OPTIONS: SpawnOptions = Object.freeze({});

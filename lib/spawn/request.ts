@@ -205,6 +205,9 @@ export function packRequest(request: RawSpawnRequest): void {
   layout[L.ambientLow] = ambient === undefined ? 0 : Number(ambient & 0xffffffffn);
   layout[L.ambientHigh] = ambient === undefined ? 0 : Number(ambient >> 32n);
   layout[L.noNewPrivileges] = request.noNewPrivileges === true ? 1 : 0;
+  layout[L.setctty] = request.setctty ?? -1;
+  layout[L.foreground] = request.foreground ?? -1;
+  layout[L.noctty] = request.noctty === true ? 1 : 0;
   // All strings in one: the native side converts it once and splits it at the NULs (none of
   // the strings has one: validated). Buffers are byte-exact, so with any of them, the array.
   let allStrings = true;

@@ -1,0 +1,215 @@
+/**
+ * Pseudo-terminals: `openpty` (a master/slave pair), and `Pty`, the duplex stream on a master
+ * that `spawn(..., { pty })` gives as `child.pty`.
+ *
+ * Reading a master: once the last fd of the slave is closed, read(2) on the master returns what
+ * is still buffered, then fails with EIO. That EIO is the end of the terminal's output, not an
+ * error: `Pty` ends its readable side there, and only there. The master is read natively
+ * (native/pty_stream.cc), not as a libuv stream, which would end at the first POLLHUP and lose
+ * the tail (docs/terminals.md).
+ */
+import * as os from 'node:os';
+import { Duplex } from 'node:stream';
+import { invalidArgType, SyscallError } from './errors';
+import { terminalBinding as native, type PtyStreamHandle } from './terminal-binding';
+import { readOptions, validateInteger, validating } from './validate';
+
+/** The size of a terminal, in character cells. */
+export interface WindowSize {
+  /** Columns (ws_col). */
+  cols: number;
+  /** Rows (ws_row). */
+  rows: number;
+}
+
+/** Options of `openpty` and of `spawn`'s `pty` option. */
+export interface PtyOptions {
+  /** Columns, 1 to 65535 (default 80). */
+  cols?: number;
+  /** Rows, 1 to 65535 (default 24). */
+  rows?: number;
+}
+
+/** A pseudo-terminal pair made by `openpty`. Both fds are close-on-exec; close them when done. */
+export interface PtyPair {
+  /** The master (controlling) end: what a terminal emulator reads and writes. */
+  master: number;
+  /** The slave end: the terminal a program sees (its fds 0..2). */
+  slave: number;
+  /** The slave's path, e.g. `/dev/pts/3` (ptsname(3)). */
+  path: string;
+}
+
+/** @internal The size of `options`, validated; 80 x 24 by default. */
+export function ptySize(options: unknown, name: string): WindowSize {
+  if (options === undefined || options === true) return { cols: 80, rows: 24 };
+  if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
+  const { cols, rows } = readOptions<PtyOptions>(options, ['cols', 'rows'], name);
+  return {
+    cols: cols === undefined ? 80 : validateInteger(cols, `${name}.cols`, 1, 65535),
+    rows: rows === undefined ? 24 : validateInteger(rows, `${name}.rows`, 1, 65535),
+  };
+}
+
+/**
+ * Opens a new pseudo-terminal pair: posix_openpt(3) (O_RDWR, O_NOCTTY, O_CLOEXEC), grantpt(3),
+ * unlockpt(3), ptsname(3), then the slave opened with O_NOCTTY and O_CLOEXEC, and the window size
+ * set. Opening it never gives the caller a controlling terminal.
+ *
+ * @param options - `{ cols, rows }`, 80 x 24 by default
+ * @returns `{ master, slave, path }`; the caller closes both fds (`fs.closeSync`)
+ * @throws TypeError `ERR_INVALID_ARG_TYPE`, RangeError `ERR_OUT_OF_RANGE` for a bad size;
+ *   SyscallError from `posix_openpt` (ENOSPC, EMFILE), `grantpt`, `unlockpt`, `ptsname`, `open`
+ * @see posix_openpt(3), pty(7), openpty(3)
+ * @example
+ * ```ts
+ * const { master, slave, path } = openpty({ cols: 100, rows: 30 });
+ * ```
+ */
+export function openpty(options?: PtyOptions): PtyPair {
+  const { cols, rows } = validating('openpty', () => ptySize(options, 'options'));
+  const [master, slave, path] = native.openPty(cols, rows);
+  return { master, slave, path };
+}
+
+// Only createPty may construct a Pty: it adopts the fd it is given and closes it.
+const constructing = Symbol('Pty');
+
+/** @internal A Pty on `master` (spawn's pty option). */
+export function createPty(master: number, path: string): Pty {
+  return new Pty(constructing, master, path);
+}
+
+const EVENT_DATA = 0;
+const EVENT_END = 1;
+const EVENT_ERROR = 2;
+const EAGAIN = os.constants.errno.EAGAIN;
+const EIO = os.constants.errno.EIO;
+
+/**
+ * A duplex stream on a pseudo-terminal's master: what the program writes to its terminal is read
+ * here, and what is written here is the program's keyboard input (Ctrl-C is `'\x03'`, Ctrl-Z
+ * `'\x1a'`, Ctrl-D `'\x04'`, all interpreted by the terminal's line discipline). It ends when
+ * every fd of the slave has been closed, after everything written before that has been read:
+ * wait for `'end'` (or `finished()`) to have the whole output. Writes after the terminal has hung
+ * up are dropped, as the kernel drops them. Destroying it closes the master.
+ *
+ * Only `spawn(..., { pty })` makes one (`child.pty`): `new Pty()` throws TypeError
+ * `ERR_ILLEGAL_CONSTRUCTOR`; the class is exported for `instanceof`.
+ */
+export class Pty extends Duplex {
+  /** The master fd (valid until the stream is destroyed). */
+  readonly fd: number;
+  /** The slave's path, e.g. `/dev/pts/3`. */
+  readonly path: string;
+  readonly #handle: PtyStreamHandle;
+  #closed = false;
+  #reading = false;
+  // A write that the terminal could not take at once: the rest, and its callback.
+  #pending: { chunk: Buffer; offset: number; callback: (error?: Error | null) => void } | undefined;
+
+  /** @internal Made by spawn (createPty): adopts `master`, which it closes when destroyed. */
+  constructor(key: typeof constructing, master: number, path: string) {
+    if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a Pty is made by spawn() with the pty option'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
+    super({ allowHalfOpen: false, decodeStrings: true });
+    this.fd = master;
+    this.path = path;
+    this.#handle = native.ptyStreamOpen(master, (kind, value) => this.#onEvent(kind, value));
+  }
+
+  #onEvent(kind: number, value: Buffer | number): void {
+    if (kind === EVENT_DATA) {
+      if (!this.push(value)) this.#poll(false);
+    } else if (kind === EVENT_END) {
+      this.#reading = false;
+      this.push(null);
+    } else if (kind === EVENT_ERROR) {
+      this.destroy(new SyscallError('read', value as number));
+    } else {
+      this.#continueWrite();
+    }
+  }
+
+  #poll(reading: boolean): void {
+    this.#reading = reading;
+    if (!this.#closed) native.ptyStreamPoll(this.#handle, reading, this.#pending !== undefined);
+  }
+
+  /** The window size (TIOCGWINSZ). @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed */
+  get size(): WindowSize {
+    this.#checkOpen();
+    const [cols, rows] = native.getWindowSize(this.fd);
+    return { cols, rows };
+  }
+
+  /** Columns of the window. */
+  get cols(): number {
+    return this.size.cols;
+  }
+
+  /** Rows of the window. */
+  get rows(): number {
+    return this.size.rows;
+  }
+
+  /**
+   * Changes the window size (TIOCSWINSZ): the kernel sends SIGWINCH to the terminal's foreground
+   * process group when the size changes.
+   *
+   * @param cols - columns, 1 to 65535
+   * @param rows - rows, 1 to 65535
+   * @throws RangeError `ERR_OUT_OF_RANGE`; Error `ERR_STREAM_DESTROYED` once the stream is destroyed
+   * @see ioctl_tty(2)
+   */
+  resize(cols: number, rows: number): void {
+    validateInteger(cols, 'cols', 1, 65535);
+    validateInteger(rows, 'rows', 1, 65535);
+    this.#checkOpen();
+    native.setWindowSize(this.fd, cols, rows);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
+  }
+
+  /** @internal */
+  override _read(): void {
+    if (!this.#reading) this.#poll(true);
+  }
+
+  /** @internal */
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#pending = { chunk, offset: 0, callback };
+    this.#continueWrite();
+  }
+
+  // Writes what the terminal takes now; the rest waits for the master to be writable.
+  #continueWrite(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    while (pending.offset < pending.chunk.length) {
+      const written = this.#closed ? -EIO : native.ptyStreamWrite(this.#handle, pending.chunk, pending.offset);
+      if (written === -EAGAIN) {
+        this.#poll(this.#reading);
+        return;
+      }
+      if (written < 0) break; // EIO and the like: the terminal hung up, the input is dropped
+      pending.offset += written;
+    }
+    this.#pending = undefined;
+    this.#poll(this.#reading);
+    pending.callback();
+  }
+
+  /** @internal */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      native.ptyStreamClose(this.#handle);
+    }
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.callback(error);
+    callback(error);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * @internal The native functions of terminals and signal masks (native/pty.cc, native/termios.cc,
+ * native/sigmask.cc), typed here rather than in lib/native.ts so that the feature's files stay
+ * together.
+ */
+import { binding } from './native';
+
+/** @internal */
+export interface TerminalBinding {
+  openPty(cols: number, rows: number): [master: number, slave: number, path: string];
+  setWindowSize(fd: number, cols: number, rows: number): void;
+  getWindowSize(fd: number): [cols: number, rows: number];
+  isatty(fd: number): boolean;
+  ttyname(fd: number): string;
+  /** [iflag, oflag, cflag, lflag, ispeed, ospeed, ...c_cc] */
+  tcgetattr(fd: number): number[];
+  tcsetattr(fd: number, when: number, values: number[]): void;
+  readonly termiosConstants: {
+    readonly flags: Readonly<Record<string, number>>;
+    readonly cc: Readonly<Record<string, number>>;
+    readonly when: Readonly<Record<'now' | 'drain' | 'flush', number>>;
+    /** [B constant, baud] pairs, flattened. */
+    readonly speeds: readonly number[];
+    readonly nccs: number;
+  };
+  sigprocmask(how: number, low: number, high: number): [low: number, high: number];
+  sigpending(): [low: number, high: number];
+  raiseInThreadForTest(signo: number): void;
+  closeFd(fd: number): void;
+  /** Adopts a master fd; onEvent(kind, value): 0 data (Buffer), 1 end, 2 error (errno), 3 writable. */
+  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Buffer | number) => void): PtyStreamHandle;
+  ptyStreamPoll(handle: PtyStreamHandle, read: boolean, write: boolean): void;
+  /** Bytes written, or -errno. */
+  ptyStreamWrite(handle: PtyStreamHandle, buffer: Buffer, offset: number): number;
+  ptyStreamClose(handle: PtyStreamHandle): void;
+}
+
+/** @internal The native side of a Pty (native/pty_stream.cc). */
+export type PtyStreamHandle = { readonly __ptyStream: unique symbol };
+
+/** @internal */
+export const terminalBinding = binding as unknown as TerminalBinding;

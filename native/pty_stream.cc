@@ -1,0 +1,247 @@
+// The reading and writing of a pseudo-terminal's master from the event loop (lib/pty.ts's Pty).
+//
+// Not a libuv stream: libuv ends a stream at POLLHUP after a short read (uv__stream_io), and a
+// master reports POLLHUP as soon as the slave's last fd closes, while the tty layer may still
+// hold output not yet passed to the line discipline; that is the "lost tail" of pty libraries
+// built on libuv streams (node-pty's tty.ReadStream). Here the master is read until read(2)
+// itself says EIO, which n_tty only says once the buffered output has all been read. Reads are
+// gathered into chunks of up to 64 KiB (a pty read gives at most 4 KiB) before they reach
+// JavaScript.
+//
+// Man pages: pty(7), read(2), write(2), uv_poll_t in libuv's docs.
+#include "pty_stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <memory>
+
+#include "util/arguments.h"
+#include "util/error.h"
+
+namespace posix_process::pty_stream {
+
+namespace {
+
+constexpr size_t kChunkSize = 64 * 1024;
+// Chunks delivered per readiness event before the loop gets a turn.
+constexpr int kChunksPerEvent = 16;
+
+// What the facade's callback receives: (kind, value).
+enum EventKind { kData = 0, kEnd = 1, kError = 2, kWritable = 3 };
+
+struct Stream {
+  uv_poll_t poll;
+  int fd = -1;
+  napi_env env = nullptr;
+  Napi::FunctionReference on_event;
+  std::unique_ptr<Napi::AsyncContext> async_context;
+  std::unique_ptr<char[]> buffer{new char[kChunkSize]};
+  bool reading = false;
+  bool writing = false;
+  bool ended = false;   // EIO (or an error) seen: no more reads
+  bool closed = false;  // closed from JavaScript or by the environment's teardown
+  // The Stream is freed once both its handle has closed and its External has been collected:
+  // either may come first.
+  bool handle_closed = false;
+  bool finalized = false;
+  bool cleanup_hook = false;  // the environment's cleanup hook is registered
+};
+
+void DeleteStream(uv_handle_t* handle) {
+  auto* stream = static_cast<Stream*>(handle->data);
+  stream->handle_closed = true;
+  if (stream->finalized) delete stream;
+}
+
+void CleanupStream(void* data);
+
+void CloseStream(Stream* stream) {
+  if (stream->closed) return;
+  if (stream->cleanup_hook) {
+    napi_remove_env_cleanup_hook(stream->env, CleanupStream, stream);
+    stream->cleanup_hook = false;
+  }
+  stream->closed = true;
+  uv_poll_stop(&stream->poll);
+  ::close(stream->fd);
+  stream->on_event.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&stream->poll), DeleteStream);
+}
+
+// The environment is going away: close (the hook is unregistered by CloseStream itself).
+void CleanupStream(void* data) {
+  auto* stream = static_cast<Stream*>(data);
+  stream->cleanup_hook = false;
+  CloseStream(stream);
+}
+
+void OnPoll(uv_poll_t* handle, int status, int events);
+
+// Returns 0 or a libuv error.
+int UpdatePoll(Stream* stream) {
+  if (stream->closed) return 0;
+  int events =
+      (stream->reading && !stream->ended ? UV_READABLE : 0) | (stream->writing ? UV_WRITABLE : 0);
+  if (events == 0) return uv_poll_stop(&stream->poll);
+  return uv_poll_start(&stream->poll, events, OnPoll);
+}
+
+// Calls the facade; false if the stream was closed meanwhile (by the callback).
+bool Emit(Stream* stream, EventKind kind, size_t length = 0, int err = 0) {
+  Napi::Env env(stream->env);
+  Napi::HandleScope scope(env);
+  try {
+    napi_value value;
+    if (kind == kData) {
+      value = Napi::Buffer<char>::Copy(env, stream->buffer.get(), length);
+    } else {
+      value = Napi::Number::New(env, err);
+    }
+    stream->on_event.MakeCallback(env.Global(), {Napi::Number::New(env, kind), value},
+                                  *stream->async_context);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  }
+  return !stream->closed;
+}
+
+// Reads until EAGAIN, EIO, a full chunk budget, or the facade stops reading.
+void ReadSome(Stream* stream) {
+  size_t filled = 0;
+  int chunks = 0;
+  while (stream->reading && !stream->ended) {
+    ssize_t n = ::read(stream->fd, stream->buffer.get() + filled, kChunkSize - filled);
+    if (n > 0) {
+      filled += static_cast<size_t>(n);
+      if (filled < kChunkSize) continue;
+      if (!Emit(stream, kData, filled)) return;
+      filled = 0;
+      if (++chunks == kChunksPerEvent) return;
+      continue;
+    }
+    int err = n == 0 ? EIO : errno;
+    if (err == EINTR) continue;
+    if (filled > 0 && !Emit(stream, kData, filled)) return;
+    filled = 0;
+    if (err == EAGAIN) return;
+    // EIO: the slave's last fd was closed and everything before has been read (the end);
+    // anything else is an error. Either way reading is over.
+    stream->ended = true;
+    UpdatePoll(stream);
+    Emit(stream, err == EIO ? kEnd : kError, 0, err);
+    return;
+  }
+  if (filled > 0) Emit(stream, kData, filled);
+}
+
+void OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* stream = static_cast<Stream*>(handle->data);
+  if (stream->closed) return;
+  if (status < 0) {
+    stream->ended = true;
+    stream->reading = false;
+    stream->writing = false;
+    UpdatePoll(stream);
+    Emit(stream, kError, 0, -status);
+    return;
+  }
+  if ((events & UV_READABLE) != 0) ReadSome(stream);
+  if (!stream->closed && stream->writing && (events & UV_WRITABLE) != 0) {
+    stream->writing = false;  // the facade asks again if its write is still short
+    UpdatePoll(stream);
+    Emit(stream, kWritable);
+  }
+}
+
+void FinalizeStream(Napi::Env /*env*/, Stream* stream) {
+  stream->finalized = true;
+  CloseStream(stream);
+  if (stream->handle_closed) delete stream;
+}
+
+Stream* StreamArgument(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "stream: external");
+  }
+  return info[0].As<Napi::External<Stream>>().Data();
+}
+
+// ptyStreamOpen(fd, onEvent) -> a handle that owns fd (closed by ptyStreamClose, the
+// environment's teardown, or the garbage collector). The fd is made non-blocking.
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Argument(info, 0, "fd");
+  if (info.Length() < 2 || !info[1].IsFunction()) throw Napi::TypeError::New(env, "onEvent");
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int err = errno;
+    throw SyscallError(env, err, "fcntl");
+  }
+  uv_loop_t* loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
+  }
+  auto* stream = new Stream();
+  int err = uv_poll_init(loop, &stream->poll, fd);
+  if (err != 0) {
+    delete stream;
+    throw SyscallError(env, -err, "uv_poll_init");
+  }
+  stream->poll.data = stream;
+  stream->fd = fd;
+  stream->env = env;
+  stream->on_event = Napi::Persistent(info[1].As<Napi::Function>());
+  stream->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:pty");
+  napi_add_env_cleanup_hook(env, CleanupStream, stream);
+  stream->cleanup_hook = true;
+  return Napi::External<Stream>::New(env, stream, FinalizeStream);
+}
+
+// ptyStreamPoll(handle, read, write): which events the facade wants.
+Napi::Value Poll(const Napi::CallbackInfo& info) {
+  Stream* stream = StreamArgument(info);
+  stream->reading = info[1].ToBoolean();
+  stream->writing = info[2].ToBoolean();
+  int err = UpdatePoll(stream);
+  if (err != 0) throw SyscallError(info.Env(), -err, "uv_poll_start");
+  return info.Env().Undefined();
+}
+
+// ptyStreamWrite(handle, buffer, offset) -> bytes written, or -errno (EAGAIN: wait for
+// writable; EIO: the terminal has hung up).
+Napi::Value Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Stream* stream = StreamArgument(info);
+  if (info.Length() < 3 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "buffer");
+  auto buffer = info[1].As<Napi::Buffer<char>>();
+  int32_t offset = Int32Argument(info, 2, "offset");
+  if (offset < 0 || static_cast<size_t>(offset) > buffer.Length()) {
+    throw Napi::RangeError::New(env, "offset");
+  }
+  if (stream->closed) return Napi::Number::New(env, -EBADF);
+  ssize_t n;
+  do {
+    n = ::write(stream->fd, buffer.Data() + offset, buffer.Length() - offset);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  CloseStream(StreamArgument(info));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void Initialize(Napi::Env env, Napi::Object exports) {
+  exports.Set("ptyStreamOpen", Napi::Function::New(env, Open, "ptyStreamOpen"));
+  exports.Set("ptyStreamPoll", Napi::Function::New(env, Poll, "ptyStreamPoll"));
+  exports.Set("ptyStreamWrite", Napi::Function::New(env, Write, "ptyStreamWrite"));
+  exports.Set("ptyStreamClose", Napi::Function::New(env, Close, "ptyStreamClose"));
+}
+
+}  // namespace posix_process::pty_stream

@@ -1,0 +1,364 @@
+// Pseudo-terminals, terminal attributes, signal masks and stops: real ptys, no terminal needed.
+import * as fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { makeRaw, openpty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess, type Pty } from '../lib/index';
+import { binding } from '../lib/native';
+import { prepare } from '../lib/spawn/options';
+import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
+import { terminalBinding } from '../lib/terminal-binding';
+import { openFds, rejection, statField, thrown, until, zombieChildren } from './helpers';
+
+/** Everything the pty says until it ends (the slave's last close). */
+function readAll(pty: Pty): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    pty.setEncoding('utf8');
+    pty.on('data', (chunk: string) => (text += chunk));
+    pty.on('end', () => resolve(text));
+    pty.on('error', reject);
+  });
+}
+
+/** A reader of a pty's output that can wait for a pattern. */
+function screen(pty: Pty): { text: () => string; waitFor: (pattern: RegExp) => Promise<void> } {
+  let text = '';
+  pty.setEncoding('utf8');
+  pty.on('data', (chunk: string) => (text += chunk));
+  return { text: () => text, waitFor: (pattern) => until(() => pattern.test(text), 20_000) };
+}
+
+async function finish(child: ChildProcess): Promise<void> {
+  await child[Symbol.asyncDispose]();
+}
+
+function closeFd(fd: number): void {
+  fs.closeSync(fd);
+}
+
+describe('openpty', () => {
+  it('makes a close-on-exec pair, the slave at path, with the size asked for', () => {
+    const before = openFds();
+    const { master, slave, path } = openpty({ cols: 91, rows: 17 });
+    try {
+      expect(path).toMatch(/^\/dev\/pts\/\d+$/);
+      expect(ttyname(slave)).toBe(path);
+      expect(isatty(master)).toBe(true);
+      expect(isatty(slave)).toBe(true);
+      for (const fd of [master, slave]) {
+        const flags = /flags:\s*(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!;
+        expect(parseInt(flags, 8) & 0o2000000).not.toBe(0); // O_CLOEXEC
+      }
+      expect(terminalBinding.getWindowSize(slave)).toEqual([91, 17]);
+      expect(openpty().slave).toBeGreaterThan(0); // default 80 x 24, checked below
+    } finally {
+      closeFd(master);
+      closeFd(slave);
+    }
+    // the second pair of the test
+    for (const fd of openFds()) if (!before.includes(fd)) closeFd(fd);
+  });
+
+  it('defaults to 80 x 24 and refuses bad sizes before opening anything', () => {
+    const { master, slave } = openpty();
+    expect(terminalBinding.getWindowSize(master)).toEqual([80, 24]);
+    closeFd(master);
+    closeFd(slave);
+    const before = openFds();
+    expect(thrown(() => openpty({ cols: 0 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(thrown(() => openpty({ rows: 70000 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(thrown(() => openpty({ cols: 1.5 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(thrown(() => openpty(null as never))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(openFds()).toEqual(before);
+  });
+});
+
+describe('isatty, ttyname', () => {
+  it('answers for pipes, files and closed fds', () => {
+    const [readEnd, writeEnd] = binding.pipe();
+    expect(isatty(readEnd)).toBe(false);
+    binding.closeFd(readEnd);
+    binding.closeFd(writeEnd);
+    expect(isatty(readEnd)).toBe(false); // closed: false, nothing thrown
+    const fd = fs.openSync('/dev/null', 'r');
+    try {
+      expect(isatty(fd)).toBe(false);
+      expect(thrown(() => ttyname(fd))).toMatchObject({ code: 'ENOTTY', syscall: 'ttyname' });
+    } finally {
+      closeFd(fd);
+    }
+    expect(thrown(() => isatty(-1))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+});
+
+describe('tcgetattr, tcsetattr', () => {
+  it('reads the modes as a typed object and sets them back, booleans winning over the bits', () => {
+    const { master, slave } = openpty();
+    try {
+      const attrs = tcgetattr(slave);
+      expect(attrs).toMatchObject({ echo: true, canonical: true, signals: true });
+      expect(attrs.cc).toMatchObject({ intr: 3, susp: 26, eof: 4, quit: 28 });
+      expect(attrs.ospeed).toBe(38400);
+      tcsetattr(slave, 'now', { ...attrs, echo: false, cc: { ...attrs.cc, intr: 7 } });
+      const changed = tcgetattr(slave);
+      expect(changed).toMatchObject({ echo: false, canonical: true, cc: { intr: 7 } });
+      tcsetattr(slave, 'drain', makeRaw(changed));
+      expect(tcgetattr(slave)).toMatchObject({ echo: false, canonical: false, signals: false, cc: { min: 1, time: 0 } });
+      tcsetattr(slave, 'flush', attrs);
+      expect(tcgetattr(slave)).toEqual(attrs);
+    } finally {
+      closeFd(master);
+      closeFd(slave);
+    }
+  });
+
+  it('reports ENOTTY and refuses bad arguments', () => {
+    const fd = fs.openSync('/dev/null', 'r');
+    const { master, slave } = openpty();
+    try {
+      expect(thrown(() => tcgetattr(fd))).toMatchObject({ code: 'ENOTTY', syscall: 'tcgetattr' });
+      const attrs = tcgetattr(slave);
+      expect(thrown(() => tcsetattr(fd, 'now', attrs))).toMatchObject({ code: 'ENOTTY' });
+      expect(thrown(() => tcsetattr(slave, 'later' as never, attrs))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      expect(thrown(() => tcsetattr(slave, 'now', { ...attrs, ospeed: 12345 }))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      expect(thrown(() => tcsetattr(slave, 'now', { ...attrs, echo: 'yes' as never }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+      expect(thrown(() => tcsetattr(slave, 'now', { ...attrs, cc: { ...attrs.cc, intr: 256 } }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+      expect(tcgetattr(slave)).toEqual(attrs);
+    } finally {
+      closeFd(fd);
+      closeFd(master);
+      closeFd(slave);
+    }
+  });
+});
+
+describe('sigprocmask, sigpending', () => {
+  const blocked = (): bigint => BigInt(`0x${/SigBlk:\s*(\w+)/.exec(fs.readFileSync('/proc/thread-self/status', 'utf8'))![1]}`);
+  const bit = (signo: number): bigint => 1n << BigInt(signo - 1);
+
+  it("changes this thread's mask, returns the previous one, and shows what is pending", () => {
+    const previous = sigprocmask('block', ['SIGWINCH', 'SIGUSR2']);
+    try {
+      expect(previous).not.toContain('SIGWINCH');
+      expect(blocked() & bit(28)).toBe(bit(28));
+      expect(sigprocmask('unblock', ['SIGUSR2'])).toEqual(expect.arrayContaining(['SIGWINCH', 'SIGUSR2']));
+      expect(blocked() & bit(12)).toBe(0n);
+      terminalBinding.raiseInThreadForTest(28);
+      expect(sigpending()).toContain('SIGWINCH');
+    } finally {
+      sigprocmask('setmask', previous); // SIGWINCH is delivered, and ignored by default
+    }
+    expect(sigpending()).not.toContain('SIGWINCH');
+    expect(blocked() & bit(28)).toBe(0n);
+  });
+
+  it('refuses what cannot be blocked and unknown hows', () => {
+    const before = blocked();
+    expect(thrown(() => sigprocmask('block', ['SIGKILL']))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(thrown(() => sigprocmask('block', ['SIGSTOP']))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(thrown(() => sigprocmask('block', [32]))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(thrown(() => sigprocmask('add' as never, ['SIGINT']))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(thrown(() => sigprocmask('block', ['SIGNOPE' as never]))).toMatchObject({ code: 'ERR_UNKNOWN_SIGNAL' });
+    expect(blocked()).toBe(before);
+  });
+});
+
+describe('spawn with pty', () => {
+  it('gives the child a terminal on 0..2, of the right size, as its controlling terminal in a new session', async () => {
+    const before = openFds();
+    const child = await spawn('/bin/sh', ['-c', 'test -t 0 && test -t 1 && test -t 2 && echo tty-ok; stty size; tty; ps -o sid= -o tpgid= -p $$'], { pty: { cols: 100, rows: 30 } });
+    const output = await readAll(child.pty!);
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+    const lines = output.split('\r\n');
+    expect(lines[0]).toBe('tty-ok');
+    expect(lines[1]).toBe('30 100');
+    expect(lines[2]).toBe(child.pty!.path);
+    expect(lines[3]!.trim().split(/\s+/).map(Number)).toEqual([child.pid, child.pid]); // session leader, foreground
+    expect(child.leadsGroup).toBe(true);
+    await finish(child);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('resize reaches the child as SIGWINCH with the new size', async () => {
+    const child = await spawn('/bin/sh', ['-c', "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done"], { pty: { cols: 80, rows: 24 } });
+    try {
+      const out = screen(child.pty!);
+      await out.waitFor(/ready/);
+      expect(child.pty!.size).toEqual({ cols: 80, rows: 24 });
+      child.pty!.resize(132, 43);
+      expect([child.pty!.cols, child.pty!.rows]).toEqual([132, 43]);
+      await out.waitFor(/43 132/);
+      expect(thrown(() => child.pty!.resize(0, 10))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    } finally {
+      await finish(child);
+    }
+    expect(thrown(() => child.pty!.resize(10, 10))).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
+  });
+
+  it('keeps the tail of the output of a child that exits right after writing', async () => {
+    for (let i = 0; i < 5; i++) {
+      const child = await spawn('/bin/sh', ['-c', "head -c 300000 /dev/zero | tr '\\0' x; printf END"], { pty: true });
+      const output = await readAll(child.pty!);
+      expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+      expect(output.length).toBe(300003);
+      expect(output.endsWith('xxxEND')).toBe(true);
+      await finish(child);
+    }
+  });
+
+  it('sends the keyboard to the child and reports its exit code and signal from the real wait', async () => {
+    const child = await spawn('/bin/sh', ['-c', 'read line; echo "got $line"; exit 7'], { pty: true });
+    const out = screen(child.pty!);
+    child.pty!.write('hello\r');
+    await out.waitFor(/got hello/);
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 7 });
+    await finish(child);
+
+    const killed = await spawn('/bin/sh', ['-c', 'echo ready; exec sleep 30'], { pty: true });
+    const killedOut = screen(killed.pty!);
+    await killedOut.waitFor(/ready/);
+    killed.pty!.write('\x03'); // Ctrl-C: SIGINT to the foreground group, which is the child's
+    expect((await killed.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGINT' });
+    await finish(killed);
+  });
+
+  it('leaks no fd of the pty into other children, and none when the spawn fails', async () => {
+    const before = openFds();
+    const child = await spawn('/bin/sh', ['-c', 'echo ready; exec sleep 30'], { pty: true });
+    try {
+      await screen(child.pty!).waitFor(/ready/);
+      const other = await spawn('/bin/sh', ['-c', 'for fd in /proc/self/fd/*; do readlink $fd; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let links = '';
+      other.stdout.setEncoding('utf8');
+      other.stdout.on('data', (chunk: string) => (links += chunk));
+      await new Promise((resolve) => other.stdout.on('end', resolve));
+      await finish(other);
+      expect(links).not.toMatch(/\/dev\/pts|ptmx/);
+      expect(links).not.toBe('');
+    } finally {
+      await finish(child);
+    }
+    expect(openFds()).toEqual(before);
+    const error = await rejection(spawn('/nonexistent/program', [], { pty: true }));
+    expect(error).toMatchObject({ code: 'ENOENT', step: 'exec' });
+    expect(openFds()).toEqual(before);
+  });
+
+  it('refuses the options that the pty replaces', async () => {
+    const before = openFds();
+    for (const options of [{ stdio: 'pipe' }, { setsid: true }, { pgid: 0 }, { setctty: 0 }, { foreground: true }, { noctty: true }] as const) {
+      await expect(spawn('/bin/true', [], { pty: true, ...options })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    await expect(spawn('/bin/true', [], { pty: { cols: -1 } })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(openFds()).toEqual(before);
+  });
+});
+
+describe('setctty, foreground, noctty', () => {
+  it('setctty makes the child fd N its controlling terminal; without setsid it is refused', async () => {
+    const { master, slave, path } = openpty();
+    const before = openFds();
+    const readMaster = (): string => {
+      const bytes = Buffer.alloc(4096);
+      return bytes.subarray(0, fs.readSync(master, bytes)).toString();
+    };
+    try {
+      await expect(spawn('/bin/true', [], { stdio: [slave, 'ignore', 'ignore'], setctty: 0 })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: expect.stringMatching(/needs setsid: true/) as unknown,
+      });
+      // fd 5 of the child (numbered as the child sees it) becomes its terminal; its stdout shows it.
+      for (const [stdio, fds, setctty] of [[['ignore', slave, 'ignore'], { 5: slave }, 5], [['ignore', slave, 'ignore'], {}, 1]] as const) {
+        const child = await spawn('/bin/sh', ['-c', 'ps -o tty= -o tpgid= -p $$'], { stdio: [...stdio], fds, setsid: true, setctty });
+        expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+        const [tty, tpgid] = readMaster().trim().split(/\s+/);
+        expect(tty).toBe(path.replace('/dev/', ''));
+        expect(Number(tpgid)).toBe(child.pid); // the session's group is the foreground one
+        await finish(child);
+      }
+      const notTty = await rejection(spawn('/bin/true', [], { stdio: 'ignore', setsid: true, setctty: 0 }));
+      expect(notTty).toMatchObject({ code: 'ENOTTY', syscall: 'ioctl', step: 'ioctl' });
+      const notOpen = await rejection(spawn('/bin/true', [], { stdio: 'ignore', setsid: true, setctty: 9 }));
+      expect(notOpen).toMatchObject({ code: 'EBADF', step: 'ioctl' });
+    } finally {
+      closeFd(master);
+      closeFd(slave);
+    }
+    expect(zombieChildren()).toEqual([]);
+    expect(openFds().length).toBe(before.length - 2);
+  });
+
+  it('foreground on a terminal that is not the controlling one fails in the child with ENOTTY; bad combinations are refused', async () => {
+    const { master, slave } = openpty();
+    try {
+      const error = await rejection(spawn('/bin/true', [], { stdio: 'ignore', foreground: slave }));
+      expect(error).toMatchObject({ code: 'ENOTTY', syscall: 'tcsetpgrp', step: 'tcsetpgrp' });
+      await expect(spawn('/bin/true', [], { setsid: true, foreground: true })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      await expect(spawn('/bin/true', [], { setsid: true, noctty: true })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      await expect(spawn('/bin/true', [], { foreground: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+      await expect(spawn('/bin/true', [], { noctty: 1 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    } finally {
+      closeFd(master);
+      closeFd(slave);
+    }
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('foreground and noctty, from a process that has a controlling terminal', async () => {
+    // A Node program in a pty (its controlling terminal) spawns with foreground and noctty.
+    const script = `
+      const { spawn, tcsetpgrp, getpgrp } = require('./dist/index.js');
+      (async () => {
+        const fg = await spawn('/bin/sh', ['-c', 'ps -o tpgid= -p $$'], { foreground: true, stdio: ['inherit', 'pipe', 'inherit'] });
+        let text = ''; fg.stdout.setEncoding('utf8'); fg.stdout.on('data', (c) => (text += c));
+        await fg.wait();
+        const inForeground = Number(text.trim()) === fg.pid;
+        tcsetpgrp(0, getpgrp());
+        const ctty = (pid) => require('fs').readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1].split(' ')[4];
+        const kept = await spawn('/bin/sleep', ['5'], {});
+        const left = await spawn('/bin/sleep', ['5'], { noctty: true });
+        const result = [inForeground, ctty(kept.pid) !== '0', ctty(left.pid) === '0'];
+        kept.kill('SIGKILL'); left.kill('SIGKILL'); await kept.wait(); await left.wait();
+        console.log('RESULT ' + JSON.stringify(result));
+      })();`;
+    const child = await spawn(process.execPath, ['-e', script], { pty: true, cwd: process.cwd() });
+    const output = await readAll(child.pty!);
+    expect((await child.wait()).status, output).toEqual({ kind: 'exited', code: 0 });
+    expect(output).toContain('RESULT [true,true,true]');
+    await finish(child);
+  });
+});
+
+describe('the request', () => {
+  it('packs setctty, and foreground as a new group', () => {
+    const { request } = prepare('sh', [], { setsid: true, setctty: 2 });
+    packRequest(request);
+    const { strings, layout } = packedRequest();
+    releasePackedRequest();
+    expect(binding.spawnDecodeForTest(0, strings, layout, undefined, undefined)).toMatchObject({ setsid: true, setctty: 2, foreground: -1, noctty: false });
+    expect(prepare('sh', [], { foreground: true }).request).toMatchObject({ pgid: 0, foreground: 0 });
+    expect(prepare('sh', [], { foreground: 4, pgid: 77 }).request).toMatchObject({ pgid: 77, foreground: 4 });
+  });
+});
+
+describe('waitStopped', () => {
+  it('reports stops and continues without reaping, then the exit', async () => {
+    const child = await spawn('/bin/sleep', ['30']);
+    try {
+      child.kill('SIGSTOP');
+      expect((await child.waitStopped()).status).toEqual({ kind: 'stopped', signal: 'SIGSTOP', signo: 19 });
+      expect(statField(child.pid, 3)).toBe('T');
+      child.kill('SIGCONT');
+      expect((await child.waitStopped()).status).toEqual({ kind: 'continued' });
+      const next = child.waitStopped();
+      child.kill('SIGTERM');
+      expect((await next).status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+      expect(child.exitResult).not.toBeNull();
+      expect((await child.waitStopped()).status).toMatchObject({ kind: 'signaled' });
+    } finally {
+      await finish(child);
+    }
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
