@@ -14,8 +14,13 @@ import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
+import type { Containment, TreeAccounting } from './contain';
+import { DEFAULT_POLICY, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
+import { validateInteger } from '../validate';
 
 const noSettler = (): void => {};
+/** @internal The library's own stop of a child (`timeout`, `signal`, `maxBuffer`): killSignal, then SIGKILL. */
+export const stopFor = Symbol('stopFor');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 
 // Only this module may construct a ChildProcess: its constructor adopts the fd it is given as
@@ -39,14 +44,15 @@ export class ChildProcess implements AsyncDisposable {
   readonly stderr: Readable | null;
   /** Whether the child leads its own process group (`setsid`, or `pgid: 0`). */
   readonly leadsGroup: boolean;
-  #result: WaitIdResult | null = null;
+  #result: ChildResult | null = null;
+  readonly #stop: StopControl;
   // False once the wait has ended, reaped or failed: the pidfd is closed then, and its number may
   // already belong to another file.
   #pidfdOpen = true;
-  readonly #exited: Promise<WaitIdResult>;
+  readonly #exited: Promise<ChildResult>;
 
   /** @internal Created by `spawn` only. */
-  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean) {
+  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, policy: StopPolicy = DEFAULT_POLICY) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
@@ -54,26 +60,29 @@ export class ChildProcess implements AsyncDisposable {
     this.stdout = streams[1] ?? null;
     this.stderr = streams[2] ?? null;
     this.leadsGroup = leadsGroup;
+    this.#stop = new StopControl({ pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen }, policy);
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
     this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
       this.#pidfdOpen = false;
-      this.#result = result;
-    });
+      this.#result = result === null ? null : this.#stop.decorate(result);
+      policy.container?.leaderReaped();
+    }) as Promise<ChildResult>;
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
   }
 
   /** The result once the child has been reaped, else null. */
-  get exitResult(): WaitIdResult | null {
+  get exitResult(): ChildResult | null {
     return this.#result;
   }
 
   /**
    * Waits for the child to exit (from the event loop, without blocking it) and returns its
-   * decoded status and resource usage. Every call returns the same result.
+   * decoded status and resource usage, and whether the library killed it and why (`timedOut`,
+   * `killedBy`, `forced`). Every call returns the same result.
    */
-  wait(): Promise<WaitIdResult> {
+  wait(): Promise<ChildResult> {
     return this.#exited;
   }
 
@@ -106,15 +115,77 @@ export class ChildProcess implements AsyncDisposable {
     binding.kill(-this.pid, signo);
   }
 
-  /** Kills the child with SIGKILL if it still runs, reaps it and closes its streams. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#pidfdOpen) {
-      try {
-        this.kill('SIGKILL');
-      } catch (error) {
-        if (!(error instanceof SyscallError && error.code === 'ESRCH')) throw error;
-      }
+  /**
+   * The containment mechanism in force ('cgroup', 'pid-namespace' or 'subreaper'), or null for a
+   * child spawned without `contain`.
+   */
+  get containment(): Containment | null {
+    return this.#stop.policy.container?.kind ?? null;
+  }
+
+  /**
+   * Signals every process of the contained tree, the leader's orphans included (also once the
+   * leader has exited), and resolves once every one of them has exited and been reaped or
+   * accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
+   * (and the result's `forced` is true).
+   *
+   * @param signal - the signal (default 'SIGTERM'); 'SIGKILL' ends the tree at once
+   * @param options - `forceAfter`: milliseconds of grace before SIGKILL
+   * @returns a Promise that resolves once no process of the tree is left
+   * @throws Error `ERR_NOT_CONTAINED` for a child spawned without `contain`; TypeError /
+   *   RangeError for a bad signal or `forceAfter`
+   * @see docs/containment.md; cgroups(7) (`cgroup.kill`), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
+   * @example
+   * ```ts
+   * const server = await spawn('sh', ['-c', 'setsid sleep 100 & exec my-server'], { contain: true });
+   * await server.killTree('SIGTERM', { forceAfter: 2000 });
+   * ```
+   */
+  killTree(signal: Signal = 'SIGTERM', options: KillTreeOptions = {}): Promise<void> {
+    try {
+      const signo = signalNumber(signal, 'signal');
+      const forceAfter = options.forceAfter === undefined ? false : validateInteger(options.forceAfter, 'options.forceAfter', 0, 2 ** 31 - 1);
+      if (this.#stop.policy.container === null) throw notContained('killTree');
+      return this.#stop.killTree(signo, forceAfter);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
+  }
+
+  /**
+   * The pids of the contained tree's live processes now (the leader included while it runs):
+   * from the cgroup, the namespace, or a walk of /proc. A snapshot.
+   *
+   * @returns the pids, in no particular order
+   * @throws Error `ERR_NOT_CONTAINED` for a child spawned without `contain`
+   */
+  descendants(): number[] {
+    const container = this.#stop.policy.container;
+    if (container === null) throw notContained('descendants');
+    return container.members();
+  }
+
+  /**
+   * CPU time of the whole tree, and peak memory and process count where the cgroup has those
+   * controllers: only the 'cgroup' mechanism measures (null otherwise). Kept after the tree ends.
+   *
+   * @returns the figures, or null
+   */
+  treeAccounting(): TreeAccounting | null {
+    return this.#stop.policy.container?.accounting() ?? null;
+  }
+
+  /** @internal The library's own stop (timeout, abort, maxBuffer, dispose). */
+  [stopFor](reason: KillReason): Promise<void> {
+    return this.#stop.stop(reason);
+  }
+
+  /**
+   * Stops the child if it still runs (the whole tree when contained): `killSignal`, then SIGKILL
+   * after `forceKillAfter`; reaps it and closes its streams.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#pidfdOpen || this.#stop.policy.container !== null) await this.#stop.stop('dispose');
     await this.#exited.catch(() => {});
     for (const stream of [this.stdin, this.stdout, this.stderr]) stream?.destroy();
   }
@@ -153,6 +224,8 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   reject: (error: unknown) => void = noSettler;
   /** `timeout` and `signal`, when given. */
   deadline: Deadline | undefined;
+  /** How the child is stopped, and its container (set by spawn). */
+  policy: StopPolicy = DEFAULT_POLICY;
 
   constructor(prepared: PreparedSpawn) {
     this.file = prepared.file;
@@ -169,23 +242,25 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     // A cancelled spawn never resolves: native code killed and reaped its child.
     if (!('pid' in result) || deadline?.cancelled === true) {
       deadline?.stop();
+      this.policy.container?.abandon();
       closeAll(this.parentEnds);
       this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 })));
-    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup);
+    this.policy.container?.adopt(result.pid);
+    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup, this.policy);
     deadline?.adopt(child);
     this.resolve(child);
   }
 }
 
-function killQuietly(child: ChildProcess, signal: number): void {
-  try {
-    child.kill(signal);
-  } catch {
-    // Already reaped: nothing to kill.
-  }
+function notContained(what: string): Error {
+  return Object.assign(new Error(`${what} needs a contained child: spawn it with contain: true`), { code: 'ERR_NOT_CONTAINED' });
+}
+
+function stopQuietly(child: ChildProcess, reason: KillReason): void {
+  child[stopFor](reason).catch(() => {});
 }
 
 /**
@@ -217,7 +292,7 @@ export class Deadline {
 
   private fire(reason: 'timeout' | 'abort'): void {
     if (this.child !== undefined) {
-      killQuietly(this.child, this.killSignal);
+      stopQuietly(this.child, reason);
       return;
     }
     if (this.fired !== undefined) return;
@@ -227,7 +302,7 @@ export class Deadline {
 
   adopt(child: ChildProcess): void {
     this.child = child;
-    if (this.fired !== undefined) killQuietly(child, this.killSignal);
+    if (this.fired !== undefined) stopQuietly(child, this.fired);
     void child
       .wait()
       .catch(() => {})

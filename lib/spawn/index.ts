@@ -18,6 +18,7 @@ import { argumentError, validateInteger } from '../validate';
 import { ChildProcess, Deadline, PendingSpawn, promiseFor } from './child-process';
 import { closeAll, prepare, readSpawnOptions, type PreparedSpawn, type SpawnOptions } from './options';
 import { queueSpawn } from './request';
+import { openPolicy, readStopOptions } from './kill-tree';
 
 export { ChildProcess } from './child-process';
 export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './options';
@@ -53,24 +54,35 @@ export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './optio
 export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Promise<ChildProcess> {
   let prepared: PreparedSpawn;
   let killSignal: number;
+  let policy: ReturnType<typeof openPolicy>;
+  let stopOptions: ReturnType<typeof readStopOptions>;
   try {
     options = readSpawnOptions(options); // each option read once, here
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
     if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
     if (options.signal?.aborted) throw abortError('spawn', options.signal);
+    stopOptions = readStopOptions(options, killSignal);
     prepared = prepare(file, args, options);
   } catch (error) {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
     return Promise.reject(argumentError(error, 'spawn'));
   }
+  try {
+    policy = openPolicy(stopOptions, prepared.request); // the cgroup leaf, if any, made last
+  } catch (error) {
+    closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+    return Promise.reject(error as Error);
+  }
   const pending = new PendingSpawn(prepared);
+  pending.policy = policy;
   const promise = promiseFor(pending);
   try {
     const id = queueSpawn(prepared.request, pending);
     // Only when asked: a Deadline allocates its closures.
     if (options.timeout !== undefined || options.signal !== undefined) pending.deadline = new Deadline(id, options.timeout, options.signal, killSignal);
   } catch (error) {
+    policy.container?.abandon();
     pending.reject(error);
     try {
       closeAll([...prepared.childEnds, ...prepared.parentEnds]);

@@ -7,7 +7,9 @@ import { invalidArgType, invalidArgValue } from '../errors';
 import type { Bytes } from '../env';
 import { readOptions, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
+import { stopFor } from './child-process';
 import { spawn } from './index';
+import type { ChildResult } from './kill-tree';
 import { SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
 
 /** Options of `run`: those of `spawn` plus output collection. */
@@ -40,6 +42,12 @@ export interface RunResult {
   readonly rusage: WaitIdResult['rusage'];
   readonly stdout: Buffer;
   readonly stderr: Buffer;
+  /** True when `timeout` passed and the library killed the child (see `ChildResult`). */
+  readonly timedOut: ChildResult['timedOut'];
+  /** What made the library kill the child ('timeout', 'abort', 'maxBuffer'...), or null. */
+  readonly killedBy: ChildResult['killedBy'];
+  /** True when the grace period ran out and SIGKILL was sent. */
+  readonly forced: ChildResult['forced'];
 }
 
 /**
@@ -62,11 +70,7 @@ export async function run(file: Bytes, args: readonly Bytes[] = [], options: Run
         if (size > maxBuffer) {
           if (overflow.stream === null) {
             overflow.stream = name;
-            try {
-              child.kill(spawnOptions.killSignal ?? 'SIGTERM');
-            } catch {
-              // Already gone.
-            }
+            child[stopFor]('maxBuffer').catch(() => {});
           }
           return;
         }
@@ -78,7 +82,7 @@ export async function run(file: Bytes, args: readonly Bytes[] = [], options: Run
   child.stdin?.on('error', () => {}); // EPIPE when the child does not read its input
   const [stdout, stderr, result] = await Promise.all([collect(child.stdout!, 'stdout'), collect(child.stderr!, 'stderr'), child.wait()]);
   if (overflow.stream !== null) {
-    throw Object.assign(new RangeError(`${overflow.stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    throw Object.assign(new RangeError(`${overflow.stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: result.killedBy, forced: result.forced, status: result.status });
   }
-  return { pid: child.pid, status: result.status, raw: result.raw, rusage: result.rusage, stdout, stderr };
+  return { pid: child.pid, status: result.status, raw: result.raw, rusage: result.rusage, stdout, stderr, timedOut: result.timedOut, killedBy: result.killedBy, forced: result.forced };
 }
