@@ -11,7 +11,7 @@ import { abortError, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
 import { signalNumber, type Signal } from '../signals';
-import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
+import { waitOnOwnedPidfd } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import type { Containment, TreeAccounting } from './contain';
@@ -148,7 +148,8 @@ export class ChildProcess implements AsyncDisposable {
       if (this.#stop.policy.container === null) throw notContained('killTree');
       return this.#stop.killTree(signo, forceAfter);
     } catch (error) {
-      return Promise.reject(error as Error);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
+      return Promise.reject(error);
     }
   }
 

@@ -72,7 +72,8 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
     policy = openPolicy(stopOptions, prepared.request); // the cgroup leaf, if any, made last
   } catch (error) {
     closeAll([...prepared.childEnds, ...prepared.parentEnds]);
-    return Promise.reject(error as Error);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on the containment's error
+    return Promise.reject(error);
   }
   const pending = new PendingSpawn(prepared);
   pending.policy = policy;

@@ -156,7 +156,7 @@ export function readStopOptions(options: { forceKillAfter?: unknown; contain?: u
   if (cgroup !== undefined && (contain === undefined || contain === false || contain === 'pid-namespace' || contain === 'subreaper')) {
     throw invalidArgValue('options.cgroup', "needs contain: true or 'cgroup'", cgroup);
   }
-  return { killSignal, forceKillAfter: force, contain: contain as ContainOption | undefined, cgroup: cgroup as string | undefined };
+  return { killSignal, forceKillAfter: force, contain: contain as ContainOption | undefined, cgroup: cgroup };
 }
 
 const CONTAINMENTS: readonly Containment[] = ['cgroup', 'pid-namespace', 'subreaper'];
