@@ -71,4 +71,6 @@ export {
   type RlimitValue,
 } from './spawn/index';
 export { run, type RunOptions, type RunResult } from './spawn/run';
+export { availableContainments, type Containment, type ContainOption, type TreeAccounting } from './spawn/contain';
+export type { ChildResult, KillReason, KillTreeOptions } from './spawn/kill-tree';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';

@@ -558,7 +558,19 @@ function missing(kind: Containment, cgroup: string | undefined): string | null {
   }
 }
 
-/** @internal Which mechanisms spawn can use here, best first. */
+/**
+ * The containment mechanisms `spawn` can use on this machine, with this build and privileges,
+ * best first: `contain: true` takes the first. A mechanism missing here is refused when named
+ * (`ERR_CONTAINMENT_UNAVAILABLE`, whose message says what it needs).
+ *
+ * @param cgroup - the cgroup v2 directory the 'cgroup' mechanism would use (default: found)
+ * @returns e.g. `['cgroup', 'subreaper']`; 'subreaper' is always there
+ * @see docs/containment.md; cgroups(7), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
+ * @example
+ * ```ts
+ * if (availableContainments().includes('cgroup')) console.log('trees are killed with cgroup.kill');
+ * ```
+ */
 export function availableContainments(cgroup?: string): Containment[] {
   return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, cgroup) === null);
 }
