@@ -54,6 +54,10 @@ export interface RawSpawnRequest {
   sigmask: readonly number[];
   /** daemon(): setsid, then the daemon is cloned by the child, which exits; the result is the daemon's pid. */
   daemonize?: boolean;
+  /** Sandbox: CLONE_NEW* flags the child is cloned into (clone3); 0 or left out: none. */
+  namespaceFlags?: number;
+  /** Sandbox: an open fd of a cgroup v2 directory the child starts in (CLONE_INTO_CGROUP); -1 or left out: none. */
+  cgroupFd?: number;
 }
 
 /**
@@ -68,7 +72,7 @@ export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | 
  * its index, and `size` is the number of slots.
  */
 export interface SpawnSchema {
-  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'size', number>>;
+  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'namespaceFlags' | 'cgroupFd' | 'size', number>>;
   readonly fd: Readonly<Record<'target' | 'source' | 'optional' | 'flags' | 'mode' | 'size', number>>;
   readonly result: Readonly<Record<'id' | 'pid' | 'pidfd' | 'errno' | 'step' | 'stepIndex' | 'signal' | 'size', number>>;
 }

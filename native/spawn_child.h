@@ -117,6 +117,12 @@ struct ChildPlan {
   // The daemon's pid (also when it failed), written by the kernel as the child clones it.
   volatile pid_t daemon_pid;
 
+  // sandbox: the namespaces the child is cloned into (CLONE_NEW* flags) and the cgroup v2
+  // directory it starts in (an fd in this process, -1: this process's; CLONE_INTO_CGROUP).
+  // Either makes the clone a clone3 (spawn_clone.cc).
+  uint64_t namespace_flags;
+  int cgroup_fd;
+
   uint64_t sigmask;           // bit (signo - 1): blocked in the program
   uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored
 

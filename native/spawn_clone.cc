@@ -58,6 +58,7 @@
 #include <optional>
 
 #include "spawn_internal.h"
+#include "spawn_sandbox.h"
 #include "util/fds.h"
 #include "util/raw_syscall.h"
 
@@ -179,6 +180,29 @@ class AllSignalsBlocked {
   sigset_t previous_;
 };
 
+// Clones the job's child (RunChild on its plan) with `flags`, on a stack whose top is
+// stack + kStackMapSize. A plain spawn takes clone(2); one with namespaces or a cgroup takes
+// clone3(2), whose exit signal is an argument and which alone passes CLONE_INTO_CGROUP and
+// CLONE_NEWTIME: where it is missing (before Linux 5.3, or refused by a seccomp filter, as
+// container runtimes do so that glibc falls back), the other namespaces still go through clone.
+long CloneChild(SpawnJob* job, unsigned long flags, char* stack) {
+  const ChildPlan& plan = job->plan;
+  uint64_t extra = plan.namespace_flags | (plan.cgroup_fd >= 0 ? kCloneIntoCgroup : 0);
+  if (extra != 0) {
+    CloneArgs args = {};
+    args.flags = (flags & ~static_cast<unsigned long>(CSIGNAL)) | extra;
+    args.pidfd = reinterpret_cast<uintptr_t>(&job->clone_pidfd);
+    args.exit_signal = flags & CSIGNAL;
+    args.stack = reinterpret_cast<uintptr_t>(stack);
+    args.stack_size = kStackMapSize;
+    args.cgroup = plan.cgroup_fd >= 0 ? static_cast<uint64_t>(plan.cgroup_fd) : 0;
+    long pid = RawClone3(&args, RunChild, &job->plan);
+    if (pid != -ENOSYS || (extra & (kCloneIntoCgroup | CLONE_NEWTIME)) != 0) return pid;
+    flags |= extra;
+  }
+  return RawClone(flags, stack + kStackMapSize, &job->clone_pidfd, RunChild, &job->plan);
+}
+
 // Clones the job's child on job->stack. Without `wait_for_exec`, with an exec notice, returning
 // at once; false, with nothing done, when the notice cannot be made. With `wait_for_exec` (the
 // spawning thread's fallback), with CLONE_VFORK and no notice. A failed clone sets clone_error.
@@ -199,7 +223,7 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
     std::optional<AllSignalsBlocked> blocked;
     if (block_signals) blocked.emplace();
     job->in_clone = true;
-    pid = RawClone(flags, stack + kStackMapSize, &job->clone_pidfd, RunChild, &job->plan);
+    pid = CloneChild(job, flags, stack);
     job->in_clone = false;
   }
   if (notice >= 0) ::close(notice);  // the child's copy is now the only one

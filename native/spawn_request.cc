@@ -6,6 +6,7 @@
 // Requests are built completely on the JS thread (every string, array and fd table) before the
 // clone.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "spawn_internal.h"
+#include "spawn_sandbox.h"
 #include "spawn_schema.h"
 
 namespace posix_process::spawn {
@@ -197,7 +199,13 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   plan.rlimits = job->rlimits.data();
   plan.rlimit_count = job->rlimits.size();
 
-  plan.parent_pid = ::getpid();
+  plan.namespace_flags = static_cast<uint64_t>(in_range(kNamespaceFlags, 0, UINT32_MAX));
+  if ((plan.namespace_flags & ~kNamespaceCloneFlags) != 0) {
+    throw Napi::RangeError::New(env, "spawnStart: bad namespace flags");
+  }
+  plan.cgroup_fd = static_cast<int>(in_range(kCgroupFd, -1, INT32_MAX));
+  // A child in a new pid namespace sees its parent, outside it, as pid 0 (getppid(2)).
+  plan.parent_pid = (plan.namespace_flags & CLONE_NEWPID) != 0 ? 0 : ::getpid();
   plan.exec_notice_fd = -1;
   if (plan.daemonize) {
     // The daemon's parent is the intermediate child, which exits at once: a parent-death signal
@@ -262,6 +270,8 @@ Napi::Value SpawnDecodeForTest(const Napi::CallbackInfo& info) {
   decoded.Set("daemonize", plan.daemonize);
   decoded.Set("sigmask", Napi::BigInt::New(env, plan.sigmask));
   decoded.Set("resetToDefault", Napi::BigInt::New(env, plan.reset_to_default));
+  decoded.Set("namespaceFlags", static_cast<double>(plan.namespace_flags));
+  decoded.Set("cgroupFd", plan.cgroup_fd);
   Napi::Array groups = Napi::Array::New(env, plan.group_count);
   for (size_t i = 0; i < plan.group_count; i++)
     groups.Set(static_cast<uint32_t>(i), plan.groups[i]);

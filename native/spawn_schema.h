@@ -28,7 +28,10 @@
   X(kSigmaskLow, sigmaskLow)                                                               \
   X(kSigmaskHigh, sigmaskHigh)                                                             \
   X(kResetLow, resetLow) /* reset to SIG_DFL */                                            \
-  X(kResetHigh, resetHigh)
+  X(kResetHigh, resetHigh)                                                                 \
+  /* sandbox: CLONE_NEW* flags (0: none), and a cgroup v2 directory's fd (-1: none) */     \
+  X(kNamespaceFlags, namespaceFlags)                                                       \
+  X(kCgroupFd, cgroupFd)
 
 // One fd of the child: the target, the parent's source fd or -1 for a path (the next of the
 // request's path strings), whether a missing source is fine, and the open flags and mode for a

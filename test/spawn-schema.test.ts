@@ -70,6 +70,8 @@ describe('the spawn request schema', () => {
       daemonize: false,
       sigmask: bit(10) | bit(rtmin + 2) | bit(64),
       resetToDefault: 2n ** 64n - 1n,
+      namespaceFlags: 0,
+      cgroupFd: -1,
       groups: [100, 4],
       rlimits: [
         { resource: binding.spawnOptionConstants.rlimits.nofile, soft: 256n, hard: 1024n },

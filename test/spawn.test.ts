@@ -648,7 +648,9 @@ describe('spawn: the direct clone and the spawning thread', () => {
 
   it('the binding re-checks rlimit values it is passed directly: RangeError, nothing spawned', () => {
     // One candidate, argv of one, this process's environment, no cwd, no fds, options left.
-    const layout = new Float64Array([1, 1, -1, 0, 0, 0, -1, -1, -1, NaN, -1, 0, 0, 0, 0, 0, 0]);
+    const layout = new Float64Array(binding.spawnSchema.layout.size);
+    layout.set([1, 1, -1, 0, 0, 0, -1, -1, -1, NaN, -1, 0, 0, 0, 0, 0, 0]);
+    layout[binding.spawnSchema.layout.cgroupFd] = -1;
     const nofile = binding.spawnOptionConstants.rlimits.nofile!;
     const start = (limit: unknown): unknown => binding.spawnStart(-1, '/bin/true\0true\0', layout, undefined, [{ resource: nofile, soft: limit, hard: limit }] as never);
     for (const bad of [-1, 0.5, 2 ** 60, 2n ** 64n]) expect(() => start(bad)).toThrow(RangeError);

@@ -176,6 +176,8 @@ export function packRequest(request: RawSpawnRequest): void {
   layout[L.sigmaskHigh] = maskHigh >>> 0;
   layout[L.resetLow] = 0xffffffff; // every signal back to SIG_DFL, ignored ones too
   layout[L.resetHigh] = 0xffffffff;
+  layout[L.namespaceFlags] = request.namespaceFlags ?? 0;
+  layout[L.cgroupFd] = request.cgroupFd ?? -1;
   // All strings in one: the native side converts it once and splits it at the NULs (none of
   // the strings has one: validated). Buffers are byte-exact, so with any of them, the array.
   let allStrings = true;

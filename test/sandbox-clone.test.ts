@@ -1,0 +1,153 @@
+// The clone3 path of the spawn (native/spawn_clone.cc, CloneChild): a child started in a cgroup v2
+// directory (CLONE_INTO_CGROUP, the request's cgroupFd slot) and in new namespaces (the
+// namespaceFlags slot), through the internal request that spawn() packs.
+import * as fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildProcess } from '../lib/index';
+import { binding, type RawSpawnRequest } from '../lib/native';
+import { PendingSpawn, promiseFor } from '../lib/spawn/child-process';
+import { prepare, type SpawnOptions } from '../lib/spawn/options';
+import { packedRequest, packRequest, queueSpawn, releasePackedRequest } from '../lib/spawn/request';
+import { openFds, rejection, zombieChildren } from './helpers';
+
+// clone(2) flags, as <sched.h> has them.
+const CLONE_NEWTIME = 0x80;
+const CLONE_NEWNS = 0x20000;
+const CLONE_NEWUTS = 0x04000000;
+const CLONE_NEWIPC = 0x08000000;
+const CLONE_NEWPID = 0x20000000;
+const CLONE_NEWNET = 0x40000000;
+
+/** spawn(), with the internal request fields `extra` added to what `options` packs. */
+function spawnWith(file: string, args: string[], options: Partial<SpawnOptions>, extra: Partial<RawSpawnRequest>): Promise<ChildProcess> {
+  const prepared = prepare(file, args, options);
+  Object.assign(prepared.request, extra);
+  const pending = new PendingSpawn(prepared);
+  const promise = promiseFor(pending);
+  queueSpawn(prepared.request, pending);
+  return promise;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL');
+  await child.wait();
+}
+
+function namespaceOf(pid: number | 'self', kind: string): string {
+  return fs.readlinkSync(`/proc/${pid}/ns/${kind}`);
+}
+
+const cgroupRoot = '/sys/fs/cgroup/unified';
+const haveCgroup2 = fs.existsSync(`${cgroupRoot}/cgroup.procs`);
+
+describe('CLONE_INTO_CGROUP (cgroupFd)', () => {
+  const dir = `${cgroupRoot}/posix-process-sandbox-${process.pid}`;
+  let fd = -1;
+  beforeAll(() => {
+    // The suite runs as root on machines with a cgroup v2 hierarchy: its absence is a failure.
+    expect(haveCgroup2).toBe(true);
+    fs.mkdirSync(dir);
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  });
+  afterAll(() => {
+    fs.closeSync(fd);
+    fs.rmdirSync(dir);
+  });
+
+  it('starts the child in the cgroup the fd names, this process staying where it is', async () => {
+    const fds = openFds();
+    const ours = fs.readFileSync('/proc/self/cgroup', 'utf8');
+    const child = await spawnWith('sleep', ['1000'], { stdio: 'ignore' }, { cgroupFd: fd });
+    try {
+      expect(fs.readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).toMatch(new RegExp(`^0::/posix-process-sandbox-${process.pid}$`, 'm'));
+      expect(fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n')).toContain(String(child.pid));
+      expect(fs.readFileSync('/proc/self/cgroup', 'utf8')).toBe(ours);
+    } finally {
+      await stop(child);
+    }
+    expect(fs.readFileSync(`${dir}/cgroup.procs`, 'utf8')).toBe('');
+    expect(openFds()).toEqual(fds);
+  });
+
+  it('a burst through the spawning thread lands there too', async () => {
+    const children = await Promise.all(Array.from({ length: 4 }, () => spawnWith('sleep', ['1000'], { stdio: 'ignore' }, { cgroupFd: fd })));
+    try {
+      const procs = fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n');
+      for (const child of children) expect(procs).toContain(String(child.pid));
+    } finally {
+      await Promise.all(children.map(stop));
+    }
+  });
+
+  it('an fd that is not a cgroup directory fails the clone, leaving nothing behind', async () => {
+    const fds = openFds();
+    const file = fs.openSync('/proc/self/status', 'r');
+    try {
+      const error = await rejection(spawnWith('/bin/true', [], { stdio: 'ignore' }, { cgroupFd: file }));
+      expect(error).toMatchObject({ syscall: 'clone', step: 'clone' });
+      expect(error.code).toBe('EBADF'); // cgroup_get_from_fd: not a cgroup2 directory
+    } finally {
+      fs.closeSync(file);
+    }
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('namespace flags', () => {
+  it.each([
+    ['uts', CLONE_NEWUTS],
+    ['ipc', CLONE_NEWIPC],
+    ['net', CLONE_NEWNET],
+    ['mnt', CLONE_NEWNS],
+    ['time_for_children', CLONE_NEWTIME], // clone3 only: the child itself is in it
+  ])('%s: the child is in a namespace of its own', async (kind, flag) => {
+    const child = await spawnWith('sleep', ['1000'], { stdio: 'ignore' }, { namespaceFlags: flag });
+    try {
+      const name = kind === 'time_for_children' ? 'time' : kind;
+      expect(namespaceOf(child.pid, name)).not.toBe(namespaceOf('self', name));
+      for (const other of ['uts', 'ipc', 'net', 'mnt', 'pid'].filter((other) => other !== name)) {
+        expect(namespaceOf(child.pid, other)).toBe(namespaceOf('self', other));
+      }
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('pid: the child is pid 1 of a new pid namespace, and reaches its exec (its parent is pid 0 there)', async () => {
+    const child = await spawnWith('sleep', ['1000'], { stdio: 'ignore', pdeathsig: 'SIGKILL' }, { namespaceFlags: CLONE_NEWPID });
+    try {
+      const nspid = /^NSpid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]!.split(/\s+/);
+      expect(nspid).toEqual([String(child.pid), '1']);
+      expect(fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8')).toBe('sleep\x001000\x00');
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('a step failing in the new namespaces is reported and reaped as on the plain path', async () => {
+    const fds = openFds();
+    const error = await rejection(spawnWith('/bin/true', [], { stdio: 'ignore', cwd: '/nonexistent' }, { namespaceFlags: CLONE_NEWPID | CLONE_NEWNET }));
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'chdir', step: 'chdir' });
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('the slots arrive in the plan; flags outside the namespaces are refused before anything runs', () => {
+    const decode = (extra: Partial<RawSpawnRequest>): Record<string, unknown> => {
+      const { request } = prepare('/bin/true', [], {});
+      Object.assign(request, extra);
+      packRequest(request);
+      try {
+        const { strings, layout } = packedRequest();
+        return binding.spawnDecodeForTest(0, strings, layout, undefined, undefined);
+      } finally {
+        releasePackedRequest();
+      }
+    };
+    expect(decode({})).toMatchObject({ namespaceFlags: 0, cgroupFd: -1 });
+    expect(decode({ namespaceFlags: CLONE_NEWPID | CLONE_NEWNET, cgroupFd: 9 })).toMatchObject({ namespaceFlags: CLONE_NEWPID | CLONE_NEWNET, cgroupFd: 9 });
+    expect(() => decode({ namespaceFlags: 0x100 /* CLONE_VM */ })).toThrow(RangeError);
+    expect(() => decode({ cgroupFd: -2 })).toThrow(RangeError);
+  });
+});
