@@ -14,6 +14,7 @@
  */
 import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { binding } from '../native';
 import { SyscallError } from '../errors';
@@ -43,6 +44,8 @@ export interface Container {
   readonly kind: Containment;
   /** The leaf cgroup's fd for CLONE_INTO_CGROUP, or -1. */
   readonly cgroupFd: number;
+  /** CLONE_NEW* flags the child needs, if any. */
+  readonly namespaceFlags?: number;
   /** The spawn succeeded: `pid` leads the tree. */
   adopt(pid: number): void;
   /** The spawn failed: undo what was made for it. */
@@ -340,13 +343,20 @@ function ownCgroupDir(): string | null {
 
 /** Whether `dir` is a cgroup v2 directory in which this process can make a sub-cgroup. */
 function writableCgroup(dir: string): string | null {
-  if (!fs.existsSync(path.join(dir, 'cgroup.procs')) || !fs.existsSync(path.join(dir, 'cgroup.kill'))) return `${dir} is not a cgroup v2 directory with cgroup.kill (Linux 5.14)`;
+  if (!hasCgroupKill()) return `cgroup.kill needs Linux 5.14 (this is ${os.release()})`;
+  if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) return `${dir} is not a cgroup v2 directory`;
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {
     return `${dir} is not writable by this process (delegate a subtree, or name one with the cgroup option)`;
   }
   return null;
+}
+
+/** Whether the kernel has `cgroup.kill` (5.14), which the root cgroup lacks whatever the kernel. */
+function hasCgroupKill(): boolean {
+  const [major = 0, minor = 0] = os.release().split('.').map((part) => parseInt(part, 10));
+  return major > 5 || (major === 5 && minor >= 14);
 }
 
 let processCgroup: string | undefined;
@@ -537,14 +547,80 @@ class CgroupTree implements Container {
   }
 }
 
+// --- PID namespace ---
+
+/** @internal CLONE_NEWPID, as <sched.h> has it. */
+export const CLONE_NEWPID = 0x20000000;
+
+/**
+ * The child is PID 1 of a new PID namespace: every orphan of the tree is reparented to it, and
+ * when it dies the kernel kills every other process of the namespace before its own exit is
+ * reported, so the leader's reaping is the end of the tree.
+ */
+class PidNamespaceTree implements Container {
+  readonly kind = 'pid-namespace';
+  readonly cgroupFd = -1;
+  readonly namespaceFlags = CLONE_NEWPID;
+  private leader = 0;
+  private leaderGone = false;
+  private emptyWaiters: (() => void)[] = [];
+
+  adopt(pid: number): void {
+    this.leader = pid;
+  }
+
+  abandon(): void {
+    this.leaderReaped();
+  }
+
+  leaderReaped(): void {
+    this.leaderGone = true;
+    const waiters = this.emptyWaiters;
+    this.emptyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  members(): number[] {
+    if (this.leaderGone) return [];
+    const found: number[] = [];
+    const stack = [this.leader];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      const stat = statOf(pid);
+      if (stat === null || stat.state === 'Z' || stat.state === 'X') continue;
+      found.push(pid);
+      for (const child of childrenOf(pid)) stack.push(child);
+    }
+    return found;
+  }
+
+  signal(signo: number): void {
+    if (this.leaderGone) return;
+    // PID 1 of a namespace gets only the signals it has a handler for, SIGKILL aside: the other
+    // members are signalled one by one, and SIGKILL to the leader ends them all.
+    if (signo === SIGKILL) {
+      tryKill(this.leader, SIGKILL);
+      return;
+    }
+    for (const pid of this.members()) tryKill(pid, signo);
+  }
+
+  empty(): Promise<void> {
+    if (this.leaderGone) return Promise.resolve();
+    return new Promise<void>((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  accounting(): null {
+    return null;
+  }
+}
+
 // --- choice ---
 
 /** Why a mechanism cannot be used by spawn here, or null when it can. */
 function missing(kind: Containment, cgroup: string | undefined): string | null {
-  const layout = binding.spawnSchema.layout as Record<string, number>;
   switch (kind) {
     case 'cgroup':
-      if (layout.cgroupFd === undefined) return 'this build of spawn has no clone3 CLONE_INTO_CGROUP path';
       try {
         cgroupParent(cgroup);
       } catch (error) {
@@ -552,10 +628,17 @@ function missing(kind: Containment, cgroup: string | undefined): string | null {
       }
       return null;
     case 'pid-namespace':
-      return 'this build of spawn cannot create namespaces';
+      return pidNamespaceMissing();
     case 'subreaper':
       return null;
   }
+}
+
+/** Why this process cannot start a child in a new PID namespace, or null. */
+function pidNamespaceMissing(): string | null {
+  // CLONE_NEWPID needs CAP_SYS_ADMIN in this user namespace (docs/containment.md).
+  if (process.geteuid?.() !== 0) return 'a new PID namespace needs root (CAP_SYS_ADMIN)';
+  return null;
 }
 
 /**
@@ -581,10 +664,9 @@ export function availableContainments(cgroup?: string): Containment[] {
  */
 export function openContainer(option: ContainOption, cgroup: string | undefined): Container {
   const kind = option === true ? availableContainments(cgroup)[0]! : (option as Containment);
-  if (kind === 'cgroup') {
-    if ((binding.spawnSchema.layout as Record<string, number>).cgroupFd === undefined) throw unavailable(kind, 'this build of spawn has no clone3 CLONE_INTO_CGROUP path');
-    return new CgroupTree(cgroupParent(cgroup)); // cgroupParent throws why it cannot
-  }
+  if (kind === 'cgroup') return new CgroupTree(cgroupParent(cgroup)); // cgroupParent throws why it cannot
   if (kind === 'subreaper') return new SubreaperTree();
-  throw unavailable(kind, 'this build of spawn cannot create namespaces');
+  const why = pidNamespaceMissing();
+  if (why !== null) throw unavailable(kind, why);
+  return new PidNamespaceTree();
 }
