@@ -253,7 +253,17 @@ class SubreaperTree implements Container {
 
   signal(signo: number): void {
     if (signo !== SIGKILL) {
-      this.walk((pid) => tryKill(pid, signo));
+      // Listed first, signalled after: a parent that dies of the signal would otherwise take
+      // the list of its children with it. Then again for what a death orphaned meanwhile.
+      const signalled = new Set<number>();
+      for (let round = 0; round < 10; round++) {
+        const fresh = this.walk().filter((pid) => !signalled.has(pid));
+        if (fresh.length === 0) break;
+        for (const pid of fresh) {
+          signalled.add(pid);
+          tryKill(pid, signo);
+        }
+      }
       return;
     }
     this.killing = true;
@@ -373,6 +383,7 @@ function processCgroupUnder(parent: string): string {
   if (processCgroup === dir) return dir;
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
+  enableAccounting(dir);
   const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/ "$1" 2>/dev/null; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdog.on('error', () => {});
@@ -386,6 +397,24 @@ function processCgroupUnder(parent: string): string {
     }
   });
   return dir;
+}
+
+/** Enables the memory and pids controllers for the leaves where the hierarchy offers them (memory.peak, pids.peak). */
+function enableAccounting(dir: string): void {
+  let offered: string[];
+  try {
+    offered = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'latin1').trim().split(' ');
+  } catch {
+    return;
+  }
+  for (const controller of ['memory', 'pids']) {
+    if (!offered.includes(controller)) continue;
+    try {
+      fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), `+${controller}`);
+    } catch {
+      // not delegated to us: the leaves go without it
+    }
+  }
 }
 
 /** @internal For tests: the watchdog's pid and the process cgroup, once made. */
