@@ -122,12 +122,13 @@ function childrenOf(pid: number): number[] {
 const subreaperTrees = new Set<SubreaperTree>();
 let madeSubreaper = false;
 
-/** This process's own children that no handle waits for: candidates for adopted orphans. */
-function adoptedOrphans(): number[] {
+/** Of `pids` (children of this process), those that no handle waits for: adopted orphans. */
+function notOwned(pids: readonly number[]): number[] {
+  if (pids.length === 0) return [];
   const owned = new Set<number>(binding.libuvChildPids());
   for (const tree of subreaperTrees) if (!tree.leaderGone) owned.add(tree.leader);
   for (const pid of ownedByPidfd()) owned.add(pid);
-  return childrenOf(process.pid).filter((pid) => !owned.has(pid));
+  return pids.filter((pid) => !owned.has(pid));
 }
 
 /** Pids that an open pidfd of this process refers to: spawn's children and waitAsync's. */
@@ -205,14 +206,20 @@ class SubreaperTree implements Container {
   private roots(): number[] {
     const roots: number[] = [];
     if (!this.leaderGone) roots.push(this.leader);
-    for (const pid of adoptedOrphans()) {
+    // This process's children that may be orphans of the tree; which of them a handle owns is
+    // costlier to learn (every fd's fdinfo), so asked only about these.
+    const candidates: number[] = [];
+    const zombies = new Set<number>();
+    for (const pid of childrenOf(process.pid)) {
+      if (pid === this.leader) continue;
       const stat = statOf(pid);
       if (stat === null || !this.ours(pid, stat.start)) continue;
-      if (stat.state === 'Z') {
-        this.reap(pid); // an orphan of the tree that ended: ours to reap
-        continue;
-      }
-      roots.push(pid);
+      candidates.push(pid);
+      if (stat.state === 'Z') zombies.add(pid);
+    }
+    for (const pid of notOwned(candidates)) {
+      if (zombies.has(pid)) this.reap(pid); // an orphan of the tree that ended: ours to reap
+      else roots.push(pid);
     }
     return roots;
   }
@@ -384,7 +391,7 @@ function processCgroupUnder(parent: string): string {
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
   enableAccounting(dir);
-  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/ "$1" 2>/dev/null; exit 0';
+  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdog.on('error', () => {});
   watchdog.unref();
@@ -399,6 +406,9 @@ function processCgroupUnder(parent: string): string {
   return dir;
 }
 
+// The controllers enabled for this process's leaves.
+const leafControllers: string[] = [];
+
 /** Enables the memory and pids controllers for the leaves where the hierarchy offers them (memory.peak, pids.peak). */
 function enableAccounting(dir: string): void {
   let offered: string[];
@@ -411,6 +421,7 @@ function enableAccounting(dir: string): void {
     if (!offered.includes(controller)) continue;
     try {
       fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), `+${controller}`);
+      leafControllers.push(controller);
     } catch {
       // not delegated to us: the leaves go without it
     }
@@ -422,8 +433,20 @@ export function cgroupWatchdogForTest(): { pid: number | undefined; dir: string 
   return { pid: watchdog?.pid, dir: processCgroup };
 }
 
+// The parents already found usable (each spawn would otherwise read mountinfo again).
+const usableParents = new Map<string | undefined, string>();
+
 /** Where leaves go: the `cgroup` option, else this process's own cgroup, else the v2 mount. */
 function cgroupParent(requested: string | undefined): string {
+  let parent = usableParents.get(requested);
+  if (parent === undefined) {
+    parent = findCgroupParent(requested);
+    usableParents.set(requested, parent);
+  }
+  return parent;
+}
+
+function findCgroupParent(requested: string | undefined): string {
   if (requested !== undefined) {
     const why = writableCgroup(requested);
     if (why !== null) throw unavailable('cgroup', why);
@@ -446,7 +469,6 @@ class CgroupTree implements Container {
   private readonly leaf: string;
   private watcher: fs.FSWatcher | undefined;
   private emptyWaiters: (() => void)[] = [];
-  private populated = true;
   private leaderGone = false;
   private removed = false;
   private finalAccounting: TreeAccounting | null = null;
@@ -469,51 +491,58 @@ class CgroupTree implements Container {
 
   adopt(): void {
     this.closeFd();
-    // inotify on cgroup.events: the kernel notifies a change of `populated`. Unreferenced: the
-    // leader's wait keeps the loop alive, and empty() refs it while someone waits.
-    this.watcher = fs.watch(path.join(this.leaf, 'cgroup.events'), { persistent: false }, () => this.check());
-    this.watcher.on('error', () => this.check());
-    this.check();
   }
 
   abandon(): void {
     this.closeFd();
-    this.populated = false;
     this.leaderGone = true;
     this.remove();
   }
 
   leaderReaped(): void {
     this.leaderGone = true;
+    // rmdir fails with EBUSY while the cgroup is populated: one call says whether the tree is
+    // gone and removes it if so (docs/containment.md, cost).
+    const snapshot = this.accounting();
+    try {
+      fs.rmdirSync(this.leaf);
+    } catch {
+      // Orphans are left: watch, unreferenced, to remove the leaf once they end on their own.
+      this.watch();
+      this.check();
+      return;
+    }
+    this.finalAccounting = snapshot;
+    this.removed = true;
     this.check();
   }
 
-  private check(): void {
-    if (this.removed) return;
-    let text: string;
-    try {
-      text = fs.readFileSync(path.join(this.leaf, 'cgroup.events'), 'latin1');
-    } catch {
-      text = 'populated 0';
+  /**
+   * inotify on cgroup.events (the kernel notifies each change of `populated`), made only when a
+   * tree outlives its leader or someone waits: a spawn whose tree ends with its leader needs none.
+   */
+  private watch(): void {
+    if (this.watcher !== undefined || this.removed) return;
+    this.watcher = fs.watch(path.join(this.leaf, 'cgroup.events'), { persistent: false }, () => this.check());
+    this.watcher.on('error', () => this.check());
+  }
+
+  /** Whether the tree is gone (`populated 0`); settles the waiters, and removes the leaf once the leader is reaped too. */
+  private check(): boolean {
+    let text = 'populated 0';
+    if (!this.removed) {
+      try {
+        text = fs.readFileSync(path.join(this.leaf, 'cgroup.events'), 'latin1');
+      } catch {
+        // removed
+      }
     }
-    this.populated = !/^populated 0$/m.test(text);
-    if (this.populated) return;
+    if (!text.startsWith('populated 0')) return false;
     const waiters = this.emptyWaiters;
     this.emptyWaiters = [];
     for (const resolve of waiters) resolve();
     if (this.leaderGone) this.remove();
-  }
-
-  private readNumber(file: string, key?: string): number | undefined {
-    let text: string;
-    try {
-      text = fs.readFileSync(path.join(this.leaf, file), 'latin1');
-    } catch {
-      return undefined;
-    }
-    if (key === undefined) return Number(text.trim());
-    const match = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
-    return match === null ? undefined : Number(match[1]);
+    return true;
   }
 
   private remove(): void {
@@ -551,27 +580,43 @@ class CgroupTree implements Container {
   }
 
   empty(): Promise<void> {
-    if (this.removed || !this.populated) return Promise.resolve();
+    if (this.check()) return Promise.resolve();
+    this.watch();
     return new Promise<void>((resolve) => {
       this.emptyWaiters.push(resolve);
       this.watcher?.ref();
-      this.check();
-    }).finally(() => this.watcher?.unref());
+      this.check(); // a change between the first look and the watch
+    }).finally(() => {
+      if (this.emptyWaiters.length === 0) this.watcher?.unref();
+    });
   }
 
   accounting(): TreeAccounting | null {
     if (this.removed) return this.finalAccounting;
-    const usage = this.readNumber('cpu.stat', 'usage_usec');
-    if (usage === undefined) return null;
-    const result: { -readonly [K in keyof TreeAccounting]: TreeAccounting[K] } = {
-      cpuSeconds: usage / 1e6,
-      userCpuSeconds: (this.readNumber('cpu.stat', 'user_usec') ?? 0) / 1e6,
-      systemCpuSeconds: (this.readNumber('cpu.stat', 'system_usec') ?? 0) / 1e6,
+    const read = (file: string): string | undefined => {
+      try {
+        return fs.readFileSync(path.join(this.leaf, file), 'latin1');
+      } catch {
+        return undefined;
+      }
     };
-    const memoryPeak = this.readNumber('memory.peak');
-    if (memoryPeak !== undefined) result.memoryPeakBytes = memoryPeak;
-    const pidsPeak = this.readNumber('pids.peak');
-    if (pidsPeak !== undefined) result.pidsPeak = pidsPeak;
+    const cpu = read('cpu.stat');
+    if (cpu === undefined) return null;
+    const field = (key: string): number => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(cpu)?.[1] ?? 0) / 1e6;
+    const result: { -readonly [K in keyof TreeAccounting]: TreeAccounting[K] } = {
+      cpuSeconds: field('usage_usec'),
+      userCpuSeconds: field('user_usec'),
+      systemCpuSeconds: field('system_usec'),
+    };
+    // Only where enableAccounting could enable the controllers: a failed open costs an exception.
+    if (leafControllers.includes('memory')) {
+      const peak = read('memory.peak');
+      if (peak !== undefined) result.memoryPeakBytes = Number(peak.trim());
+    }
+    if (leafControllers.includes('pids')) {
+      const peak = read('pids.peak');
+      if (peak !== undefined) result.pidsPeak = Number(peak.trim());
+    }
     return result;
   }
 }
