@@ -73,4 +73,5 @@ export {
 export { run, type RunOptions, type RunResult } from './spawn/run';
 export { availableContainments, type Containment, type ContainOption, type TreeAccounting } from './spawn/contain';
 export type { ChildResult, KillReason, KillTreeOptions } from './spawn/kill-tree';
+export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';

@@ -58,6 +58,14 @@ export interface RawSpawnRequest {
   namespaceFlags?: number;
   /** Sandbox: an open fd of a cgroup v2 directory the child starts in (CLONE_INTO_CGROUP); -1 or left out: none. */
   cgroupFd?: number;
+  /** Sandbox (lib/spawn/sandbox.ts): the id maps' text, written by the cloning thread; hostname, chroot, capability sets (bit n: capability n), no_new_privs. */
+  uidMap?: string;
+  gidMap?: string;
+  hostname?: string;
+  chroot?: string | Buffer;
+  capabilities?: bigint;
+  ambientCapabilities?: bigint;
+  noNewPrivileges?: boolean;
 }
 
 /**
@@ -72,7 +80,7 @@ export type RawSpawnResult = { id: number } & ({ pid: number; pidfd: number } | 
  * its index, and `size` is the number of slots.
  */
 export interface SpawnSchema {
-  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'namespaceFlags' | 'cgroupFd' | 'size', number>>;
+  readonly layout: Readonly<Record<'candidateCount' | 'argvCount' | 'envCount' | 'hasCwd' | 'fdCount' | 'setsid' | 'pgid' | 'gid' | 'uid' | 'nice' | 'umask' | 'pdeathsig' | 'daemonize' | 'sigmaskLow' | 'sigmaskHigh' | 'resetLow' | 'resetHigh' | 'namespaceFlags' | 'cgroupFd' | 'hasUidMap' | 'hasGidMap' | 'hasHostname' | 'hasChroot' | 'setCapabilities' | 'capabilitiesLow' | 'capabilitiesHigh' | 'ambientLow' | 'ambientHigh' | 'noNewPrivileges' | 'size', number>>;
   readonly fd: Readonly<Record<'target' | 'source' | 'optional' | 'flags' | 'mode' | 'size', number>>;
   readonly result: Readonly<Record<'id' | 'pid' | 'pidfd' | 'errno' | 'step' | 'stepIndex' | 'signal' | 'size', number>>;
 }

@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "spawn_sandbox.h"
 #include "util/exec_search.h"
 #include "util/kernel_sigaction.h"
 #include "util/raw_syscall.h"
@@ -39,10 +40,12 @@ namespace {
 // An optional source that turned out not to be open in the parent.
 constexpr int kNotOpen = kSourceNotOpen;
 
+}  // namespace
+
 // Records the failed step with `error` (the errno value, positive or as RawSyscall returned it)
 // and exits.
 POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Fail(ChildPlan* plan, ChildStep step, long error,
-                                                int index = 0) {
+                                                int index) {
   plan->error = static_cast<int>(error < 0 ? -error : error);
   plan->step = static_cast<int>(step);
   plan->step_index = index;
@@ -52,10 +55,12 @@ POSIX_PROCESS_CHILD_SIDE [[noreturn]] void Fail(ChildPlan* plan, ChildStep step,
 
 // Records the step the child is about to take (and which fd or limit), so that a parent that
 // sees it die before its exec (killed, by a timeout, an abort or anyone) can say where it was.
-POSIX_PROCESS_CHILD_SIDE void Enter(ChildPlan* plan, ChildStep step, size_t index = 0) {
+POSIX_PROCESS_CHILD_SIDE void Enter(ChildPlan* plan, ChildStep step, size_t index) {
   plan->step_index = static_cast<int>(index);
   plan->step = static_cast<int>(step);
 }
+
+namespace {
 
 // Until its exec the child must die with the thread that cloned it: it shares that process's
 // memory (CLONE_VM), and blocked in a step (opening a FIFO) it would keep it alive for ever.
@@ -295,15 +300,20 @@ struct Step {
 constexpr Step kSessionSteps[] = {
     {ChildStep::kPdeathsig, DieWithParent},
     {ChildStep::kSignals, ResetSignals},
+    {ChildStep::kUsernsSync, AwaitIdMaps},
     {ChildStep::kSetsid, StartSession},
 };
 
 // After the session: run by the child, or by the daemon (FinishChild).
 constexpr Step kProgramSteps[] = {
+    {ChildStep::kMount, EnterSandbox},
+    {ChildStep::kKeepCaps, KeepCapabilities},
     {ChildStep::kSetgroups, SetCredentials},
+    {ChildStep::kCapset, SetCapabilities},
     {ChildStep::kRlimit, SetLimits},
     {ChildStep::kChdir, ChangeDirectory},
     {ChildStep::kDup, ArrangeFds},
+    {ChildStep::kNoNewPrivs, SetNoNewPrivileges},
     {ChildStep::kPdeathsig, SetProgramDeathSignal},
     {ChildStep::kSigmask, SetSignalMask},
     {ChildStep::kExec, Exec},

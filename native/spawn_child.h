@@ -27,24 +27,43 @@ namespace posix_process::spawn {
 // - the fds: sources moved above the targets, then each target placed, the rest closed;
 // - the program's own parent-death signal right before exec (none, or the user's), with the
 //   getppid re-check; the signal mask last, so nothing blocked earlier is lost; then exec.
-#define POSIX_PROCESS_CHILD_STEPS(X)  \
-  X(kNone, "clone") /* not started */ \
-  X(kPdeathsig, "prctl")              \
-  X(kSignals, "sigaction")            \
-  X(kSetsid, "setsid")                \
-  X(kSetpgid, "setpgid")              \
-  X(kDaemonFork, "clone")             \
-  X(kSetgroups, "setgroups")          \
-  X(kSetgid, "setgid")                \
-  X(kSetuid, "setuid")                \
-  X(kRlimit, "setrlimit")             \
-  X(kNice, "setpriority")             \
-  X(kUmask, "umask")                  \
-  X(kChdir, "chdir")                  \
-  X(kDup, "dup2")                     \
-  X(kOpen, "open")                    \
-  X(kCloseRange, "close_range")       \
-  X(kSigmask, "sigprocmask")          \
+// The sandbox's steps (spawn_sandbox.cc, docs/sandbox.md), in Go's forkAndExecInChild1 order:
+// - userns_sync right after the signals: a child in a new user namespace has no uid or gid there
+//   until the thread that cloned it has written its maps (uid_map, gid_map: steps of that
+//   thread, named here for its errors), and every later step needs them;
+// - mount, sethostname, loopback, chroot after the daemon's clone (the daemon's namespaces) and
+//   before the credentials, which may give up the capabilities they need;
+// - prctl(PR_SET_KEEPCAPS) before the credentials, so that ambient capabilities survive setuid;
+// - capset after them (bounding set, then the sets, then the ambient raise), once the uid is final;
+// - prctl(PR_SET_NO_NEW_PRIVS) after the fds, last of what may need privileges.
+#define POSIX_PROCESS_CHILD_STEPS(X)     \
+  X(kNone, "clone") /* not started */    \
+  X(kPdeathsig, "prctl")                 \
+  X(kSignals, "sigaction")               \
+  X(kUsernsSync, "userns_sync")          \
+  X(kUidMap, "uid_map") /* the parent */ \
+  X(kGidMap, "gid_map") /* the parent */ \
+  X(kSetsid, "setsid")                   \
+  X(kSetpgid, "setpgid")                 \
+  X(kDaemonFork, "clone")                \
+  X(kMount, "mount")                     \
+  X(kHostname, "sethostname")            \
+  X(kLoopback, "loopback")               \
+  X(kChroot, "chroot")                   \
+  X(kKeepCaps, "prctl")                  \
+  X(kSetgroups, "setgroups")             \
+  X(kSetgid, "setgid")                   \
+  X(kSetuid, "setuid")                   \
+  X(kCapset, "capset")                   \
+  X(kRlimit, "setrlimit")                \
+  X(kNice, "setpriority")                \
+  X(kUmask, "umask")                     \
+  X(kChdir, "chdir")                     \
+  X(kDup, "dup2")                        \
+  X(kOpen, "open")                       \
+  X(kCloseRange, "close_range")          \
+  X(kNoNewPrivs, "prctl")                \
+  X(kSigmask, "sigprocmask")             \
   X(kExec, "execve")
 
 #define POSIX_PROCESS_STEP_ENTRY(step, name) step,
@@ -117,11 +136,29 @@ struct ChildPlan {
   // The daemon's pid (also when it failed), written by the kernel as the child clones it.
   volatile pid_t daemon_pid;
 
-  // sandbox: the namespaces the child is cloned into (CLONE_NEW* flags) and the cgroup v2
-  // directory it starts in (an fd in this process, -1: this process's; CLONE_INTO_CGROUP).
-  // Either makes the clone a clone3 (spawn_clone.cc).
+  // sandbox (spawn_sandbox.cc): the namespaces the child is cloned into (CLONE_NEW* flags) and
+  // the cgroup v2 directory it starts in (an fd in this process, -1: this process's;
+  // CLONE_INTO_CGROUP), either of which makes the clone a clone3 (spawn_clone.cc). In a new user
+  // namespace the thread that cloned writes `uid_map` and `gid_map` (their text, or nullptr:
+  // none), writing "deny" to setgroups first if `deny_setgroups`, and then opens `userns_gate`
+  // (a futex), which the child waits for if `wait_for_maps`. Then, in the child: `hostname`,
+  // the root `chroot`, the bounding, permitted, effective and inheritable sets cut to
+  // `capabilities` (if `set_capabilities`; bit n: capability n), `ambient_capabilities` raised,
+  // and `no_new_privileges`.
   uint64_t namespace_flags;
   int cgroup_fd;
+  const char* uid_map;
+  const char* gid_map;
+  bool deny_setgroups;
+  bool wait_for_maps;
+  volatile uint32_t userns_gate;  // 0 until the maps are written
+  const char* hostname;
+  size_t hostname_length;
+  const char* chroot;
+  bool set_capabilities;
+  uint64_t capabilities;
+  uint64_t ambient_capabilities;
+  bool no_new_privileges;
 
   uint64_t sigmask;           // bit (signo - 1): blocked in the program
   uint64_t reset_to_default;  // bit (signo - 1): disposition reset to SIG_DFL even if ignored
@@ -138,6 +175,12 @@ struct ChildPlan {
   volatile int step;
   volatile int step_index;  // which fd or rlimit, for kOpen / kDup / kRlimit
 };
+
+// Records the failed step with `error` (the errno value, positive or as RawSyscall returned it)
+// and exits 127; and records the step about to be taken (spawn_child.cc, shared with
+// spawn_sandbox.cc).
+[[noreturn]] void Fail(ChildPlan* plan, ChildStep step, long error, int index = 0);
+void Enter(ChildPlan* plan, ChildStep step, size_t index = 0);
 
 // The entry point given to clone(2). Returns only by exec (never) or exit_group: 127 when a step
 // failed, 0 for the intermediate child of a daemon.

@@ -207,6 +207,12 @@ long CloneChild(SpawnJob* job, unsigned long flags, char* stack) {
 // at once; false, with nothing done, when the notice cannot be made. With `wait_for_exec` (the
 // spawning thread's fallback), with CLONE_VFORK and no notice. A failed clone sets clone_error.
 bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_signals) {
+  // A child waiting for its id maps would hold CLONE_VFORK's wait for ever (Go too forks
+  // without it then).
+  if (wait_for_exec && job->plan.wait_for_maps) {
+    job->clone_error = ENOTSUP;
+    return true;
+  }
   std::unique_lock<std::mutex> clone_lock(clone_mutex, std::defer_lock);
   int notice = -1;
   if (!wait_for_exec) {
@@ -239,6 +245,7 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
   job->clone_pidfd = AboveStdioOrKeep(job->clone_pidfd);
   job->pid = static_cast<pid_t>(pid);
   job->pidfd = job->clone_pidfd;
+  if (job->plan.wait_for_maps) WriteIdMaps(job);
   return true;
 }
 
@@ -257,7 +264,12 @@ void FinishJob(Spawner* spawner, SpawnJob* job) {
     job->exec_notice = -1;
   }
   if (notice >= 0) ::close(notice);  // which also takes it out of the epoll set
-  const ChildPlan& plan = job->plan;
+  ChildPlan& plan = job->plan;
+  if (job->map_error != 0) {  // the child, killed at its gate, is gone: its plan is ours
+    plan.error = job->map_error;
+    plan.step = job->map_step;
+    plan.step_index = 0;
+  }
   bool failed = job->clone_error == 0 && plan.error != 0;
   bool reached_exec = plan.step == static_cast<int>(ChildStep::kExec);
   if (job->clone_error == 0) job->stopped = !failed && (!reached_exec || job->killed);

@@ -72,6 +72,10 @@ struct SpawnJob {
   bool stopped = false;
   int stop_signal = 0;
 
+  // sandbox: the error and step of a failed write of the child's id maps (WriteIdMaps).
+  int map_error = 0;
+  int map_step = 0;
+
   double id = 0;  // the facade's handle for this spawn
 };
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -94,6 +95,10 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   if (fd_count > (layout.size() - kLayoutSlots) / kFdSlots) {
     throw Napi::RangeError::New(env, "spawnStart: bad fd count");
   }
+  size_t sandbox_count = 0;  // the sandbox's strings, after the fd paths
+  for (int slot : {kHasUidMap, kHasGidMap, kHasHostname, kHasChroot}) {
+    sandbox_count += in_range(slot, 0, 1) != 0 ? 1 : 0;
+  }
   size_t path_count = 0;
   for (size_t i = 0; i < fd_count; i++) {
     const double* fd = layout.data() + kLayoutSlots + i * kFdSlots;
@@ -106,7 +111,8 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   }
 
   auto job = std::make_unique<SpawnJob>();
-  TakeStrings(info[1], candidate_count + argv_count + env_count + cwd_count + path_count,
+  TakeStrings(info[1],
+              candidate_count + argv_count + env_count + cwd_count + path_count + sandbox_count,
               job->strings);
   char* const* next = job->strings.data();
   job->candidates.assign(next, next + candidate_count);
@@ -200,10 +206,27 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   plan.rlimit_count = job->rlimits.size();
 
   plan.namespace_flags = static_cast<uint64_t>(in_range(kNamespaceFlags, 0, UINT32_MAX));
-  if ((plan.namespace_flags & ~kNamespaceCloneFlags) != 0) {
-    throw Napi::RangeError::New(env, "spawnStart: bad namespace flags");
-  }
   plan.cgroup_fd = static_cast<int>(in_range(kCgroupFd, -1, INT32_MAX));
+  if (layout[kHasUidMap] != 0) plan.uid_map = *next++;
+  if (layout[kHasGidMap] != 0) plan.gid_map = *next++;
+  if (layout[kHasHostname] != 0) {
+    plan.hostname = *next++;
+    plan.hostname_length = strlen(plan.hostname);
+  }
+  if (layout[kHasChroot] != 0) plan.chroot = *next++;
+  bool new_user = (plan.namespace_flags & CLONE_NEWUSER) != 0;
+  if ((plan.namespace_flags & ~kNamespaceCloneFlags) != 0 ||
+      ((plan.uid_map != nullptr || plan.gid_map != nullptr) && !new_user) ||
+      (plan.hostname != nullptr && (plan.namespace_flags & CLONE_NEWUTS) == 0) ||
+      (plan.daemonize && (plan.namespace_flags & CLONE_NEWPID) != 0)) {
+    throw Napi::RangeError::New(env, "spawnStart: bad namespaces");
+  }
+  plan.wait_for_maps = plan.uid_map != nullptr || plan.gid_map != nullptr;
+  plan.deny_setgroups = plan.gid_map != nullptr && !MayMapAnyGid();
+  plan.set_capabilities = in_range(kSetCapabilities, 0, 1) != 0;
+  plan.capabilities = signal_set(kCapabilitiesLow, kCapabilitiesHigh);
+  plan.ambient_capabilities = signal_set(kAmbientLow, kAmbientHigh);
+  plan.no_new_privileges = in_range(kNoNewPrivileges, 0, 1) != 0;
   // A child in a new pid namespace sees its parent, outside it, as pid 0 (getppid(2)).
   plan.parent_pid = (plan.namespace_flags & CLONE_NEWPID) != 0 ? 0 : ::getpid();
   plan.exec_notice_fd = -1;
@@ -270,8 +293,20 @@ Napi::Value SpawnDecodeForTest(const Napi::CallbackInfo& info) {
   decoded.Set("daemonize", plan.daemonize);
   decoded.Set("sigmask", Napi::BigInt::New(env, plan.sigmask));
   decoded.Set("resetToDefault", Napi::BigInt::New(env, plan.reset_to_default));
+  auto string_or_null = [&](const char* value) {
+    return value == nullptr ? env.Null() : Napi::Value(Napi::String::New(env, value));
+  };
   decoded.Set("namespaceFlags", static_cast<double>(plan.namespace_flags));
   decoded.Set("cgroupFd", plan.cgroup_fd);
+  decoded.Set("uidMap", string_or_null(plan.uid_map));
+  decoded.Set("gidMap", string_or_null(plan.gid_map));
+  decoded.Set("hostname", string_or_null(plan.hostname));
+  decoded.Set("chroot", string_or_null(plan.chroot));
+  decoded.Set("capabilities", plan.set_capabilities
+                                  ? Napi::Value(Napi::BigInt::New(env, plan.capabilities))
+                                  : env.Null());
+  decoded.Set("ambientCapabilities", Napi::BigInt::New(env, plan.ambient_capabilities));
+  decoded.Set("noNewPrivileges", plan.no_new_privileges);
   Napi::Array groups = Napi::Array::New(env, plan.group_count);
   for (size_t i = 0; i < plan.group_count; i++)
     groups.Set(static_cast<uint32_t>(i), plan.groups[i]);

@@ -29,9 +29,21 @@
   X(kSigmaskHigh, sigmaskHigh)                                                             \
   X(kResetLow, resetLow) /* reset to SIG_DFL */                                            \
   X(kResetHigh, resetHigh)                                                                 \
-  /* sandbox: CLONE_NEW* flags (0: none), and a cgroup v2 directory's fd (-1: none) */     \
+  /* sandbox: CLONE_NEW* flags (0: none), and a cgroup v2 directory's fd (-1: none); */    \
+  /* 1 for each string after the fd paths, in this order: the uid map, the gid map, the */ \
+  /* hostname, the chroot; capability sets in two 32-bit halves (bit n: capability n). */  \
   X(kNamespaceFlags, namespaceFlags)                                                       \
-  X(kCgroupFd, cgroupFd)
+  X(kCgroupFd, cgroupFd)                                                                   \
+  X(kHasUidMap, hasUidMap)                                                                 \
+  X(kHasGidMap, hasGidMap)                                                                 \
+  X(kHasHostname, hasHostname)                                                             \
+  X(kHasChroot, hasChroot)                                                                 \
+  X(kSetCapabilities, setCapabilities) /* 1: cut the sets to capabilities */               \
+  X(kCapabilitiesLow, capabilitiesLow)                                                     \
+  X(kCapabilitiesHigh, capabilitiesHigh)                                                   \
+  X(kAmbientLow, ambientLow)                                                               \
+  X(kAmbientHigh, ambientHigh)                                                             \
+  X(kNoNewPrivileges, noNewPrivileges)
 
 // One fd of the child: the target, the parent's source fd or -1 for a path (the next of the
 // request's path strings), whether a missing source is fine, and the open flags and mode for a

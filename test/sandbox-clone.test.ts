@@ -135,8 +135,7 @@ describe('namespace flags', () => {
 
   it('the slots arrive in the plan; flags outside the namespaces are refused before anything runs', () => {
     const decode = (extra: Partial<RawSpawnRequest>): Record<string, unknown> => {
-      const { request } = prepare('/bin/true', [], {});
-      Object.assign(request, extra);
+      const request = { ...prepare('/bin/true', [], {}).request, ...extra };
       packRequest(request);
       try {
         const { strings, layout } = packedRequest();
@@ -147,7 +146,23 @@ describe('namespace flags', () => {
     };
     expect(decode({})).toMatchObject({ namespaceFlags: 0, cgroupFd: -1 });
     expect(decode({ namespaceFlags: CLONE_NEWPID | CLONE_NEWNET, cgroupFd: 9 })).toMatchObject({ namespaceFlags: CLONE_NEWPID | CLONE_NEWNET, cgroupFd: 9 });
+    // The sandbox options as prepare() packs them: strings after the fd paths, capability sets.
+    const { request } = prepare('/bin/true', [], { stdio: ['ignore', { path: '/tmp/x' }, 'inherit'], namespaces: ['user', 'uts', 'net'], uidMap: [{ inside: 0, outside: 1000, count: 10 }, { inside: 10, outside: 5000, count: 1 }], hostname: 'h', chroot: Buffer.from('/srv/r\xff', 'latin1'), capabilities: ['CAP_SETUID', 'checkpoint_restore'], ambientCapabilities: ['setuid'], noNewPrivileges: true });
+    expect(decode(request)).toMatchObject({
+      fds: [{ path: '/dev/null' }, { path: '/tmp/x' }, { source: 2 }],
+      namespaceFlags: 0x10000000 | CLONE_NEWUTS | CLONE_NEWNET,
+      uidMap: '0 1000 10\n10 5000 1\n',
+      gidMap: `0 ${process.getegid!()} 1\n`,
+      hostname: 'h',
+      chroot: '/srv/r\ufffd',
+      capabilities: (1n << 7n) | (1n << 40n),
+      ambientCapabilities: 1n << 7n,
+      noNewPrivileges: true,
+    });
     expect(() => decode({ namespaceFlags: 0x100 /* CLONE_VM */ })).toThrow(RangeError);
+    expect(() => decode({ uidMap: '0 0 1\n' /* without CLONE_NEWUSER */ })).toThrow(RangeError);
+    expect(() => decode({ hostname: 'h' /* without CLONE_NEWUTS */ })).toThrow(RangeError);
+    expect(() => decode({ daemonize: true, namespaceFlags: CLONE_NEWPID })).toThrow(RangeError);
     expect(() => decode({ cgroupFd: -2 })).toThrow(RangeError);
   });
 });

@@ -72,6 +72,13 @@ describe('the spawn request schema', () => {
       resetToDefault: 2n ** 64n - 1n,
       namespaceFlags: 0,
       cgroupFd: -1,
+      uidMap: null,
+      gidMap: null,
+      hostname: null,
+      chroot: null,
+      capabilities: null,
+      ambientCapabilities: 0n,
+      noNewPrivileges: false,
       groups: [100, 4],
       rlimits: [
         { resource: binding.spawnOptionConstants.rlimits.nofile, soft: 256n, hard: 1024n },

@@ -217,6 +217,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   readonly file: Bytes;
   readonly cwd: Bytes | undefined;
   readonly fds: readonly RawFdPlan[];
+  readonly chroot: Bytes | undefined;
   private readonly parentEnds: readonly (number | null)[];
   private readonly childEnds: readonly number[];
   private readonly leadsGroup: boolean;
@@ -232,6 +233,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     this.file = prepared.file;
     this.cwd = prepared.cwd;
     this.fds = prepared.request.fds;
+    this.chroot = prepared.request.chroot;
     this.parentEnds = prepared.parentEnds;
     this.childEnds = prepared.childEnds;
     this.leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;

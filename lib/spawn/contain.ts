@@ -16,7 +16,7 @@ import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { binding } from '../native';
+import { binding, type RawSpawnRequest } from '../native';
 import { SyscallError } from '../errors';
 
 /** A containment mechanism, as `child.containment` reports it. */
@@ -44,8 +44,8 @@ export interface Container {
   readonly kind: Containment;
   /** The leaf cgroup's fd for CLONE_INTO_CGROUP, or -1. */
   readonly cgroupFd: number;
-  /** CLONE_NEW* flags the child needs, if any. */
-  readonly namespaceFlags?: number;
+  /** Adds what the mechanism needs to the spawn's request. */
+  request?(request: RawSpawnRequest): void;
   /** The spawn succeeded: `pid` leads the tree. */
   adopt(pid: number): void;
   /** The spawn failed: undo what was made for it. */
@@ -623,8 +623,9 @@ class CgroupTree implements Container {
 
 // --- PID namespace ---
 
-/** @internal CLONE_NEWPID, as <sched.h> has it. */
-export const CLONE_NEWPID = 0x20000000;
+// CLONE_NEWPID and CLONE_NEWUSER, as <sched.h> has them.
+const CLONE_NEWPID = 0x20000000;
+const CLONE_NEWUSER = 0x10000000;
 
 /**
  * The child is PID 1 of a new PID namespace: every orphan of the tree is reparented to it, and
@@ -633,8 +634,8 @@ export const CLONE_NEWPID = 0x20000000;
  */
 class PidNamespaceTree implements Container {
   readonly kind = 'pid-namespace';
+  readonly request = pidNamespaceRequest;
   readonly cgroupFd = -1;
-  readonly namespaceFlags = CLONE_NEWPID;
   private leader = 0;
   private leaderGone = false;
   private emptyWaiters: (() => void)[] = [];
@@ -710,9 +711,37 @@ function missing(kind: Containment, cgroup: string | undefined): string | null {
 
 /** Why this process cannot start a child in a new PID namespace, or null. */
 function pidNamespaceMissing(): string | null {
-  // CLONE_NEWPID needs CAP_SYS_ADMIN in this user namespace (docs/containment.md).
-  if (process.geteuid?.() !== 0) return 'a new PID namespace needs root (CAP_SYS_ADMIN)';
+  // CLONE_NEWPID needs CAP_SYS_ADMIN, which a new user namespace gives an unprivileged caller.
+  if (process.geteuid?.() === 0) return null;
+  return userNamespacesMissing();
+}
+
+/** Why this process cannot make an unprivileged user namespace, or null. */
+function userNamespacesMissing(): string | null {
+  const read = (file: string): string | null => {
+    try {
+      return fs.readFileSync(file, 'latin1').trim();
+    } catch {
+      return null;
+    }
+  };
+  if (read('/proc/sys/user/max_user_namespaces') === '0') return 'a new PID namespace needs root, or user namespaces (user.max_user_namespaces is 0)';
+  if (read('/proc/sys/kernel/unprivileged_userns_clone') === '0') return 'a new PID namespace needs root, or unprivileged user namespaces (kernel.unprivileged_userns_clone is 0)';
   return null;
+}
+
+/**
+ * @internal The request changes of the 'pid-namespace' mechanism: CLONE_NEWPID, and for a
+ * caller without root a new user namespace too, mapping its own uid and gid to themselves
+ * (unless the caller's `namespaces` already has 'user', whose maps are its own).
+ */
+export function pidNamespaceRequest(request: RawSpawnRequest): void {
+  const flags = request.namespaceFlags ?? 0;
+  request.namespaceFlags = flags | CLONE_NEWPID;
+  if (process.geteuid?.() === 0 || (flags & CLONE_NEWUSER) !== 0) return;
+  request.namespaceFlags |= CLONE_NEWUSER;
+  request.uidMap = `${process.geteuid!()} ${process.geteuid!()} 1\n`;
+  request.gidMap = `${process.getegid!()} ${process.getegid!()} 1\n`;
 }
 
 /**

@@ -174,7 +174,7 @@ export function openPolicy(options: StopOptions, request: RawSpawnRequest): Stop
   const container = openContainer(options.contain, options.cgroup);
   if (request.pdeathsig === 0) request.pdeathsig = SIGKILL;
   if (container.cgroupFd >= 0) request.cgroupFd = container.cgroupFd;
-  if (container.namespaceFlags !== undefined) request.namespaceFlags = (request.namespaceFlags ?? 0) | container.namespaceFlags;
+  container.request?.(request);
   return { killSignal: options.killSignal, forceKillAfter: options.forceKillAfter, container };
 }
 

@@ -13,6 +13,7 @@ import { openFlags, type OpenFlags } from '../posix-spawn';
 import { signalList, signalNumber, type Signal } from '../signals';
 import type { ContainOption } from './contain';
 import { GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger } from '../validate';
+import { SANDBOX_OPTION_KEYS, sandboxRequest, type SandboxOptions } from './sandbox';
 
 /**
  * What one of the child's fds 0..2 is connected to:
@@ -33,8 +34,8 @@ export type RlimitName =
 /** A limit: one value for soft and hard, or `[soft, hard]`. `Infinity` is RLIM_INFINITY. */
 export type RlimitValue = number | bigint | readonly [number | bigint, number | bigint];
 
-/** Options of `spawn` and `run`. */
-export interface SpawnOptions {
+/** Options of `spawn` and `run` (the sandbox's: docs/sandbox.md). */
+export interface SpawnOptions extends SandboxOptions {
   /** argv[0] as the program sees it (default: `file`). */
   argv0?: Bytes;
   /** The environment (default: `process.env` at the time of the call). */
@@ -265,6 +266,7 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
   if (nice !== undefined) request.nice = nice;
   const umask = optionalInteger(options.umask, 'options.umask', 0, 0o777);
   if (umask !== undefined) request.umask = umask;
+  sandboxRequest(options, request);
 
   // fds 3 and up.
   const extra: RawFdPlan[] = [];
@@ -287,7 +289,7 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
 const groupId = (group: unknown, name: string, i: number): number => validateInteger(group, `${name}[${i}]`, 0, 2 ** 32 - 2);
 
 /** The options of `spawn` (and, but for stdio, of `run`). */
-export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', 'forceKillAfter', 'contain', 'cgroup'] as const;
+export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', 'forceKillAfter', 'contain', 'cgroup', ...SANDBOX_OPTION_KEYS] as const;
 
 /**
  * readOptions for SPAWN_OPTION_KEYS, as one object literal of fixed shape: it runs on every spawn,
@@ -319,6 +321,14 @@ export function readSpawnOptions(options: unknown): SpawnOptions {
     forceKillAfter: o.forceKillAfter,
     contain: o.contain,
     cgroup: o.cgroup,
+    namespaces: o.namespaces,
+    uidMap: o.uidMap,
+    gidMap: o.gidMap,
+    hostname: o.hostname,
+    chroot: o.chroot,
+    noNewPrivileges: o.noNewPrivileges,
+    capabilities: o.capabilities,
+    ambientCapabilities: o.ambientCapabilities,
   };
 }
 const NO_OPTIONS: SpawnOptions = Object.freeze({});

@@ -13,11 +13,12 @@ import { signalName } from '../signals';
 
 const NO_STRINGS: readonly Bytes[] = Object.freeze([]);
 
-/** @internal What a failed step's error names: the program, the cwd, the fd plans. */
+/** @internal What a failed step's error names: the program, the cwd, the fd plans, the chroot. */
 export interface StepContext {
   readonly file: Bytes;
   readonly cwd: Bytes | undefined;
   readonly fds: readonly RawFdPlan[];
+  readonly chroot?: Bytes | undefined;
 }
 
 /** A step of the child as errors name it: its syscall, the `step` and the path it concerns. */
@@ -43,6 +44,18 @@ export function stepLabel(where: StepContext, step: string, stepIndex: number): 
     }
     case 'dup2':
       return { syscall: 'dup2', step: `fd ${where.fds[stepIndex]?.target}`, path: undefined };
+    // The sandbox's (docs/sandbox.md): the id maps are written by this process.
+    case 'uid_map':
+    case 'gid_map':
+      return { syscall: 'write', step, path: undefined };
+    case 'userns_sync':
+      return { syscall: 'futex', step, path: undefined };
+    case 'mount':
+      return { syscall: 'mount', step, path: stepIndex === 1 ? '/proc' : '/' };
+    case 'loopback':
+      return { syscall: 'ioctl', step, path: undefined };
+    case 'chroot':
+      return { syscall: 'chroot', step, path: pathOf(where.chroot) };
     default:
       return { syscall: step, step, path: undefined };
   }
@@ -178,6 +191,19 @@ export function packRequest(request: RawSpawnRequest): void {
   layout[L.resetHigh] = 0xffffffff;
   layout[L.namespaceFlags] = request.namespaceFlags ?? 0;
   layout[L.cgroupFd] = request.cgroupFd ?? -1;
+  // The sandbox's strings, after the fd paths, in the order of their slots.
+  layout[L.hasUidMap] = request.uidMap === undefined ? 0 : ((strings[count++] = request.uidMap), 1);
+  layout[L.hasGidMap] = request.gidMap === undefined ? 0 : ((strings[count++] = request.gidMap), 1);
+  layout[L.hasHostname] = request.hostname === undefined ? 0 : ((strings[count++] = request.hostname), 1);
+  layout[L.hasChroot] = request.chroot === undefined ? 0 : ((strings[count++] = request.chroot), 1);
+  const capabilities = request.capabilities;
+  const ambient = request.ambientCapabilities ?? 0n;
+  layout[L.setCapabilities] = capabilities === undefined ? 0 : 1;
+  layout[L.capabilitiesLow] = capabilities === undefined ? 0 : Number(capabilities & 0xffffffffn);
+  layout[L.capabilitiesHigh] = capabilities === undefined ? 0 : Number(capabilities >> 32n);
+  layout[L.ambientLow] = Number(ambient & 0xffffffffn);
+  layout[L.ambientHigh] = Number(ambient >> 32n);
+  layout[L.noNewPrivileges] = request.noNewPrivileges === true ? 1 : 0;
   // All strings in one: the native side converts it once and splits it at the NULs (none of
   // the strings has one: validated). Buffers are byte-exact, so with any of them, the array.
   let allStrings = true;

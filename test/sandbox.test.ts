@@ -1,0 +1,283 @@
+// The sandbox options of spawn and run (docs/sandbox.md): real namespaces, id maps, hostname,
+// loopback, chroot and capabilities, read back from /proc and from the child's own tools. The same
+// scenarios run here as root and, through runNode, as nobody (user namespaces work unprivileged on
+// these machines).
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run, spawn, type RunOptions, type SyscallError } from '../lib/index';
+import { childPids, openFds, runNode, zombieChildren } from './helpers';
+
+/** What a scenario's child printed, or how its spawn failed. */
+type Outcome = { stdout: string; stderr: string; code: number | null } | { error: { name: string; code: string; syscall: string; step: string; path?: string } };
+
+// Each scenario: options and a shell command whose output says what the child sees.
+const SCENARIOS: Record<string, [RunOptions, string]> = {
+  // pid 1 of its own pid namespace, and a fresh /proc in its mount namespace: ps lists only the
+  // sandbox's processes.
+  pidSandbox: [{ namespaces: ['user', 'pid', 'mount'] }, 'echo $$; ps -e -o pid='],
+  ids: [{ namespaces: ['user'] }, "grep -E '^(Uid|Gid):' /proc/self/status; cat /proc/self/uid_map /proc/self/gid_map"],
+  net: [{ namespaces: ['user', 'net'] }, "tail -n +3 /proc/self/net/dev | cut -d: -f1; /usr/sbin/ip -o link show lo"],
+  hostname: [{ namespaces: ['user', 'uts'], hostname: 'sandbox-test' }, 'hostname'],
+  caps: [{ namespaces: ['user'], capabilities: ['net_bind_service', 'CAP_SYS_ADMIN'], ambientCapabilities: ['CAP_NET_BIND_SERVICE'], noNewPrivileges: true }, "grep -E '^(Cap|NoNewPrivs)' /proc/self/status"],
+  allNamespaces: [{ namespaces: ['user', 'pid', 'net', 'mount', 'uts', 'ipc', 'cgroup', 'time'] }, 'echo $$'],
+  // Errors, each named by its step.
+  unmappedUid: [{ namespaces: ['user'], uid: 5 }, 'true'],
+  missingChroot: [{ namespaces: ['user', 'mount'], chroot: '/nonexistent-chroot' }, 'true'],
+  netWithoutUser: [{ namespaces: ['net'] }, 'true'],
+  foreignUidMap: [{ namespaces: ['user'], uidMap: [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 1 }] }, 'true'],
+  capabilitiesWithoutUser: [{ capabilities: ['chown'] }, 'true'],
+};
+
+/** Runs the scenarios in this process (as whoever runs it): the body of the runNode script too. */
+async function runScenarios(library: { run: typeof run }, scenarios: typeof SCENARIOS): Promise<Record<string, Outcome>> {
+  const outcomes: Record<string, Outcome> = {};
+  for (const [name, [options, command]] of Object.entries(scenarios)) {
+    try {
+      const result = await library.run('/bin/sh', ['-c', command], options);
+      outcomes[name] = { stdout: result.stdout.toString(), stderr: result.stderr.toString(), code: result.status.kind === 'exited' ? result.status.code : null };
+    } catch (error) {
+      const { name: errorName, code, syscall, step, path: errorPath } = error as SyscallError;
+      outcomes[name] = { error: { name: errorName, code: String(code), syscall, step: step!, ...(errorPath === undefined ? {} : { path: errorPath }) } };
+    }
+  }
+  return outcomes;
+}
+
+function statusField(status: string, field: string): string {
+  return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(status)![1]!;
+}
+
+const printed = (outcome: Outcome | undefined): string => {
+  expect(outcome).toMatchObject({ stderr: '', code: 0 });
+  return (outcome as { stdout: string }).stdout;
+};
+const failed = (outcome: Outcome | undefined): unknown => (outcome as { error?: unknown }).error;
+
+const BIT = (n: number): bigint => 1n << BigInt(n);
+const hex = (set: bigint): string => set.toString(16).padStart(16, '0');
+const CAP_NET_BIND_SERVICE = 10;
+const CAP_SYS_ADMIN = 21;
+
+describe.each([
+  ['root', 0],
+  ['nobody', 65534],
+])('the sandbox as %s', (user, uid) => {
+  let outcomes: Record<string, Outcome>;
+  const fdsBefore = openFds();
+  beforeAll(async () => {
+    if (uid === 0) {
+      outcomes = await runScenarios({ run }, SCENARIOS);
+    } else {
+      // The fds counted once the library has made its own (a first spawn), then after the scenarios.
+      const script = `const p = require('./dist/index.js');
+        const fds = () => require('fs').readdirSync('/proc/self/fd').length;
+        p.run('/bin/true').then(async () => {
+          const before = fds();
+          const outcomes = await (${runScenarios.toString()})(p, ${JSON.stringify(SCENARIOS)});
+          console.log(JSON.stringify({ outcomes, before, after: fds() }));
+        });`;
+      const result = runNode(script, { uid, gid: uid, timeout: 60_000 });
+      expect(result.stderr).toBe('');
+      const parsed = JSON.parse(result.stdout) as { outcomes: Record<string, Outcome>; before: number; after: number };
+      // Nothing leaked in the unprivileged process either (its children were all reaped, or run()
+      // would not have returned).
+      expect(parsed.after).toBe(parsed.before);
+      outcomes = parsed.outcomes;
+    }
+  }, 90_000);
+
+  it('pid 1 of a new pid namespace, whose fresh /proc shows only its own processes', () => {
+    const [self, ...pids] = printed(outcomes.pidSandbox).trim().split(/\s+/).map(Number);
+    expect(self).toBe(1);
+    expect(pids).toContain(1);
+    // sh (1), the commands it forks: nothing of this machine's.
+    for (const pid of pids) expect(pid).toBeLessThan(10);
+  });
+
+  it("'user' maps the caller's uid and gid to 0: root inside, the caller outside", () => {
+    const output = printed(outcomes.ids);
+    expect(statusField(output, 'Uid')).toBe('0\t0\t0\t0');
+    expect(statusField(output, 'Gid')).toBe('0\t0\t0\t0');
+    const maps = output.split('\n').filter((line) => /^\s+\d/.test(line)).map((line) => line.trim().split(/\s+/));
+    expect(maps).toEqual([
+      ['0', String(uid), '1'],
+      ['0', String(uid), '1'],
+    ]);
+  });
+
+  it("'net': only the loopback interface, and up", () => {
+    const [devices, link] = printed(outcomes.net).split('\n').reduce<[string[], string]>(([names, line], entry) => (entry.includes('<') ? [names, entry] : [entry.trim() === '' ? names : [...names, entry.trim()], line]), [[], '']);
+    expect(devices).toEqual(['lo']);
+    expect(link).toMatch(/^1: lo: <[^>]*\bUP\b[^>]*>/);
+  });
+
+  it("'uts' with hostname: the child's name, this machine's unchanged", () => {
+    expect(printed(outcomes.hostname)).toBe('sandbox-test\n');
+    expect(os.hostname()).not.toBe('sandbox-test');
+  });
+
+  it('capabilities cut the bounding and other sets, ambient ones raised, no_new_privs set', () => {
+    const status = printed(outcomes.caps);
+    const kept = BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_ADMIN);
+    expect(statusField(status, 'CapBnd')).toBe(hex(kept));
+    // Root inside its namespace: the program gets what the bounding set allows.
+    expect(statusField(status, 'CapPrm')).toBe(hex(kept));
+    expect(statusField(status, 'CapEff')).toBe(hex(kept));
+    expect(statusField(status, 'CapInh')).toBe(hex(BIT(CAP_NET_BIND_SERVICE)));
+    expect(statusField(status, 'CapAmb')).toBe(hex(BIT(CAP_NET_BIND_SERVICE)));
+    expect(statusField(status, 'NoNewPrivs')).toBe('1');
+  });
+
+  it('every namespace at once (time through clone3)', () => {
+    expect(printed(outcomes.allNamespaces)).toBe('1\n');
+  });
+
+  it('a uid the map does not have: setuid EINVAL, named', () => {
+    expect(failed(outcomes.unmappedUid)).toEqual({ name: 'SyscallError', code: 'EINVAL', syscall: 'setuid', step: 'setuid' });
+  });
+
+  it('a missing chroot: chroot ENOENT with the path', () => {
+    expect(failed(outcomes.missingChroot)).toEqual({ name: 'SyscallError', code: 'ENOENT', syscall: 'chroot', step: 'chroot', path: '/nonexistent-chroot' });
+  });
+
+  it('a namespace without a user namespace: clone EPERM unless root', () => {
+    if (user === 'root') expect(printed(outcomes.netWithoutUser)).toBe('');
+    else expect(failed(outcomes.netWithoutUser)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'clone', step: 'clone' });
+  });
+
+  it("a uid map of ids that are not the caller's: write EPERM at uid_map unless root", () => {
+    if (user === 'root') expect(printed(outcomes.foreignUidMap)).toBe('');
+    else expect(failed(outcomes.foreignUidMap)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'write', step: 'uid_map' });
+  });
+
+  it('capabilities without the privilege to drop them: capset EPERM unless root', () => {
+    if (user === 'root') expect(printed(outcomes.capabilitiesWithoutUser)).toBe('');
+    else expect(failed(outcomes.capabilitiesWithoutUser)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'capset', step: 'capset' });
+  });
+
+  if (uid === 0) {
+    it('left no fd and no zombie', () => {
+      expect(openFds()).toEqual(fdsBefore);
+      expect(zombieChildren()).toEqual([]);
+    });
+  }
+});
+
+describe('the sandbox as root, beyond what nobody may do', () => {
+  it('a uid map of a range, and uid / gid inside it', async () => {
+    const result = await run('/bin/sh', ['-c', 'id -u; id -g; cat /proc/self/uid_map'], {
+      namespaces: ['user'],
+      uidMap: [{ inside: 0, outside: 100000, count: 65536 }],
+      gidMap: [{ inside: 0, outside: 100000, count: 65536 }],
+      uid: 1000,
+      gid: 1001,
+    });
+    expect(result.stdout.toString().split('\n').slice(0, 3).map((line) => line.trim().split(/\s+/).join(' '))).toEqual(['1000', '1001', '0 100000 65536']);
+  });
+
+  it('uidMap: [] maps nothing: the child is the overflow uid', async () => {
+    const result = await run('/bin/sh', ['-c', "grep '^Uid:' /proc/self/status; cat /proc/self/uid_map | wc -l"], { namespaces: ['user'], uidMap: [], gidMap: [] });
+    expect(result.stdout.toString()).toBe('Uid:\t65534\t65534\t65534\t65534\n0\n');
+  });
+
+  it('a child that is not root keeps its ambient capabilities across exec', async () => {
+    const result = await run('/bin/sh', ['-c', "id -u; grep -E '^Cap(Prm|Eff|Amb|Bnd)' /proc/self/status"], { uid: 1000, gid: 1000, capabilities: ['net_bind_service'], ambientCapabilities: ['net_bind_service'] });
+    const status = result.stdout.toString();
+    expect(status.split('\n')[0]).toBe('1000');
+    for (const field of ['CapPrm', 'CapEff', 'CapAmb', 'CapBnd']) expect(statusField(status, field)).toBe(hex(BIT(CAP_NET_BIND_SERVICE)));
+  });
+
+  describe('chroot', () => {
+    let root = '';
+    beforeAll(() => {
+      // A tree with /bin/sh and the libraries it loads, and a marker: the child's whole world.
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-chroot-'));
+      const libraries = child_process.execFileSync('ldd', ['/bin/sh'], { encoding: 'utf8' }).match(/\/\S+/g) ?? [];
+      for (const file of ['/bin/sh', ...libraries]) {
+        fs.mkdirSync(path.join(root, path.dirname(file)), { recursive: true });
+        fs.copyFileSync(file, path.join(root, file));
+        fs.chmodSync(path.join(root, file), 0o755);
+      }
+      fs.mkdirSync(path.join(root, 'inside'));
+      fs.writeFileSync(path.join(root, 'marker'), '');
+    });
+    afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it('the child sees only the new root, cannot climb out of it, and cwd is inside it', async () => {
+      const result = await run('/bin/sh', ['-c', 'pwd; cd ../../..; pwd; echo /*'], { chroot: root, cwd: '/inside', input: '' });
+      expect(result.stderr.toString()).toBe('');
+      const [start, climbed, listing] = result.stdout.toString().trim().split('\n');
+      expect(start).toBe('/inside');
+      expect(climbed).toBe('/');
+      expect(listing!.split(' ')).toEqual(expect.arrayContaining(['/bin', '/inside', '/marker']));
+      expect(listing).not.toContain('/proc');
+    });
+
+    it("without cwd it starts at the new root; stdio paths ('ignore' too) are opened inside it", async () => {
+      const result = await run('/bin/sh', ['-c', 'pwd'], { chroot: root, input: '' });
+      expect(result.stdout.toString()).toBe('/\n');
+      const error = (await run('/bin/sh', ['-c', 'true'], { chroot: root }).catch((e: unknown) => e)) as SyscallError;
+      expect(error).toMatchObject({ code: 'ENOENT', syscall: 'open', step: 'open fd 0', path: '/dev/null' });
+    });
+  });
+
+  it('a server in a private network namespace cannot be reached from outside', async () => {
+    const children = new Set(childPids());
+    const server = await spawn(process.execPath, ['-e', "require('net').createServer((s) => s.end('hi')).listen(0, '127.0.0.1', function () { console.log(this.address().port); })"], { namespaces: ['net'], stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => server.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString()))));
+      expect(port).toBeGreaterThan(0);
+      const reached = await new Promise<string>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('data', () => resolve('reached'));
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code!));
+      });
+      expect(reached).toBe('ECONNREFUSED');
+      expect(fs.readlinkSync(`/proc/${server.pid}/ns/net`)).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
+    } finally {
+      server.kill('SIGKILL');
+      await server.wait();
+    }
+    expect(childPids().filter((pid) => !children.has(pid))).toEqual([]);
+  });
+});
+
+describe('sandbox options: bad input is refused before anything runs', () => {
+  const cases: [string, Record<string, unknown>, string, string][] = [
+    ['namespaces not an array', { namespaces: 'net' }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['an unknown namespace', { namespaces: ['network'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['uidMap without user', { namespaces: ['net'], uidMap: [{ inside: 0, outside: 0, count: 1 }] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['gidMap without namespaces', { gidMap: [] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a map line that is not an object', { namespaces: ['user'], uidMap: [5] }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['a count of 0', { namespaces: ['user'], uidMap: [{ inside: 0, outside: 0, count: 0 }] }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['a range past the last id', { namespaces: ['user'], uidMap: [{ inside: 2 ** 32 - 2, outside: 0, count: 2 }] }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['overlapping ranges', { namespaces: ['user'], gidMap: [{ inside: 0, outside: 1000, count: 10 }, { inside: 5, outside: 2000, count: 1 }] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['more lines than the kernel takes', { namespaces: ['user'], uidMap: Array.from({ length: 341 }, (_, i) => ({ inside: i, outside: i, count: 1 })) }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['hostname without uts', { namespaces: ['user'], hostname: 'x' }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a hostname too long', { namespaces: ['uts'], hostname: 'x'.repeat(65) }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a hostname not a string', { namespaces: ['uts'], hostname: 5 }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['a chroot with a NUL', { chroot: '/tmp\0x' }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['noNewPrivileges not a boolean', { noNewPrivileges: 1 }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['an unknown capability', { capabilities: ['cap_fly'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a capability not a string', { ambientCapabilities: [10] }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['ambient outside the kept ones', { capabilities: ['chown'], ambientCapabilities: ['kill'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+  ];
+  it.each(cases)('%s', async (_, options, name, code) => {
+    const children = new Set(childPids());
+    const fds = openFds();
+    for (const start of [() => spawn('/bin/true', [], options), () => run('/bin/true', [], options)]) {
+      const error = (await start().then(
+        () => null,
+        (e: unknown) => e,
+      )) as Error & { code?: string };
+      expect(error?.name).toBe(name);
+      expect(error.code).toBe(code);
+    }
+    expect(childPids().filter((pid) => !children.has(pid))).toEqual([]);
+    expect(openFds()).toEqual(fds);
+  });
+});
