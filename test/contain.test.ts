@@ -165,6 +165,18 @@ describe.each(ALL.filter((kind) => available.includes(kind)))('contain: %s', (ki
   });
 });
 
+describe.each(ALL.filter((kind) => kind !== 'pid-namespace' && available.includes(kind)))('contain: %s, a tree that outlives its leader', (kind) => {
+  it('timeout still stops the orphans once the leader has exited', async () => {
+    const mark = newMark();
+    marks.push(mark);
+    // The leader exits at once; its setsid'd orphan holds stdout open, so run() goes on waiting.
+    const result = await run('/bin/sh', ['-c', 'setsid sleep 100 & exit 0'], { contain: kind, timeout: 300, env: { ...process.env, [mark]: '1' } });
+    expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    expect(result).toMatchObject({ timedOut: true, killedBy: 'timeout', forced: false });
+    expect(markedAlive(mark)).toEqual([]);
+  });
+});
+
 describe('contain as root, the Node parent SIGKILLed from outside', () => {
   // The parent is a Node process of its own, which the test (outside it) kills with SIGKILL.
   async function killParent(kind: Containment): Promise<{ mark: string; leader: number }> {

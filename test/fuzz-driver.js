@@ -271,6 +271,9 @@ const spawnBad = {
   signal: badAbortSignal,
   timeout: badTimeout,
   killSignal: badSignal,
+  forceKillAfter: [v('-1', -1), v('1.5', 1.5), v('true', true), v("'5'", '5'), v('null', null)],
+  contain: [v("'jail'", 'jail'), v('1', 1), v('null', null), v('{}', () => ({}))],
+  cgroup: [v('42', 42), v("'/tmp' without contain", '/tmp')],
 };
 const runBad = {
   ...spawnBad,
@@ -434,6 +437,7 @@ const targets = {
   run: () => starterArguments(runBad, []),
   daemon: () => starterArguments(daemonBad, []),
   SyscallError: () => [arg(junk), arg(junk), arg(junk), arg(junk)],
+  availableContainments: () => [arg(junk)],
 };
 const starters = new Set(['posixSpawn', 'posixSpawnp', 'spawn', 'run', 'daemon']);
 // Exports that take no argument to refuse and would change this process: never called.
@@ -458,7 +462,7 @@ function execArguments() {
 }
 
 // Errors that name a documented refusal without being a TypeError or RangeError.
-const documentedCodes = new Set(['ERR_SIGNAL_RESERVED', 'ERR_SIGNAL_IGNORE_SIGCHLD', 'ERR_NOT_GROUP_LEADER']);
+const documentedCodes = new Set(['ERR_SIGNAL_RESERVED', 'ERR_SIGNAL_IGNORE_SIGCHLD', 'ERR_NOT_GROUP_LEADER', 'ERR_NOT_CONTAINED']);
 
 function classify(error) {
   try {
@@ -536,7 +540,7 @@ async function validCalls() {
   const child = await lib.spawn('sleep', ['30'], { pdeathsig: 'SIGKILL', stdio: 'ignore' });
   try {
     for (let i = 0; i < 200; i++) {
-      const method = pick(['kill', 'killGroup']);
+      const method = pick(['kill', 'killGroup', 'killTree']);
       await call(`child.${method}`, [arg(junk.concat(badSignal))], (values) => child[method](...values));
     }
   } finally {

@@ -21,6 +21,10 @@ import { validateInteger } from '../validate';
 const noSettler = (): void => {};
 /** @internal The library's own stop of a child (`timeout`, `signal`, `maxBuffer`): killSignal, then SIGKILL. */
 export const stopFor = Symbol('stopFor');
+/** @internal Resolves once the child has been reaped and, when contained, its whole tree has ended. */
+export const treeEnded = Symbol('treeEnded');
+/** @internal See ChildProcess[endReason]. */
+export const endReason = Symbol('endReason');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 
 // Only this module may construct a ChildProcess: its constructor adopts the fd it is given as
@@ -176,6 +180,16 @@ export class ChildProcess implements AsyncDisposable {
     return this.#stop.policy.container?.accounting() ?? null;
   }
 
+  /** @internal See treeEnded. */
+  [treeEnded](): Promise<void> {
+    return this.#stop.gone();
+  }
+
+  /** @internal Why the library ended the child or its tree, as of now (run() reads it once the tree has ended). */
+  [endReason](): Pick<ChildResult, 'timedOut' | 'killedBy' | 'forced'> {
+    return this.#stop.why();
+  }
+
   /** @internal The library's own stop (timeout, abort, maxBuffer, dispose). */
   [stopFor](reason: KillReason): Promise<void> {
     return this.#stop.stop(reason);
@@ -270,7 +284,8 @@ function stopQuietly(child: ChildProcess, reason: KillReason): void {
  * `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
  * it: native code drops it from the queue, or kills its child before its exec (SIGKILL) and reaps
  * it, and the spawn rejects naming the step the child was in. After the result they send
- * `killSignal` to the child, once (at once if they fired while the result was on its way); the
+ * `killSignal` to the child (its tree when contained), then SIGKILL after `forceKillAfter`, once
+ * (at once if they fired while the result was on its way); the
  * watch ends when the child is reaped.
  */
 export class Deadline {
@@ -285,7 +300,6 @@ export class Deadline {
     private readonly id: number,
     timeout: number | undefined,
     private readonly signal: AbortSignal | undefined,
-    private readonly killSignal: number,
   ) {
     this.onAbort = () => this.fire('abort');
     // 0 means no timeout, as in child_process.
@@ -306,10 +320,8 @@ export class Deadline {
   adopt(child: ChildProcess): void {
     this.child = child;
     if (this.fired !== undefined) stopQuietly(child, this.fired);
-    void child
-      .wait()
-      .catch(() => {})
-      .finally(() => this.stop());
+    // A contained tree can outlive its leader: the watch lasts until all of it has ended.
+    void child[treeEnded]().finally(() => this.stop());
   }
 
   stop(): void {

@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { binding, type RawSpawnRequest } from '../native';
-import { SyscallError } from '../errors';
+import { invalidArgType, SyscallError } from '../errors';
 
 /** A containment mechanism, as `child.containment` reports it. */
 export type Containment = 'cgroup' | 'pid-namespace' | 'subreaper';
@@ -192,7 +192,8 @@ class SubreaperTree implements Container {
 
   leaderReaped(): void {
     this.leaderGone = true;
-    if ((this.killing ? this.killRound() : this.members().length) === 0) this.finish();
+    // Looked at again shortly (unreferenced): see check().
+    if ((this.killing ? this.killRound() : this.members().length) === 0) setTimeout(() => this.check(), 2).unref();
   }
 
   private ours(pid: number, start: number): boolean {
@@ -289,24 +290,32 @@ class SubreaperTree implements Container {
   }
 
   empty(): Promise<void> {
+    if (!subreaperTrees.has(this)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.emptyWaiters.push(resolve);
+      this.polling?.ref(); // someone waits: the poll keeps the loop alive
       this.check();
     });
   }
 
   // The walk finds no end event to wait for: look again every few ms while someone waits.
+  // The tree is gone after two empty walks in a row, a poll apart: a child being reparented from
+  // an exiting parent to this process can be in neither's /proc children list for a moment.
+  private emptyWalks = 0;
+
   private check(delay = 2): void {
-    if (this.polling !== undefined) return;
+    if (this.polling !== undefined || !subreaperTrees.has(this)) return;
     const left = this.killing ? this.killRound() : this.members().length;
-    if (this.leaderGone && left === 0) {
+    this.emptyWalks = this.leaderGone && left === 0 ? this.emptyWalks + 1 : 0;
+    if (this.emptyWalks >= 2) {
       this.finish();
       return;
     }
     this.polling = setTimeout(() => {
       this.polling = undefined;
-      if (this.emptyWaiters.length > 0) this.check(Math.min(delay * 2, 50));
+      if (this.emptyWaiters.length > 0 || this.emptyWalks > 0) this.check(Math.min(delay * 2, 50));
     }, delay);
+    if (this.emptyWaiters.length === 0) this.polling.unref();
   }
 
   private finish(): void {
@@ -751,6 +760,7 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
  *
  * @param cgroup - the cgroup v2 directory the 'cgroup' mechanism would use (default: found)
  * @returns e.g. `['cgroup', 'subreaper']`; 'subreaper' is always there
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` for a `cgroup` that is not a string
  * @see docs/containment.md; cgroups(7), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
  * @example
  * ```ts
@@ -758,6 +768,7 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
  * ```
  */
 export function availableContainments(cgroup?: string): Containment[] {
+  if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('cgroup', 'a string', cgroup);
   return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, cgroup) === null);
 }
 

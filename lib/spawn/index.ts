@@ -81,7 +81,7 @@ export function spawn(file: Bytes, args: readonly Bytes[] = [], options: SpawnOp
   try {
     const id = queueSpawn(prepared.request, pending);
     // Only when asked: a Deadline allocates its closures.
-    if (options.timeout !== undefined || options.signal !== undefined) pending.deadline = new Deadline(id, options.timeout, options.signal, killSignal);
+    if (options.timeout !== undefined || options.signal !== undefined) pending.deadline = new Deadline(id, options.timeout, options.signal);
   } catch (error) {
     policy.container?.abandon();
     pending.reject(error);

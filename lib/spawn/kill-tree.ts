@@ -69,9 +69,14 @@ export class StopControl {
     readonly policy: StopPolicy,
   ) {}
 
+  /** Why the library ended the child, as of now. */
+  why(): Pick<ChildResult, 'timedOut' | 'killedBy' | 'forced'> {
+    return { timedOut: this.reason === 'timeout', killedBy: this.reason, forced: this.forced };
+  }
+
   /** The result of the wait with why it ended. */
   decorate(result: WaitIdResult): ChildResult {
-    return Object.assign(result, { timedOut: this.reason === 'timeout', killedBy: this.reason, forced: this.forced });
+    return Object.assign(result, this.why());
   }
 
   /** Signals the tree (the child alone when not contained). */
@@ -84,8 +89,8 @@ export class StopControl {
     this.child.signalLeader(signo);
   }
 
-  /** Whether every process of the tree has ended. */
-  private async gone(): Promise<void> {
+  /** Resolves once every process of the tree has ended (the leader reaped). */
+  async gone(): Promise<void> {
     const container = this.policy.container;
     await this.child.exited().catch(() => {});
     if (container !== null) await container.empty();

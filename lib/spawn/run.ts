@@ -7,7 +7,7 @@ import { invalidArgType, invalidArgValue } from '../errors';
 import type { Bytes } from '../env';
 import { readOptions, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import { stopFor } from './child-process';
+import { endReason, stopFor, treeEnded } from './child-process';
 import { spawn } from './index';
 import type { ChildResult } from './kill-tree';
 import { SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
@@ -81,8 +81,12 @@ export async function run(file: Bytes, args: readonly Bytes[] = [], options: Run
   if (input !== undefined) child.stdin!.end(input);
   child.stdin?.on('error', () => {}); // EPIPE when the child does not read its input
   const [stdout, stderr, result] = await Promise.all([collect(child.stdout!, 'stdout'), collect(child.stderr!, 'stderr'), child.wait()]);
+  // A contained tree that the library is stopping (its leader may have exited first): its end
+  // says whether SIGKILL was needed. A tree left running on its own is not waited for.
+  if (child[endReason]().killedBy !== null) await child[treeEnded]();
+  const why = child[endReason]();
   if (overflow.stream !== null) {
-    throw Object.assign(new RangeError(`${overflow.stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: result.killedBy, forced: result.forced, status: result.status });
+    throw Object.assign(new RangeError(`${overflow.stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: why.killedBy, forced: why.forced, status: result.status });
   }
-  return { pid: child.pid, status: result.status, raw: result.raw, rusage: result.rusage, stdout, stderr, timedOut: result.timedOut, killedBy: result.killedBy, forced: result.forced };
+  return { pid: child.pid, status: result.status, raw: result.raw, rusage: result.rusage, stdout, stderr, ...why };
 }
