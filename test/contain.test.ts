@@ -334,6 +334,21 @@ describe('contain: errors', () => {
   });
 });
 
+describe('contain: the cgroup option', () => {
+  it('makes the leaf under the cgroup v2 directory it names; the child starts there; the leaf goes with the tree', async () => {
+    if (isRoot) expect(available).toContain('cgroup');
+    const parent = '/sys/fs/cgroup/unified';
+    const child = await spawn('sleep', ['100'], { contain: 'cgroup', cgroup: parent });
+    const line = fs.readFileSync(`/proc/${child.pid}/cgroup`, 'utf8').split('\n').find((entry) => entry.startsWith('0::'))!;
+    const leaf = path.join(parent, line.slice(3));
+    expect(path.dirname(path.dirname(leaf))).toBe(parent);
+    expect(fs.readFileSync(path.join(leaf, 'cgroup.procs'), 'utf8').trim()).toBe(String(child.pid));
+    await child.killTree('SIGKILL');
+    await child.wait();
+    expect(fs.existsSync(leaf)).toBe(false);
+  });
+});
+
 describe('contain: cgroup accounting', () => {
   it('reports the CPU time of the whole tree from cpu.stat, also after the leaf is removed', async () => {
     if (isRoot) expect(available).toContain('cgroup');
