@@ -76,6 +76,8 @@ export { openpty, Pty, type PtyOptions, type PtyPair, type WindowSize } from './
 export { tcgetattr, tcsetattr, makeRaw, isatty, ttyname, termiosFlags, type TerminalAttributes, type ControlCharacter, type TcsetattrWhen } from './termios';
 export { sigprocmask, sigpending, type SigprocmaskHow } from './sigmask';
 export { run, type RunOptions, type RunResult } from './spawn/run';
+export { availableContainments, type Containment, type ContainOption, type TreeAccounting } from './spawn/contain';
+export type { ChildResult, KillReason, KillTreeOptions } from './spawn/kill-tree';
 export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
 export { runSync, type RunSyncOptions } from './spawn/run-sync';
 export { pipeline, type PipelineOptions, type PipelineResult, type PipelineStage, type StageOptions } from './spawn/pipeline';

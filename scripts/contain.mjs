@@ -8,18 +8,27 @@
 // processes still alive among this process's children are exactly what the suite leaked. They
 // are listed, killed and reaped, and the exit status is 1. Zombies (adopted processes that ended
 // on their own) are only reaped.
+//
+// Where the library's 'cgroup' containment is available (root, cgroup v2), the command also runs
+// in a cgroup leaf of its own (docs/containment.md): what it left alive is then every process of
+// that cgroup as well, even one that went to another subreaper, and all of it dies with this
+// process, even if this process is SIGKILLed.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
 const require = createRequire(import.meta.url);
-const { setChildSubreaper, waitpid, processInfo, children, kill } = require('../dist/index.js');
+const { setChildSubreaper, waitpid, processInfo, children, kill, spawn: spawnContained, availableContainments } = require('../dist/index.js');
 
 // Time the command's own helpers (vitest's pool workers) get to end after it has.
 const GRACE_MS = 5000;
 
+const { cgroupWatchdogForTest } = require('../dist/spawn/contain.js');
+
+// This process's children, but the library's cgroup watchdog (it ends when this process does).
 function childrenOfThisProcess() {
-  return children(process.pid);
+  const watchdog = cgroupWatchdogForTest().pid;
+  return children(process.pid).filter((pid) => pid !== watchdog);
 }
 
 function alive(pid) {
@@ -56,20 +65,19 @@ async function main() {
   const [file, ...args] = process.argv.slice(2);
   if (file === undefined) throw new Error('usage: node scripts/contain.mjs <command> [args...]');
   setChildSubreaper(true);
-  const command = spawn(file, args, { stdio: 'inherit' });
+  const { command, exited } = await start(file, args);
   const reaping = setInterval(() => reapEnded(command.pid), 1000);
-  const status = await new Promise((resolve, reject) => {
-    command.once('error', reject);
-    command.once('exit', (code, signal) => resolve(code ?? 128 + constants.signals[signal]));
-  });
+  const status = await exited;
   clearInterval(reaping);
 
+  // What is left: adopted orphans, and (contained) every process of the command's cgroup.
+  const leftAlive = () => [...new Set([...childrenOfThisProcess().filter(alive), ...(command.descendants?.() ?? [])])];
   const deadline = Date.now() + GRACE_MS;
-  let left = childrenOfThisProcess().filter(alive);
+  let left = leftAlive();
   while (left.length > 0 && Date.now() < deadline) {
     reapEnded(-1);
     await sleep(50);
-    left = childrenOfThisProcess().filter(alive);
+    left = leftAlive();
   }
   let leaked = 0;
   // Killing a leaked process can orphan its own children to us: repeat until none is left.
@@ -85,8 +93,9 @@ async function main() {
     }
     await sleep(50);
     reapEnded(-1);
-    left = childrenOfThisProcess().filter(alive);
+    left = leftAlive();
   }
+  await command.killTree?.('SIGKILL'); // removes the cgroup leaf
   reapEnded(-1);
   if (leaked > 0) {
     console.error(`${leaked} process(es) started by the suite were still alive after it`);
@@ -94,6 +103,21 @@ async function main() {
     return;
   }
   process.exitCode = status;
+}
+
+/** Starts the command, in a cgroup leaf where the library can make one; resolves its exit status. */
+async function start(file, args) {
+  if (availableContainments().includes('cgroup')) {
+    const command = await spawnContained(file, args, { contain: 'cgroup', stdio: 'inherit' });
+    const exited = command.wait().then(({ status }) => (status.kind === 'exited' ? status.code : 128 + status.signo));
+    return { command, exited };
+  }
+  const command = spawn(file, args, { stdio: 'inherit' });
+  const exited = new Promise((resolve, reject) => {
+    command.once('error', reject);
+    command.once('exit', (code, signal) => resolve(code ?? 128 + constants.signals[signal]));
+  });
+  return { command, exited };
 }
 
 await main();

@@ -275,6 +275,9 @@ const spawnBad = {
   setctty: badCount,
   foreground: [v('-1', -1), v('1.5', 1.5), v("'0'", '0'), v('null', null), v('{}', () => ({}))],
   noctty: badBool,
+  forceKillAfter: [v('-1', -1), v('1.5', 1.5), v('true', true), v("'5'", '5'), v('null', null)],
+  contain: [v("'jail'", 'jail'), v('1', 1), v('null', null), v('{}', () => ({}))],
+  cgroup: [v('42', 42), v("'/tmp' without contain", '/tmp')],
 };
 const runBad = {
   ...spawnBad,
@@ -528,6 +531,7 @@ const targets = {
   // Never a call that changes the mask: an unknown how, or signals that are refused.
   sigprocmask: () => (chance(0.5) ? [arg(junk), arg(junk)] : [fixed(pick(['block', 'unblock', 'setmask'])), arg(badSignalArray.concat(v("['SIGKILL']", () => ['SIGKILL']), v('[32]', () => [32])))]),
   sigpending: () => [arg(junk)],
+  availableContainments: () => [arg(junk)],
 };
 const starters = new Set(['posixSpawn', 'posixSpawnp', 'spawn', 'run', 'daemon', 'runSync', 'pipeline']);
 // Exports that take no argument to refuse and would change this process: never called.
@@ -553,7 +557,7 @@ function execArguments() {
 }
 
 // Errors that name a documented refusal without being a TypeError or RangeError.
-const documentedCodes = new Set(['ERR_SIGNAL_RESERVED', 'ERR_SIGNAL_IGNORE_SIGCHLD', 'ERR_NOT_GROUP_LEADER']);
+const documentedCodes = new Set(['ERR_SIGNAL_RESERVED', 'ERR_SIGNAL_IGNORE_SIGCHLD', 'ERR_NOT_GROUP_LEADER', 'ERR_NOT_CONTAINED']);
 
 function classify(error) {
   try {
@@ -632,7 +636,7 @@ async function validCalls() {
   const child = await lib.spawn('sleep', ['30'], { pdeathsig: 'SIGKILL', stdio: 'ignore' });
   try {
     for (let i = 0; i < 200; i++) {
-      const method = pick(['kill', 'killGroup']);
+      const method = pick(['kill', 'killGroup', 'killTree']);
       await call(`child.${method}`, [arg(junk.concat(badSignal))], (values) => child[method](...values));
     }
   } finally {

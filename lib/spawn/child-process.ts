@@ -17,8 +17,17 @@ import { closeAll, type PreparedSpawn } from './options';
 import { closed, readLines, type ChildExitResult, type ChildStream, type StderrOf, type StdinOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
+import type { Containment, TreeAccounting } from './contain';
+import { DEFAULT_POLICY, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
+import { validateInteger } from '../validate';
 
 const noSettler = (): void => {};
+/** @internal The library's own stop of a child (`timeout`, `signal`, `maxBuffer`): killSignal, then SIGKILL. */
+export const stopFor = Symbol('stopFor');
+/** @internal Resolves once the child has been reaped and, when contained, its whole tree has ended. */
+export const treeEnded = Symbol('treeEnded');
+/** @internal See ChildProcess[endReason]. */
+export const endReason = Symbol('endReason');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 
 // Only this module may construct a ChildProcess: its constructor adopts the fd it is given as
@@ -48,19 +57,20 @@ export class ChildProcess implements AsyncDisposable {
    */
   readonly stdio: readonly (ChildStream | null)[];
   #waitId = 0;
-  #finished: Promise<ChildExitResult> | undefined;
+  #finished: Promise<ChildResult> | undefined;
   /** Whether the child leads its own process group (`setsid`, or `pgid: 0`). */
   readonly leadsGroup: boolean;
   /** The master of the child's terminal with the `pty` option (lib/pty.ts), else null. */
   readonly pty: Pty | null;
-  #result: WaitIdResult | null = null;
+  #result: ChildResult | null = null;
+  readonly #stop: StopControl;
   // False once the wait has ended, reaped or failed: the pidfd is closed then, and its number may
   // already belong to another file.
   #pidfdOpen = true;
-  readonly #exited: Promise<WaitIdResult>;
+  readonly #exited: Promise<ChildResult>;
 
   /** @internal Created by `spawn` only. */
-  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null = null) {
+  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null = null, policy: StopPolicy = DEFAULT_POLICY) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
@@ -70,29 +80,31 @@ export class ChildProcess implements AsyncDisposable {
     this.stdio = streams;
     this.leadsGroup = leadsGroup;
     this.pty = pty;
+    this.#stop = new StopControl({ pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen }, policy);
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
     const onStarted = (id: number): void => void (this.#waitId = id); // for unref()/ref()
     this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
       this.#pidfdOpen = false;
-      this.#result = result;
-    }, onStarted);
+      this.#result = result === null ? null : this.#stop.decorate(result);
+      policy.container?.leaderReaped();
+    }, onStarted) as Promise<ChildResult>;
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
   }
 
   /** The result once the child has been reaped, else null. */
-  get exitResult(): WaitIdResult | null {
+  get exitResult(): ChildResult | null {
     return this.#result;
   }
 
   /**
    * Waits for the child to exit (from the event loop, without blocking it) and returns its
-   * decoded status and resource usage. Every call returns the same result.
+   * decoded status and resource usage, and whether the library killed it and why (`timedOut`,
+   * `killedBy`, `forced`). Every call returns the same result.
    */
-  wait(): Promise<ChildExitResult> {
-    // The wait is waitid(WEXITED) only: the status is an exit or a signal.
-    return this.#exited as Promise<ChildExitResult>;
+  wait(): Promise<ChildResult> {
+    return this.#exited;
   }
 
   /**
@@ -111,8 +123,8 @@ export class ChildProcess implements AsyncDisposable {
    * const { status } = await child.finished();
    * ```
    */
-  finished(): Promise<ChildExitResult> {
-    this.#finished ??= finishedOf(this.stdio, this.#exited as Promise<ChildExitResult>);
+  finished(): Promise<ChildResult> {
+    this.#finished ??= finishedOf(this.stdio, this.#exited);
     return this.#finished;
   }
 
@@ -194,22 +206,95 @@ export class ChildProcess implements AsyncDisposable {
     binding.kill(-this.pid, signo);
   }
 
-  /** Kills the child with SIGKILL if it still runs, reaps it and closes its streams. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#pidfdOpen) {
-      try {
-        this.kill('SIGKILL');
-      } catch (error) {
-        if (!(error instanceof SyscallError && error.code === 'ESRCH')) throw error;
-      }
+  /**
+   * The containment mechanism in force ('cgroup', 'pid-namespace' or 'subreaper'), or null for a
+   * child spawned without `contain`.
+   */
+  get containment(): Containment | null {
+    return this.#stop.policy.container?.kind ?? null;
+  }
+
+  /**
+   * Signals every process of the contained tree, the leader's orphans included (also once the
+   * leader has exited), and resolves once every one of them has exited and been reaped or
+   * accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
+   * (and the result's `forced` is true).
+   *
+   * @param signal - the signal (default 'SIGTERM'); 'SIGKILL' ends the tree at once
+   * @param options - `forceAfter`: milliseconds of grace before SIGKILL
+   * @returns a Promise that resolves once no process of the tree is left
+   * @throws Error `ERR_NOT_CONTAINED` for a child spawned without `contain`; TypeError /
+   *   RangeError for a bad signal or `forceAfter`
+   * @see docs/containment.md; cgroups(7) (`cgroup.kill`), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
+   * @example
+   * ```ts
+   * const server = await spawn('sh', ['-c', 'setsid sleep 100 & exec my-server'], { contain: true });
+   * await server.killTree('SIGTERM', { forceAfter: 2000 });
+   * ```
+   */
+  killTree(signal: Signal = 'SIGTERM', options: KillTreeOptions = {}): Promise<void> {
+    try {
+      const signo = signalNumber(signal, 'signal');
+      const forceAfter = options.forceAfter === undefined ? false : validateInteger(options.forceAfter, 'options.forceAfter', 0, 2 ** 31 - 1);
+      if (this.#stop.policy.container === null) throw notContained('killTree');
+      return this.#stop.killTree(signo, forceAfter);
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
+      return Promise.reject(error);
     }
+  }
+
+  /**
+   * The pids of the contained tree's live processes now (the leader included while it runs):
+   * from the cgroup, the namespace, or a walk of /proc. A snapshot.
+   *
+   * @returns the pids, in no particular order
+   * @throws Error `ERR_NOT_CONTAINED` for a child spawned without `contain`
+   */
+  descendants(): number[] {
+    const container = this.#stop.policy.container;
+    if (container === null) throw notContained('descendants');
+    return container.members();
+  }
+
+  /**
+   * CPU time of the whole tree, and peak memory and process count where the cgroup has those
+   * controllers: only the 'cgroup' mechanism measures (null otherwise). Kept after the tree ends.
+   *
+   * @returns the figures, or null
+   */
+  treeAccounting(): TreeAccounting | null {
+    return this.#stop.policy.container?.accounting() ?? null;
+  }
+
+  /** @internal See treeEnded. */
+  [treeEnded](): Promise<void> {
+    return this.#stop.gone();
+  }
+
+  /** @internal Why the library ended the child or its tree, as of now (run() reads it once the tree has ended). */
+  [endReason](): Pick<ChildResult, 'timedOut' | 'killedBy' | 'forced'> {
+    return this.#stop.why();
+  }
+
+  /** @internal The library's own stop (timeout, abort, maxBuffer, dispose). */
+  [stopFor](reason: KillReason): Promise<void> {
+    return this.#stop.stop(reason);
+  }
+
+  /**
+   * Stops the child if it still runs (the whole tree when contained): `killSignal`, then SIGKILL
+   * after `forceKillAfter`; reaps it and closes its streams.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#pidfdOpen || this.#stop.policy.container !== null) await this.#stop.stop('dispose');
     await this.#exited.catch(() => {});
     for (const stream of [...this.stdio, this.pty]) stream?.destroy();
   }
 }
 
 /** The wait, then the close of every stream the child writes to (fd 0 is ours to write). */
-async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildExitResult>): Promise<ChildExitResult> {
+async function finishedOf<R extends ChildExitResult>(stdio: readonly (ChildStream | null)[], exited: Promise<R>): Promise<R> {
   const outputs = stdio.filter((stream, fd): stream is ChildStream => stream !== null && fd !== 0);
   for (const stream of outputs) if ((stream as Readable).readableFlowing === null) (stream as Readable).resume();
   const [result] = await Promise.all([exited, ...outputs.map(closed)]);
@@ -251,6 +336,8 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   reject: (error: unknown) => void = noSettler;
   /** `timeout` and `signal`, when given. */
   deadline: Deadline | undefined;
+  /** How the child is stopped, and its container (set by spawn). */
+  policy: StopPolicy = DEFAULT_POLICY;
 
   constructor(prepared: PreparedSpawn) {
     this.file = prepared.file;
@@ -269,30 +356,33 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     // A cancelled spawn never resolves: native code killed and reaped its child.
     if (!('pid' in result) || deadline?.cancelled === true) {
       deadline?.stop();
+      this.policy.container?.abandon();
       closeAll(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
       this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 || target > 2 })));
-    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path));
+    this.policy.container?.adopt(result.pid);
+    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
     deadline?.adopt(child);
     this.resolve(child);
   }
 }
 
-function killQuietly(child: ChildProcess, signal: number): void {
-  try {
-    child.kill(signal);
-  } catch {
-    // Already reaped: nothing to kill.
-  }
+function notContained(what: string): Error {
+  return Object.assign(new Error(`${what} needs a contained child: spawn it with contain: true`), { code: 'ERR_NOT_CONTAINED' });
+}
+
+function stopQuietly(child: ChildProcess, reason: KillReason): void {
+  child[stopFor](reason).catch(() => {});
 }
 
 /**
  * `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
  * it: native code drops it from the queue, or kills its child before its exec (SIGKILL) and reaps
  * it, and the spawn rejects naming the step the child was in. After the result they send
- * `killSignal` to the child, once (at once if they fired while the result was on its way); the
+ * `killSignal` to the child (its tree when contained), then SIGKILL after `forceKillAfter`, once
+ * (at once if they fired while the result was on its way); the
  * watch ends when the child is reaped.
  */
 export class Deadline {
@@ -307,7 +397,6 @@ export class Deadline {
     private readonly id: number,
     timeout: number | undefined,
     private readonly signal: AbortSignal | undefined,
-    private readonly killSignal: number,
   ) {
     this.onAbort = () => this.fire('abort');
     // 0 means no timeout, as in child_process.
@@ -317,7 +406,7 @@ export class Deadline {
 
   private fire(reason: 'timeout' | 'abort'): void {
     if (this.child !== undefined) {
-      killQuietly(this.child, this.killSignal);
+      stopQuietly(this.child, reason);
       return;
     }
     if (this.fired !== undefined) return;
@@ -327,11 +416,9 @@ export class Deadline {
 
   adopt(child: ChildProcess): void {
     this.child = child;
-    if (this.fired !== undefined) killQuietly(child, this.killSignal);
-    void child
-      .wait()
-      .catch(() => {})
-      .finally(() => this.stop());
+    if (this.fired !== undefined) stopQuietly(child, this.fired);
+    // A contained tree can outlive its leader: the watch lasts until all of it has ended.
+    void child[treeEnded]().finally(() => this.stop());
   }
 
   stop(): void {

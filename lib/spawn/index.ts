@@ -19,6 +19,7 @@ import { Deadline, PendingSpawn, promiseFor, type ChildProcessOf } from './child
 import { closeAll, prepare, readSpawnOptions, type PreparedSpawn, type SpawnOptions } from './options';
 import type { StdioOf } from './output';
 import { queueSpawn } from './request';
+import { openPolicy, readStopOptions } from './kill-tree';
 
 export { ChildProcess, type ChildProcessOf } from './child-process';
 export type { RlimitName, RlimitValue, SpawnOptions, StdioOption } from './options';
@@ -62,24 +63,36 @@ export type { TerminalSpawnOptions } from './terminal';
 export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcessOf<StdioOf<O>>> {
   let prepared: PreparedSpawn;
   let killSignal: number;
+  let policy: ReturnType<typeof openPolicy>;
+  let stopOptions: ReturnType<typeof readStopOptions>;
   try {
     options = readSpawnOptions(options) as O; // each option read once, here
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
     killSignal = signalNumber(options.killSignal ?? 'SIGTERM', 'options.killSignal');
     if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
     if (options.signal?.aborted) throw abortError('spawn', options.signal);
+    stopOptions = readStopOptions(options, killSignal);
     prepared = prepare(file, args, options);
   } catch (error) {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
     return Promise.reject(argumentError(error, 'spawn'));
   }
+  try {
+    policy = openPolicy(stopOptions, prepared.request); // the cgroup leaf, if any, made last
+  } catch (error) {
+    closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on the containment's error
+    return Promise.reject(error);
+  }
   const pending = new PendingSpawn(prepared);
+  pending.policy = policy;
   const promise = promiseFor(pending);
   try {
     const id = queueSpawn(prepared.request, pending);
     // Only when asked: a Deadline allocates its closures.
-    if (options.timeout !== undefined || options.signal !== undefined) pending.deadline = new Deadline(id, options.timeout, options.signal, killSignal);
+    if (options.timeout !== undefined || options.signal !== undefined) pending.deadline = new Deadline(id, options.timeout, options.signal);
   } catch (error) {
+    policy.container?.abandon();
     pending.reject(error);
     try {
       closeAll([...prepared.childEnds, ...prepared.parentEnds, prepared.pty?.master ?? null]);

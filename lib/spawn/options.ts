@@ -12,6 +12,7 @@ import { binding, type RawFdPlan, type RawSpawnRequest } from '../native';
 import { openFlags, type OpenFlags } from '../posix-spawn';
 import { signalList, signalNumber, type Signal } from '../signals';
 import { openTerminal, terminalRequest, type OpenedPty, type TerminalSpawnOptions } from './terminal';
+import type { ContainOption } from './contain';
 import { GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger } from '../validate';
 import { SANDBOX_OPTION_KEYS, sandboxRequest, type SandboxOptions } from './sandbox';
 
@@ -83,8 +84,23 @@ export interface SpawnOptions extends SandboxOptions, TerminalSpawnOptions {
    * default): never, as in child_process.
    */
   timeout?: number;
-  /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
+  /** The signal for `timeout`, `signal`, `maxBuffer` and disposal (default 'SIGTERM'). */
   killSignal?: Signal;
+  // contain (docs/containment.md)
+  /**
+   * Milliseconds after `killSignal` before the library sends SIGKILL when it stops the child
+   * (`timeout`, `signal`, `maxBuffer`, disposal), to the whole tree when contained; `false`:
+   * never (default 5000, as execa's `forceKillAfterDelay`).
+   */
+  forceKillAfter?: number | false;
+  /**
+   * Contain the child and every process it ever starts, however it detaches, in one tree the
+   * handle knows (`killTree`, `descendants`): `true` picks the best mechanism available here,
+   * or name one ('cgroup', 'pid-namespace', 'subreaper'); see docs/containment.md.
+   */
+  contain?: ContainOption;
+  /** The cgroup v2 directory under which the 'cgroup' mechanism makes its leaves (default: found). */
+  cgroup?: string;
 }
 
 const O = fs.constants;
@@ -304,7 +320,7 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
 const groupId = (group: unknown, name: string, i: number): number => validateInteger(group, `${name}[${i}]`, 0, 2 ** 32 - 2);
 
 /** The options of `spawn` (and, but for stdio, of `run`). */
-export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', ...SANDBOX_OPTION_KEYS, 'pty', 'setctty', 'foreground', 'noctty'] as const;
+export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'signal', 'timeout', 'killSignal', 'forceKillAfter', 'contain', 'cgroup', ...SANDBOX_OPTION_KEYS, 'pty', 'setctty', 'foreground', 'noctty'] as const;
 
 /**
  * readOptions for SPAWN_OPTION_KEYS, as one object literal of fixed shape: it runs on every spawn,
@@ -333,6 +349,9 @@ export function readSpawnOptions(options: unknown): SpawnOptions {
     signal: o.signal,
     timeout: o.timeout,
     killSignal: o.killSignal,
+    forceKillAfter: o.forceKillAfter,
+    contain: o.contain,
+    cgroup: o.cgroup,
     namespaces: o.namespaces,
     uidMap: o.uidMap,
     gidMap: o.gidMap,

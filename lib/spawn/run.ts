@@ -10,9 +10,11 @@ import type { Bytes } from '../env';
 import { binding } from '../native';
 import { readOptions, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
+import { endReason, stopFor, treeEnded } from './child-process';
 import { spawn } from './index';
 import { closeAll, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
 import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
+import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
 export interface RunOptions extends Omit<SpawnOptions, 'stdio'>, OutputOptions {
@@ -77,6 +79,12 @@ export interface RunResult<O = RunOptions> {
   readonly command: string;
   /** Milliseconds from the call to the end of the output. */
   readonly durationMs: number;
+  /** True when `timeout` passed and the library killed the child (see `ChildResult`). */
+  readonly timedOut: ChildResult['timedOut'];
+  /** What made the library kill the child ('timeout', 'abort', 'maxBuffer'...), or null. */
+  readonly killedBy: ChildResult['killedBy'];
+  /** True when the grace period ran out and SIGKILL was sent. */
+  readonly forced: ChildResult['forced'];
 }
 
 /** The error that stops `run` when an output passes maxBuffer (the child is killed and reaped first). */
@@ -123,13 +131,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     throw error;
   }
   if (allPipe !== undefined) closeAll([allPipe[1]]);
-  const onOverflow = (): void => {
-    try {
-      child.kill(spawnOptions.killSignal ?? 'SIGTERM');
-    } catch {
-      // Already gone.
-    }
-  };
+  const onOverflow = (): void => void child[stopFor]('maxBuffer').catch(() => {});
   const streams = allPipe === undefined ? [child.stdout!, child.stderr!] : [new net.Socket({ fd: allPipe[0], readable: true, writable: false })];
   const collections = streams.map((stream) => collectStream(stream, output.maxBuffer, onOverflow));
   if (child.stdin !== null) {
@@ -138,8 +140,12 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     else child.stdin.end(input);
   }
   const [result, ...buffers] = await Promise.all([child.wait(), ...collections.map((collection) => collection.done)]);
+  // A contained tree that the library is stopping (its leader may have exited first): its end
+  // says whether SIGKILL was needed. A tree left running on its own is not waited for.
+  if (child[endReason]().killedBy !== null) await child[treeEnded]();
+  const why = child[endReason]();
   const overflowed = collections.findIndex((collection) => collection.overflowed);
-  if (overflowed !== -1) throw maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr');
+  if (overflowed !== -1) throw Object.assign(maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr'), { killedBy: why.killedBy, forced: why.forced, status: result.status });
   const empty = present(Buffer.alloc(0), output);
   const runResult = {
     pid: child.pid,
@@ -151,6 +157,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     all: all ? present(buffers[0]!, output) : undefined,
     command: commandLine(file, args),
     durationMs: performance.now() - started,
+    ...why,
   } as RunResult<O>;
   if (check && !succeeded(runResult.status)) throw new ExitError({ ...(runResult as RunResult), result: runResult });
   return runResult;

@@ -1,0 +1,786 @@
+/**
+ * Containment of a spawned tree (`contain` option): the three mechanisms that let the library
+ * find and end every process a child ever starts, however it detaches.
+ *
+ * - 'cgroup': the child is cloned straight into a fresh cgroup v2 leaf (clone3 with
+ *   CLONE_INTO_CGROUP); members are `cgroup.procs`, the kill is `cgroup.kill`, the end is
+ *   `populated 0` in `cgroup.events` (inotify, from the event loop).
+ * - 'pid-namespace': the child is PID 1 of a new PID namespace; when it dies the kernel kills
+ *   every process in it.
+ * - 'subreaper': this process is a child subreaper; members are found by walking /proc from the
+ *   leader and from the orphans reparented here, and the kill stops each one before killing it.
+ *
+ * See docs/containment.md for what each guarantees and needs.
+ */
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { binding, type RawSpawnRequest } from '../native';
+import { invalidArgType, SyscallError } from '../errors';
+
+/** A containment mechanism, as `child.containment` reports it. */
+export type Containment = 'cgroup' | 'pid-namespace' | 'subreaper';
+
+/** The `contain` option: `true` picks the best mechanism available, a name asks for that one. */
+export type ContainOption = boolean | Containment;
+
+/** What the mechanism measured of the whole tree (only the cgroup mechanism measures). */
+export interface TreeAccounting {
+  /** CPU time of every process that was in the tree, in seconds (`cpu.stat` usage_usec). */
+  readonly cpuSeconds: number;
+  /** User CPU time in seconds (`cpu.stat` user_usec). */
+  readonly userCpuSeconds: number;
+  /** System CPU time in seconds (`cpu.stat` system_usec). */
+  readonly systemCpuSeconds: number;
+  /** Peak memory in bytes (`memory.peak`), when the memory controller is enabled there. */
+  readonly memoryPeakBytes?: number;
+  /** Most processes at once (`pids.peak`), when the pids controller is enabled there. */
+  readonly pidsPeak?: number;
+}
+
+/** @internal One contained tree, whatever its mechanism. */
+export interface Container {
+  readonly kind: Containment;
+  /** The leaf cgroup's fd for CLONE_INTO_CGROUP, or -1. */
+  readonly cgroupFd: number;
+  /** Adds what the mechanism needs to the spawn's request. */
+  request?(request: RawSpawnRequest): void;
+  /** The spawn succeeded: `pid` leads the tree. */
+  adopt(pid: number): void;
+  /** The spawn failed: undo what was made for it. */
+  abandon(): void;
+  /** The leader has been reaped. */
+  leaderReaped(): void;
+  /** The live processes of the tree now. */
+  members(): number[];
+  /** Sends `signo` to every process of the tree; SIGKILL is the mechanism's kill of everything. */
+  signal(signo: number): void;
+  /** Resolves once no process of the tree is left. */
+  empty(): Promise<void>;
+  /** What the mechanism measured, or null. */
+  accounting(): TreeAccounting | null;
+}
+
+const SIGSTOP = 19;
+const SIGKILL = 9;
+
+/** The error for a mechanism that this machine or build does not offer. */
+function unavailable(kind: Containment, why: string): Error {
+  return Object.assign(new Error(`containment '${kind}' is not available here: ${why}`), { code: 'ERR_CONTAINMENT_UNAVAILABLE', containment: kind });
+}
+
+function tryKill(pid: number, signo: number): boolean {
+  try {
+    binding.kill(pid, signo);
+    return true;
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+// --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
+
+/** State letter, ppid and start time (clock ticks after boot) of a process, or null if gone. */
+function statOf(pid: number): { state: string; ppid: number; start: number } | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, ppid: Number(fields[1]), start: Number(fields[19]) };
+}
+
+/** The direct children of `pid` (of all its threads), or [] once it is gone. */
+function childrenOf(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const task of tasks) {
+    let text = '';
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
+  }
+  return pids;
+}
+
+// --- subreaper ---
+
+// Trees of the subreaper mechanism still alive, and whether this module made the process a
+// subreaper (it stops being one when the last tree is gone, so that daemons escape again).
+const subreaperTrees = new Set<SubreaperTree>();
+let madeSubreaper = false;
+
+/** Of `pids` (children of this process), those that no handle waits for: adopted orphans. */
+function notOwned(pids: readonly number[]): number[] {
+  if (pids.length === 0) return [];
+  const owned = new Set<number>(binding.libuvChildPids());
+  for (const tree of subreaperTrees) if (!tree.leaderGone) owned.add(tree.leader);
+  for (const pid of ownedByPidfd()) owned.add(pid);
+  return pids.filter((pid) => !owned.has(pid));
+}
+
+/** Pids that an open pidfd of this process refers to: spawn's children and waitAsync's. */
+function ownedByPidfd(): number[] {
+  const pids: number[] = [];
+  let fds: string[];
+  try {
+    fds = fs.readdirSync('/proc/self/fdinfo');
+  } catch {
+    return pids;
+  }
+  for (const fd of fds) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1');
+    } catch {
+      continue;
+    }
+    const match = /^Pid:\s*(\d+)$/m.exec(text);
+    if (match !== null) pids.push(Number(match[1]));
+  }
+  return pids;
+}
+
+/**
+ * The subreaper mechanism. Orphans of the tree come back to this process; an orphan that no
+ * walk saw before it was orphaned is counted in every subreaper tree whose leader started no
+ * later than it (docs/containment.md says why and what that costs).
+ */
+class SubreaperTree implements Container {
+  readonly kind = 'subreaper';
+  readonly cgroupFd = -1;
+  leader = 0;
+  leaderGone = false;
+  private leaderStart = 0;
+  // Every process a walk found in this tree, with its start time (a recycled pid is not a member).
+  private readonly seen = new Map<number, number>();
+  private emptyWaiters: (() => void)[] = [];
+  private polling: ReturnType<typeof setTimeout> | undefined;
+  // SIGKILL was asked: every later look at the tree kills what it still finds.
+  private killing = false;
+
+  constructor() {
+    if (!binding.isChildSubreaper()) {
+      binding.setChildSubreaper(true);
+      madeSubreaper = true;
+    }
+    subreaperTrees.add(this);
+  }
+
+  adopt(pid: number): void {
+    this.leader = pid;
+    this.leaderStart = statOf(pid)?.start ?? 0;
+    this.seen.set(pid, this.leaderStart);
+  }
+
+  abandon(): void {
+    this.leaderGone = true;
+    this.finish();
+  }
+
+  leaderReaped(): void {
+    this.leaderGone = true;
+    // Looked at again shortly (unreferenced): see check().
+    if ((this.killing ? this.killRound() : this.members().length) === 0) setTimeout(() => this.check(), 2).unref();
+  }
+
+  private ours(pid: number, start: number): boolean {
+    const known = this.seen.get(pid);
+    if (known !== undefined) return known === start;
+    for (const tree of subreaperTrees) if (tree !== this && tree.seen.get(pid) === start) return false;
+    return start >= this.leaderStart;
+  }
+
+  /** The roots of a walk: the leader while it lives, and this tree's adopted orphans. */
+  private roots(): number[] {
+    const roots: number[] = [];
+    if (!this.leaderGone) roots.push(this.leader);
+    // This process's children that may be orphans of the tree; which of them a handle owns is
+    // costlier to learn (every fd's fdinfo), so asked only about these.
+    const candidates: number[] = [];
+    const zombies = new Set<number>();
+    for (const pid of childrenOf(process.pid)) {
+      if (pid === this.leader) continue;
+      const stat = statOf(pid);
+      if (stat === null || !this.ours(pid, stat.start)) continue;
+      candidates.push(pid);
+      if (stat.state === 'Z') zombies.add(pid);
+    }
+    for (const pid of notOwned(candidates)) {
+      if (zombies.has(pid)) this.reap(pid); // an orphan of the tree that ended: ours to reap
+      else roots.push(pid);
+    }
+    return roots;
+  }
+
+  private reap(pid: number): void {
+    try {
+      binding.waitpid(pid, binding.waitConstants.WNOHANG);
+    } catch {
+      // reaped meanwhile
+    }
+  }
+
+  /** Walks the tree from its roots; `visit` runs on each live member before its children are read. */
+  private walk(visit?: (pid: number) => boolean): number[] {
+    const found: number[] = [];
+    const stack = this.roots();
+    const done = new Set<number>();
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      if (done.has(pid)) continue;
+      done.add(pid);
+      const stat = statOf(pid);
+      if (stat === null) continue;
+      if (!this.seen.has(pid)) this.seen.set(pid, stat.start);
+      if (stat.state === 'Z' || stat.state === 'X') continue;
+      if (visit !== undefined && !visit(pid)) continue;
+      found.push(pid);
+      // Read after `visit`: once SIGSTOP is sent, a fork under way is restarted after the stop,
+      // so every child the process can have is already listed.
+      for (const child of childrenOf(pid)) stack.push(child);
+    }
+    return found;
+  }
+
+  members(): number[] {
+    return this.walk();
+  }
+
+  signal(signo: number): void {
+    if (signo !== SIGKILL) {
+      // Listed first, signalled after: a parent that dies of the signal would otherwise take
+      // the list of its children with it. Then again for what a death orphaned meanwhile.
+      const signalled = new Set<number>();
+      for (let round = 0; round < 10; round++) {
+        const fresh = this.walk().filter((pid) => !signalled.has(pid));
+        if (fresh.length === 0) break;
+        for (const pid of fresh) {
+          signalled.add(pid);
+          tryKill(pid, signo);
+        }
+      }
+      return;
+    }
+    this.killing = true;
+    this.killRound();
+  }
+
+  /**
+   * Stops every member first (each before its children are listed), then kills them all: a
+   * stopped process cannot fork away during the walk. What a round misses (an orphan reparented
+   * meanwhile) the next one finds: empty() repeats rounds until a walk finds nothing.
+   */
+  private killRound(): number {
+    const stopped = this.walk((pid) => tryKill(pid, SIGSTOP));
+    for (const pid of stopped) tryKill(pid, SIGKILL);
+    return stopped.length;
+  }
+
+  empty(): Promise<void> {
+    if (!subreaperTrees.has(this)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.emptyWaiters.push(resolve);
+      this.polling?.ref(); // someone waits: the poll keeps the loop alive
+      this.check();
+    });
+  }
+
+  // The walk finds no end event to wait for: look again every few ms while someone waits.
+  // The tree is gone after two empty walks in a row, a poll apart: a child being reparented from
+  // an exiting parent to this process can be in neither's /proc children list for a moment.
+  private emptyWalks = 0;
+
+  private check(delay = 2): void {
+    if (this.polling !== undefined || !subreaperTrees.has(this)) return;
+    const left = this.killing ? this.killRound() : this.members().length;
+    this.emptyWalks = this.leaderGone && left === 0 ? this.emptyWalks + 1 : 0;
+    if (this.emptyWalks >= 2) {
+      this.finish();
+      return;
+    }
+    this.polling = setTimeout(() => {
+      this.polling = undefined;
+      if (this.emptyWaiters.length > 0 || this.emptyWalks > 0) this.check(Math.min(delay * 2, 50));
+    }, delay);
+    if (this.emptyWaiters.length === 0) this.polling.unref();
+  }
+
+  private finish(): void {
+    clearTimeout(this.polling);
+    this.polling = undefined;
+    subreaperTrees.delete(this);
+    if (subreaperTrees.size === 0 && madeSubreaper) {
+      binding.setChildSubreaper(false);
+      madeSubreaper = false;
+    }
+    const waiters = this.emptyWaiters;
+    this.emptyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  accounting(): null {
+    return null;
+  }
+}
+
+// --- cgroup v2 ---
+
+/** The cgroup v2 mount point, from /proc/self/mountinfo, or null. */
+function unifiedMount(): string | null {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const [mountPart, fsPart] = line.split(' - ');
+    if (fsPart?.startsWith('cgroup2 ') === true) return mountPart!.split(' ')[4]!.replace(/\\040/g, ' ');
+  }
+  return null;
+}
+
+/** This process's own cgroup v2 directory (its `0::` line), or null. */
+function ownCgroupDir(): string | null {
+  const mount = unifiedMount();
+  if (mount === null) return null;
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/cgroup', 'utf8');
+  } catch {
+    return null;
+  }
+  const line = text.split('\n').find((entry) => entry.startsWith('0::'));
+  return line === undefined ? null : path.join(mount, line.slice(3));
+}
+
+/** Whether `dir` is a cgroup v2 directory in which this process can make a sub-cgroup. */
+function writableCgroup(dir: string): string | null {
+  if (!hasCgroupKill()) return `cgroup.kill needs Linux 5.14 (this is ${os.release()})`;
+  if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) return `${dir} is not a cgroup v2 directory`;
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    return `${dir} is not writable by this process (delegate a subtree, or name one with the cgroup option)`;
+  }
+  return null;
+}
+
+/** Whether the kernel has `cgroup.kill` (5.14), which the root cgroup lacks whatever the kernel. */
+function hasCgroupKill(): boolean {
+  const [major = 0, minor = 0] = os.release().split('.').map((part) => parseInt(part, 10));
+  return major > 5 || (major === 5 && minor >= 14);
+}
+
+let processCgroup: string | undefined;
+let watchdog: child_process.ChildProcess | undefined;
+let leafCount = 0;
+
+/**
+ * The cgroup of this process's leaves, `<parent>/posix-process-<pid>`, made on first use, and the
+ * watchdog that kills it when this process dies: a shell outside the tree, whose stdin is a pipe
+ * that only this process holds, so that end-of-file means this process is gone (even by SIGKILL).
+ */
+function processCgroupUnder(parent: string): string {
+  const dir = path.join(parent, `posix-process-${process.pid}`);
+  if (processCgroup === dir) return dir;
+  fs.mkdirSync(dir, { recursive: true });
+  processCgroup = dir;
+  enableAccounting(dir);
+  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
+  watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  watchdog.on('error', () => {});
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  process.once('exit', () => {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      // still has leaves: the watchdog removes them once it sees this process gone
+    }
+  });
+  return dir;
+}
+
+// The controllers enabled for this process's leaves.
+const leafControllers: string[] = [];
+
+/** Enables the memory and pids controllers for the leaves where the hierarchy offers them (memory.peak, pids.peak). */
+function enableAccounting(dir: string): void {
+  let offered: string[];
+  try {
+    offered = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'latin1').trim().split(' ');
+  } catch {
+    return;
+  }
+  for (const controller of ['memory', 'pids']) {
+    if (!offered.includes(controller)) continue;
+    try {
+      fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), `+${controller}`);
+      leafControllers.push(controller);
+    } catch {
+      // not delegated to us: the leaves go without it
+    }
+  }
+}
+
+/** @internal For tests: the watchdog's pid and the process cgroup, once made. */
+export function cgroupWatchdogForTest(): { pid: number | undefined; dir: string | undefined } {
+  return { pid: watchdog?.pid, dir: processCgroup };
+}
+
+// The parents already found usable (each spawn would otherwise read mountinfo again).
+const usableParents = new Map<string | undefined, string>();
+
+/** Where leaves go: the `cgroup` option, else this process's own cgroup, else the v2 mount. */
+function cgroupParent(requested: string | undefined): string {
+  let parent = usableParents.get(requested);
+  if (parent === undefined) {
+    parent = findCgroupParent(requested);
+    usableParents.set(requested, parent);
+  }
+  return parent;
+}
+
+function findCgroupParent(requested: string | undefined): string {
+  if (requested !== undefined) {
+    const why = writableCgroup(requested);
+    if (why !== null) throw unavailable('cgroup', why);
+    return requested;
+  }
+  const reasons: string[] = [];
+  for (const candidate of [ownCgroupDir(), unifiedMount()]) {
+    if (candidate === null) continue;
+    const why = writableCgroup(candidate);
+    if (why === null) return candidate;
+    reasons.push(why);
+  }
+  throw unavailable('cgroup', reasons.length === 0 ? 'no cgroup v2 hierarchy is mounted' : reasons.join('; '));
+}
+
+/** A cgroup leaf holding one tree. */
+class CgroupTree implements Container {
+  readonly kind = 'cgroup';
+  cgroupFd: number;
+  private readonly leaf: string;
+  private watcher: fs.FSWatcher | undefined;
+  private emptyWaiters: (() => void)[] = [];
+  private leaderGone = false;
+  private removed = false;
+  private finalAccounting: TreeAccounting | null = null;
+
+  constructor(parent: string) {
+    this.leaf = path.join(processCgroupUnder(parent), String(++leafCount));
+    fs.mkdirSync(this.leaf);
+    try {
+      this.cgroupFd = fs.openSync(this.leaf, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch (error) {
+      fs.rmdirSync(this.leaf);
+      throw error;
+    }
+  }
+
+  private closeFd(): void {
+    if (this.cgroupFd >= 0) fs.closeSync(this.cgroupFd);
+    this.cgroupFd = -1;
+  }
+
+  adopt(): void {
+    this.closeFd();
+  }
+
+  abandon(): void {
+    this.closeFd();
+    this.leaderGone = true;
+    this.remove();
+  }
+
+  leaderReaped(): void {
+    this.leaderGone = true;
+    // rmdir fails with EBUSY while the cgroup is populated: one call says whether the tree is
+    // gone and removes it if so (docs/containment.md, cost).
+    const snapshot = this.accounting();
+    try {
+      fs.rmdirSync(this.leaf);
+    } catch {
+      // Orphans are left: watch, unreferenced, to remove the leaf once they end on their own.
+      this.watch();
+      this.check();
+      return;
+    }
+    this.finalAccounting = snapshot;
+    this.removed = true;
+    this.check();
+  }
+
+  /**
+   * inotify on cgroup.events (the kernel notifies each change of `populated`), made only when a
+   * tree outlives its leader or someone waits: a spawn whose tree ends with its leader needs none.
+   */
+  private watch(): void {
+    if (this.watcher !== undefined || this.removed) return;
+    this.watcher = fs.watch(path.join(this.leaf, 'cgroup.events'), { persistent: false }, () => this.check());
+    this.watcher.on('error', () => this.check());
+  }
+
+  /** Whether the tree is gone (`populated 0`); settles the waiters, and removes the leaf once the leader is reaped too. */
+  private check(): boolean {
+    let text = 'populated 0';
+    if (!this.removed) {
+      try {
+        text = fs.readFileSync(path.join(this.leaf, 'cgroup.events'), 'latin1');
+      } catch {
+        // removed
+      }
+    }
+    if (!text.startsWith('populated 0')) return false;
+    const waiters = this.emptyWaiters;
+    this.emptyWaiters = [];
+    for (const resolve of waiters) resolve();
+    if (this.leaderGone) this.remove();
+    return true;
+  }
+
+  private remove(): void {
+    if (this.removed) return;
+    this.finalAccounting = this.accounting();
+    this.removed = true;
+    this.watcher?.close();
+    try {
+      fs.rmdirSync(this.leaf);
+    } catch {
+      // Another process holds it (a user's sub-cgroup): left for the watchdog.
+    }
+  }
+
+  members(): number[] {
+    if (this.removed) return [];
+    try {
+      return fs
+        .readFileSync(path.join(this.leaf, 'cgroup.procs'), 'latin1')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  signal(signo: number): void {
+    if (this.removed) return;
+    if (signo === SIGKILL) {
+      fs.writeFileSync(path.join(this.leaf, 'cgroup.kill'), '1');
+      return;
+    }
+    for (const pid of this.members()) tryKill(pid, signo);
+  }
+
+  empty(): Promise<void> {
+    if (this.check()) return Promise.resolve();
+    this.watch();
+    return new Promise<void>((resolve) => {
+      this.emptyWaiters.push(resolve);
+      this.watcher?.ref();
+      this.check(); // a change between the first look and the watch
+    }).finally(() => {
+      if (this.emptyWaiters.length === 0) this.watcher?.unref();
+    });
+  }
+
+  accounting(): TreeAccounting | null {
+    if (this.removed) return this.finalAccounting;
+    const read = (file: string): string | undefined => {
+      try {
+        return fs.readFileSync(path.join(this.leaf, file), 'latin1');
+      } catch {
+        return undefined;
+      }
+    };
+    const cpu = read('cpu.stat');
+    if (cpu === undefined) return null;
+    const field = (key: string): number => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(cpu)?.[1] ?? 0) / 1e6;
+    const result: { -readonly [K in keyof TreeAccounting]: TreeAccounting[K] } = {
+      cpuSeconds: field('usage_usec'),
+      userCpuSeconds: field('user_usec'),
+      systemCpuSeconds: field('system_usec'),
+    };
+    // Only where enableAccounting could enable the controllers: a failed open costs an exception.
+    if (leafControllers.includes('memory')) {
+      const peak = read('memory.peak');
+      if (peak !== undefined) result.memoryPeakBytes = Number(peak.trim());
+    }
+    if (leafControllers.includes('pids')) {
+      const peak = read('pids.peak');
+      if (peak !== undefined) result.pidsPeak = Number(peak.trim());
+    }
+    return result;
+  }
+}
+
+// --- PID namespace ---
+
+// CLONE_NEWPID and CLONE_NEWUSER, as <sched.h> has them.
+const CLONE_NEWPID = 0x20000000;
+const CLONE_NEWUSER = 0x10000000;
+
+/**
+ * The child is PID 1 of a new PID namespace: every orphan of the tree is reparented to it, and
+ * when it dies the kernel kills every other process of the namespace before its own exit is
+ * reported, so the leader's reaping is the end of the tree.
+ */
+class PidNamespaceTree implements Container {
+  readonly kind = 'pid-namespace';
+  readonly request = pidNamespaceRequest;
+  readonly cgroupFd = -1;
+  private leader = 0;
+  private leaderGone = false;
+  private emptyWaiters: (() => void)[] = [];
+
+  adopt(pid: number): void {
+    this.leader = pid;
+  }
+
+  abandon(): void {
+    this.leaderReaped();
+  }
+
+  leaderReaped(): void {
+    this.leaderGone = true;
+    const waiters = this.emptyWaiters;
+    this.emptyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  members(): number[] {
+    if (this.leaderGone) return [];
+    const found: number[] = [];
+    const stack = [this.leader];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      const stat = statOf(pid);
+      if (stat === null || stat.state === 'Z' || stat.state === 'X') continue;
+      found.push(pid);
+      for (const child of childrenOf(pid)) stack.push(child);
+    }
+    return found;
+  }
+
+  signal(signo: number): void {
+    if (this.leaderGone) return;
+    // PID 1 of a namespace gets only the signals it has a handler for, SIGKILL aside: the other
+    // members are signalled one by one, and SIGKILL to the leader ends them all.
+    if (signo === SIGKILL) {
+      tryKill(this.leader, SIGKILL);
+      return;
+    }
+    for (const pid of this.members()) tryKill(pid, signo);
+  }
+
+  empty(): Promise<void> {
+    if (this.leaderGone) return Promise.resolve();
+    return new Promise<void>((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  accounting(): null {
+    return null;
+  }
+}
+
+// --- choice ---
+
+/** Why a mechanism cannot be used by spawn here, or null when it can. */
+function missing(kind: Containment, cgroup: string | undefined): string | null {
+  switch (kind) {
+    case 'cgroup':
+      try {
+        cgroupParent(cgroup);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return null;
+    case 'pid-namespace':
+      return pidNamespaceMissing();
+    case 'subreaper':
+      return null;
+  }
+}
+
+/** Why this process cannot start a child in a new PID namespace, or null. */
+function pidNamespaceMissing(): string | null {
+  // CLONE_NEWPID needs CAP_SYS_ADMIN, which a new user namespace gives an unprivileged caller.
+  if (process.geteuid?.() === 0) return null;
+  return userNamespacesMissing();
+}
+
+/** Why this process cannot make an unprivileged user namespace, or null. */
+function userNamespacesMissing(): string | null {
+  const read = (file: string): string | null => {
+    try {
+      return fs.readFileSync(file, 'latin1').trim();
+    } catch {
+      return null;
+    }
+  };
+  if (read('/proc/sys/user/max_user_namespaces') === '0') return 'a new PID namespace needs root, or user namespaces (user.max_user_namespaces is 0)';
+  if (read('/proc/sys/kernel/unprivileged_userns_clone') === '0') return 'a new PID namespace needs root, or unprivileged user namespaces (kernel.unprivileged_userns_clone is 0)';
+  return null;
+}
+
+/**
+ * @internal The request changes of the 'pid-namespace' mechanism: CLONE_NEWPID, and for a
+ * caller without root a new user namespace too, mapping its own uid and gid to themselves
+ * (unless the caller's `namespaces` already has 'user', whose maps are its own).
+ */
+export function pidNamespaceRequest(request: RawSpawnRequest): void {
+  const flags = request.namespaceFlags ?? 0;
+  request.namespaceFlags = flags | CLONE_NEWPID;
+  if (process.geteuid?.() === 0 || (flags & CLONE_NEWUSER) !== 0) return;
+  request.namespaceFlags |= CLONE_NEWUSER;
+  request.uidMap = `${process.geteuid!()} ${process.geteuid!()} 1\n`;
+  request.gidMap = `${process.getegid!()} ${process.getegid!()} 1\n`;
+}
+
+/**
+ * The containment mechanisms `spawn` can use on this machine, with this build and privileges,
+ * best first: `contain: true` takes the first. A mechanism missing here is refused when named
+ * (`ERR_CONTAINMENT_UNAVAILABLE`, whose message says what it needs).
+ *
+ * @param cgroup - the cgroup v2 directory the 'cgroup' mechanism would use (default: found)
+ * @returns e.g. `['cgroup', 'subreaper']`; 'subreaper' is always there
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` for a `cgroup` that is not a string
+ * @see docs/containment.md; cgroups(7), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
+ * @example
+ * ```ts
+ * if (availableContainments().includes('cgroup')) console.log('trees are killed with cgroup.kill');
+ * ```
+ */
+export function availableContainments(cgroup?: string): Containment[] {
+  if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('cgroup', 'a string', cgroup);
+  return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, cgroup) === null);
+}
+
+/**
+ * @internal Makes the container of one spawn: the named mechanism, or (true) the best one
+ * available. Throws `ERR_CONTAINMENT_UNAVAILABLE` for a named mechanism that is not.
+ */
+export function openContainer(option: ContainOption, cgroup: string | undefined): Container {
+  const kind = option === true ? availableContainments(cgroup)[0]! : (option as Containment);
+  if (kind === 'cgroup') return new CgroupTree(cgroupParent(cgroup)); // cgroupParent throws why it cannot
+  if (kind === 'subreaper') return new SubreaperTree();
+  const why = pidNamespaceMissing();
+  if (why !== null) throw unavailable(kind, why);
+  return new PidNamespaceTree();
+}

@@ -1,0 +1,188 @@
+/**
+ * Stopping a child, or its whole contained tree: the graceful stop (`killSignal`, then SIGKILL
+ * after `forceKillAfter`) that `timeout`, `signal`, `maxBuffer` and disposal use, `killTree`, and
+ * the record of why the library ended a child (`timedOut`, `killedBy`, `forced`).
+ */
+import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
+import { binding, type RawSpawnRequest } from '../native';
+import { validateInteger } from '../validate';
+import type { WaitIdResult } from '../wait';
+import type { ChildExitResult } from './output';
+import { openContainer, type Container, type Containment, type ContainOption } from './contain';
+
+const SIGKILL = 9;
+
+/** Why the library killed a child: the option or action that did it. */
+export type KillReason = 'timeout' | 'abort' | 'maxBuffer' | 'dispose';
+
+/** What `child.wait()` resolves with: the wait's result and why the library ended the child. */
+export interface ChildResult extends ChildExitResult {
+  /** True when `timeout` passed and the library killed the child for it. */
+  readonly timedOut: boolean;
+  /**
+   * What made the library kill the child: 'timeout', 'abort' (the `signal` option), 'maxBuffer'
+   * (`run`'s output limit), 'dispose' (`await using`), or null when it did not (a signal from
+   * elsewhere, `kill()` and `killTree()` called by the program are not the library's).
+   */
+  readonly killedBy: KillReason | null;
+  /** True when the grace period (`forceKillAfter`, `killTree`'s `forceAfter`) ran out and SIGKILL was sent. */
+  readonly forced: boolean;
+}
+
+/** Options of `child.killTree`. */
+export interface KillTreeOptions {
+  /** Milliseconds after which whatever is left of the tree gets SIGKILL (default: never). */
+  forceAfter?: number;
+}
+
+/** @internal How one child is stopped: from spawn's options. */
+export interface StopPolicy {
+  /** The signal of a graceful stop. */
+  readonly killSignal: number;
+  /** Milliseconds before SIGKILL, or false for never. */
+  readonly forceKillAfter: number | false;
+  /** The child's tree, when contained. */
+  readonly container: Container | null;
+}
+
+/** @internal The default grace before SIGKILL, as execa's `forceKillAfterDelay`. */
+export const DEFAULT_FORCE_KILL_AFTER = 5000;
+
+/** @internal The part of a ChildProcess that stops it. */
+export interface Stoppable {
+  readonly pid: number;
+  /** pidfd_send_signal to the leader; false once it has been reaped. */
+  signalLeader(signo: number): boolean;
+  /** Resolves once the leader has been reaped. */
+  exited(): Promise<unknown>;
+  /** Whether the leader has been reaped. */
+  reaped(): boolean;
+}
+
+/** @internal Stops one child or its tree, and remembers why. */
+export class StopControl {
+  reason: KillReason | null = null;
+  forced = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly child: Stoppable,
+    readonly policy: StopPolicy,
+  ) {}
+
+  /** Why the library ended the child, as of now. */
+  why(): Pick<ChildResult, 'timedOut' | 'killedBy' | 'forced'> {
+    return { timedOut: this.reason === 'timeout', killedBy: this.reason, forced: this.forced };
+  }
+
+  /** The result of the wait with why it ended. */
+  decorate(result: WaitIdResult): ChildResult {
+    return Object.assign(result, this.why()) as ChildResult; // waitid(WEXITED): exit or signal only
+  }
+
+  /** Signals the tree (the child alone when not contained). */
+  signalAll(signo: number): void {
+    const container = this.policy.container;
+    if (container !== null) {
+      container.signal(signo);
+      return;
+    }
+    this.child.signalLeader(signo);
+  }
+
+  /** Resolves once every process of the tree has ended (the leader reaped). */
+  async gone(): Promise<void> {
+    const container = this.policy.container;
+    await this.child.exited().catch(() => {});
+    if (container !== null) await container.empty();
+  }
+
+  /**
+   * Sends `signo` to the tree and resolves once all of it has ended; with `forceAfter`, what is
+   * left then gets SIGKILL (and `forced` is set).
+   */
+  async killTree(signo: number, forceAfter: number | false): Promise<void> {
+    this.signalAll(signo);
+    const gone = this.gone();
+    if (signo === SIGKILL || forceAfter === false) return gone;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const force = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.forced = true;
+        this.signalAll(SIGKILL);
+        resolve();
+      }, forceAfter);
+    });
+    try {
+      await Promise.race([gone, force]);
+      await gone;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The library's own stop: `killSignal` to the tree, then SIGKILL after `forceKillAfter`. The
+   * first reason is kept; a second stop joins the first.
+   */
+  stop(reason: KillReason): Promise<void> {
+    this.reason ??= reason;
+    this.stopping ??= this.child.reaped() && this.policy.container === null ? Promise.resolve() : this.killTree(this.policy.killSignal, this.policy.forceKillAfter);
+    return this.stopping;
+  }
+}
+
+/** @internal pidfd_send_signal that reports ESRCH as false. */
+export function sendQuietly(pidfd: number, signo: number): boolean {
+  try {
+    binding.pidfdSendSignal(pidfd, signo);
+    return true;
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+/** @internal The stop options of spawn, checked. */
+export interface StopOptions {
+  readonly killSignal: number;
+  readonly forceKillAfter: number | false;
+  readonly contain: ContainOption | undefined;
+  readonly cgroup: string | undefined;
+}
+
+/** @internal Checks `forceKillAfter`, `contain` and `cgroup` (nothing is made yet). */
+export function readStopOptions(options: { forceKillAfter?: unknown; contain?: unknown; cgroup?: unknown }, killSignal: number): StopOptions {
+  const { forceKillAfter, contain, cgroup } = options;
+  const force = forceKillAfter === undefined ? DEFAULT_FORCE_KILL_AFTER : forceKillAfter === false ? false : validateInteger(forceKillAfter, 'options.forceKillAfter', 0, 2 ** 31 - 1);
+  if (contain !== undefined && typeof contain !== 'boolean' && !CONTAINMENTS.includes(contain as Containment)) {
+    throw invalidArgValue('options.contain', `must be a boolean or one of ${CONTAINMENTS.map((name) => `'${name}'`).join(', ')}`, contain);
+  }
+  if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('options.cgroup', 'a string', cgroup);
+  if (cgroup !== undefined && (contain === undefined || contain === false || contain === 'pid-namespace' || contain === 'subreaper')) {
+    throw invalidArgValue('options.cgroup', "needs contain: true or 'cgroup'", cgroup);
+  }
+  return { killSignal, forceKillAfter: force, contain: contain as ContainOption | undefined, cgroup: cgroup };
+}
+
+const CONTAINMENTS: readonly Containment[] = ['cgroup', 'pid-namespace', 'subreaper'];
+
+/**
+ * @internal The stop policy of one spawn, with its container made (a cgroup leaf...). A
+ * contained child also gets SIGKILL as its parent-death signal unless `pdeathsig` names another.
+ *
+ * @throws Error `ERR_CONTAINMENT_UNAVAILABLE` for a mechanism this machine or build lacks
+ */
+export function openPolicy(options: StopOptions, request: RawSpawnRequest): StopPolicy {
+  if (options.contain === undefined || options.contain === false) {
+    return options.killSignal === 15 && options.forceKillAfter === DEFAULT_FORCE_KILL_AFTER ? DEFAULT_POLICY : { killSignal: options.killSignal, forceKillAfter: options.forceKillAfter, container: null };
+  }
+  const container = openContainer(options.contain, options.cgroup);
+  if (request.pdeathsig === 0) request.pdeathsig = SIGKILL;
+  if (container.cgroupFd >= 0) request.cgroupFd = container.cgroupFd;
+  container.request?.(request);
+  return { killSignal: options.killSignal, forceKillAfter: options.forceKillAfter, container };
+}
+
+/** @internal The policy of a child spawned with the default stop options and no containment. */
+export const DEFAULT_POLICY: StopPolicy = Object.freeze({ killSignal: 15, forceKillAfter: DEFAULT_FORCE_KILL_AFTER, container: null });
