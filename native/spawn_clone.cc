@@ -199,7 +199,11 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
     std::optional<AllSignalsBlocked> blocked;
     if (block_signals) blocked.emplace();
     job->in_clone = true;
-    pid = RawClone(flags, stack + kStackMapSize, &job->clone_pidfd, RunChild, &job->plan);
+    if (CloneVmUnsupported()) {
+      pid = CloneWithoutSharedMemory(job, stack + kStackMapSize, wait_for_exec);
+    } else {
+      pid = RawClone(flags, stack + kStackMapSize, &job->clone_pidfd, RunChild, &job->plan);
+    }
     job->in_clone = false;
   }
   if (notice >= 0) ::close(notice);  // the child's copy is now the only one
@@ -233,6 +237,7 @@ void FinishJob(Spawner* spawner, SpawnJob* job) {
     job->exec_notice = -1;
   }
   if (notice >= 0) ::close(notice);  // which also takes it out of the epoll set
+  TakeEmulatedResults(job);
   const ChildPlan& plan = job->plan;
   bool failed = job->clone_error == 0 && plan.error != 0;
   bool reached_exec = plan.step == static_cast<int>(ChildStep::kExec);
