@@ -25,6 +25,8 @@ const constructing = Symbol('ChildProcess');
 /**
  * A running or finished child started by `spawn`. Dispose of it with `await using`. Only
  * `spawn` makes one: `new ChildProcess()` throws TypeError `ERR_ILLEGAL_CONSTRUCTOR`.
+ *
+ * @hideconstructor
  */
 export class ChildProcess implements AsyncDisposable {
   /** The child's pid. */
@@ -45,7 +47,16 @@ export class ChildProcess implements AsyncDisposable {
   #pidfdOpen = true;
   readonly #exited: Promise<WaitIdResult>;
 
-  /** @internal Created by `spawn` only. */
+  /**
+   * Not for use: only `spawn` makes a ChildProcess (the key is private to this module).
+   *
+   * @param key - The module's private key.
+   * @param pid - The child's pid.
+   * @param pidfd - The child's pidfd, which the handle then owns.
+   * @param streams - The parent's ends of fds 0..2.
+   * @param leadsGroup - Whether the child leads its process group.
+   * @throws TypeError `ERR_ILLEGAL_CONSTRUCTOR` for any other caller.
+   */
   constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
@@ -72,6 +83,9 @@ export class ChildProcess implements AsyncDisposable {
   /**
    * Waits for the child to exit (from the event loop, without blocking it) and returns its
    * decoded status and resource usage. Every call returns the same result.
+   *
+   * @returns a Promise of the child's pid, uid, status and resource usage
+   * @see waitid(2) P_PIDFD
    */
   wait(): Promise<WaitIdResult> {
     return this.#exited;
@@ -81,7 +95,9 @@ export class ChildProcess implements AsyncDisposable {
    * Sends a signal to the child through its pidfd (pidfd_send_signal(2)): it can never reach
    * another process that got the pid after this child was reaped.
    *
+   * @param signal - a signal name or number; defaults to 'SIGTERM'
    * @throws SyscallError `ESRCH` once the child has been reaped
+   * @see pidfd_send_signal(2)
    */
   kill(signal: Signal = 'SIGTERM'): void {
     const signo = signalNumber(signal, 'signal', true);
@@ -94,7 +110,9 @@ export class ChildProcess implements AsyncDisposable {
    * its group (`setsid` or `pgid: 0`), so that the signal cannot reach the caller's own group.
    *
    * @throws Error `ERR_NOT_GROUP_LEADER` when the child does not lead a group
+   * @param signal - a signal name or number; defaults to 'SIGTERM'
    * @throws SyscallError `ESRCH` when the group is empty
+   * @see kill(2)
    */
   killGroup(signal: Signal = 'SIGTERM'): void {
     const signo = signalNumber(signal, 'signal', true);

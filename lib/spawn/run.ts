@@ -34,11 +34,17 @@ function runOptions(options: unknown): { stdin: RunOptions['stdin']; input: RunO
 
 /** What `run` returns. */
 export interface RunResult {
+  /** The child's pid (already reaped). */
   readonly pid: number;
+  /** How it ended: exited with a code, or killed by a signal. */
   readonly status: WaitIdResult['status'];
+  /** The status as wait(2) would have stored it. */
   readonly raw: number;
+  /** Its resource usage: CPU times, max RSS, faults, context switches. */
   readonly rusage: WaitIdResult['rusage'];
+  /** Everything it wrote to fd 1 (up to `maxBuffer`). */
   readonly stdout: Buffer;
+  /** Everything it wrote to fd 2 (up to `maxBuffer`). */
   readonly stderr: Buffer;
 }
 
@@ -48,6 +54,16 @@ export interface RunResult {
  *
  * @throws (rejects) what `spawn` rejects with; a RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`
  *   when an output passes `maxBuffer` (the child is killed with `killSignal` and reaped first).
+ * @param file - the program, as for {@link spawn}
+ * @param args - its arguments after `argv[0]`
+ * @param options - {@link spawn}'s options, and `maxBuffer`
+ * @returns a Promise of its status, resource usage and collected output
+ * @see clone(2), execve(2), waitid(2)
+ * @example
+ * ```ts
+ * const { status, stdout } = await run('git', ['status', '--short'], { cwd: '/src/repo' });
+ * if (status.kind === 'exited' && status.code === 0) console.log(stdout.toString());
+ * ```
  */
 export async function run(file: Bytes, args: readonly Bytes[] = [], options: RunOptions = {}): Promise<RunResult> {
   const { stdin, input, maxBuffer, spawnOptions } = validating('run', () => runOptions(options));
