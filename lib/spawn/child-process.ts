@@ -146,6 +146,7 @@ function takeSettlers(resolve: (child: ChildProcess) => void, reject: (error: un
   promising!.resolve = resolve;
   promising!.reject = reject;
 }
+/** @internal The promise spawn() returns for a pending spawn. */
 export function promiseFor(pending: PendingSpawn): Promise<ChildProcess> {
   promising = pending;
   const promise = new Promise<ChildProcess>(takeSettlers);
@@ -154,7 +155,7 @@ export function promiseFor(pending: PendingSpawn): Promise<ChildProcess> {
 }
 
 /**
- * A spawn() under way, until its result arrives: only what the result needs, in one object. A
+ * @internal A spawn() under way, until its result arrives: only what the result needs, in one object. A
  * closure over spawn()'s variables kept its scopes' contexts and the whole request (argv, the
  * caller's options...) alive for every spawn under way, for the garbage collector to copy in a
  * burst.
@@ -207,7 +208,7 @@ function killQuietly(child: ChildProcess, signal: number): void {
 }
 
 /**
- * `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
+ * @internal `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
  * it: native code drops it from the queue, or kills its child before its exec (SIGKILL) and reaps
  * it, and the spawn rejects naming the step the child was in. After the result they send
  * `killSignal` to the child, once (at once if they fired while the result was on its way); the
