@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const lines = readFileSync(new URL('qemu-arm64-tests.txt', import.meta.url), 'utf8')
@@ -16,6 +17,6 @@ const files = valued('file').map((name) => `test/${name}.test.ts`);
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // A test runs unless its full name (suites and title) contains one of the skipped phrases.
 const pattern = `^(?!.*(?:${valued('skip').map(escape).join('|')}))`;
-const vitest = require.resolve('vitest/vitest.mjs');
+const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 const result = spawnSync(process.execPath, [vitest, 'run', ...files, '--testNamePattern', pattern, ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exitCode = result.status ?? 1;
