@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'prebuilds/', 'node_modules/', 'coverage/', 'examples-dist/'] },
+  { ignores: ['dist/', 'build/', 'prebuilds/', 'node_modules/', 'coverage/', 'examples-dist/', 'docs/api/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

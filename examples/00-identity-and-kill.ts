@@ -9,10 +9,10 @@ console.log(`me: pid=${getpid()}, parent pid=${getppid()}`);
 const gone = spawnSync('/bin/true').pid;
 try {
   kill(gone, 0);
-  console.log(`kill(${gone}, 0): still there?`);
+  console.log(`kill(${gone}, 0) on a child that has exited and been reaped: still there?`);
 } catch (error) {
   if (!(error instanceof SyscallError)) throw error;
-  console.log(`kill(${gone}, 0): ${error.message} (code=${error.code}, errno=${error.errno})`);
+  console.log(`kill(${gone}, 0) on a child that has exited and been reaped: ${error.message} (code=${error.code}, errno=${error.errno})`);
 }
 
 // Probing ourselves works: we exist and may signal ourselves.

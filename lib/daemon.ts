@@ -28,7 +28,17 @@ import { readOptions, validating } from './validate';
  * fd (dup'd), or `{ path, flags?, mode? }`, a file opened by the daemon (flags default to 'r' for
  * fd 0 and 'w' for 1 and 2; a relative path is relative to the daemon's `cwd`, '/' by default).
  */
-export type DaemonStdio = 'ignore' | number | { path: Bytes; flags?: OpenFlags; mode?: number };
+export type DaemonStdio =
+  | 'ignore'
+  | number
+  | {
+      /** The file, relative to the daemon's cwd. */
+      path: Bytes;
+      /** open(2) flags: a number or Node's 'r', 'w', 'a', 'wx', ... */
+      flags?: OpenFlags;
+      /** Permission bits for a file it creates (default 0o666, less the umask). */
+      mode?: number;
+    };
 
 /**
  * Options of `daemon`; the sandbox's are those of `spawn` (docs/sandbox.md), but for the `'pid'`
@@ -172,6 +182,18 @@ function start(prepared: PreparedSpawn): Promise<number> {
  *   with `step: 'pidFile'` when the pid file cannot be created (before anything starts) or
  *   written (the daemon is then killed with SIGKILL). TypeError/RangeError for bad arguments,
  *   before anything runs.
+ * @param file - the program, searched in the PATH of `env` if it has no slash
+ * @param args - its arguments after `argv[0]`
+ * @param options - see {@link DaemonOptions}
+ * @returns a Promise of the daemon's pid once it has exec'd
+ * @throws (synchronously) TypeError / RangeError for bad arguments, before anything starts
+ * @see daemon(7), setsid(2), clone(2), execve(2)
+ * @example
+ * ```ts
+ * const pid = await daemon('my-server', ['--port', '8080'], { pidFile: '/run/my-server.pid' });
+ * // ... later
+ * kill(pid, 'SIGTERM');
+ * ```
  */
 export async function daemon(file: Bytes, args: readonly Bytes[] = [], options: DaemonOptions = {}): Promise<number> {
   const { prepared, pidFile: pidFileOption } = validating('daemon', () => prepareDaemon(file, args, options));

@@ -45,6 +45,9 @@ export class SyscallError extends Error {
   readonly signal?: string;
 
   /**
+   * Makes the error of a failed system call, shaped like Node's own errno errors (the library
+   * throws these; user code may make one for its own calls).
+   *
    * @param syscall - the name of the failed call
    * @param errno - the errno value, positive as in C or negative as in Node
    * @param path - the file involved, if any
@@ -90,7 +93,10 @@ function checkSyscallErrorArguments(syscall: unknown, errno: unknown, path: unkn
 }
 
 /** A TypeError or RangeError carrying a Node-style `code` such as 'ERR_INVALID_ARG_TYPE'. */
-export type ArgumentError = (TypeError | RangeError) & { code: string };
+export type ArgumentError = (TypeError | RangeError) & {
+  /** Node's code: 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OUT_OF_RANGE', 'ERR_UNKNOWN_SIGNAL'. */
+  code: string;
+};
 
 function withCode<E extends Error>(error: E, code: string): E & { code: string } {
   return Object.assign(error, { code });

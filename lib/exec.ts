@@ -37,6 +37,12 @@ function environmentList(env: unknown): Bytes[] | null {
  *   syscall 'execve' and `path`
  * @throws TypeError for a wrong type, a NUL byte, an empty argv or a bad environment entry, and
  *   Error `ERR_MAIN_THREAD_ONLY` in a worker thread, before anything changes
+ * @see execve(2)
+ * @example
+ * ```ts
+ * // This process becomes `ls` (same pid); the line after runs only if the exec failed.
+ * execve('/bin/ls', ['ls', '-l', '/']);
+ * ```
  */
 export function execve(path: Bytes, argv: readonly Bytes[], env?: EnvInput): never {
   const [pathBytes, argvList, envList] = validating('execve', () => [validateBytes(path, 'path'), argumentList(argv), environmentList(env)] as const);
@@ -58,6 +64,15 @@ export function execve(path: Bytes, argv: readonly Bytes[], env?: EnvInput): nev
  * @throws SyscallError `ENOENT` (not found anywhere), `EACCES`, `ENOEXEC`, `E2BIG`, ... with
  *   syscall 'execvp' and `path` set to `file` as given
  * @throws TypeError / Error `ERR_MAIN_THREAD_ONLY` as for `execve`
+ * @param file - the program: searched in the PATH of `env` (or of this process) if it has no slash
+ * @param argv - the arguments, `argv[0]` first; not empty
+ * @param env - the environment; by default this process's own
+ * @returns never: on success this process runs the new program
+ * @see execvp(3), execve(2)
+ * @example
+ * ```ts
+ * execvp('sh', ['sh', '-c', 'echo $$']); // prints this process's pid: exec keeps it
+ * ```
  */
 export function execvp(file: Bytes, argv: readonly Bytes[], env?: EnvInput): never {
   const [fileBytes, argvList, envList] = validating('execvp', () => [validateBytes(file, 'file'), argumentList(argv), environmentList(env)] as const);

@@ -16,6 +16,7 @@ import { binding } from './native';
  * @param code - any integer; only `code & 0xff` reaches the parent
  * @throws TypeError `ERR_INVALID_ARG_TYPE` if code is not a number
  * @throws RangeError `ERR_OUT_OF_RANGE` if code is not an integer (1.5, NaN, Infinity)
+ * @see exit_group(2), _exit(2)
  */
 export function exit(code = 0): never {
   if (typeof code !== 'number') throw invalidArgType('code', 'of type number', code);

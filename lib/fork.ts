@@ -31,6 +31,8 @@ const HOOK_NAMES = ['before', 'parent', 'child'] as const;
  *
  * @returns a function that removes these hooks again
  * @throws TypeError `ERR_INVALID_ARG_TYPE` if a hook is given but is not a function
+ * @param atFork - `before` runs in the parent before the fork, `parent` after it in the parent, `child` in the child
+ * @see pthread_atfork(3)
  */
 export function registerAtFork(atFork: AtForkHooks): () => void {
   if (typeof atFork !== 'object' || atFork === null) throw invalidArgType('hooks', 'of type object', atFork);
@@ -265,6 +267,19 @@ function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
  * @throws SyscallError `EAGAIN` (process limit), `ENOMEM` with syscall 'fork'; `EMFILE` (or
  *   another errno) with syscall 'open' and path '/proc/self/smaps' when the V8 heap cannot be
  *   prepared for the child (no child is created then)
+ * @see fork(2)
+ * @example
+ * ```ts
+ * #!/usr/bin/env -S node --single-threaded --v8-pool-size=1
+ * import { fork, waitpid } from 'posix-process';
+ *
+ * const pid = fork();
+ * if (pid === 0) {
+ *   console.log('child');
+ *   process.exit(3);
+ * }
+ * console.log(waitpid(pid)!.status); // { kind: 'exited', code: 3 }
+ * ```
  */
 export function fork(): number {
   requireMainThread('fork');

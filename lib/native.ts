@@ -2,8 +2,10 @@
  * Loads the native addon and declares its raw interface (internal: the public API is lib/index.ts).
  *
  * The binding is found by node-gyp-build: a local build in `build/Release` (node-gyp or cmake-js)
- * first, then a prebuilt binary in `prebuilds/linux-<arch>/`.
+ * first, then a prebuilt binary in `prebuilds/linux-<arch>/`, tagged by libc. Without either,
+ * the import throws ERR_POSIX_PROCESS_NO_BINARY, which says where prebuilds exist and how to build.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** The range of real-time signals as glibc reports it (SIGRTMIN is 34 with NPTL, not 32). */
@@ -254,9 +256,44 @@ function loadBinding(): NativeBinding {
     error.code = 'ERR_POSIX_PROCESS_UNSUPPORTED_PLATFORM';
     throw error;
   }
+  const root = path.join(__dirname, '..');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const load = require('node-gyp-build') as (dir: string) => unknown;
-  return load(path.join(__dirname, '..')) as NativeBinding;
+  const load = require('node-gyp-build') as { resolve(dir: string): string };
+  let file: string | undefined;
+  try {
+    file = load.resolve(root);
+  } catch {
+    // No local build and no prebuild for this platform.
+  }
+  // node-gyp-build reads musl only on Alpine: a glibc prebuild must never load on another musl.
+  if (file === undefined || (file.includes('.glibc.') && isMusl())) throw noBinaryError(root);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as NativeBinding;
+}
+
+/** The platforms that have prebuilt binaries (scripts/prebuild.js makes them). */
+export const PREBUILT_PLATFORMS = ['linux-x64 (glibc)', 'linux-arm64 (glibc)'] as const;
+
+function isMusl(): boolean {
+  try {
+    return /\/ld-musl-|\/libc\.musl-/.test(fs.readFileSync('/proc/self/maps', 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+function noBinaryError(root: string): Error {
+  const libc = isMusl() ? 'musl' : 'glibc';
+  const error = new Error(
+    `posix-process: no native binary for linux-${process.arch} (${libc}) in ${root}. ` +
+      `Prebuilt binaries exist for ${PREBUILT_PLATFORMS.join(' and ')}; elsewhere the addon is built ` +
+      'from source when the package is installed, which needs python3, make and g++ ' +
+      '(Debian: apt-get install python3 make g++; Alpine: apk add python3 make g++). ' +
+      'Install them and run `npm rebuild posix-process` (it was skipped if install scripts are disabled, ' +
+      'as with --ignore-scripts or pnpm: allow them for posix-process).',
+  ) as Error & { code: string };
+  error.code = 'ERR_POSIX_PROCESS_NO_BINARY';
+  return error;
 }
 
 export const binding: NativeBinding = loadBinding();

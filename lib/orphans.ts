@@ -16,13 +16,27 @@ import { signalName, signalNumber, type Signal } from './signals';
  *
  * @param on - true to become a subreaper, false to stop
  * @throws TypeError `ERR_INVALID_ARG_TYPE` if `on` is not a boolean
+ * @throws SyscallError from prctl(2) (`EINVAL` where the kernel or an emulator such as qemu-user does not support it)
+ * @see prctl(2) PR_SET_CHILD_SUBREAPER
+ * @example
+ * ```ts
+ * setChildSubreaper(true);
+ * // orphaned descendants are now adopted by this process: reap them
+ * const reaper = startReaper();
+ * ```
  */
 export function setChildSubreaper(on: boolean): void {
   if (typeof on !== 'boolean') throw invalidArgType('on', 'of type boolean', on);
   binding.setChildSubreaper(on);
 }
 
-/** Whether the calling process is a child subreaper. See prctl(2) PR_GET_CHILD_SUBREAPER. */
+/**
+ * Whether the calling process is a child subreaper.
+ *
+ * @returns true once {@link setChildSubreaper} made it one
+ * @throws SyscallError from prctl(2) (`EINVAL` where it is not supported, as under qemu-user)
+ * @see prctl(2) PR_GET_CHILD_SUBREAPER
+ */
 export function isChildSubreaper(): boolean {
   return binding.isChildSubreaper();
 }
@@ -40,6 +54,8 @@ export function isChildSubreaper(): boolean {
  *
  * @param signal - a signal name or number, or 0 / null to clear
  * @throws TypeError / RangeError for an unknown signal
+ * @throws SyscallError from prctl(2)
+ * @see prctl(2) PR_SET_PDEATHSIG
  */
 export function setParentDeathSignal(signal: Signal | null): void {
   binding.setParentDeathSignal(signal === null ? 0 : signalNumber(signal, 'signal', true));
@@ -48,6 +64,9 @@ export function setParentDeathSignal(signal: Signal | null): void {
 /**
  * The parent-death signal of the calling process as a name ('SIGTERM', 'SIGRTMIN+1'), or null when
  * none is set. See prctl(2) PR_GET_PDEATHSIG.
+ * @returns the signal's name, or `null` when none is set
+ * @throws SyscallError from prctl(2)
+ * @see prctl(2) PR_GET_PDEATHSIG
  */
 export function getParentDeathSignal(): string | null {
   const signo = binding.getParentDeathSignal();

@@ -24,17 +24,55 @@ export type OpenFlags = number | 'r' | 'r+' | 'rs+' | 'w' | 'wx' | 'w+' | 'wx+' 
 /** A posix_spawn file action; they run in the child in the order given. */
 export type FileAction =
   /** open(path, flags, mode) onto `fd` (posix_spawn_file_actions_addopen). */
-  | { action: 'open'; fd: number; path: Bytes; flags?: OpenFlags; mode?: number }
+  | {
+      /** The kind of action. */
+      action: 'open';
+      /** The fd the file ends up on. */
+      fd: number;
+      /** The file to open, relative to the child's cwd at that point. */
+      path: Bytes;
+      /** open(2) flags: a number or Node's 'r', 'w', 'a', 'wx', ... (default 'r'). */
+      flags?: OpenFlags;
+      /** Permission bits for a file it creates (default 0o666, less the umask). */
+      mode?: number;
+    }
   /** close(fd) (addclose). */
-  | { action: 'close'; fd: number }
+  | {
+      /** The kind of action. */
+      action: 'close';
+      /** The fd to close. */
+      fd: number;
+    }
   /** dup2(fd, newFd) (adddup2); onto itself it clears close-on-exec. */
-  | { action: 'dup2'; fd: number; newFd: number }
+  | {
+      /** The kind of action. */
+      action: 'dup2';
+      /** The fd to copy. */
+      fd: number;
+      /** Where the copy goes. */
+      newFd: number;
+    }
   /** chdir(path) (addchdir_np); later relative paths are relative to it. */
-  | { action: 'chdir'; path: Bytes }
+  | {
+      /** The kind of action. */
+      action: 'chdir';
+      /** The folder to change to. */
+      path: Bytes;
+    }
   /** fchdir(fd) (addfchdir_np). */
-  | { action: 'fchdir'; fd: number }
+  | {
+      /** The kind of action. */
+      action: 'fchdir';
+      /** An fd of the folder to change to. */
+      fd: number;
+    }
   /** Close every fd from `fd` up (addclosefrom_np). */
-  | { action: 'closefrom'; fd: number };
+  | {
+      /** The kind of action. */
+      action: 'closefrom';
+      /** The lowest fd closed. */
+      fd: number;
+    };
 
 /** Scheduling policies of sched(7) that glibc's posix_spawnattr_setschedpolicy accepts. */
 export type SchedulerPolicy = 'other' | 'fifo' | 'rr';
@@ -58,7 +96,12 @@ export interface PosixSpawnOptions {
   /** POSIX_SPAWN_RESETIDS: effective ids become the real ids. */
   resetids?: boolean;
   /** POSIX_SPAWN_SETSCHEDULER: scheduling policy and static priority (0 for other/batch/idle). */
-  scheduler?: { policy: SchedulerPolicy; priority?: number };
+  scheduler?: {
+    /** The scheduling policy of sched(7). */
+    policy: SchedulerPolicy;
+    /** The static priority (1 to 99 for 'fifo' and 'rr', 0 for 'other'; default 0). */
+    priority?: number;
+  };
 }
 
 const O = fs.constants;
@@ -230,6 +273,16 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  *   `ENOTDIR` from a file action, `EPERM` from `setsid` with `setpgroup` — with `syscall`
  *   'posix_spawn', `path` the program or the file action's path, and `step` which one failed.
  * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning.
+ * @param options - file actions and attributes (see {@link PosixSpawnOptions})
+ * @returns the child's pid (reap it with {@link waitpid} or {@link waitAsync})
+ * @see posix_spawn(3)
+ * @example
+ * ```ts
+ * const pid = posixSpawn('/bin/echo', ['echo', 'hello'], {
+ *   fileActions: [{ action: 'open', fd: 1, path: '/tmp/out.txt', flags: 'w', mode: 0o644 }],
+ * });
+ * waitpid(pid);
+ * ```
  */
 export function posixSpawn(path: Bytes, argv: readonly Bytes[], options?: PosixSpawnOptions): number {
   return spawnWith(false, path, argv, options);
@@ -242,6 +295,16 @@ export function posixSpawn(path: Bytes, argv: readonly Bytes[], options?: PosixS
  * if nothing later matches. There is no shell fallback: a file without a shebang gives ENOEXEC.
  *
  * @throws SyscallError as `posixSpawn`, with `syscall` 'posix_spawnp'
+ * @param file - the program: searched in this process's PATH if it has no slash
+ * @param argv - the argument vector, `argv[0]` included; not empty
+ * @param options - file actions and attributes, as for {@link posixSpawn}
+ * @returns the child's pid
+ * @see posix_spawnp(3)
+ * @example
+ * ```ts
+ * const pid = posixSpawnp('sleep', ['sleep', '0.1']);
+ * console.log(waitpid(pid)!.status); // { kind: 'exited', code: 0 }
+ * ```
  */
 export function posixSpawnp(file: Bytes, argv: readonly Bytes[], options?: PosixSpawnOptions): number {
   return spawnWith(true, file, argv, options);

@@ -6,6 +6,9 @@ import { validatePidArgument } from './validate';
 /**
  * The process ID of the calling process. See getpid(2).
  * Never fails.
+ * @returns the pid of this process
+ * @throws nothing: getpid(2) cannot fail
+ * @see getpid(2)
  */
 export function getpid(): number {
   return binding.getpid();
@@ -15,6 +18,9 @@ export function getpid(): number {
  * The process ID of the parent of the calling process. See getppid(2).
  * After the parent dies this is the pid of the process that adopted the caller: 1 (init), or the
  * nearest subreaper ancestor. Never fails.
+ * @returns the parent's pid (1, or a subreaper's pid, once the parent is gone)
+ * @throws nothing: getppid(2) cannot fail
+ * @see getppid(2)
  */
 export function getppid(): number {
   return binding.getppid();
@@ -35,6 +41,15 @@ export function getppid(): number {
  * @param signal - a signal name ('SIGTERM', 'SIGRTMIN+1') or number; defaults to 'SIGTERM'
  * @throws SyscallError `ESRCH` (no such process or group), `EPERM` (not allowed to signal it)
  * @throws TypeError / RangeError for a bad pid or an unknown signal, before anything is sent
+ * @see kill(2)
+ * @example
+ * ```ts
+ * try {
+ *   kill(12345, 0); // signal 0 probes: does the process exist?
+ * } catch (error) {
+ *   if (error instanceof SyscallError && error.code === 'ESRCH') console.log('gone');
+ * }
+ * ```
  */
 export function kill(pid: number, signal: Signal = 'SIGTERM'): void {
   validatePidArgument(pid);

@@ -30,7 +30,9 @@ const stateWords: Readonly<Record<ProcessStateLetter, string>> = {
 export interface Terminal {
   /** The raw device number (`tty_nr`). */
   device: number;
+  /** The major device number (136 to 143: a pseudo-terminal, 4: a virtual console). */
   major: number;
+  /** The minor device number. */
   minor: number;
   /** `/dev/pts/N` or `/dev/ttyN` when the major number says which it is, otherwise undefined. */
   path: string | undefined;
@@ -38,6 +40,7 @@ export interface Terminal {
 
 /** What /proc says about one process; see {@link processInfo}. */
 export interface ProcessInfo {
+  /** The process ID asked about. */
   pid: number;
   /**
    * The command name (`comm`, at most 15 bytes; may contain spaces and parentheses): what `ps`
@@ -61,6 +64,7 @@ export interface ProcessInfo {
   state: ProcessStateLetter;
   /** The state as a word: 'running', 'sleeping', 'disk sleep', 'zombie', 'stopped', ... */
   stateName: string;
+  /** The parent's pid (0 for the kernel's own threads' parent). */
   ppid: number;
   /** Process group ID. */
   pgid: number;
@@ -70,13 +74,15 @@ export interface ProcessInfo {
   tty: Terminal | null;
   /** The foreground process group of the controlling terminal, or null when there is none. */
   foregroundPgid: number | null;
-  /** Real user and group IDs (from `status`). */
+  /** Real user ID (from `status`). */
   uid: number;
+  /** Real group ID (from `status`). */
   gid: number;
   /** Number of threads. */
   threads: number;
-  /** CPU time spent in user mode and in the kernel, in seconds (resolution: one clock tick). */
+  /** CPU time spent in user mode, in seconds (resolution: one clock tick). */
   userCpuSeconds: number;
+  /** CPU time spent in the kernel on its behalf, in seconds (resolution: one clock tick). */
   systemCpuSeconds: number;
   /** Resident set size in bytes (0 for zombies and kernel threads). */
   rssBytes: number;
@@ -172,6 +178,13 @@ function bootTimeMs(): number {
  * @throws SyscallError `ESRCH` (syscall 'open', `path` the /proc file) when there is no such
  *   process; other read errors as Node's fs errors
  * @throws TypeError / RangeError for a pid that is not a positive 32-bit integer
+ * @returns what /proc says about the process (see {@link ProcessInfo})
+ * @see proc(5) (/proc/pid/stat, status, cmdline, exe)
+ * @example
+ * ```ts
+ * const info = processInfo(process.pid);
+ * console.log(info.name, info.state, info.ppid, info.rssBytes);
+ * ```
  */
 export function processInfo(pid: number): ProcessInfo {
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
@@ -217,6 +230,8 @@ export function processInfo(pid: number): ProcessInfo {
  * @throws SyscallError `ESRCH` (syscall 'open', `path` the /proc task directory) when there is
  *   no such process
  * @throws TypeError / RangeError for a pid that is not a positive 32-bit integer
+ * @returns the pids of its direct children, zombies included
+ * @see proc(5) (/proc/pid/task/tid/children)
  */
 export function children(pid: number): number[] {
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);

@@ -67,6 +67,16 @@ function pidfdPids(): Set<number> {
  * See wait(2), prctl(2) PR_SET_CHILD_SUBREAPER.
  *
  * @throws TypeError for options of the wrong types
+ * @param options - `onReap` called for each child reaped, `exclude` pids never to reap
+ * @returns a handle whose `stop()` ends the reaping
+ * @see waitpid(2) WNOHANG, prctl(2) PR_SET_CHILD_SUBREAPER
+ * @example
+ * ```ts
+ * setChildSubreaper(true);
+ * const reaper = startReaper({ onReap: ({ pid, status }) => console.log(pid, status) });
+ * // ... later
+ * reaper.stop();
+ * ```
  */
 export function startReaper(options: ReaperOptions = {}): Reaper {
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);

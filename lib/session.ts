@@ -16,6 +16,8 @@ const PID_MAX = 2 ** 31 - 1;
  * `child_process.spawn(..., { detached: false })` by a parent that is not a shell.
  *
  * @throws SyscallError `EPERM` when the caller is already a process group leader
+ * @returns the new session's ID (the caller's pid)
+ * @see setsid(2)
  */
 export function setsid(): number {
   return binding.setsid();
@@ -26,6 +28,9 @@ export function setsid(): number {
  *
  * @throws SyscallError `ESRCH` when there is no such process
  * @throws TypeError / RangeError for a pid that is not an integer from 0 to 2^31-1
+ * @param pid - a process ID, or 0 for the caller
+ * @returns the ID of its session
+ * @see getsid(2)
  */
 export function getsid(pid = 0): number {
   validateInteger(pid, 'pid', 0, PID_MAX);
@@ -41,6 +46,9 @@ export function getsid(pid = 0): number {
  *   another session, or a group that does not exist in this session), `ESRCH` (not the caller or
  *   one of its children), `EINVAL`
  * @throws TypeError / RangeError for arguments that are not integers from 0 to 2^31-1
+ * @param pid - the process to move (0: the caller)
+ * @param pgid - the group to join (0: a new group led by `pid`)
+ * @see setpgid(2)
  */
 export function setpgid(pid: number, pgid: number): void {
   validateInteger(pid, 'pid', 0, PID_MAX);
@@ -53,13 +61,22 @@ export function setpgid(pid: number, pgid: number): void {
  *
  * @throws SyscallError `ESRCH` when there is no such process
  * @throws TypeError / RangeError for a pid that is not an integer from 0 to 2^31-1
+ * @param pid - a process ID, or 0 for the caller
+ * @returns the ID of its process group
+ * @see getpgid(2)
  */
 export function getpgid(pid = 0): number {
   validateInteger(pid, 'pid', 0, PID_MAX);
   return binding.getpgid(pid);
 }
 
-/** The process group ID of the caller. See getpgrp(2). Never fails. */
+/**
+ * The process group ID of the caller.
+ *
+ * @returns the caller's process group ID
+ * @throws nothing: getpgrp(2) cannot fail
+ * @see getpgrp(2)
+ */
 export function getpgrp(): number {
   return binding.getpgrp();
 }
@@ -75,6 +92,9 @@ export function getpgrp(): number {
  * @throws SyscallError `ENOTTY` (`fd` is not the caller's controlling terminal), `EBADF`,
  *   `EPERM` (`pgid` is not a group of the caller's session), `EINVAL`
  * @throws TypeError / RangeError for arguments that are not non-negative 32-bit integers
+ * @param fd - an fd of the caller's controlling terminal
+ * @param pgid - a process group of the caller's session
+ * @see tcsetpgrp(3)
  */
 export function tcsetpgrp(fd: number, pgid: number): void {
   validateInteger(fd, 'fd', 0, PID_MAX);
@@ -88,6 +108,9 @@ export function tcsetpgrp(fd: number, pgid: number): void {
  *
  * @throws SyscallError `ENOTTY` (`fd` is not the caller's controlling terminal), `EBADF`
  * @throws TypeError / RangeError for an fd that is not a non-negative 32-bit integer
+ * @param fd - an fd of the caller's controlling terminal
+ * @returns the terminal's foreground process group
+ * @see tcgetpgrp(3)
  */
 export function tcgetpgrp(fd: number): number {
   validateInteger(fd, 'fd', 0, PID_MAX);

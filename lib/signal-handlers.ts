@@ -15,6 +15,7 @@ import { validateInteger, validating } from './validate';
 export interface SignalEvent {
   /** The signal's canonical name: 'SIGTERM', 'SIGRTMIN+1'. */
   signal: string;
+  /** The signal's number (15 for SIGTERM). */
   signo: number;
   /** The sending process (kill, sigqueue, a child for SIGCHLD); 0 when the kernel sent it. */
   pid: number;
@@ -67,7 +68,14 @@ const owners = new Map<number, string>([
 ]);
 
 /** The error thrown for a signal that Node, V8 or glibc owns. */
-export type ReservedSignalError = Error & { code: 'ERR_SIGNAL_RESERVED'; signal: string; owner: string };
+export type ReservedSignalError = Error & {
+  /** Always 'ERR_SIGNAL_RESERVED'. */
+  code: 'ERR_SIGNAL_RESERVED';
+  /** The signal's name. */
+  signal: string;
+  /** Who owns it: 'Node.js (inspector)', 'V8 (profiler)', 'glibc (threads)', ... */
+  owner: string;
+};
 
 function checkTakeable(signal: unknown): number {
   const signo = signalNumber(signal);
@@ -163,6 +171,17 @@ function hookNodeListeners(): void {
  * @throws Error `ERR_SIGNAL_RESERVED` for signals owned by Node, V8 or glibc (SIGUSR1, SIGPROF,
  *   SIGSEGV, SIGBUS, SIGFPE, SIGILL, 32, 33); its message and `owner` say who owns it
  * @throws TypeError / RangeError for an unknown signal or a handler that is not a function
+ * @param signal - the signal to handle (name or number)
+ * @param handler - called on the event loop with a {@link SignalEvent} for each delivery
+ * @returns a function that removes this handler (the default disposition comes back with the last one)
+ * @see sigaction(2), signal(7)
+ * @example
+ * ```ts
+ * const remove = onSignal('SIGTERM', (event) => {
+ *   console.log(`SIGTERM from pid ${event.pid} (uid ${event.uid})`);
+ *   remove();
+ * });
+ * ```
  */
 export function onSignal(signal: Signal, handler: SignalHandler): () => void {
   const signo = checkTakeable(signal);
@@ -205,6 +224,9 @@ export interface IgnoreSignalOptions {
  *
  * @throws Error `ERR_SIGNAL_IGNORE_SIGCHLD` for SIGCHLD without `{ breaksChildProcess: true }`
  * @throws the same errors as {@link onSignal} for SIGKILL, SIGSTOP and reserved signals
+ * @param signal - the signal to ignore (name or number)
+ * @param options - `breaksChildProcess: true` is required for SIGCHLD
+ * @see sigaction(2) SIG_IGN
  */
 export function ignoreSignal(signal: Signal, options: IgnoreSignalOptions = {}): void {
   const signo = checkTakeable(signal);
@@ -228,6 +250,8 @@ export function ignoreSignal(signal: Signal, options: IgnoreSignalOptions = {}):
  * then a write to a closed pipe ends the process). See sigaction(2).
  *
  * @throws the same errors as {@link onSignal} for SIGKILL, SIGSTOP and reserved signals
+ * @param signal - the signal whose default action to restore (name or number)
+ * @see sigaction(2) SIG_DFL
  */
 export function defaultSignal(signal: Signal): void {
   const signo = checkTakeable(signal);
@@ -240,6 +264,9 @@ export function defaultSignal(signal: Signal): void {
  *
  * @throws SyscallError `ESRCH` (no such group), `EPERM` (no member may be signalled)
  * @throws TypeError / RangeError for a bad group or signal, before anything is sent
+ * @param pgrp - the process group (0: the caller's own)
+ * @param signal - a signal name or number; defaults to 'SIGTERM'
+ * @see killpg(3)
  */
 export function killpg(pgrp: number, signal: Signal = 'SIGTERM'): void {
   validateInteger(pgrp, 'pgrp', 0, 2 ** 31 - 1);
@@ -255,6 +282,8 @@ export function killpg(pgrp: number, signal: Signal = 'SIGTERM'): void {
  * @param value - a 32-bit signed integer
  * @throws SyscallError `ESRCH`, `EPERM`, `EAGAIN` (the receiver's queue of pending signals is full)
  * @throws TypeError / RangeError for a bad pid, signal or value, before anything is sent
+ * @param signal - a signal name or number
+ * @see sigqueue(3)
  */
 export function sigqueue(pid: number, signal: Signal, value: number): void {
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
@@ -263,7 +292,14 @@ export function sigqueue(pid: number, signal: Signal, value: number): void {
   binding.sigqueue(pid, signo, value);
 }
 
-/** How many signal records were lost because the self-pipe was full (normally 0). */
+/**
+ * How many signal records were lost because the self-pipe was full (normally 0; each loss is also
+ * reported as a process warning).
+ *
+ * @returns the count since this process started
+ * @throws nothing
+ * @see sigaction(2)
+ */
 export function droppedSignalCount(): number {
   return droppedTotal;
 }

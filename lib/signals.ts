@@ -48,6 +48,16 @@ function realtimeSignalNumber(name: string): number | undefined {
  *   value that is neither a string nor a number.
  * @throws RangeError `ERR_OUT_OF_RANGE` for NaN, Infinity, a non-integer, or a number that is not
  *   a signal.
+ * @param signal - a name from `os.constants.signals` ('SIGTERM'), 'SIGRTMIN+n' / 'SIGRTMAX-n', or a number
+ * @param name - the argument's name in error messages
+ * @param allowZero - whether 0 (the probe "signal") is accepted
+ * @returns the signal's number
+ * @see signal(7)
+ * @example
+ * ```ts
+ * signalNumber('SIGTERM');    // 15
+ * signalNumber('SIGRTMIN+2'); // 36
+ * ```
  */
 export function signalNumber(signal: unknown, name = 'signal', allowZero = false): number {
   if (typeof signal === 'string') {
@@ -79,6 +89,9 @@ function argumentName(name: unknown): string {
  *
  * @throws RangeError `ERR_OUT_OF_RANGE` if `signo` is not a signal number, TypeError
  *   `ERR_INVALID_ARG_TYPE` if it is not a number.
+ * @param signo - a signal number from 1 to 64
+ * @returns its name ('SIGTERM', 'SIGRTMIN+2')
+ * @see signal(7)
  */
 export function signalName(signo: number): string {
   if (typeof signo !== 'number') throw invalidArgType('signo', 'of type number', signo);

@@ -8,15 +8,21 @@ import { signalName, signalNumber, SIGNAL_MAX } from './signals';
 
 /** A child that ended with `exit(code)` or by returning `code` from main (0..255). */
 export interface ExitedStatus {
+  /** The case: the child called exit (or returned from main). */
   readonly kind: 'exited';
+  /** Its exit code, 0 to 255 (WEXITSTATUS). */
   readonly code: number;
 }
 
 /** A child killed by a signal; `coreDumped` when the kernel wrote a core file. */
 export interface SignaledStatus {
+  /** The case: a signal ended the child. */
   readonly kind: 'signaled';
+  /** The signal's name ('SIGKILL'). */
   readonly signal: string;
+  /** The signal's number (WTERMSIG). */
   readonly signo: number;
+  /** Whether a core file was written (WCOREDUMP). */
   readonly coreDumped: boolean;
 }
 
@@ -26,15 +32,21 @@ export interface SignaledStatus {
  * PTRACE_O_TRACESYSGOOD (signo SIGTRAP | 0x80).
  */
 export interface StoppedStatus {
+  /** The case: a signal stopped the child. */
   readonly kind: 'stopped';
+  /** The stopping signal's name ('SIGSTOP', 'SIGTSTP'). */
   readonly signal: string;
+  /** The stopping signal's number (WSTOPSIG, without the 0x80 of a syscall stop). */
   readonly signo: number;
+  /** The PTRACE_EVENT_* number of a ptrace event stop (status >> 16); absent otherwise. */
   readonly ptraceEvent?: number;
+  /** Present (true) for a syscall stop under PTRACE_O_TRACESYSGOOD. */
   readonly ptraceSyscall?: true;
 }
 
 /** A stopped child resumed by SIGCONT (waited with `continued`). */
 export interface ContinuedStatus {
+  /** The case: SIGCONT resumed the child (WIFCONTINUED). */
   readonly kind: 'continued';
 }
 
@@ -65,6 +77,14 @@ function impossible(raw: number): RangeError {
  * @throws RangeError `ERR_OUT_OF_RANGE` for a value no kernel produces (such as 0x7f7f, a stop by
  *   signal 127, or an exit status with the core-dump bit).
  * @throws TypeError `ERR_INVALID_ARG_TYPE` if `raw` is not a number.
+ * @param raw - a status as wait(2) stores it
+ * @returns the decoded status: exited with a code, signaled, stopped or continued
+ * @see wait(2) (WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG, WCOREDUMP, WIFSTOPPED, WSTOPSIG, WIFCONTINUED)
+ * @example
+ * ```ts
+ * decodeWaitStatus(0x0300); // { kind: 'exited', code: 3 }
+ * decodeWaitStatus(0x0009); // { kind: 'signaled', signal: 'SIGKILL', signo: 9, coreDumped: false }
+ * ```
  */
 export function decodeWaitStatus(raw: number): WaitStatus {
   checkRaw(raw);
@@ -129,6 +149,9 @@ function exitCodeOfStatus(status: object): number {
  *
  * @throws RangeError `ERR_OUT_OF_RANGE` for a stopped or continued status, or a raw value that is
  *   neither exited nor signaled (Python raises ValueError).
+ * @param rawOrStatus - a raw status or a decoded one
+ * @returns the exit code, or minus the signal number for a signaled status
+ * @see wait(2)
  */
 export function waitStatusToExitCode(rawOrStatus: number | WaitStatus): number {
   if (typeof rawOrStatus === 'object' && rawOrStatus !== null) {

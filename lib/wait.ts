@@ -51,6 +51,7 @@ export interface WaitResult {
 
 /** The result of `waitid`, which also reports the real uid of the child. */
 export interface WaitIdResult extends WaitResult {
+  /** The real user ID of the child (siginfo's si_uid). */
   readonly uid: number;
   readonly rusage: Rusage;
 }
@@ -116,6 +117,15 @@ const waitIdOptionBits = {
  * Safety: every form but `pid > 0` can reap `child_process` children (see the module notes).
  *
  * @throws SyscallError `ECHILD` (no such child, or none left), `EINVAL` (bad options)
+ * @param pid - a child's pid (> 0), -1 (any child), 0 (any in the caller's group) or -pgid (any in that group)
+ * @param options - `nohang`: return null instead of blocking; `untraced`, `continued`: report stops and continues
+ * @returns the child's pid and decoded status, or `null` (with `nohang`, when nothing is ready)
+ * @see waitpid(2)
+ * @example
+ * ```ts
+ * const pid = posixSpawnp('sh', ['sh', '-c', 'exit 3']);
+ * const { status } = waitpid(pid)!; // { kind: 'exited', code: 3 }
+ * ```
  */
 export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
   validatePidArgument(pid);
@@ -129,8 +139,15 @@ export function waitpid(pid: number, options?: WaitOptions): WaitResult | null {
  * Like `waitpid`, and also returns the child's resource usage. See wait4(2).
  *
  * @throws SyscallError `ECHILD`, `EINVAL`
+ * @param pid - as for {@link waitpid}
+ * @param options - as for {@link waitpid}
+ * @returns as {@link waitpid}, with the child's resource usage
+ * @see wait4(2)
  */
-export function wait4(pid: number, options?: WaitOptions): (WaitResult & { rusage: Rusage }) | null {
+export function wait4(pid: number, options?: WaitOptions): (WaitResult & {
+  /** The resource usage of the child and its reaped descendants. */
+  rusage: Rusage;
+}) | null {
   validatePidArgument(pid);
   const found = binding.wait4(pid, validating('wait4', () => optionBits(options, 'options', waitOptionBits)));
   if (found === null) return null;
@@ -210,6 +227,11 @@ function waitIdResultFromRecord(record: Float64Array): WaitIdResult {
  *
  * @throws SyscallError `ECHILD` (no matching child), `EINVAL` (no event selected, bad id),
  *   `EBADF` (not a pidfd)
+ * @param idtype - what `id` names: 'pid', 'pgid', 'all' or 'pidfd'
+ * @param id - the pid, process group or pidfd (ignored for 'all')
+ * @param options - which events to wait for (`exited`, `stopped`, `continued`), `nohang`, `nowait`
+ * @returns the child's pid, uid and status, or `null` (with `nohang`, when nothing is ready)
+ * @see waitid(2)
  */
 export function waitid(idtype: IdType, id: number, options: WaitIdOptions): WaitIdResult | null {
   if (!isOwnKey(idTypes, idtype)) throw invalidArgValue('idtype', "must be 'pid', 'pgid', 'all' or 'pidfd'", idtype);
@@ -227,6 +249,9 @@ export function waitid(idtype: IdType, id: number, options: WaitIdOptions): Wait
  * Use it with `waitid('pidfd', fd, ...)`, or poll it: it becomes readable when the process exits.
  *
  * @throws SyscallError `ESRCH` (no such process), `EINVAL` (pid not positive), `EMFILE`
+ * @param pid - a process ID (> 0)
+ * @returns a close-on-exec fd that refers to exactly that process
+ * @see pidfd_open(2)
  */
 export function pidfdOpen(pid: number): number {
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
@@ -250,6 +275,15 @@ export interface WaitAsyncOptions {
  * @throws (rejects) SyscallError `ESRCH` (no such process: already reaped, or never existed),
  *   `ECHILD` (not a child of this process, or reaped by someone else while waiting),
  *   `EMFILE` (out of fds); an AbortError when `signal` aborts.
+ * @param pid - a child of this process
+ * @param options - `signal`: an AbortSignal that cancels the wait (the child is left unreaped)
+ * @returns a Promise of the child's result once it has exited (it is then reaped)
+ * @see pidfd_open(2), waitid(2) P_PIDFD
+ * @example
+ * ```ts
+ * const pid = posixSpawnp('sleep', ['sleep', '1']);
+ * const { status, rusage } = await waitAsync(pid);
+ * ```
  */
 export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<WaitIdResult> {
   let signal: unknown;

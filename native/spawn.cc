@@ -121,8 +121,19 @@ void OnJobsDone(uv_async_t* handle) {
     Napi::Float64Array results;
     size_t count = TakeResults(env, spawner, true, &results);
     if (count == 0) return;
-    spawner->dispatcher.MakeCallback(env.Global(), {results, Napi::Number::New(env, count)},
-                                     *spawner->async_context);
+    // napi_make_callback itself: a worker that an uncaught error in this very callback (an
+    // unhandled rejection of the spawn) starts terminating fails it, and node-addon-api would then
+    // abort the process making an Error in an environment that can no longer have one.
+    napi_value argv[] = {results, Napi::Number::New(env, static_cast<double>(count))};
+    napi_value ignored;
+    napi_status status = napi_make_callback(env, *spawner->async_context, env.Global(),
+                                            spawner->dispatcher.Value(), 2, argv, &ignored);
+    if (status != napi_ok && CanRunJavaScript(env)) {
+      napi_value exception;
+      if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+        napi_fatal_exception(env, exception);
+      }
+    }
   } catch (const Napi::Error& error) {
     // The dispatcher only settles promises: anything it throws is a bug that must surface as an
     // uncaught exception (in a terminating worker, this does nothing).

@@ -229,7 +229,14 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
     std::optional<AllSignalsBlocked> blocked;
     if (block_signals) blocked.emplace();
     job->in_clone = true;
-    pid = CloneChild(job, flags, stack);
+    if (CloneVmUnsupported()) {
+      // Namespaces, a cgroup and id maps need the shared-memory clone (clone3): refused here.
+      bool needs_clone3 = job->plan.namespace_flags != 0 || job->plan.cgroup_fd >= 0;
+      pid = needs_clone3 ? -ENOTSUP
+                         : CloneWithoutSharedMemory(job, stack + kStackMapSize, wait_for_exec);
+    } else {
+      pid = CloneChild(job, flags, stack);
+    }
     job->in_clone = false;
   }
   if (notice >= 0) ::close(notice);  // the child's copy is now the only one
@@ -264,6 +271,7 @@ void FinishJob(Spawner* spawner, SpawnJob* job) {
     job->exec_notice = -1;
   }
   if (notice >= 0) ::close(notice);  // which also takes it out of the epoll set
+  TakeEmulatedResults(job);
   ChildPlan& plan = job->plan;
   if (job->map_error != 0) {  // the child, killed at its gate, is gone: its plan is ours
     plan.error = job->map_error;

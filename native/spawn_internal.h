@@ -77,6 +77,9 @@ struct SpawnJob {
   int map_step = 0;
 
   double id = 0;  // the facade's handle for this spawn
+
+  // Under an emulator (spawn_emulated.cc): the copy of the plan the child writes into.
+  ChildPlan* emulated_plan = nullptr;
 };
 
 struct Spawner {
@@ -139,6 +142,12 @@ Napi::Object Constants(Napi::Env env);
 void ReleaseStack(Spawner* spawner, SpawnJob* job);
 void KillBeforeExec(SpawnJob* job, int pidfd);
 void FinishJob(Spawner* spawner, SpawnJob* job);
+
+// spawn_emulated.cc: where CLONE_VM cannot be used (qemu-user), a fork-like clone whose plan is
+// in shared memory. CloneWithoutSharedMemory returns the pid (job->clone_pidfd set) or -errno.
+bool CloneVmUnsupported();
+long CloneWithoutSharedMemory(SpawnJob* job, void* stack_top, bool wait_for_exec);
+void TakeEmulatedResults(SpawnJob* job);
 int StartSpawnerThread(Spawner* spawner);
 bool StartDirect(Spawner* spawner, SpawnJob* job);
 SpawnJob* TakeStarting(Spawner* spawner, uint64_t token);

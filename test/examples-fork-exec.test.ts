@@ -20,6 +20,13 @@ function runExample(name: string): string[] {
 }
 
 describe('classic exercises', () => {
+  it('00-identity-and-kill: own pids, ESRCH for a reaped child, a probe of itself', () => {
+    const [me, gone, self] = runExample('00-identity-and-kill');
+    const [, pid] = /^me: pid=(\d+), parent pid=\d+$/.exec(me!)!;
+    expect(gone).toMatch(/^kill\(\d+, 0\) on a child that has exited and been reaped: kill ESRCH: No such process \(code=ESRCH, errno=-3\)$/);
+    expect(self).toBe(`kill(${pid}, 0): ok`);
+  });
+
   it('01-fork: parent and child each print both pids', () => {
     const [child, parent] = runExample('01-fork');
     const c = /^child: pid=(\d+), parent pid=(\d+)$/.exec(child!)!;
@@ -29,7 +36,7 @@ describe('classic exercises', () => {
     expect(c[1]).not.toBe(p[1]);
   });
 
-  it('02-fork-exec: echo, exec\'d in the child, prints the pid fork returned', () => {
+  it('02-fork-exec: the shell exec\'d in the child prints its own pid ($$), the one fork returned', () => {
     const [echo, parent] = runExample('02-fork-exec');
     const pid = /^pid=(\d+) says hello$/.exec(echo!)![1];
     expect(parent).toBe(`parent: child ${pid} ended: {"kind":"exited","code":0}`);

@@ -39,6 +39,8 @@ const constructing = Symbol('ChildProcess');
  * `spawn` makes one: `new ChildProcess()` throws TypeError `ERR_ILLEGAL_CONSTRUCTOR`.
  *
  * `spawn` returns it as a {@link ChildProcessOf}, whose streams follow the `stdio` option.
+ *
+ * @hideconstructor
  */
 export class ChildProcess implements AsyncDisposable {
   /** The child's pid. */
@@ -69,7 +71,18 @@ export class ChildProcess implements AsyncDisposable {
   #pidfdOpen = true;
   readonly #exited: Promise<ChildResult>;
 
-  /** @internal Created by `spawn` only. */
+  /**
+   * Not for use: only `spawn` makes a ChildProcess (the key is private to this module).
+   *
+   * @param key - The module's private key.
+   * @param pid - The child's pid.
+   * @param pidfd - The child's pidfd, which the handle then owns.
+   * @param streams - The parent's ends of fds 0..2.
+   * @param leadsGroup - Whether the child leads its process group.
+   * @param pty - The master of its terminal with the `pty` option.
+   * @param policy - How the library stops it (containment, killSignal, forceKillAfter).
+   * @throws TypeError `ERR_ILLEGAL_CONSTRUCTOR` for any other caller.
+   */
   constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null = null, policy: StopPolicy = DEFAULT_POLICY) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
@@ -102,6 +115,9 @@ export class ChildProcess implements AsyncDisposable {
    * Waits for the child to exit (from the event loop, without blocking it) and returns its
    * decoded status and resource usage, and whether the library killed it and why (`timedOut`,
    * `killedBy`, `forced`). Every call returns the same result.
+   *
+   * @returns a Promise of the child's pid, uid, status, resource usage and why it ended
+   * @see waitid(2) P_PIDFD
    */
   wait(): Promise<ChildResult> {
     return this.#exited;
@@ -181,7 +197,9 @@ export class ChildProcess implements AsyncDisposable {
    * Sends a signal to the child through its pidfd (pidfd_send_signal(2)): it can never reach
    * another process that got the pid after this child was reaped.
    *
+   * @param signal - a signal name or number; defaults to 'SIGTERM'
    * @throws SyscallError `ESRCH` once the child has been reaped
+   * @see pidfd_send_signal(2)
    */
   kill(signal: Signal = 'SIGTERM'): void {
     const signo = signalNumber(signal, 'signal', true);
@@ -194,7 +212,9 @@ export class ChildProcess implements AsyncDisposable {
    * its group (`setsid` or `pgid: 0`), so that the signal cannot reach the caller's own group.
    *
    * @throws Error `ERR_NOT_GROUP_LEADER` when the child does not lead a group
+   * @param signal - a signal name or number; defaults to 'SIGTERM'
    * @throws SyscallError `ESRCH` when the group is empty
+   * @see kill(2)
    */
   killGroup(signal: Signal = 'SIGTERM'): void {
     const signo = signalNumber(signal, 'signal', true);
@@ -309,6 +329,7 @@ function takeSettlers(resolve: (child: ChildProcess) => void, reject: (error: un
   promising!.resolve = resolve;
   promising!.reject = reject;
 }
+/** @internal The promise spawn() returns for a pending spawn. */
 export function promiseFor(pending: PendingSpawn): Promise<ChildProcess> {
   promising = pending;
   const promise = new Promise<ChildProcess>(takeSettlers);
@@ -317,7 +338,7 @@ export function promiseFor(pending: PendingSpawn): Promise<ChildProcess> {
 }
 
 /**
- * A spawn() under way, until its result arrives: only what the result needs, in one object. A
+ * @internal A spawn() under way, until its result arrives: only what the result needs, in one object. A
  * closure over spawn()'s variables kept its scopes' contexts and the whole request (argv, the
  * caller's options...) alive for every spawn under way, for the garbage collector to copy in a
  * burst.
@@ -378,7 +399,7 @@ function stopQuietly(child: ChildProcess, reason: KillReason): void {
 }
 
 /**
- * `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
+ * @internal `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
  * it: native code drops it from the queue, or kills its child before its exec (SIGKILL) and reaps
  * it, and the spawn rejects naming the step the child was in. After the result they send
  * `killSignal` to the child (its tree when contained), then SIGKILL after `forceKillAfter`, once

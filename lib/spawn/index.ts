@@ -59,6 +59,18 @@ export type { TerminalSpawnOptions } from './terminal';
  *   by someone else; a TypeError or RangeError for bad arguments (NUL bytes, '=' in an env name,
  *   ...) before anything is spawned; an AbortError (`code` 'ABORT_ERR', with `step` as for
  *   ETIMEDOUT) if `options.signal` is aborted before the program runs.
+ * @param file - the program: searched in the PATH of the child's environment if it has no slash
+ * @param args - its arguments after `argv[0]` (which is `file`, or `options.argv0`)
+ * @param options - what the child gets before its exec (see {@link SpawnOptions})
+ * @returns a Promise of the {@link ChildProcess} once its program runs
+ * @throws (synchronously) TypeError / RangeError for bad arguments, before anything starts
+ * @see clone(2), execve(2), pidfd_open(2)
+ * @example
+ * ```ts
+ * await using child = await spawn('sort', [], { stdio: ['pipe', 'pipe', 'inherit'], timeout: 5000 });
+ * child.stdin!.end('b\na\n');
+ * const { status, rusage } = await child.wait(); // { kind: 'exited', code: 0 }, CPU time, max RSS...
+ * ```
  */
 export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcessOf<StdioOf<O>>> {
   let prepared: PreparedSpawn;

@@ -25,7 +25,19 @@ import { SANDBOX_OPTION_KEYS, sandboxRequest, type SandboxOptions } from './sand
  * - `{ path, flags?, mode? }`: a file opened in the child (flags default to 'r' for fd 0 and 'w'
  *   for 1 and 2; relative paths are relative to `cwd`).
  */
-export type StdioOption = 'inherit' | 'ignore' | 'pipe' | number | { path: Bytes; flags?: OpenFlags; mode?: number };
+export type StdioOption =
+  | 'inherit'
+  | 'ignore'
+  | 'pipe'
+  | number
+  | {
+      /** The file, relative to the child's cwd. */
+      path: Bytes;
+      /** open(2) flags: a number or Node's 'r', 'w', 'a', 'wx', ... */
+      flags?: OpenFlags;
+      /** Permission bits for a file it creates (default 0o666, less the umask). */
+      mode?: number;
+    };
 
 /** Resource limits by name (the RLIMIT_* of getrlimit(2), in lower case). */
 export type RlimitName =

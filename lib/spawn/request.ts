@@ -31,6 +31,7 @@ interface StepLabel {
 // A spawn that a cancel dropped before its child was cloned.
 const QUEUED: StepLabel = Object.freeze({ syscall: 'clone', step: 'queued', path: undefined });
 
+/** @internal The step a child was in, as its error names it. */
 export function stepLabel(where: StepContext, step: string, stepIndex: number): StepLabel {
   const pathOf = (value: Bytes | undefined): string | undefined => (value === undefined ? undefined : value.toString());
   switch (step) {
@@ -63,6 +64,7 @@ export function stepLabel(where: StepContext, step: string, stepIndex: number): 
 
 export type FailedSpawn = Exclude<RawSpawnResult, { pid: number }>;
 
+/** @internal The step a failed spawn names. */
 export function failedLabel(where: StepContext, result: FailedSpawn): StepLabel {
   return result.errno === -1 && result.queued ? QUEUED : stepLabel(where, result.step, result.stepIndex);
 }

@@ -109,7 +109,7 @@ function maxBufferError(stream: string): RangeError {
  * @throws (rejects) what `spawn` rejects with; an `ExitError` (`ERR_CHILD_EXIT`) with `check`; a
  *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` when an output passes `maxBuffer` (the child
  *   is killed with `killSignal` and reaped first); TypeError / RangeError for bad options
- * @see execa, child_process.execFile
+ * @see clone(2), execve(2), waitid(2)
  * @example
  * ```ts
  * const { stdout } = await run('git', ['rev-parse', 'HEAD'], { check: true });
