@@ -75,13 +75,13 @@ export {
 export { openpty, Pty, type PtyOptions, type PtyPair, type WindowSize } from './pty';
 export { tcgetattr, tcsetattr, makeRaw, isatty, ttyname, termiosFlags, type TerminalAttributes, type ControlCharacter, type TcsetattrWhen } from './termios';
 export { sigprocmask, sigpending, type SigprocmaskHow } from './sigmask';
-export { run, type RunOptions, type RunResult } from './spawn/run';
+export { run, type RunOptions, type RunResult, type AllRequested } from './spawn/run';
 export { availableContainments, type Containment, type ContainOption, type TreeAccounting } from './spawn/contain';
 export type { ChildResult, KillReason, KillTreeOptions } from './spawn/kill-tree';
 export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
 export { runSync, type RunSyncOptions } from './spawn/run-sync';
-export { pipeline, type PipelineOptions, type PipelineResult, type PipelineStage, type StageOptions } from './spawn/pipeline';
-export { ExitError, type ChildExitResult, type ChildStream, type Collected, type EndStatus, type ExitErrorDetails, type OutputEncoding, type OutputOptions, type StdioOf } from './spawn/output';
+export { pipeline, type PipelineOptions, type PipelineResult, type PipelineStage, type StageOptions, type StdoutRedirected } from './spawn/pipeline';
+export { ExitError, type ChildExitResult, type ChildStream, type Collected, type EndStatus, type ExitErrorDetails, type OutputEncoding, type OutputOptions, type StdioOf, type StdinOf, type StdoutOf, type StderrOf, type StdioEntry, type PipedAs, type StdioGiven, type LinesRequested, type BuffersRequested } from './spawn/output';
 export { pipe, dup2, dup3, close, closeRange, type Dup3Options, type CloseRangeOptions } from './fds';
 export { daemon, type DaemonOptions, type DaemonStdio } from './daemon';
 export {

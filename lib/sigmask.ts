@@ -63,6 +63,7 @@ export function sigprocmask(how: SigprocmaskHow, signals: readonly Signal[]): Si
  * The signals pending for the calling thread or the process (blocked, not yet delivered).
  *
  * @returns signal names in number order
+ * @throws nothing: sigpending(2) fails only for a bad pointer (EFAULT), which this call never passes
  * @see sigpending(2)
  */
 export function sigpending(): Signal[] {

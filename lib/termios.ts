@@ -115,6 +115,13 @@ function speedOf(baud: unknown, name: string): number {
  * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`, RangeError `ERR_OUT_OF_RANGE`;
  *   SyscallError `ENOTTY`, `EBADF`, `EINVAL` from `tcsetattr`
  * @see tcsetattr(3), termios(3)
+ * @example
+ * ```ts
+ * const saved = tcgetattr(0);
+ * tcsetattr(0, 'now', { ...saved, echo: false }); // read a password without echo
+ * // ... read it ...
+ * tcsetattr(0, 'now', saved);
+ * ```
  */
 export function tcsetattr(fd: number, when: TcsetattrWhen, attributes: TerminalAttributes): void {
   fdArgument(fd);

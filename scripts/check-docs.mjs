@@ -14,6 +14,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NEEDS_EXAMPLE = new Set([
   'spawn', 'run', 'daemon', 'waitpid', 'waitAsync', 'decodeWaitStatus', 'fork', 'execve', 'execvp',
   'posixSpawn', 'posixSpawnp', 'onSignal', 'kill', 'processInfo', 'startReaper', 'setChildSubreaper',
+  'runSync', 'pipeline', 'openpty', 'prlimit', 'availableContainments', 'tcsetattr', 'pipe',
 ]);
 
 const program = ts.createProgram([path.join(root, 'lib/index.ts')], {

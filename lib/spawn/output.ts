@@ -24,20 +24,61 @@ export interface ChildExitResult extends WaitIdResult {
   readonly status: EndStatus;
 }
 
-/** The stream types of a handle, following the `stdio` option it was spawned with. */
-type StdioEntry<S, I extends 0 | 1 | 2> = S extends readonly unknown[] ? (S extends readonly [] ? undefined : I extends keyof S ? S[I] : undefined) : S;
-// Exactly 'pipe': the stream; 'pipe' impossible: null; a wider type: either.
-type PipedAs<T, Stream> = [T] extends ['pipe'] ? Stream : 'pipe' extends T ? Stream | null : null;
+/**
+ * The entry of the `stdio` option `S` for fd `I` (`S` itself when it is one value for all three).
+ *
+ * @typeParam S - the `stdio` option
+ * @typeParam I - the fd, 0..2
+ */
+export type StdioEntry<S, I extends 0 | 1 | 2> = S extends readonly unknown[] ? (S extends readonly [] ? undefined : I extends keyof S ? S[I] : undefined) : S;
+/**
+ * A stream type when the stdio entry `T` is exactly 'pipe', null when it cannot be, either when
+ * it is wider.
+ *
+ * @typeParam T - the stdio entry
+ * @typeParam Stream - the stream's type
+ */
+export type PipedAs<T, Stream> = [T] extends ['pipe'] ? Stream : 'pipe' extends T ? Stream | null : null;
 
-/** @internal The type of `child.stdin` for stdio `S`. */
+/**
+ * The type of `child.stdin` for the stdio option `S`: `Writable` where it says 'pipe', `null` where it cannot.
+ *
+ * @typeParam S - the `stdio` option
+ */
 export type StdinOf<S> = PipedAs<StdioEntry<S, 0>, Writable>;
-/** @internal The type of `child.stdout` for stdio `S`. */
+/**
+ * The type of `child.stdout` for the stdio option `S`: `Readable` where it says 'pipe', `null` where it cannot.
+ *
+ * @typeParam S - the `stdio` option
+ */
 export type StdoutOf<S> = PipedAs<StdioEntry<S, 1>, Readable>;
-/** @internal The type of `child.stderr` for stdio `S`. */
+/**
+ * The type of `child.stderr` for the stdio option `S`, as `StdoutOf`.
+ *
+ * @typeParam S - the `stdio` option
+ */
 export type StderrOf<S> = PipedAs<StdioEntry<S, 2>, Readable>;
 
 /** The `stdio` option of an options type, `undefined` when it has none. */
-export type StdioOf<O> = O extends { readonly stdio: infer S } ? S : undefined;
+export type StdioOf<O> = O extends StdioGiven ? O['stdio'] : undefined;
+
+/** Options that carry a `stdio` option (see `StdioOf`). */
+export interface StdioGiven {
+  /** The `stdio` option. */
+  readonly stdio: unknown;
+}
+
+/** Options that ask for lines (see `Collected`). */
+export interface LinesRequested {
+  /** `lines: true`. */
+  readonly lines: true;
+}
+
+/** Options that ask for Buffers (see `Collected`). */
+export interface BuffersRequested {
+  /** `encoding: 'buffer'`. */
+  readonly encoding: 'buffer';
+}
 
 /** A stream of `child.stdio`: fd 0 is Writable, 1 and 2 Readable, fds 3 and up (`fds: {N: 'pipe'}`) Duplex. */
 export type ChildStream = Readable | Writable | Duplex;
@@ -56,7 +97,7 @@ export interface OutputOptions {
 }
 
 /** One collected output for options `O`: string[] with `lines`, Buffer with encoding 'buffer', else string. */
-export type Collected<O> = O extends { readonly lines: true } ? string[] : O extends { readonly encoding: 'buffer' } ? Buffer : string;
+export type Collected<O> = O extends LinesRequested ? string[] : O extends BuffersRequested ? Buffer : string;
 
 /** @internal Validated output options. */
 export interface OutputPlan {

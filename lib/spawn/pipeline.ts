@@ -24,6 +24,12 @@ export interface StageOptions extends Omit<SpawnOptions, 'stdio' | 'timeout' | '
 /** One stage: `[file, args?, options?]`. */
 export type PipelineStage = readonly [file: Bytes, args?: readonly Bytes[], options?: StageOptions];
 
+/** Pipeline options that send the last stage's stdout elsewhere (see `PipelineResult`). */
+export interface StdoutRedirected {
+  /** Where the last stage's stdout goes, not a pipe to this process. */
+  readonly stdout: Exclude<StdioOption, 'pipe'>;
+}
+
 /** Options of `pipeline`. */
 export interface PipelineOptions extends OutputOptions {
   /** Written to the first stage's stdin, which is then closed: a string, bytes or a readable stream. */
@@ -62,7 +68,7 @@ export interface PipelineResult<O = PipelineOptions> {
   /** The stages' pids, in order. */
   readonly pids: readonly number[];
   /** The last stage's stdout when `stdout` is 'pipe' (a string by default), else undefined. */
-  readonly stdout: O extends { readonly stdout: Exclude<StdioOption, 'pipe'> } ? undefined : Collected<O>;
+  readonly stdout: O extends StdoutRedirected ? undefined : Collected<O>;
   /** The command line, `a | b | c`. */
   readonly command: string;
   /** Milliseconds from the call to the end of the last stage. */

@@ -55,6 +55,12 @@ export function runOptions(options: unknown, streamInput: boolean): RunPlan {
   return { stdin, input, all: validateBoolean(all, 'options.all'), check: validateBoolean(check, 'options.check'), output: outputPlan(encoding, lines, maxBuffer), spawnOptions };
 }
 
+/** Options that ask for `all` (see `RunResult`). */
+export interface AllRequested {
+  /** `all: true`. */
+  readonly all: true;
+}
+
 /**
  * What `run` returns.
  *
@@ -74,7 +80,7 @@ export interface RunResult<O = RunOptions> {
   /** Its stderr, as `stdout`. */
   readonly stderr: Collected<O>;
   /** stdout and stderr interleaved, with `all: true`. */
-  readonly all: O extends { readonly all: true } ? Collected<O> : undefined;
+  readonly all: O extends AllRequested ? Collected<O> : undefined;
   /** The command line, quoted as a shell would. */
   readonly command: string;
   /** Milliseconds from the call to the end of the output. */
