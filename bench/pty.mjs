@@ -4,9 +4,13 @@
 // 2. throughput of 100 MB written by the child (`head -c 100M /dev/zero`) and read from the
 //    master, from the spawn call to the end of the output; the bytes received are checked;
 // 3. correctness of the exit code and of a signal (printed, and in the JSON as `checks`).
-// Runs alternate between the two. node-pty is a devDependency; if it cannot be loaded (not
-// built), its rows are left out and the reason is printed.
+// Runs alternate between the two. node-pty is a devDependency whose install script npm does not
+// run (a fresh clone's `npm install` must not compile it, nor fetch Node's headers): the first run
+// builds it against the running Node's headers; if that fails its rows are left out, saying why.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const { spawn } = require('../dist/index.js');
@@ -16,9 +20,19 @@ const log = (...args) => {
   if (!json) console.log(...args);
 };
 
+// Builds node-pty's addon in place with this repository's node-gyp and this Node's headers.
+function buildNodePty() {
+  const dir = dirname(require.resolve('node-pty/package.json'));
+  if (existsSync(join(dir, 'build/Release/pty.node'))) return;
+  console.error('building node-pty for the benchmark (once)...');
+  const nodedir = resolve(process.execPath, '../..');
+  execFileSync(process.execPath, [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', `--nodedir=${nodedir}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 let nodePty;
 let nodePtySkipped;
 try {
+  buildNodePty();
   nodePty = require('node-pty');
 } catch (error) {
   nodePtySkipped = `node-pty not available (${error.message.split('\n')[0]}): its rows are left out`;

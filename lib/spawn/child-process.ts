@@ -33,6 +33,7 @@ const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 // Only this module may construct a ChildProcess: its constructor adopts the fd it is given as
 // the child's pidfd and closes it once the child is reaped.
 const constructing = Symbol('ChildProcess');
+const adopt = Symbol('adopt');
 
 /**
  * A running or finished child started by `spawn`. Dispose of it with `await using`. Only
@@ -83,7 +84,8 @@ export class ChildProcess implements AsyncDisposable {
    * @param policy - How the library stops it (containment, killSignal, forceKillAfter).
    * @throws TypeError `ERR_ILLEGAL_CONSTRUCTOR` for any other caller.
    */
-  constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null = null, policy: StopPolicy = DEFAULT_POLICY) {
+  // Private for TypeScript callers (the .d.ts says so); the key refuses JavaScript ones.
+  private constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null = null, policy: StopPolicy = DEFAULT_POLICY) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
@@ -104,6 +106,11 @@ export class ChildProcess implements AsyncDisposable {
       policy.container?.leaderReaped();
     }, onStarted) as Promise<ChildResult>;
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
+  }
+
+  /** @internal The handle of a child that PendingSpawn has started (the constructor's arguments but the key). */
+  static [adopt](pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null, policy: StopPolicy): ChildProcess {
+    return new ChildProcess(constructing, pid, pidfd, streams, leadsGroup, pty, policy);
   }
 
   /** The result once the child has been reaped, else null. */
@@ -384,7 +391,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 || target > 2 })));
     this.policy.container?.adopt(result.pid);
-    const child = new ChildProcess(constructing, result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
+    const child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
     deadline?.adopt(child);
     this.resolve(child);
   }
