@@ -23,6 +23,13 @@ function packageCopy(): string {
   return dir;
 }
 
+// The sanitizer run's settings (npm run test:sanitize: leaks not checked, reports to files) for
+// a Node started with an otherwise empty environment.
+function sanitizerOptions(): Record<string, string> {
+  const names = ['ASAN_OPTIONS', 'UBSAN_OPTIONS'] as const;
+  return Object.fromEntries(names.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])));
+}
+
 // A folder with only `node` in it, for a PATH where no compiler, make or python can be found.
 function nodeOnlyPath(dir: string): string {
   const bin = path.join(dir, 'bin');
@@ -52,7 +59,7 @@ describe('scripts/install.js', () => {
     const prebuild = path.join(dir, 'prebuilds', `linux-${process.arch}`, 'posix-process.glibc.node');
     fs.mkdirSync(path.dirname(prebuild), { recursive: true });
     fs.writeFileSync(prebuild, '');
-    const result = child_process.spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, encoding: 'utf8', env: { PATH: nodeOnlyPath(dir) } });
+    const result = child_process.spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, encoding: 'utf8', env: { PATH: nodeOnlyPath(dir), ...sanitizerOptions() } });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(fs.existsSync(path.join(dir, 'build'))).toBe(false);
@@ -60,7 +67,7 @@ describe('scripts/install.js', () => {
 
   it('without a prebuild and without a compiler, fails saying what to install', () => {
     const dir = packageCopy();
-    const result = child_process.spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, encoding: 'utf8', env: { PATH: nodeOnlyPath(dir) } });
+    const result = child_process.spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, encoding: 'utf8', env: { PATH: nodeOnlyPath(dir), ...sanitizerOptions() } });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`no prebuilt binary for linux-${process.arch} (glibc)`);
     expect(result.stderr).toContain('needs python3, make, a C++17 compiler, not found on PATH');
