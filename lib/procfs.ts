@@ -260,3 +260,28 @@ export function children(pid: number): number[] {
   if (pids.size === 0 && !fs.existsSync(taskDir)) throw new SyscallError('open', 3, taskDir);
   return [...pids].sort((a, b) => a - b);
 }
+
+/**
+ * @internal Pids that some open pidfd of this process refers to (spawn's children, waitAsync,
+ * pidfdOpen, other code), from /proc/self/fdinfo.
+ */
+export function pidfdPids(): Set<number> {
+  const pids = new Set<number>();
+  let fds: string[];
+  try {
+    fds = fs.readdirSync('/proc/self/fdinfo');
+  } catch {
+    return pids;
+  }
+  for (const fd of fds) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile (the readdir's own fd, for one)
+    }
+    const match = /^Pid:\s*(-?\d+)$/m.exec(text);
+    if (match !== null) pids.add(Number(match[1]));
+  }
+  return pids;
+}

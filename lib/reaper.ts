@@ -3,11 +3,10 @@
  * subreaper: it reaps adopted orphans when they exit, and never a child that someone else in the
  * process is waiting for.
  */
-import * as fs from 'node:fs';
 import { binding } from './native';
 import { invalidArgType } from './errors';
 import { readOptions, validating } from './validate';
-import { children } from './procfs';
+import { children, pidfdPids } from './procfs';
 import { onSignal } from './signal-handlers';
 import { waitpid, type WaitResult } from './wait';
 
@@ -28,27 +27,6 @@ export interface Reaper {
   stop(): void;
 }
 
-/** Pids that some open pidfd of this process refers to (waitAsync, pidfdOpen, other code). */
-function pidfdPids(): Set<number> {
-  const pids = new Set<number>();
-  let fds: string[];
-  try {
-    fds = fs.readdirSync('/proc/self/fdinfo');
-  } catch {
-    return pids;
-  }
-  for (const fd of fds) {
-    let text: string;
-    try {
-      text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile (the readdir's own fd, for one)
-    }
-    const match = /^Pid:\s*(-?\d+)$/m.exec(text);
-    if (match !== null) pids.add(Number(match[1]));
-  }
-  return pids;
-}
 
 /**
  * Starts reaping: whenever SIGCHLD arrives (and once at start), every exited child of this

@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { binding, type RawSpawnRequest } from '../native';
 import { invalidArgType, SyscallError } from '../errors';
+import { pidfdPids } from '../procfs';
 
 /** A containment mechanism, as `child.containment` reports it. */
 export type Containment = 'cgroup' | 'pid-namespace' | 'subreaper';
@@ -127,30 +128,8 @@ function notOwned(pids: readonly number[]): number[] {
   if (pids.length === 0) return [];
   const owned = new Set<number>(binding.libuvChildPids());
   for (const tree of subreaperTrees) if (!tree.leaderGone) owned.add(tree.leader);
-  for (const pid of ownedByPidfd()) owned.add(pid);
+  for (const pid of pidfdPids()) owned.add(pid);
   return pids.filter((pid) => !owned.has(pid));
-}
-
-/** Pids that an open pidfd of this process refers to: spawn's children and waitAsync's. */
-function ownedByPidfd(): number[] {
-  const pids: number[] = [];
-  let fds: string[];
-  try {
-    fds = fs.readdirSync('/proc/self/fdinfo');
-  } catch {
-    return pids;
-  }
-  for (const fd of fds) {
-    let text: string;
-    try {
-      text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1');
-    } catch {
-      continue;
-    }
-    const match = /^Pid:\s*(\d+)$/m.exec(text);
-    if (match !== null) pids.push(Number(match[1]));
-  }
-  return pids;
 }
 
 /**
