@@ -311,7 +311,7 @@ describe('setctty, foreground, noctty', () => {
       (async () => {
         const fg = await spawn('/bin/sh', ['-c', 'ps -o tpgid= -p $$'], { foreground: true, stdio: ['inherit', 'pipe', 'inherit'] });
         let text = ''; fg.stdout.setEncoding('utf8'); fg.stdout.on('data', (c) => (text += c));
-        await fg.wait();
+        await fg.finished(); // exit and the end of its output: wait() alone can come before the text
         const inForeground = Number(text.trim()) === fg.pid;
         tcsetpgrp(0, getpgrp());
         const ctty = (pid) => require('fs').readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1].split(' ')[4];
