@@ -4,9 +4,11 @@
 // 2. throughput of 100 MB written by the child (`head -c 100M /dev/zero`) and read from the
 //    master, from the spawn call to the end of the output; the bytes received are checked;
 // 3. correctness of the exit code and of a signal (printed, and in the JSON as `checks`).
-// Runs alternate between the two. node-pty is a devDependency whose install script npm does not
-// run (a fresh clone's `npm install` must not compile it, nor fetch Node's headers): the first run
-// builds it against the running Node's headers; if that fails its rows are left out, saying why.
+// Runs alternate between the two. node-pty is not a devDependency: its install script compiles
+// it and, with no npm configuration, fetches Node's headers, which would break a fresh clone's
+// `npm install` offline. The first run installs it from the npm registry into bench/.peers
+// (scripts ignored) and builds it against the running Node's headers; if that fails its rows are
+// left out, saying why.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,20 +22,25 @@ const log = (...args) => {
   if (!json) console.log(...args);
 };
 
-// Builds node-pty's addon in place with this repository's node-gyp and this Node's headers.
-function buildNodePty() {
-  const dir = dirname(require.resolve('node-pty/package.json'));
-  if (existsSync(join(dir, 'build/Release/pty.node'))) return;
-  console.error('building node-pty for the benchmark (once)...');
+const NODE_PTY = 'node-pty@1.1.0';
+const peers = join(dirname(new URL(import.meta.url).pathname), '.peers');
+
+// Installs node-pty into bench/.peers and builds its addon with this repository's node-gyp and
+// this Node's headers (nothing but the npm registry is reached).
+function installNodePty() {
+  const dir = join(peers, 'node_modules', 'node-pty');
+  if (existsSync(join(dir, 'build/Release/pty.node'))) return dir;
+  console.error(`installing ${NODE_PTY} for the benchmark into bench/.peers (once)...`);
+  execFileSync('npm', ['install', '--prefix', peers, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', NODE_PTY], { stdio: ['ignore', 'ignore', 'inherit'] });
   const nodedir = resolve(process.execPath, '../..');
   execFileSync(process.execPath, [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', `--nodedir=${nodedir}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  return dir;
 }
 
 let nodePty;
 let nodePtySkipped;
 try {
-  buildNodePty();
-  nodePty = require('node-pty');
+  nodePty = require(installNodePty());
 } catch (error) {
   nodePtySkipped = `node-pty not available (${error.message.split('\n')[0]}): its rows are left out`;
   console.error(nodePtySkipped);
@@ -116,12 +123,12 @@ function addRows(measure, unit, ours, theirs, higherIsBetter) {
   rows.push({ measure, subject: 'ours', unit, median: round(o.median), min: round(o.min), max: round(o.max), runs: o.runs });
   if (theirs.length > 0) {
     const t = stats(theirs);
-    const ratio = higherIsBetter ? o.median / t.median : t.median / o.median;
+    const ratio = o.median / t.median; // ours / node-pty, as every benchmark's ratio (the unit says which way is better)
     rows.push({ measure, subject: 'node-pty', unit, median: round(t.median), min: round(t.min), max: round(t.max), runs: t.runs });
     rows.at(-2).ratio = round(ratio);
     rows.at(-2).ratioTo = 'node-pty';
   }
-  log(`${measure}: ours ${round(o.median)} ${unit} (${round(o.min)}..${round(o.max)})` + (theirs.length > 0 ? `, node-pty ${round(stats(theirs).median)} ${unit} (${round(stats(theirs).min)}..${round(stats(theirs).max)}); ours is ${round(rows.at(-2).ratio)}x ${higherIsBetter ? 'as fast' : 'as fast (their time / ours)'}` : ''));
+  log(`${measure}: ours ${round(o.median)} ${unit} (${round(o.min)}..${round(o.max)})` + (theirs.length > 0 ? `, node-pty ${round(stats(theirs).median)} ${unit} (${round(stats(theirs).min)}..${round(stats(theirs).max)}); ours / node-pty = ${round(rows.at(-2).ratio)}x ${higherIsBetter ? '(higher is better)' : '(lower is better)'}` : ''));
 }
 
 const firstRuns = quick ? 10 : 60;
