@@ -233,8 +233,8 @@ export interface NativeBinding {
   // resources (native/resources.cc); limits are BigInts, RLIM_INFINITY is 2n ** 64n - 1n
   /** The limits before the call, [soft, hard]; sets them when `soft` and `hard` are given. */
   prlimit(pid: number, resource: number, soft?: bigint, hard?: bigint): [bigint, bigint];
-  /** userTime, systemTime (s), maxRSS (bytes), minor and major faults, voluntary and involuntary switches, block inputs and outputs. */
-  getrusage(who: number): number[];
+  /** Writes the usage to waitRecord's rusage slots, as wait4 does (lib/wait.ts, rusageFromRecord). */
+  getrusage(who: number): void;
   getpriority(which: number, who: number): number;
   setpriority(which: number, who: number, nice: number): void;
   schedGetAffinity(pid: number): number[];

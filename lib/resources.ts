@@ -12,7 +12,7 @@ import { invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { binding } from './native';
 import { rlimitLimits, type RlimitName, type RlimitValue } from './spawn/options';
 import { isOwnKey, validateArray, validateBoolean, validateInteger, validating } from './validate';
-import type { Rusage } from './wait';
+import { rusageFromRecord, type Rusage } from './wait';
 
 const C = binding.resourceConstants;
 const rlimitResources = binding.spawnOptionConstants.rlimits;
@@ -150,8 +150,8 @@ export function prlimit(pid: number, resource: RlimitName, value?: RlimitValue):
  */
 export function getrusage(who: RusageWho = 'self'): Rusage {
   const number = validating('getrusage', () => lookup(rusageWho, who, 'who'));
-  const [userTime, systemTime, maxRSS, minorFaults, majorFaults, voluntaryContextSwitches, involuntaryContextSwitches, blockInputs, blockOutputs] = binding.getrusage(number);
-  return { userTime, systemTime, maxRSS, minorFaults, majorFaults, voluntaryContextSwitches, involuntaryContextSwitches, blockInputs, blockOutputs } as Rusage;
+  binding.getrusage(number);
+  return rusageFromRecord();
 }
 
 /** `who` as the binding takes it: an int32, so a uid above 2**31-1 goes as its negative twin (the same id_t bits). */

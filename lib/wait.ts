@@ -178,7 +178,8 @@ const enum Slot {
   blockOutputs,
 }
 
-function rusageFromRecord(record: Float64Array): Rusage {
+/** @internal The Rusage in a wait record's slots (also getrusage's, lib/resources.ts). */
+export function rusageFromRecord(record: Float64Array = sharedRecord): Rusage {
   return {
     userTime: record[Slot.userTime]!,
     systemTime: record[Slot.systemTime]!,

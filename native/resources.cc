@@ -51,31 +51,6 @@ Napi::Value Prlimit(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// getrusage(who) -> [userTime, systemTime, maxRSS, minorFaults, majorFaults, voluntary and
-// involuntary context switches, blockInputs, blockOutputs], the units of lib/wait.ts's Rusage.
-Napi::Value GetRusage(const Napi::CallbackInfo& info) {
-  int who = Int32Argument(info, 0, "who");
-  struct rusage usage;
-  if (::getrusage(who, &usage) == -1) {
-    int err = errno;
-    throw SyscallError(info.Env(), err, "getrusage");
-  }
-  const double values[] = {
-      usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6,
-      usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6,
-      static_cast<double>(usage.ru_maxrss) * 1024,  // Linux reports kilobytes
-      static_cast<double>(usage.ru_minflt),
-      static_cast<double>(usage.ru_majflt),
-      static_cast<double>(usage.ru_nvcsw),
-      static_cast<double>(usage.ru_nivcsw),
-      static_cast<double>(usage.ru_inblock),
-      static_cast<double>(usage.ru_oublock),
-  };
-  Napi::Array result = Napi::Array::New(info.Env(), std::size(values));
-  for (uint32_t i = 0; i < std::size(values); i++) result.Set(i, values[i]);
-  return result;
-}
-
 // getpriority(which, who) -> the nice value. The raw syscall returns 20 - nice (1..40), so -1 is
 // always an error, unlike glibc's wrapper whose -1 is also a valid nice value.
 Napi::Value GetPriority(const Napi::CallbackInfo& info) {
@@ -211,7 +186,6 @@ Napi::Object Constants(Napi::Env env) {
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("prlimit", Napi::Function::New(env, Prlimit, "prlimit"));
-  exports.Set("getrusage", Napi::Function::New(env, GetRusage, "getrusage"));
   exports.Set("getpriority", Napi::Function::New(env, GetPriority, "getpriority"));
   exports.Set("setpriority", Napi::Function::New(env, SetPriority, "setpriority"));
   exports.Set("schedGetAffinity", Napi::Function::New(env, SchedGetAffinity, "schedGetAffinity"));

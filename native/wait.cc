@@ -133,6 +133,21 @@ double* SharedRecord(Napi::Env env, WaitState* state) {
   return record.Data();
 }
 
+// getrusage(who): this process's (or its children's, or this thread's) usage, written to the
+// wait record's rusage slots like a wait4's (lib/resources.ts reads it back with the same code).
+Napi::Value GetRusage(const Napi::CallbackInfo& info) {
+  auto* state = static_cast<WaitState*>(info.Data());
+  int who = Int32Argument(info, 0, "who");
+  double* record = SharedRecord(info.Env(), state);
+  struct rusage usage;
+  if (::getrusage(who, &usage) == -1) {
+    int err = errno;
+    throw SyscallError(info.Env(), err, "getrusage");
+  }
+  FillRusage(record, usage);
+  return info.Env().Undefined();
+}
+
 // waitpid(pid, options) and wait4(pid, options) -> the pid, or null (WNOHANG and nothing
 // ready). The raw status goes to the wait record, and for wait4 the rusage too: waitpid(2) is
 // wait4(2) without the rusage.
@@ -519,6 +534,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("waitpid", Napi::Function::New(env, WaitPid, "waitpid", state));
   exports.Set("wait4", Napi::Function::New(env, Wait4, "wait4", state));
   exports.Set("waitid", Napi::Function::New(env, WaitId, "waitid", state));
+  exports.Set("getrusage", Napi::Function::New(env, GetRusage, "getrusage", state));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdWaitStart", Napi::Function::New(env, PidfdWaitStart, "pidfdWaitStart", state));
   exports.Set("pidfdWaitAdopt", Napi::Function::New(env, PidfdWaitAdopt, "pidfdWaitAdopt", state));
