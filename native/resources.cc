@@ -11,7 +11,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <iterator>
 #include <utility>
 #include <vector>
 
