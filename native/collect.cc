@@ -78,10 +78,10 @@ void CloseOutput(Output* output) {
   if (!output->open) return;
   output->open = false;
   output->owner->open--;
-  uv_poll_stop(&output->poll);
+  // uv_close takes the fd out of epoll: closing it afterwards spares a failing epoll_ctl.
+  uv_close(reinterpret_cast<uv_handle_t*>(&output->poll), OnHandleClosed);
   ::close(output->fd);
   output->fd = -1;
-  uv_close(reinterpret_cast<uv_handle_t*>(&output->poll), OnHandleClosed);
 }
 
 void Unhook(Collector* collector) {
