@@ -96,6 +96,8 @@ void CleanupCollector(void* data) {
   collector->cleanup_hook = false;
   collector->finished = true;
   collector->callback.Reset();
+  collector->async_context
+      .reset();  // while the environment is alive: the close callbacks may never run
   for (size_t i = 0; i < collector->count; i++) CloseOutput(&collector->outputs[i]);
 }
 
@@ -134,6 +136,7 @@ void ReportDone(Collector* collector) {
     napi_fatal_exception(env, error.Value());
   }
   collector->callback.Reset();
+  collector->async_context.reset();
 }
 
 void ReportOverflow(Collector* collector, size_t index) {
@@ -201,6 +204,7 @@ void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 void Abandon(Collector* collector) {
   collector->finished = true;
   collector->callback.Reset();
+  collector->async_context.reset();
   for (size_t i = 0; i < collector->count; i++) {
     Output* output = &collector->outputs[i];
     if (output->open) {

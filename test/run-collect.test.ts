@@ -3,7 +3,7 @@
 // (fds, zombies), with real programs.
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/index';
-import { openFds, zombieChildren } from './helpers';
+import { openFds, runNode, zombieChildren } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -102,5 +102,34 @@ describe('run(): outputs read natively', () => {
     results.forEach((result, i) => expect(result).toMatchObject({ stdout: `out${i}\n`, stderr: `err${i}\n` }));
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('run(): a worker that ends while its run collects', () => {
+  it('closes the output pipes at the worker teardown (no pipe left open), and the child can still be reaped', () => {
+    const pidFile = `/tmp/run-collect-worker-${process.pid}`;
+    const result = runNode(`
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const { waitpid } = require('./dist/index.js');
+      const pipes = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd).startsWith('pipe:'); } catch { return false; } }).join(',');
+      const pidFile = ${JSON.stringify(pidFile)};
+      const before = pipes();
+      const worker = new Worker("require('./dist/index.js').run('sh', ['-c', 'echo $$ > ' + require('node:worker_threads').workerData + '; exec sleep 30'])", { eval: true, workerData: pidFile });
+      const poll = setInterval(async () => {
+        let pid = 0;
+        try { pid = Number(fs.readFileSync(pidFile, 'utf8')); } catch {}
+        if (!pid) return;
+        clearInterval(poll);
+        const during = pipes();
+        await worker.terminate();
+        process.kill(pid, 'SIGKILL');
+        const reaped = waitpid(pid);
+        fs.rmSync(pidFile);
+        console.log(JSON.stringify({ opened: during !== before, closed: pipes() === before, reaped: reaped.pid === pid }));
+      }, 20);
+    `);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ opened: true, closed: true, reaped: true });
   });
 });
