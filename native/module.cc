@@ -2,6 +2,7 @@
 // in their own files (process.cc, ...), shared helpers in util/.
 #include <napi.h>
 
+#include "collect.h"
 #include "exec.h"
 #include "exit.h"
 #include "fd_calls.h"
@@ -48,6 +49,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fork::Initialize(env, exports);
   resources::Initialize(env, exports);
   fd_calls::Initialize(env, exports);
+  collect::Initialize(env, exports);
   pty::Initialize(env, exports);
   pty_stream::Initialize(env, exports);
   termios::Initialize(env, exports);

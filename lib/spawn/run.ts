@@ -3,17 +3,16 @@
  * return everything; its options are those of spawn with `stdin`/`input` in place of `stdio`, and
  * the output options (`encoding`, `lines`, `all`, `check`) of lib/spawn/output.ts.
  */
-import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { invalidArgType, invalidArgValue } from '../errors';
 import type { Bytes } from '../env';
 import { binding } from '../native';
-import { readOptions, validateBoolean, validateInteger, validating } from '../validate';
+import { validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import { endReason, stopFor, treeEnded } from './child-process';
+import { endReason, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
-import { closeAll, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
-import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
+import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
+import { commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
 import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
@@ -31,8 +30,6 @@ export interface RunOptions extends Omit<SpawnOptions, 'stdio'>, OutputOptions {
   check?: boolean;
 }
 
-const RUN_OPTION_KEYS: readonly (keyof RunOptions)[] = [...SPAWN_OPTION_KEYS.filter((key) => key !== 'stdio'), 'stdin', 'input', 'maxBuffer', 'encoding', 'lines', 'all', 'check'];
-
 /** @internal run's options, validated: what run itself uses, and the rest for spawn. */
 export interface RunPlan {
   stdin: RunOptions['stdin'];
@@ -45,7 +42,17 @@ export interface RunPlan {
 
 /** @internal The options of `run` (and `runSync`), read once each; those of `run` itself checked (`spawn` checks the rest). */
 export function runOptions(options: unknown, streamInput: boolean): RunPlan {
-  const { stdin, input, maxBuffer = 64 * 1024 * 1024, encoding, lines, all = false, check = false, ...spawnOptions } = readOptions<RunOptions>(options, RUN_OPTION_KEYS);
+  // spawn's options as readSpawnOptions' one literal of fixed shape (its `stdio` is replaced by
+  // run), run's own read once each: a copy key by key cost about 10 µs a run (docs/output.md).
+  const spawnOptions: Partial<SpawnOptions> = options === undefined ? {} : readSpawnOptions(options);
+  const own = options as RunOptions | undefined;
+  const stdin = own?.stdin;
+  const input = own?.input;
+  const maxBuffer = own?.maxBuffer ?? 64 * 1024 * 1024;
+  const encoding = own?.encoding;
+  const lines = own?.lines;
+  const all = own?.all ?? false;
+  const check = own?.check ?? false;
   validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
   const inputTypes = streamInput ? 'a string, a Uint8Array or a Readable' : 'a string or a Uint8Array';
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array) && !(streamInput && input instanceof Readable)) throw invalidArgType('options.input', inputTypes, input);
@@ -98,6 +105,46 @@ function maxBufferError(stream: string): RangeError {
   return Object.assign(new RangeError(`${stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
 }
 
+// Bytes asked of F_SETPIPE_SZ for run's output pipes (as spawn's stdout pipes, docs/output.md).
+const OUTPUT_PIPE_SIZE = 1024 * 1024;
+
+/** `count` pipes for the child's outputs, [read end, write end] each, enlarged; none left open on failure. */
+function outputPipes(count: number): [number, number][] {
+  const pipes: [number, number][] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      pipes.push(binding.pipe());
+      binding.fdSetPipeSize(pipes[i]![0], OUTPUT_PIPE_SIZE);
+    }
+  } catch (error) {
+    closeAll(pipes.flat());
+    throw error;
+  }
+  return pipes;
+}
+
+/** Outputs read natively to end-of-file: `done` has the bytes, `overflowed` the first output past maxBuffer (-1: none). */
+interface NativeCollection {
+  done: Promise<Buffer[]>;
+  overflowed: number;
+}
+
+/** Reads `fds` (owned from here on) to end-of-file natively, up to `maxBuffer` each; `onOverflow` runs once, at the first output past it. */
+function collectOutputs(fds: number[], maxBuffer: number, onOverflow: () => void): NativeCollection {
+  const collection: NativeCollection = { done: undefined as unknown as Promise<Buffer[]>, overflowed: -1 };
+  collection.done = new Promise((resolve) => {
+    binding.collectStart(fds, maxBuffer, (kind, value) => {
+      if (kind === 1) {
+        resolve(value as Buffer[]);
+      } else if (collection.overflowed === -1) {
+        collection.overflowed = value as number;
+        onOverflow();
+      }
+    });
+  });
+  return collection;
+}
+
 /**
  * Spawns a program, collects its stdout and stderr, waits for it and returns everything. The
  * status is returned, not thrown, unless `check` is set: then a non-zero exit or a signal
@@ -125,32 +172,37 @@ function maxBufferError(stream: string): RangeError {
 export async function run<const O extends RunOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<RunResult<O>> {
   const started = performance.now();
   const { stdin, input, all, check, output, spawnOptions } = validating('run', () => runOptions(options, true));
-  // `all`: one pipe on fds 1 and 2, its write end closed here once the child has it.
-  const allPipe = all ? binding.pipe() : undefined;
-  if (allPipe !== undefined) binding.fdSetPipeSize(allPipe[0], 1024 * 1024); // as spawn's stdout pipes
-  let child;
+  // The outputs go through pipes made here and read natively (native/collect.cc): no net.Socket
+  // on run's path. `all`: one pipe on fds 1 and 2.
+  const pipes = outputPipes(all ? 1 : 2);
+  let child: ChildProcess;
   try {
-    const out: StdioOption = allPipe === undefined ? 'pipe' : allPipe[1];
-    child = await spawn(file, args, { ...spawnOptions, stdio: [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), out, out] });
+    const out = pipes[0]![1];
+    const err = pipes[pipes.length - 1]![1];
+    spawnOptions.stdio = [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), out, err]; // run's own object
+    child = await spawn(file, args, spawnOptions);
   } catch (error) {
-    if (allPipe !== undefined) closeAll(allPipe);
+    closeAll(pipes.flat());
     throw error;
   }
-  if (allPipe !== undefined) closeAll([allPipe[1]]);
+  closeAll(pipes.map((pipe) => pipe[1]));
   const onOverflow = (): void => void child[stopFor]('maxBuffer').catch(() => {});
-  const streams = allPipe === undefined ? [child.stdout!, child.stderr!] : [new net.Socket({ fd: allPipe[0], readable: true, writable: false })];
-  const collections = streams.map((stream) => collectStream(stream, output.maxBuffer, onOverflow));
+  const collection = collectOutputs(
+    pipes.map((pipe) => pipe[0]),
+    output.maxBuffer,
+    onOverflow,
+  );
   if (child.stdin !== null) {
     child.stdin.on('error', () => {}); // EPIPE when the child does not read its input
     if (input instanceof Readable) input.pipe(child.stdin);
     else child.stdin.end(input);
   }
-  const [result, ...buffers] = await Promise.all([child.wait(), ...collections.map((collection) => collection.done)]);
+  const [result, buffers] = await Promise.all([child.wait(), collection.done]);
   // A contained tree that the library is stopping (its leader may have exited first): its end
   // says whether SIGKILL was needed. A tree left running on its own is not waited for.
   if (child[endReason]().killedBy !== null) await child[treeEnded]();
   const why = child[endReason]();
-  const overflowed = collections.findIndex((collection) => collection.overflowed);
+  const overflowed = collection.overflowed;
   if (overflowed !== -1) throw Object.assign(maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr'), { killedBy: why.killedBy, forced: why.forced, status: result.status });
   const empty = present(Buffer.alloc(0), output);
   const runResult = {

@@ -1,0 +1,282 @@
+// run()'s collection of a child's outputs on the event loop: the parent's read ends of the
+// stdout and stderr pipes (or the one `all` pipe) are read here when readable (a uv_poll_t each)
+// into one growing buffer per output, and JavaScript is called once, when every output has
+// reached end-of-file, with the bytes (and once more, earlier, if an output passes maxBuffer).
+// Two net.Socket streams cost more than the whole read of a short command's output; see
+// docs/output.md.
+//
+// Man pages: read(2), pipe(7), uv_poll_t in libuv's docs.
+#include "collect.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <memory>
+#include <vector>
+
+#include "util/arguments.h"
+#include "util/error.h"
+
+namespace posix_process::collect {
+
+namespace {
+
+// What the callback receives: (kind, value).
+enum EventKind { kOverflow = 0, kDone = 1 };
+
+// Reads per readiness event before the loop gets a turn (level-triggered: the rest waits).
+constexpr int kReadsPerEvent = 16;
+// Least free room asked of each read; the buffer grows geometrically from here.
+constexpr size_t kMinRead = 64 * 1024;
+// Outputs up to this size are copied into a V8-owned Buffer (cheaper than a finalizer).
+constexpr size_t kCopyLimit = 64 * 1024;
+
+struct Collector;
+
+struct Output {
+  uv_poll_t poll;
+  Collector* owner = nullptr;
+  int fd = -1;
+  char* data = nullptr;
+  size_t size = 0;
+  size_t capacity = 0;
+  bool open = false;        // still polled and read
+  bool overflowed = false;  // passed maxBuffer: the rest is read and dropped
+};
+
+struct Collector {
+  napi_env env = nullptr;
+  Napi::FunctionReference callback;
+  std::unique_ptr<Napi::AsyncContext> async_context;
+  std::unique_ptr<Output[]> outputs;
+  size_t count = 0;
+  size_t max_buffer = 0;
+  size_t open = 0;          // outputs not yet at end-of-file
+  size_t handles_open = 0;  // uv handles not yet closed
+  bool finished = false;    // done reported, or the environment is going away
+  bool cleanup_hook = false;
+  std::unique_ptr<char[]> scratch;  // where the bytes past maxBuffer go
+
+  ~Collector() {
+    for (size_t i = 0; i < count; i++) free(outputs[i].data);
+  }
+};
+
+void CleanupCollector(void* data);
+
+void OnHandleClosed(uv_handle_t* handle) {
+  Collector* collector = static_cast<Output*>(handle->data)->owner;
+  if (--collector->handles_open == 0) delete collector;
+}
+
+void CloseOutput(Output* output) {
+  if (!output->open) return;
+  output->open = false;
+  output->owner->open--;
+  // uv_close takes the fd out of epoll: closing it afterwards spares a failing epoll_ctl.
+  uv_close(reinterpret_cast<uv_handle_t*>(&output->poll), OnHandleClosed);
+  ::close(output->fd);
+  output->fd = -1;
+}
+
+void Unhook(Collector* collector) {
+  if (!collector->cleanup_hook) return;
+  napi_remove_env_cleanup_hook(collector->env, CleanupCollector, collector);
+  collector->cleanup_hook = false;
+}
+
+// The environment is going away: close every fd; nothing more is reported.
+void CleanupCollector(void* data) {
+  auto* collector = static_cast<Collector*>(data);
+  collector->cleanup_hook = false;
+  collector->finished = true;
+  collector->callback.Reset();
+  collector->async_context
+      .reset();  // while the environment is alive: the close callbacks may never run
+  for (size_t i = 0; i < collector->count; i++) CloseOutput(&collector->outputs[i]);
+}
+
+// An output's bytes as a Buffer: copied when small, else handed over with a finalizer that frees
+// them (copied too where external buffers are not allowed).
+Napi::Value TakeBuffer(Napi::Env env, Output* output) {
+  if (output->size <= kCopyLimit) return Napi::Buffer<char>::Copy(env, output->data, output->size);
+  char* data = output->data;
+  output->data = nullptr;
+  return Napi::Buffer<char>::NewOrCopy(env, data, output->size,
+                                       [](Napi::Env /*env*/, char* bytes) { free(bytes); });
+}
+
+void Call(Collector* collector, EventKind kind, napi_value value) {
+  Napi::Env env(collector->env);
+  try {
+    collector->callback.MakeCallback(env.Global(), {Napi::Number::New(env, kind), value},
+                                     *collector->async_context);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  }
+}
+
+void ReportDone(Collector* collector) {
+  collector->finished = true;
+  Unhook(collector);
+  Napi::Env env(collector->env);
+  Napi::HandleScope scope(env);
+  try {
+    Napi::Array buffers = Napi::Array::New(env, collector->count);
+    for (size_t i = 0; i < collector->count; i++) {
+      buffers.Set(static_cast<uint32_t>(i), TakeBuffer(env, &collector->outputs[i]));
+    }
+    Call(collector, kDone, buffers);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  }
+  collector->callback.Reset();
+  collector->async_context.reset();
+}
+
+void ReportOverflow(Collector* collector, size_t index) {
+  Napi::Env env(collector->env);
+  Napi::HandleScope scope(env);
+  Call(collector, kOverflow, Napi::Number::New(env, static_cast<double>(index)));
+}
+
+// Room for one more read, up to maxBuffer + 1 bytes in all (one past it tells an overflow);
+// false if memory ran out (the output then counts as overflowed).
+bool Reserve(Output* output, size_t limit) {
+  size_t want = output->size + kMinRead;
+  if (want > limit) want = limit;
+  if (output->capacity >= want) return true;
+  size_t grown = output->capacity * 2;
+  if (grown < want) grown = want;
+  if (grown > limit) grown = limit;
+  auto* data = static_cast<char*>(realloc(output->data, grown));
+  if (data == nullptr) return false;
+  output->data = data;
+  output->capacity = grown;
+  return true;
+}
+
+void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+  auto* output = static_cast<Output*>(handle->data);
+  Collector* collector = output->owner;
+  if (!output->open || collector->finished) return;
+  bool ended = status < 0;
+  bool overflow_now = false;
+  for (int reads = 0; !ended && reads < kReadsPerEvent; reads++) {
+    char* target;
+    size_t room;
+    size_t limit = collector->max_buffer + 1;
+    if (!output->overflowed && Reserve(output, limit)) {
+      target = output->data + output->size;
+      room = output->capacity - output->size;
+    } else {
+      if (!output->overflowed) overflow_now = output->overflowed = true;
+      target = collector->scratch.get();
+      room = kMinRead;
+    }
+    ssize_t got = ::read(output->fd, target, room);
+    if (got > 0) {
+      if (output->overflowed) continue;
+      output->size += static_cast<size_t>(got);
+      if (output->size > collector->max_buffer) {
+        // Keep what fits, as child_process does.
+        output->size = collector->max_buffer;
+        overflow_now = output->overflowed = true;
+      }
+      continue;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && errno == EAGAIN) break;
+    ended = true;  // end-of-file, or an error that ends reading (the status tells the rest)
+  }
+  if (ended) CloseOutput(output);
+  if (overflow_now)
+    ReportOverflow(collector, static_cast<size_t>(output - collector->outputs.get()));
+  if (collector->open == 0 && !collector->finished) ReportDone(collector);
+}
+
+// A start that failed: every fd closed, nothing reported; freed by the last close callback.
+void Abandon(Collector* collector) {
+  collector->finished = true;
+  collector->callback.Reset();
+  collector->async_context.reset();
+  for (size_t i = 0; i < collector->count; i++) {
+    Output* output = &collector->outputs[i];
+    if (output->open) {
+      CloseOutput(output);
+    } else if (output->fd >= 0) {
+      ::close(output->fd);
+      output->fd = -1;
+    }
+  }
+  if (collector->handles_open == 0) delete collector;
+}
+
+// collectStart(fds, maxBuffer, onEvent): owns fds (made non-blocking, closed at end-of-file or
+// at the environment's teardown); onEvent(0, index) when output `index` passes maxBuffer (its
+// first maxBuffer bytes are kept, the rest read and dropped), onEvent(1, buffers) once all have
+// ended.
+Napi::Value Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsFunction()) {
+    throw Napi::TypeError::New(env, "collectStart(fds, maxBuffer, onEvent)");
+  }
+  Napi::Array fds = info[0].As<Napi::Array>();
+  double max_buffer = info[1].As<Napi::Number>().DoubleValue();
+  if (fds.Length() == 0 || fds.Length() > 2 || !(max_buffer >= 0) ||
+      max_buffer > 9007199254740991.0) {
+    throw Napi::RangeError::New(env, "collectStart: 1 or 2 fds, maxBuffer >= 0");
+  }
+  uv_loop_t* loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
+  }
+  auto collector = std::make_unique<Collector>();
+  collector->count = fds.Length();
+  collector->outputs.reset(new Output[collector->count]);
+  for (uint32_t i = 0; i < collector->count; i++) {
+    Napi::Value fd = fds.Get(i);
+    if (!fd.IsNumber()) throw Napi::TypeError::New(env, "collectStart: fds are numbers");
+    collector->outputs[i].fd = fd.As<Napi::Number>().Int32Value();
+  }
+  collector->env = env;
+  collector->max_buffer = static_cast<size_t>(max_buffer);
+  collector->scratch.reset(new char[kMinRead]);
+  collector->callback = Napi::Persistent(info[2].As<Napi::Function>());
+  collector->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:run");
+  // uv_poll_init makes each fd non-blocking (the parent's read end is an open file description
+  // of its own: the child's write end keeps its mode).
+  for (size_t i = 0; i < collector->count; i++) {
+    Output* output = &collector->outputs[i];
+    output->owner = collector.get();
+    int err = uv_poll_init(loop, &output->poll, output->fd);
+    if (err == 0) {
+      output->poll.data = output;
+      output->open = true;
+      collector->open++;
+      collector->handles_open++;
+      err = uv_poll_start(&output->poll, UV_READABLE, OnPoll);
+    }
+    if (err != 0) {
+      Abandon(collector.release());
+      throw SyscallError(env, -err, "uv_poll_start");
+    }
+  }
+  Collector* owned = collector.release();
+  napi_add_env_cleanup_hook(env, CleanupCollector, owned);
+  owned->cleanup_hook = true;
+  return env.Undefined();
+}
+
+}  // namespace
+
+void Initialize(Napi::Env env, Napi::Object exports) {
+  exports.Set("collectStart", Napi::Function::New(env, Start, "collectStart"));
+}
+
+}  // namespace posix_process::collect

@@ -1,0 +1,135 @@
+// run()'s native collection of its outputs (native/collect.cc, issue 15's speed): every byte of
+// large and interleaved outputs, maxBuffer, early and late ends of the pipes, and nothing leaked
+// (fds, zombies), with real programs.
+import { describe, expect, it } from 'vitest';
+import { run } from '../lib/index';
+import { openFds, runNode, zombieChildren } from './helpers';
+
+const MB = 1024 * 1024;
+
+describe('run(): outputs read natively', () => {
+  it('100 MB on stdout and 100 MB on stderr at once: every byte of each, no fd left, no zombie', async () => {
+    const before = openFds();
+    const size = 100_000_000;
+    const script = `head -c ${size} /dev/zero | tr '\\0' o & head -c ${size} /dev/zero | tr '\\0' e >&2; wait`;
+    const result = await run('sh', ['-c', script], { encoding: 'buffer', maxBuffer: size });
+    expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    expect(result.stdout.length).toBe(size);
+    expect(result.stderr.length).toBe(size);
+    // Each output holds only its own byte: nothing crossed over or was lost.
+    expect(result.stdout.indexOf('e')).toBe(-1);
+    expect(result.stderr.indexOf('o')).toBe(-1);
+    expect(result.stdout[size - 1]).toBe('o'.charCodeAt(0));
+    expect(result.stderr[0]).toBe('e'.charCodeAt(0));
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 120_000);
+
+  it('all: alternating writes on fds 1 and 2 keep their order, also past the pipe size', async () => {
+    const before = openFds();
+    // 2 x 60000 lines of 12+ bytes: more than the 1 MiB pipe, read while the child writes.
+    const result = await run('sh', ['-c', 'i=0; while [ $i -lt 60000 ]; do i=$((i+1)); echo out$i; echo err$i >&2; done'], { all: true, lines: true });
+    expect(result.all.length).toBe(120000);
+    for (let i = 0; i < 60000; i++) {
+      if (result.all[2 * i] !== `out${i + 1}` || result.all[2 * i + 1] !== `err${i + 1}`) throw new Error(`out of order at line ${2 * i}: ${result.all[2 * i]}`);
+    }
+    expect(openFds()).toEqual(before);
+  }, 120_000);
+
+  it('empty outputs, and output exactly maxBuffer long, are results', async () => {
+    const before = openFds();
+    expect(await run('true', [], { encoding: 'buffer' })).toMatchObject({ stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) });
+    const exact = await run('head', ['-c', String(MB), '/dev/zero'], { encoding: 'buffer', maxBuffer: MB });
+    expect(exact.stdout.length).toBe(MB);
+    expect((await run('true', [], { maxBuffer: 0 })).stdout).toBe('');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('maxBuffer passed on stdout, on stderr or on all: the child is killed and reaped, the call rejects naming the output', async () => {
+    const before = openFds();
+    for (const [args, options, stream] of [
+      [['-c', 'exec yes'], {}, 'stdout'],
+      [['-c', 'exec yes >&2'], {}, 'stderr'],
+      [['-c', 'exec yes'], { all: true }, 'all'],
+    ] as const) {
+      const error = (await run('sh', [...args], { ...options, maxBuffer: MB }).catch((caught: unknown) => caught)) as Record<string, unknown>;
+      expect(error).toBeInstanceOf(RangeError);
+      expect(error).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: `${stream} maxBuffer length exceeded`, killedBy: 'maxBuffer' });
+      expect(error.status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 60_000);
+
+  it('a child that closes its stdout early and lives on: run waits for its exit and its stderr', async () => {
+    const before = openFds();
+    const result = await run('sh', ['-c', 'echo early; exec >&-; sleep 0.3; echo late >&2; exit 3']);
+    expect(result).toMatchObject({ status: { kind: 'exited', code: 3 }, stdout: 'early\n', stderr: 'late\n' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a grandchild that holds the pipe open: run resolves once it has closed it too (end-of-file), with its output', async () => {
+    const before = openFds();
+    const result = await run('sh', ['-c', '(sleep 0.3; echo grandchild) & echo child']);
+    expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    expect(result.stdout).toBe('child\ngrandchild\n');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('input larger than the pipe, echoed back on stdout and stderr', async () => {
+    const before = openFds();
+    const input = Buffer.alloc(4 * MB, 'input bytes\n');
+    const result = await run('sh', ['-c', 'tee /dev/stderr'], { input, encoding: 'buffer' });
+    expect(result.stdout.equals(input)).toBe(true);
+    expect(result.stderr.equals(input)).toBe(true);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 60_000);
+
+  it('a spawn that fails closes both output pipes', async () => {
+    const before = openFds();
+    await expect(run('/no/such/program')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(run('true', [], { cwd: '/no/such/dir' })).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(openFds()).toEqual(before);
+  });
+
+  it('many runs at once each get their own output', async () => {
+    const before = openFds();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => run('sh', ['-c', `echo out${i}; echo err${i} >&2`])));
+    results.forEach((result, i) => expect(result).toMatchObject({ stdout: `out${i}\n`, stderr: `err${i}\n` }));
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('run(): a worker that ends while its run collects', () => {
+  it('closes the output pipes at the worker teardown (no pipe left open), and the child can still be reaped', () => {
+    const pidFile = `/tmp/run-collect-worker-${process.pid}`;
+    const result = runNode(`
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const { waitpid } = require('./dist/index.js');
+      const pipes = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd).startsWith('pipe:'); } catch { return false; } }).join(',');
+      const pidFile = ${JSON.stringify(pidFile)};
+      const before = pipes();
+      const worker = new Worker("require('./dist/index.js').run('sh', ['-c', 'echo $$ > ' + require('node:worker_threads').workerData + '; exec sleep 30'])", { eval: true, workerData: pidFile });
+      const poll = setInterval(async () => {
+        let pid = 0;
+        try { pid = Number(fs.readFileSync(pidFile, 'utf8')); } catch {}
+        if (!pid) return;
+        clearInterval(poll);
+        const during = pipes();
+        await worker.terminate();
+        process.kill(pid, 'SIGKILL');
+        const reaped = waitpid(pid);
+        fs.rmSync(pidFile);
+        console.log(JSON.stringify({ opened: during !== before, closed: pipes() === before, reaped: reaped.pid === pid }));
+      }, 20);
+    `);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ opened: true, closed: true, reaped: true });
+  });
+});
