@@ -1,0 +1,36 @@
+// A peer of bench/throughput.mjs, run by a runtime of its own (this Node, Node 22/24/26, Bun):
+// `total` spawns of /bin/true with `inFlight` running at once, after a warm-up of 50, with
+// `resident` MB held (touched Buffers); prints { way: spawns per second } as JSON.
+//   <runtime> bench/_throughput_anchor.mjs <total> <inFlight> [resident MB]
+const [total, inFlight, resident] = process.argv.slice(2).map(Number);
+const now = () => Number(process.hrtime.bigint()) / 1e9; // s
+const held = [];
+for (let i = 0; i < (resident || 0) / 64; i++) held.push(Buffer.alloc(64 * 1024 * 1024, 1));
+
+// `inFlight` workers, each spawning and waiting one child at a time until `count` have started.
+async function keep(count, once) {
+  let started = 0;
+  const worker = async () => {
+    while (started < count) {
+      started++;
+      await once();
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+}
+
+let way;
+let once;
+if (globalThis.Bun !== undefined) {
+  way = 'Bun.spawn';
+  once = () => globalThis.Bun.spawn(['/bin/true'], { stdio: ['ignore', 'ignore', 'ignore'] }).exited;
+} else {
+  const { spawn } = await import('node:child_process');
+  way = 'spawn';
+  once = () => new Promise((resolve, reject) => spawn('/bin/true', { stdio: 'ignore' }).once('exit', resolve).once('error', reject));
+}
+await keep(Math.min(50, total), once);
+const start = now();
+await keep(total, once);
+process.stdout.write(`${JSON.stringify({ [way]: total / (now() - start) })}\n`);
+void held;
