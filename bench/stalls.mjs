@@ -11,7 +11,8 @@
 // Every launch process runs with --trace-gc --trace-gc-nvp; for each launch of ours above 10 ms,
 // the garbage collections that overlap its worst gap are printed (stderr) with their phases, to
 // tell what the stall is (child_process's stall is its synchronous forks, one after another). child_process with 1 GB resident forks with the heap mapped (seconds a
-// launch): it gets 10 launches (STALL_LAUNCHES_CP overrides).
+// launch): it gets 10 launches. STALL_LAUNCHES and STALL_LAUNCHES_CP (both heaps) override the
+// counts, to hunt for rare stalls.
 // --quick: 4 launches of 50 children, 256 MB instead of 1 GB (a smoke test).
 import { execFileSync, spawn as cpSpawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -104,7 +105,8 @@ function describe(subject, heap, index, result) {
 }
 
 const count = quick ? 50 : 200;
-const launches = quick ? 4 : 40;
+const launches = Number(process.env.STALL_LAUNCHES ?? (quick ? 4 : 40));
+const theirsEmpty = Number(process.env.STALL_LAUNCHES_CP ?? launches);
 const theirsBig = Number(process.env.STALL_LAUNCHES_CP ?? (quick ? 2 : 10));
 const big = quick ? 256 : 1024;
 const theirs = `node ${process.version} spawn`;
@@ -113,7 +115,7 @@ const evidence = [];
 for (const resident of [0, big]) {
   const heap = resident === 0 ? 'empty heap' : `${resident >= 1024 ? `${resident / 1024} GB` : `${resident} MB`} resident`;
   const worsts = { ours: [], [theirs]: [] };
-  const cpLaunches = resident === 0 ? launches : Math.min(launches, theirsBig);
+  const cpLaunches = Math.min(launches, resident === 0 ? theirsEmpty : theirsBig);
   for (let i = 0; i < launches; i++) {
     for (const [subject, who] of [['ours', 'ours'], [theirs, 'theirs']]) {
       if (subject === theirs && i >= cpLaunches) continue;
@@ -124,6 +126,7 @@ for (const resident of [0, big]) {
   }
   say(`${count} at once, ${heap}: worst 1 ms timer lateness per launch (ms), over fresh-process launches:`);
   for (const [subject, values] of Object.entries(worsts)) {
+    if (values.length === 0) continue; // STALL_LAUNCHES_CP=0
     const measure = `${count} at once, worst lateness of a launch, ${heap}`;
     rows.push(row(measure, subject, 'ms', values, subject === 'ours' ? theirs : undefined));
     const over = values.filter((v) => v > 10).length;
