@@ -1,6 +1,7 @@
 // A peer of bench/throughput.mjs, run by a runtime of its own (this Node, Node 22/24/26, Bun):
 // `total` spawns of /bin/true with `inFlight` running at once, after a warm-up of 50, with
-// `resident` MB held (touched Buffers); prints { way: spawns per second } as JSON.
+// `resident` MB held (touched Buffers); prints { way: [spawns per second, CPU µs of this process
+// per spawn] } as JSON.
 //   <runtime> bench/_throughput_anchor.mjs <total> <inFlight> [resident MB]
 const [total, inFlight, resident] = process.argv.slice(2).map(Number);
 const now = () => Number(process.hrtime.bigint()) / 1e9; // s
@@ -30,7 +31,10 @@ if (globalThis.Bun !== undefined) {
   once = () => new Promise((resolve, reject) => spawn('/bin/true', { stdio: 'ignore' }).once('exit', resolve).once('error', reject));
 }
 await keep(Math.min(50, total), once);
+const cpu = process.cpuUsage();
 const start = now();
 await keep(total, once);
-process.stdout.write(`${JSON.stringify({ [way]: total / (now() - start) })}\n`);
+const elapsed = now() - start;
+const used = process.cpuUsage(cpu);
+process.stdout.write(`${JSON.stringify({ [way]: [total / elapsed, (used.user + used.system) / total] })}\n`);
 void held;

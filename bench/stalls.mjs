@@ -8,13 +8,16 @@
 // allocated), and launches are independent, so their spread is the spread of that event; in one
 // long-lived process later launches would see a heap shaped by the earlier ones. Ours and
 // child_process alternate, launch by launch.
-// Every launch process runs with --trace-gc --trace-gc-nvp; for each launch of ours above 10 ms,
-// the garbage collections that overlap its worst gap are printed (stderr) with their phases, to
-// tell what the stall is (child_process's stall is its synchronous forks, one after another). child_process with 1 GB resident forks with the heap mapped (seconds a
+// Every launch process runs with --trace-gc --trace-gc-nvp and reads its JS thread's schedstat at
+// each tick; for each launch of ours above 10 ms, the benchmark prints (stderr) how the JS thread
+// spent its worst gap (on a CPU, runnable waiting for one, asleep or blocked) and the garbage
+// collections that overlap it with their phases, to tell what the stall is (child_process's
+// stall is its synchronous forks, one after another). child_process with 1 GB resident forks with the heap mapped (seconds a
 // launch): it gets 10 launches. STALL_LAUNCHES and STALL_LAUNCHES_CP (both heaps) override the
 // counts, to hunt for rare stalls.
 // --quick: 4 launches of 50 children, 256 MB instead of 1 GB (a smoke test).
 import { execFileSync, spawn as cpSpawn } from 'node:child_process';
+import { openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { emit, quick, row, say, summary } from './_lib.mjs';
 
@@ -23,8 +26,8 @@ const self = new URL(import.meta.url).pathname;
 const now = () => performance.now(); // ms since this process's time origin
 
 // Child mode: one launch of `count` /bin/sleep children, by `who`, with `resident` MB held.
-// Prints (after V8's GC trace lines) { worst, gap: [start, end], launch: [start, end], v8Start }
-// in ms of performance.now(); V8's trace stamps are ms since the isolate started, which is
+// Prints (after V8's GC trace lines) { worst, gap: [start, end], gapSched: [on a CPU, waiting for
+// one], launch: [start, end], v8Start } in ms of performance.now(); V8's trace stamps are ms since the isolate started, which is
 // performance.nodeTiming.v8Start within a millisecond.
 async function child(who, resident, count) {
   const held = [];
@@ -36,14 +39,19 @@ async function child(who, resident, count) {
   let expected;
   await new Promise((resolve) => setTimeout(resolve, 20));
   let last = now();
+  let lastSched = sched();
+  let gapSched = [0, 0];
   expected = last + 1;
   const timer = setInterval(() => {
     const t = now();
+    const times = sched();
     if (t - expected > worst) {
       worst = t - expected;
       gap = [last, t];
+      gapSched = [times[0] - lastSched[0], times[1] - lastSched[1]];
     }
     last = t;
+    lastSched = times;
     expected = t + 1;
   }, 1);
   const started = now();
@@ -53,7 +61,17 @@ async function child(who, resident, count) {
   clearInterval(timer);
   await exited();
   void held;
-  return { worst, gap, launch: [started, launched], v8Start: performance.nodeTiming.v8Start };
+  return { worst, gap, gapSched, launch: [started, launched], v8Start: performance.nodeTiming.v8Start };
+}
+
+// The JS thread's time on a CPU and time runnable but waiting for one, in ms
+// (/proc/thread-self/schedstat, read through one fd: a few µs a tick).
+const schedFd = process.argv[2] === '--child' ? openSync('/proc/thread-self/schedstat', 'r') : -1;
+const schedBuffer = Buffer.alloc(128);
+function sched() {
+  const length = readSync(schedFd, schedBuffer, 0, schedBuffer.length, 0);
+  const [onCpu, waiting] = schedBuffer.toString('latin1', 0, length).split(' ').map(Number);
+  return [onCpu / 1e6, waiting / 1e6];
 }
 
 // Each launcher resolves once every child has been started, with a function that waits for all
@@ -97,7 +115,13 @@ function launchOnce(who, resident, count) {
 const shown = ['gc', 'pause', 'time_to_safepoint', 'scavenge', 'scavenge.parallel', 'background.scavenge.parallel', 'scavenge.roots', 'mark', 'sweep', 'evacuate', 'allocated', 'promoted', 'total_size_before', 'total_size_after'];
 function describe(subject, heap, index, result) {
   const at = (t) => `${(t - result.launch[0]).toFixed(1)}`;
-  const lines = [`${subject}, ${heap}, launch ${index + 1}: worst lateness ${result.worst.toFixed(1)} ms, gap from ${at(result.gap[0])} to ${at(result.gap[1])} ms after the first spawn() (the launch took ${at(result.launch[1])} ms); garbage collections within 5 ms of the gap (end, ms after the first spawn()):`];
+  const [onCpu, waiting] = result.gapSched;
+  const asleep = result.gap[1] - result.gap[0] - onCpu - waiting;
+  const lines = [
+    `${subject}, ${heap}, launch ${index + 1}: worst lateness ${result.worst.toFixed(1)} ms, gap from ${at(result.gap[0])} to ${at(result.gap[1])} ms after the first spawn() (the launch took ${at(result.launch[1])} ms);`,
+    `   the JS thread in the gap: ${onCpu.toFixed(1)} ms on a CPU, ${waiting.toFixed(1)} ms runnable waiting for a CPU, ${asleep.toFixed(1)} ms asleep or blocked;`,
+    '   garbage collections within 5 ms of the gap (end, ms after the first spawn()):',
+  ];
   const near = result.gcs.filter((gc) => gc.end >= result.gap[0] - 5 && gc.end - gc.pause <= result.gap[1] + 5);
   for (const gc of near) lines.push(`   ends at ${at(gc.end)}: ${shown.filter((k) => gc.fields[k] !== undefined).map((k) => `${k}=${gc.fields[k]}`).join(' ')}`);
   if (near.length === 0) lines.push('   none');

@@ -12,6 +12,8 @@
 // With an empty heap, and with 2 GB resident in the Node process (touched Buffers; C is unchanged,
 // child_process forks with the whole heap mapped, so it does fewer spawns there, and the anchors
 // are left out).
+// Beside each rate, the CPU time (user + system, every thread) the spawning process spent per
+// spawn, children not included: what the JS thread and its helpers cost, against C's loop.
 // --quick: 200 spawns, one run, 256 MB instead of 2 GB (a smoke test).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,9 +45,12 @@ if (process.argv[2] === '--child') {
     await Promise.all(Array.from({ length: inFlight }, worker));
   };
   await keep(Math.min(50, total));
+  const cpu = process.cpuUsage();
   const start = seconds();
   await keep(total);
-  process.stdout.write(`${total / (seconds() - start)}\n`);
+  const elapsed = seconds() - start;
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${total / elapsed} ${(used.user + used.system) / total}\n`);
   void held;
   process.exit(0);
 }
@@ -54,8 +59,10 @@ const total = Number(process.env.SPAWNS ?? (quick ? 200 : 2000));
 const inFlights = [1, 4, 16];
 const build = mkdtempSync(join(tmpdir(), 'throughput-bench-'));
 execFileSync('cc', ['-O2', '-o', join(build, 'throughput_loop'), join(here, 'throughput_loop.c')]);
-const cLoop = (n) => Number(execFileSync(join(build, 'throughput_loop'), [String(total), String(n)], { encoding: 'utf8' }));
-const ours = (n, resident) => Number(execFileSync(process.execPath, [self, '--child', String(total), String(n), String(resident)], { encoding: 'utf8' }));
+// Each subject gives [spawns per second, CPU µs of the spawning process per spawn].
+const pair = (text) => text.trim().split(' ').map(Number);
+const cLoop = (n) => pair(execFileSync(join(build, 'throughput_loop'), [String(total), String(n)], { encoding: 'utf8' }));
+const ours = (n, resident) => pair(execFileSync(process.execPath, [self, '--child', String(total), String(n), String(resident)], { encoding: 'utf8' }));
 const peer = (runtime, count, n, resident) => JSON.parse(execFileSync(runtime, [join(here, '_throughput_anchor.mjs'), String(count), String(n), String(resident)], { encoding: 'utf8' }));
 
 const big = quick ? 256 : 2048;
@@ -66,29 +73,39 @@ const heaps = [
 const rows = [];
 for (const heap of heaps) {
   for (const n of inFlights) {
-    const figures = new Map(); // subject -> { values, ratios }
-    const record = (subject, value, c) => {
+    const rates = new Map(); // subject -> { values, ratios }
+    const cpus = new Map();
+    const record = (figures, subject, value, reference) => {
       if (!figures.has(subject)) figures.set(subject, { values: [], ratios: [] });
       figures.get(subject).values.push(value);
-      figures.get(subject).ratios.push(value / c);
+      figures.get(subject).ratios.push(value / reference);
     };
     for (let run = 0; run < heap.runs; run++) {
       const c1 = cLoop(n);
       const o = ours(n, heap.resident);
       const c2 = cLoop(n);
-      const c = (c1 + c2) / 2;
-      record('C', c, c);
-      record('ours', o, c);
+      const c = [(c1[0] + c2[0]) / 2, (c1[1] + c2[1]) / 2];
+      const both = (subject, [rate, cpu]) => {
+        record(rates, subject, rate, c[0]);
+        record(cpus, subject, cpu, c[1]);
+      };
+      both('C', c);
+      both('ours', o);
       for (const [label, runtime] of heap.peers) {
-        for (const [way, value] of Object.entries(peer(runtime, heap.peerTotal, n, heap.resident))) record(`${label} ${way}`, value, c);
+        for (const [way, value] of Object.entries(peer(runtime, heap.peerTotal, n, heap.resident))) both(`${label} ${way}`, value);
       }
     }
-    const measure = `spawns/s of /bin/true, ${n} in flight, ${heap.label}`;
-    say(`${measure} (${total} spawns${heap.peerTotal === total ? '' : `, ${heap.peerTotal} for child_process`}, ${heap.runs} runs; median, min-max; ratio to C: median of the runs):`);
-    for (const [subject, { values, ratios }] of figures) {
-      const r = row(measure, subject, 'spawns/s', values, subject === 'C' ? undefined : 'C', subject === 'C' ? undefined : ratios);
-      rows.push(r);
-      say(`   ${subject.padEnd(28)} ${r.median.toFixed(0).padStart(6)} (${r.min.toFixed(0)}-${r.max.toFixed(0)})${r.ratio === undefined ? '' : `  ${r.ratio.toFixed(2)}x C`}`);
+    const counts = `${total} spawns${heap.peerTotal === total ? '' : `, ${heap.peerTotal} for child_process`}, ${heap.runs} runs`;
+    for (const [figures, measure, unit, digits] of [
+      [rates, `spawns/s of /bin/true, ${n} in flight, ${heap.label}`, 'spawns/s', 0],
+      [cpus, `CPU time of the spawning process per spawn, ${n} in flight, ${heap.label}`, 'µs', 1],
+    ]) {
+      say(`${measure} (${counts}; median, min-max; ratio to C: median of the runs):`);
+      for (const [subject, { values, ratios }] of figures) {
+        const r = row(measure, subject, unit, values, subject === 'C' ? undefined : 'C', subject === 'C' ? undefined : ratios);
+        rows.push(r);
+        say(`   ${subject.padEnd(28)} ${r.median.toFixed(digits).padStart(6)} (${r.min.toFixed(digits)}-${r.max.toFixed(digits)})${r.ratio === undefined ? '' : `  ${r.ratio.toFixed(2)}x C`}`);
+      }
     }
   }
 }

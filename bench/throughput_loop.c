@@ -1,9 +1,11 @@
 // The C baseline of bench/throughput.mjs: `total` posix_spawns of /bin/true with `in_flight` of
 // them running at once (spawn `in_flight`, then for each child reaped by waitpid(-1), spawn the
-// next). Prints the spawns per second. Built and run by bench/throughput.mjs.
+// next). Prints the spawns per second and this process's CPU time (user + system, all threads)
+// per spawn in microseconds. Built and run by bench/throughput.mjs.
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -15,10 +17,17 @@ static int spawn_one(void) {
   return posix_spawn(&pid, "/bin/true", NULL, NULL, child_argv, environ);
 }
 
+static double cpu_us(const struct rusage* usage) {
+  return (usage->ru_utime.tv_sec + usage->ru_stime.tv_sec) * 1e6 + usage->ru_utime.tv_usec +
+         usage->ru_stime.tv_usec;
+}
+
 int main(int argc, char** argv) {
   int total = argc > 1 ? atoi(argv[1]) : 2000;
   int in_flight = argc > 2 ? atoi(argv[2]) : 1;
   struct timespec start, end;
+  struct rusage before, after;
+  getrusage(RUSAGE_SELF, &before);
   clock_gettime(CLOCK_MONOTONIC, &start);
   int started = 0;
   int running = 0;
@@ -36,7 +45,9 @@ int main(int argc, char** argv) {
     }
   }
   clock_gettime(CLOCK_MONOTONIC, &end);
+  getrusage(RUSAGE_SELF, &after);
+  double cpu = cpu_us(&after) - cpu_us(&before);
   double seconds = (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
-  printf("%.1f\n", total / seconds);
+  printf("%.1f %.2f\n", total / seconds, cpu / total);
   return 0;
 }
