@@ -132,7 +132,7 @@ const figure = (value) => (Number.isInteger(value) ? String(value) : Math.abs(va
 const spread = (row) => `${figure(row.min)}–${figure(row.max)}`;
 const higherIsBetter = (unit) => /\/s$/.test(unit);
 // Two decimals, or two significant digits below 0.1 (ours 2 ms against child_process 800 ms).
-const ratioFigure = (ratio) => (ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2));
+const ratioFigure = (ratio) => (ratio >= 0.1 ? ratio.toFixed(2) : ratio === 0 ? '0' : ratio.toPrecision(2));
 const ratioText = (row) => (row.ratio === undefined ? '—' : row.subject === row.ratioTo ? '1 (reference)' : `${ratioFigure(row.ratio)}x ${row.ratioTo}`);
 
 function printTable(results) {
