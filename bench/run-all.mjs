@@ -108,12 +108,13 @@ function checkRows(parsed) {
  * `ratioTo` when it gives them (measured side by side), else median / the reference's median,
  * the reference being the `ratioTo` of the row or of another row of the same measure, else 'C',
  * else 'ours'. Rows of a measure
- * with no reference, or whose reference's median is 0, have none.
+ * with no reference, whose reference's median is 0, or with a row whose ratioTo is null, have none.
  */
 function withRatios(rows) {
   return rows.map((row) => {
     const same = rows.filter((other) => other.measure === row.measure);
     if (same.length === 1) return { ...row }; // nothing to compare with
+    if (same.some((other) => other.ratioTo === null)) return { ...row, ratio: undefined, ratioTo: undefined }; // a count: no ratios
     const named = row.ratioTo ?? same.find((other) => other.ratioTo !== undefined)?.ratioTo;
     const referenceName = named ?? ['C', 'ours'].find((subject) => same.some((other) => other.subject === subject));
     const reference = same.find((other) => other.subject === referenceName);

@@ -154,7 +154,7 @@ for (const resident of [0, big]) {
     const measure = `${count} at once, worst lateness of a launch, ${heap}`;
     rows.push(row(measure, subject, 'ms', values, subject === 'ours' ? theirs : undefined));
     const over = values.filter((v) => v > 10).length;
-    rows.push({ measure: `${count} at once, launches above 10 ms, ${heap}`, subject, unit: 'launches', median: over, min: over, max: over, runs: values.length });
+    rows.push({ measure: `${count} at once, launches above 10 ms, ${heap}`, subject, unit: 'launches', median: over, min: over, max: over, runs: values.length, ratioTo: null });
     const s = summary(values);
     say(`   ${subject.padEnd(24)} median ${s.median.toFixed(1)}, worst ${s.max.toFixed(1)}, best ${s.min.toFixed(1)}; ${over} of ${values.length} above 10 ms`);
   }

@@ -27,6 +27,8 @@ emit('tiny', [
   row('stall', 'peer', 'ms', [800, 900]),
   row('over 10 ms', 'ours', 'launches', [0]),
   row('over 10 ms', 'peer', 'launches', [4]),
+  row('counted', 'ours', 'launches', [2], null),
+  row('counted', 'peer', 'launches', [4]),
 ]);
 `;
 
@@ -82,13 +84,16 @@ describe('npm run bench (bench/run-all.mjs --quick)', () => {
       // a reference of 0 (a count): no ratio for any row of the measure
       { measure: 'over 10 ms', subject: 'ours', unit: 'launches', median: 0, min: 0, max: 0, runs: 1 },
       { measure: 'over 10 ms', subject: 'peer', unit: 'launches', median: 4, min: 4, max: 4, runs: 1 },
+      // ratioTo: null on a row: no ratio for any row of the measure
+      { measure: 'counted', subject: 'ours', unit: 'launches', median: 2, min: 2, max: 2, runs: 1 },
+      { measure: 'counted', subject: 'peer', unit: 'launches', median: 4, min: 4, max: 4, runs: 1 },
     ]);
   });
 
   it('prints one table of every row', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^benchmark\s+measure\s+subject\s+median\s+spread \(min–max\)\s+runs\s+ratio$/);
-    expect(lines.filter((line) => line.startsWith('tiny '))).toHaveLength(10);
+    expect(lines.filter((line) => line.startsWith('tiny '))).toHaveLength(12);
     expect(result.stdout).toMatch(/tiny\s+copy <1 & 2>\s+ours\s+55 MB\/s\s+50–60\s+3\s+0\.55x C/);
     expect(result.stdout).toMatch(/broken\s+FAILED/);
     // A small ratio keeps two significant digits.
