@@ -6,7 +6,8 @@
 // A row: { measure, subject: 'ours' | 'C' | '<peer>', unit: 'µs' | 'ms' | 'MB/s' | ..., median,
 // min, max, runs, ratio?, ratioTo? }: median, min and max of `runs` per-run figures, and the
 // ratio to the subject `ratioTo` of the same measure, measured side by side in one run (without
-// it, run-all.mjs divides medians: by `ratioTo`'s, else C's, else ours).
+// it, run-all.mjs divides medians: by `ratioTo`'s, else C's, else ours). `ratioTo: null` on any row
+// of a measure: no ratios for it (a count, where a ratio means nothing).
 
 export const json = process.argv.includes('--json');
 export const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';

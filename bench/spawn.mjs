@@ -13,10 +13,11 @@
 // Parts 2 and 3 run in fresh Node processes so that each heap is what it claims to be.
 // --quick: fewer rounds, runs and children, and 256 MB instead of 1-2 GB (a smoke test).
 import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { anchors } from './_anchors.mjs';
 import { emit, quick, row, say, summary } from './_lib.mjs';
 
 const require = createRequire(import.meta.url);
@@ -120,28 +121,6 @@ const runs = quick ? 2 : 5;
 const build = mkdtempSync(join(tmpdir(), 'spawn-bench-'));
 execFileSync('cc', ['-O2', '-o', join(build, 'spawn_loop'), join(here, 'spawn_loop.c')]);
 const cLoop = () => Number(execFileSync(join(build, 'spawn_loop'), [String(rounds)], { encoding: 'utf8' }));
-
-// The other runtimes found here, as [label, argv0].
-function anchors() {
-  const found = [];
-  const nodes = process.env.BENCH_NODES?.split(':').filter(Boolean) ?? [22, 24, 26].map((v) => `/work/nodes/n${v}/package/bin/node`);
-  for (const node of nodes) {
-    if (!existsSync(node)) continue;
-    const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
-    if (version !== process.version) found.push([`node ${version}`, node]);
-  }
-  const bun = process.env.BENCH_BUN ?? join(here, '..', 'node_modules', '.bin', 'bun');
-  if (existsSync(bun)) {
-    try {
-      found.push([`bun ${execFileSync(bun, ['--version'], { encoding: 'utf8' }).trim()}`, bun]);
-    } catch (error) {
-      say(`bun at ${bun} does not run here (${error.message.split('\n')[0]}): skipped`);
-    }
-  } else {
-    say('bun is not installed (npm install --save-dev bun, or BENCH_BUN=<path>): skipped');
-  }
-  return found;
-}
 
 // 1. Every subject once per run, the C loop before and after ours: the machine drifts, a ratio
 // taken side by side holds.

@@ -23,6 +23,12 @@ emit('tiny', [
   row('start', 'ours', 'ms', [2, 4], 'peer', [0.5, 0.25]),
   row('start', 'peer', 'ms', [8, 8]),
   row('alone', 'ours', 'threads', [3]),
+  row('stall', 'ours', 'ms', [2, 3], 'peer'),
+  row('stall', 'peer', 'ms', [800, 900]),
+  row('over 10 ms', 'ours', 'launches', [0]),
+  row('over 10 ms', 'peer', 'launches', [4]),
+  row('counted', 'ours', 'launches', [2], null),
+  row('counted', 'peer', 'launches', [4]),
 ]);
 `;
 
@@ -73,15 +79,25 @@ describe('npm run bench (bench/run-all.mjs --quick)', () => {
       { measure: 'start', subject: 'ours', unit: 'ms', median: 3, min: 2, max: 4, runs: 2, ratio: 0.375, ratioTo: 'peer' },
       { measure: 'start', subject: 'peer', unit: 'ms', median: 8, min: 8, max: 8, runs: 2, ratio: 1, ratioTo: 'peer' },
       { measure: 'alone', subject: 'ours', unit: 'threads', median: 3, min: 3, max: 3, runs: 1 },
+      { measure: 'stall', subject: 'ours', unit: 'ms', median: 2.5, min: 2, max: 3, runs: 2, ratio: 2.5 / 850, ratioTo: 'peer' },
+      { measure: 'stall', subject: 'peer', unit: 'ms', median: 850, min: 800, max: 900, runs: 2, ratio: 1, ratioTo: 'peer' },
+      // a reference of 0 (a count): no ratio for any row of the measure
+      { measure: 'over 10 ms', subject: 'ours', unit: 'launches', median: 0, min: 0, max: 0, runs: 1 },
+      { measure: 'over 10 ms', subject: 'peer', unit: 'launches', median: 4, min: 4, max: 4, runs: 1 },
+      // ratioTo: null on a row: no ratio for any row of the measure
+      { measure: 'counted', subject: 'ours', unit: 'launches', median: 2, min: 2, max: 2, runs: 1 },
+      { measure: 'counted', subject: 'peer', unit: 'launches', median: 4, min: 4, max: 4, runs: 1 },
     ]);
   });
 
   it('prints one table of every row', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^benchmark\s+measure\s+subject\s+median\s+spread \(min–max\)\s+runs\s+ratio$/);
-    expect(lines.filter((line) => line.startsWith('tiny '))).toHaveLength(6);
+    expect(lines.filter((line) => line.startsWith('tiny '))).toHaveLength(12);
     expect(result.stdout).toMatch(/tiny\s+copy <1 & 2>\s+ours\s+55 MB\/s\s+50–60\s+3\s+0\.55x C/);
     expect(result.stdout).toMatch(/broken\s+FAILED/);
+    // A small ratio keeps two significant digits.
+    expect(result.stdout).toMatch(/tiny\s+stall\s+ours\s+2\.50 ms\s+2–3\s+2\s+0\.0029x peer/);
   });
 
   it('chart.svg: one bar per row with a ratio, labels escaped, the machine in the title', () => {
@@ -89,7 +105,7 @@ describe('npm run bench (bench/run-all.mjs --quick)', () => {
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     const bars = [...svg.matchAll(/<rect x="\d+" y="[\d.]+" width="([\d.]+)" height="\d+" class="(\w+)"\/>/g)];
-    expect(bars.map((bar) => bar[2])).toEqual(['reference', 'ours', 'other', 'ours', 'reference']);
+    expect(bars.map((bar) => bar[2])).toEqual(['reference', 'ours', 'other', 'ours', 'reference', 'ours', 'reference']);
     // Bars of a measure are to scale: ours 0.55 and peer 2 (the longest) in the first.
     expect(Number(bars[1]![1]) / Number(bars[2]![1])).toBeCloseTo(0.55 / 2, 2);
     expect(svg).toContain('tiny: copy &lt;1 &amp; 2&gt;');
