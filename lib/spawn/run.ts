@@ -105,17 +105,14 @@ function maxBufferError(stream: string): RangeError {
   return Object.assign(new RangeError(`${stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
 }
 
-// Bytes asked of F_SETPIPE_SZ for run's output pipes (as spawn's stdout pipes, docs/output.md).
-const OUTPUT_PIPE_SIZE = 1024 * 1024;
-
-/** `count` pipes for the child's outputs, [read end, write end] each, enlarged; none left open on failure. */
+/**
+ * `count` pipes for the child's outputs, [read end, write end] each; none left open on failure.
+ * Of the default size: the collector enlarges one that a fast writer fills (native/collect.cc).
+ */
 function outputPipes(count: number): [number, number][] {
   const pipes: [number, number][] = [];
   try {
-    for (let i = 0; i < count; i++) {
-      pipes.push(binding.pipe());
-      binding.fdSetPipeSize(pipes[i]![0], OUTPUT_PIPE_SIZE);
-    }
+    for (let i = 0; i < count; i++) pipes.push(binding.pipe());
   } catch (error) {
     closeAll(pipes.flat());
     throw error;
