@@ -142,8 +142,9 @@ export interface NativeBinding {
    * Queues a spawn (see native/spawn_request.cc BuildJob); lib/spawn/request.ts, queueSpawn, packs the request:
    * `strings` holds the exec candidates, argv, envp, cwd and fd paths, as one string in which
    * each is followed by a NUL, or as an array when any is a Buffer; `layout` holds how many of
-   * each there are, the scalar options and signal sets, and 5 numbers an fd. Returns true when
-   * spawnWake must be called once the current turn is over.
+   * each there are, the scalar options and signal sets, and 5 numbers an fd. `firstOfTurn`: no
+   * other spawn was asked for in this turn (it may then be cloned at once beside others still
+   * before their exec). Returns true when spawnWake must be called once the current turn is over.
    */
   spawnStart(
     id: number,
@@ -151,6 +152,7 @@ export interface NativeBinding {
     layout: Float64Array,
     groups: readonly number[] | undefined,
     rlimits: RawSpawnRequest['rlimits'] | undefined,
+    firstOfTurn?: boolean,
   ): boolean;
   /** Wakes the spawning thread for the spawns queued since it went idle. */
   spawnWake(): void;

@@ -175,23 +175,34 @@ Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
 // still starts within the grace. The first spawn of a burst is a direct clone, started at once.
 // The thread is started the first time a spawn is queued for it; if it cannot be (EAGAIN at
 // RLIMIT_NPROC), that spawn fails with the error, step "clone".
+//
+// `firstOfTurn` (optional): no other spawn was asked for in this turn of JavaScript. Such a spawn
+// is cloned directly even while the thread has work or other direct children are before their
+// exec (up to kMaxDirectStarting): spawns kept in flight one per finished child (a pool of
+// workers) then never pay the thread's cross-CPU hand-overs, about 60 µs of CPU a spawn
+// (docs/performance.md), while a burst, many spawns in one turn, still goes to the thread after
+// its first.
 Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* spawner = static_cast<Spawner*>(info.Data());
   // The facade builds these arguments; the checks keep a direct call from reading garbage.
-  if (info.Length() != 5 || !info[0].IsNumber() || !IsRequestLayout(info[2]) ||
-      spawner->dispatcher.IsEmpty()) {
+  if ((info.Length() != 5 && info.Length() != 6) || !info[0].IsNumber() ||
+      !IsRequestLayout(info[2]) || spawner->dispatcher.IsEmpty()) {
     throw Napi::TypeError::New(
-        env, "spawnStart(id, strings, layout, groups, rlimits) after spawnSetDispatcher");
+        env,
+        "spawnStart(id, strings, layout, groups, rlimits, firstOfTurn) after spawnSetDispatcher");
   }
+  bool first_of_turn = info.Length() == 6 && info[5].IsBoolean() && info[5].As<Napi::Boolean>();
   std::unique_ptr<SpawnJob> job = BuildJob(info, spawner);
   job->id = info[0].As<Napi::Number>().DoubleValue();
   if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
   bool needs_wake = false;
   std::lock_guard<std::mutex> lock(spawner->mutex);
   bool thread_idle = spawner->pending.empty() && spawner->running == nullptr;
-  bool direct = kHaveRawSyscall && !job->plan.daemonize && thread_idle &&
-                spawner->direct_starting == 0 && !spawner->direct_disabled;
+  bool alone = thread_idle && spawner->direct_starting == 0;
+  bool beside = first_of_turn && spawner->direct_starting < kMaxDirectStarting;
+  bool direct =
+      kHaveRawSyscall && !job->plan.daemonize && (alone || beside) && !spawner->direct_disabled;
   if (direct && StartDirect(spawner, job.get())) {
     job.release();
     return Napi::Boolean::New(env, false);

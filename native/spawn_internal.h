@@ -31,6 +31,8 @@ constexpr size_t kChildStackSize = 256 * 1024;
 constexpr size_t kStackMapSize = 2 * kChildStackSize;
 // Stacks kept in the pool when no child runs on them (a burst maps more; those are unmapped).
 constexpr size_t kKeptStacks = 32;
+// How many children cloned by the JS thread may be before their exec at once (SpawnStart).
+constexpr size_t kMaxDirectStarting = kKeptStacks;
 
 // One spawn: the plan and everything it points to, then the outcome.
 struct SpawnJob {

@@ -841,6 +841,33 @@ describe('spawn: the spawning thread starts when first needed', () => {
     expect(result.stdout).toBe('0 0 1\n');
   });
 
+  it('a spawn asked for alone in its turn is cloned at once beside a child still before its exec; a burst goes to the thread', () => {
+    // A child blocked opening a FIFO (before its exec), then, in later turns, a pool of workers
+    // that each start the next child when one ends: all direct clones, no thread. Then a burst.
+    const fifo = path.join(tmp, 'direct-beside-fifo');
+    child_process.execFileSync('mkfifo', [fifo]);
+    const script = `
+      const fs = require('fs');
+      const threads = () => fs.readdirSync('/proc/self/task').length;
+      const p = require('./dist/index.js');
+      const before = threads();
+      const stuck = p.spawn('true', [], { stdio: [{ path: ${JSON.stringify(fifo)} }, 'ignore', 'ignore'] });
+      setImmediate(async () => {
+        let started = 0;
+        const worker = async () => { while (started < 40) { started++; await (await p.spawn('true')).wait(); } };
+        await new Promise((resolve) => setImmediate(resolve));
+        await Promise.all([worker(), new Promise((resolve) => setImmediate(resolve)).then(worker)]);
+        const afterPool = threads() - before;
+        fs.closeSync(fs.openSync(${JSON.stringify(fifo)}, 'w')); // lets the stuck child exec
+        await (await stuck).wait();
+        await Promise.all([1, 2, 3].map(() => p.spawn('true').then((c) => c.wait())));
+        console.log(afterPool, threads() - before);
+      });`;
+    const result = runNode(script);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('0 1\n');
+  });
+
   it('loading with no fd left for its epoll set throws an EMFILE SyscallError, never aborts', () => {
     // The addon alone (its JavaScript is loaded first by Node anyway), with one fd free: dlopen
     // takes and gives it back, and the addon's first fd of its own (an epoll set) cannot be had.

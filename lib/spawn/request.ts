@@ -109,9 +109,11 @@ export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): num
   const id = nextSpawnId++;
   packRequest(request);
   pendingSpawns.set(id, settler);
+  const firstOfTurn = spawnsThisTurn++ === 0;
+  if (firstOfTurn) void SETTLED.then(endTurn);
   let needsWake: boolean;
   try {
-    needsWake = binding.spawnStart(id, packedStrings, packedLayout, request.groups, request.rlimits.length === 0 ? undefined : request.rlimits);
+    needsWake = binding.spawnStart(id, packedStrings, packedLayout, request.groups, request.rlimits.length === 0 ? undefined : request.rlimits, firstOfTurn);
   } catch (error) {
     pendingSpawns.delete(id);
     throw error;
@@ -237,6 +239,12 @@ export function packedRequest(): { strings: string | readonly Bytes[]; layout: F
 // native/spawn.cc, SpawnStart): a burst of spawn() calls runs without it competing for the CPUs.
 let wakeQueued = false;
 const SETTLED = Promise.resolve();
+// Spawns asked for in this turn (reset by a reaction once it is over): the first of a turn may
+// be cloned directly beside others still before their exec, the rest of a burst go to the thread.
+let spawnsThisTurn = 0;
+function endTurn(): void {
+  spawnsThisTurn = 0;
+}
 function wakeSpawningThread(): void {
   wakeQueued = false;
   binding.spawnWake();
