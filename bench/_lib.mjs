@@ -12,6 +12,13 @@
 export const json = process.argv.includes('--json');
 export const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 
+/** `megabytes` of touched Buffers, to hold while measuring with a big resident heap. */
+export function holdResident(megabytes) {
+  const chunks = [];
+  for (let i = 0; i < megabytes / 64; i++) chunks.push(Buffer.alloc(64 * 1024 * 1024, 1));
+  return chunks;
+}
+
 /** { median, min, max, runs } of a list of per-run figures. */
 export function summary(values) {
   const sorted = [...values].sort((a, b) => a - b);

@@ -18,17 +18,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anchors } from './_anchors.mjs';
-import { emit, quick, row, say, summary } from './_lib.mjs';
+import { launchOurs, launchTheirs } from './_launch.mjs';
+import { emit, holdResident, quick, row, say, summary } from './_lib.mjs';
 
 const require = createRequire(import.meta.url);
 const here = new URL('.', import.meta.url).pathname;
 const now = () => Number(process.hrtime.bigint()) / 1e3; // µs
-
-function holdResident(megabytes) {
-  const chunks = [];
-  for (let i = 0; i < megabytes / 64; i++) chunks.push(Buffer.alloc(64 * 1024 * 1024, 1));
-  return chunks;
-}
 
 async function ours(rounds) {
   const { spawn } = require('../dist/index.js');
@@ -80,21 +75,6 @@ async function stall(launch, count) {
   await exited();
   const reaping = await stop();
   return `${launching.toFixed(1)}/${reaping.toFixed(1)}`;
-}
-
-// Each launcher resolves once every child has been started, with a function that waits for all
-// of them to exit.
-async function launchOurs(count, seconds) {
-  const { spawn } = require('../dist/index.js');
-  const children = await Promise.all(Array.from({ length: count }, () => spawn('/bin/sleep', [String(seconds)], { stdio: 'ignore' })));
-  return () => Promise.all(children.map((child) => child.wait()));
-}
-
-async function launchTheirs(count, seconds) {
-  const children = Array.from({ length: count }, () => cpSpawn('/bin/sleep', [String(seconds)], { stdio: 'ignore' }));
-  const exits = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
-  await Promise.all(children.map((child) => new Promise((resolve) => child.once('spawn', resolve))));
-  return () => Promise.all(exits);
 }
 
 // A child mode: one measurement in a fresh process with `resident` MB held.

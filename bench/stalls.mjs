@@ -16,12 +16,11 @@
 // launch): it gets 10 launches. STALL_LAUNCHES and STALL_LAUNCHES_CP (both heaps) override the
 // counts, to hunt for rare stalls.
 // --quick: 4 launches of 50 children, 256 MB instead of 1 GB (a smoke test).
-import { execFileSync, spawn as cpSpawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { openSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { emit, quick, row, say, summary } from './_lib.mjs';
+import { launchOurs, launchTheirs } from './_launch.mjs';
+import { emit, holdResident, quick, row, say, summary } from './_lib.mjs';
 
-const require = createRequire(import.meta.url);
 const self = new URL(import.meta.url).pathname;
 const now = () => performance.now(); // ms since this process's time origin
 
@@ -30,8 +29,7 @@ const now = () => performance.now(); // ms since this process's time origin
 // one], launch: [start, end], v8Start } in ms of performance.now(); V8's trace stamps are ms since the isolate started, which is
 // performance.nodeTiming.v8Start within a millisecond.
 async function child(who, resident, count) {
-  const held = [];
-  for (let i = 0; i < resident / 64; i++) held.push(Buffer.alloc(64 * 1024 * 1024, 1));
+  const held = holdResident(resident);
   const launch = who === 'ours' ? launchOurs : launchTheirs;
   await (await launch(20, 0.05))(); // warm-up: both sides get their code compiled first
   let worst = 0;
@@ -72,21 +70,6 @@ function sched() {
   const length = readSync(schedFd, schedBuffer, 0, schedBuffer.length, 0);
   const [onCpu, waiting] = schedBuffer.toString('latin1', 0, length).split(' ').map(Number);
   return [onCpu / 1e6, waiting / 1e6];
-}
-
-// Each launcher resolves once every child has been started, with a function that waits for all
-// of them to exit.
-async function launchOurs(count, seconds) {
-  const { spawn } = require('../dist/index.js');
-  const children = await Promise.all(Array.from({ length: count }, () => spawn('/bin/sleep', [String(seconds)], { stdio: 'ignore' })));
-  return () => Promise.all(children.map((c) => c.wait()));
-}
-
-async function launchTheirs(count, seconds) {
-  const children = Array.from({ length: count }, () => cpSpawn('/bin/sleep', [String(seconds)], { stdio: 'ignore' }));
-  const exits = children.map((c) => new Promise((resolve) => c.once('exit', resolve)));
-  await Promise.all(children.map((c) => new Promise((resolve) => c.once('spawn', resolve))));
-  return () => Promise.all(exits);
 }
 
 if (process.argv[2] === '--child') {

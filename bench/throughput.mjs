@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anchors } from './_anchors.mjs';
-import { emit, quick, row, say } from './_lib.mjs';
+import { emit, holdResident, quick, row, say } from './_lib.mjs';
 
 const require = createRequire(import.meta.url);
 const here = new URL('.', import.meta.url).pathname;
@@ -40,8 +40,7 @@ function childrenCpu() {
 // A child mode: ours, `total` spawns with `inFlight` at once, with `resident` MB held.
 if (process.argv[2] === '--child') {
   const [total, inFlight, resident] = process.argv.slice(3).map(Number);
-  const held = [];
-  for (let i = 0; i < resident / 64; i++) held.push(Buffer.alloc(64 * 1024 * 1024, 1));
+  const held = holdResident(resident);
   const { spawn } = require('../dist/index.js');
   const keep = async (count) => {
     let started = 0;
