@@ -769,13 +769,22 @@ describe('spawn: a child stuck before its exec', () => {
   });
 
   it('a spawn aborted while still queued is dropped: its program never runs', async () => {
+    // A burst: the first is cloned directly, the rest go to the spawning thread, which gives each
+    // stuck child 2 ms to exec before the next clone, so the last waits in the queue for 40 ms or
+    // more, however slowly this thread runs (the suite also runs under qemu).
+    const fifo = path.join(tmp, 'queue-blocker');
+    child_process.execFileSync('mkfifo', [fifo]);
     const marker = path.join(tmp, 'queued.ran');
+    const blockers = new AbortController();
     const controller = new AbortController();
     const first = spawn('true');
-    const second = spawn('touch', [marker], { signal: controller.signal }); // queued behind the first
+    const stuck = Array.from({ length: 20 }, () => spawn('true', [], { stdio: [{ path: fifo }, 'ignore', 'ignore'], signal: blockers.signal }));
+    const queued = spawn('touch', [marker], { signal: controller.signal });
     controller.abort();
-    const error = await second.then(() => undefined, (reason: unknown) => reason);
-    expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', step: expect.any(String) as string });
+    const error = await queued.then(() => undefined, (reason: unknown) => reason);
+    expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', step: 'queued' });
+    blockers.abort();
+    for (const result of await Promise.allSettled(stuck)) expect(result).toMatchObject({ status: 'rejected', reason: { name: 'AbortError' } });
     await (await first).wait();
     expect(fs.existsSync(marker)).toBe(false);
     expect(zombieChildren()).toEqual([]);
