@@ -180,7 +180,8 @@ export interface NativeBinding {
   /** The new size, or -1 if the kernel refused. */
   fdSetPipeSize(fd: number, bytes: number): number;
   /** run()'s outputs read on the event loop (native/collect.cc): owns the fds; kind 0 = output `value` passed maxBuffer, 1 = all ended (`value` the Buffers). */
-  collectStart(fds: readonly number[], maxBuffer: number, onEvent: (kind: number, value: number | Buffer[]) => void): void;
+  collectStart(fds: readonly number[], maxBuffer: number, onEvent: (kind: number, value: number | Buffer[]) => void): object;
+  collectFinish(handle: object): void;
   collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean };
   /** Test support only (native/testing.cc). */
   readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number };

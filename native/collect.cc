@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -62,6 +64,7 @@ struct Collector {
   size_t max_buffer = 0;
   size_t open = 0;          // outputs not yet at end-of-file
   size_t handles_open = 0;  // uv handles not yet closed
+  bool held = false;        // JavaScript holds the handle (collectStart's External)
   bool finished = false;    // done reported, or the environment is going away
   bool cleanup_hook = false;
   std::unique_ptr<char[]> scratch;  // where the bytes past maxBuffer go
@@ -75,7 +78,13 @@ void CleanupCollector(void* data);
 
 void OnHandleClosed(uv_handle_t* handle) {
   Collector* collector = static_cast<Output*>(handle->data)->owner;
-  if (--collector->handles_open == 0) delete collector;
+  if (--collector->handles_open == 0 && !collector->held) delete collector;
+}
+
+// The External is collected: the Collector goes once its handles have closed too.
+void ReleaseHandle(Napi::Env /*env*/, Collector* collector) {
+  collector->held = false;
+  if (collector->handles_open == 0) delete collector;
 }
 
 void CloseOutput(Output* output) {
@@ -174,14 +183,13 @@ void EnlargeIfFull(Output* output, size_t read_now) {
   ::fcntl(output->fd, F_SETPIPE_SZ, static_cast<int>(kBigPipe));  // a refusal keeps the default
 }
 
-void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
-  auto* output = static_cast<Output*>(handle->data);
+// Reads what `output` has now, up to `max_reads` reads or `max_bytes`: closes it at end-of-file
+// and reports an overflow. Level-triggered polling brings the rest.
+void ReadAvailable(Output* output, int max_reads, bool ended, size_t max_bytes = SIZE_MAX) {
   Collector* collector = output->owner;
-  if (!output->open || collector->finished) return;
-  bool ended = status < 0;
   bool overflow_now = false;
   size_t read_now = 0;
-  for (int reads = 0; !ended && reads < kReadsPerEvent; reads++) {
+  for (int reads = 0; !ended && reads < max_reads && read_now < max_bytes; reads++) {
     char* target;
     size_t room;
     size_t limit = collector->max_buffer + 1;
@@ -193,6 +201,7 @@ void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
       target = collector->scratch.get();
       room = kMinRead;
     }
+    if (room > max_bytes - read_now) room = max_bytes - read_now;
     ssize_t got = ::read(output->fd, target, room);
     if (got > 0) {
       read_now += static_cast<size_t>(got);
@@ -216,6 +225,13 @@ void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
   }
   if (overflow_now)
     ReportOverflow(collector, static_cast<size_t>(output - collector->outputs.get()));
+}
+
+void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+  auto* output = static_cast<Output*>(handle->data);
+  Collector* collector = output->owner;
+  if (!output->open || collector->finished) return;
+  ReadAvailable(output, kReadsPerEvent, status < 0);
   if (collector->open == 0 && !collector->finished) ReportDone(collector);
 }
 
@@ -236,10 +252,10 @@ void Abandon(Collector* collector) {
   if (collector->handles_open == 0) delete collector;
 }
 
-// collectStart(fds, maxBuffer, onEvent): owns fds (made non-blocking, closed at end-of-file or
-// at the environment's teardown); onEvent(0, index) when output `index` passes maxBuffer (its
-// first maxBuffer bytes are kept, the rest read and dropped), onEvent(1, buffers) once all have
-// ended.
+// collectStart(fds, maxBuffer, onEvent) -> a handle for collectFinish: owns fds (made non-blocking,
+// closed at end-of-file or at the environment's teardown); onEvent(0, index) when output `index`
+// passes maxBuffer (its first maxBuffer bytes are kept, the rest read and dropped), onEvent(1,
+// buffers) once all have ended.
 Napi::Value Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsFunction()) {
@@ -289,13 +305,37 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   Collector* owned = collector.release();
   napi_add_env_cleanup_hook(env, CleanupCollector, owned);
   owned->cleanup_hook = true;
-  return env.Undefined();
+  owned->held = true;
+  return Napi::External<Collector>::New(env, owned, ReleaseHandle);
+}
+
+// collectFinish(handle): reads what the outputs hold now, closes them and reports done with
+// that (at once, unless done already). For a child the library has stopped and reaped: a
+// process it left behind may hold a pipe open for as long as it likes.
+Napi::Value Finish(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "collectFinish(handle)");
+  }
+  auto* collector = info[0].As<Napi::External<Collector>>().Data();
+  for (size_t i = 0; i < collector->count && !collector->finished; i++) {
+    Output* output = &collector->outputs[i];
+    if (!output->open) continue;
+    // What the pipe holds now, not what a writer still running adds meanwhile.
+    int held = 0;
+    if (::ioctl(output->fd, FIONREAD, &held) == 0 && held > 0) {
+      ReadAvailable(output, INT32_MAX, false, static_cast<size_t>(held));
+    }
+    CloseOutput(output);
+  }
+  if (!collector->finished) ReportDone(collector);
+  return info.Env().Undefined();
 }
 
 }  // namespace
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("collectStart", Napi::Function::New(env, Start, "collectStart"));
+  exports.Set("collectFinish", Napi::Function::New(env, Finish, "collectFinish"));
 }
 
 }  // namespace posix_process::collect

@@ -3,7 +3,10 @@
 // (fds, zombies), with real programs.
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/index';
-import { openFds, runNode, zombieChildren } from './helpers';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -75,6 +78,59 @@ describe('run(): outputs read natively', () => {
     const result = await run('sh', ['-c', '(sleep 0.3; echo grandchild) & echo child']);
     expect(result.status).toEqual({ kind: 'exited', code: 0 });
     expect(result.stdout).toBe('child\ngrandchild\n');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  // The child is stopped by the library while a process it started in the background holds its
+  // output pipe: run() ends once the child is reaped, with what the pipe held, not when the
+  // leftover closes it. `leftover` names the pid file the script writes; the test kills it.
+  const leftover = (name: string): { file: string; script: (rest: string) => string; kill: () => Promise<void> } => {
+    const file = path.join(os.tmpdir(), `posix-process-leftover-${process.pid}-${name}`);
+    return {
+      file,
+      script: (rest) => `sleep 30 & echo $! > ${file}; ${rest}`,
+      kill: async () => {
+        const pid = Number(fs.readFileSync(file, 'utf8'));
+        process.kill(pid, 'SIGKILL');
+        await until(() => processState(pid) === undefined || processState(pid) === 'Z');
+        fs.rmSync(file);
+      },
+    };
+  };
+
+  it('stopped by its timeout while a leftover holds the pipe: resolves once reaped, with what was written', async () => {
+    const before = openFds();
+    const left = leftover('timeout');
+    const result = await run('sh', ['-c', left.script('echo written; exec sleep 30')], { timeout: 200 });
+    expect(result).toMatchObject({ stdout: 'written\n', timedOut: true, killedBy: 'timeout', status: { kind: 'signaled', signal: 'SIGTERM' } });
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('aborted while a leftover holds the pipe: resolves once reaped, with what was written', async () => {
+    const before = openFds();
+    const left = leftover('abort');
+    const controller = new AbortController();
+    const running = run('sh', ['-c', left.script('echo written; exec sleep 30')], { signal: controller.signal });
+    await until(() => fs.existsSync(left.file) && fs.readFileSync(left.file, 'utf8').endsWith('\n'));
+    controller.abort();
+    expect(await running).toMatchObject({ stdout: 'written\n', killedBy: 'abort', status: { kind: 'signaled', signal: 'SIGTERM' } });
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('past maxBuffer while a leftover holds the pipe and writes on: rejects once the child is reaped', async () => {
+    const before = openFds();
+    const left = leftover('maxbuffer');
+    // The leftover writes too: the collection ends with what the pipe held when the child was reaped.
+    const script = left.script('(while :; do echo more; sleep 0.01; done) & exec yes');
+    await expect(run('sh', ['-c', script], { maxBuffer: 100_000 })).rejects.toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: 'maxBuffer' });
+    await left.kill();
+    // The writing loop is a leftover too: found by its parent being gone, it dies with EPIPE now
+    // that run() has closed the pipe.
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });

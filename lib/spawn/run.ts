@@ -124,13 +124,16 @@ function outputPipes(count: number): [number, number][] {
 interface NativeCollection {
   done: Promise<Buffer[]>;
   overflowed: number;
+  /** Ends the collection with what the pipes hold now (for a child the library stopped, whose leftovers may keep them open). */
+  finish(): void;
 }
 
 /** Reads `fds` (owned from here on) to end-of-file natively, up to `maxBuffer` each; `onOverflow` runs once, at the first output past it. */
 function collectOutputs(fds: number[], maxBuffer: number, onOverflow: () => void): NativeCollection {
-  const collection: NativeCollection = { done: undefined as unknown as Promise<Buffer[]>, overflowed: -1 };
+  let handle: object;
+  const collection: NativeCollection = { done: undefined as unknown as Promise<Buffer[]>, overflowed: -1, finish: () => binding.collectFinish(handle) };
   collection.done = new Promise((resolve) => {
-    binding.collectStart(fds, maxBuffer, (kind, value) => {
+    handle = binding.collectStart(fds, maxBuffer, (kind, value) => {
       if (kind === 1) {
         resolve(value as Buffer[]);
       } else if (collection.overflowed === -1) {
@@ -194,7 +197,13 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     if (input instanceof Readable) input.pipe(child.stdin);
     else child.stdin.end(input);
   }
-  const [result, buffers] = await Promise.all([child.wait(), collection.done]);
+  // A child the library stopped (timeout, abort, maxBuffer) is not waited for twice: what it
+  // wrote is in the pipes once it is reaped, and what it left behind may hold them open forever.
+  const waited = child.wait().then((result) => {
+    if (child[endReason]().killedBy !== null) collection.finish();
+    return result;
+  });
+  const [result, buffers] = await Promise.all([waited, collection.done]);
   // A contained tree that the library is stopping (its leader may have exited first): its end
   // says whether SIGKILL was needed. A tree left running on its own is not waited for.
   if (child[endReason]().killedBy !== null) await child[treeEnded]();
