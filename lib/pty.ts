@@ -117,7 +117,7 @@ export class Pty extends Duplex {
     this.#handle = native.ptyStreamOpen(master, (kind, value) => this.#onEvent(kind, value));
   }
 
-  #onEvent(kind: number, value: Buffer | number): void {
+  #onEvent(kind: number, value: Buffer | number | undefined): void {
     if (kind === EVENT_DATA) {
       if (!this.push(value)) this.#poll(false);
     } else if (kind === EVENT_END) {

@@ -27,8 +27,15 @@ export interface TerminalBinding {
   sigpending(): [low: number, high: number];
   raiseInThreadForTest(signo: number): void;
   closeFd(fd: number): void;
-  /** Adopts a master fd; onEvent(kind, value): 0 data (Buffer), 1 end, 2 error (errno), 3 writable. */
-  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Buffer | number) => void): PtyStreamHandle;
+  /**
+   * Adopts a master fd (or a pipe's read end, `pipe`); onEvent(kind, value): 0 data (Buffer;
+   * undefined for a pipe's read that brought nothing), 1 end, 2 error (errno), 3 writable.
+   */
+  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Buffer | number | undefined) => void, pipe?: boolean): PtyStreamHandle;
+  /** Whether the stream keeps the event loop alive. */
+  ptyStreamRef(handle: PtyStreamHandle, ref: boolean): void;
+  /** A pipe: delivers what it holds now, then the end (synchronously). */
+  ptyStreamDrain(handle: PtyStreamHandle): void;
   ptyStreamPoll(handle: PtyStreamHandle, read: boolean, write: boolean): void;
   /** Bytes written, or -errno. */
   ptyStreamWrite(handle: PtyStreamHandle, buffer: Buffer, offset: number): number;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -27,6 +28,8 @@ namespace posix_process::pty_stream {
 namespace {
 
 constexpr size_t kChunkSize = 64 * 1024;
+// The largest chunk read from a pipe at once (a pipe holds 1 MiB at most, unprivileged).
+constexpr size_t kMaxPipeChunk = 4 * 1024 * 1024;
 // Chunks delivered per readiness event before the loop gets a turn.
 constexpr int kChunksPerEvent = 16;
 
@@ -40,6 +43,7 @@ struct Stream {
   Napi::FunctionReference on_event;
   std::unique_ptr<Napi::AsyncContext> async_context;
   std::unique_ptr<char[]> buffer{new char[kChunkSize]};
+  bool pipe = false;  // a pipe's read end (ReadPipe), not a pty master (ReadPty)
   bool reading = false;
   bool writing = false;
   bool ended = false;   // EIO (or an error) seen: no more reads
@@ -90,17 +94,14 @@ int UpdatePoll(Stream* stream) {
   return uv_poll_start(&stream->poll, events, OnPoll);
 }
 
-// Calls the facade; false if the stream was closed meanwhile (by the callback).
-bool Emit(Stream* stream, EventKind kind, size_t length = 0, int err = 0) {
+// Calls the facade with (kind, value); false if the stream was closed meanwhile (by the
+// callback). `make_value` runs inside the call's handle scope.
+template <typename MakeValue>
+bool EmitValue(Stream* stream, EventKind kind, MakeValue make_value) {
   Napi::Env env(stream->env);
   Napi::HandleScope scope(env);
   try {
-    napi_value value;
-    if (kind == kData) {
-      value = Napi::Buffer<char>::Copy(env, stream->buffer.get(), length);
-    } else {
-      value = Napi::Number::New(env, err);
-    }
+    napi_value value = make_value(env);
     stream->on_event.MakeCallback(env.Global(), {Napi::Number::New(env, kind), value},
                                   *stream->async_context);
   } catch (const Napi::Error& error) {
@@ -109,8 +110,22 @@ bool Emit(Stream* stream, EventKind kind, size_t length = 0, int err = 0) {
   return !stream->closed;
 }
 
-// Reads until EAGAIN, EIO, a full chunk budget, or the facade stops reading.
-void ReadSome(Stream* stream) {
+bool Emit(Stream* stream, EventKind kind, size_t length = 0, int err = 0) {
+  return EmitValue(stream, kind, [&](Napi::Env env) -> napi_value {
+    if (kind == kData) return Napi::Buffer<char>::Copy(env, stream->buffer.get(), length);
+    return Napi::Number::New(env, err);
+  });
+}
+
+// The end of reading: end-of-file (kEnd) or an error.
+void EndReading(Stream* stream, int err) {
+  stream->ended = true;
+  UpdatePoll(stream);
+  Emit(stream, err == 0 ? kEnd : kError, 0, err);
+}
+
+// Reads a pty master until EAGAIN, EIO, a full chunk budget, or the facade stops reading.
+void ReadPty(Stream* stream) {
   size_t filled = 0;
   int chunks = 0;
   while (stream->reading && !stream->ended) {
@@ -130,12 +145,73 @@ void ReadSome(Stream* stream) {
     if (err == EAGAIN) return;
     // EIO: the slave's last fd was closed and everything before has been read (the end);
     // anything else is an error. Either way reading is over.
-    stream->ended = true;
-    UpdatePoll(stream);
-    Emit(stream, err == EIO ? kEnd : kError, 0, err);
+    EndReading(stream, err == EIO ? 0 : err);
     return;
   }
   if (filled > 0) Emit(stream, kData, filled);
+}
+
+// Reads up to `size` bytes of a pipe straight into a Buffer and delivers them. Returns the
+// bytes read, 0 at end-of-file, or -errno; -EBADF too if the callback closed the stream.
+ssize_t DeliverPipeChunk(Stream* stream, size_t size) {
+  ssize_t got = -1;
+  int err = 0;
+  bool open = EmitValue(stream, kData, [&](Napi::Env env) -> napi_value {
+    auto chunk = Napi::Buffer<char>::New(env, size);
+    do {
+      got = ::read(stream->fd, chunk.Data(), size);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) err = errno;
+    if (got <= 0) return env.Undefined();  // nothing to deliver: the facade ignores it
+    if (static_cast<size_t>(got) == size) return chunk;
+    return Napi::Buffer<char>::Copy(env, chunk.Data(), static_cast<size_t>(got));
+  });
+  if (!open) return -EBADF;
+  return got < 0 ? -err : got;
+}
+
+// What a pipe holds now (FIONREAD), at most kMaxPipeChunk.
+size_t PipeHeld(Stream* stream) {
+  int held = 0;
+  if (::ioctl(stream->fd, FIONREAD, &held) != 0 || held <= 0) return 0;
+  return static_cast<size_t>(held) < kMaxPipeChunk ? static_cast<size_t>(held) : kMaxPipeChunk;
+}
+
+// Reads a pipe: each chunk is what the pipe holds when read (FIONREAD), read straight into a
+// Buffer of that size, so a fast writer's output reaches JavaScript in few large chunks rather
+// than one per write. Until EAGAIN, end-of-file, a chunk budget, or the facade stops reading.
+void ReadPipe(Stream* stream) {
+  for (int chunks = 0; chunks < kChunksPerEvent && stream->reading && !stream->ended; chunks++) {
+    size_t held = PipeHeld(stream);
+    ssize_t got;
+    if (held > 0) {
+      got = DeliverPipeChunk(stream, held);
+    } else {
+      // Empty, or at its end: a read of one byte tells which without calling JavaScript.
+      char byte;
+      do {
+        got = ::read(stream->fd, &byte, 1);
+      } while (got < 0 && errno == EINTR);
+      if (got < 0) got = -errno;
+      if (got == 1 && !EmitValue(stream, kData, [&](Napi::Env env) -> napi_value {
+            return Napi::Buffer<char>::Copy(env, &byte, 1);
+          })) {
+        return;
+      }
+    }
+    if (got > 0) continue;
+    if (got == -EAGAIN || got == -EBADF) return;
+    EndReading(stream, static_cast<int>(-got));
+    return;
+  }
+}
+
+void ReadSome(Stream* stream) {
+  if (stream->pipe) {
+    ReadPipe(stream);
+  } else {
+    ReadPty(stream);
+  }
 }
 
 void OnPoll(uv_poll_t* handle, int status, int events) {
@@ -195,7 +271,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   stream->fd = fd;
   stream->env = env;
   stream->on_event = Napi::Persistent(info[1].As<Napi::Function>());
-  stream->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:pty");
+  stream->pipe = info.Length() > 2 && info[2].ToBoolean();
+  stream->async_context = std::make_unique<Napi::AsyncContext>(
+      env, stream->pipe ? "posix-process:pipe" : "posix-process:pty");
   napi_add_env_cleanup_hook(env, CleanupStream, stream);
   stream->cleanup_hook = true;
   return Napi::External<Stream>::New(env, stream, FinalizeStream);
@@ -230,6 +308,31 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
 }
 
+// ptyStreamRef(handle, ref): whether the stream keeps the event loop alive.
+Napi::Value Ref(const Napi::CallbackInfo& info) {
+  Stream* stream = StreamArgument(info);
+  auto* handle = reinterpret_cast<uv_handle_t*>(&stream->poll);
+  if (!stream->closed) info[1].ToBoolean() ? uv_ref(handle) : uv_unref(handle);
+  return info.Env().Undefined();
+}
+
+// ptyStreamDrain(handle): a pipe only; delivers what it holds now, then the end, whoever still
+// holds its write end (a child the library stopped may have left a process behind that does).
+Napi::Value Drain(const Napi::CallbackInfo& info) {
+  Stream* stream = StreamArgument(info);
+  if (!stream->pipe) throw Napi::TypeError::New(info.Env(), "ptyStreamDrain: a pipe's stream");
+  if (stream->closed || stream->ended) return info.Env().Undefined();
+  int held = 0;
+  if (::ioctl(stream->fd, FIONREAD, &held) != 0) held = 0;
+  for (size_t left = static_cast<size_t>(held); left > 0;) {
+    ssize_t got = DeliverPipeChunk(stream, left < kMaxPipeChunk ? left : kMaxPipeChunk);
+    if (got <= 0) break;
+    left -= static_cast<size_t>(got);
+  }
+  if (!stream->closed && !stream->ended) EndReading(stream, 0);
+  return info.Env().Undefined();
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   CloseStream(StreamArgument(info));
   return info.Env().Undefined();
@@ -242,6 +345,8 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("ptyStreamPoll", Napi::Function::New(env, Poll, "ptyStreamPoll"));
   exports.Set("ptyStreamWrite", Napi::Function::New(env, Write, "ptyStreamWrite"));
   exports.Set("ptyStreamClose", Napi::Function::New(env, Close, "ptyStreamClose"));
+  exports.Set("ptyStreamRef", Napi::Function::New(env, Ref, "ptyStreamRef"));
+  exports.Set("ptyStreamDrain", Napi::Function::New(env, Drain, "ptyStreamDrain"));
 }
 
 }  // namespace posix_process::pty_stream

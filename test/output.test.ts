@@ -54,6 +54,58 @@ describe('child.finished()', () => {
     expect(err).toBe('late\n');
   });
 
+  it.each(['timeout', 'abort'] as const)('a child stopped by its %s while a leftover holds its outputs: resolves once reaped, with what was written', async (reason) => {
+    const before = openFds();
+    const pidFile = path.join(tmp, `leftover-${reason}`);
+    const controller = new AbortController();
+    const options = reason === 'timeout' ? { timeout: 300 } : { signal: controller.signal };
+    // The background sleep keeps both output pipes open after sh is killed.
+    const child = await spawn('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; echo out; echo err >&2; exec sleep 30`], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'));
+    if (reason === 'abort') controller.abort();
+    const result = await child.finished();
+    expect(result).toMatchObject({ killedBy: reason, status: { kind: 'signaled', signal: 'SIGTERM' } });
+    expect({ out, err }).toEqual({ out: 'out\n', err: 'err\n' });
+    expect([child.stdout.readableEnded, child.stdout.closed, child.stderr.readableEnded, child.stderr.closed]).toEqual([true, true, true, true]);
+    const leftover = Number(fs.readFileSync(pidFile, 'utf8'));
+    process.kill(leftover, 'SIGKILL');
+    await until(() => !fs.existsSync(`/proc/${leftover}`) || fs.readFileSync(`/proc/${leftover}/stat`, 'utf8').includes(') Z'));
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a stopped child whose output is paused: what its pipe held stays readable, then the stream ends', async () => {
+    const before = openFds();
+    const child = await spawn('sh', ['-c', 'head -c 50000 /dev/zero; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 300 });
+    child.stdout.pause();
+    expect((await child.wait()).killedBy).toBe('timeout');
+    const finished = child.finished(); // ends the paused output with what its pipe holds
+    let bytes = 0;
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) bytes += chunk.length;
+    expect(bytes).toBe(50000);
+    expect((await finished).killedBy).toBe('timeout');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('stdout comes in chunks of what the pipe holds: six writes made while JavaScript is busy are one chunk', async () => {
+    const marker = path.join(tmp, 'wrote-six');
+    const child = await spawn('sh', ['-c', `dd if=/dev/zero bs=10000 count=6 status=none; touch ${marker}; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Nothing is read until this synchronous wait is over (the reader runs on the event loop).
+    const deadline = Date.now() + 10_000;
+    while (!fs.existsSync(marker) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    const chunks: number[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk.length));
+    await until(() => chunks.reduce((sum, length) => sum + length, 0) === 60000);
+    expect(chunks).toEqual([60000]);
+    child.kill('SIGKILL');
+    await child.finished();
+  });
+
   it('the status type has exactly two cases, exited and signaled', async () => {
     const child = await spawn('sh', ['-c', 'kill -USR1 $$']);
     const { status } = await child.finished();

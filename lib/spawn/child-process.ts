@@ -14,9 +14,10 @@ import { createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
-import { closed, readLines, type ChildExitResult, type ChildStream, type StderrOf, type StdinOf, type StdoutOf } from './output';
+import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
+import { endNow, PipeReader } from './pipe-reader';
 import type { Containment, TreeAccounting } from './contain';
 import { DEFAULT_POLICY, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
 import { validateInteger } from '../validate';
@@ -85,13 +86,13 @@ export class ChildProcess implements AsyncDisposable {
    * @throws TypeError `ERR_ILLEGAL_CONSTRUCTOR` for any other caller.
    */
   // Private for TypeScript callers (the .d.ts says so); the key refuses JavaScript ones.
-  private constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null = null, policy: StopPolicy = DEFAULT_POLICY) {
+  private constructor(key: typeof constructing, pid: number, pidfd: number, streams: readonly (ChildStream | null)[], leadsGroup: boolean, pty: Pty | null = null, policy: StopPolicy = DEFAULT_POLICY) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a ChildProcess is made by spawn()'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     this.pid = pid;
     this.pidfd = pidfd;
-    this.stdin = streams[0] ?? null;
-    this.stdout = streams[1] ?? null;
-    this.stderr = streams[2] ?? null;
+    this.stdin = (streams[0] ?? null) as Writable | null;
+    this.stdout = (streams[1] ?? null) as Readable | null;
+    this.stderr = (streams[2] ?? null) as Readable | null;
     this.stdio = streams;
     this.leadsGroup = leadsGroup;
     this.pty = pty;
@@ -109,7 +110,7 @@ export class ChildProcess implements AsyncDisposable {
   }
 
   /** @internal The handle of a child that PendingSpawn has started (the constructor's arguments but the key). */
-  static [adopt](pid: number, pidfd: number, streams: readonly (net.Socket | null)[], leadsGroup: boolean, pty: Pty | null, policy: StopPolicy): ChildProcess {
+  static [adopt](pid: number, pidfd: number, streams: readonly (ChildStream | null)[], leadsGroup: boolean, pty: Pty | null, policy: StopPolicy): ChildProcess {
     return new ChildProcess(constructing, pid, pidfd, streams, leadsGroup, pty, policy);
   }
 
@@ -175,13 +176,13 @@ export class ChildProcess implements AsyncDisposable {
    */
   unref(): void {
     binding.pidfdWaitRef(this.#waitId, false);
-    for (const stream of this.stdio) (stream as net.Socket | null)?.unref();
+    for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.unref();
   }
 
   /** Undoes `unref()`: the running child keeps the event loop alive again. */
   ref(): void {
     binding.pidfdWaitRef(this.#waitId, true);
-    for (const stream of this.stdio) (stream as net.Socket | null)?.ref();
+    for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.ref();
   }
 
   /**
@@ -320,12 +321,26 @@ export class ChildProcess implements AsyncDisposable {
   }
 }
 
-/** The wait, then the close of every stream the child writes to (fd 0 is ours to write). */
-async function finishedOf<R extends ChildExitResult>(stdio: readonly (ChildStream | null)[], exited: Promise<R>): Promise<R> {
+/**
+ * The wait, then the close of every stream the child writes to (fd 0 is ours to write). A child
+ * the library stopped (timeout, abort) is not waited for twice: once it is reaped, its outputs
+ * end with what their pipes hold, even if a process it left behind keeps them open.
+ */
+async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildResult>): Promise<ChildResult> {
   const outputs = stdio.filter((stream, fd): stream is ChildStream => stream !== null && fd !== 0);
   for (const stream of outputs) if ((stream as Readable).readableFlowing === null) (stream as Readable).resume();
-  const [result] = await Promise.all([exited, ...outputs.map(closed)]);
+  const reaped = exited.then((result) => {
+    if (result.killedBy !== null) for (const stream of outputs) endOutput(stream);
+    return result;
+  });
+  const [result] = await Promise.all([reaped, ...outputs.map(closed)]);
   return result;
+}
+
+/** Ends an output of a stopped child now: what its pipe holds, then the end (an fd 3 and up: closed). */
+function endOutput(stream: ChildStream): void {
+  if (stream instanceof PipeReader) stream[endNow]();
+  else stream.destroy();
 }
 
 // The promise that `pending` settles. Its executor is one function for all spawns, instead of a
@@ -389,12 +404,19 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
-    const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map((fd, target) => (fd === null ? null : new net.Socket({ fd, readable: target !== 0, writable: target === 0 || target > 2 })));
+    const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map(streamFor);
     this.policy.container?.adopt(result.pid);
     const child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
     deadline?.adopt(child);
     this.resolve(child);
   }
+}
+
+/** The parent's stream on its end of a pipe to the child's fd `target`. */
+function streamFor(fd: number | null, target: number): ChildStream | null {
+  if (fd === null) return null;
+  if (target === 1 || target === 2) return new PipeReader(fd);
+  return new net.Socket({ fd, readable: target !== 0, writable: true });
 }
 
 function notContained(what: string): Error {

@@ -134,7 +134,7 @@ export interface PreparedSpawn extends Pick<FdLayout, 'parentEnds' | 'childEnds'
 const INHERIT_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, source: target, optional: true }));
 const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 }));
 
-// output: bytes asked of F_SETPIPE_SZ for stdout and stderr pipes (the kernel caps it at
+// output: bytes asked of F_SETPIPE_SZ for the pipes of extra fds (the kernel caps it at
 // /proc/sys/fs/pipe-max-size for unprivileged processes; a refusal leaves 64 KiB). See docs/output.md.
 const OUTPUT_PIPE_SIZE = 1024 * 1024;
 
@@ -243,8 +243,10 @@ function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly (RawFdPlan | num
       if (plan !== 'pipe') return plan;
       const [readEnd, writeEnd] = binding.pipe();
       const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
-      // output: a larger pipe for the child's outputs, so that a fast writer blocks less often.
-      if (target !== 0) binding.fdSetPipeSize(readEnd, OUTPUT_PIPE_SIZE);
+      // A larger pipe for an extra output fd (a net.Socket), so that a fast writer blocks less
+      // often. stdout and stderr keep the default: their reader (PipeReader) reads all a pipe
+      // holds at once, and 1 MiB was no faster there (docs/output.md).
+      if (target > 2) binding.fdSetPipeSize(readEnd, OUTPUT_PIPE_SIZE);
       parentEnds[target] = parentEnd;
       childEnds.push(childEnd);
       return { target, source: childEnd };
