@@ -182,7 +182,7 @@ export interface NativeBinding {
   /** run()'s outputs read on the event loop (native/collect.cc): owns the fds; kind 0 = output `value` passed maxBuffer, 1 = all ended (`value` the Buffers). */
   collectStart(fds: readonly number[], maxBuffer: number, onEvent: (kind: number, value: number | Buffer[]) => void): object;
   collectFinish(handle: object): void;
-  collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean };
+  collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean; killed: boolean };
   /** Test support only (native/testing.cc). */
   readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };

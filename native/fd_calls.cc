@@ -2,7 +2,8 @@
 // pipe-size knob (F_SETPIPE_SZ) the output path uses; and collectSync, the poll(2) loop behind
 // runSync that feeds a child's stdin and drains its pipes without a thread or a fork.
 //
-// Man pages: pipe(2), dup(2), close(2), close_range(2), fcntl(2) F_SETPIPE_SZ, poll(2), pipe(7).
+// Man pages: pipe(2), dup(2), close(2), close_range(2), fcntl(2) F_SETPIPE_SZ, poll(2), pipe(7),
+// waitid(2).
 #include "fd_calls.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,12 +110,13 @@ struct Output {
 }  // namespace
 
 // collectSync(pid, inputFd, input, outputFds, maxBuffer, timeoutMs, killSignal)
-//   -> { outputs: Buffer[], timedOut, overflowed }
+//   -> { outputs: Buffer[], timedOut, overflowed, killed }
 // Writes `input` (a Buffer or null) to inputFd and reads every output fd to its end, by poll(2),
 // so that a child writing both stdout and stderr while reading stdin never deadlocks. Takes
-// ownership of the fds and closes them all. On timeout or when an output passes maxBuffer the
-// child gets killSignal and its pipes are closed at once (a grandchild may hold them open).
-// The caller reaps the child.
+// ownership of the fds and closes them all. On timeout or when an output passes maxBuffer a child
+// still running gets killSignal (`killed`), before its pipes are closed at once (a grandchild may
+// hold them open); one that has exited is left alone. The caller reaps it (after SIGKILL if the
+// signal is not enough: see runSync).
 Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = Int32Argument(info, 0, "pid");
@@ -215,7 +218,13 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     }
     if (overflowed) break;
   }
-  if (timed_out || overflowed) ::kill(pid, kill_signal);
+  bool killed = false;
+  if (timed_out || overflowed) {
+    siginfo_t info_exited = {};
+    bool running = ::waitid(P_PID, pid, &info_exited, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                   info_exited.si_pid == 0;
+    killed = running && ::kill(pid, kill_signal) == 0;
+  }
   for (auto& output : outputs) {
     if (output.fd >= 0) ::close(output.fd);
   }
@@ -229,6 +238,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   result.Set("outputs", buffers);
   result.Set("timedOut", timed_out);
   result.Set("overflowed", overflowed);
+  result.Set("killed", killed);
   return result;
 }
 

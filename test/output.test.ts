@@ -287,8 +287,31 @@ describe('runSync()', () => {
     expect(() => runSync('sh', ['-c', 'echo bad >&2; exit 3'], { check: true })).toThrow(
       expect.objectContaining({ name: 'ExitError', exitCode: 3, stderr: 'bad\n', message: expect.stringMatching(/^Command failed with exit code 3 after \d+ ms: sh -c/) as string }),
     );
-    expect(runSync('sleep', ['30'], { timeout: 100 }).status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
-    expect(() => runSync('yes', [], { maxBuffer: MB })).toThrow(expect.objectContaining({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' }));
+    expect(runSync('sleep', ['30'], { timeout: 100 })).toMatchObject({ status: { kind: 'signaled', signal: 'SIGTERM' }, timedOut: true, killedBy: 'timeout', forced: false });
+    expect(() => runSync('yes', [], { maxBuffer: MB })).toThrow(expect.objectContaining({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: 'maxBuffer', status: { kind: 'signaled', signal: 'SIGTERM', signo: 15, coreDumped: false } }));
+    expect(runSync('true')).toMatchObject({ timedOut: false, killedBy: null, forced: false });
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a timed-out child that ignores killSignal gets SIGKILL after forceKillAfter (it cannot block runSync)', () => {
+    const before = openFds();
+    const result = runSync('sh', ['-c', "trap '' TERM; echo ready; while :; do sleep 0.05; done"], { timeout: 300, forceKillAfter: 200 });
+    expect(result).toMatchObject({ stdout: 'ready\n', status: { kind: 'signaled', signal: 'SIGKILL' }, timedOut: true, killedBy: 'timeout', forced: true });
+    expect(result.durationMs).toBeGreaterThanOrEqual(490);
+    expect(() => runSync('true', [], { forceKillAfter: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a child that exited while a leftover holds its outputs: the timeout bounds runSync, nothing is killed', async () => {
+    const before = openFds();
+    const pidFile = path.join(tmp, 'sync-leftover');
+    const result = runSync('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; echo written`], { timeout: 300 });
+    expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 }, timedOut: true, killedBy: null, forced: false });
+    const leftover = Number(fs.readFileSync(pidFile, 'utf8'));
+    process.kill(leftover, 'SIGKILL');
+    await until(() => !fs.existsSync(`/proc/${leftover}`) || fs.readFileSync(`/proc/${leftover}/stat`, 'utf8').includes(') Z'));
+    expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
 

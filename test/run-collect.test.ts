@@ -122,6 +122,35 @@ describe('run(): outputs read natively', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('exited on its own while a leftover holds the pipe: the timeout still bounds the run (timedOut, nothing killed)', async () => {
+    const before = openFds();
+    const left = leftover('exited');
+    const result = await run('sh', ['-c', left.script('echo written')], { timeout: 300 });
+    expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 }, timedOut: true, killedBy: null });
+    expect(result.durationMs).toBeGreaterThanOrEqual(290);
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('exited on its own while a leftover holds the pipe: an abort ends the wait for the output', async () => {
+    const before = openFds();
+    const left = leftover('exited-abort');
+    const controller = new AbortController();
+    const shFile = `${left.file}.sh`;
+    const running = run('sh', ['-c', left.script(`echo $$ > ${shFile}; echo written`)], { signal: controller.signal });
+    // Aborted once the child has exited (and been reaped): only the wait for the output is left.
+    await until(() => fs.existsSync(shFile) && fs.readFileSync(shFile, 'utf8').endsWith('\n'));
+    const sh = Number(fs.readFileSync(shFile, 'utf8'));
+    await until(() => processState(sh) === undefined);
+    fs.rmSync(shFile);
+    controller.abort();
+    expect(await running).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 }, timedOut: false, killedBy: null });
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('past maxBuffer while a leftover holds the pipe and writes on: rejects once the child is reaped', async () => {
     const before = openFds();
     const left = leftover('maxbuffer');

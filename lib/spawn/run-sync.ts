@@ -10,7 +10,8 @@ import { binding } from '../native';
 import { posixSpawnp, type FileAction, type PosixSpawnOptions } from '../posix-spawn';
 import { signalNumber } from '../signals';
 import { validateInteger, validating } from '../validate';
-import { wait4 } from '../wait';
+import { wait4, waitid } from '../wait';
+import { readStopOptions } from './kill-tree';
 import { closeAll } from './options';
 import { commandLine, ExitError, present, succeeded, type EndStatus } from './output';
 import { runOptions, type RunOptions, type RunResult } from './run';
@@ -21,12 +22,32 @@ export type RunSyncOptions = Omit<RunOptions, 'input' | 'uid' | 'gid' | 'groups'
   input?: string | Uint8Array;
 };
 
-const SYNC_SPAWN_KEYS = new Set(['argv0', 'env', 'cwd', 'setsid', 'pgid', 'timeout', 'killSignal']);
+const SYNC_SPAWN_KEYS = new Set(['argv0', 'env', 'cwd', 'setsid', 'pgid', 'timeout', 'killSignal', 'forceKillAfter']);
+
+const NOT_STOPPED = Object.freeze({ killedBy: null, forced: false });
+
+/**
+ * The rest of the library's stop, synchronously, for a child collectSync has sent `killSignal`:
+ * SIGKILL once `forceKillAfter` has passed (polled every millisecond: the caller blocks anyway).
+ */
+function forceStopSync(pid: number, reason: 'timeout' | 'maxBuffer', forceKillAfter: number | false): Pick<RunResult, 'killedBy' | 'forced'> {
+  if (forceKillAfter === false) return { killedBy: reason, forced: false };
+  const deadline = performance.now() + forceKillAfter;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (waitid('pid', pid, { exited: true, nohang: true, nowait: true }) === null) {
+    if (performance.now() >= deadline) {
+      process.kill(pid, 'SIGKILL');
+      return { killedBy: reason, forced: true };
+    }
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  return { killedBy: reason, forced: false };
+}
 
 /**
  * Runs a program to its end synchronously and returns what `run` would: status, resource usage
- * and outputs (strings by default; `encoding`, `lines`, `all`, `check`, `maxBuffer`, `timeout`
- * as in `run`). The event loop does not run meanwhile.
+ * and outputs (strings by default; `encoding`, `lines`, `all`, `check`, `maxBuffer`, `timeout`,
+ * `killSignal` and `forceKillAfter` as in `run`). The event loop does not run meanwhile.
  *
  * `file` without a slash is searched in this process's PATH (posix_spawnp(3)). Options that
  * posix_spawn cannot apply (`uid`, `rlimits`, `fds`, ...) are refused.
@@ -63,7 +84,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       argv,
       attributes,
       timeout: spawnOptions.timeout === undefined ? 0 : validateInteger(spawnOptions.timeout, 'options.timeout', 0, 2 ** 31 - 1),
-      killSignal: signalNumber(spawnOptions.killSignal ?? 'SIGTERM', 'options.killSignal'),
+      ...readStopOptions(spawnOptions, signalNumber(spawnOptions.killSignal ?? 'SIGTERM', 'options.killSignal')),
     };
   });
   // runOptions(options, false) refused streams.
@@ -111,9 +132,10 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       wait4(pid); // collectSync killed it (SIGKILL) before throwing: no zombie
       throw error;
     }
+    const why = collected.killed ? forceStopSync(pid, collected.overflowed ? 'maxBuffer' : 'timeout', spawnAttributes.forceKillAfter) : NOT_STOPPED;
     const reaped = wait4(pid)!;
     if (collected.overflowed) {
-      throw Object.assign(new RangeError(`${all ? 'all' : 'stdout or stderr'} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+      throw Object.assign(new RangeError(`${all ? 'all' : 'stdout or stderr'} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', ...why, status: reaped.status });
     }
     const empty = present(Buffer.alloc(0), output);
     const result = {
@@ -126,6 +148,8 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       all: all ? present(collected.outputs[0]!, output) : undefined,
       command: commandLine(file, args),
       durationMs: performance.now() - started,
+      timedOut: collected.timedOut,
+      ...why,
     } as RunResult<O>;
     if (check && !succeeded(result.status)) throw new ExitError({ ...(result as RunResult), result });
     return result;

@@ -92,7 +92,11 @@ export interface RunResult<O = RunOptions> {
   readonly command: string;
   /** Milliseconds from the call to the end of the output. */
   readonly durationMs: number;
-  /** True when `timeout` passed and the library killed the child (see `ChildResult`). */
+  /**
+   * True when `timeout` passed and the library killed the child (see `ChildResult`), or when the
+   * child had exited but a process it left behind still held its outputs open at the deadline
+   * (the outputs are then what was read by it).
+   */
   readonly timedOut: ChildResult['timedOut'];
   /** What made the library kill the child ('timeout', 'abort', 'maxBuffer'...), or null. */
   readonly killedBy: ChildResult['killedBy'];
@@ -146,10 +150,31 @@ function collectOutputs(fds: number[], maxBuffer: number, onOverflow: () => void
 }
 
 /**
+ * The child exited on its own, but a process it left behind may still hold its outputs open:
+ * `timeout` (counted from the call) and `signal` still bound the run, ending the collection with
+ * what was read by then.
+ */
+function boundOutputWait(collection: NativeCollection, timeout: number | undefined, signal: AbortSignal | undefined, started: number, onTimeout: () => void): void {
+  if ((timeout === undefined || timeout === 0) && signal === undefined) return;
+  const finish = (): void => collection.finish();
+  if (signal?.aborted === true) return finish();
+  const timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(() => (onTimeout(), finish()), Math.max(0, started + timeout - performance.now()));
+  signal?.addEventListener('abort', finish, { once: true });
+  void collection.done.then(() => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', finish);
+  });
+}
+
+/**
  * Spawns a program, collects its stdout and stderr, waits for it and returns everything. The
  * status is returned, not thrown, unless `check` is set: then a non-zero exit or a signal
  * rejects with an `ExitError` that carries the command, the status, the ends of its outputs and
  * the duration.
+ *
+ * The outputs are read to their end, as a shell's `$(...)` does, so a process the child leaves
+ * in the background holding them delays the result; `timeout` and `signal` bound that wait too
+ * (the outputs are then what was read), and `contain: true` ends such leftovers with the child.
  *
  * Outputs are strings (UTF-8) by default: `encoding: 'buffer'` for Buffers, `lines: true` for
  * arrays of lines, `all: true` for both outputs interleaved through one pipe.
@@ -199,8 +224,11 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   }
   // A child the library stopped (timeout, abort, maxBuffer) is not waited for twice: what it
   // wrote is in the pipes once it is reaped, and what it left behind may hold them open forever.
+  let outputTimedOut = false;
   const waited = child.wait().then((result) => {
     if (child[endReason]().killedBy !== null) collection.finish();
+    // A contained tree stays under the spawn's own timeout and signal until all of it has ended.
+    else if (child.containment === null) boundOutputWait(collection, spawnOptions.timeout, spawnOptions.signal, started, () => (outputTimedOut = true));
     return result;
   });
   const [result, buffers] = await Promise.all([waited, collection.done]);
@@ -222,6 +250,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     command: commandLine(file, args),
     durationMs: performance.now() - started,
     ...why,
+    timedOut: why.timedOut || outputTimedOut,
   } as RunResult<O>;
   if (check && !succeeded(runResult.status)) throw new ExitError({ ...(runResult as RunResult), result: runResult });
   return runResult;
