@@ -302,3 +302,15 @@ function noBinaryError(root: string): Error {
 }
 
 export const binding: NativeBinding = loadBinding();
+
+/**
+ * @internal State that every copy of this facade in one process shares, kept on the binding
+ * object. Two copies that load the same addon file (two bundles, a cleared require cache) get
+ * the same binding from Node's module cache, and native code keeps one dispatcher per binding
+ * (spawn results, signals): the registries those dispatchers read must be one too, or the
+ * second copy would take over the first's spawns (which then never settle) and signals.
+ */
+export function sharedState<T>(key: string, make: () => T): T {
+  const holder = binding as unknown as Record<symbol, T | undefined>;
+  return (holder[Symbol.for(`posix-process:${key}`)] ??= make());
+}

@@ -6,7 +6,7 @@
  * records to a self-pipe; this module dispatches them to the registered handlers.
  */
 import * as os from 'node:os';
-import { binding } from './native';
+import { binding, sharedState } from './native';
 import { invalidArgType, SyscallError } from './errors';
 import { signalName, signalNumber, type Signal } from './signals';
 import { validateInteger, validating } from './validate';
@@ -95,12 +95,14 @@ function checkTakeable(signal: unknown): number {
   return signo;
 }
 
-const handlers = new Map<number, Set<SignalHandler>>();
-let droppedTotal = 0;
+// Shared by every copy of this facade in the process: native code calls the first copy's
+// dispatch, which must find the handlers of all (sharedState).
+const shared = sharedState('signals', () => ({ handlers: new Map<number, Set<SignalHandler>>(), dropped: 0 }));
+const handlers = shared.handlers;
 
 function dispatch(records: Int32Array, dropped: number): void {
   if (dropped > 0) {
-    droppedTotal += dropped;
+    shared.dropped += dropped;
     process.emitWarning(`${dropped} signal records were dropped because the signal pipe was full`, {
       code: 'POSIX_PROCESS_SIGNALS_DROPPED',
     });
@@ -301,5 +303,5 @@ export function sigqueue(pid: number, signal: Signal, value: number): void {
  * @see sigaction(2)
  */
 export function droppedSignalCount(): number {
-  return droppedTotal;
+  return shared.dropped;
 }

@@ -1046,3 +1046,33 @@ describe('spawn at scale', () => {
     for (const result of theirResults) expect(result).toEqual({ code: 6, signal: null });
   });
 });
+
+describe('two copies of the facade in one process', () => {
+  it('share the addon: spawns, runs and signal handlers of both work, whichever loaded first', () => {
+    // A cleared require cache (as two bundles would) re-evaluates dist/ but Node's module cache
+    // hands both copies the same binding, whose native code keeps one dispatcher.
+    const script = `
+      const a = require('./dist/index.js');
+      for (const key of Object.keys(require.cache)) if (key.includes('/dist/')) delete require.cache[key];
+      const b = require('./dist/index.js');
+      if (a === b || a.spawn === b.spawn) throw new Error('one copy only');
+      (async () => {
+        const children = await Promise.all([a.spawn('true'), b.spawn('true'), b.spawn('true'), a.spawn('true')]);
+        const statuses = await Promise.all(children.map((child) => child.wait()));
+        const runs = await Promise.all([a.run('echo', ['a']), b.run('echo', ['b'])]);
+        let got = '';
+        const offA = a.onSignal('SIGUSR2', () => (got += 'A'));
+        const offB = b.onSignal('SIGUSR2', () => (got += 'B'));
+        process.kill(process.pid, 'SIGUSR2');
+        while (got.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        offA();
+        process.kill(process.pid, 'SIGUSR2');
+        while (got.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+        offB();
+        console.log(JSON.stringify({ kinds: statuses.map((s) => s.status.kind), out: runs.map((r) => r.stdout), got: [...got].sort().join(''), dropped: a.droppedSignalCount() + b.droppedSignalCount() }));
+      })();`;
+    const result = runNode(script, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ kinds: ['exited', 'exited', 'exited', 'exited'], out: ['a\n', 'b\n'], got: 'ABB', dropped: 0 });
+  });
+});

@@ -8,7 +8,7 @@
 import * as os from 'node:os';
 import { SyscallError } from '../errors';
 import type { Bytes } from '../env';
-import { binding, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from '../native';
+import { binding, sharedState, type RawFdPlan, type RawSpawnRequest, type RawSpawnResult } from '../native';
 import { signalName } from '../signals';
 
 const NO_STRINGS: readonly Bytes[] = Object.freeze([]);
@@ -81,13 +81,18 @@ export function spawnError(where: StepContext, result: FailedSpawn): SyscallErro
   return new SyscallError(label.syscall, os.constants.errno.ECHILD, label.path, details);
 }
 
-// Finished spawns arrive from native code in batches (one call per wake-up of the event loop).
-let nextSpawnId = 1;
 /** @internal Receives the result of a queued spawn (see queueSpawn). */
 export interface SpawnSettler {
   settle(result: RawSpawnResult): void;
 }
-const pendingSpawns = new Map<number, SpawnSettler>();
+// Finished spawns arrive from native code in batches (one call per wake-up of the event loop),
+// to the dispatcher of the first copy of this facade in the process, which settles the spawns of
+// every copy (sharedState).
+const spawns = sharedState('spawns', () => {
+  binding.spawnSetDispatcher((results, count) => dispatch(results, count));
+  return { pending: new Map<number, SpawnSettler>(), nextId: 1 };
+});
+const pendingSpawns = spawns.pending;
 
 // Scratch space for packing requests, reused by every call: spawnStart copies what it needs
 // before it returns. Layouts by fd count (usually 3); the strings are cleared after each call.
@@ -106,7 +111,7 @@ const scratchStrings: Bytes[] = [];
  * refuses the request.
  */
 export function queueSpawn(request: RawSpawnRequest, settler: SpawnSettler): number {
-  const id = nextSpawnId++;
+  const id = spawns.nextId++;
   packRequest(request);
   pendingSpawns.set(id, settler);
   const firstOfTurn = spawnsThisTurn++ === 0;
@@ -261,7 +266,6 @@ function dispatch(results: Float64Array, count: number = results.length / R.size
     settler?.settle(errno === 0 ? { id, pid, pidfd: results[at + R.pidfd]! } : { id, errno, step: stepNames[results[at + R.step]!]!, stepIndex: results[at + R.stepIndex]!, signal: results[at + R.signal]!, queued: pid === -1 });
   }
 }
-binding.spawnSetDispatcher(dispatch);
 
 /**
  * @internal In the child of fork() (lib/fork.ts): the parent's spawns that were in flight fail
