@@ -35,6 +35,8 @@ describe('types that follow the options', () => {
         "  if (status.kind === 'stopped') return;", // line 6: no such case
         "  const bytes: Buffer = (await run('true')).stdout;", // line 7: a string by default
         '  void bytes;',
+        "  const other = await spawn('true', [], { fds: { 3: 4 } });",
+        '  other.stdio[3].resume();', // line 10: fd 3 is not a pipe: possibly null
         '}',
       ].join('\n'),
     );
@@ -42,5 +44,6 @@ describe('types that follow the options', () => {
     expect(errors).toMatch(/refused\.ts\(4,\d+\): error TS18047: 'child\.stdout' is possibly 'null'|refused\.ts\(4,\d+\): error TS2531/);
     expect(errors).toMatch(/refused\.ts\(6,\d+\): error TS2367/);
     expect(errors).toMatch(/refused\.ts\(7,\d+\): error TS2322: Type 'string' is not assignable to type 'Buffer/);
+    expect(errors).toMatch(/refused\.ts\(10,\d+\): error TS(18047|2531|2533|2339)/);
   }, 120_000);
 });

@@ -14,7 +14,7 @@ import { createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
-import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdoutOf } from './output';
+import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdioArrayOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
 import { endNow, PipeReader } from './pipe-reader';
@@ -487,11 +487,15 @@ export class Deadline {
 /**
  * The handle `spawn` returns: a {@link ChildProcess} whose `stdin`, `stdout` and `stderr` follow
  * the `stdio` option `S` it was spawned with (a `Readable`, not `Readable | null`, where it says
- * 'pipe'; `null` where it cannot). It is assignable to a plain `ChildProcess`.
+ * 'pipe'; `null` where it cannot), and whose `stdio[N]` is a `Duplex` for each `fds: {N: 'pipe'}`
+ * of `F`. It is assignable to a plain `ChildProcess`.
  *
  * @typeParam S - the `stdio` option the child was spawned with
+ * @typeParam F - the `fds` option the child was spawned with
  */
-export type ChildProcessOf<S> = ChildProcess & {
+export type ChildProcessOf<S, F = undefined> = ChildProcess & {
+  /** Every fd's stream: `stdio[0..2]` as `stdin`, `stdout`, `stderr`; `stdio[N]` for `fds: {N: 'pipe'}`. */
+  readonly stdio: StdioArrayOf<S, F>;
   /** The parent's end of fd 0: a `Writable` when stdio[0] is 'pipe'. */
   readonly stdin: StdinOf<S>;
   /** The parent's end of fd 1: a `Readable` when stdio[1] is 'pipe'. */

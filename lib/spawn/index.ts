@@ -17,7 +17,7 @@ import { signalNumber } from '../signals';
 import { argumentError, validateInteger } from '../validate';
 import { Deadline, PendingSpawn, promiseFor, type ChildProcessOf } from './child-process';
 import { closeAll, prepare, readSpawnOptions, type PreparedSpawn, type SpawnOptions } from './options';
-import type { StdioOf } from './output';
+import type { FdsOf, StdioOf } from './output';
 import { queueSpawn } from './request';
 import { openPolicy, readStopOptions } from './kill-tree';
 
@@ -72,7 +72,7 @@ export type { TerminalSpawnOptions } from './terminal';
  * const { status, rusage } = await child.wait(); // { kind: 'exited', code: 0 }, CPU time, max RSS...
  * ```
  */
-export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcessOf<StdioOf<O>>> {
+export function spawn<const O extends SpawnOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): Promise<ChildProcessOf<StdioOf<O>, FdsOf<O>>> {
   let prepared: PreparedSpawn;
   let killSignal: number;
   let policy: ReturnType<typeof openPolicy>;
@@ -112,5 +112,5 @@ export function spawn<const O extends SpawnOptions = Record<never, never>>(file:
       // spawn() reports by its promise only: the binding's refusal is the error that matters.
     }
   }
-  return promise as unknown as Promise<ChildProcessOf<StdioOf<O>>>; // the streams follow the stdio option
+  return promise as unknown as Promise<ChildProcessOf<StdioOf<O>, FdsOf<O>>>; // the streams follow the stdio and fds options
 }

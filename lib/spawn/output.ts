@@ -59,6 +59,31 @@ export type StdoutOf<S> = PipedAs<StdioEntry<S, 1>, Readable>;
  */
 export type StderrOf<S> = PipedAs<StdioEntry<S, 2>, Readable>;
 
+/**
+ * The child fds that the `fds` option `F` makes pipes (its keys whose value is 'pipe').
+ *
+ * @typeParam F - the `fds` option
+ */
+export type PipedFds<F> = F extends object ? { [K in keyof F]: F[K] extends 'pipe' ? K : never }[keyof F] : never;
+
+/**
+ * The type of `child.stdio` for the `stdio` option `S` and the `fds` option `F`: fds 0 to 2 as
+ * `stdin`, `stdout` and `stderr`, and a `Duplex` (not `| null`) at each fd that `F` makes a pipe.
+ *
+ * @typeParam S - the `stdio` option
+ * @typeParam F - the `fds` option
+ */
+export type StdioArrayOf<S, F> = readonly [StdinOf<S>, StdoutOf<S>, StderrOf<S>, ...(ChildStream | null)[]] & { readonly [K in PipedFds<F> & number]: Duplex };
+
+/** The `fds` option of an options type, `undefined` when it has none. */
+export type FdsOf<O> = O extends FdsGiven ? O['fds'] : undefined;
+
+/** Options that carry an `fds` option (see `FdsOf`). */
+export interface FdsGiven {
+  /** The `fds` option. */
+  readonly fds: unknown;
+}
+
 /** The `stdio` option of an options type, `undefined` when it has none. */
 export type StdioOf<O> = O extends StdioGiven ? O['stdio'] : undefined;
 

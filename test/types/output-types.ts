@@ -28,6 +28,16 @@ export async function typedStreams(): Promise<string> {
   return describeStatus(status);
 }
 
+/** `fds: {N: 'pipe'}` makes `child.stdio[N]` a Duplex; stdio[0..2] follow the stdio option. */
+export async function typedExtraFds(): Promise<void> {
+  const child = await spawn('sh', ['-c', 'echo hi >&3'], { stdio: ['ignore', 'pipe', 'inherit'], fds: { 3: 'pipe', 4: 1 } });
+  child.stdio[3].setEncoding('utf8'); // Duplex, not Duplex | null
+  child.stdio[3].end();
+  child.stdio[1].resume(); // stdout: Readable
+  const stderr: null = child.stdio[2];
+  void stderr;
+}
+
 /** A handle with typed streams is still a plain ChildProcess (a helper can return either). */
 export async function plainHandle(): Promise<ChildProcess> {
   const child = await spawn('cat', [], { stdio: ['ignore', 'pipe', 'inherit'] });
