@@ -340,7 +340,7 @@ describe("fds: { N: 'pipe' } and child.stdio", () => {
     expect(child.stdio).toHaveLength(4);
     expect(child.stdio[1]).toBe(child.stdout);
     expect(child.stdio[0]).toBeNull();
-    const fd3 = child.stdio[3]!;
+    const fd3 = child.stdio[3];
     let reply = '';
     fd3.on('data', (chunk: Buffer) => (reply += chunk.toString()));
     (fd3 as NodeJS.WritableStream).write('hello\n');
@@ -360,7 +360,7 @@ describe("fds: { N: 'pipe' } and child.stdio", () => {
     const child = await spawn('sh', ['-c', 'readlink /proc/self/fd/5 >&5'], { fds: { 5: 'pipe' } });
     expect(child.stdio.slice(0, 5)).toEqual([null, null, null, null, null]);
     let text = '';
-    child.stdio[5]!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stdio[5].on('data', (chunk: Buffer) => (text += chunk.toString()));
     await child.finished();
     expect(text).toMatch(/^socket:\[\d+\]\n$/);
   });
