@@ -58,7 +58,7 @@ describe('child.finished()', () => {
     const before = openFds();
     const pidFile = path.join(tmp, `leftover-${reason}`);
     const controller = new AbortController();
-    const options = reason === 'timeout' ? { timeout: 300 } : { signal: controller.signal };
+    const options = reason === 'timeout' ? { timeout: 1000 } : { signal: controller.signal };
     // The background sleep keeps both output pipes open after sh is killed.
     const child = await spawn('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; echo out; echo err >&2; exec sleep 30`], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let out = '';
@@ -80,7 +80,7 @@ describe('child.finished()', () => {
 
   it('a stopped child whose output is paused: what its pipe held stays readable, then the stream ends', async () => {
     const before = openFds();
-    const child = await spawn('sh', ['-c', 'head -c 50000 /dev/zero; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 300 });
+    const child = await spawn('sh', ['-c', 'head -c 50000 /dev/zero; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 1000 });
     child.stdout.pause();
     expect((await child.wait()).killedBy).toBe('timeout');
     const finished = child.finished(); // ends the paused output with what its pipe holds
@@ -295,9 +295,9 @@ describe('runSync()', () => {
 
   it('a timed-out child that ignores killSignal gets SIGKILL after forceKillAfter (it cannot block runSync)', () => {
     const before = openFds();
-    const result = runSync('sh', ['-c', "trap '' TERM; echo ready; while :; do sleep 0.05; done"], { timeout: 300, forceKillAfter: 200 });
+    const result = runSync('sh', ['-c', "trap '' TERM; echo ready; while :; do sleep 0.05; done"], { timeout: 1000, forceKillAfter: 200 });
     expect(result).toMatchObject({ stdout: 'ready\n', status: { kind: 'signaled', signal: 'SIGKILL' }, timedOut: true, killedBy: 'timeout', forced: true });
-    expect(result.durationMs).toBeGreaterThanOrEqual(490);
+    expect(result.durationMs).toBeGreaterThanOrEqual(1190);
     expect(() => runSync('true', [], { forceKillAfter: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
@@ -306,7 +306,7 @@ describe('runSync()', () => {
   it('a child that exited while a leftover holds its outputs: the timeout bounds runSync, nothing is killed', async () => {
     const before = openFds();
     const pidFile = path.join(tmp, 'sync-leftover');
-    const result = runSync('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; echo written`], { timeout: 300 });
+    const result = runSync('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; echo written`], { timeout: 1000 });
     expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 }, timedOut: true, killedBy: null, forced: false });
     const leftover = Number(fs.readFileSync(pidFile, 'utf8'));
     process.kill(leftover, 'SIGKILL');
