@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <new>
 
 #include "util/arguments.h"
 #include "util/error.h"
@@ -180,15 +181,18 @@ ssize_t DeliverPipeChunk(Stream* stream, size_t size) {
 // Node's own stream reader (docs/output.md). Level-triggered polling brings what comes meanwhile.
 void ReadPipe(Stream* stream) {
   thread_local std::unique_ptr<char[]> scratch;  // every stream of this thread reads in turn
-  if (!scratch) scratch.reset(new char[kMaxPipeChunk]);
+  if (!scratch) scratch.reset(new (std::nothrow) char[kMaxPipeChunk]);
+  // Without memory for it (never thrown from a libuv callback), the stream's own 64 KiB.
+  char* into = scratch ? scratch.get() : stream->buffer.get();
+  size_t room = scratch ? kMaxPipeChunk : kChunkSize;
   ssize_t got;
   do {
-    got = ::read(stream->fd, scratch.get(), kMaxPipeChunk);
+    got = ::read(stream->fd, into, room);
   } while (got < 0 && errno == EINTR);
   if (got < 0) got = -errno;
   if (got > 0) {
     EmitValue(stream, kData, [&](Napi::Env env) -> napi_value {
-      return Napi::Buffer<char>::Copy(env, scratch.get(), static_cast<size_t>(got));
+      return Napi::Buffer<char>::Copy(env, into, static_cast<size_t>(got));
     });
     return;
   }
