@@ -106,6 +106,23 @@ describe('child.finished()', () => {
     await child.finished();
   });
 
+  it('destroying stdout mid-stream closes its fd: the writer dies of SIGPIPE, and ref/unref after it do nothing', async () => {
+    const before = openFds();
+    const child = await spawn('yes', [], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const first = await new Promise<Buffer>((resolve) => child.stdout.once('data', resolve));
+    expect(first.toString('latin1', 0, 2)).toBe('y\n');
+    const pipe = fs.readlinkSync(`/proc/${child.pid}/fd/1`);
+    const ours = (): string[] => fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } });
+    expect(ours()).toContain(pipe);
+    child.stdout.destroy();
+    expect(ours()).not.toContain(pipe); // the read end is closed at once
+    expect((await child.finished()).status).toMatchObject({ kind: 'signaled', signal: 'SIGPIPE' });
+    expect(openFds()).toEqual(before);
+    child.unref();
+    child.ref();
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('the status type has exactly two cases, exited and signaled', async () => {
     const child = await spawn('sh', ['-c', 'kill -USR1 $$']);
     const { status } = await child.finished();
