@@ -231,3 +231,32 @@ export async function rejection(promise: Promise<unknown>): Promise<SyscallError
   }
   throw new Error('did not reject');
 }
+
+/** A process that a test's child leaves in the background, holding the child's outputs open. */
+export interface Leftover {
+  /** Where the script writes the leftover's pid. */
+  readonly file: string;
+  /** A shell script that starts the leftover (`sleep 30 &`), writes its pid, then runs `rest`. */
+  script(rest: string): string;
+  /** Resolves once the pid has been written. */
+  written(): Promise<void>;
+  /** Kills the leftover (SIGKILL) and waits until it is gone or a zombie. */
+  kill(): Promise<void>;
+}
+
+/** A {@link Leftover} whose pid file is named after `name` (one per test). */
+export function leftover(name: string): Leftover {
+  const file = path.join(os.tmpdir(), `posix-process-leftover-${process.pid}-${name}`);
+  const written = (): boolean => fs.existsSync(file) && fs.readFileSync(file, 'utf8').endsWith('\n');
+  return {
+    file,
+    script: (rest) => `sleep 30 & echo $! > ${file}; ${rest}`,
+    written: () => until(written),
+    kill: async () => {
+      const pid = Number(fs.readFileSync(file, 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      await until(() => processState(pid) === undefined || processState(pid) === 'Z');
+      fs.rmSync(file);
+    },
+  };
+}

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitError, run, runSync, spawn, SyscallError } from '../lib/index';
-import { openFds, runNode, until, zombieChildren } from './helpers';
+import { leftover, openFds, runNode, until, zombieChildren } from './helpers';
 
 let tmp: string;
 beforeAll(() => {
@@ -56,24 +56,22 @@ describe('child.finished()', () => {
 
   it.each(['timeout', 'abort'] as const)('a child stopped by its %s while a leftover holds its outputs: resolves once reaped, with what was written', async (reason) => {
     const before = openFds();
-    const pidFile = path.join(tmp, `leftover-${reason}`);
+    const left = leftover(`finished-${reason}`);
     const controller = new AbortController();
     const options = reason === 'timeout' ? { timeout: 1000 } : { signal: controller.signal };
     // The background sleep keeps both output pipes open after sh is killed.
-    const child = await spawn('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; echo out; echo err >&2; exec sleep 30`], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = await spawn('sh', ['-c', left.script('echo out; echo err >&2; exec sleep 30')], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'));
+    await left.written();
     if (reason === 'abort') controller.abort();
     const result = await child.finished();
     expect(result).toMatchObject({ killedBy: reason, status: { kind: 'signaled', signal: 'SIGTERM' } });
     expect({ out, err }).toEqual({ out: 'out\n', err: 'err\n' });
     expect([child.stdout.readableEnded, child.stdout.closed, child.stderr.readableEnded, child.stderr.closed]).toEqual([true, true, true, true]);
-    const leftover = Number(fs.readFileSync(pidFile, 'utf8'));
-    process.kill(leftover, 'SIGKILL');
-    await until(() => !fs.existsSync(`/proc/${leftover}`) || fs.readFileSync(`/proc/${leftover}/stat`, 'utf8').includes(') Z'));
+    await left.kill();
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
@@ -322,12 +320,10 @@ describe('runSync()', () => {
 
   it('a child that exited while a leftover holds its outputs: the timeout bounds runSync, nothing is killed', async () => {
     const before = openFds();
-    const pidFile = path.join(tmp, 'sync-leftover');
-    const result = runSync('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; echo written`], { timeout: 1000 });
+    const left = leftover('sync-exited');
+    const result = runSync('sh', ['-c', left.script('echo written')], { timeout: 1000 });
     expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 }, timedOut: true, killedBy: null, forced: false });
-    const leftover = Number(fs.readFileSync(pidFile, 'utf8'));
-    process.kill(leftover, 'SIGKILL');
-    await until(() => !fs.existsSync(`/proc/${leftover}`) || fs.readFileSync(`/proc/${leftover}/stat`, 'utf8').includes(') Z'));
+    await left.kill();
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });

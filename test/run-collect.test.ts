@@ -4,9 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/index';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { openFds, processState, runNode, until, zombieChildren } from './helpers';
+import { leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -82,23 +80,8 @@ describe('run(): outputs read natively', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
-  // The child is stopped by the library while a process it started in the background holds its
-  // output pipe: run() ends once the child is reaped, with what the pipe held, not when the
-  // leftover closes it. `leftover` names the pid file the script writes; the test kills it.
-  const leftover = (name: string): { file: string; script: (rest: string) => string; kill: () => Promise<void> } => {
-    const file = path.join(os.tmpdir(), `posix-process-leftover-${process.pid}-${name}`);
-    return {
-      file,
-      script: (rest) => `sleep 30 & echo $! > ${file}; ${rest}`,
-      kill: async () => {
-        const pid = Number(fs.readFileSync(file, 'utf8'));
-        process.kill(pid, 'SIGKILL');
-        await until(() => processState(pid) === undefined || processState(pid) === 'Z');
-        fs.rmSync(file);
-      },
-    };
-  };
-
+  // The child is stopped by the library, or exits, while a process it started in the background
+  // holds its output pipe: run() ends once the child is reaped, not when the leftover closes it.
   it('stopped by its timeout while a leftover holds the pipe: resolves once reaped, with what was written', async () => {
     const before = openFds();
     const left = leftover('timeout');
@@ -114,7 +97,7 @@ describe('run(): outputs read natively', () => {
     const left = leftover('abort');
     const controller = new AbortController();
     const running = run('sh', ['-c', left.script('echo written; exec sleep 30')], { signal: controller.signal });
-    await until(() => fs.existsSync(left.file) && fs.readFileSync(left.file, 'utf8').endsWith('\n'));
+    await left.written();
     controller.abort();
     const outcome = await running.catch((error: unknown) => error);
     await left.kill();
