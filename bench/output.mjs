@@ -1,7 +1,9 @@
 // Benchmark of a child's output (issue 15), measured side by side in one run:
 //   node bench/output.mjs [--json] [--quick]
 // 1. Reading 1 GiB of `head -c 1073741824 /dev/zero` from a 'pipe' stdout: ours (spawn, 'data'
-//    events), child_process.spawn, and `head | cat >/dev/null` run by /bin/sh (C reading a pipe).
+//    events), child_process.spawn, `head | cat >/dev/null` run by /bin/sh, and two C readers
+//    (bench/read_loop.c, compiled here): a blocking read loop that drops the bytes, and an
+//    event-loop reader (epoll, a read per event, a copy per chunk), the floor for Node readers.
 // 2. A 3-stage pipeline moving 1 GiB (`head -c 1G /dev/zero | cat | cat >/dev/null`): ours
 //    (pipeline()) against the same line run by /bin/sh -c.
 // 3. run('/bin/echo', ['hi']) collecting its output, one after another: ours, a C loop of
@@ -82,12 +84,26 @@ function report(measure, unit, times, toValue, ratioTo) {
   }
 }
 
+const build = mkdtempSync(join(tmpdir(), 'bench-output-'));
+const compile = (name) => execFileSync('cc', ['-O2', '-o', join(build, name), join(here, `${name}.c`)]);
+compile('read_loop');
+const readLoop = (mode) => () => new Promise((resolve, reject) => cpSpawn(join(build, 'read_loop'), [mode, String(bytes)], { stdio: 'inherit' }).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`read_loop ${mode}`)))));
+
 const rate = (ms) => bytes / 1e6 / (ms / 1000); // MB/s
 const readRounds = quick ? 3 : 7;
 report(
   `read ${bytes / GiB} GiB of a child's stdout`,
   'MB/s',
-  await sideBySide({ ours: readOurs, child_process: readChildProcess, C: shell(`head -c ${bytes} /dev/zero | cat >/dev/null`) }, readRounds),
+  await sideBySide(
+    {
+      ours: readOurs,
+      child_process: readChildProcess,
+      C: shell(`head -c ${bytes} /dev/zero | cat >/dev/null`),
+      'C, read loop': readLoop('block'),
+      'C, event loop': readLoop('epoll'),
+    },
+    readRounds,
+  ),
   rate,
   'child_process',
 );
@@ -100,8 +116,7 @@ report(
 );
 
 // Short commands: mean µs per run over a batch, batches side by side.
-const build = mkdtempSync(join(tmpdir(), 'bench-output-'));
-execFileSync('cc', ['-O2', '-o', join(build, 'output_loop'), join(here, 'output_loop.c')]);
+compile('output_loop');
 const batch = quick ? 100 : 400;
 const perRun = (fn) => async () => {
   for (let i = 0; i < batch; i++) await fn();
