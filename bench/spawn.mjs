@@ -1,7 +1,8 @@
 // Benchmark of the safe spawn (issue: spawn), measured side by side in one run:
 //   node bench/spawn.mjs [--json] [--quick]     (runs every part; takes a few minutes)
-// 1. spawn + wait of /bin/true one after another: ours, a C loop of posix_spawn + waitpid,
-//    child_process.spawnSync and child_process.spawn of this Node, and the anchors that are
+// 1. spawn + wait of /bin/true one after another: ours, a C loop of posix_spawn + waitpid (and
+//    the same loop opening /dev/null on the child's fds 0 to 2, as ours does for 'ignore': the
+//    like-for-like figure), child_process.spawnSync and child_process.spawn of this Node, and the anchors that are
 //    installed: child_process of Node 22/24/26 (/work/nodes/n{22,24,26}/package/bin/node, or the
 //    binaries named in BENCH_NODES, separated by ':') and Bun.spawn (the `bun` devDependency, or
 //    BENCH_BUN), each in a process of its own (bench/_spawn_anchor.mjs). Ratios are to C, per run.
@@ -100,7 +101,7 @@ const rounds = Number(process.env.ROUNDS ?? (quick ? 100 : 1000));
 const runs = quick ? 2 : 5;
 const build = mkdtempSync(join(tmpdir(), 'spawn-bench-'));
 execFileSync('cc', ['-O2', '-o', join(build, 'spawn_loop'), join(here, 'spawn_loop.c')]);
-const cLoop = () => Number(execFileSync(join(build, 'spawn_loop'), [String(rounds)], { encoding: 'utf8' }));
+const cLoop = (...mode) => Number(execFileSync(join(build, 'spawn_loop'), [String(rounds), ...mode], { encoding: 'utf8' }));
 
 // 1. Every subject once per run, the C loop before and after ours: the machine drifts, a ratio
 // taken side by side holds.
@@ -111,13 +112,20 @@ const record = (subject, value, c) => {
   figures.get(subject).ratios.push(value / c);
 };
 const others = anchors();
+const devNullSubject = 'C, stdio /dev/null';
+const oursToDevNull = 'ours, to C with /dev/null';
 for (let i = 0; i < runs; i++) {
   const c1 = cLoop();
+  const n1 = cLoop('devnull');
   const o = await ours(rounds);
+  const n2 = cLoop('devnull');
   const c2 = cLoop();
   const c = (c1 + c2) / 2;
+  const n = (n1 + n2) / 2;
   record('C', c, c);
   record('ours', o, c);
+  record(devNullSubject, n, c);
+  record(oursToDevNull, o, n);
   record(`node ${process.version} spawnSync`, theirsSync(rounds), c);
   record(`node ${process.version} spawn`, await theirsAsync(rounds), c);
   for (const [label, runtime] of others) {
@@ -128,9 +136,10 @@ for (let i = 0; i < runs; i++) {
 rmSync(build, { recursive: true, force: true });
 const rows = [];
 const spawnMeasure = 'spawn + wait of /bin/true';
-for (const [subject, { values, ratios }] of figures) rows.push(row(spawnMeasure, subject, 'µs', values, subject === 'C' ? undefined : 'C', ratios));
+const referenceOf = (subject) => (subject === 'C' ? undefined : subject === oursToDevNull ? devNullSubject : 'C');
+for (const [subject, { values, ratios }] of figures) rows.push(row(spawnMeasure, subject, 'µs', values, referenceOf(subject), ratios));
 say(`1. ${spawnMeasure}, ${rounds} in a row, ${runs} runs (µs each: median, min-max; ratio to C: median of the runs):`);
-for (const r of rows) say(`   ${r.subject.padEnd(28)} ${r.median.toFixed(0).padStart(6)} (${r.min.toFixed(0)}-${r.max.toFixed(0)})${r.ratio === undefined ? '' : `  ${r.ratio.toFixed(2)}x C`}`);
+for (const r of rows) say(`   ${r.subject.padEnd(28)} ${r.median.toFixed(0).padStart(6)} (${r.min.toFixed(0)}-${r.max.toFixed(0)})${r.ratio === undefined ? '' : `  ${r.ratio.toFixed(2)}x ${r.ratioTo}`}`);
 
 // 2. A big heap.
 const bigRuns = quick ? 1 : 3;
