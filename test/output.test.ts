@@ -204,6 +204,27 @@ describe('run(): input', () => {
     expect(result.status).toEqual({ kind: 'exited', code: 0 });
   });
 
+  it('an input stream that fails (an error, or a close before its end): the child is stopped and reaped, the call rejects with it', async () => {
+    const before = openFds();
+    // `cat` waits for the rest of its input until its stdin ends: before, it waited for ever.
+    const failing = new Readable({ read() {} });
+    const running = run('cat', [], { input: failing });
+    failing.push('partial ');
+    setImmediate(() => failing.destroy(new Error('input failed')));
+    await expect(running).rejects.toThrow('input failed');
+    const closed = new Readable({ read() {} });
+    const closing = run('cat', [], { input: closed });
+    setImmediate(() => closed.destroy());
+    await expect(closing).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    // One that had failed before the call.
+    const failed = new Readable({ read() {} });
+    failed.on('error', () => {});
+    failed.destroy(new Error('failed already'));
+    await expect(run('cat', [], { input: failed })).rejects.toThrow('failed already');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('refuses input together with stdin, and a non-bytes input', async () => {
     await expect(run('cat', [], { input: 'x', stdin: 'inherit' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(run('cat', [], { input: 42 as unknown as string })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });

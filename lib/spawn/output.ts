@@ -5,7 +5,7 @@
  * options (a stream is `Readable`, not `Readable | null`, when stdio says 'pipe').
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { Readable, Writable, Duplex } from 'node:stream';
+import { finished, type Readable, type Writable, type Duplex } from 'node:stream';
 import type { Bytes } from '../env';
 import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
@@ -193,6 +193,37 @@ export function collectStream(stream: Readable, maxBuffer: number, onOverflow: (
     stream.on('close', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
   });
   return collection;
+}
+
+/** @internal A stream `input`'s failure: its error, or a close before its end (see watchInput). */
+export interface InputWatch {
+  /** The failure once it has come, else undefined. */
+  readonly failure: { error: unknown } | undefined;
+  /** Runs `stop` at the failure (at once if it has come already). */
+  onFailure(stop: () => void): void;
+  /** Stops watching. */
+  dispose(): void;
+}
+
+/**
+ * @internal Watches a stream `input` from before the spawn: one that fails would leave the child
+ * waiting for the rest of its stdin for ever, so the caller stops it and rejects with the error.
+ */
+export function watchInput(input: Readable): InputWatch {
+  let stop: (() => void) | undefined;
+  const watch = {
+    failure: undefined as { error: unknown } | undefined,
+    onFailure(then: () => void): void {
+      stop = then;
+      if (watch.failure !== undefined) then();
+    },
+    dispose: finished(input, { writable: false }, (error) => {
+      if (error === undefined || error === null || watch.failure !== undefined) return;
+      watch.failure = { error };
+      stop?.();
+    }),
+  };
+  return watch;
 }
 
 /** @internal Resolves once the stream has closed (at once if it already has). */

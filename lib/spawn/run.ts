@@ -12,7 +12,7 @@ import type { WaitIdResult } from '../wait';
 import { endReason, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
 import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
-import { commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
+import { commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
 import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
@@ -186,7 +186,9 @@ function boundOutputWait(collection: NativeCollection, timeout: number | undefin
  * @returns the status, resource usage and collected outputs
  * @throws (rejects) what `spawn` rejects with; an `ExitError` (`ERR_CHILD_EXIT`) with `check`; a
  *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` when an output passes `maxBuffer` (the child
- *   is killed with `killSignal` and reaped first); TypeError / RangeError for bad options
+ *   is killed with `killSignal` and reaped first); the error of a stream `input` that fails
+ *   (`ERR_STREAM_PREMATURE_CLOSE` if it closes before its end: the child is stopped and reaped
+ *   first); TypeError / RangeError for bad options
  * @see clone(2), execve(2), waitid(2)
  * @example
  * ```ts
@@ -200,6 +202,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   // The outputs go through pipes made here and read natively (native/collect.cc): no net.Socket
   // on run's path. `all`: one pipe on fds 1 and 2.
   const pipes = outputPipes(all ? 1 : 2);
+  const inputWatch = input instanceof Readable ? watchInput(input) : undefined;
   let child: ChildProcess;
   try {
     const out = pipes[0]![1];
@@ -207,6 +210,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     spawnOptions.stdio = [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), out, err]; // run's own object
     child = await spawn(file, args, spawnOptions);
   } catch (error) {
+    inputWatch?.dispose();
     closeAll(pipes.flat());
     throw error;
   }
@@ -217,10 +221,18 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     output.maxBuffer,
     onOverflow,
   );
-  if (child.stdin !== null) {
-    child.stdin.on('error', () => {}); // EPIPE when the child does not read its input
-    if (input instanceof Readable) input.pipe(child.stdin);
-    else child.stdin.end(input);
+  const stdinStream = child.stdin;
+  if (stdinStream !== null) {
+    stdinStream.on('error', () => {}); // EPIPE when the child does not read its input
+    if (inputWatch !== undefined) {
+      inputWatch.onFailure(() => {
+        stdinStream.destroy();
+        void child[stopFor]('input').catch(() => {});
+      });
+      (input as Readable).pipe(stdinStream);
+    } else {
+      stdinStream.end(input);
+    }
   }
   // A child the library stopped (timeout, abort, maxBuffer) is not waited for twice: what it
   // wrote is in the pipes once it is reaped, and what it left behind may hold them open forever.
@@ -235,6 +247,8 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   // A contained tree that the library is stopping (its leader may have exited first): its end
   // says whether SIGKILL was needed. A tree left running on its own is not waited for.
   if (child[endReason]().killedBy !== null) await child[treeEnded]();
+  inputWatch?.dispose();
+  if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
   const why = child[endReason]();
   const overflowed = collection.overflowed;
   if (overflowed !== -1) throw Object.assign(maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr'), { killedBy: why.killedBy, forced: why.forced, status: result.status });
