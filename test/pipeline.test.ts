@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExitError, pipeline, SyscallError } from '../lib/index';
-import { openFds, zombieChildren } from './helpers';
+import { leftover, openFds, zombieChildren } from './helpers';
 
 describe('pipeline()', () => {
   it('yes | head -n 100000 | wc -l gives 100000, and yes ends by SIGPIPE', async () => {
@@ -101,6 +101,50 @@ describe('pipeline()', () => {
     const aborted = pipeline([['sleep', ['30']], ['sleep', ['30']]], { signal: controller.signal, killSignal: 'SIGKILL' });
     setTimeout(() => controller.abort(), 50);
     expect((await aborted).statuses).toEqual([expect.objectContaining({ signal: 'SIGKILL' }), expect.objectContaining({ signal: 'SIGKILL' })]);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('an input stream that fails: every stage is stopped and reaped, the call rejects with its error', async () => {
+    const before = openFds();
+    // The first stage waits for the rest of its input until its stdin ends: before, for ever.
+    const failing = new Readable({ read() {} });
+    const running = pipeline([['cat'], ['cat']], { input: failing });
+    failing.push('partial ');
+    setImmediate(() => failing.destroy(new Error('input failed')));
+    await expect(running).rejects.toThrow('input failed');
+    const closed = new Readable({ read() {} });
+    const closing = pipeline([['cat']], { input: closed });
+    setImmediate(() => closed.destroy());
+    await expect(closing).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  // A process left behind by a stage holds the last pipe: what the library stopped ends once
+  // every stage is reaped, as run() does, instead of when the leftover closes it.
+  it('timeout while a leftover holds the last stage’s stdout: ends once the stages are reaped, with what was written', async () => {
+    const before = openFds();
+    const stopped = leftover('pipeline-timeout');
+    const timed = await pipeline([['sh', ['-c', stopped.script('echo written; exec sleep 30')]], ['cat']], { timeout: 500 });
+    expect(timed.stdout).toBe('written\n');
+    expect(timed.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+    await stopped.kill();
+    // The stage exited on its own: the timeout still bounds the wait for its output.
+    const exited = leftover('pipeline-exited');
+    const result = await pipeline([['sh', ['-c', exited.script('echo written')]]], { timeout: 500 });
+    expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 } });
+    await exited.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('past maxBuffer while a leftover holds the last stage’s stdout: rejects once the stages are reaped', async () => {
+    const before = openFds();
+    const left = leftover('pipeline-maxbuffer');
+    const running = pipeline([['sh', ['-c', left.script('head -c 100000 /dev/zero')]]], { maxBuffer: 1000 });
+    await expect(running).rejects.toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    await left.kill();
+    expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
 

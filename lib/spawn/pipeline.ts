@@ -11,9 +11,10 @@ import { signalNumber, type Signal } from '../signals';
 import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
 import type { ChildProcess } from './child-process';
+import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
 import { closeAll, type SpawnOptions, type StdioOption } from './options';
-import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions } from './output';
+import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
 
 /** Options of one stage: spawn's, but for stdio (fds 0 and 1 are the pipes) and the pipeline-wide ones. */
 export interface StageOptions extends Omit<SpawnOptions, 'stdio' | 'timeout' | 'signal' | 'killSignal'> {
@@ -168,6 +169,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     closeAll(pipes.flat());
     throw error;
   }
+  const inputWatch = plan.input instanceof Readable ? watchInput(plan.input) : undefined;
   const spawned = await Promise.allSettled(
     plan.list.map((stage, i) => {
       const { stderr = 'inherit', ...spawnOptions } = stage.options;
@@ -180,10 +182,13 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const children = spawned.map((settled) => (settled.status === 'fulfilled' ? settled.value : null));
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
   if (failed !== -1) {
+    inputWatch?.dispose();
     await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
     throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
   }
   const running = children as unknown as ChildProcess[];
+  const lastStdout = running[last]!.stdout;
+  const reaped = Promise.all(running.map((child) => child.wait()));
   const killAll = (): void => {
     for (const child of running) {
       try {
@@ -192,20 +197,31 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
         // Already reaped.
       }
     }
+    // A process a stage left behind may hold the last pipe open for as long as it likes: what the
+    // library stopped ends with what that pipe holds once every stage is reaped.
+    if (lastStdout instanceof PipeReader) void reaped.then(() => lastStdout[endNow](), () => {});
   };
   const timer = plan.timeout === 0 ? undefined : setTimeout(killAll, plan.timeout);
   if (plan.signal?.aborted) killAll();
   plan.signal?.addEventListener('abort', killAll, { once: true });
   try {
     const first = running[0]!;
-    if (first.stdin !== null) {
-      first.stdin.on('error', () => {}); // EPIPE when the stage does not read all of its input
-      if (plan.input instanceof Readable) plan.input.pipe(first.stdin);
-      else first.stdin.end(plan.input);
+    const firstStdin = first.stdin;
+    if (firstStdin !== null) {
+      firstStdin.on('error', () => {}); // EPIPE when the stage does not read all of its input
+      if (inputWatch !== undefined) {
+        inputWatch.onFailure(() => {
+          firstStdin.destroy();
+          killAll();
+        });
+        (plan.input as Readable).pipe(firstStdin);
+      } else {
+        firstStdin.end(plan.input);
+      }
     }
-    const lastStdout = running[last]!.stdout;
     const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, killAll);
-    const [bytes, ...results] = await Promise.all([collection?.done, ...running.map((child) => child.wait())]);
+    const [bytes, results] = await Promise.all([collection?.done, reaped]);
+    if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
     const statuses = results.map((result) => result.status);
     const failing = plan.pipefail ? statuses.findLast((status) => !succeeded(status)) : undefined;
@@ -225,5 +241,6 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   } finally {
     clearTimeout(timer);
     plan.signal?.removeEventListener('abort', killAll);
+    inputWatch?.dispose();
   }
 }
