@@ -215,7 +215,12 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     throw error;
   }
   closeAll(pipes.map((pipe) => pipe[1]));
-  const onOverflow = (): void => void child[stopFor]('maxBuffer').catch(() => {});
+  const onOverflow = (): void => {
+    // A child reaped already (what it left behind wrote past maxBuffer) has nothing left to stop,
+    // and the call can only fail: it ends now rather than when the leftover closes the pipe.
+    if (child.exitResult !== null && child.containment === null) collection.finish();
+    else void child[stopFor]('maxBuffer').catch(() => {});
+  };
   const collection = collectOutputs(
     pipes.map((pipe) => pipe[0]),
     output.maxBuffer,
