@@ -168,4 +168,46 @@ describe('pipeline()', () => {
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
+
+  it('a bad option of a later stage is refused before any stage starts', async () => {
+    const before = openFds();
+    // Stage 0's child opens this file (its stderr) before its exec: the file exists only if it started.
+    const started = `/tmp/pipeline-test-started-${process.pid}`;
+    const error = await pipeline([
+      ['true', [], { stderr: { path: started } }],
+      ['cat', [], { nice: 100 }],
+    ]).then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toMatchObject({ code: 'ERR_OUT_OF_RANGE', stage: 1, stageCommand: 'cat' });
+    expect((error as Error).message).toMatch(/^pipeline stage 1 \(cat\): .*options\.nice/);
+    expect(fs.existsSync(started)).toBe(false);
+    fs.rmSync(started, { force: true });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('refuses what a stage cannot have: fds 3+ as pipes (nobody reads them), the pipeline-wide timeout, signal and killSignal, a pty', async () => {
+    const before = openFds();
+    for (const options of [{ fds: { 3: 'pipe' } }, { timeout: 1000 }, { signal: new AbortController().signal }, { killSignal: 'SIGKILL' }, { pty: true }]) {
+      await expect(pipeline([['true'], ['cat', [], options as never]])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('passes every other spawn option to its stage (noNewPrivileges, forceKillAfter...)', async () => {
+    const result = await pipeline([['grep', ['NoNewPrivs', '/proc/self/status'], { noNewPrivileges: true }], ['tr', ['-d', ' \\t']]]);
+    expect(result.stdout).toBe('NoNewPrivs:1\n');
+  });
+
+  it('a stage that cannot start: the started ones are killed with SIGKILL, also one that ignores killSignal', async () => {
+    const before = openFds();
+    // SIGTERM stays ignored across the exec; with forceKillAfter false only SIGKILL can end it.
+    const stubborn = ['sh', ['-c', 'trap "" TERM; exec sleep 30'], { forceKillAfter: false }] as const;
+    await expect(pipeline([stubborn, ['/no/such/stage']])).rejects.toMatchObject({ code: 'ENOENT', stage: 1 });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
 });

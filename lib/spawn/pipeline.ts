@@ -13,13 +13,19 @@ import type { WaitIdResult } from '../wait';
 import type { ChildProcess } from './child-process';
 import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
-import { closeAll, type SpawnOptions, type StdioOption } from './options';
+import { readStopOptions } from './kill-tree';
+import { closeAll, prepare, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
 import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
 
-/** Options of one stage: spawn's, but for stdio (fds 0 and 1 are the pipes) and the pipeline-wide ones. */
-export interface StageOptions extends Omit<SpawnOptions, 'stdio' | 'timeout' | 'signal' | 'killSignal'> {
+/**
+ * Options of one stage: spawn's, but for stdio and pty (fds 0 and 1 are the pipes), the
+ * pipeline-wide ones (`timeout`, `signal`, `killSignal`), and no 'pipe' among `fds`.
+ */
+export interface StageOptions extends Omit<SpawnOptions, 'stdio' | 'timeout' | 'signal' | 'killSignal' | 'pty' | 'fds'> {
   /** fd 2 of this stage (default 'inherit'); 'pipe' is not allowed (nobody would read it). */
   stderr?: Exclude<StdioOption, 'pipe'>;
+  /** More fds for the stage, as `{ childFd: parentFd }` (see `SpawnOptions.fds`; 'pipe' is not allowed). */
+  fds?: Readonly<Record<number, number>>;
 }
 
 /** One stage: `[file, args?, options?]`. */
@@ -90,19 +96,55 @@ function stageError(error: unknown, index: number, command: string): unknown {
   return error;
 }
 
-function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[]; options: StageOptions }[] {
-  const list = validateArray(stages, 'stages', 4096, (stage, name, i) => {
+/** A validated stage: its program, arguments, spawn options and fd 2. */
+interface Stage {
+  file: Bytes;
+  args: readonly Bytes[];
+  options: Partial<SpawnOptions>;
+  stderr: Exclude<StdioOption, 'pipe'>;
+}
+
+// A stage's options: spawn's and `stderr`; those the pipeline sets are read to be refused.
+const STAGE_KEYS = [...SPAWN_OPTION_KEYS, 'stderr'] as const;
+const PIPELINE_WIDE = ['timeout', 'signal', 'killSignal'] as const;
+
+function validateStages(stages: unknown): Stage[] {
+  const list = validateArray(stages, 'stages', 4096, (stage, name, i): Stage => {
     if (!Array.isArray(stage) || stage.length < 1 || stage.length > 3) throw invalidArgValue(`${name}[${i}]`, 'must be [file, args?, options?]', stage);
     const [file, args = [], options = {}] = stage as unknown[];
     if (!Array.isArray(args)) throw invalidArgType(`${name}[${i}][1]`, 'an array', args);
-    const read = readOptions<StageOptions & { stdio?: unknown }>(options, ['stdio', 'argv0', 'env', 'cwd', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'stderr'], `${name}[${i}][2]`);
+    const at = `${name}[${i}][2]`;
+    const { stderr = 'inherit', stdio, ...read } = readOptions<SpawnOptions & { stderr?: unknown }>(options, STAGE_KEYS, at);
     // fds 0 and 1 of a stage are the pipeline's: a stdio option would be ignored, so it is refused.
-    if (read.stdio !== undefined) throw invalidArgValue(`${name}[${i}][2].stdio`, 'is set by the pipeline (use stderr for fd 2)', read.stdio);
-    if ((read.stderr as unknown) === 'pipe') throw invalidArgValue(`${name}[${i}][2].stderr`, "must not be 'pipe'", read.stderr);
-    return { file: file as Bytes, args: args as Bytes[], options: read };
+    if (stdio !== undefined) throw invalidArgValue(`${at}.stdio`, 'is set by the pipeline (use stderr for fd 2)', stdio);
+    if (stderr === 'pipe') throw invalidArgValue(`${at}.stderr`, "must not be 'pipe'", stderr);
+    for (const key of PIPELINE_WIDE) if (read[key] !== undefined) throw invalidArgValue(`${at}.${key}`, `is the pipeline's (options.${key})`, read[key]);
+    if (read.pty !== undefined && read.pty !== false) throw invalidArgValue(`${at}.pty`, 'is not for a stage (its fds 0 and 1 are pipes)', read.pty);
+    // Nobody would read the parent's end: the stage could block on it and its fd would stay open.
+    for (const [fd, source] of typeof read.fds === 'object' && read.fds !== null ? Object.entries(read.fds) : []) {
+      if (source === 'pipe') throw invalidArgValue(`${at}.fds[${fd}]`, "must not be 'pipe' (nobody would read it)", source);
+    }
+    return { file: file as Bytes, args: args as Bytes[], options: read, stderr: stderr as Stage['stderr'] };
   });
   if (list.length === 0) throw invalidArgValue('stages', 'must have at least one stage', stages);
   return list;
+}
+
+/**
+ * Checks each stage's options as its spawn() will, before any stage starts: a bad option of a
+ * later stage would otherwise reject once the earlier ones had run. Plain fd numbers stand for
+ * the pipes, so nothing is opened.
+ */
+function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOption): void {
+  const last = list.length - 1;
+  list.forEach((stage, i) => {
+    try {
+      readStopOptions(stage.options, 15); // checks forceKillAfter, contain and cgroup
+      prepare(stage.file, stage.args, { ...stage.options, stdio: [i === 0 ? stdin : 0, i === last && stdout !== 'pipe' ? stdout : 1, stage.stderr] });
+    } catch (error) {
+      throw stageError(error, i, commandLine(String(stage.file), stage.args.map(String)));
+    }
+  });
 }
 
 /**
@@ -141,6 +183,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     if (input !== undefined && stdin !== undefined) throw invalidArgValue('options.stdin', 'cannot be combined with input', stdin);
     if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
+    checkStages(list, input !== undefined ? 0 : (stdin ?? 'ignore'), stdout);
     return {
       list,
       output: outputPlan(encoding, lines, maxBuffer),
@@ -172,10 +215,9 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const inputWatch = plan.input instanceof Readable ? watchInput(plan.input) : undefined;
   const spawned = await Promise.allSettled(
     plan.list.map((stage, i) => {
-      const { stderr = 'inherit', ...spawnOptions } = stage.options;
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
-      return spawn(stage.file, stage.args, { ...spawnOptions, stdio: [stdin, stdout, stderr] });
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr] });
     }),
   );
   closeAll(pipes.flat());
@@ -183,6 +225,14 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
   if (failed !== -1) {
     inputWatch?.dispose();
+    // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran.
+    for (const child of children) {
+      try {
+        child?.kill('SIGKILL');
+      } catch {
+        // Already reaped.
+      }
+    }
     await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
     throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
   }
