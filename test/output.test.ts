@@ -365,6 +365,25 @@ describe('runSync()', () => {
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
+
+  it('refuses a bad stdin by its name before anything starts (it inherited fd 0 for an unknown word, and threw an uncoded TypeError for null)', () => {
+    const before = openFds();
+    const cases: [unknown, string, string][] = [
+      ['bogus', 'ERR_INVALID_ARG_VALUE', 'options.stdin'],
+      [null, 'ERR_INVALID_ARG_VALUE', 'options.stdin'],
+      [-1, 'ERR_OUT_OF_RANGE', 'options.stdin'],
+      [1.5, 'ERR_OUT_OF_RANGE', 'options.stdin'],
+      [{ path: 5 }, 'ERR_INVALID_ARG_TYPE', 'options.stdin.path'],
+      [{ path: '/dev/null', flags: 'bogus' }, 'ERR_INVALID_ARG_VALUE', 'options.stdin.flags'],
+      [{ path: '/dev/null', mode: -1 }, 'ERR_OUT_OF_RANGE', 'options.stdin.mode'],
+    ];
+    for (const [stdin, code, name] of cases) {
+      expect(() => runSync('true', [], { stdin } as never)).toThrow(expect.objectContaining({ code, message: expect.stringContaining(name) as string }));
+    }
+    expect(runSync('readlink', ['/proc/self/fd/0'], { stdin: 'ignore' }).stdout).toBe('/dev/null\n');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
 });
 
 describe("fds: { N: 'pipe' } and child.stdio", () => {
