@@ -164,6 +164,13 @@ describe('run(): encoding and lines', () => {
     expect(() => quiet.lines()).toThrow(expect.objectContaining({ code: 'ERR_NOT_PIPED' }));
     await quiet.wait();
   });
+
+  it('child.lines() refuses an output other than stdout or stderr (it read stdout), and an unknown encoding', async () => {
+    const child = await spawn('echo', ['out'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(() => child.lines('stdrr' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('from') as string }));
+    expect(() => child.lines('stdout', 'bogus' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('encoding') as string }));
+    await child.finished();
+  });
 });
 
 describe('run(): all', () => {
