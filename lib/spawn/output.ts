@@ -121,8 +121,25 @@ export interface OutputOptions {
   maxBuffer?: number;
 }
 
-/** One collected output for options `O`: string[] with `lines`, Buffer with encoding 'buffer', else string. */
-export type Collected<O> = O extends LinesRequested ? string[] : O extends BuffersRequested ? Buffer : string;
+/**
+ * `true` when the option `K` of options `O` may be `V` (its type is wider than one literal, say
+ * `boolean` or `OutputEncoding`), `false` when it cannot be (absent, or a literal that is not `V`).
+ *
+ * @typeParam O - the options' type
+ * @typeParam K - the option
+ * @typeParam V - the value
+ */
+export type OptionMayBe<O, K extends PropertyKey, V> = K extends keyof O ? (V extends O[K] ? true : false) : false;
+
+/**
+ * One collected output for options `O`: string[] with `lines: true`, Buffer with `encoding:
+ * 'buffer'`, else string; a union of those when the options' type allows several (`lines: boolean`).
+ *
+ * @typeParam O - the options' type
+ */
+export type Collected<O> = O extends LinesRequested
+  ? string[]
+  : (OptionMayBe<O, 'lines', true> extends true ? string[] : never) | (O extends BuffersRequested ? Buffer : OptionMayBe<O, 'encoding', 'buffer'> extends true ? Buffer | string : string);
 
 /** @internal Validated output options. */
 export interface OutputPlan {

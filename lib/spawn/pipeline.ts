@@ -37,6 +37,14 @@ export interface StdoutRedirected {
   readonly stdout: Exclude<StdioOption, 'pipe'>;
 }
 
+/**
+ * `true` when options `O` may send the last stage's stdout elsewhere than to a pipe (the type of
+ * their `stdout` allows more than 'pipe'), else `false`.
+ *
+ * @typeParam O - the options' type
+ */
+export type StdoutMayGo<O> = 'stdout' extends keyof O ? ([Exclude<O[Extract<'stdout', keyof O>], 'pipe' | undefined>] extends [never] ? false : true) : false;
+
 /** Options of `pipeline`. */
 export interface PipelineOptions extends OutputOptions {
   /** Written to the first stage's stdin, which is then closed: a string, bytes or a readable stream. */
@@ -75,7 +83,7 @@ export interface PipelineResult<O = PipelineOptions> {
   /** The stages' pids, in order. */
   readonly pids: readonly number[];
   /** The last stage's stdout when `stdout` is 'pipe' (a string by default), else undefined. */
-  readonly stdout: O extends StdoutRedirected ? undefined : Collected<O>;
+  readonly stdout: O extends StdoutRedirected ? undefined : StdoutMayGo<O> extends true ? Collected<O> | undefined : Collected<O>;
   /** The command line, `a | b | c`. */
   readonly command: string;
   /** Milliseconds from the call to the end of the last stage. */

@@ -166,7 +166,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       timedOut: collected.timedOut,
       ...why,
     } as RunResult<O>;
-    if (check && !succeeded(result.status)) throw new ExitError({ ...(result as RunResult), result });
+    if (check && !succeeded(result.status)) throw new ExitError({ ...(result as unknown as RunResult), result });
     return result;
   } finally {
     closeAll(childEnds);

@@ -12,7 +12,7 @@ import type { WaitIdResult } from '../wait';
 import { endReason, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
 import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
-import { commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
+import { commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
 import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
@@ -87,7 +87,7 @@ export interface RunResult<O = RunOptions> {
   /** Its stderr, as `stdout`. */
   readonly stderr: Collected<O>;
   /** stdout and stderr interleaved, with `all: true`. */
-  readonly all: O extends AllRequested ? Collected<O> : undefined;
+  readonly all: O extends AllRequested ? Collected<O> : OptionMayBe<O, 'all', true> extends true ? Collected<O> | undefined : undefined;
   /** The command line, quoted as a shell would. */
   readonly command: string;
   /** Milliseconds from the call to the end of the output. */
@@ -271,6 +271,6 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     ...why,
     timedOut: why.timedOut || outputTimedOut,
   } as RunResult<O>;
-  if (check && !succeeded(runResult.status)) throw new ExitError({ ...(runResult as RunResult), result: runResult });
+  if (check && !succeeded(runResult.status)) throw new ExitError({ ...(runResult as unknown as RunResult), result: runResult });
   return runResult;
 }
