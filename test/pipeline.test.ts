@@ -104,6 +104,14 @@ describe('pipeline()', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('timeout: a stage that ignores killSignal gets SIGKILL after its forceKillAfter (it hung the call)', async () => {
+    // SIGTERM stays ignored across the exec.
+    const stubborn = ['sh', ['-c', 'trap "" TERM; exec sleep 30'], { forceKillAfter: 100 }] as const;
+    const result = await pipeline([stubborn, ['cat']], { timeout: 100 });
+    expect(result.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('an input stream that fails: every stage is stopped and reaped, the call rejects with its error', async () => {
     const before = openFds();
     // The first stage waits for the rest of its input until its stdin ends: before, for ever.

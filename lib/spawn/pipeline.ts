@@ -10,10 +10,10 @@ import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
 import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import type { ChildProcess } from './child-process';
+import { stopFor, type ChildProcess } from './child-process';
 import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
-import { readStopOptions } from './kill-tree';
+import { readStopOptions, type KillReason } from './kill-tree';
 import { closeAll, prepare, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
 import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
 
@@ -60,9 +60,9 @@ export interface PipelineOptions extends OutputOptions {
   pipefail?: boolean;
   /** Reject with an `ExitError` when the pipeline's status is not exit code 0. */
   check?: boolean;
-  /** Milliseconds after which every stage gets `killSignal`; 0 (default): never. */
+  /** Milliseconds after which every stage gets `killSignal` (then SIGKILL after its `forceKillAfter`); 0 (default): never. */
   timeout?: number;
-  /** Aborting it sends `killSignal` to every stage. */
+  /** Aborting it sends `killSignal` to every stage (then SIGKILL after its `forceKillAfter`). */
   signal?: AbortSignal;
   /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
   killSignal?: Signal;
@@ -161,7 +161,7 @@ function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOp
  * every status and the last stage's collected output. A stage that cannot start (ENOENT...)
  * rejects the call with its spawn error naming that stage; the stages already started are killed
  * with SIGKILL and reaped first, and every pipe is closed. `timeout` and `signal` kill every
- * stage with `killSignal`.
+ * stage with `killSignal`, then SIGKILL after its `forceKillAfter`.
  *
  * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
  * as in a shell.
@@ -225,7 +225,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     plan.list.map((stage, i) => {
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
-      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr] });
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal });
     }),
   );
   closeAll(pipes.flat());
@@ -247,21 +247,18 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const running = children as unknown as ChildProcess[];
   const lastStdout = running[last]!.stdout;
   const reaped = Promise.all(running.map((child) => child.wait()));
-  const killAll = (): void => {
-    for (const child of running) {
-      try {
-        child.kill(plan.killSignal);
-      } catch {
-        // Already reaped.
-      }
-    }
+  const killAll = (reason: KillReason): void => {
+    // killSignal, then SIGKILL after the stage's forceKillAfter: a stage that ignores the signal
+    // would otherwise hold the call for ever.
+    for (const child of running) void child[stopFor](reason).catch(() => {});
     // A process a stage left behind may hold the last pipe open for as long as it likes: what the
     // library stopped ends with what that pipe holds once every stage is reaped.
     if (lastStdout instanceof PipeReader) void reaped.then(() => lastStdout[endNow](), () => {});
   };
-  const timer = plan.timeout === 0 ? undefined : setTimeout(killAll, plan.timeout);
-  if (plan.signal?.aborted) killAll();
-  plan.signal?.addEventListener('abort', killAll, { once: true });
+  const timer = plan.timeout === 0 ? undefined : setTimeout(() => killAll('timeout'), plan.timeout);
+  const onAbort = (): void => killAll('abort');
+  if (plan.signal?.aborted) onAbort();
+  plan.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const first = running[0]!;
     const firstStdin = first.stdin;
@@ -270,14 +267,14 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       if (inputWatch !== undefined) {
         inputWatch.onFailure(() => {
           firstStdin.destroy();
-          killAll();
+          killAll('input');
         });
         (plan.input as Readable).pipe(firstStdin);
       } else {
         firstStdin.end(plan.input);
       }
     }
-    const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, killAll);
+    const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, () => killAll('maxBuffer'));
     const [bytes, results] = await Promise.all([collection?.done, reaped]);
     if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
@@ -298,7 +295,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     return result;
   } finally {
     clearTimeout(timer);
-    plan.signal?.removeEventListener('abort', killAll);
+    plan.signal?.removeEventListener('abort', onAbort);
     inputWatch?.dispose();
   }
 }
