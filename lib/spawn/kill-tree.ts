@@ -21,9 +21,9 @@ export interface ChildResult extends ChildExitResult {
   readonly timedOut: boolean;
   /**
    * What made the library kill the child: 'timeout', 'abort' (the `signal` option), 'maxBuffer'
-   * (`run`'s output limit), 'input' (`run`'s stream `input` failed), 'dispose' (`await using`),
-   * or null when it did not (a signal from elsewhere, `kill()` and `killTree()` called by the
-   * program are not the library's).
+   * (the output limit of `run` or `pipeline`), 'input' (their stream `input` failed), 'dispose'
+   * (`await using`), or null when it did not (a signal from elsewhere, `kill()` and `killTree()`
+   * called by the program are not the library's).
    */
   readonly killedBy: KillReason | null;
   /** True when the grace period (`forceKillAfter`, `killTree`'s `forceAfter`) ran out and SIGKILL was sent. */
