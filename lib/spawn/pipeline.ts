@@ -47,7 +47,10 @@ export type StdoutMayGo<O> = 'stdout' extends keyof O ? ([Exclude<O[Extract<'std
 
 /** Options of `pipeline`. */
 export interface PipelineOptions extends OutputOptions {
-  /** Written to the first stage's stdin, which is then closed: a string, bytes or a readable stream. */
+  /**
+   * Written to the first stage's stdin, which is then closed: a string, bytes or a readable stream
+   * (one that errs or closes before its end stops every stage: the call rejects with its error).
+   */
   input?: string | Uint8Array | Readable;
   /** fd 0 of the first stage when there is no `input`: 'ignore' (default), 'inherit', an fd or a file. */
   stdin?: Exclude<StdioOption, 'pipe'>;

@@ -19,7 +19,10 @@ import type { ChildResult } from './kill-tree';
 export interface RunOptions extends Omit<SpawnOptions, 'stdio'>, OutputOptions {
   /** fd 0 of the child: 'ignore' (default), 'inherit', an fd, a file (`{ path }`), or `input`. */
   stdin?: Exclude<StdioOption, 'pipe'>;
-  /** Written to the child's stdin, which is then closed: a string (UTF-8), bytes, or a readable stream. */
+  /**
+   * Written to the child's stdin, which is then closed: a string (UTF-8), bytes, or a readable
+   * stream (one that errs or closes before its end stops the child: the call rejects with its error).
+   */
   input?: string | Uint8Array | Readable;
   /**
    * stdout and stderr through one pipe, in the order the child wrote them, as `result.all`
