@@ -175,8 +175,9 @@ function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOp
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output
  * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
- *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); TypeError /
- *   RangeError for bad arguments
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); the error of a
+ *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
+ *   arguments, a bad option of any stage included, before any stage starts
  * @see pipe(7), bash(1) "Pipelines"
  * @example
  * ```ts
