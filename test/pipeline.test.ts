@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExitError, pipeline, SyscallError } from '../lib/index';
-import { leftover, openFds, zombieChildren } from './helpers';
+import { leftover, openFds, until, zombieChildren } from './helpers';
 
 describe('pipeline()', () => {
   it('yes | head -n 100000 | wc -l gives 100000, and yes ends by SIGPIPE', async () => {
@@ -104,11 +104,18 @@ describe('pipeline()', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
-  it('timeout: a stage that ignores killSignal gets SIGKILL after its forceKillAfter (it hung the call)', async () => {
-    // SIGTERM stays ignored across the exec.
-    const stubborn = ['sh', ['-c', 'trap "" TERM; exec sleep 30'], { forceKillAfter: 100 }] as const;
-    const result = await pipeline([stubborn, ['cat']], { timeout: 100 });
+  it('abort (as timeout): a stage that ignores killSignal gets SIGKILL after its forceKillAfter (it hung the call)', async () => {
+    const ready = `/tmp/pipeline-test-ready-${process.pid}`;
+    // SIGTERM stays ignored across the exec; the file says the trap is in place.
+    const stubborn = ['sh', ['-c', `trap "" TERM; : > ${ready}; exec sleep 30`], { forceKillAfter: 100 }] as const;
+    const controller = new AbortController();
+    const running = pipeline([stubborn, ['cat']], { signal: controller.signal });
+    await until(() => fs.existsSync(ready));
+    fs.rmSync(ready);
+    controller.abort();
+    const result = await running;
     expect(result.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+    expect(result.results[0]).toMatchObject({ killedBy: 'abort', forced: true });
     expect(zombieChildren()).toEqual([]);
   });
 
@@ -130,18 +137,30 @@ describe('pipeline()', () => {
 
   // A process left behind by a stage holds the last pipe: what the library stopped ends once
   // every stage is reaped, as run() does, instead of when the leftover closes it.
-  it('timeout while a leftover holds the last stage’s stdout: ends once the stages are reaped, with what was written', async () => {
+  it('stopped (abort, as timeout) while a leftover holds the last stage’s stdout: ends once the stages are reaped, with what was written', async () => {
     const before = openFds();
-    const stopped = leftover('pipeline-timeout');
-    const timed = await pipeline([['sh', ['-c', stopped.script('echo written; exec sleep 30')]], ['cat']], { timeout: 500 });
-    expect(timed.stdout).toBe('written\n');
-    expect(timed.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+    const stopped = leftover('pipeline-abort');
+    const controller = new AbortController();
+    // The pid file is written after the echo: once it is there, the output is in the pipe.
+    const running = pipeline([['sh', ['-c', `echo written; ${stopped.script('exec sleep 30')}`]]], { signal: controller.signal });
+    await stopped.written();
+    controller.abort();
+    const result = await running;
+    expect(result.stdout).toBe('written\n');
+    expect(result.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
     await stopped.kill();
-    // The stage exited on its own: the timeout still bounds the wait for its output.
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('the stage exited on its own while a leftover holds its stdout: the timeout still bounds the wait for it', async () => {
+    const before = openFds();
     const exited = leftover('pipeline-exited');
-    const result = await pipeline([['sh', ['-c', exited.script('echo written')]]], { timeout: 500 });
-    expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 } });
-    await exited.kill();
+    const result = await pipeline([['sh', ['-c', exited.script('echo written')]]], { timeout: 1000 });
+    // Before the deadline, the stage has written and exited, or (a very slow machine) it is
+    // stopped then: either way the call ends without waiting for the leftover.
+    expect(result.stdout === 'written\n' || result.statuses[0]!.kind === 'signaled').toBe(true);
+    if (fs.existsSync(exited.file)) await exited.kill();
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
