@@ -232,6 +232,15 @@ describe('run(): input', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('an object-mode input stream with a chunk that is not bytes: the call rejects with a TypeError (it was thrown as uncaught)', async () => {
+    const before = openFds();
+    // Strings and bytes from an object-mode stream are fine; a number cannot go to a pipe.
+    expect((await run('cat', [], { input: Readable.from(['a', Buffer.from('b')]) })).stdout).toBe('ab');
+    await expect(run('cat', [], { input: Readable.from(['a', 1]) })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('refuses input together with stdin, and a non-bytes input', async () => {
     await expect(run('cat', [], { input: 'x', stdin: 'inherit' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(run('cat', [], { input: 42 as unknown as string })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });

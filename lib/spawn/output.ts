@@ -5,7 +5,7 @@
  * options (a stream is `Readable`, not `Readable | null`, when stdio says 'pipe').
  */
 import { StringDecoder } from 'node:string_decoder';
-import { finished, type Readable, type Writable, type Duplex } from 'node:stream';
+import { finished, Transform, type Readable, type Writable, type Duplex } from 'node:stream';
 import type { Bytes } from '../env';
 import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
@@ -241,6 +241,23 @@ export function watchInput(input: Readable): InputWatch {
     }),
   };
   return watch;
+}
+
+/**
+ * @internal Pipes a stream `input` into the child's stdin. A chunk that is neither a string nor
+ * bytes (from an object-mode stream) fails `input` with a TypeError, which its watch reports:
+ * written to stdin, it would have thrown from the stream's 'data' event as an uncaught exception.
+ */
+export function pipeInput(input: Readable, stdin: Writable): void {
+  const bytesOnly = new Transform({
+    writableObjectMode: true,
+    transform(chunk: unknown, _encoding, callback): void {
+      if (typeof chunk === 'string' || chunk instanceof Uint8Array) return callback(null, chunk);
+      input.destroy(invalidArgType('options.input chunk', 'a string or a Uint8Array', chunk));
+      callback();
+    },
+  });
+  input.pipe(bytesOnly).pipe(stdin);
 }
 
 /** @internal Resolves once the stream has closed (at once if it already has). */

@@ -15,7 +15,7 @@ import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
 import { readStopOptions, type KillReason } from './kill-tree';
 import { closeAll, prepare, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
-import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
+import { collectStream, commandLine, ExitError, outputPlan, present, pipeInput, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
 
 /**
  * Options of one stage: spawn's, but for stdio and pty (fds 0 and 1 are the pipes), the
@@ -273,7 +273,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
           firstStdin.destroy();
           killAll('input');
         });
-        (plan.input as Readable).pipe(firstStdin);
+        pipeInput(plan.input as Readable, firstStdin);
       } else {
         firstStdin.end(plan.input);
       }

@@ -12,7 +12,7 @@ import type { WaitIdResult } from '../wait';
 import { endReason, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
 import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
-import { commandLine, ExitError, outputPlan, present, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
+import { commandLine, ExitError, outputPlan, present, pipeInput, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
 import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
@@ -237,7 +237,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
         stdinStream.destroy();
         void child[stopFor]('input').catch(() => {});
       });
-      (input as Readable).pipe(stdinStream);
+      pipeInput(input as Readable, stdinStream);
     } else {
       stdinStream.end(input);
     }
