@@ -209,6 +209,12 @@ describe('run(): input', () => {
   it('a child that does not read its input: no EPIPE error, the status is returned', async () => {
     const result = await run('true', [], { input: Buffer.alloc(4 * MB) });
     expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    // A stream the child left unread is let go (unpiped, paused), as Readable.pipe does.
+    const stream = new Readable({ read() {} });
+    stream.push('unread');
+    expect((await run('true', [], { input: stream })).status).toEqual({ kind: 'exited', code: 0 });
+    await until(() => stream.listenerCount('data') === 0);
+    expect(stream.readableFlowing).toBe(false);
   });
 
   it('an input stream that fails (an error, or a close before its end): the child is stopped and reaped, the call rejects with it', async () => {

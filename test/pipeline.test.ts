@@ -59,6 +59,14 @@ describe('pipeline()', () => {
     expect(bytes.stdout).toEqual(Buffer.from([0xff]));
   });
 
+  it('a stream input the first stage leaves unread is let go (unpiped, paused) once the call ends', async () => {
+    const stream = new Readable({ read() {} });
+    stream.push('unread');
+    expect((await pipeline([['true'], ['cat']], { input: stream })).status).toEqual({ kind: 'exited', code: 0 });
+    await until(() => stream.listenerCount('data') === 0);
+    expect(stream.readableFlowing).toBe(false);
+  });
+
   it('moves more than a pipe buffer through every stage', async () => {
     const result = await pipeline([['head', ['-c', String(32 * 1024 * 1024), '/dev/zero']], ['cat'], ['wc', ['-c']]]);
     expect(result.stdout.trim()).toBe(String(32 * 1024 * 1024));

@@ -257,6 +257,8 @@ export function pipeInput(input: Readable, stdin: Writable): void {
       callback();
     },
   });
+  // Once stdin has closed (the child is done with it), `input` is let go as a direct pipe would.
+  stdin.once('close', () => bytesOnly.destroy());
   input.pipe(bytesOnly).pipe(stdin);
 }
 

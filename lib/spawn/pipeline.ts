@@ -280,6 +280,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     }
     const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, () => killAll('maxBuffer'));
     const [bytes, results] = await Promise.all([collection?.done, reaped]);
+    firstStdin?.destroy(); // let go of a stream input the first stage left unread (see run)
     if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
     const statuses = results.map((result) => result.status);

@@ -252,6 +252,9 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     return result;
   });
   const [result, buffers] = await Promise.all([waited, collection.done]);
+  // The child is gone: a stream input it left unread is let go, instead of keeping its pipe open
+  // (and, for process.stdin, the event loop alive) until it ends or writes again.
+  stdinStream?.destroy();
   // A contained tree that the library is stopping (its leader may have exited first): its end
   // says whether SIGKILL was needed. A tree left running on its own is not waited for.
   if (child[endReason]().killedBy !== null) await child[treeEnded]();
