@@ -37,7 +37,8 @@ export function pipe(): [readFd: number, writeFd: number] {
  * @param oldfd - the fd to copy
  * @param newfd - the number the copy gets
  * @returns `newfd`
- * @throws SyscallError `EBADF` (oldfd not open), `EBUSY`, `EINTR`; RangeError `ERR_OUT_OF_RANGE`
+ * @throws SyscallError `EBADF` (oldfd not open), `EBUSY` (EINTR is retried); RangeError
+ *   `ERR_OUT_OF_RANGE`; TypeError `ERR_INVALID_ARG_TYPE` (not a number)
  * @see dup2(2)
  */
 export function dup2(oldfd: number, newfd: number): number {
@@ -80,7 +81,8 @@ export function dup3(oldfd: number, newfd: number, options: Dup3Options = {}): n
  * use it for the fds that `pipe`, `dup2` and `dup3` gave you.
  *
  * @param fd - the fd to close
- * @throws SyscallError `EBADF` (not open), `EIO`; RangeError `ERR_OUT_OF_RANGE`
+ * @throws SyscallError `EBADF` (not open), `EIO`; RangeError `ERR_OUT_OF_RANGE`; TypeError
+ *   `ERR_INVALID_ARG_TYPE` (not a number)
  * @see close(2)
  */
 export function close(fd: number): void {
@@ -102,7 +104,8 @@ export interface CloseRangeOptions {
  * @param first - the lowest fd
  * @param last - the highest fd, or `Infinity`
  * @param options - `cloexec`
- * @throws SyscallError `EINVAL`, `ENOSYS` (before Linux 5.9); RangeError `ERR_OUT_OF_RANGE`
+ * @throws SyscallError `EINVAL`, `ENOSYS` (before Linux 5.9); RangeError `ERR_OUT_OF_RANGE`;
+ *   TypeError `ERR_INVALID_ARG_TYPE`
  * @see close_range(2)
  */
 export function closeRange(first: number, last: number, options: CloseRangeOptions = {}): void {

@@ -128,11 +128,13 @@ void OnJobsDone(uv_async_t* handle) {
     napi_value ignored;
     napi_status status = napi_make_callback(env, *spawner->async_context, env.Global(),
                                             spawner->dispatcher.Value(), 2, argv, &ignored);
-    if (status != napi_ok && CanRunJavaScript(env)) {
-      napi_value exception;
-      if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
-        napi_fatal_exception(env, exception);
-      }
+    // An exception left pending here (thrown by a promise job or a nextTick that ran after the
+    // dispatcher) would fail every later N-API call, the next wait's callback included.
+    napi_value exception;
+    napi_valuetype type = napi_undefined;
+    if (status != napi_ok && napi_get_and_clear_last_exception(env, &exception) == napi_ok &&
+        napi_typeof(env, exception, &type) == napi_ok && type != napi_undefined) {
+      napi_fatal_exception(env, exception);
     }
   } catch (const Napi::Error& error) {
     // The dispatcher only settles promises: anything it throws is a bug that must surface as an

@@ -37,3 +37,21 @@ describe('ChildProcess: only spawn() makes one', () => {
     expect(await child.wait()).toMatchObject({ status: { kind: 'exited', code: 0 } });
   });
 });
+
+describe('an exception thrown by a job that runs right after spawn() resolves', () => {
+  it('is reported as uncaught once, and the next native callback (the wait) still arrives', () => {
+    // The nextTick runs inside the callback that delivered the spawn: its exception, left pending
+    // there, made the wait's callback fail, so that wait() never resolved.
+    const result = runNode(`
+      const { spawn } = require('./dist/index.js');
+      const uncaught = [];
+      process.on('uncaughtException', (error) => uncaught.push(error.message));
+      spawn('true').then((child) => {
+        process.nextTick(() => { throw new Error('tick'); });
+        child.wait().then((waited) => console.log(JSON.stringify({ status: waited.status, uncaught })));
+      });
+    `);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ status: { kind: 'exited', code: 0 }, uncaught: ['tick'] });
+  });
+});

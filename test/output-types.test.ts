@@ -38,6 +38,15 @@ describe('types that follow the options', () => {
         "  const other = await spawn('true', [], { fds: { 3: 4 } });",
         '  other.stdio[3].resume();', // line 10: fd 3 is not a pipe: possibly null
         '}',
+        "import { pipeline, runSync, type PipelineOptions, type RunOptions } from '../../../lib/index';",
+        'export async function wide(flag: boolean, options: RunOptions, piped: PipelineOptions): Promise<void> {',
+        "  const a: string = (await run('ls', [], { lines: flag })).stdout;", // line 14: lines may be true
+        "  const b: string = (await run('ls', [], options)).stdout;", // line 15: any of the three
+        "  const c: undefined = (await run('ls', [], options)).all;", // line 16: all may be true
+        "  const d: string = (await pipeline([['ls']], piped)).stdout;", // line 17: stdout may go elsewhere
+        "  const e: string = runSync('ls', [], { encoding: flag ? 'buffer' : 'utf8' }).stdout;", // line 18
+        '  void [a, b, c, d, e];',
+        '}',
       ].join('\n'),
     );
     const errors = compile([file]);
@@ -45,5 +54,11 @@ describe('types that follow the options', () => {
     expect(errors).toMatch(/refused\.ts\(6,\d+\): error TS2367/);
     expect(errors).toMatch(/refused\.ts\(7,\d+\): error TS2322: Type 'string' is not assignable to type 'Buffer/);
     expect(errors).toMatch(/refused\.ts\(10,\d+\): error TS(18047|2531|2533|2339)/);
+    // Options whose type is not one literal: the result's type is every output they may give.
+    expect(errors).toMatch(/refused\.ts\(14,\d+\): error TS2322: Type 'string \| string\[\]' is not assignable to type 'string'/);
+    expect(errors).toMatch(/refused\.ts\(15,\d+\): error TS2322: Type 'string \| string\[\] \| Buffer/);
+    expect(errors).toMatch(/refused\.ts\(16,\d+\): error TS2322: Type 'string \| string\[\] \| Buffer<ArrayBufferLike> \| undefined' is not assignable to type 'undefined'/);
+    expect(errors).toMatch(/refused\.ts\(17,\d+\): error TS2322: Type 'string \| string\[\] \| Buffer<ArrayBufferLike> \| undefined' is not assignable to type 'string'/);
+    expect(errors).toMatch(/refused\.ts\(18,\d+\): error TS2322: Type 'string \| Buffer/);
   }, 120_000);
 });

@@ -164,6 +164,13 @@ describe('run(): encoding and lines', () => {
     expect(() => quiet.lines()).toThrow(expect.objectContaining({ code: 'ERR_NOT_PIPED' }));
     await quiet.wait();
   });
+
+  it('child.lines() refuses an output other than stdout or stderr (it read stdout), and an unknown encoding', async () => {
+    const child = await spawn('echo', ['out'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(() => child.lines('stdrr' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('from') as string }));
+    expect(() => child.lines('stdout', 'bogus' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('encoding') as string }));
+    await child.finished();
+  });
 });
 
 describe('run(): all', () => {
@@ -202,6 +209,42 @@ describe('run(): input', () => {
   it('a child that does not read its input: no EPIPE error, the status is returned', async () => {
     const result = await run('true', [], { input: Buffer.alloc(4 * MB) });
     expect(result.status).toEqual({ kind: 'exited', code: 0 });
+    // A stream the child left unread is let go (unpiped, paused), as Readable.pipe does.
+    const stream = new Readable({ read() {} });
+    stream.push('unread');
+    expect((await run('true', [], { input: stream })).status).toEqual({ kind: 'exited', code: 0 });
+    await until(() => stream.listenerCount('data') === 0);
+    expect(stream.readableFlowing).toBe(false);
+  });
+
+  it('an input stream that fails (an error, or a close before its end): the child is stopped and reaped, the call rejects with it', async () => {
+    const before = openFds();
+    // `cat` waits for the rest of its input until its stdin ends: before, it waited for ever.
+    const failing = new Readable({ read() {} });
+    const running = run('cat', [], { input: failing });
+    failing.push('partial ');
+    setImmediate(() => failing.destroy(new Error('input failed')));
+    await expect(running).rejects.toThrow('input failed');
+    const closed = new Readable({ read() {} });
+    const closing = run('cat', [], { input: closed });
+    setImmediate(() => closed.destroy());
+    await expect(closing).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    // One that had failed before the call.
+    const failed = new Readable({ read() {} });
+    failed.on('error', () => {});
+    failed.destroy(new Error('failed already'));
+    await expect(run('cat', [], { input: failed })).rejects.toThrow('failed already');
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('an object-mode input stream with a chunk that is not bytes: the call rejects with a TypeError (it was thrown as uncaught)', async () => {
+    const before = openFds();
+    // Strings and bytes from an object-mode stream are fine; a number cannot go to a pipe.
+    expect((await run('cat', [], { input: Readable.from(['a', Buffer.from('b')]) })).stdout).toBe('ab');
+    await expect(run('cat', [], { input: Readable.from(['a', 1]) })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
   });
 
   it('refuses input together with stdin, and a non-bytes input', async () => {
@@ -341,6 +384,25 @@ describe('runSync()', () => {
     expect(error).toBeInstanceOf(SyscallError);
     expect(error).toMatchObject({ code: 'ENOENT' });
     expect(() => runSync('true', [], { uid: 0 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.uid') as string }));
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('refuses a bad stdin by its name before anything starts (it inherited fd 0 for an unknown word, and threw an uncoded TypeError for null)', () => {
+    const before = openFds();
+    const cases: [unknown, string, string][] = [
+      ['bogus', 'ERR_INVALID_ARG_VALUE', 'options.stdin'],
+      [null, 'ERR_INVALID_ARG_VALUE', 'options.stdin'],
+      [-1, 'ERR_OUT_OF_RANGE', 'options.stdin'],
+      [1.5, 'ERR_OUT_OF_RANGE', 'options.stdin'],
+      [{ path: 5 }, 'ERR_INVALID_ARG_TYPE', 'options.stdin.path'],
+      [{ path: '/dev/null', flags: 'bogus' }, 'ERR_INVALID_ARG_VALUE', 'options.stdin.flags'],
+      [{ path: '/dev/null', mode: -1 }, 'ERR_OUT_OF_RANGE', 'options.stdin.mode'],
+    ];
+    for (const [stdin, code, name] of cases) {
+      expect(() => runSync('true', [], { stdin } as never)).toThrow(expect.objectContaining({ code, message: expect.stringContaining(name) as string }));
+    }
+    expect(runSync('readlink', ['/proc/self/fd/0'], { stdin: 'ignore' }).stdout).toBe('/dev/null\n');
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });

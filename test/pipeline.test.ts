@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExitError, pipeline, SyscallError } from '../lib/index';
-import { openFds, zombieChildren } from './helpers';
+import { leftover, openFds, until, zombieChildren } from './helpers';
 
 describe('pipeline()', () => {
   it('yes | head -n 100000 | wc -l gives 100000, and yes ends by SIGPIPE', async () => {
@@ -59,6 +59,14 @@ describe('pipeline()', () => {
     expect(bytes.stdout).toEqual(Buffer.from([0xff]));
   });
 
+  it('a stream input the first stage leaves unread is let go (unpiped, paused) once the call ends', async () => {
+    const stream = new Readable({ read() {} });
+    stream.push('unread');
+    expect((await pipeline([['true'], ['cat']], { input: stream })).status).toEqual({ kind: 'exited', code: 0 });
+    await until(() => stream.listenerCount('data') === 0);
+    expect(stream.readableFlowing).toBe(false);
+  });
+
   it('moves more than a pipe buffer through every stage', async () => {
     const result = await pipeline([['head', ['-c', String(32 * 1024 * 1024), '/dev/zero']], ['cat'], ['wc', ['-c']]]);
     expect(result.stdout.trim()).toBe(String(32 * 1024 * 1024));
@@ -104,6 +112,77 @@ describe('pipeline()', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('abort (as timeout): a stage that ignores killSignal gets SIGKILL after its forceKillAfter (it hung the call)', async () => {
+    const ready = `/tmp/pipeline-test-ready-${process.pid}`;
+    // SIGTERM stays ignored across the exec; the file says the trap is in place.
+    const stubborn = ['sh', ['-c', `trap "" TERM; : > ${ready}; exec sleep 30`], { forceKillAfter: 100 }] as const;
+    const controller = new AbortController();
+    const running = pipeline([stubborn, ['cat']], { signal: controller.signal });
+    await until(() => fs.existsSync(ready));
+    fs.rmSync(ready);
+    controller.abort();
+    const result = await running;
+    expect(result.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+    expect(result.results[0]).toMatchObject({ killedBy: 'abort', forced: true });
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('an input stream that fails: every stage is stopped and reaped, the call rejects with its error', async () => {
+    const before = openFds();
+    // The first stage waits for the rest of its input until its stdin ends: before, for ever.
+    const failing = new Readable({ read() {} });
+    const running = pipeline([['cat'], ['cat']], { input: failing });
+    failing.push('partial ');
+    setImmediate(() => failing.destroy(new Error('input failed')));
+    await expect(running).rejects.toThrow('input failed');
+    const closed = new Readable({ read() {} });
+    const closing = pipeline([['cat']], { input: closed });
+    setImmediate(() => closed.destroy());
+    await expect(closing).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  // A process left behind by a stage holds the last pipe: what the library stopped ends once
+  // every stage is reaped, as run() does, instead of when the leftover closes it.
+  it('stopped (abort, as timeout) while a leftover holds the last stage’s stdout: ends once the stages are reaped, with what was written', async () => {
+    const before = openFds();
+    const stopped = leftover('pipeline-abort');
+    const controller = new AbortController();
+    // The pid file is written after the echo: once it is there, the output is in the pipe.
+    const running = pipeline([['sh', ['-c', `echo written; ${stopped.script('exec sleep 30')}`]]], { signal: controller.signal });
+    await stopped.written();
+    controller.abort();
+    const result = await running;
+    expect(result.stdout).toBe('written\n');
+    expect(result.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+    await stopped.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('the stage exited on its own while a leftover holds its stdout: the timeout still bounds the wait for it', async () => {
+    const before = openFds();
+    const exited = leftover('pipeline-exited');
+    const result = await pipeline([['sh', ['-c', exited.script('echo written')]]], { timeout: 1000 });
+    // Before the deadline, the stage has written and exited, or (a very slow machine) it is
+    // stopped then: either way the call ends without waiting for the leftover.
+    expect(result.stdout === 'written\n' || result.statuses[0]!.kind === 'signaled').toBe(true);
+    if (fs.existsSync(exited.file)) await exited.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('past maxBuffer while a leftover holds the last stage’s stdout: rejects once the stages are reaped', async () => {
+    const before = openFds();
+    const left = leftover('pipeline-maxbuffer');
+    const running = pipeline([['sh', ['-c', left.script('head -c 100000 /dev/zero')]]], { maxBuffer: 1000 });
+    await expect(running).rejects.toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('stdout to a file, stderr per stage', async () => {
     const file = `/tmp/pipeline-test-${process.pid}.txt`;
     try {
@@ -121,6 +200,49 @@ describe('pipeline()', () => {
     await expect(pipeline([['cat', 'not-an-array' as never]])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(pipeline([['cat', [], { stderr: 'pipe' as never }]])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(pipeline([['cat']], { timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a bad option of a later stage is refused before any stage starts', async () => {
+    const before = openFds();
+    // Stage 0's child opens this file (its stderr) before its exec: the file exists only if it started.
+    const started = `/tmp/pipeline-test-started-${process.pid}`;
+    const error = await pipeline([
+      ['true', [], { stderr: { path: started } }],
+      ['cat', [], { nice: 100 }],
+    ]).then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toMatchObject({ code: 'ERR_OUT_OF_RANGE', stage: 1, stageCommand: 'cat' });
+    expect((error as Error).message).toMatch(/^pipeline stage 1 \(cat\): .*options\.nice/);
+    const stageStarted = fs.existsSync(started);
+    fs.rmSync(started, { force: true });
+    expect(stageStarted).toBe(false);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('refuses what a stage cannot have: fds 3+ as pipes (nobody reads them), the pipeline-wide timeout, signal and killSignal, a pty', async () => {
+    const before = openFds();
+    for (const options of [{ fds: { 3: 'pipe' } }, { timeout: 1000 }, { signal: new AbortController().signal }, { killSignal: 'SIGKILL' }, { pty: true }]) {
+      await expect(pipeline([['true'], ['cat', [], options as never]])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('passes every other spawn option to its stage (noNewPrivileges, forceKillAfter...)', async () => {
+    const result = await pipeline([['grep', ['NoNewPrivs', '/proc/self/status'], { noNewPrivileges: true }], ['tr', ['-d', ' \\t']]]);
+    expect(result.stdout).toBe('NoNewPrivs:1\n');
+  });
+
+  it('a stage that cannot start: the started ones are killed with SIGKILL, also one that ignores killSignal', async () => {
+    const before = openFds();
+    // SIGTERM stays ignored across the exec; with forceKillAfter false only SIGKILL can end it.
+    const stubborn = ['sh', ['-c', 'trap "" TERM; exec sleep 30'], { forceKillAfter: false }] as const;
+    await expect(pipeline([stubborn, ['/no/such/stage']])).rejects.toMatchObject({ code: 'ENOENT', stage: 1 });
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });

@@ -151,6 +151,22 @@ describe('run(): outputs read natively', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('past maxBuffer only after the child was reaped (a leftover wrote it): rejects at once, nothing killed', async () => {
+    const before = openFds();
+    const left = leftover('maxbuffer-exited');
+    // The writer waits until the shell is gone (reaped), then writes past maxBuffer; the leftover
+    // holds the pipe on. Before, run() waited for the leftover although it could only fail.
+    const script = left.script('(while kill -0 $$ 2>/dev/null; do sleep 0.01; done; head -c 100000 /dev/zero) &');
+    await expect(run('sh', ['-c', script], { maxBuffer: 1000 })).rejects.toMatchObject({
+      code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER',
+      killedBy: null,
+      status: { kind: 'exited', code: 0 },
+    });
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('input larger than the pipe, echoed back on stdout and stderr', async () => {
     const before = openFds();
     const input = Buffer.alloc(4 * MB, 'input bytes\n');

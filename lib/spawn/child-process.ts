@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { abortError, SyscallError } from '../errors';
+import { abortError, invalidArgValue, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
 import { createPty, type Pty } from '../pty';
@@ -158,13 +158,16 @@ export class ChildProcess implements AsyncDisposable {
    * @param from - 'stdout' (default) or 'stderr'
    * @param encoding - how bytes are decoded (default 'utf8')
    * @returns an async iterator of lines; it ends when the stream does
-   * @throws Error `ERR_NOT_PIPED` when that output is not a pipe
+   * @throws Error `ERR_NOT_PIPED` when that output is not a pipe; TypeError
+   *   `ERR_INVALID_ARG_VALUE` for another `from` or an unknown encoding
    * @example
    * ```ts
    * for await (const line of child.lines()) console.log('>', line);
    * ```
    */
   lines(from: 'stdout' | 'stderr' = 'stdout', encoding: BufferEncoding = 'utf8'): AsyncGenerator<string, void, undefined> {
+    if (from !== 'stdout' && from !== 'stderr') throw invalidArgValue('from', "must be 'stdout' or 'stderr'", from);
+    if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', 'must be a Node encoding', encoding);
     const stream = from === 'stderr' ? this.stderr : this.stdout;
     if (stream === null) throw Object.assign(new Error(`${from} is not a pipe: spawn with stdio 'pipe' for it`), { code: 'ERR_NOT_PIPED' });
     return readLines(stream, encoding);

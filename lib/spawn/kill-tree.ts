@@ -13,7 +13,7 @@ import { openContainer, type Container, type Containment, type ContainOption } f
 const SIGKILL = 9;
 
 /** Why the library killed a child: the option or action that did it. */
-export type KillReason = 'timeout' | 'abort' | 'maxBuffer' | 'dispose';
+export type KillReason = 'timeout' | 'abort' | 'maxBuffer' | 'input' | 'dispose';
 
 /** What `child.wait()` resolves with: the wait's result and why the library ended the child. */
 export interface ChildResult extends ChildExitResult {
@@ -21,8 +21,9 @@ export interface ChildResult extends ChildExitResult {
   readonly timedOut: boolean;
   /**
    * What made the library kill the child: 'timeout', 'abort' (the `signal` option), 'maxBuffer'
-   * (`run`'s output limit), 'dispose' (`await using`), or null when it did not (a signal from
-   * elsewhere, `kill()` and `killTree()` called by the program are not the library's).
+   * (the output limit of `run` or `pipeline`), 'input' (their stream `input` failed), 'dispose'
+   * (`await using`), or null when it did not (a signal from elsewhere, `kill()` and `killTree()`
+   * called by the program are not the library's).
    */
   readonly killedBy: KillReason | null;
   /** True when the grace period (`forceKillAfter`, `killTree`'s `forceAfter`) ran out and SIGKILL was sent. */

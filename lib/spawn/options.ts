@@ -134,10 +134,6 @@ export interface PreparedSpawn extends Pick<FdLayout, 'parentEnds' | 'childEnds'
 const INHERIT_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, source: target, optional: true }));
 const IGNORE_PLANS: readonly RawFdPlan[] = [0, 1, 2].map((target) => Object.freeze({ target, path: '/dev/null', flags: target === 0 ? O.O_RDONLY : O.O_WRONLY, mode: 0 }));
 
-// output: bytes asked of F_SETPIPE_SZ for the pipes of extra fds (the kernel caps it at
-// /proc/sys/fs/pipe-max-size for unprivileged processes; a refusal leaves 64 KiB). See docs/output.md.
-const OUTPUT_PIPE_SIZE = 1024 * 1024;
-
 /** The child's fds, and the pipes made for them. */
 interface FdLayout {
   readonly fds: readonly RawFdPlan[];
@@ -242,11 +238,9 @@ function fdLayout(stdio: SpawnOptions['stdio'], extra: readonly (RawFdPlan | num
     const fds = plans.map((plan, target): RawFdPlan => {
       if (plan !== 'pipe') return plan;
       const [readEnd, writeEnd] = binding.pipe();
+      // Of the default size: PipeReader reads all a pipe holds at once, and 1 MiB was no faster
+      // there (docs/output.md). Extra fds are socket pairs (extraPipe), not these.
       const [parentEnd, childEnd] = target === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
-      // A larger pipe for an extra output fd (a net.Socket), so that a fast writer blocks less
-      // often. stdout and stderr keep the default: their reader (PipeReader) reads all a pipe
-      // holds at once, and 1 MiB was no faster there (docs/output.md).
-      if (target > 2) binding.fdSetPipeSize(readEnd, OUTPUT_PIPE_SIZE);
       parentEnds[target] = parentEnd;
       childEnds.push(childEnd);
       return { target, source: childEnd };

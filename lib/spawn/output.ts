@@ -5,7 +5,7 @@
  * options (a stream is `Readable`, not `Readable | null`, when stdio says 'pipe').
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { Readable, Writable, Duplex } from 'node:stream';
+import { finished, Transform, type Readable, type Writable, type Duplex } from 'node:stream';
 import type { Bytes } from '../env';
 import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
@@ -121,8 +121,25 @@ export interface OutputOptions {
   maxBuffer?: number;
 }
 
-/** One collected output for options `O`: string[] with `lines`, Buffer with encoding 'buffer', else string. */
-export type Collected<O> = O extends LinesRequested ? string[] : O extends BuffersRequested ? Buffer : string;
+/**
+ * `true` when the option `K` of options `O` may be `V` (its type is wider than one literal, say
+ * `boolean` or `OutputEncoding`), `false` when it cannot be (absent, or a literal that is not `V`).
+ *
+ * @typeParam O - the options' type
+ * @typeParam K - the option
+ * @typeParam V - the value
+ */
+export type OptionMayBe<O, K extends PropertyKey, V> = K extends keyof O ? (V extends O[K] ? true : false) : false;
+
+/**
+ * One collected output for options `O`: string[] with `lines: true`, Buffer with `encoding:
+ * 'buffer'`, else string; a union of those when the options' type allows several (`lines: boolean`).
+ *
+ * @typeParam O - the options' type
+ */
+export type Collected<O> = O extends LinesRequested
+  ? string[]
+  : (OptionMayBe<O, 'lines', true> extends true ? string[] : never) | (O extends BuffersRequested ? Buffer : OptionMayBe<O, 'encoding', 'buffer'> extends true ? Buffer | string : string);
 
 /** @internal Validated output options. */
 export interface OutputPlan {
@@ -193,6 +210,56 @@ export function collectStream(stream: Readable, maxBuffer: number, onOverflow: (
     stream.on('close', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
   });
   return collection;
+}
+
+/** @internal A stream `input`'s failure: its error, or a close before its end (see watchInput). */
+export interface InputWatch {
+  /** The failure once it has come, else undefined. */
+  readonly failure: { error: unknown } | undefined;
+  /** Runs `stop` at the failure (at once if it has come already). */
+  onFailure(stop: () => void): void;
+  /** Stops watching. */
+  dispose(): void;
+}
+
+/**
+ * @internal Watches a stream `input` from before the spawn: one that fails would leave the child
+ * waiting for the rest of its stdin for ever, so the caller stops it and rejects with the error.
+ */
+export function watchInput(input: Readable): InputWatch {
+  let stop: (() => void) | undefined;
+  const watch = {
+    failure: undefined as { error: unknown } | undefined,
+    onFailure(then: () => void): void {
+      stop = then;
+      if (watch.failure !== undefined) then();
+    },
+    dispose: finished(input, { writable: false }, (error) => {
+      if (error === undefined || error === null || watch.failure !== undefined) return;
+      watch.failure = { error };
+      stop?.();
+    }),
+  };
+  return watch;
+}
+
+/**
+ * @internal Pipes a stream `input` into the child's stdin. A chunk that is neither a string nor
+ * bytes (from an object-mode stream) fails `input` with a TypeError, which its watch reports:
+ * written to stdin, it would have thrown from the stream's 'data' event as an uncaught exception.
+ */
+export function pipeInput(input: Readable, stdin: Writable): void {
+  const bytesOnly = new Transform({
+    writableObjectMode: true,
+    transform(chunk: unknown, _encoding, callback): void {
+      if (typeof chunk === 'string' || chunk instanceof Uint8Array) return callback(null, chunk);
+      input.destroy(invalidArgType('options.input chunk', 'a string or a Uint8Array', chunk));
+      callback();
+    },
+  });
+  // Once stdin has closed (the child is done with it), `input` is let go as a direct pipe would.
+  stdin.once('close', () => bytesOnly.destroy());
+  input.pipe(bytesOnly).pipe(stdin);
 }
 
 /** @internal Resolves once the stream has closed (at once if it already has). */

@@ -10,15 +10,22 @@ import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
 import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import type { ChildProcess } from './child-process';
+import { stopFor, type ChildProcess } from './child-process';
+import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
-import { closeAll, type SpawnOptions, type StdioOption } from './options';
-import { collectStream, commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions } from './output';
+import { readStopOptions, type KillReason } from './kill-tree';
+import { closeAll, prepare, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
+import { collectStream, commandLine, ExitError, outputPlan, present, pipeInput, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
 
-/** Options of one stage: spawn's, but for stdio (fds 0 and 1 are the pipes) and the pipeline-wide ones. */
-export interface StageOptions extends Omit<SpawnOptions, 'stdio' | 'timeout' | 'signal' | 'killSignal'> {
+/**
+ * Options of one stage: spawn's, but for stdio and pty (fds 0 and 1 are the pipes), the
+ * pipeline-wide ones (`timeout`, `signal`, `killSignal`), and no 'pipe' among `fds`.
+ */
+export interface StageOptions extends Omit<SpawnOptions, 'stdio' | 'timeout' | 'signal' | 'killSignal' | 'pty' | 'fds'> {
   /** fd 2 of this stage (default 'inherit'); 'pipe' is not allowed (nobody would read it). */
   stderr?: Exclude<StdioOption, 'pipe'>;
+  /** More fds for the stage, as `{ childFd: parentFd }` (see `SpawnOptions.fds`; 'pipe' is not allowed). */
+  fds?: Readonly<Record<number, number>>;
 }
 
 /** One stage: `[file, args?, options?]`. */
@@ -30,9 +37,20 @@ export interface StdoutRedirected {
   readonly stdout: Exclude<StdioOption, 'pipe'>;
 }
 
+/**
+ * `true` when options `O` may send the last stage's stdout elsewhere than to a pipe (the type of
+ * their `stdout` allows more than 'pipe'), else `false`.
+ *
+ * @typeParam O - the options' type
+ */
+export type StdoutMayGo<O> = 'stdout' extends keyof O ? ([Exclude<O[Extract<'stdout', keyof O>], 'pipe' | undefined>] extends [never] ? false : true) : false;
+
 /** Options of `pipeline`. */
 export interface PipelineOptions extends OutputOptions {
-  /** Written to the first stage's stdin, which is then closed: a string, bytes or a readable stream. */
+  /**
+   * Written to the first stage's stdin, which is then closed: a string, bytes or a readable stream
+   * (one that errs or closes before its end stops every stage: the call rejects with its error).
+   */
   input?: string | Uint8Array | Readable;
   /** fd 0 of the first stage when there is no `input`: 'ignore' (default), 'inherit', an fd or a file. */
   stdin?: Exclude<StdioOption, 'pipe'>;
@@ -45,9 +63,9 @@ export interface PipelineOptions extends OutputOptions {
   pipefail?: boolean;
   /** Reject with an `ExitError` when the pipeline's status is not exit code 0. */
   check?: boolean;
-  /** Milliseconds after which every stage gets `killSignal`; 0 (default): never. */
+  /** Milliseconds after which every stage gets `killSignal` (then SIGKILL after its `forceKillAfter`); 0 (default): never. */
   timeout?: number;
-  /** Aborting it sends `killSignal` to every stage. */
+  /** Aborting it sends `killSignal` to every stage (then SIGKILL after its `forceKillAfter`). */
   signal?: AbortSignal;
   /** The signal for `timeout` and `signal` (default 'SIGTERM'). */
   killSignal?: Signal;
@@ -68,7 +86,7 @@ export interface PipelineResult<O = PipelineOptions> {
   /** The stages' pids, in order. */
   readonly pids: readonly number[];
   /** The last stage's stdout when `stdout` is 'pipe' (a string by default), else undefined. */
-  readonly stdout: O extends StdoutRedirected ? undefined : Collected<O>;
+  readonly stdout: O extends StdoutRedirected ? undefined : StdoutMayGo<O> extends true ? Collected<O> | undefined : Collected<O>;
   /** The command line, `a | b | c`. */
   readonly command: string;
   /** Milliseconds from the call to the end of the last stage. */
@@ -89,19 +107,55 @@ function stageError(error: unknown, index: number, command: string): unknown {
   return error;
 }
 
-function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[]; options: StageOptions }[] {
-  const list = validateArray(stages, 'stages', 4096, (stage, name, i) => {
+/** A validated stage: its program, arguments, spawn options and fd 2. */
+interface Stage {
+  file: Bytes;
+  args: readonly Bytes[];
+  options: Partial<SpawnOptions>;
+  stderr: Exclude<StdioOption, 'pipe'>;
+}
+
+// A stage's options: spawn's and `stderr`; those the pipeline sets are read to be refused.
+const STAGE_KEYS = [...SPAWN_OPTION_KEYS, 'stderr'] as const;
+const PIPELINE_WIDE = ['timeout', 'signal', 'killSignal'] as const;
+
+function validateStages(stages: unknown): Stage[] {
+  const list = validateArray(stages, 'stages', 4096, (stage, name, i): Stage => {
     if (!Array.isArray(stage) || stage.length < 1 || stage.length > 3) throw invalidArgValue(`${name}[${i}]`, 'must be [file, args?, options?]', stage);
     const [file, args = [], options = {}] = stage as unknown[];
     if (!Array.isArray(args)) throw invalidArgType(`${name}[${i}][1]`, 'an array', args);
-    const read = readOptions<StageOptions & { stdio?: unknown }>(options, ['stdio', 'argv0', 'env', 'cwd', 'fds', 'setsid', 'pgid', 'sigmask', 'umask', 'uid', 'gid', 'groups', 'rlimits', 'pdeathsig', 'nice', 'stderr'], `${name}[${i}][2]`);
+    const at = `${name}[${i}][2]`;
+    const { stderr = 'inherit', stdio, ...read } = readOptions<SpawnOptions & { stderr?: unknown }>(options, STAGE_KEYS, at);
     // fds 0 and 1 of a stage are the pipeline's: a stdio option would be ignored, so it is refused.
-    if (read.stdio !== undefined) throw invalidArgValue(`${name}[${i}][2].stdio`, 'is set by the pipeline (use stderr for fd 2)', read.stdio);
-    if ((read.stderr as unknown) === 'pipe') throw invalidArgValue(`${name}[${i}][2].stderr`, "must not be 'pipe'", read.stderr);
-    return { file: file as Bytes, args: args as Bytes[], options: read };
+    if (stdio !== undefined) throw invalidArgValue(`${at}.stdio`, 'is set by the pipeline (use stderr for fd 2)', stdio);
+    if (stderr === 'pipe') throw invalidArgValue(`${at}.stderr`, "must not be 'pipe'", stderr);
+    for (const key of PIPELINE_WIDE) if (read[key] !== undefined) throw invalidArgValue(`${at}.${key}`, `is the pipeline's (options.${key})`, read[key]);
+    if (read.pty !== undefined && read.pty !== false) throw invalidArgValue(`${at}.pty`, 'is not for a stage (its fds 0 and 1 are pipes)', read.pty);
+    // Nobody would read the parent's end: the stage could block on it and its fd would stay open.
+    for (const [fd, source] of typeof read.fds === 'object' && read.fds !== null ? Object.entries(read.fds) : []) {
+      if (source === 'pipe') throw invalidArgValue(`${at}.fds[${fd}]`, "must not be 'pipe' (nobody would read it)", source);
+    }
+    return { file: file as Bytes, args: args as Bytes[], options: read, stderr: stderr as Stage['stderr'] };
   });
   if (list.length === 0) throw invalidArgValue('stages', 'must have at least one stage', stages);
   return list;
+}
+
+/**
+ * Checks each stage's options as its spawn() will, before any stage starts: a bad option of a
+ * later stage would otherwise reject once the earlier ones had run. Plain fd numbers stand for
+ * the pipes, so nothing is opened.
+ */
+function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOption): void {
+  const last = list.length - 1;
+  list.forEach((stage, i) => {
+    try {
+      readStopOptions(stage.options, 15); // checks forceKillAfter, contain and cgroup
+      prepare(stage.file, stage.args, { ...stage.options, stdio: [i === 0 ? stdin : 0, i === last && stdout !== 'pipe' ? stdout : 1, stage.stderr] });
+    } catch (error) {
+      throw stageError(error, i, commandLine(String(stage.file), stage.args.map(String)));
+    }
+  });
 }
 
 /**
@@ -110,7 +164,7 @@ function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[];
  * every status and the last stage's collected output. A stage that cannot start (ENOENT...)
  * rejects the call with its spawn error naming that stage; the stages already started are killed
  * with SIGKILL and reaped first, and every pipe is closed. `timeout` and `signal` kill every
- * stage with `killSignal`.
+ * stage with `killSignal`, then SIGKILL after its `forceKillAfter`.
  *
  * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
  * as in a shell.
@@ -121,8 +175,9 @@ function validateStages(stages: unknown): { file: Bytes; args: readonly Bytes[];
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output
  * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
- *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); TypeError /
- *   RangeError for bad arguments
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); the error of a
+ *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
+ *   arguments, a bad option of any stage included, before any stage starts
  * @see pipe(7), bash(1) "Pipelines"
  * @example
  * ```ts
@@ -140,6 +195,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     if (input !== undefined && stdin !== undefined) throw invalidArgValue('options.stdin', 'cannot be combined with input', stdin);
     if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
+    checkStages(list, input !== undefined ? 0 : (stdin ?? 'ignore'), stdout);
     return {
       list,
       output: outputPlan(encoding, lines, maxBuffer),
@@ -168,44 +224,64 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     closeAll(pipes.flat());
     throw error;
   }
+  const inputWatch = plan.input instanceof Readable ? watchInput(plan.input) : undefined;
   const spawned = await Promise.allSettled(
     plan.list.map((stage, i) => {
-      const { stderr = 'inherit', ...spawnOptions } = stage.options;
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
-      return spawn(stage.file, stage.args, { ...spawnOptions, stdio: [stdin, stdout, stderr] });
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal });
     }),
   );
   closeAll(pipes.flat());
   const children = spawned.map((settled) => (settled.status === 'fulfilled' ? settled.value : null));
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
   if (failed !== -1) {
-    await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
-    throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
-  }
-  const running = children as unknown as ChildProcess[];
-  const killAll = (): void => {
-    for (const child of running) {
+    inputWatch?.dispose();
+    // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran.
+    for (const child of children) {
       try {
-        child.kill(plan.killSignal);
+        child?.kill('SIGKILL');
       } catch {
         // Already reaped.
       }
     }
+    await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
+    throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
+  }
+  const running = children as unknown as ChildProcess[];
+  const lastStdout = running[last]!.stdout;
+  const reaped = Promise.all(running.map((child) => child.wait()));
+  const killAll = (reason: KillReason): void => {
+    // killSignal, then SIGKILL after the stage's forceKillAfter: a stage that ignores the signal
+    // would otherwise hold the call for ever.
+    for (const child of running) void child[stopFor](reason).catch(() => {});
+    // A process a stage left behind may hold the last pipe open for as long as it likes: what the
+    // library stopped ends with what that pipe holds once every stage is reaped.
+    if (lastStdout instanceof PipeReader) void reaped.then(() => lastStdout[endNow](), () => {});
   };
-  const timer = plan.timeout === 0 ? undefined : setTimeout(killAll, plan.timeout);
-  if (plan.signal?.aborted) killAll();
-  plan.signal?.addEventListener('abort', killAll, { once: true });
+  const timer = plan.timeout === 0 ? undefined : setTimeout(() => killAll('timeout'), plan.timeout);
+  const onAbort = (): void => killAll('abort');
+  if (plan.signal?.aborted) onAbort();
+  plan.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const first = running[0]!;
-    if (first.stdin !== null) {
-      first.stdin.on('error', () => {}); // EPIPE when the stage does not read all of its input
-      if (plan.input instanceof Readable) plan.input.pipe(first.stdin);
-      else first.stdin.end(plan.input);
+    const firstStdin = first.stdin;
+    if (firstStdin !== null) {
+      firstStdin.on('error', () => {}); // EPIPE when the stage does not read all of its input
+      if (inputWatch !== undefined) {
+        inputWatch.onFailure(() => {
+          firstStdin.destroy();
+          killAll('input');
+        });
+        pipeInput(plan.input as Readable, firstStdin);
+      } else {
+        firstStdin.end(plan.input);
+      }
     }
-    const lastStdout = running[last]!.stdout;
-    const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, killAll);
-    const [bytes, ...results] = await Promise.all([collection?.done, ...running.map((child) => child.wait())]);
+    const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, () => killAll('maxBuffer'));
+    const [bytes, results] = await Promise.all([collection?.done, reaped]);
+    firstStdin?.destroy(); // let go of a stream input the first stage left unread (see run)
+    if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
     const statuses = results.map((result) => result.status);
     const failing = plan.pipefail ? statuses.findLast((status) => !succeeded(status)) : undefined;
@@ -224,6 +300,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     return result;
   } finally {
     clearTimeout(timer);
-    plan.signal?.removeEventListener('abort', killAll);
+    plan.signal?.removeEventListener('abort', onAbort);
+    inputWatch?.dispose();
   }
 }

@@ -7,9 +7,9 @@
 import { invalidArgValue } from '../errors';
 import { argvStartingWith, validateBytes, type Bytes } from '../env';
 import { binding } from '../native';
-import { posixSpawnp, type FileAction, type PosixSpawnOptions } from '../posix-spawn';
+import { openFlags, posixSpawnp, type FileAction, type PosixSpawnOptions } from '../posix-spawn';
 import { signalNumber } from '../signals';
-import { validateInteger, validating } from '../validate';
+import { readOptions, validateInteger, validating } from '../validate';
 import { wait4, waitid } from '../wait';
 import { readStopOptions } from './kill-tree';
 import { closeAll } from './options';
@@ -42,6 +42,24 @@ function forceStopSync(pid: number, reason: 'timeout' | 'maxBuffer', forceKillAf
     Atomics.wait(pause, 0, 0, 1);
   }
   return { killedBy: reason, forced: false };
+}
+
+/** The file action that puts `stdin` on fd 0 (null for 'inherit'), checked here: no spawn() checks it. */
+function stdinAction(stdin: unknown): FileAction | null {
+  if (stdin === undefined || stdin === 'ignore') return { action: 'open', fd: 0, path: '/dev/null', flags: 'r' };
+  if (stdin === 'inherit') return null;
+  if (typeof stdin === 'number') return { action: 'dup2', fd: validateInteger(stdin, 'options.stdin', 0, 2 ** 31 - 1), newFd: 0 };
+  if (typeof stdin === 'object' && stdin !== null) {
+    const { path, flags, mode } = readOptions<{ path: unknown; flags: unknown; mode: unknown }>(stdin, ['path', 'flags', 'mode'], 'options.stdin');
+    return {
+      action: 'open',
+      fd: 0,
+      path: validateBytes(path, 'options.stdin.path'),
+      flags: openFlags(flags ?? 'r', 'options.stdin.flags'),
+      mode: mode === undefined ? 0o666 : validateInteger(mode, 'options.stdin.mode', 0, 0o7777),
+    };
+  }
+  throw invalidArgValue('options.stdin', "must be 'inherit', 'ignore', an fd or { path }", stdin);
 }
 
 /**
@@ -83,6 +101,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       program,
       argv,
       attributes,
+      stdin: stdinAction(stdin),
       timeout: spawnOptions.timeout === undefined ? 0 : validateInteger(spawnOptions.timeout, 'options.timeout', 0, 2 ** 31 - 1),
       ...readStopOptions(spawnOptions, signalNumber(spawnOptions.killSignal ?? 'SIGTERM', 'options.killSignal')),
     };
@@ -103,12 +122,8 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       childEnds.push(readEnd);
       parentEnds.push((inputFd = writeEnd));
       actions.push({ action: 'dup2', fd: readEnd, newFd: 0 });
-    } else if (stdin === undefined || stdin === 'ignore') {
-      actions.push({ action: 'open', fd: 0, path: '/dev/null', flags: 'r' });
-    } else if (typeof stdin === 'number') {
-      actions.push({ action: 'dup2', fd: stdin, newFd: 0 });
-    } else if (typeof stdin === 'object') {
-      actions.push({ action: 'open', fd: 0, path: stdin.path, flags: stdin.flags ?? 'r', mode: stdin.mode ?? 0o666 });
+    } else if (spawnAttributes.stdin !== null) {
+      actions.push(spawnAttributes.stdin);
     }
     const outputs: number[] = [];
     for (const target of all ? [1] : [1, 2]) {
@@ -151,7 +166,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       timedOut: collected.timedOut,
       ...why,
     } as RunResult<O>;
-    if (check && !succeeded(result.status)) throw new ExitError({ ...(result as RunResult), result });
+    if (check && !succeeded(result.status)) throw new ExitError({ ...(result as unknown as RunResult), result });
     return result;
   } finally {
     closeAll(childEnds);

@@ -12,14 +12,17 @@ import type { WaitIdResult } from '../wait';
 import { endReason, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
 import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
-import { commandLine, ExitError, outputPlan, present, succeeded, type Collected, type EndStatus, type OutputOptions, type OutputPlan } from './output';
+import { commandLine, ExitError, outputPlan, present, pipeInput, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
 import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
 export interface RunOptions extends Omit<SpawnOptions, 'stdio'>, OutputOptions {
   /** fd 0 of the child: 'ignore' (default), 'inherit', an fd, a file (`{ path }`), or `input`. */
   stdin?: Exclude<StdioOption, 'pipe'>;
-  /** Written to the child's stdin, which is then closed: a string (UTF-8), bytes, or a readable stream. */
+  /**
+   * Written to the child's stdin, which is then closed: a string (UTF-8), bytes, or a readable
+   * stream (one that errs or closes before its end stops the child: the call rejects with its error).
+   */
   input?: string | Uint8Array | Readable;
   /**
    * stdout and stderr through one pipe, in the order the child wrote them, as `result.all`
@@ -87,7 +90,7 @@ export interface RunResult<O = RunOptions> {
   /** Its stderr, as `stdout`. */
   readonly stderr: Collected<O>;
   /** stdout and stderr interleaved, with `all: true`. */
-  readonly all: O extends AllRequested ? Collected<O> : undefined;
+  readonly all: O extends AllRequested ? Collected<O> : OptionMayBe<O, 'all', true> extends true ? Collected<O> | undefined : undefined;
   /** The command line, quoted as a shell would. */
   readonly command: string;
   /** Milliseconds from the call to the end of the output. */
@@ -186,7 +189,9 @@ function boundOutputWait(collection: NativeCollection, timeout: number | undefin
  * @returns the status, resource usage and collected outputs
  * @throws (rejects) what `spawn` rejects with; an `ExitError` (`ERR_CHILD_EXIT`) with `check`; a
  *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` when an output passes `maxBuffer` (the child
- *   is killed with `killSignal` and reaped first); TypeError / RangeError for bad options
+ *   is killed with `killSignal` and reaped first); the error of a stream `input` that fails
+ *   (`ERR_STREAM_PREMATURE_CLOSE` if it closes before its end: the child is stopped and reaped
+ *   first); TypeError / RangeError for bad options
  * @see clone(2), execve(2), waitid(2)
  * @example
  * ```ts
@@ -200,6 +205,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   // The outputs go through pipes made here and read natively (native/collect.cc): no net.Socket
   // on run's path. `all`: one pipe on fds 1 and 2.
   const pipes = outputPipes(all ? 1 : 2);
+  const inputWatch = input instanceof Readable ? watchInput(input) : undefined;
   let child: ChildProcess;
   try {
     const out = pipes[0]![1];
@@ -207,20 +213,34 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     spawnOptions.stdio = [input !== undefined ? 'pipe' : (stdin ?? 'ignore'), out, err]; // run's own object
     child = await spawn(file, args, spawnOptions);
   } catch (error) {
+    inputWatch?.dispose();
     closeAll(pipes.flat());
     throw error;
   }
   closeAll(pipes.map((pipe) => pipe[1]));
-  const onOverflow = (): void => void child[stopFor]('maxBuffer').catch(() => {});
+  const onOverflow = (): void => {
+    // A child reaped already (what it left behind wrote past maxBuffer) has nothing left to stop,
+    // and the call can only fail: it ends now rather than when the leftover closes the pipe.
+    if (child.exitResult !== null && child.containment === null) collection.finish();
+    else void child[stopFor]('maxBuffer').catch(() => {});
+  };
   const collection = collectOutputs(
     pipes.map((pipe) => pipe[0]),
     output.maxBuffer,
     onOverflow,
   );
-  if (child.stdin !== null) {
-    child.stdin.on('error', () => {}); // EPIPE when the child does not read its input
-    if (input instanceof Readable) input.pipe(child.stdin);
-    else child.stdin.end(input);
+  const stdinStream = child.stdin;
+  if (stdinStream !== null) {
+    stdinStream.on('error', () => {}); // EPIPE when the child does not read its input
+    if (inputWatch !== undefined) {
+      inputWatch.onFailure(() => {
+        stdinStream.destroy();
+        void child[stopFor]('input').catch(() => {});
+      });
+      pipeInput(input as Readable, stdinStream);
+    } else {
+      stdinStream.end(input);
+    }
   }
   // A child the library stopped (timeout, abort, maxBuffer) is not waited for twice: what it
   // wrote is in the pipes once it is reaped, and what it left behind may hold them open forever.
@@ -232,9 +252,14 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     return result;
   });
   const [result, buffers] = await Promise.all([waited, collection.done]);
+  // The child is gone: a stream input it left unread is let go, instead of keeping its pipe open
+  // (and, for process.stdin, the event loop alive) until it ends or writes again.
+  stdinStream?.destroy();
   // A contained tree that the library is stopping (its leader may have exited first): its end
   // says whether SIGKILL was needed. A tree left running on its own is not waited for.
   if (child[endReason]().killedBy !== null) await child[treeEnded]();
+  inputWatch?.dispose();
+  if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
   const why = child[endReason]();
   const overflowed = collection.overflowed;
   if (overflowed !== -1) throw Object.assign(maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr'), { killedBy: why.killedBy, forced: why.forced, status: result.status });
@@ -252,6 +277,6 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     ...why,
     timedOut: why.timedOut || outputTimedOut,
   } as RunResult<O>;
-  if (check && !succeeded(runResult.status)) throw new ExitError({ ...(runResult as RunResult), result: runResult });
+  if (check && !succeeded(runResult.status)) throw new ExitError({ ...(runResult as unknown as RunResult), result: runResult });
   return runResult;
 }

@@ -53,3 +53,12 @@ export async function typedResults(): Promise<number> {
   const piped: string[] = (await pipeline([['ls'], ['sort']], { lines: true })).stdout;
   return text.length + bytes.length + lines.length + merged.length + sync.length + piped.length + describeStatus((await run('true')).status).length;
 }
+
+/** Options whose type is wider than one literal: the result says every output they may give. */
+export async function wideResults(flag: boolean): Promise<number> {
+  const maybeLines: string | string[] = (await run('ls', [], { lines: flag })).stdout;
+  const maybeAll: string | undefined = (await run('ls', [], { all: flag })).all;
+  const maybeBytes: string | Buffer = runSync('ls', [], { encoding: flag ? 'buffer' : 'utf8' }).stdout;
+  const maybePiped: string | undefined = (await pipeline([['ls']], { stdout: flag ? 'pipe' : 'inherit' })).stdout;
+  return maybeLines.length + (maybeAll?.length ?? 0) + maybeBytes.length + (maybePiped?.length ?? 0);
+}
