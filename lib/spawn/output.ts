@@ -10,7 +10,7 @@ import type { Bytes } from '../env';
 import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
 import { invalidArgType, invalidArgValue } from '../errors';
-import { validating } from '../validate';
+import { validateInteger, validating } from '../validate';
 
 /** How collected output is returned: a Node text encoding (strings), or 'buffer' (Buffers). */
 export type OutputEncoding = BufferEncoding | 'buffer';
@@ -117,7 +117,7 @@ export interface OutputOptions {
   encoding?: OutputEncoding;
   /** Return each output as an array of lines (split on '\n', a final '\r' stripped, no trailing empty line). */
   lines?: boolean;
-  /** Most bytes kept of each output (default 64 MiB); beyond it the child is killed with `killSignal`. */
+  /** Most bytes kept of each output (default 64 MiB; `Infinity`: no limit); beyond it the child is killed with `killSignal`. */
   maxBuffer?: number;
 }
 
@@ -148,7 +148,18 @@ export interface OutputPlan {
   maxBuffer: number;
 }
 
-/** @internal Checks `encoding` and `lines` (maxBuffer is checked by its caller). */
+/**
+ * @internal `maxBuffer` checked: 64 MiB by default, `Infinity` for no limit (as child_process
+ * takes it), else an integer from 0.
+ */
+export function readMaxBuffer(value: unknown): number {
+  if (value === undefined) return 64 * 1024 * 1024;
+  if (value === Infinity) return Number.MAX_SAFE_INTEGER; // more than any process can hold
+  validateInteger(value, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
+  return value as number;
+}
+
+/** @internal Checks `encoding` and `lines` (maxBuffer is checked by readMaxBuffer). */
 export function outputPlan(encoding: unknown, lines: unknown, maxBuffer: number): OutputPlan {
   const checked = encoding ?? 'utf8';
   if (checked !== 'buffer' && (typeof checked !== 'string' || !Buffer.isEncoding(checked))) throw invalidArgValue('options.encoding', "must be 'buffer' or a Node encoding", encoding);

@@ -15,7 +15,7 @@ import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
 import { readStopOptions, type KillReason } from './kill-tree';
 import { closeAll, prepare, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
-import { collectStream, commandLine, ExitError, outputPlan, present, pipeInput, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
+import { collectStream, commandLine, ExitError, outputPlan, present, pipeInput, readMaxBuffer, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
 
 /**
  * Options of one stage: spawn's, but for stdio and pty (fds 0 and 1 are the pipes), the
@@ -189,8 +189,8 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const started = performance.now();
   const plan = validating('pipeline', () => {
     const list = validateStages(stages);
-    const { encoding, lines, maxBuffer = 64 * 1024 * 1024, input, stdin, stdout = 'pipe', pipefail = false, check = false, timeout = 0, signal, killSignal = 'SIGTERM' } = readOptions<PipelineOptions>(options, PIPELINE_KEYS);
-    validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
+    const { encoding, lines, maxBuffer: maxBufferOption, input, stdin, stdout = 'pipe', pipefail = false, check = false, timeout = 0, signal, killSignal = 'SIGTERM' } = readOptions<PipelineOptions>(options, PIPELINE_KEYS);
+    const maxBuffer = readMaxBuffer(maxBufferOption);
     if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array) && !(input instanceof Readable)) throw invalidArgType('options.input', 'a string, a Uint8Array or a Readable', input);
     if (input !== undefined && stdin !== undefined) throw invalidArgValue('options.stdin', 'cannot be combined with input', stdin);
     if ((stdin as unknown) === 'pipe') throw invalidArgValue('options.stdin', "must not be 'pipe' (use input)", stdin);

@@ -7,12 +7,12 @@ import { Readable } from 'node:stream';
 import { invalidArgType, invalidArgValue } from '../errors';
 import type { Bytes } from '../env';
 import { binding } from '../native';
-import { validateBoolean, validateInteger, validating } from '../validate';
+import { validateBoolean, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
 import { endReason, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
 import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
-import { commandLine, ExitError, outputPlan, present, pipeInput, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
+import { commandLine, ExitError, outputPlan, present, pipeInput, readMaxBuffer, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
 import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
@@ -51,12 +51,11 @@ export function runOptions(options: unknown, streamInput: boolean): RunPlan {
   const own = options as RunOptions | undefined;
   const stdin = own?.stdin;
   const input = own?.input;
-  const maxBuffer = own?.maxBuffer ?? 64 * 1024 * 1024;
+  const maxBuffer = readMaxBuffer(own?.maxBuffer);
   const encoding = own?.encoding;
   const lines = own?.lines;
   const all = own?.all ?? false;
   const check = own?.check ?? false;
-  validateInteger(maxBuffer, 'options.maxBuffer', 0, Number.MAX_SAFE_INTEGER);
   const inputTypes = streamInput ? 'a string, a Uint8Array or a Readable' : 'a string or a Uint8Array';
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array) && !(streamInput && input instanceof Readable)) throw invalidArgType('options.input', inputTypes, input);
   // A pipe on stdin that nobody writes or closes would keep a reading child waiting for ever.
