@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExitError, run, runSync, spawn, SyscallError } from '../lib/index';
+import { ExitError, pipeline, run, runSync, spawn, SyscallError } from '../lib/index';
 import { leftover, openFds, runNode, until, zombieChildren } from './helpers';
 
 let tmp: string;
@@ -163,6 +163,38 @@ describe('run(): encoding and lines', () => {
     const quiet = await spawn('true');
     expect(() => quiet.lines()).toThrow(expect.objectContaining({ code: 'ERR_NOT_PIPED' }));
     await quiet.wait();
+  });
+
+  it('child.lines(): leaving the loop at a ready line leaves the child running and the rest of its output for the next reader', async () => {
+    const before = openFds();
+    // The child writes on after its ready line: a destroyed stdout would kill it with SIGPIPE.
+    const script = 'echo starting; echo ready; echo one; sleep 0.3; for i in $(seq 2 2000); do echo line$i; done';
+    const child = await spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    for await (const line of child.lines()) if (line === 'ready') break;
+    expect(child.stdout.destroyed).toBe(false);
+    const rest: string[] = [];
+    for await (const line of child.lines()) rest.push(line);
+    expect(rest).toEqual(['one', ...Array.from({ length: 1999 }, (_, i) => `line${i + 2}`)]);
+    expect((await child.finished()).status).toEqual({ kind: 'exited', code: 0 });
+    // Left early and never read again: finished() reads the rest, and the child ends normally.
+    const again = await spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    for await (const line of again.lines()) if (line === 'ready') break;
+    expect((await again.finished()).status).toEqual({ kind: 'exited', code: 0 });
+    expect(openFds()).toEqual(before);
+  });
+
+  it('child.lines() joins a line whose bytes and characters arrive in several writes, and decodes other encodings', async () => {
+    // 'é' is c3 a9 in UTF-8: its two bytes come in two writes, as does a line's '\r\n'.
+    const split = await spawn('sh', ['-c', "printf 'caf\\303'; sleep 0.1; printf '\\251 au lait\\r'; sleep 0.1; printf '\\nend'"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const seen: string[] = [];
+    for await (const line of split.lines()) seen.push(line);
+    expect(seen).toEqual(['café au lait', 'end']);
+    await split.finished();
+    const wide = await spawn('printf', ['a\\000\\n\\000b\\000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const wideLines: string[] = [];
+    for await (const line of wide.lines('stdout', 'utf16le')) wideLines.push(line);
+    expect(wideLines).toEqual(['a', 'b']);
+    await wide.finished();
   });
 
   it('child.lines() refuses an output other than stdout or stderr (it read stdout), and an unknown encoding', async () => {
@@ -350,6 +382,24 @@ describe('runSync()', () => {
     expect(runSync('true')).toMatchObject({ timedOut: false, killedBy: null, forced: false });
     expect(zombieChildren()).toEqual([]);
   });
+
+  it('maxBuffer: Infinity keeps everything (as child_process takes it); anything but an integer from 0 is refused before a spawn', async () => {
+    const before = openFds();
+    const big = 3 * MB;
+    expect((await run('head', ['-c', String(big), '/dev/zero'], { maxBuffer: Infinity, encoding: 'buffer' })).stdout.length).toBe(big);
+    expect(runSync('head', ['-c', String(big), '/dev/zero'], { maxBuffer: Infinity, encoding: 'buffer' }).stdout.length).toBe(big);
+    expect((await pipeline([['head', ['-c', String(big), '/dev/zero']], ['cat']], { maxBuffer: Infinity, encoding: 'buffer' })).stdout.length).toBe(big);
+    const marker = path.join(tmp, 'max-buffer-refused');
+    for (const [maxBuffer, code] of [[-1, 'ERR_OUT_OF_RANGE'], [1.5, 'ERR_OUT_OF_RANGE'], [-Infinity, 'ERR_OUT_OF_RANGE'], [NaN, 'ERR_OUT_OF_RANGE'], ['1', 'ERR_INVALID_ARG_TYPE']] as const) {
+      const options = { maxBuffer: maxBuffer as number };
+      await expect(run('touch', [marker], options)).rejects.toMatchObject({ code, message: expect.stringContaining('options.maxBuffer') as string });
+      expect(() => runSync('touch', [marker], options)).toThrow(expect.objectContaining({ code }));
+      await expect(pipeline([['touch', [marker]]], options)).rejects.toMatchObject({ code });
+    }
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 60_000);
 
   it('a timed-out child that ignores killSignal gets SIGKILL after forceKillAfter (it cannot block runSync)', () => {
     const before = openFds();

@@ -154,6 +154,9 @@ export class ChildProcess implements AsyncDisposable {
 
   /**
    * The lines of a piped output as they arrive, as an async iterator (each without its '\n').
+   * Leaving the loop early (`break`) leaves the stream open for the next reader, with what was
+   * read but not yet made into lines put back (UTF-8, ASCII, latin1; other encodings destroy
+   * it): the child writes on. Read the rest or call `finished()`, or it blocks once the pipe is full.
    *
    * @param from - 'stdout' (default) or 'stderr'
    * @param encoding - how bytes are decoded (default 'utf8')

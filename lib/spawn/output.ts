@@ -282,11 +282,55 @@ export function closed(stream: ChildStream): Promise<void> {
   });
 }
 
+// Encodings in which the byte 0x0A is always '\n' and never part of another character: their
+// lines are cut in bytes, so that a reader leaving early can give back what it has not used.
+const BYTE_NEWLINE = new Set(['utf8', 'utf-8', 'ascii', 'latin1', 'binary']);
+
+/** A line's bytes as text, without a final '\r'. */
+function lineText(bytes: Buffer, encoding: BufferEncoding): string {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+  return bytes.toString(encoding, 0, end);
+}
+
 /**
  * @internal Lines of a readable stream as they arrive (an async iterator). Each line without its
- * '\n' (and a final '\r'); the last one even without a newline.
+ * '\n' (and a final '\r'); the last one even without a newline. A loop that leaves early
+ * (`break`) leaves the stream open, with the bytes it had not made into lines put back at its
+ * front, for the next reader (as a Python loop over `proc.stdout` does); other encodings than
+ * UTF-8, ASCII and latin1 destroy it then, as Node's stream iterator does.
  */
 export async function* readLines(stream: Readable, encoding: BufferEncoding = 'utf8'): AsyncGenerator<string, void, undefined> {
+  if (!BYTE_NEWLINE.has(encoding.toLowerCase())) return yield* decodedLines(stream, encoding);
+  let rest: Buffer[] = []; // the bytes after the last newline, in the order they came
+  let ended = false;
+  try {
+    for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer | string>) {
+      let bytes = typeof chunk === 'string' ? Buffer.from(chunk, stream.readableEncoding ?? 'utf8') : chunk;
+      rest.push(bytes);
+      let newline = bytes.indexOf(0x0a);
+      while (newline !== -1) {
+        rest.pop();
+        const line = rest.length === 0 ? bytes.subarray(0, newline) : Buffer.concat([...rest, bytes.subarray(0, newline)]);
+        bytes = bytes.subarray(newline + 1);
+        rest = bytes.length > 0 ? [bytes] : [];
+        yield lineText(line, encoding);
+        newline = bytes.indexOf(0x0a);
+      }
+    }
+    ended = true;
+    if (rest.length > 0) yield lineText(Buffer.concat(rest), encoding);
+  } finally {
+    if (!ended && !stream.destroyed) {
+      if (rest.length > 0 && !stream.readableEnded) stream.unshift(Buffer.concat(rest));
+      // Node lets go of the iterator's 'readable' listener a tick later; after that the stream
+      // counts as unread again, so that finished() drains what nobody reads.
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+    }
+  }
+}
+
+/** Lines of an encoding whose characters may contain the byte 0x0A (UTF-16, base64, hex). */
+async function* decodedLines(stream: Readable, encoding: BufferEncoding): AsyncGenerator<string, void, undefined> {
   const decoder = new StringDecoder(encoding);
   let pending = '';
   for await (const chunk of stream as AsyncIterable<Buffer>) {
