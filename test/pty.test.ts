@@ -244,6 +244,19 @@ describe('spawn with pty', () => {
     expect(openFds()).toEqual(before);
   });
 
+  it('leaks no fd of the pty when its containment cannot be had', async () => {
+    // A plain directory is not a cgroup v2 directory: the containment is refused after the pty
+    // was opened, on any machine.
+    const dir = fs.mkdtempSync('/tmp/posix-process-not-a-cgroup-');
+    try {
+      const before = openFds();
+      await expect(spawn('/bin/true', [], { pty: true, contain: 'cgroup', cgroup: dir })).rejects.toMatchObject({ code: 'ERR_CONTAINMENT_UNAVAILABLE' });
+      expect(openFds()).toEqual(before);
+    } finally {
+      fs.rmdirSync(dir);
+    }
+  });
+
   it('refuses the options that the pty replaces', async () => {
     const before = openFds();
     for (const options of [{ stdio: 'pipe' }, { setsid: true }, { pgid: 0 }, { setctty: 0 }, { foreground: true }, { noctty: true }] as const) {
