@@ -334,6 +334,16 @@ describe('spawn: options', () => {
     }
   });
 
+  it('fds keys are child fd numbers in decimal: another spelling of one (03, 0x3, 3.0) is refused, nothing opened', async () => {
+    const before = openFds();
+    for (const key of ['03', '0x3', '3.0', ' 3', '3e0', '+3']) {
+      // Each beside a plain 3: both name child fd 3, and both 'pipe' made two socket pairs for it.
+      await expect(spawn('/bin/true', [], { fds: { 3: 'pipe', [key]: 'pipe' } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('setsid starts a session; pgid 0 leads a new group and pgid N joins one', async () => {
     const session = await spawn('sleep', ['30'], { setsid: true });
     expect([statField(session.pid, 5), statField(session.pid, 6)]).toEqual([String(session.pid), String(session.pid)]);
