@@ -20,7 +20,7 @@ import { nextStop, type OpenedPty } from './terminal';
 import { endNow, PipeReader } from './pipe-reader';
 import type { Containment, TreeAccounting } from './contain';
 import { DEFAULT_POLICY, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
-import { validateInteger } from '../validate';
+import { readOptions, validateInteger, validating } from '../validate';
 
 const noSettler = (): void => {};
 /** @internal The library's own stop of a child (`timeout`, `signal`, `maxBuffer`): killSignal, then SIGKILL. */
@@ -255,7 +255,7 @@ export class ChildProcess implements AsyncDisposable {
    * @param options - `forceAfter`: milliseconds of grace before SIGKILL
    * @returns a Promise that resolves once no process of the tree is left
    * @throws Error `ERR_NOT_CONTAINED` for a child spawned without `contain`; TypeError /
-   *   RangeError for a bad signal or `forceAfter`
+   *   RangeError for a bad signal, `options` or `forceAfter`
    * @see docs/containment.md; cgroups(7) (`cgroup.kill`), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
    * @example
    * ```ts
@@ -266,7 +266,8 @@ export class ChildProcess implements AsyncDisposable {
   killTree(signal: Signal = 'SIGTERM', options: KillTreeOptions = {}): Promise<void> {
     try {
       const signo = signalNumber(signal, 'signal');
-      const forceAfter = options.forceAfter === undefined ? false : validateInteger(options.forceAfter, 'options.forceAfter', 0, 2 ** 31 - 1);
+      const { forceAfter: force } = validating('killTree', () => readOptions<KillTreeOptions>(options, ['forceAfter']));
+      const forceAfter = force === undefined ? false : validateInteger(force, 'options.forceAfter', 0, 2 ** 31 - 1);
       if (this.#stop.policy.container === null) throw notContained('killTree');
       return this.#stop.killTree(signo, forceAfter);
     } catch (error) {
