@@ -453,6 +453,22 @@ describe('spawn: options', () => {
     expect((await child.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
+
+  it("unref() lets the event loop end with a timeout pending too: the timeout's timer follows unref and ref", async () => {
+    // The timers that keep this event loop alive, counted between synchronous calls only.
+    const refTimers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const child = await spawn('sleep', ['30'], { timeout: 600_000 });
+    try {
+      const withTimeout = refTimers();
+      child.unref();
+      expect(refTimers()).toBe(withTimeout - 1);
+      child.ref();
+      expect(refTimers()).toBe(withTimeout);
+    } finally {
+      child.kill('SIGKILL');
+      await child.wait();
+    }
+  });
 });
 
 describe('spawn: PATH search in the child environment', () => {

@@ -29,6 +29,8 @@ export const stopFor = Symbol('stopFor');
 export const treeEnded = Symbol('treeEnded');
 /** @internal See ChildProcess[endReason]. */
 export const endReason = Symbol('endReason');
+/** @internal See ChildProcess[followRef]. */
+const followRef = Symbol('followRef');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 
 // Only this module may construct a ChildProcess: its constructor adopts the fd it is given as
@@ -72,6 +74,8 @@ export class ChildProcess implements AsyncDisposable {
   // already belong to another file.
   #pidfdOpen = true;
   readonly #exited: Promise<ChildResult>;
+  // The `timeout` timer (Deadline), which unref()/ref() treat like the wait.
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Not for use: only `spawn` makes a ChildProcess (the key is private to this module).
@@ -174,18 +178,25 @@ export class ChildProcess implements AsyncDisposable {
   }
 
   /**
-   * Lets the event loop end while the child runs: neither its wait nor its streams keep the
-   * process alive (as child_process's `unref()`).
+   * Lets the event loop end while the child runs: neither its wait, its streams nor its
+   * `timeout` keep the process alive (as child_process's `unref()`).
    */
   unref(): void {
     binding.pidfdWaitRef(this.#waitId, false);
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.unref();
+    this.#timer?.unref();
   }
 
   /** Undoes `unref()`: the running child keeps the event loop alive again. */
   ref(): void {
     binding.pidfdWaitRef(this.#waitId, true);
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.ref();
+    this.#timer?.ref();
+  }
+
+  /** @internal The `timeout` timer of this child, which unref() and ref() then follow. */
+  [followRef](timer: ReturnType<typeof setTimeout>): void {
+    this.#timer = timer;
   }
 
   /**
@@ -470,6 +481,8 @@ export class Deadline {
 
   adopt(child: ChildProcess): void {
     this.child = child;
+    // An unref()'d child must not be kept, and then killed, by its timeout alone.
+    if (this.timer !== undefined) child[followRef](this.timer);
     if (this.fired !== undefined) stopQuietly(child, this.fired);
     // A contained tree can outlive its leader: the watch lasts until all of it has ended.
     void child[treeEnded]().finally(() => this.stop());
