@@ -317,9 +317,16 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
   }
 
   const terminal = terminalRequest(options, request);
-  // Opened last but for the pipes: fdLayout cannot fail with the slave's fd as stdio.
+  // Opened last but for the pipes, which can still fail (EMFILE): the pty is then closed too.
   const pty = openTerminal(terminal);
-  const { fds, parentEnds, childEnds } = fdLayout(pty === undefined ? options.stdio : pty.slave, extra);
+  let layout: FdLayout;
+  try {
+    layout = fdLayout(pty === undefined ? options.stdio : pty.slave, extra);
+  } catch (error) {
+    if (pty !== undefined) closeAll([pty.master, pty.slave]);
+    throw error;
+  }
+  const { fds, parentEnds, childEnds } = layout;
   request.fds = fds;
   const prepared: PreparedSpawn = { request, parentEnds, childEnds: pty === undefined ? childEnds : [...childEnds, pty.slave], file: program };
   if (pty !== undefined) prepared.pty = pty;
