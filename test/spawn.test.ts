@@ -723,6 +723,27 @@ describe('spawn: the direct clone and the spawning thread', () => {
   });
 });
 
+describe('spawn: a timeout or an abort after the child failed on its own', () => {
+  it("rejects with the step's own error (ENOENT), not ETIMEDOUT or an AbortError", () => {
+    // This thread stays busy, so no exec notice is read, until both children have failed their
+    // exec and are zombies; then the abort, and the due timer, come before the notices.
+    const before = new Set(childPids());
+    const controller = new AbortController();
+    const aborted = spawn('/nonexistent/program', [], { signal: controller.signal });
+    const timedOut = spawn('/nonexistent/program', [], { timeout: 1 });
+    const failed = (): number[] => childPids().filter((pid) => !before.has(pid) && processState(pid) === 'Z');
+    const sleep = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; failed().length < 2 && waited < 20_000; waited += 5) Atomics.wait(sleep, 0, 0, 5);
+    expect(failed()).toHaveLength(2);
+    controller.abort();
+    return (async () => {
+      const enoent = { status: 'rejected', reason: { code: 'ENOENT', syscall: 'execve', step: 'exec' } };
+      expect(await Promise.allSettled([aborted, timedOut])).toMatchObject([enoent, enoent]);
+      expect(zombieChildren()).toEqual([]);
+    })();
+  });
+});
+
 describe('spawn: a child stuck before its exec', () => {
   // Its stdin is a FIFO that nobody opens for writing: the child blocks in open(2), before its
   // exec, for as long as the test likes. The program would create `marker` if it ever ran.

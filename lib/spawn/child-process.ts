@@ -416,7 +416,10 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       deadline?.stop();
       this.policy.container?.abandon();
       closeAll(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
-      this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
+      // A step that failed on its own (errno set) had ended the spawn before the cancel, which
+      // found only its exiting child: its error is the outcome, not ETIMEDOUT or an AbortError.
+      const failedItself = !('pid' in result) && result.errno !== -1;
+      this.reject(deadline?.cancelled === true && !failedItself ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map(streamFor);
@@ -445,7 +448,8 @@ function stopQuietly(child: ChildProcess, reason: KillReason): void {
 /**
  * @internal `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
  * it: native code drops it from the queue, or kills its child before its exec (SIGKILL) and reaps
- * it, and the spawn rejects naming the step the child was in. After the result they send
+ * it, and the spawn rejects naming the step the child was in (or with the error of a step it had
+ * already failed on its own). After the result they send
  * `killSignal` to the child (its tree when contained), then SIGKILL after `forceKillAfter`, once
  * (at once if they fired while the result was on its way); the
  * watch ends when the child is reaped.
