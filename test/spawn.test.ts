@@ -447,6 +447,25 @@ describe('spawn: options', () => {
     await expect(spawn('sleep', ['30'], { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
+  it('a signal aborted while spawn() reads its options cancels the spawn: the program never runs', async () => {
+    const marker = path.join(tmp, 'aborted-during-call.ran');
+    const controller = new AbortController();
+    // A getter of the env, read by spawn() after its check of signal.aborted.
+    const env = {
+      get X(): string {
+        controller.abort();
+        return '1';
+      },
+    };
+    const outcome = await spawn('touch', [marker], { signal: controller.signal, env }).then(
+      async (child) => (await child.wait()).status,
+      (reason: unknown) => reason,
+    );
+    expect(outcome).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('timeout sends killSignal', async () => {
     const started = Date.now();
     const child = await spawn('sleep', ['30'], { timeout: 100, killSignal: 'SIGKILL' });

@@ -470,7 +470,9 @@ export class Deadline {
     this.onAbort = () => this.fire('abort');
     // 0 means no timeout, as in child_process.
     this.timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(() => this.fire('timeout'), timeout);
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    // Aborted since spawn() checked it (by a getter of its options): no 'abort' event will come.
+    if (signal?.aborted === true) this.fire('abort');
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   private fire(reason: 'timeout' | 'abort'): void {
