@@ -96,19 +96,6 @@ size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Arr
   return done.size();
 }
 
-namespace {
-
-// Whether JavaScript can still run in `env`: a property read fails once a worker is terminating
-// (N-API checks that first for every call that may run JavaScript).
-bool CanRunJavaScript(napi_env env) {
-  napi_value global;
-  napi_value value;
-  return napi_get_global(env, &global) == napi_ok &&
-         napi_get_named_property(env, global, "undefined", &value) == napi_ok;
-}
-
-}  // namespace
-
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   Napi::Env env = spawner->dispatcher.Env();
@@ -121,21 +108,11 @@ void OnJobsDone(uv_async_t* handle) {
     Napi::Float64Array results;
     size_t count = TakeResults(env, spawner, true, &results);
     if (count == 0) return;
-    // napi_make_callback itself: a worker that an uncaught error in this very callback (an
-    // unhandled rejection of the spawn) starts terminating fails it, and node-addon-api would then
-    // abort the process making an Error in an environment that can no longer have one.
+    // Raw N-API: a worker that an uncaught error in this very callback (an unhandled rejection
+    // of the spawn) starts terminating fails it, and an exception left pending (a promise job or
+    // a nextTick that threw after the dispatcher) would fail the next wait's callback.
     napi_value argv[] = {results, Napi::Number::New(env, static_cast<double>(count))};
-    napi_value ignored;
-    napi_status status = napi_make_callback(env, *spawner->async_context, env.Global(),
-                                            spawner->dispatcher.Value(), 2, argv, &ignored);
-    // An exception left pending here (thrown by a promise job or a nextTick that ran after the
-    // dispatcher) would fail every later N-API call, the next wait's callback included.
-    napi_value exception;
-    napi_valuetype type = napi_undefined;
-    if (status != napi_ok && napi_get_and_clear_last_exception(env, &exception) == napi_ok &&
-        napi_typeof(env, exception, &type) == napi_ok && type != napi_undefined) {
-      napi_fatal_exception(env, exception);
-    }
+    MakeCallbackReporting(env, *spawner->async_context, spawner->dispatcher.Value(), 2, argv);
   } catch (const Napi::Error& error) {
     // The dispatcher only settles promises: anything it throws is a bug that must surface as an
     // uncaught exception (in a terminating worker, this does nothing).

@@ -272,9 +272,10 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
   Napi::Env env = waiter->callback.Env();
   Napi::FunctionReference callback = std::move(waiter->callback);
   DropWaiter(state, waiter);
-  // Every N-API call after the handle scope inside the try: while a worker is being terminated
-  // they fail and throw.
   Napi::HandleScope scope(env);
+  // A worker that an earlier callback of this batch made exit (process.exit() in a promise job)
+  // can run no JavaScript: node-addon-api would abort the process making an Error there.
+  if (!CanRunJavaScript(env)) return;
   try {
     napi_value error;
     napi_value record;
@@ -293,7 +294,8 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
       FillSiginfo(async_record.Data(), *siginfo, *usage);
       record = async_record;
     }
-    callback.MakeCallback(env.Global(), {error, record}, *state->async_context);
+    napi_value argv[] = {error, record};
+    MakeCallbackReporting(env, *state->async_context, callback.Value(), 2, argv);
   } catch (const Napi::Error& error) {
     // The facade's callback only settles a promise; anything thrown here is a bug in it and
     // must surface as an uncaught exception, not be swallowed (in a terminating worker, this

@@ -1069,6 +1069,29 @@ describe('spawns finishing while a worker ends', () => {
   });
 });
 
+describe('waits finishing while a worker exits', () => {
+  it('a worker that exits from a wait() continuation while its other children end does not abort the process', () => {
+    // The first wait to resolve calls process.exit(): the waits of its siblings, ending in the
+    // same moment, find an environment that can no longer run JavaScript.
+    const script = `
+      const { Worker } = require('worker_threads');
+      const body = "const p = require('./dist/index.js');" +
+        "Promise.all(Array.from({ length: 8 }, () => p.spawn('sleep', ['0.2']))).then((children) => {" +
+        "  for (const child of children) child.wait().then(() => process.exit(0));" +
+        "});";
+      (async () => {
+        for (let round = 0; round < 3; round++) {
+          const worker = new Worker(body, { eval: true });
+          console.log('worker exit', await new Promise((resolve) => worker.once('exit', resolve)));
+        }
+      })();`;
+    const result = runNode(script, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect([result.status, result.signal]).toEqual([0, null]);
+    expect(result.stdout).toBe('worker exit 0\n'.repeat(3));
+  });
+});
+
 describe('daemon at the end of a worker', () => {
   it('terminate() ends a daemon stuck before exec, and its intermediate child', () => {
     const fifo = path.join(tmp, 'fifo-daemon');
