@@ -29,6 +29,7 @@
 #include "util/error.h"
 #include "util/fds.h"
 #include "util/raw_syscall.h"
+#include "wait.h"
 
 namespace posix_process::spawn {
 
@@ -48,8 +49,11 @@ constexpr size_t kSharedResults = 64;
 // -1), or dead before its exec, `signal` the signal that ended it (0 if none). Plain numbers,
 // because setting properties on an object per spawn from C++ cost more than the rest of this
 // hand-over. The array is the reused one when `reuse` allows and the batch fits (the caller
-// passes the count along), else a new one of the exact size. Returns the number of results.
-size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out) {
+// passes the count along), else a new one of the exact size. With `handed`, the pidfds of the
+// children that exec'd are handed over (wait::HandOverPidfd) and listed there. Returns the number
+// of results.
+size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out,
+                   std::vector<int>* handed) {
   // The array first, so that nothing can throw once jobs are taken (a throw then would lose
   // their pidfds and leave their children unreaped). Jobs are only ever added meanwhile.
   size_t count;
@@ -78,6 +82,10 @@ size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Arr
     result[kId] = job.id;
     result[kPid] = job.pid;
     result[kPidfd] = job.pidfd;
+    if (handed != nullptr && job.pidfd >= 0) {  // only a child that exec'd still has its pidfd
+      wait::HandOverPidfd(job.pidfd);
+      handed->push_back(job.pidfd);
+    }
     // A failed clone has no step of the child: kNone, which is named "clone".
     if (job.clone_error != 0) {
       result[kErrno] = job.clone_error;
@@ -104,9 +112,10 @@ void OnJobsDone(uv_async_t* handle) {
   // no longer run: the jobs then stay for StopSpawner, which closes their pidfds. Taken here,
   // they would be freed with their pidfds open once MakeCallback failed.
   if (!CanRunJavaScript(env)) return;
+  std::vector<int> handed;
   try {
     Napi::Float64Array results;
-    size_t count = TakeResults(env, spawner, true, &results);
+    size_t count = TakeResults(env, spawner, true, &results, &handed);
     if (count == 0) return;
     // Raw N-API: a worker that an uncaught error in this very callback (an unhandled rejection
     // of the spawn) starts terminating fails it, and an exception left pending (a promise job or
@@ -118,6 +127,9 @@ void OnJobsDone(uv_async_t* handle) {
     // uncaught exception (in a terminating worker, this does nothing).
     napi_fatal_exception(env, error.Value());
   }
+  // Every handle is made during the call: a pidfd none took over (the worker exiting half-way
+  // through, a spawn without a handle) would stay open for good.
+  wait::CloseUnclaimedPidfds(handed);
 }
 
 namespace {

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "util/arguments.h"
@@ -236,10 +237,17 @@ void ForgetWaitState(WaitState* state) {
   live_states.erase(std::find(live_states.begin(), live_states.end(), state));
 }
 
+// See HandOverPidfd: numbers of open pidfds, so that one process-wide set serves every
+// environment.
+std::mutex handed_over_mutex;
+std::unordered_set<int> handed_over;  // guarded by handed_over_mutex
+
 void BeforeFork() {
   live_states_mutex.lock();
+  handed_over_mutex.lock();
 }
 void AfterForkInParent() {
+  handed_over_mutex.unlock();
   live_states_mutex.unlock();
 }
 // System calls only: this also runs in children that go on to exec (another addon's fork).
@@ -249,6 +257,7 @@ void AfterForkInChild() {
       state->shares_parent_set = true;  // never touched again in this process
     }
   }
+  handed_over_mutex.unlock();
   live_states_mutex.unlock();
 }
 
@@ -404,6 +413,11 @@ Napi::Value PidfdWaitAdopt(const Napi::CallbackInfo& info) {
   pid_t pid = Int32Argument(info, 1, "pid");
   if (pidfd < 0 || pid <= 0) throw Napi::RangeError::New(env, "pidfd and pid must be positive");
   if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
+  {
+    // Ours from here on, even if the wait cannot start (StartWaiter closes it then).
+    std::lock_guard<std::mutex> lock(handed_over_mutex);
+    handed_over.erase(pidfd);
+  }
   return Napi::Number::New(env, StartWaiter(env, state, pid, pidfd, info[2].As<Napi::Function>()));
 }
 
@@ -505,6 +519,18 @@ Napi::Object Constants(Napi::Env env) {
 }
 
 }  // namespace
+
+void HandOverPidfd(int pidfd) {
+  std::lock_guard<std::mutex> lock(handed_over_mutex);
+  handed_over.insert(pidfd);
+}
+
+void CloseUnclaimedPidfds(const std::vector<int>& pidfds) {
+  std::lock_guard<std::mutex> lock(handed_over_mutex);
+  for (int pidfd : pidfds) {
+    if (handed_over.erase(pidfd) != 0) ::close(pidfd);
+  }
+}
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   auto* state = new WaitState();

@@ -1069,6 +1069,33 @@ describe('spawns finishing while a worker ends', () => {
   });
 });
 
+describe('spawns delivered while a worker exits', () => {
+  it('leave no pidfd behind: those the handle did not take over are closed', () => {
+    // The worker stays busy until its 8 children have exec'd, so that they reach it in one
+    // delivery; the first handle's resolution reads 'then', whose getter makes the worker exit
+    // there, before the 7 others have been taken over.
+    const script = `
+      const { Worker } = require('worker_threads');
+      const fs = require('fs');
+      const pidfds = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd).includes('pidfd'); } catch { return false; } }).length;
+      const body = "const p = require('./dist/index.js');" +
+        "Object.defineProperty(p.ChildProcess.prototype, 'then', { get() { process.exit(0); } });" +
+        "for (let i = 0; i < 8; i++) p.spawn('true');" +
+        "const end = Date.now() + 300; while (Date.now() < end) {}";
+      const before = pidfds();
+      (async () => {
+        for (let round = 0; round < 3; round++) {
+          const worker = new Worker(body, { eval: true });
+          await new Promise((resolve) => worker.once('exit', resolve));
+        }
+        console.log(pidfds() - before);
+      })();`;
+    const result = runNode(script, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('0\n');
+  });
+});
+
 describe('waits finishing while a worker exits', () => {
   it('a worker that exits from a wait() continuation while its other children end does not abort the process', () => {
     // The first wait to resolve calls process.exit(): the waits of its siblings, ending in the
