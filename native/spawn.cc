@@ -29,6 +29,7 @@
 #include "util/error.h"
 #include "util/fds.h"
 #include "util/raw_syscall.h"
+#include "wait.h"
 
 namespace posix_process::spawn {
 
@@ -48,8 +49,11 @@ constexpr size_t kSharedResults = 64;
 // -1), or dead before its exec, `signal` the signal that ended it (0 if none). Plain numbers,
 // because setting properties on an object per spawn from C++ cost more than the rest of this
 // hand-over. The array is the reused one when `reuse` allows and the batch fits (the caller
-// passes the count along), else a new one of the exact size. Returns the number of results.
-size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out) {
+// passes the count along), else a new one of the exact size. With `handed`, the pidfds of the
+// children that exec'd are handed over (wait::HandOverPidfd) and listed there. Returns the number
+// of results.
+size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out,
+                   std::vector<int>* handed) {
   // The array first, so that nothing can throw once jobs are taken (a throw then would lose
   // their pidfds and leave their children unreaped). Jobs are only ever added meanwhile.
   size_t count;
@@ -78,6 +82,10 @@ size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Arr
     result[kId] = job.id;
     result[kPid] = job.pid;
     result[kPidfd] = job.pidfd;
+    if (handed != nullptr && job.pidfd >= 0) {  // only a child that exec'd still has its pidfd
+      wait::HandOverPidfd(job.pidfd);
+      handed->push_back(job.pidfd);
+    }
     // A failed clone has no step of the child: kNone, which is named "clone".
     if (job.clone_error != 0) {
       result[kErrno] = job.clone_error;
@@ -96,19 +104,6 @@ size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Arr
   return done.size();
 }
 
-namespace {
-
-// Whether JavaScript can still run in `env`: a property read fails once a worker is terminating
-// (N-API checks that first for every call that may run JavaScript).
-bool CanRunJavaScript(napi_env env) {
-  napi_value global;
-  napi_value value;
-  return napi_get_global(env, &global) == napi_ok &&
-         napi_get_named_property(env, global, "undefined", &value) == napi_ok;
-}
-
-}  // namespace
-
 void OnJobsDone(uv_async_t* handle) {
   auto* spawner = static_cast<Spawner*>(handle->data);
   Napi::Env env = spawner->dispatcher.Env();
@@ -117,30 +112,24 @@ void OnJobsDone(uv_async_t* handle) {
   // no longer run: the jobs then stay for StopSpawner, which closes their pidfds. Taken here,
   // they would be freed with their pidfds open once MakeCallback failed.
   if (!CanRunJavaScript(env)) return;
+  std::vector<int> handed;
   try {
     Napi::Float64Array results;
-    size_t count = TakeResults(env, spawner, true, &results);
+    size_t count = TakeResults(env, spawner, true, &results, &handed);
     if (count == 0) return;
-    // napi_make_callback itself: a worker that an uncaught error in this very callback (an
-    // unhandled rejection of the spawn) starts terminating fails it, and node-addon-api would then
-    // abort the process making an Error in an environment that can no longer have one.
+    // Raw N-API: a worker that an uncaught error in this very callback (an unhandled rejection
+    // of the spawn) starts terminating fails it, and an exception left pending (a promise job or
+    // a nextTick that threw after the dispatcher) would fail the next wait's callback.
     napi_value argv[] = {results, Napi::Number::New(env, static_cast<double>(count))};
-    napi_value ignored;
-    napi_status status = napi_make_callback(env, *spawner->async_context, env.Global(),
-                                            spawner->dispatcher.Value(), 2, argv, &ignored);
-    // An exception left pending here (thrown by a promise job or a nextTick that ran after the
-    // dispatcher) would fail every later N-API call, the next wait's callback included.
-    napi_value exception;
-    napi_valuetype type = napi_undefined;
-    if (status != napi_ok && napi_get_and_clear_last_exception(env, &exception) == napi_ok &&
-        napi_typeof(env, exception, &type) == napi_ok && type != napi_undefined) {
-      napi_fatal_exception(env, exception);
-    }
+    MakeCallbackReporting(env, *spawner->async_context, spawner->dispatcher.Value(), 2, argv);
   } catch (const Napi::Error& error) {
     // The dispatcher only settles promises: anything it throws is a bug that must surface as an
     // uncaught exception (in a terminating worker, this does nothing).
     napi_fatal_exception(env, error.Value());
   }
+  // Every handle is made during the call: a pidfd none took over (the worker exiting half-way
+  // through, a spawn without a handle) would stay open for good.
+  wait::CloseUnclaimedPidfds(handed);
 }
 
 namespace {

@@ -163,7 +163,8 @@ Napi::Value SpawnAfterFork(const Napi::CallbackInfo& info);
 void StopSpawner(napi_async_cleanup_hook_handle handle, void* data);
 
 // spawn.cc
-size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out);
+size_t TakeResults(Napi::Env env, Spawner* spawner, bool reuse, Napi::Float64Array* out,
+                   std::vector<int>* handed = nullptr);
 void OnJobsDone(uv_async_t* handle);
 
 }  // namespace posix_process::spawn

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "util/arguments.h"
@@ -236,10 +237,17 @@ void ForgetWaitState(WaitState* state) {
   live_states.erase(std::find(live_states.begin(), live_states.end(), state));
 }
 
+// See HandOverPidfd: numbers of open pidfds, so that one process-wide set serves every
+// environment.
+std::mutex handed_over_mutex;
+std::unordered_set<int> handed_over;  // guarded by handed_over_mutex
+
 void BeforeFork() {
   live_states_mutex.lock();
+  handed_over_mutex.lock();
 }
 void AfterForkInParent() {
+  handed_over_mutex.unlock();
   live_states_mutex.unlock();
 }
 // System calls only: this also runs in children that go on to exec (another addon's fork).
@@ -249,6 +257,7 @@ void AfterForkInChild() {
       state->shares_parent_set = true;  // never touched again in this process
     }
   }
+  handed_over_mutex.unlock();
   live_states_mutex.unlock();
 }
 
@@ -272,9 +281,10 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
   Napi::Env env = waiter->callback.Env();
   Napi::FunctionReference callback = std::move(waiter->callback);
   DropWaiter(state, waiter);
-  // Every N-API call after the handle scope inside the try: while a worker is being terminated
-  // they fail and throw.
   Napi::HandleScope scope(env);
+  // A worker that an earlier callback of this batch made exit (process.exit() in a promise job)
+  // can run no JavaScript: node-addon-api would abort the process making an Error there.
+  if (!CanRunJavaScript(env)) return;
   try {
     napi_value error;
     napi_value record;
@@ -293,7 +303,8 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
       FillSiginfo(async_record.Data(), *siginfo, *usage);
       record = async_record;
     }
-    callback.MakeCallback(env.Global(), {error, record}, *state->async_context);
+    napi_value argv[] = {error, record};
+    MakeCallbackReporting(env, *state->async_context, callback.Value(), 2, argv);
   } catch (const Napi::Error& error) {
     // The facade's callback only settles a promise; anything thrown here is a bug in it and
     // must surface as an uncaught exception, not be swallowed (in a terminating worker, this
@@ -402,6 +413,11 @@ Napi::Value PidfdWaitAdopt(const Napi::CallbackInfo& info) {
   pid_t pid = Int32Argument(info, 1, "pid");
   if (pidfd < 0 || pid <= 0) throw Napi::RangeError::New(env, "pidfd and pid must be positive");
   if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
+  {
+    // Ours from here on, even if the wait cannot start (StartWaiter closes it then).
+    std::lock_guard<std::mutex> lock(handed_over_mutex);
+    handed_over.erase(pidfd);
+  }
   return Napi::Number::New(env, StartWaiter(env, state, pid, pidfd, info[2].As<Napi::Function>()));
 }
 
@@ -503,6 +519,18 @@ Napi::Object Constants(Napi::Env env) {
 }
 
 }  // namespace
+
+void HandOverPidfd(int pidfd) {
+  std::lock_guard<std::mutex> lock(handed_over_mutex);
+  handed_over.insert(pidfd);
+}
+
+void CloseUnclaimedPidfds(const std::vector<int>& pidfds) {
+  std::lock_guard<std::mutex> lock(handed_over_mutex);
+  for (int pidfd : pidfds) {
+    if (handed_over.erase(pidfd) != 0) ::close(pidfd);
+  }
+}
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   auto* state = new WaitState();

@@ -3,8 +3,16 @@
 
 #include <napi.h>
 
+#include <vector>
+
 namespace posix_process::wait {
 
 void Initialize(Napi::Env env, Napi::Object exports);
+
+// The pidfds of spawns delivered to JavaScript (spawn.cc), each owned by the delivery until
+// pidfdWaitAdopt takes it over. After the delivery, CloseUnclaimedPidfds closes those of its own
+// that no wait took over: JavaScript stopped half-way (a worker exiting) would leave them open.
+void HandOverPidfd(int pidfd);
+void CloseUnclaimedPidfds(const std::vector<int>& pidfds);
 
 }  // namespace posix_process::wait

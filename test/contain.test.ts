@@ -315,6 +315,19 @@ describe('contain: errors', () => {
     expect(fdsButInotify()).toEqual(fds);
   });
 
+  it('killTree refuses options that are not an object with a coded TypeError, before anything is signalled', async () => {
+    const child = await spawn('sleep', ['100']);
+    try {
+      for (const options of [null, 5, 'x']) {
+        await expect(child.killTree('SIGKILL', options as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      }
+      expect(child.exitResult).toBe(null);
+    } finally {
+      child.kill('SIGKILL');
+      await child.wait();
+    }
+  });
+
   it('killTree and descendants need a contained child', async () => {
     const child = await spawn('sleep', ['100']);
     await expect(child.killTree()).rejects.toMatchObject({ code: 'ERR_NOT_CONTAINED' });

@@ -6,7 +6,7 @@ import { binding } from '../lib/native';
 import { prepare } from '../lib/spawn/options';
 import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
 import { terminalBinding } from '../lib/terminal-binding';
-import { openFds, rejection, statField, thrown, until, zombieChildren } from './helpers';
+import { openFds, rejection, runNode, statField, thrown, until, zombieChildren } from './helpers';
 
 /** Everything the pty says until it ends (the slave's last close). */
 function readAll(pty: Pty): Promise<string> {
@@ -242,6 +242,41 @@ describe('spawn with pty', () => {
     const error = await rejection(spawn('/nonexistent/program', [], { pty: true }));
     expect(error).toMatchObject({ code: 'ENOENT', step: 'exec' });
     expect(openFds()).toEqual(before);
+  });
+
+  it('leaks no fd of the pty when its containment cannot be had', async () => {
+    // A plain directory is not a cgroup v2 directory: the containment is refused after the pty
+    // was opened, on any machine.
+    const dir = fs.mkdtempSync('/tmp/posix-process-not-a-cgroup-');
+    try {
+      const before = openFds();
+      await expect(spawn('/bin/true', [], { pty: true, contain: 'cgroup', cgroup: dir })).rejects.toMatchObject({ code: 'ERR_CONTAINMENT_UNAVAILABLE' });
+      expect(openFds()).toEqual(before);
+    } finally {
+      fs.rmdirSync(dir);
+    }
+  });
+
+  it('leaks no fd of the pty when a pipe of fds cannot be made after it (EMFILE)', () => {
+    // In a Node of its own, whose fds are filled up to a low limit but for the pty's two.
+    const result = runNode(`
+      const fs = require('node:fs');
+      const { spawn, prlimit } = require('./dist/index.js');
+      // (readdir's own fd is listed too, and gone by the readlink.)
+      const fds = () => fs.readdirSync('/proc/self/fd').map(Number);
+      prlimit(0, 'nofile', [256, prlimit(0, 'nofile').hard]);
+      const before = fds();
+      const fill = [];
+      try { for (;;) fill.push(fs.openSync('/dev/null', 'r')); } catch {}
+      for (const fd of fill.splice(-2)) fs.closeSync(fd);
+      spawn('/bin/true', [], { pty: true, fds: { 3: 'pipe' } }).then(() => console.log('spawned'), (error) => {
+        for (const fd of fill) fs.closeSync(fd);
+        console.log(error.code, error.syscall);
+        console.log(JSON.stringify(fds().filter((fd) => !before.includes(fd)).flatMap((fd) => { try { return [fs.readlinkSync('/proc/self/fd/' + fd)]; } catch { return []; } })));
+      });
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual(['EMFILE socketpair', '[]']);
   });
 
   it('refuses the options that the pty replaces', async () => {

@@ -334,6 +334,16 @@ describe('spawn: options', () => {
     }
   });
 
+  it('fds keys are child fd numbers in decimal: another spelling of one (03, 0x3, 3.0) is refused, nothing opened', async () => {
+    const before = openFds();
+    for (const key of ['03', '0x3', '3.0', ' 3', '3e0', '+3']) {
+      // Each beside a plain 3: both name child fd 3, and both 'pipe' made two socket pairs for it.
+      await expect(spawn('/bin/true', [], { fds: { 3: 'pipe', [key]: 'pipe' } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('setsid starts a session; pgid 0 leads a new group and pgid N joins one', async () => {
     const session = await spawn('sleep', ['30'], { setsid: true });
     expect([statField(session.pid, 5), statField(session.pid, 6)]).toEqual([String(session.pid), String(session.pid)]);
@@ -437,11 +447,46 @@ describe('spawn: options', () => {
     await expect(spawn('sleep', ['30'], { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
+  it('a signal aborted while spawn() reads its options cancels the spawn: the program never runs', async () => {
+    const marker = path.join(tmp, 'aborted-during-call.ran');
+    const controller = new AbortController();
+    // A getter of the env, read by spawn() after its check of signal.aborted.
+    const env = {
+      get X(): string {
+        controller.abort();
+        return '1';
+      },
+    };
+    const outcome = await spawn('touch', [marker], { signal: controller.signal, env }).then(
+      async (child) => (await child.wait()).status,
+      (reason: unknown) => reason,
+    );
+    expect(outcome).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('timeout sends killSignal', async () => {
     const started = Date.now();
     const child = await spawn('sleep', ['30'], { timeout: 100, killSignal: 'SIGKILL' });
     expect((await child.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("unref() lets the event loop end with a timeout pending too: the timeout's timer follows unref and ref", async () => {
+    // The timers that keep this event loop alive, counted between synchronous calls only.
+    const refTimers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const child = await spawn('sleep', ['30'], { timeout: 600_000 });
+    try {
+      const withTimeout = refTimers();
+      child.unref();
+      expect(refTimers()).toBe(withTimeout - 1);
+      child.ref();
+      expect(refTimers()).toBe(withTimeout);
+    } finally {
+      child.kill('SIGKILL');
+      await child.wait();
+    }
   });
 });
 
@@ -694,6 +739,27 @@ describe('spawn: the direct clone and the spawning thread', () => {
     expect(await rejection(spawn('sleep', ['2'], { stdio: 'ignore', fds: { 3: second } }))).toMatchObject({ code: 'EBADF', syscall: 'dup2', step: 'fd 3' });
     expect(Date.now() - started).toBeLessThan(1500);
     expect(zombieChildren().filter((pid) => !children.has(pid))).toEqual([]);
+  });
+});
+
+describe('spawn: a timeout or an abort after the child failed on its own', () => {
+  it("rejects with the step's own error (ENOENT), not ETIMEDOUT or an AbortError", () => {
+    // This thread stays busy, so no exec notice is read, until both children have failed their
+    // exec and are zombies; then the abort, and the due timer, come before the notices.
+    const before = new Set(childPids());
+    const controller = new AbortController();
+    const aborted = spawn('/nonexistent/program', [], { signal: controller.signal });
+    const timedOut = spawn('/nonexistent/program', [], { timeout: 1 });
+    const failed = (): number[] => childPids().filter((pid) => !before.has(pid) && processState(pid) === 'Z');
+    const sleep = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; failed().length < 2 && waited < 20_000; waited += 5) Atomics.wait(sleep, 0, 0, 5);
+    expect(failed()).toHaveLength(2);
+    controller.abort();
+    return (async () => {
+      const enoent = { status: 'rejected', reason: { code: 'ENOENT', syscall: 'execve', step: 'exec' } };
+      expect(await Promise.allSettled([aborted, timedOut])).toMatchObject([enoent, enoent]);
+      expect(zombieChildren()).toEqual([]);
+    })();
   });
 });
 
@@ -1000,6 +1066,56 @@ describe('spawns finishing while a worker ends', () => {
     const result = runNode(script, { timeout: 20_000 });
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('0\n');
+  });
+});
+
+describe('spawns delivered while a worker exits', () => {
+  it('leave no pidfd behind: those the handle did not take over are closed', () => {
+    // The worker stays busy until its 8 children have exec'd, so that they reach it in one
+    // delivery; the first handle's resolution reads 'then', whose getter makes the worker exit
+    // there, before the 7 others have been taken over.
+    const script = `
+      const { Worker } = require('worker_threads');
+      const fs = require('fs');
+      const pidfds = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd).includes('pidfd'); } catch { return false; } }).length;
+      const body = "const p = require('./dist/index.js');" +
+        "Object.defineProperty(p.ChildProcess.prototype, 'then', { get() { process.exit(0); } });" +
+        "for (let i = 0; i < 8; i++) p.spawn('true');" +
+        "const end = Date.now() + 300; while (Date.now() < end) {}";
+      const before = pidfds();
+      (async () => {
+        for (let round = 0; round < 3; round++) {
+          const worker = new Worker(body, { eval: true });
+          await new Promise((resolve) => worker.once('exit', resolve));
+        }
+        console.log(pidfds() - before);
+      })();`;
+    const result = runNode(script, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('0\n');
+  });
+});
+
+describe('waits finishing while a worker exits', () => {
+  it('a worker that exits from a wait() continuation while its other children end does not abort the process', () => {
+    // The first wait to resolve calls process.exit(): the waits of its siblings, ending in the
+    // same moment, find an environment that can no longer run JavaScript.
+    const script = `
+      const { Worker } = require('worker_threads');
+      const body = "const p = require('./dist/index.js');" +
+        "Promise.all(Array.from({ length: 8 }, () => p.spawn('sleep', ['0.2']))).then((children) => {" +
+        "  for (const child of children) child.wait().then(() => process.exit(0));" +
+        "});";
+      (async () => {
+        for (let round = 0; round < 3; round++) {
+          const worker = new Worker(body, { eval: true });
+          console.log('worker exit', await new Promise((resolve) => worker.once('exit', resolve)));
+        }
+      })();`;
+    const result = runNode(script, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect([result.status, result.signal]).toEqual([0, null]);
+    expect(result.stdout).toBe('worker exit 0\n'.repeat(3));
   });
 });
 

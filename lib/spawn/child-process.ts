@@ -20,7 +20,7 @@ import { nextStop, type OpenedPty } from './terminal';
 import { endNow, PipeReader } from './pipe-reader';
 import type { Containment, TreeAccounting } from './contain';
 import { DEFAULT_POLICY, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
-import { validateInteger } from '../validate';
+import { readOptions, validateInteger, validating } from '../validate';
 
 const noSettler = (): void => {};
 /** @internal The library's own stop of a child (`timeout`, `signal`, `maxBuffer`): killSignal, then SIGKILL. */
@@ -29,6 +29,8 @@ export const stopFor = Symbol('stopFor');
 export const treeEnded = Symbol('treeEnded');
 /** @internal See ChildProcess[endReason]. */
 export const endReason = Symbol('endReason');
+/** @internal See ChildProcess[followRef]. */
+const followRef = Symbol('followRef');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
 
 // Only this module may construct a ChildProcess: its constructor adopts the fd it is given as
@@ -72,6 +74,8 @@ export class ChildProcess implements AsyncDisposable {
   // already belong to another file.
   #pidfdOpen = true;
   readonly #exited: Promise<ChildResult>;
+  // The `timeout` timer (Deadline), which unref()/ref() treat like the wait.
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Not for use: only `spawn` makes a ChildProcess (the key is private to this module).
@@ -177,18 +181,25 @@ export class ChildProcess implements AsyncDisposable {
   }
 
   /**
-   * Lets the event loop end while the child runs: neither its wait nor its streams keep the
-   * process alive (as child_process's `unref()`).
+   * Lets the event loop end while the child runs: neither its wait, its streams nor its
+   * `timeout` keep the process alive (as child_process's `unref()`).
    */
   unref(): void {
     binding.pidfdWaitRef(this.#waitId, false);
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.unref();
+    this.#timer?.unref();
   }
 
   /** Undoes `unref()`: the running child keeps the event loop alive again. */
   ref(): void {
     binding.pidfdWaitRef(this.#waitId, true);
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.ref();
+    this.#timer?.ref();
+  }
+
+  /** @internal The `timeout` timer of this child, which unref() and ref() then follow. */
+  [followRef](timer: ReturnType<typeof setTimeout>): void {
+    this.#timer = timer;
   }
 
   /**
@@ -258,7 +269,7 @@ export class ChildProcess implements AsyncDisposable {
    * @param options - `forceAfter`: milliseconds of grace before SIGKILL
    * @returns a Promise that resolves once no process of the tree is left
    * @throws Error `ERR_NOT_CONTAINED` for a child spawned without `contain`; TypeError /
-   *   RangeError for a bad signal or `forceAfter`
+   *   RangeError for a bad signal, `options` or `forceAfter`
    * @see docs/containment.md; cgroups(7) (`cgroup.kill`), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
    * @example
    * ```ts
@@ -269,7 +280,8 @@ export class ChildProcess implements AsyncDisposable {
   killTree(signal: Signal = 'SIGTERM', options: KillTreeOptions = {}): Promise<void> {
     try {
       const signo = signalNumber(signal, 'signal');
-      const forceAfter = options.forceAfter === undefined ? false : validateInteger(options.forceAfter, 'options.forceAfter', 0, 2 ** 31 - 1);
+      const { forceAfter: force } = validating('killTree', () => readOptions<KillTreeOptions>(options, ['forceAfter']));
+      const forceAfter = force === undefined ? false : validateInteger(force, 'options.forceAfter', 0, 2 ** 31 - 1);
       if (this.#stop.policy.container === null) throw notContained('killTree');
       return this.#stop.killTree(signo, forceAfter);
     } catch (error) {
@@ -407,7 +419,10 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       deadline?.stop();
       this.policy.container?.abandon();
       closeAll(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
-      this.reject(deadline?.cancelled === true ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
+      // A step that failed on its own (errno set) had ended the spawn before the cancel, which
+      // found only its exiting child: its error is the outcome, not ETIMEDOUT or an AbortError.
+      const failedItself = !('pid' in result) && result.errno !== -1;
+      this.reject(deadline?.cancelled === true && !failedItself ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
     const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map(streamFor);
@@ -436,7 +451,8 @@ function stopQuietly(child: ChildProcess, reason: KillReason): void {
 /**
  * @internal `timeout` and `signal` of one spawn, from the call on. Before the spawn's result they cancel
  * it: native code drops it from the queue, or kills its child before its exec (SIGKILL) and reaps
- * it, and the spawn rejects naming the step the child was in. After the result they send
+ * it, and the spawn rejects naming the step the child was in (or with the error of a step it had
+ * already failed on its own). After the result they send
  * `killSignal` to the child (its tree when contained), then SIGKILL after `forceKillAfter`, once
  * (at once if they fired while the result was on its way); the
  * watch ends when the child is reaped.
@@ -457,7 +473,9 @@ export class Deadline {
     this.onAbort = () => this.fire('abort');
     // 0 means no timeout, as in child_process.
     this.timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(() => this.fire('timeout'), timeout);
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    // Aborted since spawn() checked it (by a getter of its options): no 'abort' event will come.
+    if (signal?.aborted === true) this.fire('abort');
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   private fire(reason: 'timeout' | 'abort'): void {
@@ -472,6 +490,8 @@ export class Deadline {
 
   adopt(child: ChildProcess): void {
     this.child = child;
+    // An unref()'d child must not be kept, and then killed, by its timeout alone.
+    if (this.timer !== undefined) child[followRef](this.timer);
     if (this.fired !== undefined) stopQuietly(child, this.fired);
     // A contained tree can outlive its leader: the watch lasts until all of it has ended.
     void child[treeEnded]().finally(() => this.stop());

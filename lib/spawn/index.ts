@@ -92,7 +92,7 @@ export function spawn<const O extends SpawnOptions = Record<never, never>>(file:
   try {
     policy = openPolicy(stopOptions, prepared.request); // the cgroup leaf, if any, made last
   } catch (error) {
-    closeAll([...prepared.childEnds, ...prepared.parentEnds]);
+    closeAll([...prepared.childEnds, ...prepared.parentEnds, prepared.pty?.master ?? null]);
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on the containment's error
     return Promise.reject(error);
   }

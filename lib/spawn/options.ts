@@ -310,14 +310,23 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
     for (const [key, source] of Object.entries(options.fds)) {
       const target = Number(key);
       if (!Number.isInteger(target) || target < 3 || target > 65535) throw outOfRange('options.fds key', 'a child fd from 3 to 65535', key);
+      // One spelling per fd: '03' or '0x3' beside '3' would plan child fd 3 twice (a 'pipe' each, one leaked).
+      if (String(target) !== key) throw invalidArgValue('options.fds key', 'must be a child fd written in decimal, without leading zeros', key);
       extra.push(source === 'pipe' ? target : { target, source: validateInteger(source, `options.fds[${key}]`, 0, 2 ** 31 - 1) });
     }
   }
 
   const terminal = terminalRequest(options, request);
-  // Opened last but for the pipes: fdLayout cannot fail with the slave's fd as stdio.
+  // Opened last but for the pipes, which can still fail (EMFILE): the pty is then closed too.
   const pty = openTerminal(terminal);
-  const { fds, parentEnds, childEnds } = fdLayout(pty === undefined ? options.stdio : pty.slave, extra);
+  let layout: FdLayout;
+  try {
+    layout = fdLayout(pty === undefined ? options.stdio : pty.slave, extra);
+  } catch (error) {
+    if (pty !== undefined) closeAll([pty.master, pty.slave]);
+    throw error;
+  }
+  const { fds, parentEnds, childEnds } = layout;
   request.fds = fds;
   const prepared: PreparedSpawn = { request, parentEnds, childEnds: pty === undefined ? childEnds : [...childEnds, pty.slave], file: program };
   if (pty !== undefined) prepared.pty = pty;

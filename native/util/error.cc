@@ -66,4 +66,27 @@ void InitErrors(Napi::Env env, Napi::Object exports) {
   exports.Set("strerror", Napi::Function::New(env, StrErrorBinding));
 }
 
+bool CanRunJavaScript(napi_env env) {
+  napi_value global;
+  napi_value value;
+  return napi_get_global(env, &global) == napi_ok &&
+         napi_get_named_property(env, global, "undefined", &value) == napi_ok;
+}
+
+void MakeCallbackReporting(napi_env env, napi_async_context context, napi_value fn, size_t argc,
+                           const napi_value* argv) {
+  napi_value global;
+  napi_value ignored;
+  napi_status status = napi_get_global(env, &global);
+  if (status == napi_ok)
+    status = napi_make_callback(env, context, global, fn, argc, argv, &ignored);
+  // Left pending, it would fail every later N-API call of this environment.
+  napi_value exception;
+  napi_valuetype type = napi_undefined;
+  if (status != napi_ok && napi_get_and_clear_last_exception(env, &exception) == napi_ok &&
+      napi_typeof(env, exception, &type) == napi_ok && type != napi_undefined) {
+    napi_fatal_exception(env, exception);
+  }
+}
+
 }  // namespace posix_process

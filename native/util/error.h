@@ -16,4 +16,14 @@ Napi::Error SyscallError(Napi::Env env, int err, const char* syscall, const char
 // Registers `setSyscallErrorConstructor(ctor)` and `strerror(errno)` on `exports`.
 void InitErrors(Napi::Env env, Napi::Object exports);
 
+// Whether JavaScript can still run in `env`: a property read fails once a worker is terminating
+// (N-API checks that first for every call that may run JavaScript).
+bool CanRunJavaScript(napi_env env);
+
+// Calls `fn` (napi_make_callback) and reports an exception it leaves pending as uncaught, with raw
+// N-API calls only: node-addon-api would abort the process making an Error in a worker that the
+// call (a process.exit() in a promise job) started terminating, where this reports nothing.
+void MakeCallbackReporting(napi_env env, napi_async_context context, napi_value fn, size_t argc,
+                           const napi_value* argv);
+
 }  // namespace posix_process
