@@ -127,8 +127,8 @@ Napi::Value TakeBuffer(Napi::Env env, Output* output) {
 void Call(Collector* collector, EventKind kind, napi_value value) {
   Napi::Env env(collector->env);
   try {
-    collector->callback.MakeCallback(env.Global(), {Napi::Number::New(env, kind), value},
-                                     *collector->async_context);
+    napi_value argv[] = {Napi::Number::New(env, kind), value};
+    MakeCallbackReporting(env, *collector->async_context, collector->callback.Value(), 2, argv);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());
   }
@@ -139,6 +139,13 @@ void ReportDone(Collector* collector) {
   Unhook(collector);
   Napi::Env env(collector->env);
   Napi::HandleScope scope(env);
+  // In a worker that an earlier callback made exit, node-addon-api would abort the process
+  // making an Error: nothing is reported (the buffers are freed with the collector).
+  if (!CanRunJavaScript(env)) {
+    collector->callback.Reset();
+    collector->async_context.reset();
+    return;
+  }
   try {
     Napi::Array buffers = Napi::Array::New(env, collector->count);
     for (size_t i = 0; i < collector->count; i++) {
@@ -155,6 +162,7 @@ void ReportDone(Collector* collector) {
 void ReportOverflow(Collector* collector, size_t index) {
   Napi::Env env(collector->env);
   Napi::HandleScope scope(env);
+  if (!CanRunJavaScript(env)) return;  // see ReportDone
   Call(collector, kOverflow, Napi::Number::New(env, static_cast<double>(index)));
 }
 

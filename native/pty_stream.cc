@@ -105,10 +105,16 @@ template <typename MakeValue>
 bool EmitValue(Stream* stream, EventKind kind, MakeValue make_value) {
   Napi::Env env(stream->env);
   Napi::HandleScope scope(env);
+  // A worker that an earlier callback made exit can run no JavaScript, and node-addon-api would
+  // abort the process making an Error there: stop reading; the environment's cleanup closes us.
+  if (!CanRunJavaScript(env)) {
+    stream->reading = stream->writing = false;
+    UpdatePoll(stream);
+    return false;
+  }
   try {
-    napi_value value = make_value(env);
-    stream->on_event.MakeCallback(env.Global(), {Napi::Number::New(env, kind), value},
-                                  *stream->async_context);
+    napi_value argv[] = {Napi::Number::New(env, kind), make_value(env)};
+    MakeCallbackReporting(env, *stream->async_context, stream->on_event.Value(), 2, argv);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());
   }

@@ -1119,6 +1119,29 @@ describe('waits finishing while a worker exits', () => {
   });
 });
 
+describe('outputs arriving while a worker exits', () => {
+  it.each([
+    ["a child's stdout 'data'", "for (let i = 0; i < 8; i++) p.spawn('sh', ['-c', 'sleep 0.2; echo out'], { stdio: ['ignore', 'pipe', 'ignore'] }).then((child) => child.stdout.on('data', () => process.exit(0)));"],
+    ["run()'s result", "for (let i = 0; i < 8; i++) p.run('sh', ['-c', 'sleep 0.2; echo out']).then(() => process.exit(0));"],
+  ])('a worker that exits from %s while its other children write does not abort the process', (_what, body) => {
+    // The first output to arrive calls process.exit(): the outputs of its siblings, ready in the
+    // same turn of the loop, find an environment that can no longer run JavaScript.
+    const script = `
+      const { Worker } = require('worker_threads');
+      const body = ${JSON.stringify(`const p = require('./dist/index.js'); ${body}`)};
+      (async () => {
+        for (let round = 0; round < 3; round++) {
+          const worker = new Worker(body, { eval: true });
+          console.log('worker exit', await new Promise((resolve) => worker.once('exit', resolve)));
+        }
+      })();`;
+    const result = runNode(script, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect([result.status, result.signal]).toEqual([0, null]);
+    expect(result.stdout).toBe('worker exit 0\n'.repeat(3));
+  });
+});
+
 describe('daemon at the end of a worker', () => {
   it('terminate() ends a daemon stuck before exec, and its intermediate child', () => {
     const fifo = path.join(tmp, 'fifo-daemon');
