@@ -55,3 +55,26 @@ describe('an exception thrown by a job that runs right after spawn() resolves', 
     expect(JSON.parse(result.stdout)).toEqual({ status: { kind: 'exited', code: 0 }, uncaught: ['tick'] });
   });
 });
+
+describe('child.stdin once the child has ended', () => {
+  it('is destroyed when the child is reaped, as child_process does: a late write fails through its callback instead of an uncaught EPIPE', () => {
+    const result = runNode(`
+      const { spawn } = require('./dist/index.js');
+      const fs = require('fs');
+      (async () => {
+        const child = await spawn('true', [], { stdio: ['pipe', 'ignore', 'ignore'] });
+        const fd = child.stdin._handle.fd;
+        const before = fs.readlinkSync('/proc/self/fd/' + fd);
+        await child.wait();
+        await new Promise((resolve) => setImmediate(resolve));
+        let after = null;
+        try { after = fs.readlinkSync('/proc/self/fd/' + fd); } catch {}
+        const open = after === before;
+        child.stdin.write('late', (error) => console.log(JSON.stringify({ destroyed: child.stdin.destroyed, open, code: error && error.code })));
+      })();
+    `);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ destroyed: true, open: false, code: 'ERR_STREAM_DESTROYED' });
+  });
+});

@@ -51,7 +51,10 @@ export class ChildProcess implements AsyncDisposable {
   readonly pid: number;
   /** A pidfd for the child (pidfd_open(2)), valid until the child has been reaped. */
   readonly pidfd: number;
-  /** The parent's end of fd 0 when stdio[0] is 'pipe'. */
+  /**
+   * The parent's end of fd 0 when stdio[0] is 'pipe'; destroyed once the child has been reaped,
+   * as child_process does (a later write fails through its callback, not as an 'error' event).
+   */
   readonly stdin: Writable | null;
   /** The parent's end of fd 1 when stdio[1] is 'pipe'. */
   readonly stdout: Readable | null;
@@ -109,6 +112,9 @@ export class ChildProcess implements AsyncDisposable {
       this.#pidfdOpen = false;
       this.#result = result === null ? null : this.#stop.decorate(result);
       policy.container?.leaderReaped();
+      // As child_process does: a write to the stdin of a child that has ended could only fail
+      // with EPIPE, an 'error' event that ends the program when nobody listens.
+      if (this.stdin !== null && !this.stdin.destroyed) this.stdin.destroy();
     }, onStarted) as Promise<ChildResult>;
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
   }
