@@ -1096,36 +1096,14 @@ describe('spawns delivered while a worker exits', () => {
   });
 });
 
-describe('waits finishing while a worker exits', () => {
-  it('a worker that exits from a wait() continuation while its other children end does not abort the process', () => {
-    // The first wait to resolve calls process.exit(): the waits of its siblings, ending in the
-    // same moment, find an environment that can no longer run JavaScript.
-    const script = `
-      const { Worker } = require('worker_threads');
-      const body = "const p = require('./dist/index.js');" +
-        "Promise.all(Array.from({ length: 8 }, () => p.spawn('sleep', ['0.2']))).then((children) => {" +
-        "  for (const child of children) child.wait().then(() => process.exit(0));" +
-        "});";
-      (async () => {
-        for (let round = 0; round < 3; round++) {
-          const worker = new Worker(body, { eval: true });
-          console.log('worker exit', await new Promise((resolve) => worker.once('exit', resolve)));
-        }
-      })();`;
-    const result = runNode(script, { timeout: 20_000 });
-    expect(result.stderr).toBe('');
-    expect([result.status, result.signal]).toEqual([0, null]);
-    expect(result.stdout).toBe('worker exit 0\n'.repeat(3));
-  });
-});
-
-describe('outputs arriving while a worker exits', () => {
+describe('callbacks arriving while a worker exits', () => {
   it.each([
+    ['a wait() continuation', "Promise.all(Array.from({ length: 8 }, () => p.spawn('sleep', ['0.2']))).then((children) => { for (const child of children) child.wait().then(() => process.exit(0)); });"],
     ["a child's stdout 'data'", "for (let i = 0; i < 8; i++) p.spawn('sh', ['-c', 'sleep 0.2; echo out'], { stdio: ['ignore', 'pipe', 'ignore'] }).then((child) => child.stdout.on('data', () => process.exit(0)));"],
     ["run()'s result", "for (let i = 0; i < 8; i++) p.run('sh', ['-c', 'sleep 0.2; echo out']).then(() => process.exit(0));"],
-  ])('a worker that exits from %s while its other children write does not abort the process', (_what, body) => {
-    // The first output to arrive calls process.exit(): the outputs of its siblings, ready in the
-    // same turn of the loop, find an environment that can no longer run JavaScript.
+  ])('a worker that exits from %s while its other children end does not abort the process', (_what, body) => {
+    // The first callback calls process.exit(): those of its siblings, ready in the same moment,
+    // find an environment that can no longer run JavaScript.
     const script = `
       const { Worker } = require('worker_threads');
       const body = ${JSON.stringify(`const p = require('./dist/index.js'); ${body}`)};
