@@ -1,4 +1,5 @@
 // pipeline() (issue 15): stages joined by kernel pipes, with real programs.
+import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -64,7 +65,31 @@ describe('pipeline()', () => {
     stream.push('unread');
     expect((await pipeline([['true'], ['cat']], { input: stream })).status).toEqual({ kind: 'exited', code: 0 });
     await until(() => stream.listenerCount('data') === 0);
-    expect(stream.readableFlowing).toBe(false);
+    expect(stream.readableFlowing).not.toBe(true);
+  });
+
+  it('a stream input is not piped into a first stage reaped before the last stage started', async () => {
+    // The last stage's stderr is a FIFO: its open blocks it before its exec until a reader comes,
+    // while the first stage (true) exits and is reaped, its stdin destroyed with it.
+    const dir = fs.mkdtempSync('/tmp/pipeline-test-');
+    const fifo = `${dir}/stderr`;
+    child_process.execFileSync('mkfifo', [fifo]);
+    try {
+      const before = openFds();
+      const stream = new Readable({ read() {} });
+      stream.push('unread');
+      const running = pipeline([['true'], ['cat', [], { stderr: { path: fifo } }]], { input: stream });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      expect((await running).statuses).toEqual([{ kind: 'exited', code: 0 }, { kind: 'exited', code: 0 }]);
+      fs.closeSync(reader);
+      expect(stream.listenerCount('data')).toBe(0);
+      expect(stream.readableFlowing).not.toBe(true);
+      expect(openFds()).toEqual(before);
+      expect(zombieChildren()).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('moves more than a pipe buffer through every stage', async () => {

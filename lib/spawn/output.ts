@@ -268,7 +268,9 @@ export function pipeInput(input: Readable, stdin: Writable): void {
       callback();
     },
   });
-  // Once stdin has closed (the child is done with it), `input` is let go as a direct pipe would.
+  // Once stdin has closed (the child is done with it), `input` is let go as a direct pipe would;
+  // a child reaped before this call already had its stdin destroyed, and nothing is piped then.
+  if (stdin.destroyed) return;
   stdin.once('close', () => bytesOnly.destroy());
   input.pipe(bytesOnly).pipe(stdin);
 }
