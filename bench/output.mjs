@@ -7,7 +7,8 @@
 // 2. A 3-stage pipeline moving 1 GiB (`head -c 1G /dev/zero | cat | cat >/dev/null`): ours
 //    (pipeline()) against the same line run by /bin/sh -c.
 // 3. run('/bin/echo', ['hi']) collecting its output, one after another: ours, a C loop of
-//    posix_spawn + read + waitpid (bench/output_loop.c, compiled here), execa, and
+//    posix_spawn + read + waitpid (bench/output_loop.c, compiled here), the same loop doing what
+//    run() does (stdin /dev/null, stdout and stderr piped and polled), execa, and
 //    child_process.execFile; plus runSync and child_process.execFileSync.
 // Each measure alternates the subjects round by round, so that a busy machine hurts them alike.
 import { execFile, execFileSync, spawn as cpSpawn } from 'node:child_process';
@@ -122,14 +123,17 @@ const perRun = (fn) => async () => {
   for (let i = 0; i < batch; i++) await fn();
 };
 const execFileAsync = promisify(execFile);
-const cLoopTimes = [];
+const cLoopTimes = { plain: [], like: [] };
+const cLoop = (mode) => async () => {
+  cLoopTimes[mode].push(Number(execFileSync(join(build, 'output_loop'), [String(batch), ...(mode === 'like' ? ['like'] : [])], { encoding: 'utf8' })));
+};
+const likeRun = 'C, like run';
 const echoSubjects = {
   ours: perRun(async () => {
     if ((await run('/bin/echo', ['hi'])).stdout !== 'hi\n') throw new Error('run');
   }),
-  C: async () => {
-    cLoopTimes.push(Number(execFileSync(join(build, 'output_loop'), [String(batch)], { encoding: 'utf8' })));
-  },
+  C: cLoop('plain'),
+  [likeRun]: cLoop('like'),
   execa: perRun(async () => {
     if ((await execa('/bin/echo', ['hi'])).stdout !== 'hi') throw new Error('execa');
   }),
@@ -145,8 +149,13 @@ const echoSubjects = {
 };
 await perRun(() => run('/bin/echo', ['hi']))(); // warm-up
 const echoTimes = await sideBySide(echoSubjects, quick ? 3 : 7);
-echoTimes.C = cLoopTimes.map((us) => (us * batch) / 1000); // the loop's own clock, without its exec
-report("run('/bin/echo hi'), collected", 'µs', echoTimes, (ms) => (ms * 1000) / batch, 'C');
+// The loops' own clocks, without their exec.
+echoTimes.C = cLoopTimes.plain.map((us) => (us * batch) / 1000);
+echoTimes[likeRun] = cLoopTimes.like.map((us) => (us * batch) / 1000);
+const perEcho = (ms) => (ms * 1000) / batch;
+report("run('/bin/echo hi'), collected", 'µs', echoTimes, perEcho, 'C');
+// Like for like: the C loop that pipes stderr too and gives the child /dev/null, as run() does.
+report("run('/bin/echo hi'), to C like run", 'µs', { ours: echoTimes.ours, [likeRun]: echoTimes[likeRun] }, perEcho, likeRun);
 
 log('\nFigures taken on a shared, busy machine are noisy: compare ratios from one run only.');
 if (json) console.log(JSON.stringify({ name: 'output', rows }));
