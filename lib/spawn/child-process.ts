@@ -431,11 +431,41 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       this.reject(deadline?.cancelled === true && !failedItself ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
-    const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map(streamFor);
-    this.policy.container?.adopt(result.pid);
-    const child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
-    deadline?.adopt(child);
-    this.resolve(child);
+    const streams: (ChildStream | null)[] = [];
+    let child: ChildProcess | undefined;
+    try {
+      // Indexed, as closeAll: this runs for every spawn.
+      if (this.childEnds.length === 0) streams.push(...NO_STREAMS);
+      else for (let i = 0; i < this.parentEnds.length; i++) streams.push(streamFor(this.parentEnds[i]!, i));
+      this.policy.container?.adopt(result.pid);
+      child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
+      deadline?.adopt(child);
+      this.resolve(child);
+    } catch (error) {
+      this.abandonStarted(result, streams, child, error);
+    }
+  }
+
+  /**
+   * The child runs but its handle could not be made (a parent end that is no longer the pipe it
+   * was: net.Socket and PipeReader refuse some fds): SIGKILL it, reap it, close what the spawn
+   * made, and reject with the error, which is this spawn's alone (the batch goes on, see dispatch).
+   */
+  private abandonStarted(result: { pid: number; pidfd: number }, streams: readonly (ChildStream | null)[], child: ChildProcess | undefined, error: unknown): void {
+    this.deadline?.stop();
+    if (child !== undefined) {
+      // Its wait owns the pidfd and reaps it; its streams are destroyed at dispose.
+      void child[Symbol.asyncDispose]().catch(() => {});
+      child.kill('SIGKILL');
+    } else {
+      for (const stream of streams) stream?.destroy();
+      closeAll(this.parentEnds.slice(streams.length));
+      if (this.pty !== undefined) binding.closeFd(this.pty.master);
+      sendQuietly(result.pidfd, os.constants.signals.SIGKILL);
+      const container = this.policy.container;
+      waitOnOwnedPidfd(result.pidfd, result.pid, () => container?.abandon()).catch(() => {});
+    }
+    this.reject(error);
   }
 }
 
