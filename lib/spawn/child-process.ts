@@ -135,6 +135,9 @@ export class ChildProcess implements AsyncDisposable {
    * `killedBy`, `forced`). Every call returns the same result.
    *
    * @returns a Promise of the child's pid, uid, status, resource usage and why it ended
+   * @throws (rejects) SyscallError with syscall 'epoll_ctl' (`ENOSPC`: the user's
+   *   fs.epoll.max_user_watches reached; `ENOMEM`) when the wait could not start: the child has
+   *   been SIGKILLed and reaped by then, and `kill()` throws `ESRCH`
    * @see waitid(2) P_PIDFD
    */
   wait(): Promise<ChildResult> {
