@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dup2, spawn, type ChildProcess } from '../lib/index';
-import { openFds, until, zombieChildren } from './helpers';
+import { close, dup2, spawn, type ChildProcess } from '../lib/index';
+import { childPids, childSnapshot, openFds, rejection, until, zombieChildren } from './helpers';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -56,4 +56,34 @@ describe('the settling of a batch of spawns', () => {
     await until(() => zombieChildren().length === 0 && openFds().length === fdsBefore.length);
     expect(openFds()).toEqual(fdsBefore);
   });
+
+  it("a spawn whose pipe's child end was closed behind the library's back rejects with EBADF instead of never settling; its child is killed and reaped", async () => {
+    const fdsBefore = openFds();
+    // Alone in its turn, the spawn is cloned at once, before spawn() returns (native/spawn_clone.cc):
+    // the child has its copy of the fd, and nothing of the library takes the number before the
+    // result comes.
+    await new Promise((resolve) => setImmediate(resolve));
+    const childrenBefore = childSnapshot();
+    const ends = pipeWriteEnds();
+    const spawned = spawn('sleep', ['30'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const parentEnd = [...pipeWriteEnds()].filter((fd) => !ends.has(fd))[0]!;
+    // The other end of the same pipe: the child's, which settle() closes.
+    const pipeName = fs.readlinkSync(`/proc/self/fd/${parentEnd}`);
+    const childEnd = openFds().filter((fd) => fd !== parentEnd && readlinkOrNull(fd) === pipeName);
+    expect(childEnd).toHaveLength(1);
+    close(childEnd[0]!);
+    expect(await rejection(spawned)).toMatchObject({ code: 'EBADF', syscall: 'close' });
+    await until(() => zombieChildren().length === 0 && openFds().length === fdsBefore.length);
+    expect(openFds()).toEqual(fdsBefore);
+    // Killed and reaped: no child of this test is left, running or not.
+    await until(() => childPids().every((pid) => childrenBefore.has(pid)));
+  });
 });
+
+function readlinkOrNull(fd: number): string | null {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}

@@ -13,7 +13,7 @@ import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
 import { createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
-import { closeAll, type PreparedSpawn } from './options';
+import type { PreparedSpawn } from './options';
 import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdioArrayOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
@@ -421,13 +421,14 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   }
 
   settle(result: RawSpawnResult): void {
-    closeAll(this.childEnds);
+    // An fd closed behind the library's back (EBADF) must not stop the spawn from settling.
+    const closeFailure = closeEach(this.childEnds);
     const deadline = this.deadline;
     // A cancelled spawn never resolves: native code killed and reaped its child.
     if (!('pid' in result) || deadline?.cancelled === true) {
       deadline?.stop();
       this.policy.container?.abandon();
-      closeAll(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
+      closeEach(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
       // A step that failed on its own (errno set) had ended the spawn before the cancel, which
       // found only its exiting child: its error is the outcome, not ETIMEDOUT or an AbortError.
       const failedItself = !('pid' in result) && result.errno !== -1;
@@ -437,7 +438,9 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     const streams: (ChildStream | null)[] = [];
     let child: ChildProcess | undefined;
     try {
-      // Indexed, as closeAll: this runs for every spawn.
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- passes on what closeFd threw
+      if (closeFailure !== undefined) throw closeFailure;
+      // Indexed, as closeEach: this runs for every spawn.
       if (this.childEnds.length === 0) streams.push(...NO_STREAMS);
       else for (let i = 0; i < this.parentEnds.length; i++) streams.push(streamFor(this.parentEnds[i]!, i));
       this.policy.container?.adopt(result.pid);
@@ -462,14 +465,28 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       child.kill('SIGKILL');
     } else {
       for (const stream of streams) stream?.destroy();
-      closeAll(this.parentEnds.slice(streams.length));
-      if (this.pty !== undefined) binding.closeFd(this.pty.master);
+      closeEach(this.pty === undefined ? this.parentEnds.slice(streams.length) : [...this.parentEnds.slice(streams.length), this.pty.master]);
       sendQuietly(result.pidfd, os.constants.signals.SIGKILL);
       const container = this.policy.container;
       waitOnOwnedPidfd(result.pidfd, result.pid, () => container?.abandon()).catch(() => {});
     }
     this.reject(error);
   }
+}
+
+/** Closes every fd of `fds` (null: none), even past one that fails; returns the first failure. */
+function closeEach(fds: readonly (number | null)[]): unknown {
+  let failure: unknown;
+  for (let i = 0; i < fds.length; i++) {
+    const fd = fds[i]!;
+    if (fd === null) continue;
+    try {
+      binding.closeFd(fd);
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  return failure;
 }
 
 /** The parent's stream on its end of a pipe to the child's fd `target`. */
