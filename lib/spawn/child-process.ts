@@ -461,8 +461,12 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     this.deadline?.stop();
     if (child !== undefined) {
       // Its wait owns the pidfd and reaps it; its streams are destroyed at dispose.
+      try {
+        child.kill('SIGKILL'); // through its pidfd while it is open, else ESRCH
+      } catch {
+        // already reaped
+      }
       void child[Symbol.asyncDispose]().catch(() => {});
-      child.kill('SIGKILL');
     } else {
       for (const stream of streams) stream?.destroy();
       closeEach(this.pty === undefined ? this.parentEnds.slice(streams.length) : [...this.parentEnds.slice(streams.length), this.pty.master]);
