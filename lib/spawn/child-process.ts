@@ -435,14 +435,18 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       this.reject(deadline?.cancelled === true && !failedItself ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
-    const streams: (ChildStream | null)[] = [];
+    // The streams made so far (abandonStarted closes the rest of the parent's ends).
+    let streams: readonly (ChildStream | null)[] = this.childEnds.length === 0 ? NO_STREAMS : [];
     let child: ChildProcess | undefined;
     try {
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- passes on what closeFd threw
       if (closeFailure !== undefined) throw closeFailure;
-      // Indexed, as closeEach: this runs for every spawn.
-      if (this.childEnds.length === 0) streams.push(...NO_STREAMS);
-      else for (let i = 0; i < this.parentEnds.length; i++) streams.push(streamFor(this.parentEnds[i]!, i));
+      if (streams !== NO_STREAMS) {
+        const made: (ChildStream | null)[] = [];
+        streams = made;
+        // Indexed, as closeEach: this runs for every spawn.
+        for (let i = 0; i < this.parentEnds.length; i++) made.push(streamFor(this.parentEnds[i]!, i));
+      }
       this.policy.container?.adopt(result.pid);
       child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
       deadline?.adopt(child);
