@@ -216,8 +216,9 @@ Napi::Value WaitId(const Napi::CallbackInfo& info) {
 //
 // fork(2) shares an epoll set between parent and child: a child using the parent's would take
 // and remove the parent's registrations. The child gets a new, empty set on the same fd number
-// (which libuv's uv_loop_fork watches again), and lib/fork.ts calls waitAfterFork, which ends
-// the inherited waits at once with ECHILD: their processes are the parent's children.
+// (which libuv's uv_loop_fork watches again; fork.cc makes it before forking, MakeForkSpares, so
+// that the child needs no free fd), and lib/fork.ts calls waitAfterFork, which ends the
+// inherited waits at once with ECHILD: their processes are the parent's children.
 struct PidfdWaiter {
   uint64_t id;
   pid_t pid;
