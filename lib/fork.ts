@@ -266,7 +266,9 @@ function onChildLoopEmpty(phase: 'beforeExit' | 'exit'): void {
  *   message names them), `ERR_MAIN_THREAD_ONLY` in a worker thread
  * @throws SyscallError `EAGAIN` (process limit), `ENOMEM` with syscall 'fork'; `EMFILE` (or
  *   another errno) with syscall 'open' and path '/proc/self/smaps' when the V8 heap cannot be
- *   prepared for the child (no child is created then)
+ *   prepared for the child; `EMFILE` with syscall 'epoll_create1' when the epoll sets the child's
+ *   waits and spawns need cannot be made (they are made before the fork, so that the child needs
+ *   no free fd). No child is created and no fd is left open then.
  * @see fork(2)
  * @example
  * ```ts

@@ -303,7 +303,8 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
 /**
  * Waits for the child whose pidfd is `pidfd` (from clone(CLONE_PIDFD)): the wait owns the fd and
  * closes it once the wait has ended. `onEnded` learns it first, with the result, or null when the
- * wait failed (the pidfd is closed either way). Internal: used by `spawn`'s child handle.
+ * wait failed or could not start (the pidfd is closed either way; when it could not start, the
+ * child has been SIGKILLed and reaped). Internal: used by `spawn`'s child handle.
  */
 export function waitOnOwnedPidfd(pidfd: number, pid: number, onEnded: (result: WaitIdResult | null) => void, onStarted?: (id: number) => void): Promise<WaitIdResult> {
   return waitWith(
@@ -339,6 +340,8 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
         }
       });
     } catch (error) {
+      // The wait did not start: the pidfd is closed (and an adopted child killed and reaped).
+      onEnded?.(null);
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the binding threw
       reject(error);
       return;

@@ -20,7 +20,8 @@
 //   pthread_cond_signal can wait forever for waiters that are not in the child). docs/design.md,
 //   "fork() and V8's platform threads", has the reasoning with the Node and V8 sources.
 // - Before forking, the call lets that platform worker go back to sleep if it is awake (it may be
-//   holding the task queue's mutex), and refuses to fork if the heap cannot be prepared.
+//   holding the task queue's mutex), and refuses to fork if the heap cannot be prepared, or if the
+//   epoll sets the child needs cannot be made (ForkSpares).
 // - stdout/stderr pipes and sockets are non-blocking in Node, and libuv may keep part of a write
 //   queued; their open file description is shared with the parent, so the child cannot make them
 //   blocking. The child writes them through WriteAllBlocking instead (lib/fork.ts), so that its
@@ -47,8 +48,10 @@
 #include <vector>
 
 #include "exit.h"
+#include "spawn.h"
 #include "util/arguments.h"
 #include "util/error.h"
+#include "wait.h"
 
 namespace posix_process::fork {
 
@@ -265,6 +268,30 @@ void WatchForEmptyLoop(Napi::Env env, uv_loop_t* loop, Napi::Function callback) 
   uv_prepare_start(&watcher->handle, OnPrepare);
 }
 
+// The new epoll sets that the child's atfork handlers put in place of the ones it shares with the
+// parent (the waits', wait.cc; the exec notices', spawn_teardown.cc), made here, before the fork:
+// the child then needs no free fd for them, which another thread may have taken by the time it
+// runs. A child without them could not wait for its children (or, worse, would take the parent's
+// events), so fork() fails instead, with EMFILE and syscall 'epoll_create1', creating no child.
+// Those the child did not take are closed when this goes out of scope in the parent.
+class ForkSpares {
+ public:
+  explicit ForkSpares(Napi::Env env) {
+    int err = wait::MakeForkSpares();
+    if (err == 0) {
+      err = spawn::MakeForkSpares();
+      if (err != 0) wait::DropForkSpares();
+    }
+    if (err != 0) throw SyscallError(env, err, "epoll_create1");
+  }
+  ~ForkSpares() {
+    wait::DropForkSpares();
+    spawn::DropForkSpares();
+  }
+  ForkSpares(const ForkSpares&) = delete;
+  ForkSpares& operator=(const ForkSpares&) = delete;
+};
+
 // fork(onLoopEmpty): the child's pid in the parent, 0 in the child.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -277,6 +304,7 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
 
   WaitForOtherThreadsToSleep();
   std::vector<Mapping> mappings = DontForkMappings(env);
+  ForkSpares spares(env);
   MarkForFork(env, mappings);
 
   pid_t pid = ::fork();

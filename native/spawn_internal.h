@@ -117,6 +117,7 @@ struct Spawner {
   // The epoll set holding the exec notices, watched by notice_poll.
   std::atomic<uint64_t> notice_tokens{0};  // the last token handed out
   int notice_epoll = -1;
+  int fork_spare_epoll = -1;  // the child's notice_epoll, made before fork() (MakeForkSpares)
   uv_poll_t notice_poll;
   // No exec notices: a fork child that could not get a set of its own, or a set the loop could
   // not watch. Every spawn then takes the spawning thread, which waits for each exec.

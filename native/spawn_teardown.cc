@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -64,6 +65,31 @@ void DropParentJob(Spawner* spawner, SpawnJob* job) {
 
 }  // namespace
 
+int MakeForkSpares() {
+  std::lock_guard<std::mutex> lock(spawners_mutex);
+  for (Spawner* spawner : spawners) {
+    if (spawner->fork_spare_epoll >= 0) continue;
+    spawner->fork_spare_epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    if (spawner->fork_spare_epoll == -1) {
+      int err = errno;
+      for (Spawner* made : spawners) {
+        if (made->fork_spare_epoll >= 0) ::close(made->fork_spare_epoll);
+        made->fork_spare_epoll = -1;
+      }
+      return err;
+    }
+  }
+  return 0;
+}
+
+void DropForkSpares() {
+  std::lock_guard<std::mutex> lock(spawners_mutex);
+  for (Spawner* spawner : spawners) {
+    if (spawner->fork_spare_epoll >= 0) ::close(spawner->fork_spare_epoll);
+    spawner->fork_spare_epoll = -1;
+  }
+}
+
 void AfterForkInChild() {
   new (&clone_mutex) std::mutex();
   for (Spawner* spawner : spawners) {
@@ -80,7 +106,7 @@ void AfterForkInChild() {
     spawner->done.insert(spawner->done.end(), spawner->starting.begin(), spawner->starting.end());
     spawner->starting.clear();
     spawner->direct_starting = 0;
-    if (FreshEpollSetInForkChild(spawner->notice_epoll) != 0) {
+    if (FreshEpollSetInForkChild(spawner->notice_epoll, &spawner->fork_spare_epoll) != 0) {
       spawner->direct_disabled = true;  // no exec notices in this process
     }
     spawner->done.insert(spawner->done.end(), spawner->pending.begin(), spawner->pending.end());

@@ -5,11 +5,23 @@
 //   and that a spawned child must not see.
 // - watchErrno: errno cannot be seen from JavaScript, and a direct spawn's child shares the JS
 //   thread's (spawn_clone.cc); a test watches it while such a child runs.
+// - failNextEpollCtl: an epoll_ctl that fails when a wait starts (ENOSPC from the global
+//   max_user_watches, ENOMEM) cannot be caused without harming the rest of the machine; the next
+//   wait's is made to fail with the errno chosen, without being called.
+// - exhaustFdsAtNextFork: another thread may take the last free fds between the checks fork()
+//   makes and the fork itself; this fills the table at that moment (in a pthread_atfork prepare
+//   handler registered after the library's, so it runs before them, and empties it again in the
+//   parent, and in the child after the library's child handlers).
 #include "testing.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 
 #include "util/error.h"
 #include "util/strings.h"
@@ -46,12 +58,55 @@ Napi::Value WatchErrno(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), seen);
 }
 
+std::atomic<int> injected_epoll_ctl_error{0};
+
+// failNextEpollCtl(errno): the next asynchronous wait's epoll_ctl fails with `errno`.
+Napi::Value FailNextEpollCtl(const Napi::CallbackInfo& info) {
+  injected_epoll_ctl_error = info[0].As<Napi::Number>().Int32Value();
+  return info.Env().Undefined();
+}
+
+// The fds exhaustFdsAtNextFork holds across one fork; written by the forking thread only.
+constexpr int kMaxHeld = 4096;
+int held_fds[kMaxHeld];
+int held_count = 0;
+bool exhaust_armed = false;
+
+void FillFdTable() {
+  if (!exhaust_armed) return;
+  exhaust_armed = false;
+  while (held_count < kMaxHeld) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd == -1) break;
+    held_fds[held_count++] = fd;
+  }
+}
+
+void EmptyFdTable() {
+  while (held_count > 0) ::close(held_fds[--held_count]);
+}
+
+// exhaustFdsAtNextFork(): see the top of the file.
+Napi::Value ExhaustFdsAtNextFork(const Napi::CallbackInfo& info) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { pthread_atfork(FillFdTable, EmptyFdTable, EmptyFdTable); });
+  exhaust_armed = true;
+  return info.Env().Undefined();
+}
+
 }  // namespace
+
+int TakeInjectedEpollCtlError() {
+  return injected_epoll_ctl_error.exchange(0);
+}
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
   testing.Set("watchErrno", Napi::Function::New(env, WatchErrno, "watchErrno"));
+  testing.Set("failNextEpollCtl", Napi::Function::New(env, FailNextEpollCtl, "failNextEpollCtl"));
+  testing.Set("exhaustFdsAtNextFork",
+              Napi::Function::New(env, ExhaustFdsAtNextFork, "exhaustFdsAtNextFork"));
   exports.Set("testing", testing);
 }
 

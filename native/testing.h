@@ -7,4 +7,8 @@ namespace posix_process::testing {
 
 void Initialize(Napi::Env env, Napi::Object exports);
 
+// The errno that failNextEpollCtl chose for the next wait's epoll_ctl (wait.cc), or 0; taking it
+// clears it.
+int TakeInjectedEpollCtlError();
+
 }  // namespace posix_process::testing

@@ -30,6 +30,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "testing.h"
 #include "util/arguments.h"
 #include "util/error.h"
 #include "util/fds.h"
@@ -112,6 +113,7 @@ struct WaitState {
   int epoll_fd = -1;
   uv_poll_t epoll_poll;
   bool shares_parent_set = false;  // a fork child that could not get a set of its own
+  int fork_spare = -1;             // the fork child's set, made before the fork (MakeForkSpares)
   size_t referenced = 0;  // waiters that keep the loop alive; epoll_poll is ref'ed while > 0
   // One async context for every wait's callback: napi_async_init per wait cost more than the
   // wait itself, and promise continuations keep their own context (AsyncLocalStorage) anyway.
@@ -214,8 +216,9 @@ Napi::Value WaitId(const Napi::CallbackInfo& info) {
 //
 // fork(2) shares an epoll set between parent and child: a child using the parent's would take
 // and remove the parent's registrations. The child gets a new, empty set on the same fd number
-// (which libuv's uv_loop_fork watches again), and lib/fork.ts calls waitAfterFork, which ends
-// the inherited waits at once with ECHILD: their processes are the parent's children.
+// (which libuv's uv_loop_fork watches again; fork.cc makes it before forking, MakeForkSpares, so
+// that the child needs no free fd), and lib/fork.ts calls waitAfterFork, which ends the
+// inherited waits at once with ECHILD: their processes are the parent's children.
 struct PidfdWaiter {
   uint64_t id;
   pid_t pid;
@@ -253,7 +256,7 @@ void AfterForkInParent() {
 // System calls only: this also runs in children that go on to exec (another addon's fork).
 void AfterForkInChild() {
   for (WaitState* state : live_states) {
-    if (FreshEpollSetInForkChild(state->epoll_fd) != 0) {
+    if (FreshEpollSetInForkChild(state->epoll_fd, &state->fork_spare) != 0) {
       state->shares_parent_set = true;  // never touched again in this process
     }
   }
@@ -344,13 +347,27 @@ void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
   }
 }
 
-// Starts watching `pidfd` (which the waiter now owns and closes) and returns the wait's id.
-uint64_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
-                     Napi::Function callback) {
-  if (state->shares_parent_set || pidfd == state->epoll_fd) {
-    ::close(pidfd);
-    throw SyscallError(env, state->shares_parent_set ? EMFILE : EBADF, "epoll_ctl");
+// A wait that cannot start (its epoll_ctl failed with `err`): closes the pidfd and throws. A
+// child the library spawned (`adopted`) is SIGKILLed and reaped first: nobody else would wait for
+// it, and it would run on. Blocking, but only for the end of a killed process.
+[[noreturn]] void FailToStart(Napi::Env env, int pidfd, bool adopted, int err) {
+  if (adopted && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0) {
+    siginfo_t siginfo;
+    struct rusage usage;
+    WaitIdRetrying(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), WEXITED, &siginfo,
+                   &usage);
   }
+  ::close(pidfd);
+  throw SyscallError(env, err, "epoll_ctl");
+}
+
+// Starts watching `pidfd` (which the waiter now owns and closes) and returns the wait's id.
+// `adopted`: the pidfd of a child the library spawned (pidfdWaitAdopt), see FailToStart.
+uint64_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd, Napi::Function callback,
+                     bool adopted) {
+  // Not a pidfd: the caller's fd is the set itself, and stays open.
+  if (pidfd == state->epoll_fd) throw SyscallError(env, EBADF, "epoll_ctl");
+  if (state->shares_parent_set) FailToStart(env, pidfd, adopted, EMFILE);
   // Everything that can throw comes before the pidfd joins the set.
   auto waiter = std::make_unique<PidfdWaiter>();
   waiter->id = state->next_id++;
@@ -363,11 +380,9 @@ uint64_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd,
   epoll_event event = {};
   event.events = EPOLLIN | EPOLLONESHOT;
   event.data.u64 = waiter->id;
-  if (epoll_ctl(state->epoll_fd, EPOLL_CTL_ADD, pidfd, &event) != 0) {
-    int err = errno;
-    ::close(pidfd);
-    throw SyscallError(env, err, "epoll_ctl");
-  }
+  int err = testing::TakeInjectedEpollCtlError();
+  if (err == 0 && epoll_ctl(state->epoll_fd, EPOLL_CTL_ADD, pidfd, &event) != 0) err = errno;
+  if (err != 0) FailToStart(env, pidfd, adopted, err);
   // A pending wait keeps the event loop alive, like a running child_process child.
   if (state->referenced++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
   state->waiters[waiter->id] = waiter.get();
@@ -400,7 +415,8 @@ Napi::Value PidfdWaitStart(const Napi::CallbackInfo& info) {
     ::close(pidfd);
     throw SyscallError(env, err, "waitid");
   }
-  return Napi::Number::New(env, StartWaiter(env, state, pid, pidfd, info[1].As<Napi::Function>()));
+  return Napi::Number::New(
+      env, StartWaiter(env, state, pid, pidfd, info[1].As<Napi::Function>(), false));
 }
 
 // pidfdWaitAdopt(pidfd, pid, callback) -> id: like pidfdWaitStart for a child whose pidfd the
@@ -418,7 +434,8 @@ Napi::Value PidfdWaitAdopt(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(handed_over_mutex);
     handed_over.erase(pidfd);
   }
-  return Napi::Number::New(env, StartWaiter(env, state, pid, pidfd, info[2].As<Napi::Function>()));
+  return Napi::Number::New(env,
+                           StartWaiter(env, state, pid, pidfd, info[2].As<Napi::Function>(), true));
 }
 
 // pidfdOpen(pid) -> a pidfd with O_CLOEXEC (pidfd_open sets it always).
@@ -436,6 +453,9 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
 // ended (pidfds closed, nothing left in the set): lib/fork.ts calls them with ECHILD.
 Napi::Value WaitAfterFork(const Napi::CallbackInfo& info) {
   auto* state = static_cast<WaitState*>(info.Data());
+  // Without a set of its own (AfterForkInChild), the poll handle would watch the parent's set
+  // (uv_loop_fork registers it again) and take the parent's events: its waits would never end.
+  if (state->shares_parent_set) uv_poll_stop(&state->epoll_poll);
   Napi::Array callbacks = Napi::Array::New(info.Env());
   while (!state->waiters.empty()) {
     PidfdWaiter* waiter = state->waiters.begin()->second;
@@ -519,6 +539,31 @@ Napi::Object Constants(Napi::Env env) {
 }
 
 }  // namespace
+
+int MakeForkSpares() {
+  std::lock_guard<std::mutex> lock(live_states_mutex);
+  for (WaitState* state : live_states) {
+    if (state->fork_spare >= 0) continue;
+    state->fork_spare = ::epoll_create1(EPOLL_CLOEXEC);
+    if (state->fork_spare == -1) {
+      int err = errno;
+      for (WaitState* made : live_states) {
+        if (made->fork_spare >= 0) ::close(made->fork_spare);
+        made->fork_spare = -1;
+      }
+      return err;
+    }
+  }
+  return 0;
+}
+
+void DropForkSpares() {
+  std::lock_guard<std::mutex> lock(live_states_mutex);
+  for (WaitState* state : live_states) {
+    if (state->fork_spare >= 0) ::close(state->fork_spare);
+    state->fork_spare = -1;
+  }
+}
 
 void HandOverPidfd(int pidfd) {
   std::lock_guard<std::mutex> lock(handed_over_mutex);

@@ -13,7 +13,7 @@ import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
 import { createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
-import { closeAll, type PreparedSpawn } from './options';
+import type { PreparedSpawn } from './options';
 import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdioArrayOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
@@ -135,6 +135,9 @@ export class ChildProcess implements AsyncDisposable {
    * `killedBy`, `forced`). Every call returns the same result.
    *
    * @returns a Promise of the child's pid, uid, status, resource usage and why it ended
+   * @throws (rejects) SyscallError with syscall 'epoll_ctl' (`ENOSPC`: the user's
+   *   fs.epoll.max_user_watches reached; `ENOMEM`) when the wait could not start: the child has
+   *   been SIGKILLed and reaped by then, and `kill()` throws `ESRCH`
    * @see waitid(2) P_PIDFD
    */
   wait(): Promise<ChildResult> {
@@ -418,25 +421,80 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   }
 
   settle(result: RawSpawnResult): void {
-    closeAll(this.childEnds);
+    // An fd closed behind the library's back (EBADF) must not stop the spawn from settling.
+    const closeFailure = closeEach(this.childEnds);
     const deadline = this.deadline;
     // A cancelled spawn never resolves: native code killed and reaped its child.
     if (!('pid' in result) || deadline?.cancelled === true) {
       deadline?.stop();
       this.policy.container?.abandon();
-      closeAll(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
+      closeEach(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
       // A step that failed on its own (errno set) had ended the spawn before the cancel, which
       // found only its exiting child: its error is the outcome, not ETIMEDOUT or an AbortError.
       const failedItself = !('pid' in result) && result.errno !== -1;
       this.reject(deadline?.cancelled === true && !failedItself ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
-    const streams = this.childEnds.length === 0 ? NO_STREAMS : this.parentEnds.map(streamFor);
-    this.policy.container?.adopt(result.pid);
-    const child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
-    deadline?.adopt(child);
-    this.resolve(child);
+    // The streams made so far (abandonStarted closes the rest of the parent's ends).
+    let streams: readonly (ChildStream | null)[] = this.childEnds.length === 0 ? NO_STREAMS : [];
+    let child: ChildProcess | undefined;
+    try {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- passes on what closeFd threw
+      if (closeFailure !== undefined) throw closeFailure;
+      if (streams !== NO_STREAMS) {
+        const made: (ChildStream | null)[] = [];
+        streams = made;
+        // Indexed, as closeEach: this runs for every spawn.
+        for (let i = 0; i < this.parentEnds.length; i++) made.push(streamFor(this.parentEnds[i]!, i));
+      }
+      this.policy.container?.adopt(result.pid);
+      child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
+      deadline?.adopt(child);
+      this.resolve(child);
+    } catch (error) {
+      this.abandonStarted(result, streams, child, error);
+    }
   }
+
+  /**
+   * The child runs but its handle could not be made (a parent end that is no longer the pipe it
+   * was: net.Socket and PipeReader refuse some fds): SIGKILL it, reap it, close what the spawn
+   * made, and reject with the error, which is this spawn's alone (the batch goes on, see dispatch).
+   */
+  private abandonStarted(result: { pid: number; pidfd: number }, streams: readonly (ChildStream | null)[], child: ChildProcess | undefined, error: unknown): void {
+    this.deadline?.stop();
+    if (child !== undefined) {
+      // Its wait owns the pidfd and reaps it; its streams are destroyed at dispose.
+      try {
+        child.kill('SIGKILL'); // through its pidfd while it is open, else ESRCH
+      } catch {
+        // already reaped
+      }
+      void child[Symbol.asyncDispose]().catch(() => {});
+    } else {
+      for (const stream of streams) stream?.destroy();
+      closeEach(this.pty === undefined ? this.parentEnds.slice(streams.length) : [...this.parentEnds.slice(streams.length), this.pty.master]);
+      sendQuietly(result.pidfd, os.constants.signals.SIGKILL);
+      const container = this.policy.container;
+      waitOnOwnedPidfd(result.pidfd, result.pid, () => container?.abandon()).catch(() => {});
+    }
+    this.reject(error);
+  }
+}
+
+/** Closes every fd of `fds` (null: none), even past one that fails; returns the first failure. */
+function closeEach(fds: readonly (number | null)[]): unknown {
+  let failure: unknown;
+  for (let i = 0; i < fds.length; i++) {
+    const fd = fds[i]!;
+    if (fd === null) continue;
+    try {
+      binding.closeFd(fd);
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  return failure;
 }
 
 /** The parent's stream on its end of a pipe to the child's fd `target`. */

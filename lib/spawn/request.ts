@@ -263,7 +263,21 @@ function dispatch(results: Float64Array, count: number = results.length / R.size
     const errno = results[at + R.errno]!;
     const settler = pendingSpawns.get(id);
     pendingSpawns.delete(id);
-    settler?.settle(errno === 0 ? { id, pid, pidfd: results[at + R.pidfd]! } : { id, errno, step: stepNames[results[at + R.step]!]!, stepIndex: results[at + R.stepIndex]!, signal: results[at + R.signal]!, queued: pid === -1 });
+    if (settler !== undefined) settleOne(settler, errno === 0 ? { id, pid, pidfd: results[at + R.pidfd]! } : { id, errno, step: stepNames[results[at + R.step]!]!, stepIndex: results[at + R.stepIndex]!, signal: results[at + R.signal]!, queued: pid === -1 });
+  }
+}
+
+/**
+ * Settles one spawn of a batch: a settler that throws (it should reject its own promise instead)
+ * must not lose the spawns after it, so its error is thrown again once the batch is done.
+ */
+function settleOne(settler: SpawnSettler, result: RawSpawnResult): void {
+  try {
+    settler.settle(result);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }
 

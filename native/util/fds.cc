@@ -42,8 +42,9 @@ int PipeAboveStdio(int fds[2], int flags) {
   return 0;
 }
 
-int FreshEpollSetInForkChild(int epoll_fd) {
-  int fresh = ::epoll_create1(EPOLL_CLOEXEC);  // any number: it is moved onto the old one
+int FreshEpollSetInForkChild(int epoll_fd, int* spare) {
+  int fresh = *spare >= 0 ? *spare : ::epoll_create1(EPOLL_CLOEXEC);  // moved onto the old one
+  *spare = -1;
   if (fresh == -1) return -1;
   int result = ::dup3(fresh, epoll_fd, O_CLOEXEC);
   int err = errno;

@@ -19,7 +19,9 @@ int PipeAboveStdio(int fds[2], int flags);
 // In a fork(2) child: puts a new, empty epoll set on `epoll_fd`, which the child shares with its
 // parent until then (registrations made or consumed by one would be the other's too). The same
 // number, so that a uv_poll_t watching it, re-registered by uv_loop_fork, watches the new set.
-// System calls only. Returns -1 with errno set if it cannot.
-int FreshEpollSetInForkChild(int epoll_fd);
+// The set is `*spare` when it is an fd (made before the fork, so that the child needs no free fd:
+// it is moved, and *spare becomes -1), else a new one. System calls only. Returns -1 with errno
+// set if it cannot.
+int FreshEpollSetInForkChild(int epoll_fd, int* spare);
 
 }  // namespace posix_process
