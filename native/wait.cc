@@ -589,7 +589,13 @@ void Initialize(Napi::Env env, Napi::Object exports) {
     delete state;
     throw SyscallError(env, err, "epoll_create1");
   }
-  uv_poll_init(state->loop, &state->epoll_poll, state->epoll_fd);
+  // Fails with ENOSPC once the user's epoll watches (fs.epoll.max_user_watches) are all in use.
+  int result = uv_poll_init(state->loop, &state->epoll_poll, state->epoll_fd);
+  if (result != 0) {
+    ::close(state->epoll_fd);
+    delete state;
+    throw SyscallError(env, -result, "uv_poll_init");  // libuv's errors are -errno
+  }
   state->epoll_poll.data = state;
   uv_poll_start(&state->epoll_poll, UV_READABLE, OnWaitSetReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
