@@ -241,7 +241,7 @@ describe('pipeline()', () => {
       (thrown: unknown) => thrown,
     );
     expect(error).toMatchObject({ code: 'ERR_OUT_OF_RANGE', stage: 1, stageCommand: 'cat' });
-    expect((error as Error).message).toMatch(/^pipeline stage 1 \(cat\): .*options\.nice/);
+    expect((error as Error).message).toMatch(/^pipeline stage 1 \(cat\): .*"stages\[1\]\[2\]\.nice"/);
     const stageStarted = fs.existsSync(started);
     fs.rmSync(started, { force: true });
     expect(stageStarted).toBe(false);

@@ -4,7 +4,7 @@
  * output is collected (when asked) and only the first one's input written.
  */
 import { Readable } from 'node:stream';
-import { invalidArgType, invalidArgValue } from '../errors';
+import { invalidArgType, invalidArgValue, renameArgument } from '../errors';
 import type { Bytes } from '../env';
 import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
@@ -144,18 +144,49 @@ function validateStages(stages: unknown): Stage[] {
 /**
  * Checks each stage's options as its spawn() will, before any stage starts: a bad option of a
  * later stage would otherwise reject once the earlier ones had run. Plain fd numbers stand for
- * the pipes, so nothing is opened.
+ * the pipes, so nothing is opened. Errors name what the caller wrote (`options.stdin`,
+ * `stages[1][2].cwd`), not the spawn options the pipeline made of it.
  */
 function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOption): void {
   const last = list.length - 1;
   list.forEach((stage, i) => {
+    let pipelineWide = false;
+    const rename = (name: string): string | undefined => {
+      const renamed = callerName(name, i, i === 0, i === last && stdout !== 'pipe');
+      pipelineWide = renamed?.startsWith('options.') ?? false;
+      return renamed;
+    };
     try {
       readStopOptions(stage.options, 15); // checks forceKillAfter, contain and cgroup
       prepare(stage.file, stage.args, { ...stage.options, stdio: [i === 0 ? stdin : 0, i === last && stdout !== 'pipe' ? stdout : 1, stage.stderr] });
     } catch (error) {
-      throw stageError(error, i, commandLine(String(stage.file), stage.args.map(String)));
+      renameArgument(error, rename);
+      // options.stdin and options.stdout are the pipeline's own, not a stage's.
+      throw pipelineWide ? error : stageError(error, i, commandLine(String(stage.file), stage.args.map(String)));
     }
   });
+}
+
+/**
+ * The name the caller wrote for what spawn() calls `name` in stage `index`: `file`, `args` and
+ * `options` are the stage's `[0]`, `[1]` and `[2]`; stdio[0] of the first stage is
+ * `options.stdin`, stdio[1] of the last `options.stdout` (when `stdoutGiven`), stdio[2] the
+ * stage's `stderr`.
+ */
+function callerName(name: string, index: number, first: boolean, stdoutGiven: boolean): string | undefined {
+  const stage = `stages[${index}]`;
+  const stdio = /^options\.stdio\[([012])\]/u.exec(name);
+  if (stdio !== null) {
+    const rest = name.slice(stdio[0].length);
+    if (stdio[1] === '0' && first) return `options.stdin${rest}`;
+    if (stdio[1] === '1' && stdoutGiven) return `options.stdout${rest}`;
+    if (stdio[1] === '2') return `${stage}[2].stderr${rest}`;
+    return undefined; // a pipe between stages: never refused
+  }
+  if (name === 'file') return `${stage}[0]`;
+  if (name === 'args' || name.startsWith('args[')) return `${stage}[1]${name.slice(4)}`;
+  if (name === 'options' || name.startsWith('options.') || name.startsWith('options ')) return `${stage}[2]${name.slice(7)}`;
+  return undefined;
 }
 
 /**
@@ -177,7 +208,9 @@ function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOp
  * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
  *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); the error of a
  *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
- *   arguments, a bad option of any stage included, before any stage starts
+ *   arguments, a bad option of any stage included, before any stage starts; their message names
+ *   the argument as the caller wrote it (`options.stdin`, `options.stdout`, `stages[1][2].cwd`,
+ *   `stages[1][1][0]`), and a stage's own option also sets `stage` and starts with the stage
  * @see pipe(7), bash(1) "Pipelines"
  * @example
  * ```ts
