@@ -19,7 +19,7 @@ import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler
 import { nextStop, type OpenedPty } from './terminal';
 import { endNow, PipeReader } from './pipe-reader';
 import type { Containment, TreeAccounting } from './contain';
-import { DEFAULT_POLICY, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
+import { DEFAULT_POLICY, exitedAlready, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
 import { readOptions, validateInteger, validating } from '../validate';
 
 const noSettler = (): void => {};
@@ -29,6 +29,8 @@ export const stopFor = Symbol('stopFor');
 export const treeEnded = Symbol('treeEnded');
 /** @internal See ChildProcess[endReason]. */
 export const endReason = Symbol('endReason');
+/** @internal See ChildProcess[stopAsked]. */
+export const stopAsked = Symbol('stopAsked');
 /** @internal See ChildProcess[followRef]. */
 const followRef = Symbol('followRef');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
@@ -103,7 +105,10 @@ export class ChildProcess implements AsyncDisposable {
     this.stdio = streams;
     this.leadsGroup = leadsGroup;
     this.pty = pty;
-    this.#stop = new StopControl({ pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen }, policy);
+    this.#stop = new StopControl(
+      { pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen, exitedNow: () => !this.#pidfdOpen || exitedAlready(pidfd) },
+      policy,
+    );
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
@@ -158,7 +163,7 @@ export class ChildProcess implements AsyncDisposable {
    * ```
    */
   finished(): Promise<ChildResult> {
-    this.#finished ??= finishedOf(this.stdio, this.#exited);
+    this.#finished ??= finishedOf(this.stdio, this.#exited, () => this.#stop.requested !== null);
     return this.#finished;
   }
 
@@ -329,6 +334,11 @@ export class ChildProcess implements AsyncDisposable {
     return this.#stop.why();
   }
 
+  /** @internal The library's first stop of the child, also one that found it exited already (its outputs are not waited for then). */
+  [stopAsked](): KillReason | null {
+    return this.#stop.requested;
+  }
+
   /** @internal The library's own stop (timeout, abort, maxBuffer, dispose). */
   [stopFor](reason: KillReason): Promise<void> {
     return this.#stop.stop(reason);
@@ -350,11 +360,11 @@ export class ChildProcess implements AsyncDisposable {
  * the library stopped (timeout, abort) is not waited for twice: once it is reaped, its outputs
  * end with what their pipes hold, even if a process it left behind keeps them open.
  */
-async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildResult>): Promise<ChildResult> {
+async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildResult>, stopped: () => boolean): Promise<ChildResult> {
   const outputs = stdio.filter((stream, fd): stream is ChildStream => stream !== null && fd !== 0);
   for (const stream of outputs) if ((stream as Readable).readableFlowing === null) (stream as Readable).resume();
   const reaped = exited.then((result) => {
-    if (result.killedBy !== null) for (const stream of outputs) endOutput(stream);
+    if (stopped()) for (const stream of outputs) endOutput(stream);
     return result;
   });
   const [result] = await Promise.all([reaped, ...outputs.map(closed)]);
