@@ -17,6 +17,7 @@ import { closeAll, type PreparedSpawn } from './options';
 import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdioArrayOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
+import { signalReapedGroup } from './group';
 import { endNow, PipeReader } from './pipe-reader';
 import type { Containment, TreeAccounting } from './contain';
 import { DEFAULT_POLICY, exitedAlready, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
@@ -244,13 +245,23 @@ export class ChildProcess implements AsyncDisposable {
   }
 
   /**
-   * Sends a signal to the child's process group (kill(2) with `-pid`): only when the child leads
-   * its group (`setsid` or `pgid: 0`), so that the signal cannot reach the caller's own group.
+   * Sends a signal to the child's process group: only when the child leads its group (`setsid`
+   * or `pgid: 0`), so that the signal cannot reach the caller's own group.
    *
-   * @throws Error `ERR_NOT_GROUP_LEADER` when the child does not lead a group
+   * It never reaches another group that got the same number. Until the child has been reaped
+   * (also while it is a zombie) the number is its pid and cannot be reused: kill(2) with `-pid`.
+   * Once it has been reaped, the members left (the group lives on while one is left) are found
+   * in /proc and each signalled through a pidfd once it is checked to be in the group; when a
+   * process with that pid exists again, the group had ended before (a pid is only given out when
+   * no group has that number) and nothing is signalled. One case is not told apart: a group that
+   * ended, was made again under the same number by a process that has since exited, and still
+   * has members; this needs the pid to be reused after the child was reaped.
+   *
    * @param signal - a signal name or number; defaults to 'SIGTERM'
-   * @throws SyscallError `ESRCH` when the group is empty
-   * @see kill(2)
+   * @throws Error `ERR_NOT_GROUP_LEADER` when the child does not lead a group
+   * @throws SyscallError `ESRCH` (syscall 'kill') when the group is empty or has ended (nothing
+   *   was signalled)
+   * @see kill(2), pidfd_send_signal(2), credentials(7) (process groups)
    */
   killGroup(signal: Signal = 'SIGTERM'): void {
     const signo = signalNumber(signal, 'signal', true);
@@ -259,7 +270,8 @@ export class ChildProcess implements AsyncDisposable {
         code: 'ERR_NOT_GROUP_LEADER',
       });
     }
-    binding.kill(-this.pid, signo);
+    if (this.#pidfdOpen) binding.kill(-this.pid, signo);
+    else signalReapedGroup(this.pid, signo);
   }
 
   /**
