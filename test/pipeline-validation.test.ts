@@ -98,4 +98,20 @@ describe('pipeline() validation', () => {
       expect(named(error!.message)).toBe(names);
     }
   });
+
+  it('an aborted signal rejects with an AbortError before any stage starts, as spawn and run do', async () => {
+    const before = openFds();
+    fs.rmSync(marker, { force: true });
+    const reason = new Error('stop');
+    const error = await pipeline([starter, ['cat']], { signal: AbortSignal.abort(reason) }).then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    const started = fs.existsSync(marker);
+    fs.rmSync(marker, { force: true });
+    expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: reason });
+    expect(started).toBe(false);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
 });

@@ -4,7 +4,7 @@
  * output is collected (when asked) and only the first one's input written.
  */
 import { Readable } from 'node:stream';
-import { invalidArgType, invalidArgValue, renameArgument } from '../errors';
+import { abortError, invalidArgType, invalidArgValue, renameArgument } from '../errors';
 import type { Bytes } from '../env';
 import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
@@ -206,7 +206,8 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output
  * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
- *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); the error of a
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); an AbortError
+ *   (`ABORT_ERR`) when `signal` is aborted already, before anything starts; the error of a
  *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
  *   arguments, a bad option of any stage included, before any stage starts; their message names
  *   the argument as the caller wrote it (`options.stdin`, `options.stdout`, `stages[1][2].cwd`,
@@ -242,6 +243,8 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       killSignal: signalNumber(killSignal, 'options.killSignal'),
     };
   });
+  // As spawn and run: nothing starts for a signal aborted already (after the checks, as there).
+  if (plan.signal?.aborted === true) throw abortError('pipeline', plan.signal);
   const command = plan.list.map((stage) => commandLine(stage.file, stage.args)).join(' | ');
   const last = plan.list.length - 1;
 
