@@ -3,8 +3,8 @@ import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ExitError, pipeline, SyscallError } from '../lib/index';
-import { leftover, openFds, until, zombieChildren } from './helpers';
+import { ExitError, pipeline, spawn, SyscallError } from '../lib/index';
+import { leftover, openFds, processState, until, zombieChildren } from './helpers';
 
 describe('pipeline()', () => {
   it('yes | head -n 100000 | wc -l gives 100000, and yes ends by SIGPIPE', async () => {
@@ -271,4 +271,32 @@ describe('pipeline()', () => {
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
+
+  it('a stage that cannot start: a contained stage is ended as a tree with SIGKILL, also a leftover that ignores killSignal', async () => {
+    const fifo = `/tmp/pipeline-test-fifo-${process.pid}`;
+    const pidFile = `/tmp/pipeline-test-leftover-${process.pid}`;
+    fs.rmSync(pidFile, { force: true });
+    child_process.execFileSync('mkfifo', [fifo]);
+    // The first contained spawn of a process keeps one socket open for good (lib/spawn/contain.ts): made here, before the count.
+    await (await spawn('true', [], { contain: true })).wait();
+    const before = openFds();
+    let reader: number | undefined;
+    try {
+      // The leader and its background sleep ignore SIGTERM; with forceKillAfter false only SIGKILL ends the sleep.
+      const stubborn = ['sh', ['-c', `trap "" TERM; sleep 300 & echo $! > ${pidFile}; wait`], { contain: true, forceKillAfter: false }] as const;
+      // Stage 1's child waits in the open of its stderr (a FIFO without a reader) until the leftover exists.
+      const running = pipeline([stubborn, ['/no/such/stage', [], { stderr: { path: fifo } }]]);
+      await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'), 20_000);
+      const leftoverPid = Number(fs.readFileSync(pidFile, 'utf8'));
+      reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      await expect(running).rejects.toMatchObject({ code: 'ENOENT', stage: 1 });
+      expect(processState(leftoverPid) ?? 'gone').toMatch(/^(gone|Z)$/u); // dead (a zombie of whoever adopted it)
+    } finally {
+      if (reader !== undefined) fs.closeSync(reader);
+      fs.rmSync(fifo, { force: true });
+      fs.rmSync(pidFile, { force: true });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 30_000);
 });

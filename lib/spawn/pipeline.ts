@@ -194,7 +194,7 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * any stage starts; no byte passes through JavaScript. Resolves once every stage has ended, with
  * every status and the last stage's collected output. A stage that cannot start (ENOENT...)
  * rejects the call with its spawn error naming that stage; the stages already started are killed
- * with SIGKILL and reaped first, and every pipe is closed. `timeout` and `signal` kill every
+ * with SIGKILL (a contained stage: its whole tree) and reaped first, and every pipe is closed. `timeout` and `signal` kill every
  * stage with `killSignal`, then SIGKILL after its `forceKillAfter`.
  *
  * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
@@ -273,14 +273,21 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
   if (failed !== -1) {
     inputWatch?.dispose();
-    // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran.
+    // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran. A
+    // contained stage's whole tree: what its leader started could ignore killSignal for ever.
+    const trees: Promise<void>[] = [];
     for (const child of children) {
+      if (child?.containment != null) {
+        trees.push(child.killTree('SIGKILL').catch(() => {}));
+        continue;
+      }
       try {
         child?.kill('SIGKILL');
       } catch {
         // Already reaped.
       }
     }
+    await Promise.all(trees);
     await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
     throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
   }
