@@ -152,6 +152,28 @@ describe('pipeline()', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('abort of a contained stage: the call resolves once its whole tree has ended, a leftover that ignores killSignal included', async () => {
+    const pidFile = `/tmp/pipeline-test-tree-${process.pid}`;
+    fs.rmSync(pidFile, { force: true });
+    // The leader dies of SIGTERM; its background sleep ignores it and ends only by the SIGKILL after forceKillAfter.
+    const stubborn = ['sh', ['-c', `(trap "" TERM; exec sleep 300) >/dev/null & echo $! > ${pidFile}; wait`], { contain: true, forceKillAfter: 300 }] as const;
+    const controller = new AbortController();
+    const running = pipeline([stubborn, ['cat']], { signal: controller.signal });
+    let leftoverPid = 0;
+    try {
+      await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'), 20_000);
+      leftoverPid = Number(fs.readFileSync(pidFile, 'utf8'));
+      controller.abort();
+      const result = await running;
+      expect(processState(leftoverPid) ?? 'gone').toMatch(/^(gone|Z)$/u); // ended before the call resolved
+      expect(result.results[0]).toMatchObject({ killedBy: 'abort', forced: true });
+    } finally {
+      fs.rmSync(pidFile, { force: true });
+      if (leftoverPid !== 0 && !/^(gone|Z)$/u.test(processState(leftoverPid) ?? 'gone')) process.kill(leftoverPid, 'SIGKILL');
+    }
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('an input stream that fails: every stage is stopped and reaped, the call rejects with its error', async () => {
     const before = openFds();
     // The first stage waits for the rest of its input until its stdin ends: before, for ever.

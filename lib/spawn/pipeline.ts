@@ -10,7 +10,7 @@ import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
 import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import { stopFor, type ChildProcess } from './child-process';
+import { endReason, stopAsked, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
 import { readStopOptions, type KillReason } from './kill-tree';
@@ -194,8 +194,9 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * any stage starts; no byte passes through JavaScript. Resolves once every stage has ended, with
  * every status and the last stage's collected output. A stage that cannot start (ENOENT...)
  * rejects the call with its spawn error naming that stage; the stages already started are killed
- * with SIGKILL (a contained stage: its whole tree) and reaped first, and every pipe is closed. `timeout` and `signal` kill every
- * stage with `killSignal`, then SIGKILL after its `forceKillAfter`.
+ * with SIGKILL (a contained stage: its whole tree) and reaped first, and every pipe is closed.
+ * `timeout` and `signal` kill every stage with `killSignal`, then SIGKILL after its
+ * `forceKillAfter`; the call then also waits for the whole tree of a contained stage.
  *
  * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
  * as in a shell.
@@ -323,6 +324,13 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     }
     const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, () => killAll('maxBuffer'));
     const [bytes, results] = await Promise.all([collection?.done, reaped]);
+    // A contained stage the library is stopping may outlive its leader (as in run): the call ends
+    // with its tree, and its result says whether SIGKILL was needed.
+    for (const [i, child] of running.entries()) {
+      if (child[stopAsked]() === null || child.containment === null) continue;
+      await child[treeEnded]();
+      Object.assign(results[i]!, child[endReason]());
+    }
     firstStdin?.destroy(); // let go of a stream input the first stage left unread (see run)
     if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
