@@ -2,15 +2,27 @@
 // still running: a timeout, abort or dispose that comes between the child's own exit and its reap
 // (the child a zombie) leaves them null / false. The race is made deterministic by holding the
 // event loop (which reaps) in a synchronous wait until /proc says the child is a zombie.
+import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from '../lib/index';
-import { openFds, processState, zombieChildren } from './helpers';
+import { run, spawn, type ChildProcess } from '../lib/index';
+import { childPids, openFds, processState, until, zombieChildren } from './helpers';
 
 /** Blocks the event loop (so that nothing reaps the child) until the child is a zombie. */
 function holdUntilZombie(pid: number): void {
   const deadline = Date.now() + 20_000;
   while (processState(pid) !== 'Z') {
     if (Date.now() > deadline) throw new Error(`child ${pid} did not exit`);
+  }
+}
+
+/** The command line of a process, '' once it is gone. */
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return '';
   }
 }
 
@@ -84,5 +96,30 @@ describe('killedBy when the stop comes after the child has exited on its own', (
     holdFor(100); // the grace runs out while the child is a zombie
     await disposing;
     expect(await child.wait()).toMatchObject({ status: { kind: 'exited', code: 3 }, killedBy: 'dispose', forced: false });
+  });
+
+  it('run(): an abort between the exit and the reap: killedBy null, the whole output, the exit code', async () => {
+    const before = openFds();
+    const fifo = `/tmp/killed-by-fifo-${process.pid}`;
+    child_process.execFileSync('mkfifo', [fifo]);
+    try {
+      const controller = new AbortController();
+      // run() pipes its input once its spawn has resolved: then an abort is a stop, not a cancel.
+      const input = new PassThrough();
+      const running = run('sh', ['-c', `read line < ${fifo}; echo "got $line"; exit 3`], { signal: controller.signal, input });
+      let pid = 0;
+      await until(() => {
+        pid = childPids().find((child) => cmdline(child).includes(fifo)) ?? 0;
+        return pid !== 0 && input.readableFlowing === true;
+      }, 20_000);
+      fs.writeFileSync(fifo, 'go\n'); // blocks until the child opens its end, then lets it exit
+      holdUntilZombie(pid);
+      controller.abort();
+      expect(await running).toMatchObject({ status: { kind: 'exited', code: 3 }, stdout: 'got go\n', killedBy: null, timedOut: false, forced: false });
+    } finally {
+      fs.rmSync(fifo, { force: true });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
   });
 });
