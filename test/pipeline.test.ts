@@ -1,10 +1,18 @@
 // pipeline() (issue 15): stages joined by kernel pipes, with real programs.
 import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExitError, pipeline, spawn, SyscallError } from '../lib/index';
 import { leftover, openFds, processState, until, zombieChildren } from './helpers';
+
+/**
+ * Resolves once pipeline() has every stage's handle: it pipes its stream `input` then. An abort
+ * before that cancels the spawns under way (the call rejects) rather than stopping the stages.
+ */
+function started(input: PassThrough): Promise<void> {
+  return until(() => input.readableFlowing === true, 20_000);
+}
 
 describe('pipeline()', () => {
   it('yes | head -n 100000 | wc -l gives 100000, and yes ends by SIGPIPE', async () => {
@@ -128,11 +136,13 @@ describe('pipeline()', () => {
   });
 
   it('timeout and abort kill every stage together', async () => {
-    const timed = await pipeline([['sleep', ['30']], ['sleep', ['30']], ['cat']], { timeout: 100 });
+    const timed = await pipeline([['sleep', ['30']], ['sleep', ['30']], ['cat']], { timeout: 500 });
     expect(timed.statuses.slice(0, 2)).toEqual([expect.objectContaining({ signal: 'SIGTERM' }), expect.objectContaining({ signal: 'SIGTERM' })]);
     const controller = new AbortController();
-    const aborted = pipeline([['sleep', ['30']], ['sleep', ['30']]], { signal: controller.signal, killSignal: 'SIGKILL' });
-    setTimeout(() => controller.abort(), 50);
+    const input = new PassThrough();
+    const aborted = pipeline([['sleep', ['30']], ['sleep', ['30']]], { signal: controller.signal, killSignal: 'SIGKILL', input });
+    await started(input);
+    controller.abort();
     expect((await aborted).statuses).toEqual([expect.objectContaining({ signal: 'SIGKILL' }), expect.objectContaining({ signal: 'SIGKILL' })]);
     expect(zombieChildren()).toEqual([]);
   });
@@ -142,8 +152,10 @@ describe('pipeline()', () => {
     // SIGTERM stays ignored across the exec; the file says the trap is in place.
     const stubborn = ['sh', ['-c', `trap "" TERM; : > ${ready}; exec sleep 30`], { forceKillAfter: 100 }] as const;
     const controller = new AbortController();
-    const running = pipeline([stubborn, ['cat']], { signal: controller.signal });
+    const input = new PassThrough();
+    const running = pipeline([stubborn, ['cat']], { signal: controller.signal, input });
     await until(() => fs.existsSync(ready));
+    await started(input);
     fs.rmSync(ready);
     controller.abort();
     const result = await running;
@@ -158,10 +170,12 @@ describe('pipeline()', () => {
     // The leader dies of SIGTERM; its background sleep ignores it and ends only by the SIGKILL after forceKillAfter.
     const stubborn = ['sh', ['-c', `(trap "" TERM; exec sleep 300) >/dev/null & echo $! > ${pidFile}; wait`], { contain: true, forceKillAfter: 300 }] as const;
     const controller = new AbortController();
-    const running = pipeline([stubborn, ['cat']], { signal: controller.signal });
+    const input = new PassThrough();
+    const running = pipeline([stubborn, ['cat']], { signal: controller.signal, input });
     let leftoverPid = 0;
     try {
       await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'), 20_000);
+      await started(input);
       leftoverPid = Number(fs.readFileSync(pidFile, 'utf8'));
       controller.abort();
       const result = await running;
@@ -173,6 +187,25 @@ describe('pipeline()', () => {
     }
     expect(zombieChildren()).toEqual([]);
   });
+
+  it('timeout and signal bound a stage that is still starting (its spawn blocked in an open): the call rejects with its ETIMEDOUT / AbortError', async () => {
+    const fifo = `/tmp/pipeline-test-blocked-${process.pid}`;
+    child_process.execFileSync('mkfifo', [fifo]);
+    const before = openFds();
+    try {
+      // Stage 1's child waits in the open of its stderr, a FIFO that nobody opens for reading.
+      const blocked = ['cat', [], { stderr: { path: fifo } }] as const;
+      await expect(pipeline([['sleep', ['30']], blocked], { timeout: 100 })).rejects.toMatchObject({ code: 'ETIMEDOUT', stage: 1 });
+      const controller = new AbortController();
+      const aborted = pipeline([['sleep', ['30']], blocked], { signal: controller.signal });
+      setTimeout(() => controller.abort(), 100);
+      await expect(aborted).rejects.toMatchObject({ code: 'ABORT_ERR', stage: 1 });
+    } finally {
+      fs.rmSync(fifo, { force: true });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 30_000);
 
   it('an input stream that fails: every stage is stopped and reaped, the call rejects with its error', async () => {
     const before = openFds();
@@ -197,8 +230,10 @@ describe('pipeline()', () => {
     const stopped = leftover('pipeline-abort');
     const controller = new AbortController();
     // The pid file is written after the echo: once it is there, the output is in the pipe.
-    const running = pipeline([['sh', ['-c', `echo written; ${stopped.script('exec sleep 30')}`]]], { signal: controller.signal });
+    const input = new PassThrough();
+    const running = pipeline([['sh', ['-c', `echo written; ${stopped.script('exec sleep 30')}`]]], { signal: controller.signal, input });
     await stopped.written();
+    await started(input);
     controller.abort();
     const result = await running;
     expect(result.stdout).toBe('written\n');

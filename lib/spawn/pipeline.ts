@@ -101,7 +101,8 @@ const PIPELINE_KEYS: readonly (keyof PipelineOptions)[] = ['encoding', 'lines', 
 /** The error of a stage that could not start: its spawn error, with the stage's index and command. */
 function stageError(error: unknown, index: number, command: string): unknown {
   if (error instanceof Error) {
-    error.message = `pipeline stage ${index} (${command}): ${error.message}`;
+    // Defined, not assigned: a DOMException's message is a getter (an AbortError).
+    Object.defineProperty(error, 'message', { value: `pipeline stage ${index} (${command}): ${error.message}`, writable: true, configurable: true });
     Object.assign(error, { stage: index, stageCommand: command });
   }
   return error;
@@ -195,8 +196,10 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * every status and the last stage's collected output. A stage that cannot start (ENOENT...)
  * rejects the call with its spawn error naming that stage; the stages already started are killed
  * with SIGKILL (a contained stage: its whole tree) and reaped first, and every pipe is closed.
- * `timeout` and `signal` kill every stage with `killSignal`, then SIGKILL after its
- * `forceKillAfter`; the call then also waits for the whole tree of a contained stage.
+ * `timeout` (counted from the call) and `signal` kill every stage with `killSignal`, then SIGKILL
+ * after its `forceKillAfter`; the call then also waits for the whole tree of a contained stage.
+ * When they come while a stage is still starting, its spawn is cancelled and the call rejects
+ * with its error (ETIMEDOUT or an AbortError, with `stage`), as a stage that cannot start.
  *
  * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
  * as in a shell.
@@ -266,7 +269,8 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     plan.list.map((stage, i) => {
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
-      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal });
+      // timeout and signal also bound a stage that is still starting (its spawn blocked in an open...).
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, timeout: plan.timeout, signal: plan.signal });
     }),
   );
   closeAll(pipes.flat());
@@ -303,7 +307,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     // library stopped ends with what that pipe holds once every stage is reaped.
     if (lastStdout instanceof PipeReader) void reaped.then(() => lastStdout[endNow](), () => {});
   };
-  const timer = plan.timeout === 0 ? undefined : setTimeout(() => killAll('timeout'), plan.timeout);
+  const timer = plan.timeout === 0 ? undefined : setTimeout(() => killAll('timeout'), Math.max(0, started + plan.timeout - performance.now()));
   const onAbort = (): void => killAll('abort');
   if (plan.signal?.aborted) onAbort();
   plan.signal?.addEventListener('abort', onAbort, { once: true });
