@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExitError, pipeline, spawn, SyscallError } from '../lib/index';
-import { leftover, openFds, processState, until, zombieChildren } from './helpers';
+import { leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 /**
  * Resolves once pipeline() has every stage's handle: it pipes its stream `input` then. An abort
@@ -206,6 +206,20 @@ describe('pipeline()', () => {
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   }, 30_000);
+
+  it('a signal shared by many stages: no listener leak warning, and none left on the signal', () => {
+    const script = `
+      const { pipeline } = require('./dist/index.js');
+      const { getEventListeners } = require('node:events');
+      const controller = new AbortController();
+      pipeline(Array.from({ length: 20 }, () => ['true']), { signal: controller.signal }).then((result) => {
+        console.log(result.statuses.length, getEventListeners(controller.signal, 'abort').length);
+      });
+    `;
+    const out = runNode(script);
+    expect(out.stderr).toBe('');
+    expect(out.stdout.trim()).toBe('20 0');
+  });
 
   it('an input stream that fails: every stage is stopped and reaped, the call rejects with its error', async () => {
     const before = openFds();

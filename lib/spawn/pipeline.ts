@@ -3,6 +3,7 @@
  * a shell's `a | b | c`. No byte passes through JavaScript between stages; only the last stage's
  * output is collected (when asked) and only the first one's input written.
  */
+import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { abortError, invalidArgType, invalidArgValue, renameArgument } from '../errors';
 import type { Bytes } from '../env';
@@ -265,12 +266,20 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     throw error;
   }
   const inputWatch = plan.input instanceof Readable ? watchInput(plan.input) : undefined;
+  // The stages' spawns listen to a signal of the pipeline's own, which may have a listener per
+  // stage (the caller's gets one): more than 10 on the caller's would print a leak warning.
+  const relay = plan.signal === undefined ? undefined : new AbortController();
+  const forward = (): void => relay!.abort(plan.signal!.reason);
+  if (relay !== undefined) {
+    setMaxListeners(plan.list.length + 1, relay.signal);
+    plan.signal!.addEventListener('abort', forward, { once: true });
+  }
   const spawned = await Promise.allSettled(
     plan.list.map((stage, i) => {
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
       // timeout and signal also bound a stage that is still starting (its spawn blocked in an open...).
-      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, timeout: plan.timeout, signal: plan.signal });
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, timeout: plan.timeout, signal: relay?.signal });
     }),
   );
   closeAll(pipes.flat());
@@ -278,6 +287,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
   if (failed !== -1) {
     inputWatch?.dispose();
+    plan.signal?.removeEventListener('abort', forward);
     // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran. A
     // contained stage's whole tree: what its leader started could ignore killSignal for ever.
     const trees: Promise<void>[] = [];
@@ -356,6 +366,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   } finally {
     clearTimeout(timer);
     plan.signal?.removeEventListener('abort', onAbort);
+    plan.signal?.removeEventListener('abort', forward);
     inputWatch?.dispose();
   }
 }
