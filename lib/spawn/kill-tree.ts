@@ -27,8 +27,9 @@ export interface ChildResult extends ChildExitResult {
    * Whether the child had exited is asked of the kernel (waitid(2) `WNOHANG | WNOWAIT` on its
    * pidfd) just before the signal: a child that exits on its own between the two calls is counted
    * as stopped. A child that catches `killSignal` and then exits, with any code, was ended by the
-   * library (execa's `isTerminated`/`timedOut` likewise). A signal from elsewhere, and `kill()` or
-   * `killTree()` called by the program, are not the library's. For a contained child (`contain`)
+   * library (as execa's `timedOut`, set when its timer fires before the exit is seen; whether a
+   * signal ended the process, execa's `isTerminated`, is `status.kind`). A signal from elsewhere,
+   * and `kill()` or `killTree()` called by the program, are not the library's. For a contained child (`contain`)
    * the stop ends the whole tree, and it counts whenever it came before the tree had ended, even
    * after the leader's own exit.
    */
