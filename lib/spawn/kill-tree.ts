@@ -29,9 +29,9 @@ export interface ChildResult extends ChildExitResult {
    * as stopped. A child that catches `killSignal` and then exits, with any code, was ended by the
    * library (as execa's `timedOut`, set when its timer fires before the exit is seen; whether a
    * signal ended the process, execa's `isTerminated`, is `status.kind`). A signal from elsewhere,
-   * and `kill()` or `killTree()` called by the program, are not the library's. For a contained child (`contain`)
-   * the stop ends the whole tree, and it counts whenever it came before the tree had ended, even
-   * after the leader's own exit.
+   * and `kill()` or `killTree()` called by the program, are not the library's. For a contained
+   * child (`contain`) the stop ends the whole tree, and it counts whenever it came before the tree
+   * had ended, even after the leader's own exit.
    */
   readonly killedBy: KillReason | null;
   /**
