@@ -279,7 +279,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
       // timeout and signal also bound a stage that is still starting (its spawn blocked in an open...).
-      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, timeout: plan.timeout, signal: relay?.signal });
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, timeout: plan.timeout === 0 ? undefined : plan.timeout, signal: relay?.signal });
     }),
   );
   closeAll(pipes.flat());
