@@ -151,6 +151,19 @@ export function invalidArgValue(name: string, reason: string, actual: unknown): 
 }
 
 /**
+ * @internal An argument error of invalidArgType, outOfRange or invalidArgValue with the argument
+ * it names renamed by `rename` (undefined: kept), for a caller that passed the argument on
+ * under another name than the one its own caller wrote. Anything else is returned as it is.
+ */
+export function renameArgument<E>(error: E, rename: (name: string) => string | undefined): E {
+  if (!(error instanceof Error)) return error;
+  const match = /^(The "|The value of "|The argument ')(.*?)(" argument |" is out of range|' )/su.exec(error.message);
+  const name = match === null ? undefined : rename(match[2]!);
+  if (match !== null && name !== undefined) error.message = `${match[1]!}${name}${error.message.slice(match[1]!.length + match[2]!.length)}`;
+  return error;
+}
+
+/**
  * The AbortError (a DOMException, as Node's own APIs throw) for an operation `signal` aborted,
  * with Node's `code` 'ABORT_ERR' (DOMException's own `code` is the legacy number 20) and, when
  * given, the `step` it was stopped in.

@@ -1,10 +1,18 @@
 // pipeline() (issue 15): stages joined by kernel pipes, with real programs.
 import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ExitError, pipeline, SyscallError } from '../lib/index';
-import { leftover, openFds, until, zombieChildren } from './helpers';
+import { ExitError, pipeline, spawn, SyscallError } from '../lib/index';
+import { leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
+
+/**
+ * Resolves once pipeline() has every stage's handle: it pipes its stream `input` then. An abort
+ * before that cancels the spawns under way (the call rejects) rather than stopping the stages.
+ */
+function started(input: PassThrough): Promise<void> {
+  return until(() => input.readableFlowing === true, 20_000);
+}
 
 describe('pipeline()', () => {
   it('yes | head -n 100000 | wc -l gives 100000, and yes ends by SIGPIPE', async () => {
@@ -128,11 +136,13 @@ describe('pipeline()', () => {
   });
 
   it('timeout and abort kill every stage together', async () => {
-    const timed = await pipeline([['sleep', ['30']], ['sleep', ['30']], ['cat']], { timeout: 100 });
+    const timed = await pipeline([['sleep', ['30']], ['sleep', ['30']], ['cat']], { timeout: 500 });
     expect(timed.statuses.slice(0, 2)).toEqual([expect.objectContaining({ signal: 'SIGTERM' }), expect.objectContaining({ signal: 'SIGTERM' })]);
     const controller = new AbortController();
-    const aborted = pipeline([['sleep', ['30']], ['sleep', ['30']]], { signal: controller.signal, killSignal: 'SIGKILL' });
-    setTimeout(() => controller.abort(), 50);
+    const input = new PassThrough();
+    const aborted = pipeline([['sleep', ['30']], ['sleep', ['30']]], { signal: controller.signal, killSignal: 'SIGKILL', input });
+    await started(input);
+    controller.abort();
     expect((await aborted).statuses).toEqual([expect.objectContaining({ signal: 'SIGKILL' }), expect.objectContaining({ signal: 'SIGKILL' })]);
     expect(zombieChildren()).toEqual([]);
   });
@@ -142,14 +152,73 @@ describe('pipeline()', () => {
     // SIGTERM stays ignored across the exec; the file says the trap is in place.
     const stubborn = ['sh', ['-c', `trap "" TERM; : > ${ready}; exec sleep 30`], { forceKillAfter: 100 }] as const;
     const controller = new AbortController();
-    const running = pipeline([stubborn, ['cat']], { signal: controller.signal });
+    const input = new PassThrough();
+    const running = pipeline([stubborn, ['cat']], { signal: controller.signal, input });
     await until(() => fs.existsSync(ready));
+    await started(input);
     fs.rmSync(ready);
     controller.abort();
     const result = await running;
     expect(result.statuses[0]).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
     expect(result.results[0]).toMatchObject({ killedBy: 'abort', forced: true });
     expect(zombieChildren()).toEqual([]);
+  });
+
+  it('abort of a contained stage: the call resolves once its whole tree has ended, a leftover that ignores killSignal included', async () => {
+    const pidFile = `/tmp/pipeline-test-tree-${process.pid}`;
+    fs.rmSync(pidFile, { force: true });
+    // The leader dies of SIGTERM; its background sleep ignores it and ends only by the SIGKILL after forceKillAfter.
+    const stubborn = ['sh', ['-c', `(trap "" TERM; exec sleep 300) >/dev/null & echo $! > ${pidFile}; wait`], { contain: true, forceKillAfter: 300 }] as const;
+    const controller = new AbortController();
+    const input = new PassThrough();
+    const running = pipeline([stubborn, ['cat']], { signal: controller.signal, input });
+    let leftoverPid = 0;
+    try {
+      await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'), 20_000);
+      await started(input);
+      leftoverPid = Number(fs.readFileSync(pidFile, 'utf8'));
+      controller.abort();
+      const result = await running;
+      expect(processState(leftoverPid) ?? 'gone').toMatch(/^(gone|Z)$/u); // ended before the call resolved
+      expect(result.results[0]).toMatchObject({ killedBy: 'abort', forced: true });
+    } finally {
+      fs.rmSync(pidFile, { force: true });
+      if (leftoverPid !== 0 && !/^(gone|Z)$/u.test(processState(leftoverPid) ?? 'gone')) process.kill(leftoverPid, 'SIGKILL');
+    }
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('timeout and signal bound a stage that is still starting (its spawn blocked in an open): the call rejects with its ETIMEDOUT / AbortError', async () => {
+    const fifo = `/tmp/pipeline-test-blocked-${process.pid}`;
+    child_process.execFileSync('mkfifo', [fifo]);
+    const before = openFds();
+    try {
+      // Stage 1's child waits in the open of its stderr, a FIFO that nobody opens for reading.
+      const blocked = ['cat', [], { stderr: { path: fifo } }] as const;
+      await expect(pipeline([['sleep', ['30']], blocked], { timeout: 100 })).rejects.toMatchObject({ code: 'ETIMEDOUT', stage: 1 });
+      const controller = new AbortController();
+      const aborted = pipeline([['sleep', ['30']], blocked], { signal: controller.signal });
+      setTimeout(() => controller.abort(), 100);
+      await expect(aborted).rejects.toMatchObject({ code: 'ABORT_ERR', stage: 1 });
+    } finally {
+      fs.rmSync(fifo, { force: true });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 30_000);
+
+  it('a signal shared by many stages: no listener leak warning, and none left on the signal', () => {
+    const script = `
+      const { pipeline } = require('./dist/index.js');
+      const { getEventListeners } = require('node:events');
+      const controller = new AbortController();
+      pipeline(Array.from({ length: 20 }, () => ['true']), { signal: controller.signal }).then((result) => {
+        console.log(result.statuses.length, getEventListeners(controller.signal, 'abort').length);
+      });
+    `;
+    const out = runNode(script);
+    expect(out.stderr).toBe('');
+    expect(out.stdout.trim()).toBe('20 0');
   });
 
   it('an input stream that fails: every stage is stopped and reaped, the call rejects with its error', async () => {
@@ -175,8 +244,10 @@ describe('pipeline()', () => {
     const stopped = leftover('pipeline-abort');
     const controller = new AbortController();
     // The pid file is written after the echo: once it is there, the output is in the pipe.
-    const running = pipeline([['sh', ['-c', `echo written; ${stopped.script('exec sleep 30')}`]]], { signal: controller.signal });
+    const input = new PassThrough();
+    const running = pipeline([['sh', ['-c', `echo written; ${stopped.script('exec sleep 30')}`]]], { signal: controller.signal, input });
     await stopped.written();
+    await started(input);
     controller.abort();
     const result = await running;
     expect(result.stdout).toBe('written\n');
@@ -241,7 +312,7 @@ describe('pipeline()', () => {
       (thrown: unknown) => thrown,
     );
     expect(error).toMatchObject({ code: 'ERR_OUT_OF_RANGE', stage: 1, stageCommand: 'cat' });
-    expect((error as Error).message).toMatch(/^pipeline stage 1 \(cat\): .*options\.nice/);
+    expect((error as Error).message).toMatch(/^pipeline stage 1 \(cat\): .*"stages\[1\]\[2\]\.nice"/);
     const stageStarted = fs.existsSync(started);
     fs.rmSync(started, { force: true });
     expect(stageStarted).toBe(false);
@@ -271,4 +342,32 @@ describe('pipeline()', () => {
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
   });
+
+  it('a stage that cannot start: a contained stage is ended as a tree with SIGKILL, also a leftover that ignores killSignal', async () => {
+    const fifo = `/tmp/pipeline-test-fifo-${process.pid}`;
+    const pidFile = `/tmp/pipeline-test-leftover-${process.pid}`;
+    fs.rmSync(pidFile, { force: true });
+    child_process.execFileSync('mkfifo', [fifo]);
+    // The first contained spawn of a process keeps one socket open for good (lib/spawn/contain.ts): made here, before the count.
+    await (await spawn('true', [], { contain: true })).wait();
+    const before = openFds();
+    let reader: number | undefined;
+    try {
+      // The leader and its background sleep ignore SIGTERM; with forceKillAfter false only SIGKILL ends the sleep.
+      const stubborn = ['sh', ['-c', `trap "" TERM; sleep 300 & echo $! > ${pidFile}; wait`], { contain: true, forceKillAfter: false }] as const;
+      // Stage 1's child waits in the open of its stderr (a FIFO without a reader) until the leftover exists.
+      const running = pipeline([stubborn, ['/no/such/stage', [], { stderr: { path: fifo } }]]);
+      await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'), 20_000);
+      const leftoverPid = Number(fs.readFileSync(pidFile, 'utf8'));
+      reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      await expect(running).rejects.toMatchObject({ code: 'ENOENT', stage: 1 });
+      expect(processState(leftoverPid) ?? 'gone').toMatch(/^(gone|Z)$/u); // dead (a zombie of whoever adopted it)
+    } finally {
+      if (reader !== undefined) fs.closeSync(reader);
+      fs.rmSync(fifo, { force: true });
+      fs.rmSync(pidFile, { force: true });
+    }
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 30_000);
 });

@@ -17,9 +17,10 @@ import type { PreparedSpawn } from './options';
 import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdioArrayOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
+import { signalReapedGroup } from './group';
 import { endNow, PipeReader } from './pipe-reader';
 import type { Containment, TreeAccounting } from './contain';
-import { DEFAULT_POLICY, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
+import { DEFAULT_POLICY, exitedAlready, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
 import { readOptions, validateInteger, validating } from '../validate';
 
 const noSettler = (): void => {};
@@ -29,6 +30,8 @@ export const stopFor = Symbol('stopFor');
 export const treeEnded = Symbol('treeEnded');
 /** @internal See ChildProcess[endReason]. */
 export const endReason = Symbol('endReason');
+/** @internal See ChildProcess[stopAsked]. */
+export const stopAsked = Symbol('stopAsked');
 /** @internal See ChildProcess[followRef]. */
 const followRef = Symbol('followRef');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
@@ -103,7 +106,10 @@ export class ChildProcess implements AsyncDisposable {
     this.stdio = streams;
     this.leadsGroup = leadsGroup;
     this.pty = pty;
-    this.#stop = new StopControl({ pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen }, policy);
+    this.#stop = new StopControl(
+      { pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen, exitedNow: () => !this.#pidfdOpen || exitedAlready(pidfd) },
+      policy,
+    );
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
@@ -161,7 +167,7 @@ export class ChildProcess implements AsyncDisposable {
    * ```
    */
   finished(): Promise<ChildResult> {
-    this.#finished ??= finishedOf(this.stdio, this.#exited);
+    this.#finished ??= finishedOf(this.stdio, this.#exited, () => this.#stop.requested !== null);
     return this.#finished;
   }
 
@@ -242,13 +248,23 @@ export class ChildProcess implements AsyncDisposable {
   }
 
   /**
-   * Sends a signal to the child's process group (kill(2) with `-pid`): only when the child leads
-   * its group (`setsid` or `pgid: 0`), so that the signal cannot reach the caller's own group.
+   * Sends a signal to the child's process group: only when the child leads its group (`setsid`
+   * or `pgid: 0`), so that the signal cannot reach the caller's own group.
    *
-   * @throws Error `ERR_NOT_GROUP_LEADER` when the child does not lead a group
+   * It never reaches another group that got the same number. Until the child has been reaped
+   * (also while it is a zombie) the number is its pid and cannot be reused: kill(2) with `-pid`.
+   * Once it has been reaped, the members left (the group lives on while one is left) are found
+   * in /proc and each signalled through a pidfd once it is checked to be in the group; when a
+   * process with that pid exists again, the group had ended before (a pid is only given out when
+   * no group has that number) and nothing is signalled. One case is not told apart: a group that
+   * ended, was made again under the same number by a process that has since exited, and still
+   * has members; this needs the pid to be reused after the child was reaped.
+   *
    * @param signal - a signal name or number; defaults to 'SIGTERM'
-   * @throws SyscallError `ESRCH` when the group is empty
-   * @see kill(2)
+   * @throws Error `ERR_NOT_GROUP_LEADER` when the child does not lead a group
+   * @throws SyscallError `ESRCH` (syscall 'kill') when the group is empty or has ended (nothing
+   *   was signalled)
+   * @see kill(2), pidfd_send_signal(2), credentials(7) (process groups)
    */
   killGroup(signal: Signal = 'SIGTERM'): void {
     const signo = signalNumber(signal, 'signal', true);
@@ -257,7 +273,8 @@ export class ChildProcess implements AsyncDisposable {
         code: 'ERR_NOT_GROUP_LEADER',
       });
     }
-    binding.kill(-this.pid, signo);
+    if (this.#pidfdOpen) binding.kill(-this.pid, signo);
+    else signalReapedGroup(this.pid, signo);
   }
 
   /**
@@ -332,6 +349,11 @@ export class ChildProcess implements AsyncDisposable {
     return this.#stop.why();
   }
 
+  /** @internal The library's first stop of the child, also one that found it exited already (its outputs are not waited for then). */
+  [stopAsked](): KillReason | null {
+    return this.#stop.requested;
+  }
+
   /** @internal The library's own stop (timeout, abort, maxBuffer, dispose). */
   [stopFor](reason: KillReason): Promise<void> {
     return this.#stop.stop(reason);
@@ -353,11 +375,11 @@ export class ChildProcess implements AsyncDisposable {
  * the library stopped (timeout, abort) is not waited for twice: once it is reaped, its outputs
  * end with what their pipes hold, even if a process it left behind keeps them open.
  */
-async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildResult>): Promise<ChildResult> {
+async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildResult>, stopped: () => boolean): Promise<ChildResult> {
   const outputs = stdio.filter((stream, fd): stream is ChildStream => stream !== null && fd !== 0);
   for (const stream of outputs) if ((stream as Readable).readableFlowing === null) (stream as Readable).resume();
   const reaped = exited.then((result) => {
-    if (result.killedBy !== null) for (const stream of outputs) endOutput(stream);
+    if (stopped()) for (const stream of outputs) endOutput(stream);
     return result;
   });
   const [result] = await Promise.all([reaped, ...outputs.map(closed)]);

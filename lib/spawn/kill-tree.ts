@@ -17,16 +17,27 @@ export type KillReason = 'timeout' | 'abort' | 'maxBuffer' | 'input' | 'dispose'
 
 /** What `child.wait()` resolves with: the wait's result and why the library ended the child. */
 export interface ChildResult extends ChildExitResult {
-  /** True when `timeout` passed and the library killed the child for it. */
+  /** True when `killedBy` is 'timeout': the library's signal for `timeout` found the child running. */
   readonly timedOut: boolean;
   /**
-   * What made the library kill the child: 'timeout', 'abort' (the `signal` option), 'maxBuffer'
-   * (the output limit of `run` or `pipeline`), 'input' (their stream `input` failed), 'dispose'
-   * (`await using`), or null when it did not (a signal from elsewhere, `kill()` and `killTree()`
-   * called by the program are not the library's).
+   * What made the library signal the child while it still ran: 'timeout', 'abort' (the `signal`
+   * option), 'maxBuffer' (the output limit of `run` or `pipeline`), 'input' (their stream `input`
+   * failed), 'dispose' (`await using`); or null when it did not. A stop that comes once the child
+   * has exited, reaped or not yet (a zombie), counts for nothing: the status is the child's own.
+   * Whether the child had exited is asked of the kernel (waitid(2) `WNOHANG | WNOWAIT` on its
+   * pidfd) just before the signal: a child that exits on its own between the two calls is counted
+   * as stopped. A child that catches `killSignal` and then exits, with any code, was ended by the
+   * library (as execa's `timedOut`, set when its timer fires before the exit is seen; whether a
+   * signal ended the process, execa's `isTerminated`, is `status.kind`). A signal from elsewhere,
+   * and `kill()` or `killTree()` called by the program, are not the library's. For a contained
+   * child (`contain`) the stop ends the whole tree, and it counts whenever it came before the tree
+   * had ended, even after the leader's own exit.
    */
   readonly killedBy: KillReason | null;
-  /** True when the grace period (`forceKillAfter`, `killTree`'s `forceAfter`) ran out and SIGKILL was sent. */
+  /**
+   * True when the grace period (`forceKillAfter`, `killTree`'s `forceAfter`) ran out with the
+   * child still running (for a contained child: with its tree not yet ended) and SIGKILL was sent.
+   */
   readonly forced: boolean;
 }
 
@@ -58,11 +69,16 @@ export interface Stoppable {
   exited(): Promise<unknown>;
   /** Whether the leader has been reaped. */
   reaped(): boolean;
+  /** Whether the leader has exited: reaped, or a zombie not yet reaped. */
+  exitedNow(): boolean;
 }
 
 /** @internal Stops one child or its tree, and remembers why. */
 export class StopControl {
+  /** Why the library's signal ended the child (see ChildResult.killedBy). */
   reason: KillReason | null = null;
+  /** The library's first stop, also one that found the child exited already. */
+  requested: KillReason | null = null;
   forced = false;
   private stopping: Promise<void> | undefined;
 
@@ -109,8 +125,11 @@ export class StopControl {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const force = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.forced = true;
-        this.signalAll(SIGKILL);
+        // A leader that has exited since (not yet reaped) needs no SIGKILL: it ended on its own.
+        if (this.policy.container !== null || !this.child.exitedNow()) {
+          this.forced = true;
+          this.signalAll(SIGKILL);
+        }
         resolve();
       }, forceAfter);
     });
@@ -124,12 +143,33 @@ export class StopControl {
 
   /**
    * The library's own stop: `killSignal` to the tree, then SIGKILL after `forceKillAfter`. The
-   * first reason is kept; a second stop joins the first.
+   * first reason is kept; a second stop joins the first. A child (not contained) that has exited
+   * already, reaped or a zombie, is not signalled and its reason not recorded.
    */
   stop(reason: KillReason): Promise<void> {
-    this.reason ??= reason;
-    this.stopping ??= this.child.reaped() && this.policy.container === null ? Promise.resolve() : this.killTree(this.policy.killSignal, this.policy.forceKillAfter);
+    if (this.stopping !== undefined) return this.stopping;
+    this.requested = reason;
+    if (this.policy.container === null && this.child.exitedNow()) {
+      this.stopping = this.gone();
+    } else {
+      this.reason = reason;
+      this.stopping = this.killTree(this.policy.killSignal, this.policy.forceKillAfter);
+    }
     return this.stopping;
+  }
+}
+
+/**
+ * @internal Whether the child of `pidfd` has exited (a zombie), by waitid(2) with `WNOHANG |
+ * WNOWAIT`, which leaves it for its wait to reap; ECHILD (reaped already) counts as exited.
+ */
+export function exitedAlready(pidfd: number): boolean {
+  const { P_PIDFD, WEXITED, WNOHANG, WNOWAIT } = binding.waitConstants;
+  try {
+    return binding.waitid(P_PIDFD, pidfd, WEXITED | WNOHANG | WNOWAIT) !== null;
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === 'ECHILD') return true;
+    throw error;
   }
 }
 

@@ -178,8 +178,12 @@ export function splitLines(text: string): string[] {
   if (text === '') return [];
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
-  return lines;
+  return lines.map(withoutCr);
+}
+
+/** A line without its final '\r' (of a '\r\n' line end), if it has one. */
+function withoutCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 /** @internal A stream collected up to a limit: `bytes` once it has closed, `overflowed` if it passed the limit. */
@@ -260,6 +264,9 @@ export function watchInput(input: Readable): InputWatch {
  * written to stdin, it would have thrown from the stream's 'data' event as an uncaught exception.
  */
 export function pipeInput(input: Readable, stdin: Writable): void {
+  // Once stdin has closed (the child is done with it), `input` is let go as a direct pipe would;
+  // a child reaped before this call already had its stdin destroyed, and nothing is piped then.
+  if (stdin.destroyed) return;
   const bytesOnly = new Transform({
     writableObjectMode: true,
     transform(chunk: unknown, _encoding, callback): void {
@@ -268,9 +275,6 @@ export function pipeInput(input: Readable, stdin: Writable): void {
       callback();
     },
   });
-  // Once stdin has closed (the child is done with it), `input` is let go as a direct pipe would;
-  // a child reaped before this call already had its stdin destroyed, and nothing is piped then.
-  if (stdin.destroyed) return;
   stdin.once('close', () => bytesOnly.destroy());
   input.pipe(bytesOnly).pipe(stdin);
 }
@@ -290,8 +294,7 @@ const BYTE_NEWLINE = new Set(['utf8', 'utf-8', 'ascii', 'latin1', 'binary']);
 
 /** A line's bytes as text, without a final '\r'. */
 function lineText(bytes: Buffer, encoding: BufferEncoding): string {
-  const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-  return bytes.toString(encoding, 0, end);
+  return withoutCr(bytes.toString(encoding));
 }
 
 /**
@@ -341,11 +344,11 @@ async function* decodedLines(stream: Readable, encoding: BufferEncoding): AsyncG
     while ((newline = pending.indexOf('\n')) !== -1) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
-      yield line.endsWith('\r') ? line.slice(0, -1) : line;
+      yield withoutCr(line);
     }
   }
   pending += decoder.end();
-  if (pending !== '') yield pending.endsWith('\r') ? pending.slice(0, -1) : pending;
+  if (pending !== '') yield withoutCr(pending);
 }
 
 const TAIL_LINES = 20;

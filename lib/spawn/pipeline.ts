@@ -3,14 +3,15 @@
  * a shell's `a | b | c`. No byte passes through JavaScript between stages; only the last stage's
  * output is collected (when asked) and only the first one's input written.
  */
+import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
-import { invalidArgType, invalidArgValue } from '../errors';
+import { abortError, invalidArgType, invalidArgValue, renameArgument } from '../errors';
 import type { Bytes } from '../env';
 import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
 import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import { stopFor, type ChildProcess } from './child-process';
+import { endReason, stopAsked, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
 import { readStopOptions, type KillReason } from './kill-tree';
@@ -101,7 +102,8 @@ const PIPELINE_KEYS: readonly (keyof PipelineOptions)[] = ['encoding', 'lines', 
 /** The error of a stage that could not start: its spawn error, with the stage's index and command. */
 function stageError(error: unknown, index: number, command: string): unknown {
   if (error instanceof Error) {
-    error.message = `pipeline stage ${index} (${command}): ${error.message}`;
+    // Defined, not assigned: a DOMException's message is a getter (an AbortError).
+    Object.defineProperty(error, 'message', { value: `pipeline stage ${index} (${command}): ${error.message}`, writable: true, configurable: true });
     Object.assign(error, { stage: index, stageCommand: command });
   }
   return error;
@@ -144,18 +146,49 @@ function validateStages(stages: unknown): Stage[] {
 /**
  * Checks each stage's options as its spawn() will, before any stage starts: a bad option of a
  * later stage would otherwise reject once the earlier ones had run. Plain fd numbers stand for
- * the pipes, so nothing is opened.
+ * the pipes, so nothing is opened. Errors name what the caller wrote (`options.stdin`,
+ * `stages[1][2].cwd`), not the spawn options the pipeline made of it.
  */
 function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOption): void {
   const last = list.length - 1;
   list.forEach((stage, i) => {
+    let pipelineWide = false;
+    const rename = (name: string): string | undefined => {
+      const renamed = callerName(name, i, i === 0, i === last && stdout !== 'pipe');
+      pipelineWide = renamed?.startsWith('options.') ?? false;
+      return renamed;
+    };
     try {
       readStopOptions(stage.options, 15); // checks forceKillAfter, contain and cgroup
       prepare(stage.file, stage.args, { ...stage.options, stdio: [i === 0 ? stdin : 0, i === last && stdout !== 'pipe' ? stdout : 1, stage.stderr] });
     } catch (error) {
-      throw stageError(error, i, commandLine(String(stage.file), stage.args.map(String)));
+      renameArgument(error, rename);
+      // options.stdin and options.stdout are the pipeline's own, not a stage's.
+      throw pipelineWide ? error : stageError(error, i, commandLine(String(stage.file), stage.args.map(String)));
     }
   });
+}
+
+/**
+ * The name the caller wrote for what spawn() calls `name` in stage `index`: `file`, `args` and
+ * `options` are the stage's `[0]`, `[1]` and `[2]`; stdio[0] of the first stage is
+ * `options.stdin`, stdio[1] of the last `options.stdout` (when `stdoutGiven`), stdio[2] the
+ * stage's `stderr`.
+ */
+function callerName(name: string, index: number, first: boolean, stdoutGiven: boolean): string | undefined {
+  const stage = `stages[${index}]`;
+  const stdio = /^options\.stdio\[([012])\]/u.exec(name);
+  if (stdio !== null) {
+    const rest = name.slice(stdio[0].length);
+    if (stdio[1] === '0' && first) return `options.stdin${rest}`;
+    if (stdio[1] === '1' && stdoutGiven) return `options.stdout${rest}`;
+    if (stdio[1] === '2') return `${stage}[2].stderr${rest}`;
+    return undefined; // a pipe between stages: never refused
+  }
+  if (name === 'file') return `${stage}[0]`;
+  if (name === 'args' || name.startsWith('args[')) return `${stage}[1]${name.slice(4)}`;
+  if (name === 'options' || name.startsWith('options.') || name.startsWith('options ')) return `${stage}[2]${name.slice(7)}`;
+  return undefined;
 }
 
 /**
@@ -163,8 +196,11 @@ function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOp
  * any stage starts; no byte passes through JavaScript. Resolves once every stage has ended, with
  * every status and the last stage's collected output. A stage that cannot start (ENOENT...)
  * rejects the call with its spawn error naming that stage; the stages already started are killed
- * with SIGKILL and reaped first, and every pipe is closed. `timeout` and `signal` kill every
- * stage with `killSignal`, then SIGKILL after its `forceKillAfter`.
+ * with SIGKILL (a contained stage: its whole tree) and reaped first, and every pipe is closed.
+ * `timeout` (counted from the call) and `signal` kill every stage with `killSignal`, then SIGKILL
+ * after its `forceKillAfter`; the call then also waits for the whole tree of a contained stage.
+ * When they come while a stage is still starting, its spawn is cancelled and the call rejects
+ * with its error (ETIMEDOUT or an AbortError, with `stage`), as a stage that cannot start.
  *
  * Each stage starts with SIGPIPE at its default action, so `yes | head -1` ends `yes` by SIGPIPE
  * as in a shell.
@@ -175,9 +211,12 @@ function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOp
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output
  * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
- *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); the error of a
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); an AbortError
+ *   (`ABORT_ERR`) when `signal` is aborted already, before anything starts; the error of a
  *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
- *   arguments, a bad option of any stage included, before any stage starts
+ *   arguments, a bad option of any stage included, before any stage starts; their message names
+ *   the argument as the caller wrote it (`options.stdin`, `options.stdout`, `stages[1][2].cwd`,
+ *   `stages[1][1][0]`), and a stage's own option also sets `stage` and starts with the stage
  * @see pipe(7), bash(1) "Pipelines"
  * @example
  * ```ts
@@ -209,6 +248,8 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       killSignal: signalNumber(killSignal, 'options.killSignal'),
     };
   });
+  // As spawn and run: nothing starts for a signal aborted already (after the checks, as there).
+  if (plan.signal?.aborted === true) throw abortError('pipeline', plan.signal);
   const command = plan.list.map((stage) => commandLine(stage.file, stage.args)).join(' | ');
   const last = plan.list.length - 1;
 
@@ -225,11 +266,20 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     throw error;
   }
   const inputWatch = plan.input instanceof Readable ? watchInput(plan.input) : undefined;
+  // The stages' spawns listen to a signal of the pipeline's own, which may have a listener per
+  // stage (the caller's gets one): more than 10 on the caller's would print a leak warning.
+  const relay = plan.signal === undefined ? undefined : new AbortController();
+  const forward = (): void => relay!.abort(plan.signal!.reason);
+  if (relay !== undefined) {
+    setMaxListeners(plan.list.length + 1, relay.signal);
+    plan.signal!.addEventListener('abort', forward, { once: true });
+  }
   const spawned = await Promise.allSettled(
     plan.list.map((stage, i) => {
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
-      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal });
+      // timeout and signal also bound a stage that is still starting (its spawn blocked in an open...).
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, timeout: plan.timeout === 0 ? undefined : plan.timeout, signal: relay?.signal });
     }),
   );
   closeAll(pipes.flat());
@@ -237,14 +287,22 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
   if (failed !== -1) {
     inputWatch?.dispose();
-    // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran.
+    plan.signal?.removeEventListener('abort', forward);
+    // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran. A
+    // contained stage's whole tree: what its leader started could ignore killSignal for ever.
+    const trees: Promise<void>[] = [];
     for (const child of children) {
+      if (child?.containment != null) {
+        trees.push(child.killTree('SIGKILL').catch(() => {}));
+        continue;
+      }
       try {
         child?.kill('SIGKILL');
       } catch {
         // Already reaped.
       }
     }
+    await Promise.all(trees);
     await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
     throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
   }
@@ -259,7 +317,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     // library stopped ends with what that pipe holds once every stage is reaped.
     if (lastStdout instanceof PipeReader) void reaped.then(() => lastStdout[endNow](), () => {});
   };
-  const timer = plan.timeout === 0 ? undefined : setTimeout(() => killAll('timeout'), plan.timeout);
+  const timer = plan.timeout === 0 ? undefined : setTimeout(() => killAll('timeout'), Math.max(0, started + plan.timeout - performance.now()));
   const onAbort = (): void => killAll('abort');
   if (plan.signal?.aborted) onAbort();
   plan.signal?.addEventListener('abort', onAbort, { once: true });
@@ -280,6 +338,13 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     }
     const collection = lastStdout === null ? undefined : collectStream(lastStdout, plan.output.maxBuffer, () => killAll('maxBuffer'));
     const [bytes, results] = await Promise.all([collection?.done, reaped]);
+    // A contained stage the library is stopping may outlive its leader (as in run): the call ends
+    // with its tree, and its result says whether SIGKILL was needed.
+    for (const [i, child] of running.entries()) {
+      if (child[stopAsked]() === null || child.containment === null) continue;
+      await child[treeEnded]();
+      Object.assign(results[i]!, child[endReason]());
+    }
     firstStdin?.destroy(); // let go of a stream input the first stage left unread (see run)
     if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
@@ -301,6 +366,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
   } finally {
     clearTimeout(timer);
     plan.signal?.removeEventListener('abort', onAbort);
+    plan.signal?.removeEventListener('abort', forward);
     inputWatch?.dispose();
   }
 }

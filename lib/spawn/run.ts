@@ -9,7 +9,7 @@ import type { Bytes } from '../env';
 import { binding } from '../native';
 import { validateBoolean, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import { endReason, stopFor, treeEnded, type ChildProcess } from './child-process';
+import { endReason, stopAsked, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
 import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
 import { commandLine, ExitError, outputPlan, present, pipeInput, readMaxBuffer, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
@@ -245,7 +245,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   // wrote is in the pipes once it is reaped, and what it left behind may hold them open forever.
   let outputTimedOut = false;
   const waited = child.wait().then((result) => {
-    if (child[endReason]().killedBy !== null) collection.finish();
+    if (child[stopAsked]() !== null) collection.finish();
     // A contained tree stays under the spawn's own timeout and signal until all of it has ended.
     else if (child.containment === null) boundOutputWait(collection, spawnOptions.timeout, spawnOptions.signal, started, () => (outputTimedOut = true));
     return result;
@@ -256,7 +256,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   stdinStream?.destroy();
   // A contained tree that the library is stopping (its leader may have exited first): its end
   // says whether SIGKILL was needed. A tree left running on its own is not waited for.
-  if (child[endReason]().killedBy !== null) await child[treeEnded]();
+  if (child[stopAsked]() !== null) await child[treeEnded]();
   inputWatch?.dispose();
   if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
   const why = child[endReason]();
