@@ -346,10 +346,16 @@ function ownCgroupDir(): string | null {
   return line === undefined ? null : path.join(mount, line.slice(3));
 }
 
+// <linux/magic.h>: the f_type of statfs(2) on a cgroup v2 file system.
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
 /** Whether `dir` is a cgroup v2 directory in which this process can make a sub-cgroup. */
 function writableCgroup(dir: string): string | null {
   if (!hasCgroupKill()) return `cgroup.kill needs Linux 5.14 (this is ${os.release()})`;
   if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) return `${dir} is not a cgroup v2 directory`;
+  // A cgroup v1 hierarchy has cgroup.procs too, but clone3 refuses its fd (EBADF) only after the
+  // leaf and the watchdog are made: its file system type says it first.
+  if (fs.statfsSync(dir).type !== CGROUP2_SUPER_MAGIC) return `${dir} is not a cgroup v2 directory (its file system is not cgroup2)`;
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {
