@@ -6,8 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { availableContainments, spawn } from '../lib/index';
-import { openFds, zombieChildren } from './helpers';
+import { openFds, runNode, zombieChildren } from './helpers';
 
+const available = availableContainments();
+const isRoot = process.geteuid?.() === 0;
 let tmp = '';
 
 beforeAll(() => {
@@ -29,5 +31,35 @@ describe('contain: a cgroup option that is not on a cgroup v2 file system', () =
     expect(fs.readdirSync(fake)).toEqual(['cgroup.procs']);
     expect(openFds()).toEqual(fds);
     expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('contain: cgroup, a leaf removed behind the library', () => {
+  // The leader is killed and seen a zombie before this process reaps it (the loop is blocked), and
+  // its leaf, empty then, is removed from outside (another process, an administrator, a watchdog).
+  const script = `
+    const { spawn } = require('./dist/index.js');
+    const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+    const fs = require('fs');
+    const path = require('path');
+    const state = (pid) => { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; };
+    (async () => {
+      const child = await spawn('sleep', ['1000'], { contain: 'cgroup' });
+      const line = fs.readFileSync('/proc/' + child.pid + '/cgroup', 'utf8').split('\\n').find((entry) => entry.startsWith('0::'));
+      const leaf = path.join(cgroupWatchdogForTest().dir, path.basename(line.slice(3)));
+      process.kill(child.pid, 'SIGKILL');
+      while (state(child.pid) !== 'Z');
+      fs.rmdirSync(leaf);
+      const { status } = await child.wait();
+      await child.killTree('SIGKILL');
+      console.log(JSON.stringify({ status: status.kind, members: child.descendants(), accounting: child.treeAccounting() }));
+    })();`;
+
+  it("the leader's reaping neither throws nor crashes the process; killTree and descendants see an empty tree", () => {
+    if (isRoot) expect(available).toContain('cgroup');
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'signaled', members: [] });
   });
 });

@@ -456,12 +456,35 @@ function findCgroupParent(requested: string | undefined): string {
   throw unavailable('cgroup', reasons.length === 0 ? 'no cgroup v2 hierarchy is mounted' : reasons.join('; '));
 }
 
+/** The stand-in of an inotify watch that could not be made: `onTick` every 50 ms, unreferenced until ref(). */
+class PollingWatch {
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(onTick: () => void) {
+    this.timer = setInterval(onTick, 50).unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  ref(): this {
+    this.timer.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.timer.unref();
+    return this;
+  }
+}
+
 /** A cgroup leaf holding one tree. */
 class CgroupTree implements Container {
   readonly kind = 'cgroup';
   cgroupFd: number;
   private readonly leaf: string;
-  private watcher: fs.FSWatcher | undefined;
+  private watcher: { close(): void; ref(): unknown; unref(): unknown } | undefined;
   private emptyWaiters: (() => void)[] = [];
   private leaderGone = false;
   private removed = false;
@@ -500,11 +523,14 @@ class CgroupTree implements Container {
     const snapshot = this.accounting();
     try {
       fs.rmdirSync(this.leaf);
-    } catch {
-      // Orphans are left: watch, unreferenced, to remove the leaf once they end on their own.
-      this.watch();
-      this.check();
-      return;
+    } catch (error) {
+      // ENOENT: removed from outside while empty; else orphans are left: watch, unreferenced, to
+      // remove the leaf once they end on their own.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.watch();
+        this.check();
+        return;
+      }
     }
     this.finalAccounting = snapshot;
     this.removed = true;
@@ -517,8 +543,15 @@ class CgroupTree implements Container {
    */
   private watch(): void {
     if (this.watcher !== undefined || this.removed) return;
-    this.watcher = fs.watch(path.join(this.leaf, 'cgroup.events'), { persistent: false }, () => this.check());
-    this.watcher.on('error', () => this.check());
+    try {
+      const watcher = fs.watch(path.join(this.leaf, 'cgroup.events'), { persistent: false }, () => this.check());
+      watcher.on('error', () => this.check());
+      this.watcher = watcher;
+    } catch {
+      // The leaf is gone (check() then finds it so), or inotify refuses a watch (ENOSPC, at
+      // fs.inotify.max_user_watches): cgroup.events is read every 50 ms instead.
+      this.watcher = new PollingWatch(() => this.check());
+    }
   }
 
   /** Whether the tree is gone (`populated 0`); settles the waiters, and removes the leaf once the leader is reaped too. */
