@@ -63,3 +63,39 @@ describe('contain: cgroup, a leaf removed behind the library', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ status: 'signaled', members: [] });
   });
 });
+
+describe('contain: cgroup in worker threads', () => {
+  // The main thread runs a contained child; a worker runs its own contained child, then exits.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const { spawn } = require('./dist/index.js');
+    const fs = require('fs');
+    const state = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return undefined; } };
+    const worker = \`
+      const { parentPort } = require('worker_threads');
+      const { spawn } = require('./dist/index.js');
+      const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+      spawn('sleep', ['0.1'], { contain: 'cgroup' })
+        .then(async (child) => ({ status: (await child.wait()).status.kind, watchdog: cgroupWatchdogForTest().pid }), (error) => ({ error: error.code }))
+        .then((out) => parentPort.postMessage(out));\`;
+    (async () => {
+      const main = await spawn('sleep', ['1000'], { contain: 'cgroup' });
+      const w = new Worker(worker, { eval: true });
+      const fromWorker = await new Promise((resolve) => w.once('message', resolve));
+      await new Promise((resolve) => w.once('exit', resolve));
+      // The worker's watchdog (if it made one) has done its work once it has exited.
+      while (fromWorker.watchdog !== undefined && !['Z', undefined].includes(state(fromWorker.watchdog))) await new Promise((r) => setTimeout(r, 20));
+      const mainAlive = main.exitResult === null && state(main.pid) !== 'Z' && state(main.pid) !== undefined;
+      await main.killTree('SIGKILL');
+      console.log(JSON.stringify({ fromWorker, mainAlive }));
+    })();`;
+
+  it("a worker's contained spawn gets a leaf of its own, and its exit leaves the main thread's tree running", () => {
+    if (isRoot) expect(available).toContain('cgroup');
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout) as { fromWorker: Record<string, unknown>; mainAlive: boolean };
+    expect(out.fromWorker).toMatchObject({ status: 'exited' });
+    expect(out.mainAlive).toBe(true);
+  });
+});

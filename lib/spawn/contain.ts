@@ -16,6 +16,7 @@ import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
 import { invalidArgType, SyscallError } from '../errors';
 import { pidfdPids } from '../procfs';
@@ -375,17 +376,20 @@ let watchdog: child_process.ChildProcess | undefined;
 let leafCount = 0;
 
 /**
- * The cgroup of this process's leaves, `<parent>/posix-process-<pid>`, made on first use, and the
- * watchdog that kills it when this process dies: a shell outside the tree, whose stdin is a pipe
- * that only this process holds, so that end-of-file means this process is gone (even by SIGKILL).
+ * The cgroup of this thread's leaves, `<parent>/posix-process-<pid>` (`-t<threadId>` in a worker:
+ * each worker has its own module state, leaf numbers and watchdog, whose end must not kill the
+ * trees of another thread), made on first use, and the watchdog that kills it when this process
+ * (or worker) dies: a shell outside the tree, whose stdin is a pipe that only this thread
+ * holds, so that end-of-file means it is gone (even by SIGKILL).
  */
 function processCgroupUnder(parent: string): string {
-  const dir = path.join(parent, `posix-process-${process.pid}`);
+  const dir = path.join(parent, `posix-process-${process.pid}${worker_threads.isMainThread ? '' : `-t${worker_threads.threadId}`}`);
   if (processCgroup === dir) return dir;
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
   enableAccounting(dir);
-  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
+  // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s.
+  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdog.on('error', () => {});
   watchdog.unref();
