@@ -4,17 +4,23 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { availableContainments, spawn } from '../lib/index';
-import { openFds, runNode, zombieChildren } from './helpers';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { availableContainments, isChildSubreaper, spawn } from '../lib/index';
+import { killMarked, markedAlive, newMark } from './contain-helpers';
+import { openFds, runNode, until, zombieChildren } from './helpers';
 
 const available = availableContainments();
 const isRoot = process.geteuid?.() === 0;
 let tmp = '';
+const marks: string[] = [];
 
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'contain-edges-'));
   return () => fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  for (const mark of marks.splice(0)) killMarked(mark);
 });
 
 describe('contain: a cgroup option that is not on a cgroup v2 file system', () => {
@@ -97,5 +103,19 @@ describe('contain: cgroup in worker threads', () => {
     const out = JSON.parse(result.stdout) as { fromWorker: Record<string, unknown>; mainAlive: boolean };
     expect(out.fromWorker).toMatchObject({ status: 'exited' });
     expect(out.mainAlive).toBe(true);
+  });
+});
+
+describe('contain: subreaper, a tree that outlives its leader and ends on its own', () => {
+  it('its orphans are reaped and this process stops being a subreaper, with nobody waiting', async () => {
+    expect(isChildSubreaper()).toBe(false);
+    const mark = newMark();
+    marks.push(mark);
+    const child = await spawn('/bin/sh', ['-c', 'sleep 0.3 & exit 0'], { contain: 'subreaper', env: { ...process.env, [mark]: '1' } });
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+    await until(() => markedAlive(mark).length === 0, 20_000);
+    await until(() => !isChildSubreaper() && zombieChildren().length === 0, 20_000);
+    expect(zombieChildren()).toEqual([]);
+    expect(isChildSubreaper()).toBe(false);
   });
 });

@@ -172,8 +172,9 @@ class SubreaperTree implements Container {
 
   leaderReaped(): void {
     this.leaderGone = true;
-    // Looked at again shortly (unreferenced): see check().
-    if ((this.killing ? this.killRound() : this.members().length) === 0) setTimeout(() => this.check(), 2).unref();
+    // Polled (unreferenced) until the tree is gone, even with nobody waiting: its orphans are
+    // this process's children to reap, and the last tree's end drops the subreaper flag.
+    this.check();
   }
 
   private ours(pid: number, start: number): boolean {
@@ -273,12 +274,15 @@ class SubreaperTree implements Container {
     if (!subreaperTrees.has(this)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.emptyWaiters.push(resolve);
-      this.polling?.ref(); // someone waits: the poll keeps the loop alive
+      // Someone waits: look now, and poll at the waiters' pace, keeping the loop alive.
+      clearTimeout(this.polling);
+      this.polling = undefined;
       this.check();
     });
   }
 
-  // The walk finds no end event to wait for: look again every few ms while someone waits.
+  // The walk finds no end event to wait for: look again every few ms while someone waits (up to
+  // every 50 ms), and up to every second while orphans outlive the leader with nobody waiting.
   // The tree is gone after two empty walks in a row, a poll apart: a child being reparented from
   // an exiting parent to this process can be in neither's /proc children list for a moment.
   private emptyWalks = 0;
@@ -293,7 +297,7 @@ class SubreaperTree implements Container {
     }
     this.polling = setTimeout(() => {
       this.polling = undefined;
-      if (this.emptyWaiters.length > 0 || this.emptyWalks > 0) this.check(Math.min(delay * 2, 50));
+      if (this.emptyWaiters.length > 0 || this.leaderGone) this.check(Math.min(delay * 2, this.emptyWaiters.length > 0 ? 50 : 1000));
     }, delay);
     if (this.emptyWaiters.length === 0) this.polling.unref();
   }
