@@ -87,8 +87,10 @@ describe('contain: cgroup in worker threads', () => {
     (async () => {
       const main = await spawn('sleep', ['1000'], { contain: 'cgroup' });
       const w = new Worker(worker, { eval: true });
+      // Both listened to at once: a worker that ends at once emits 'exit' right after its last 'message'.
+      const exited = new Promise((resolve) => w.once('exit', resolve));
       const fromWorker = await new Promise((resolve) => w.once('message', resolve));
-      await new Promise((resolve) => w.once('exit', resolve));
+      await exited;
       // The worker's watchdog (if it made one) has done its work once it has exited.
       while (fromWorker.watchdog !== undefined && !['Z', undefined].includes(state(fromWorker.watchdog))) await new Promise((r) => setTimeout(r, 20));
       const mainAlive = main.exitResult === null && state(main.pid) !== 'Z' && state(main.pid) !== undefined;
@@ -117,5 +119,25 @@ describe('contain: subreaper, a tree that outlives its leader and ends on its ow
     await until(() => !isChildSubreaper() && zombieChildren().length === 0, 20_000);
     expect(zombieChildren()).toEqual([]);
     expect(isChildSubreaper()).toBe(false);
+  });
+});
+
+describe.each(['cgroup', 'subreaper'].filter((kind) => available.includes(kind as never)))('contain: %s, unref() with a timeout', (kind) => {
+  it('a tree that outlives its leader does not keep the event loop alive', () => {
+    const mark = newMark();
+    marks.push(mark);
+    const script = `
+      const { spawn } = require('./dist/index.js');
+      (async () => {
+        const child = await spawn('/bin/sh', ['-c', 'sleep 1000 & exit 0'], { contain: process.argv[1], timeout: 600000, env: { ...process.env, [process.argv[2]]: '1' }, stdio: 'ignore' });
+        child.unref();
+        const poll = setInterval(() => { if (child.exitResult !== null) { clearInterval(poll); console.log(child.exitResult.status.kind); } }, 10);
+      })();`;
+    // The orphan has no fd of this test's pipes: spawnSync waits for the script's exit alone.
+    const result = runNode(script, { args: [kind, mark], timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.signal).toBe(null);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('exited\n');
   });
 });

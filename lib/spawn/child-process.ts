@@ -322,9 +322,9 @@ export class ChildProcess implements AsyncDisposable {
     return this.#stop.policy.container?.accounting() ?? null;
   }
 
-  /** @internal See treeEnded. */
-  [treeEnded](): Promise<void> {
-    return this.#stop.gone();
+  /** @internal See treeEnded; `keepAlive` false: the wait does not keep the event loop alive. */
+  [treeEnded](keepAlive = true): Promise<void> {
+    return this.#stop.gone(keepAlive);
   }
 
   /** @internal Why the library ended the child or its tree, as of now (run() reads it once the tree has ended). */
@@ -557,8 +557,9 @@ export class Deadline {
     // An unref()'d child must not be kept, and then killed, by its timeout alone.
     if (this.timer !== undefined) child[followRef](this.timer);
     if (this.fired !== undefined) stopQuietly(child, this.fired);
-    // A contained tree can outlive its leader: the watch lasts until all of it has ended.
-    void child[treeEnded]().finally(() => this.stop());
+    // A contained tree can outlive its leader: the watch lasts until all of it has ended, which
+    // only the timer (unref()'d with the child) keeps the loop alive for.
+    void child[treeEnded](false).finally(() => this.stop());
   }
 
   stop(): void {

@@ -58,8 +58,8 @@ export interface Container {
   members(): number[];
   /** Sends `signo` to every process of the tree; SIGKILL is the mechanism's kill of everything. */
   signal(signo: number): void;
-  /** Resolves once no process of the tree is left. */
-  empty(): Promise<void>;
+  /** Resolves once no process of the tree is left; `keepAlive` false: without keeping the event loop alive meanwhile. */
+  empty(keepAlive?: boolean): Promise<void>;
   /** What the mechanism measured, or null. */
   accounting(): TreeAccounting | null;
 }
@@ -147,6 +147,8 @@ class SubreaperTree implements Container {
   // Every process a walk found in this tree, with its start time (a recycled pid is not a member).
   private readonly seen = new Map<number, number>();
   private emptyWaiters: (() => void)[] = [];
+  // How many of the waiters keep the event loop alive.
+  private keepers = 0;
   private polling: ReturnType<typeof setTimeout> | undefined;
   // SIGKILL was asked: every later look at the tree kills what it still finds.
   private killing = false;
@@ -270,11 +272,12 @@ class SubreaperTree implements Container {
     return stopped.length;
   }
 
-  empty(): Promise<void> {
+  empty(keepAlive = true): Promise<void> {
     if (!subreaperTrees.has(this)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.emptyWaiters.push(resolve);
-      // Someone waits: look now, and poll at the waiters' pace, keeping the loop alive.
+      if (keepAlive) this.keepers++;
+      // Someone waits: look now, and poll at the waiters' pace (keeping the loop alive if asked).
       clearTimeout(this.polling);
       this.polling = undefined;
       this.check();
@@ -299,7 +302,7 @@ class SubreaperTree implements Container {
       this.polling = undefined;
       if (this.emptyWaiters.length > 0 || this.leaderGone) this.check(Math.min(delay * 2, this.emptyWaiters.length > 0 ? 50 : 1000));
     }, delay);
-    if (this.emptyWaiters.length === 0) this.polling.unref();
+    if (this.keepers === 0) this.polling.unref();
   }
 
   private finish(): void {
@@ -312,6 +315,7 @@ class SubreaperTree implements Container {
     }
     const waiters = this.emptyWaiters;
     this.emptyWaiters = [];
+    this.keepers = 0;
     for (const resolve of waiters) resolve();
   }
 
@@ -494,6 +498,8 @@ class CgroupTree implements Container {
   private readonly leaf: string;
   private watcher: { close(): void; ref(): unknown; unref(): unknown } | undefined;
   private emptyWaiters: (() => void)[] = [];
+  // How many of the waiters keep the event loop alive.
+  private keepers = 0;
   private leaderGone = false;
   private removed = false;
   private finalAccounting: TreeAccounting | null = null;
@@ -614,15 +620,15 @@ class CgroupTree implements Container {
     for (const pid of this.members()) tryKill(pid, signo);
   }
 
-  empty(): Promise<void> {
+  empty(keepAlive = true): Promise<void> {
     if (this.check()) return Promise.resolve();
     this.watch();
+    if (keepAlive && this.keepers++ === 0) this.watcher?.ref();
     return new Promise<void>((resolve) => {
       this.emptyWaiters.push(resolve);
-      this.watcher?.ref();
       this.check(); // a change between the first look and the watch
     }).finally(() => {
-      if (this.emptyWaiters.length === 0) this.watcher?.unref();
+      if (keepAlive && --this.keepers === 0) this.watcher?.unref();
     });
   }
 

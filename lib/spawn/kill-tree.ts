@@ -91,11 +91,11 @@ export class StopControl {
     this.child.signalLeader(signo);
   }
 
-  /** Resolves once every process of the tree has ended (the leader reaped). */
-  async gone(): Promise<void> {
+  /** Resolves once every process of the tree has ended (the leader reaped); `keepAlive` false: the wait for the tree after the leader does not keep the event loop alive. */
+  async gone(keepAlive = true): Promise<void> {
     const container = this.policy.container;
     await this.child.exited().catch(() => {});
-    if (container !== null) await container.empty();
+    if (container !== null) await container.empty(keepAlive);
   }
 
   /**
