@@ -40,6 +40,21 @@ describe('contain: a cgroup option that is not on a cgroup v2 file system', () =
   });
 });
 
+describe('contain: true with a cgroup option', () => {
+  it('uses that cgroup or refuses: a cgroup it cannot use is not silently replaced by another mechanism', async () => {
+    const fds = openFds();
+    const error = (await spawn('true', [], { contain: true, cgroup: tmp }).catch((e: unknown) => e)) as Error & Record<string, unknown>;
+    expect(error).toMatchObject({ code: 'ERR_CONTAINMENT_UNAVAILABLE', containment: 'cgroup' });
+    expect(error.message).toContain(tmp);
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+    if (!available.includes('cgroup')) return;
+    const child = await spawn('true', [], { contain: true, cgroup: '/sys/fs/cgroup/unified' });
+    expect(child.containment).toBe('cgroup');
+    await child.killTree('SIGKILL');
+  });
+});
+
 describe('contain: cgroup, a leaf removed behind the library', () => {
   // The leader is killed and seen a zombie before this process reaps it (the loop is blocked), and
   // its leaf, empty then, is removed from outside (another process, an administrator, a watchdog).

@@ -806,10 +806,12 @@ export function availableContainments(cgroup?: string): Containment[] {
 
 /**
  * @internal Makes the container of one spawn: the named mechanism, or (true) the best one
- * available. Throws `ERR_CONTAINMENT_UNAVAILABLE` for a named mechanism that is not.
+ * available ('cgroup' when `cgroup` is given). Throws `ERR_CONTAINMENT_UNAVAILABLE` for a named
+ * mechanism that is not.
  */
 export function openContainer(option: ContainOption, cgroup: string | undefined): Container {
-  const kind = option === true ? availableContainments(cgroup)[0]! : (option as Containment);
+  // A `cgroup` option asks for the cgroup mechanism: one it cannot use is an error, not a fallback.
+  const kind = option === true ? (cgroup !== undefined ? 'cgroup' : availableContainments()[0]!) : (option as Containment);
   if (kind === 'cgroup') return new CgroupTree(cgroupParent(cgroup)); // cgroupParent throws why it cannot
   if (kind === 'subreaper') return new SubreaperTree();
   const why = pidNamespaceMissing();
