@@ -270,8 +270,9 @@ export class ChildProcess implements AsyncDisposable {
 
   /**
    * Signals every process of the contained tree, the leader's orphans included (also once the
-   * leader has exited), and resolves once every one of them has exited and been reaped or
-   * accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
+   * leader has exited), then SIGCONT (unless the signal is SIGKILL or one of job control) so
+   * that a stopped process acts on it, and resolves once every one of them has exited and been
+   * reaped or accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
    * (and the result's `forced` is true).
    *
    * @param signal - the signal (default 'SIGTERM'); 'SIGKILL' ends the tree at once
