@@ -287,8 +287,9 @@ export class ChildProcess implements AsyncDisposable {
 
   /**
    * Signals every process of the contained tree, the leader's orphans included (also once the
-   * leader has exited), and resolves once every one of them has exited and been reaped or
-   * accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
+   * leader has exited), then SIGCONT (unless the signal is SIGKILL or one of job control) so
+   * that a stopped process acts on it, and resolves once every one of them has exited and been
+   * reaped or accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
    * (and the result's `forced` is true).
    *
    * @param signal - the signal (default 'SIGTERM'); 'SIGKILL' ends the tree at once
@@ -339,9 +340,9 @@ export class ChildProcess implements AsyncDisposable {
     return this.#stop.policy.container?.accounting() ?? null;
   }
 
-  /** @internal See treeEnded. */
-  [treeEnded](): Promise<void> {
-    return this.#stop.gone();
+  /** @internal See treeEnded; `keepAlive` false: the wait does not keep the event loop alive. */
+  [treeEnded](keepAlive = true): Promise<void> {
+    return this.#stop.gone(keepAlive);
   }
 
   /** @internal Why the library ended the child or its tree, as of now (run() reads it once the tree has ended). */
@@ -579,8 +580,9 @@ export class Deadline {
     // An unref()'d child must not be kept, and then killed, by its timeout alone.
     if (this.timer !== undefined) child[followRef](this.timer);
     if (this.fired !== undefined) stopQuietly(child, this.fired);
-    // A contained tree can outlive its leader: the watch lasts until all of it has ended.
-    void child[treeEnded]().finally(() => this.stop());
+    // A contained tree can outlive its leader: the watch lasts until all of it has ended, which
+    // only the timer (unref()'d with the child) keeps the loop alive for.
+    void child[treeEnded](false).finally(() => this.stop());
   }
 
   stop(): void {

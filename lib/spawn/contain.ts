@@ -16,6 +16,7 @@ import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
 import { invalidArgType, SyscallError } from '../errors';
 import { pidfdPids } from '../procfs';
@@ -57,8 +58,8 @@ export interface Container {
   members(): number[];
   /** Sends `signo` to every process of the tree; SIGKILL is the mechanism's kill of everything. */
   signal(signo: number): void;
-  /** Resolves once no process of the tree is left. */
-  empty(): Promise<void>;
+  /** Resolves once no process of the tree is left; `keepAlive` false: without keeping the event loop alive meanwhile. */
+  empty(keepAlive?: boolean): Promise<void>;
   /** What the mechanism measured, or null. */
   accounting(): TreeAccounting | null;
 }
@@ -146,6 +147,8 @@ class SubreaperTree implements Container {
   // Every process a walk found in this tree, with its start time (a recycled pid is not a member).
   private readonly seen = new Map<number, number>();
   private emptyWaiters: (() => void)[] = [];
+  // How many of the waiters keep the event loop alive.
+  private keepers = 0;
   private polling: ReturnType<typeof setTimeout> | undefined;
   // SIGKILL was asked: every later look at the tree kills what it still finds.
   private killing = false;
@@ -171,8 +174,9 @@ class SubreaperTree implements Container {
 
   leaderReaped(): void {
     this.leaderGone = true;
-    // Looked at again shortly (unreferenced): see check().
-    if ((this.killing ? this.killRound() : this.members().length) === 0) setTimeout(() => this.check(), 2).unref();
+    // Polled (unreferenced) until the tree is gone, even with nobody waiting: its orphans are
+    // this process's children to reap, and the last tree's end drops the subreaper flag.
+    this.check();
   }
 
   private ours(pid: number, start: number): boolean {
@@ -268,16 +272,20 @@ class SubreaperTree implements Container {
     return stopped.length;
   }
 
-  empty(): Promise<void> {
+  empty(keepAlive = true): Promise<void> {
     if (!subreaperTrees.has(this)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.emptyWaiters.push(resolve);
-      this.polling?.ref(); // someone waits: the poll keeps the loop alive
+      if (keepAlive) this.keepers++;
+      // Someone waits: look now, and poll at the waiters' pace (keeping the loop alive if asked).
+      clearTimeout(this.polling);
+      this.polling = undefined;
       this.check();
     });
   }
 
-  // The walk finds no end event to wait for: look again every few ms while someone waits.
+  // The walk finds no end event to wait for: look again every few ms while someone waits (up to
+  // every 50 ms), and up to every second while orphans outlive the leader with nobody waiting.
   // The tree is gone after two empty walks in a row, a poll apart: a child being reparented from
   // an exiting parent to this process can be in neither's /proc children list for a moment.
   private emptyWalks = 0;
@@ -292,9 +300,9 @@ class SubreaperTree implements Container {
     }
     this.polling = setTimeout(() => {
       this.polling = undefined;
-      if (this.emptyWaiters.length > 0 || this.emptyWalks > 0) this.check(Math.min(delay * 2, 50));
+      if (this.emptyWaiters.length > 0 || this.leaderGone) this.check(Math.min(delay * 2, this.emptyWaiters.length > 0 ? 50 : 1000));
     }, delay);
-    if (this.emptyWaiters.length === 0) this.polling.unref();
+    if (this.keepers === 0) this.polling.unref();
   }
 
   private finish(): void {
@@ -307,6 +315,7 @@ class SubreaperTree implements Container {
     }
     const waiters = this.emptyWaiters;
     this.emptyWaiters = [];
+    this.keepers = 0;
     for (const resolve of waiters) resolve();
   }
 
@@ -346,10 +355,16 @@ function ownCgroupDir(): string | null {
   return line === undefined ? null : path.join(mount, line.slice(3));
 }
 
+// <linux/magic.h>: the f_type of statfs(2) on a cgroup v2 file system.
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
 /** Whether `dir` is a cgroup v2 directory in which this process can make a sub-cgroup. */
 function writableCgroup(dir: string): string | null {
   if (!hasCgroupKill()) return `cgroup.kill needs Linux 5.14 (this is ${os.release()})`;
   if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) return `${dir} is not a cgroup v2 directory`;
+  // A cgroup v1 hierarchy has cgroup.procs too, but clone3 refuses its fd (EBADF) only after the
+  // leaf and the watchdog are made: its file system type says it first.
+  if (fs.statfsSync(dir).type !== CGROUP2_SUPER_MAGIC) return `${dir} is not a cgroup v2 directory (its file system is not cgroup2)`;
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {
@@ -369,17 +384,20 @@ let watchdog: child_process.ChildProcess | undefined;
 let leafCount = 0;
 
 /**
- * The cgroup of this process's leaves, `<parent>/posix-process-<pid>`, made on first use, and the
- * watchdog that kills it when this process dies: a shell outside the tree, whose stdin is a pipe
- * that only this process holds, so that end-of-file means this process is gone (even by SIGKILL).
+ * The cgroup of this thread's leaves, `<parent>/posix-process-<pid>` (`-t<threadId>` in a worker:
+ * each worker has its own module state, leaf numbers and watchdog, whose end must not kill the
+ * trees of another thread), made on first use, and the watchdog that kills it when this process
+ * (or worker) dies: a shell outside the tree, whose stdin is a pipe that only this thread
+ * holds, so that end-of-file means it is gone (even by SIGKILL).
  */
 function processCgroupUnder(parent: string): string {
-  const dir = path.join(parent, `posix-process-${process.pid}`);
+  const dir = path.join(parent, `posix-process-${process.pid}${worker_threads.isMainThread ? '' : `-t${worker_threads.threadId}`}`);
   if (processCgroup === dir) return dir;
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
   enableAccounting(dir);
-  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
+  // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s.
+  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdog.on('error', () => {});
   watchdog.unref();
@@ -450,13 +468,38 @@ function findCgroupParent(requested: string | undefined): string {
   throw unavailable('cgroup', reasons.length === 0 ? 'no cgroup v2 hierarchy is mounted' : reasons.join('; '));
 }
 
+/** The stand-in of an inotify watch that could not be made: `onTick` every 50 ms, unreferenced until ref(). */
+class PollingWatch {
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(onTick: () => void) {
+    this.timer = setInterval(onTick, 50).unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  ref(): this {
+    this.timer.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.timer.unref();
+    return this;
+  }
+}
+
 /** A cgroup leaf holding one tree. */
 class CgroupTree implements Container {
   readonly kind = 'cgroup';
   cgroupFd: number;
   private readonly leaf: string;
-  private watcher: fs.FSWatcher | undefined;
+  private watcher: { close(): void; ref(): unknown; unref(): unknown } | undefined;
   private emptyWaiters: (() => void)[] = [];
+  // How many of the waiters keep the event loop alive.
+  private keepers = 0;
   private leaderGone = false;
   private removed = false;
   private finalAccounting: TreeAccounting | null = null;
@@ -494,11 +537,14 @@ class CgroupTree implements Container {
     const snapshot = this.accounting();
     try {
       fs.rmdirSync(this.leaf);
-    } catch {
-      // Orphans are left: watch, unreferenced, to remove the leaf once they end on their own.
-      this.watch();
-      this.check();
-      return;
+    } catch (error) {
+      // ENOENT: removed from outside while empty; else orphans are left: watch, unreferenced, to
+      // remove the leaf once they end on their own.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.watch();
+        this.check();
+        return;
+      }
     }
     this.finalAccounting = snapshot;
     this.removed = true;
@@ -511,8 +557,15 @@ class CgroupTree implements Container {
    */
   private watch(): void {
     if (this.watcher !== undefined || this.removed) return;
-    this.watcher = fs.watch(path.join(this.leaf, 'cgroup.events'), { persistent: false }, () => this.check());
-    this.watcher.on('error', () => this.check());
+    try {
+      const watcher = fs.watch(path.join(this.leaf, 'cgroup.events'), { persistent: false }, () => this.check());
+      watcher.on('error', () => this.check());
+      this.watcher = watcher;
+    } catch {
+      // The leaf is gone (check() then finds it so), or inotify refuses a watch (ENOSPC, at
+      // fs.inotify.max_user_watches): cgroup.events is read every 50 ms instead.
+      this.watcher = new PollingWatch(() => this.check());
+    }
   }
 
   /** Whether the tree is gone (`populated 0`); settles the waiters, and removes the leaf once the leader is reaped too. */
@@ -567,15 +620,15 @@ class CgroupTree implements Container {
     for (const pid of this.members()) tryKill(pid, signo);
   }
 
-  empty(): Promise<void> {
+  empty(keepAlive = true): Promise<void> {
     if (this.check()) return Promise.resolve();
     this.watch();
+    if (keepAlive && this.keepers++ === 0) this.watcher?.ref();
     return new Promise<void>((resolve) => {
       this.emptyWaiters.push(resolve);
-      this.watcher?.ref();
       this.check(); // a change between the first look and the watch
     }).finally(() => {
-      if (this.emptyWaiters.length === 0) this.watcher?.unref();
+      if (keepAlive && --this.keepers === 0) this.watcher?.unref();
     });
   }
 
@@ -753,10 +806,12 @@ export function availableContainments(cgroup?: string): Containment[] {
 
 /**
  * @internal Makes the container of one spawn: the named mechanism, or (true) the best one
- * available. Throws `ERR_CONTAINMENT_UNAVAILABLE` for a named mechanism that is not.
+ * available ('cgroup' when `cgroup` is given). Throws `ERR_CONTAINMENT_UNAVAILABLE` for a named
+ * mechanism that is not.
  */
 export function openContainer(option: ContainOption, cgroup: string | undefined): Container {
-  const kind = option === true ? availableContainments(cgroup)[0]! : (option as Containment);
+  // A `cgroup` option asks for the cgroup mechanism: one it cannot use is an error, not a fallback.
+  const kind = option === true ? (cgroup !== undefined ? 'cgroup' : availableContainments()[0]!) : (option as Containment);
   if (kind === 'cgroup') return new CgroupTree(cgroupParent(cgroup)); // cgroupParent throws why it cannot
   if (kind === 'subreaper') return new SubreaperTree();
   const why = pidNamespaceMissing();

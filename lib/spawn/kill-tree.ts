@@ -11,6 +11,9 @@ import type { ChildExitResult } from './output';
 import { openContainer, type Container, type Containment, type ContainOption } from './contain';
 
 const SIGKILL = 9;
+const SIGCONT = 18;
+// SIGKILL, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: no SIGCONT after these.
+const JOB_CONTROL_SIGNALS = new Set([9, 18, 19, 20, 21, 22]);
 
 /** Why the library killed a child: the option or action that did it. */
 export type KillReason = 'timeout' | 'abort' | 'maxBuffer' | 'input' | 'dispose';
@@ -107,11 +110,11 @@ export class StopControl {
     this.child.signalLeader(signo);
   }
 
-  /** Resolves once every process of the tree has ended (the leader reaped). */
-  async gone(): Promise<void> {
+  /** Resolves once every process of the tree has ended (the leader reaped); `keepAlive` false: the wait for the tree after the leader does not keep the event loop alive. */
+  async gone(keepAlive = true): Promise<void> {
     const container = this.policy.container;
     await this.child.exited().catch(() => {});
-    if (container !== null) await container.empty();
+    if (container !== null) await container.empty(keepAlive);
   }
 
   /**
@@ -120,6 +123,8 @@ export class StopControl {
    */
   async killTree(signo: number, forceAfter: number | false): Promise<void> {
     this.signalAll(signo);
+    // A stopped process only keeps the signal pending: SIGCONT lets it act on it (as systemd does).
+    if (!JOB_CONTROL_SIGNALS.has(signo)) this.signalAll(SIGCONT);
     const gone = this.gone();
     if (signo === SIGKILL || forceAfter === false) return gone;
     let timer: ReturnType<typeof setTimeout> | undefined;

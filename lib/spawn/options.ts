@@ -111,7 +111,10 @@ export interface SpawnOptions extends SandboxOptions, TerminalSpawnOptions {
    * or name one ('cgroup', 'pid-namespace', 'subreaper'); see docs/containment.md.
    */
   contain?: ContainOption;
-  /** The cgroup v2 directory under which the 'cgroup' mechanism makes its leaves (default: found). */
+  /**
+   * The cgroup v2 directory under which the 'cgroup' mechanism makes its leaves (default: found).
+   * With `contain: true` it asks for that mechanism: a directory it cannot use is refused.
+   */
   cgroup?: string;
 }
 

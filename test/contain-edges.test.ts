@@ -1,0 +1,185 @@
+// Containment at its edges: a `cgroup` option that only looks like a cgroup, contained spawns in
+// worker threads, a subreaper tree whose orphans end on their own, and an unref()'d contained
+// child with a timeout whose leader exits before its orphans.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { availableContainments, isChildSubreaper, spawn } from '../lib/index';
+import { killMarked, markedAlive, newMark } from './contain-helpers';
+import { openFds, runNode, until, zombieChildren } from './helpers';
+
+const available = availableContainments();
+const isRoot = process.geteuid?.() === 0;
+let tmp = '';
+const marks: string[] = [];
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'contain-edges-'));
+  return () => fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  for (const mark of marks.splice(0)) killMarked(mark);
+});
+
+describe('contain: a cgroup option that is not on a cgroup v2 file system', () => {
+  it('is refused with ERR_CONTAINMENT_UNAVAILABLE before anything is made in it', async () => {
+    // A directory with a cgroup.procs file, as a cgroup v1 hierarchy has: not a v2 cgroup.
+    const fake = path.join(tmp, 'fake-cgroup');
+    fs.mkdirSync(fake);
+    fs.writeFileSync(path.join(fake, 'cgroup.procs'), '');
+    const fds = openFds();
+    expect(availableContainments(fake)).not.toContain('cgroup');
+    const error = (await spawn('true', [], { contain: 'cgroup', cgroup: fake }).catch((e: unknown) => e)) as Error & Record<string, unknown>;
+    expect(error).toMatchObject({ code: 'ERR_CONTAINMENT_UNAVAILABLE', containment: 'cgroup' });
+    expect(error.message).toContain('cgroup v2');
+    expect(fs.readdirSync(fake)).toEqual(['cgroup.procs']);
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('contain: true with a cgroup option', () => {
+  it('uses that cgroup or refuses: a cgroup it cannot use is not silently replaced by another mechanism', async () => {
+    const fds = openFds();
+    const error = (await spawn('true', [], { contain: true, cgroup: tmp }).catch((e: unknown) => e)) as Error & Record<string, unknown>;
+    expect(error).toMatchObject({ code: 'ERR_CONTAINMENT_UNAVAILABLE', containment: 'cgroup' });
+    expect(error.message).toContain(tmp);
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+    if (!available.includes('cgroup')) return;
+    const child = await spawn('true', [], { contain: true, cgroup: '/sys/fs/cgroup/unified' });
+    expect(child.containment).toBe('cgroup');
+    await child.killTree('SIGKILL');
+  });
+});
+
+describe('contain: cgroup, a leaf removed behind the library', () => {
+  // The leader is killed and seen a zombie before this process reaps it (the loop is blocked), and
+  // its leaf, empty then, is removed from outside (another process, an administrator, a watchdog).
+  const script = `
+    const { spawn } = require('./dist/index.js');
+    const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+    const fs = require('fs');
+    const path = require('path');
+    const state = (pid) => { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; };
+    (async () => {
+      const child = await spawn('sleep', ['1000'], { contain: 'cgroup' });
+      const line = fs.readFileSync('/proc/' + child.pid + '/cgroup', 'utf8').split('\\n').find((entry) => entry.startsWith('0::'));
+      const leaf = path.join(cgroupWatchdogForTest().dir, path.basename(line.slice(3)));
+      process.kill(child.pid, 'SIGKILL');
+      while (state(child.pid) !== 'Z');
+      fs.rmdirSync(leaf);
+      const { status } = await child.wait();
+      await child.killTree('SIGKILL');
+      console.log(JSON.stringify({ status: status.kind, members: child.descendants(), accounting: child.treeAccounting() }));
+    })();`;
+
+  it("the leader's reaping neither throws nor crashes the process; killTree and descendants see an empty tree", () => {
+    if (isRoot) expect(available).toContain('cgroup');
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'signaled', members: [] });
+  });
+});
+
+describe('contain: cgroup in worker threads', () => {
+  // The main thread runs a contained child; a worker runs its own contained child, then exits.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const { spawn } = require('./dist/index.js');
+    const fs = require('fs');
+    const state = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return undefined; } };
+    const worker = \`
+      const { parentPort } = require('worker_threads');
+      const { spawn } = require('./dist/index.js');
+      const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+      spawn('sleep', ['0.1'], { contain: 'cgroup' })
+        .then(async (child) => ({ status: (await child.wait()).status.kind, watchdog: cgroupWatchdogForTest().pid }), (error) => ({ error: error.code }))
+        .then((out) => parentPort.postMessage(out));\`;
+    (async () => {
+      const main = await spawn('sleep', ['1000'], { contain: 'cgroup' });
+      const w = new Worker(worker, { eval: true });
+      // Both listened to at once: a worker that ends at once emits 'exit' right after its last 'message'.
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      const fromWorker = await new Promise((resolve) => w.once('message', resolve));
+      await exited;
+      // The worker's watchdog (if it made one) has done its work once it has exited.
+      while (fromWorker.watchdog !== undefined && !['Z', undefined].includes(state(fromWorker.watchdog))) await new Promise((r) => setTimeout(r, 20));
+      const mainAlive = main.exitResult === null && state(main.pid) !== 'Z' && state(main.pid) !== undefined;
+      await main.killTree('SIGKILL');
+      console.log(JSON.stringify({ fromWorker, mainAlive }));
+    })();`;
+
+  it("a worker's contained spawn gets a leaf of its own, and its exit leaves the main thread's tree running", () => {
+    if (isRoot) expect(available).toContain('cgroup');
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout) as { fromWorker: Record<string, unknown>; mainAlive: boolean };
+    expect(out.fromWorker).toMatchObject({ status: 'exited' });
+    expect(out.mainAlive).toBe(true);
+  });
+});
+
+describe('contain: subreaper, a tree that outlives its leader and ends on its own', () => {
+  it('its orphans are reaped and this process stops being a subreaper, with nobody waiting', async () => {
+    expect(isChildSubreaper()).toBe(false);
+    const mark = newMark();
+    marks.push(mark);
+    const child = await spawn('/bin/sh', ['-c', 'sleep 0.3 & exit 0'], { contain: 'subreaper', env: { ...process.env, [mark]: '1' } });
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+    await until(() => markedAlive(mark).length === 0, 20_000);
+    await until(() => !isChildSubreaper() && zombieChildren().length === 0, 20_000);
+    expect(zombieChildren()).toEqual([]);
+    expect(isChildSubreaper()).toBe(false);
+  });
+});
+
+describe.each(['cgroup', 'subreaper'].filter((kind) => available.includes(kind as never)))('contain: %s, unref() with a timeout', (kind) => {
+  it('a tree that outlives its leader does not keep the event loop alive', () => {
+    const mark = newMark();
+    marks.push(mark);
+    const script = `
+      const { spawn } = require('./dist/index.js');
+      (async () => {
+        const child = await spawn('/bin/sh', ['-c', 'sleep 1000 & exit 0'], { contain: process.argv[1], timeout: 600000, env: { ...process.env, [process.argv[2]]: '1' }, stdio: 'ignore' });
+        child.unref();
+        const poll = setInterval(() => { if (child.exitResult !== null) { clearInterval(poll); console.log(child.exitResult.status.kind); } }, 10);
+      })();`;
+    // The orphan has no fd of this test's pipes: spawnSync waits for the script's exit alone.
+    const result = runNode(script, { args: [kind, mark], timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.signal).toBe(null);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('exited\n');
+  });
+});
+
+describe.each(['cgroup', 'pid-namespace', 'subreaper'].filter((kind) => available.includes(kind as never)))('contain: %s, a stopped tree', (kind) => {
+  it('killTree with SIGTERM (no forceAfter) continues the stopped processes so that they get it', async () => {
+    const mark = newMark();
+    marks.push(mark);
+    // The leader has a TERM handler: PID 1 of a namespace gets only the signals it handles.
+    const child = await spawn('/bin/sh', ['-c', "trap 'exit 7' TERM; sleep 1000 & echo ready; wait"], { contain: kind as never, env: { ...process.env, [mark]: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    // The background child must have exec'd sleep: a shell between fork and exec still runs the
+    // parent's TERM trap (which only sets a flag), and its exec then loses the signal.
+    const isSleep = (pid: number): boolean => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1') === 'sleep\u00001000\u0000';
+      } catch {
+        return false;
+      }
+    };
+    await until(() => markedAlive(mark).length === 2 && markedAlive(mark).some(isSleep), 10_000);
+    for (const pid of child.descendants()) process.kill(pid, 'SIGSTOP');
+    await until(() => child.descendants().every((pid) => fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.startsWith('T')), 10_000);
+    await child.killTree('SIGTERM');
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 7 });
+    expect(markedAlive(mark)).toEqual([]);
+    child.stdout.destroy();
+    expect(zombieChildren()).toEqual([]);
+  });
+});
