@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -67,27 +66,12 @@ void DropParentJob(Spawner* spawner, SpawnJob* job) {
 
 int MakeForkSpares() {
   std::lock_guard<std::mutex> lock(spawners_mutex);
-  for (Spawner* spawner : spawners) {
-    if (spawner->fork_spare_epoll >= 0) continue;
-    spawner->fork_spare_epoll = ::epoll_create1(EPOLL_CLOEXEC);
-    if (spawner->fork_spare_epoll == -1) {
-      int err = errno;
-      for (Spawner* made : spawners) {
-        if (made->fork_spare_epoll >= 0) ::close(made->fork_spare_epoll);
-        made->fork_spare_epoll = -1;
-      }
-      return err;
-    }
-  }
-  return 0;
+  return MakeEpollSpares(spawners, &Spawner::fork_spare_epoll);
 }
 
 void DropForkSpares() {
   std::lock_guard<std::mutex> lock(spawners_mutex);
-  for (Spawner* spawner : spawners) {
-    if (spawner->fork_spare_epoll >= 0) ::close(spawner->fork_spare_epoll);
-    spawner->fork_spare_epoll = -1;
-  }
+  DropEpollSpares(spawners, &Spawner::fork_spare_epoll);
 }
 
 void AfterForkInChild() {

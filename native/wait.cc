@@ -542,27 +542,12 @@ Napi::Object Constants(Napi::Env env) {
 
 int MakeForkSpares() {
   std::lock_guard<std::mutex> lock(live_states_mutex);
-  for (WaitState* state : live_states) {
-    if (state->fork_spare >= 0) continue;
-    state->fork_spare = ::epoll_create1(EPOLL_CLOEXEC);
-    if (state->fork_spare == -1) {
-      int err = errno;
-      for (WaitState* made : live_states) {
-        if (made->fork_spare >= 0) ::close(made->fork_spare);
-        made->fork_spare = -1;
-      }
-      return err;
-    }
-  }
-  return 0;
+  return MakeEpollSpares(live_states, &WaitState::fork_spare);
 }
 
 void DropForkSpares() {
   std::lock_guard<std::mutex> lock(live_states_mutex);
-  for (WaitState* state : live_states) {
-    if (state->fork_spare >= 0) ::close(state->fork_spare);
-    state->fork_spare = -1;
-  }
+  DropEpollSpares(live_states, &WaitState::fork_spare);
 }
 
 void HandOverPidfd(int pidfd) {

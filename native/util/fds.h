@@ -1,6 +1,12 @@
 // File descriptors the addon makes for itself.
 #pragma once
 
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <vector>
+
 namespace posix_process {
 
 // Moves a new fd to 3 or above (close-on-exec), closing the original: with the parent's fds 0..2
@@ -23,5 +29,31 @@ int PipeAboveStdio(int fds[2], int flags);
 // it is moved, and *spare becomes -1), else a new one. System calls only. Returns -1 with errno
 // set if it cannot.
 int FreshEpollSetInForkChild(int epoll_fd, int* spare);
+
+// Closes the spares of `owners`: after fork(2), in the parent, those the child did not take.
+template <typename Owner>
+void DropEpollSpares(const std::vector<Owner*>& owners, int Owner::*spare) {
+  for (Owner* owner : owners) {
+    if (owner->*spare >= 0) ::close(owner->*spare);
+    owner->*spare = -1;
+  }
+}
+
+// Before fork(2): gives each of `owners` that has none a spare epoll set in its `spare` member,
+// for FreshEpollSetInForkChild. Returns 0, or the errno of the epoll_create1 that failed (every
+// spare is closed then). The caller holds the lock that guards `owners`.
+template <typename Owner>
+int MakeEpollSpares(const std::vector<Owner*>& owners, int Owner::*spare) {
+  for (Owner* owner : owners) {
+    if (owner->*spare >= 0) continue;
+    owner->*spare = ::epoll_create1(EPOLL_CLOEXEC);
+    if (owner->*spare == -1) {
+      int err = errno;
+      DropEpollSpares(owners, spare);
+      return err;
+    }
+  }
+  return 0;
+}
 
 }  // namespace posix_process
