@@ -303,6 +303,8 @@ describe('contain: errors', () => {
   it('refuses bad values before anything is made', async () => {
     const fds = fdsButInotify();
     await expect(spawn('true', [], { contain: 'jail' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(spawn('true', [], { contain: 1 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: /options\.contain/ });
+    await expect(spawn('true', [], { contain: null as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(spawn('true', [], { cgroup: '/sys/fs/cgroup' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(spawn('true', [], { contain: true, cgroup: 42 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(spawn('true', [], { forceKillAfter: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });

@@ -201,7 +201,8 @@ export interface StopOptions {
 export function readStopOptions(options: { forceKillAfter?: unknown; contain?: unknown; cgroup?: unknown }, killSignal: number): StopOptions {
   const { forceKillAfter, contain, cgroup } = options;
   const force = forceKillAfter === undefined ? DEFAULT_FORCE_KILL_AFTER : forceKillAfter === false ? false : validateInteger(forceKillAfter, 'options.forceKillAfter', 0, 2 ** 31 - 1);
-  if (contain !== undefined && typeof contain !== 'boolean' && !CONTAINMENTS.includes(contain as Containment)) {
+  if (contain !== undefined && typeof contain !== 'boolean' && typeof contain !== 'string') throw invalidArgType('options.contain', 'a boolean or a string', contain);
+  if (typeof contain === 'string' && !CONTAINMENTS.includes(contain as Containment)) {
     throw invalidArgValue('options.contain', `must be a boolean or one of ${CONTAINMENTS.map((name) => `'${name}'`).join(', ')}`, contain);
   }
   if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('options.cgroup', 'a string', cgroup);
