@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "testing.h"
 #include "util/arguments.h"
 #include "util/error.h"
 
@@ -297,7 +298,8 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < collector->count; i++) {
     Output* output = &collector->outputs[i];
     output->owner = collector.get();
-    int err = uv_poll_init(loop, &output->poll, output->fd);
+    int err = i == 0 ? -testing::TakeInjectedCollectStartError() : 0;
+    if (err == 0) err = uv_poll_init(loop, &output->poll, output->fd);
     if (err == 0) {
       output->poll.data = output;
       output->open = true;

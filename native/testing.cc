@@ -8,6 +8,7 @@
 // - failNextEpollCtl: an epoll_ctl that fails when a wait starts (ENOSPC from the global
 //   max_user_watches, ENOMEM) cannot be caused without harming the rest of the machine; the next
 //   wait's is made to fail with the errno chosen, without being called.
+// - failNextCollectStart: the same for the uv_poll_init of run()'s output collector (collect.cc).
 // - exhaustFdsAtNextFork: another thread may take the last free fds between the checks fork()
 //   makes and the fork itself; this fills the table at that moment (in a pthread_atfork prepare
 //   handler registered after the library's, so it runs before them, and empties it again in the
@@ -66,6 +67,14 @@ Napi::Value FailNextEpollCtl(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::atomic<int> injected_collect_start_error{0};
+
+// failNextCollectStart(errno): the next collector's uv_poll_init fails with `errno`.
+Napi::Value FailNextCollectStart(const Napi::CallbackInfo& info) {
+  injected_collect_start_error = info[0].As<Napi::Number>().Int32Value();
+  return info.Env().Undefined();
+}
+
 // The fds exhaustFdsAtNextFork holds across one fork; written by the forking thread only.
 constexpr int kMaxHeld = 4096;
 int held_fds[kMaxHeld];
@@ -100,11 +109,17 @@ int TakeInjectedEpollCtlError() {
   return injected_epoll_ctl_error.exchange(0);
 }
 
+int TakeInjectedCollectStartError() {
+  return injected_collect_start_error.exchange(0);
+}
+
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
   testing.Set("watchErrno", Napi::Function::New(env, WatchErrno, "watchErrno"));
   testing.Set("failNextEpollCtl", Napi::Function::New(env, FailNextEpollCtl, "failNextEpollCtl"));
+  testing.Set("failNextCollectStart",
+              Napi::Function::New(env, FailNextCollectStart, "failNextCollectStart"));
   testing.Set("exhaustFdsAtNextFork",
               Napi::Function::New(env, ExhaustFdsAtNextFork, "exhaustFdsAtNextFork"));
   exports.Set("testing", testing);

@@ -11,4 +11,8 @@ void Initialize(Napi::Env env, Napi::Object exports);
 // clears it.
 int TakeInjectedEpollCtlError();
 
+// The errno that failNextCollectStart chose for the next collector's uv_poll_init (collect.cc), or
+// 0; taking it clears it.
+int TakeInjectedCollectStartError();
+
 }  // namespace posix_process::testing

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { run } from '../lib/index';
 import * as fs from 'node:fs';
-import { leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
+import { binding } from '../lib/native';
+import { childPids, leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 const MB = 1024 * 1024;
 
@@ -36,6 +37,19 @@ describe('run(): outputs read natively', () => {
     }
     expect(openFds()).toEqual(before);
   }, 120_000);
+
+  it('a collector that cannot start (uv_poll_init ENOSPC) fails the call with the child killed and reaped, nothing leaked', async () => {
+    const before = openFds();
+    const children = new Set(childPids());
+    const marker = `run-collect-fails-${process.pid}`;
+    binding.testing.failNextCollectStart(28); // ENOSPC, as from fs.epoll.max_user_watches
+    // The child would sleep a long time: the call must not return while it runs.
+    await expect(run('sh', ['-c', 'sleep 600', marker])).rejects.toMatchObject({ name: 'SyscallError', code: 'ENOSPC' });
+    const mine = childPids().filter((pid) => !children.has(pid));
+    expect(mine.filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(marker))).toEqual([]);
+    expect(zombieChildren()).toEqual([]);
+    expect(openFds()).toEqual(before);
+  });
 
   it('empty outputs, and output exactly maxBuffer long, are results', async () => {
     const before = openFds();

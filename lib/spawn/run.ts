@@ -136,18 +136,18 @@ interface NativeCollection {
 
 /** Reads `fds` (owned from here on) to end-of-file natively, up to `maxBuffer` each; `onOverflow` runs once, at the first output past it. */
 function collectOutputs(fds: number[], maxBuffer: number, onOverflow: () => void): NativeCollection {
-  let handle: object;
-  const collection: NativeCollection = { done: undefined as unknown as Promise<Buffer[]>, overflowed: -1, finish: () => binding.collectFinish(handle) };
-  collection.done = new Promise((resolve) => {
-    handle = binding.collectStart(fds, maxBuffer, (kind, value) => {
-      if (kind === 1) {
-        resolve(value as Buffer[]);
-      } else if (collection.overflowed === -1) {
-        collection.overflowed = value as number;
-        onOverflow();
-      }
-    });
+  let resolve!: (buffers: Buffer[]) => void;
+  const done = new Promise<Buffer[]>((settle) => (resolve = settle));
+  // Thrown, not a rejection: the caller has a running child to stop first (the fds are closed).
+  const handle = binding.collectStart(fds, maxBuffer, (kind, value) => {
+    if (kind === 1) {
+      resolve(value as Buffer[]);
+    } else if (collection.overflowed === -1) {
+      collection.overflowed = value as number;
+      onOverflow();
+    }
   });
+  const collection: NativeCollection = { done, overflowed: -1, finish: () => binding.collectFinish(handle) };
   return collection;
 }
 
@@ -223,11 +223,24 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     if (child.exitResult !== null && child.containment === null) collection.finish();
     else void child[stopFor]('maxBuffer').catch(() => {});
   };
-  const collection = collectOutputs(
-    pipes.map((pipe) => pipe[0]),
-    output.maxBuffer,
-    onOverflow,
-  );
+  let collection: NativeCollection;
+  try {
+    collection = collectOutputs(
+      pipes.map((pipe) => pipe[0]),
+      output.maxBuffer,
+      onOverflow,
+    );
+  } catch (error) {
+    // Nothing would read the child's outputs: it is killed and reaped before the call fails.
+    inputWatch?.dispose();
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Reaped already.
+    }
+    await child.wait();
+    throw error;
+  }
   const stdinStream = child.stdin;
   if (stdinStream !== null) {
     stdinStream.on('error', () => {}); // EPIPE when the child does not read its input
