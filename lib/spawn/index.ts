@@ -89,6 +89,12 @@ export function spawn<const O extends SpawnOptions = Record<never, never>>(file:
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw
     return Promise.reject(argumentError(error, 'spawn'));
   }
+  if (options.signal?.aborted === true) {
+    // Aborted by a getter that prepare() read (env, args...): refused before it is queued, as a
+    // spawn queued already could exec before the cancel reaches it.
+    closeAll([...prepared.childEnds, ...prepared.parentEnds, prepared.pty?.master ?? null]);
+    return Promise.reject(abortError('spawn', options.signal));
+  }
   try {
     policy = openPolicy(stopOptions, prepared.request); // the cgroup leaf, if any, made last
   } catch (error) {
