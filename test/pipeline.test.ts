@@ -167,8 +167,11 @@ describe('pipeline()', () => {
   it('abort of a contained stage: the call resolves once its whole tree has ended, a leftover that ignores killSignal included', async () => {
     const pidFile = `/tmp/pipeline-test-tree-${process.pid}`;
     fs.rmSync(pidFile, { force: true });
-    // The leader dies of SIGTERM; its background sleep ignores it and ends only by the SIGKILL after forceKillAfter.
-    const stubborn = ['sh', ['-c', `(trap "" TERM; exec sleep 300) >/dev/null & echo $! > ${pidFile}; wait`], { contain: true, forceKillAfter: 300 }] as const;
+    // The leader dies of SIGTERM; its background sleep ignores it and ends only by the SIGKILL after
+    // forceKillAfter. The leader ignores TERM while it forks (the child starts with it ignored, not
+    // only once its own trap has run: an abort in between found it dying of SIGTERM), then takes
+    // it back by its default.
+    const stubborn = ['sh', ['-c', `trap "" TERM; sleep 300 >/dev/null & echo $! > ${pidFile}; trap - TERM; wait`], { contain: true, forceKillAfter: 300 }] as const;
     const controller = new AbortController();
     const input = new PassThrough();
     const running = pipeline([stubborn, ['cat']], { signal: controller.signal, input });
