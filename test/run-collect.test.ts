@@ -43,8 +43,9 @@ describe('run(): outputs read natively', () => {
     const children = new Set(childPids());
     const marker = `run-collect-fails-${process.pid}`;
     binding.testing.failNextCollectStart(28); // ENOSPC, as from fs.epoll.max_user_watches
-    // The child would sleep a long time: the call must not return while it runs.
-    await expect(run('sh', ['-c', 'sleep 600', marker])).rejects.toMatchObject({ name: 'SyscallError', code: 'ENOSPC' });
+    // The child (no shell between: SIGKILL must reach the sleep itself) would sleep a long time:
+    // the call must not return while it runs. argv0 marks it in /proc/<pid>/cmdline.
+    await expect(run('sleep', ['600'], { argv0: marker })).rejects.toMatchObject({ name: 'SyscallError', code: 'ENOSPC' });
     const mine = childPids().filter((pid) => !children.has(pid));
     expect(mine.filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(marker))).toEqual([]);
     expect(zombieChildren()).toEqual([]);
