@@ -4,7 +4,9 @@
       "target_name": "posix_process",
       "sources": ["<!@(node scripts/native-sources.js)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      # _except_all: a std::exception (std::bad_alloc...) escaping a binding becomes a JavaScript
+      # Error instead of std::terminate.
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",

@@ -179,12 +179,12 @@ export interface NativeBinding {
   fdCloseRange(first: number, last: number, flags: number): void;
   /** The new size, or -1 if the kernel refused. */
   fdSetPipeSize(fd: number, bytes: number): number;
-  /** run()'s outputs read on the event loop (native/collect.cc): owns the fds; kind 0 = output `value` passed maxBuffer, 1 = all ended (`value` the Buffers). */
+  /** run()'s outputs read on the event loop (native/collect.cc): owns the fds; kind 0 = output `value` passed maxBuffer, 2 = memory could not hold it, 1 = all ended (`value` the Buffers). */
   collectStart(fds: readonly number[], maxBuffer: number, onEvent: (kind: number, value: number | Buffer[]) => void): object;
   collectFinish(handle: object): void;
-  collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean; killed: boolean };
+  collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean; outOfMemory: boolean; killed: boolean };
   /** Test support only (native/testing.cc). */
-  readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number; failNextEpollCtl(errno: number): void; failNextCollectStart(errno: number): void; exhaustFdsAtNextFork(): void };
+  readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number; failNextEpollCtl(errno: number): void; failNextCollectStart(errno: number): void; failNextOutputAlloc(): void; throwStdException(): void; exhaustFdsAtNextFork(): void };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
   // procfs (native/procfs.cc)

@@ -30,7 +30,7 @@ namespace posix_process::collect {
 namespace {
 
 // What the callback receives: (kind, value).
-enum EventKind { kOverflow = 0, kDone = 1 };
+enum EventKind { kOverflow = 0, kDone = 1, kOutOfMemory = 2 };
 
 // Reads per readiness event before the loop gets a turn (level-triggered: the rest waits).
 constexpr int kReadsPerEvent = 16;
@@ -52,8 +52,9 @@ struct Output {
   size_t size = 0;
   size_t capacity = 0;
   bool open = false;        // still polled and read
-  bool overflowed = false;  // passed maxBuffer: the rest is read and dropped
-  bool enlarged = false;    // F_SETPIPE_SZ tried (EnlargeIfFull)
+  bool overflowed = false;  // passed maxBuffer (or memory ran out): the rest is read and dropped
+  bool out_of_memory = false;
+  bool enlarged = false;  // F_SETPIPE_SZ tried (EnlargeIfFull)
 };
 
 struct Collector {
@@ -164,7 +165,8 @@ void ReportOverflow(Collector* collector, size_t index) {
   Napi::Env env(collector->env);
   Napi::HandleScope scope(env);
   if (!CanRunJavaScript(env)) return;  // see ReportDone
-  Call(collector, kOverflow, Napi::Number::New(env, static_cast<double>(index)));
+  EventKind kind = collector->outputs[index].out_of_memory ? kOutOfMemory : kOverflow;
+  Call(collector, kind, Napi::Number::New(env, static_cast<double>(index)));
 }
 
 // Room for one more read, up to maxBuffer + 1 bytes in all (one past it tells an overflow);
@@ -176,7 +178,9 @@ bool Reserve(Output* output, size_t limit) {
   size_t grown = output->capacity * 2;
   if (grown < want) grown = want;
   if (grown > limit) grown = limit;
-  auto* data = static_cast<char*>(realloc(output->data, grown));
+  auto* data = testing::TakeInjectedOutputAllocFailure()
+                   ? nullptr
+                   : static_cast<char*>(realloc(output->data, grown));
   if (data == nullptr) return false;
   output->data = data;
   output->capacity = grown;
@@ -206,7 +210,7 @@ void ReadAvailable(Output* output, int max_reads, bool ended, size_t max_bytes =
       target = output->data + output->size;
       room = output->capacity - output->size;
     } else {
-      if (!output->overflowed) overflow_now = output->overflowed = true;
+      if (!output->overflowed) overflow_now = output->overflowed = output->out_of_memory = true;
       target = collector->scratch.get();
       room = kMinRead;
     }
@@ -263,8 +267,8 @@ void Abandon(Collector* collector) {
 
 // collectStart(fds, maxBuffer, onEvent) -> a handle for collectFinish: owns fds (made non-blocking,
 // closed at end-of-file or at the environment's teardown); onEvent(0, index) when output `index`
-// passes maxBuffer (its first maxBuffer bytes are kept, the rest read and dropped), onEvent(1,
-// buffers) once all have ended.
+// passes maxBuffer (its first maxBuffer bytes are kept, the rest read and dropped), onEvent(2,
+// index) when memory cannot hold it (the same then), onEvent(1, buffers) once all have ended.
 Napi::Value Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsFunction()) {

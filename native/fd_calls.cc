@@ -17,9 +17,11 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <string>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
+#include "testing.h"
 #include "util/arguments.h"
 #include "util/error.h"
 
@@ -101,21 +103,54 @@ int64_t NowMs() {
   return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
 
+// One output's bytes, in memory of its own (realloc: a failure is seen, where std::string would
+// throw std::bad_alloc through N-API and abort the process).
 struct Output {
-  int fd;
-  std::string data;
+  int fd = -1;
+  char* data = nullptr;
+  size_t size = 0;
+  size_t capacity = 0;
   bool overflowed = false;
+
+  ~Output() { free(data); }
+
+  // Appends `bytes`; false if memory ran out.
+  bool Append(const char* bytes, size_t count) {
+    if (capacity - size < count) {
+      size_t grown = capacity * 2 > size + count ? capacity * 2 : size + count;
+      if (grown < 65536) grown = 65536;
+      char* larger = testing::TakeInjectedOutputAllocFailure()
+                         ? nullptr
+                         : static_cast<char*>(realloc(data, grown));
+      if (larger == nullptr) return false;
+      data = larger;
+      capacity = grown;
+    }
+    memcpy(data + size, bytes, count);
+    size += count;
+    return true;
+  }
+
+  // The bytes as a Buffer: copied when small, else handed over (freed by the Buffer).
+  Napi::Value TakeBuffer(Napi::Env env) {
+    if (size <= 65536) return Napi::Buffer<char>::Copy(env, data, size);
+    char* bytes = data;
+    data = nullptr;
+    return Napi::Buffer<char>::NewOrCopy(env, bytes, size,
+                                         [](Napi::Env /*env*/, char* owned) { free(owned); });
+  }
 };
 
 }  // namespace
 
 // collectSync(pid, inputFd, input, outputFds, maxBuffer, timeoutMs, killSignal)
-//   -> { outputs: Buffer[], timedOut, overflowed, killed }
+//   -> { outputs: Buffer[], timedOut, overflowed, outOfMemory, killed }
 // Writes `input` (a Buffer or null) to inputFd and reads every output fd to its end, by poll(2),
 // so that a child writing both stdout and stderr while reading stdin never deadlocks. Takes
 // ownership of the fds and closes them all. On timeout or when an output passes maxBuffer a child
 // still running gets killSignal (`killed`), before its pipes are closed at once (a grandchild may
-// hold them open); one that has exited is left alone. The caller reaps it (after SIGKILL if the
+// hold them open); one that has exited is left alone. An output that memory cannot hold counts as
+// an overflow (`outOfMemory` too). The caller reaps it (after SIGKILL if the
 // signal is not enough: see runSync).
 Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -152,6 +187,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   int64_t deadline = timeout > 0 ? NowMs() + timeout : 0;
   bool timed_out = false;
   bool overflowed = false;
+  bool out_of_memory = false;  // an output could not grow: handled as an overflow
   char chunk[65536];
   std::vector<pollfd> polled;
   std::vector<Output*> polled_outputs;
@@ -206,10 +242,10 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
       Output* output = polled_outputs[i - first_output];
       ssize_t got = ::read(output->fd, chunk, sizeof chunk);
       if (got > 0) {
-        if (output->data.size() + static_cast<size_t>(got) > max_buffer) {
+        if (output->size + static_cast<size_t>(got) > max_buffer) {
           output->overflowed = overflowed = true;
-        } else {
-          output->data.append(chunk, static_cast<size_t>(got));
+        } else if (!output->Append(chunk, static_cast<size_t>(got))) {
+          output->overflowed = overflowed = out_of_memory = true;
         }
       } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
         ::close(output->fd);
@@ -233,11 +269,12 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   Napi::Array buffers = Napi::Array::New(env, outputs.size());
   for (uint32_t i = 0; i < outputs.size(); i++) {
-    buffers.Set(i, Napi::Buffer<char>::Copy(env, outputs[i].data.data(), outputs[i].data.size()));
+    buffers.Set(i, outputs[i].TakeBuffer(env));
   }
   result.Set("outputs", buffers);
   result.Set("timedOut", timed_out);
   result.Set("overflowed", overflowed);
+  result.Set("outOfMemory", out_of_memory);
   result.Set("killed", killed);
   return result;
 }

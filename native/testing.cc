@@ -9,6 +9,8 @@
 //   max_user_watches, ENOMEM) cannot be caused without harming the rest of the machine; the next
 //   wait's is made to fail with the errno chosen, without being called.
 // - failNextCollectStart: the same for the uv_poll_init of run()'s output collector (collect.cc).
+// - failNextOutputAlloc: the next growth of an output's buffer in run() or runSync() fails.
+// - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
 // - exhaustFdsAtNextFork: another thread may take the last free fds between the checks fork()
 //   makes and the fork itself; this fills the table at that moment (in a pthread_atfork prepare
 //   handler registered after the library's, so it runs before them, and empties it again in the
@@ -23,6 +25,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <new>
 
 #include "util/error.h"
 #include "util/strings.h"
@@ -75,6 +78,21 @@ Napi::Value FailNextCollectStart(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::atomic<bool> injected_output_alloc_failure{false};
+
+// failNextOutputAlloc(): the next growth of a collected output's buffer (run's or runSync's) fails
+// as if memory had run out.
+Napi::Value FailNextOutputAlloc(const Napi::CallbackInfo& info) {
+  injected_output_alloc_failure = true;
+  return info.Env().Undefined();
+}
+
+// throwStdException(): throws what no binding means to throw, to show the build turns it into a
+// JavaScript Error (NODE_ADDON_API_CPP_EXCEPTIONS_ALL) instead of std::terminate.
+Napi::Value ThrowStdException(const Napi::CallbackInfo& /*info*/) {
+  throw std::bad_alloc();
+}
+
 // The fds exhaustFdsAtNextFork holds across one fork; written by the forking thread only.
 constexpr int kMaxHeld = 4096;
 int held_fds[kMaxHeld];
@@ -113,6 +131,10 @@ int TakeInjectedCollectStartError() {
   return injected_collect_start_error.exchange(0);
 }
 
+bool TakeInjectedOutputAllocFailure() {
+  return injected_output_alloc_failure.exchange(false);
+}
+
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
@@ -120,6 +142,10 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   testing.Set("failNextEpollCtl", Napi::Function::New(env, FailNextEpollCtl, "failNextEpollCtl"));
   testing.Set("failNextCollectStart",
               Napi::Function::New(env, FailNextCollectStart, "failNextCollectStart"));
+  testing.Set("failNextOutputAlloc",
+              Napi::Function::New(env, FailNextOutputAlloc, "failNextOutputAlloc"));
+  testing.Set("throwStdException",
+              Napi::Function::New(env, ThrowStdException, "throwStdException"));
   testing.Set("exhaustFdsAtNextFork",
               Napi::Function::New(env, ExhaustFdsAtNextFork, "exhaustFdsAtNextFork"));
   exports.Set("testing", testing);

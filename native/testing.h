@@ -15,4 +15,8 @@ int TakeInjectedEpollCtlError();
 // 0; taking it clears it.
 int TakeInjectedCollectStartError();
 
+// Whether failNextOutputAlloc asked the next growth of a collected output's buffer (collect.cc,
+// fd_calls.cc) to fail; taking it clears it.
+bool TakeInjectedOutputAllocFailure();
+
 }  // namespace posix_process::testing

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { nativeBuildSystem } from '../lib/index';
+import { binding } from '../lib/native';
 
 const require = createRequire(import.meta.url);
 
@@ -26,5 +27,9 @@ describe('native build', () => {
       .map((line) => line.trim().split(/\s+/).pop());
     expect(exported).toContain('napi_register_module_v1');
     for (const name of exported) expect(name).toMatch(/^(napi|node_api)_/);
+  });
+
+  it('turns a C++ exception out of a binding into a JavaScript Error, not std::terminate (NODE_ADDON_API_CPP_EXCEPTIONS_ALL)', () => {
+    expect(() => binding.testing.throwStdException()).toThrow(/bad_alloc/);
   });
 });

@@ -2,7 +2,7 @@
 // large and interleaved outputs, maxBuffer, early and late ends of the pipes, and nothing leaked
 // (fds, zombies), with real programs.
 import { describe, expect, it } from 'vitest';
-import { run } from '../lib/index';
+import { run, runSync } from '../lib/index';
 import * as fs from 'node:fs';
 import { binding } from '../lib/native';
 import { childPids, leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
@@ -51,6 +51,28 @@ describe('run(): outputs read natively', () => {
     expect(zombieChildren()).toEqual([]);
     expect(openFds()).toEqual(before);
   });
+
+  // Memory that cannot hold an output (maxBuffer: Infinity) is failed by a hook: a real RLIMIT_AS
+  // does it too (prlimit --as=3000000000 and 4 GB of output), but not under AddressSanitizer.
+  for (const [name, call] of [
+    ['run', (marker: string) => run('yes', [], { argv0: marker, maxBuffer: Infinity })],
+    ['runSync', (marker: string) => Promise.resolve().then(() => runSync('yes', [], { argv0: marker, maxBuffer: Infinity }))],
+  ] as const) {
+    it(`${name}: an output memory cannot hold fails the call (no abort) with the child killed and reaped, nothing leaked`, async () => {
+      const before = openFds();
+      const children = new Set(childPids());
+      const marker = `${name}-out-of-memory-${process.pid}`;
+      binding.testing.failNextOutputAlloc();
+      const error = (await call(marker).catch((caught: unknown) => caught)) as Record<string, unknown>;
+      expect(error).toBeInstanceOf(RangeError);
+      expect(error).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: `${name === 'run' ? 'stdout' : 'stdout or stderr'} could not be held: memory ran out before maxBuffer`, killedBy: 'maxBuffer' });
+      expect(error.status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+      const mine = childPids().filter((pid) => !children.has(pid));
+      expect(mine.filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(marker))).toEqual([]);
+      expect(zombieChildren()).toEqual([]);
+      expect(openFds()).toEqual(before);
+    });
+  }
 
   it('empty outputs, and output exactly maxBuffer long, are results', async () => {
     const before = openFds();

@@ -117,7 +117,7 @@ export interface OutputOptions {
   encoding?: OutputEncoding;
   /** Return each output as an array of lines (split on '\n', a final '\r' stripped, no trailing empty line). */
   lines?: boolean;
-  /** Most bytes kept of each output (default 64 MiB; `Infinity`: no limit); beyond it the child is killed with `killSignal`. */
+  /** Most bytes kept of each output (default 64 MiB; `Infinity`: as many as memory holds); beyond it the child is killed with `killSignal`. */
   maxBuffer?: number;
 }
 

@@ -14,7 +14,7 @@ import { wait4, waitid } from '../wait';
 import { readStopOptions } from './kill-tree';
 import { closeAll } from './options';
 import { commandLine, ExitError, present, succeeded, type EndStatus } from './output';
-import { runOptions, type RunOptions, type RunResult } from './run';
+import { maxBufferError, runOptions, type RunOptions, type RunResult } from './run';
 
 /** Options of `runSync`: those of `run` that posix_spawn can honour (`input` not a stream). */
 export type RunSyncOptions = Omit<RunOptions, 'input' | 'uid' | 'gid' | 'groups' | 'rlimits' | 'pdeathsig' | 'nice' | 'umask' | 'sigmask' | 'fds' | 'signal'> & {
@@ -76,7 +76,8 @@ function stdinAction(stdin: unknown): FileAction | null {
  * @param options - see `RunSyncOptions`
  * @returns the status, resource usage and collected outputs
  * @throws SyscallError from posix_spawn (`ENOENT`, `EACCES`, `ENOEXEC`... with `step`); an
- *   `ExitError` (`ERR_CHILD_EXIT`) with `check`; RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`;
+ *   `ExitError` (`ERR_CHILD_EXIT`) with `check`; RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`
+ *   when an output passes `maxBuffer` or memory cannot hold it (the child is killed and reaped first);
  *   TypeError / RangeError `ERR_INVALID_ARG_VALUE` for bad or unsupported options
  * @see posix_spawn(3), poll(2), wait4(2)
  * @example
@@ -144,13 +145,19 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     try {
       collected = binding.collectSync(pid, inputFd, inputBytes, outputFds, output.maxBuffer, spawnAttributes.timeout, spawnAttributes.killSignal);
     } catch (error) {
-      wait4(pid); // collectSync killed it (SIGKILL) before throwing: no zombie
+      // Our unreaped child (its pid cannot be reused): killed, if collectSync has not, and reaped.
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It has exited.
+      }
+      wait4(pid);
       throw error;
     }
     const why = collected.killed ? forceStopSync(pid, collected.overflowed ? 'maxBuffer' : 'timeout', spawnAttributes.forceKillAfter) : NOT_STOPPED;
     const reaped = wait4(pid)!;
     if (collected.overflowed) {
-      throw Object.assign(new RangeError(`${all ? 'all' : 'stdout or stderr'} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', ...why, status: reaped.status });
+      throw Object.assign(maxBufferError(all ? 'all' : 'stdout or stderr', collected.outOfMemory), { ...why, status: reaped.status });
     }
     const empty = present(Buffer.alloc(0), output);
     const result = {

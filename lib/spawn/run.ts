@@ -106,9 +106,13 @@ export interface RunResult<O = RunOptions> {
   readonly forced: ChildResult['forced'];
 }
 
-/** The error that stops `run` when an output passes maxBuffer (the child is killed and reaped first). */
-function maxBufferError(stream: string): RangeError {
-  return Object.assign(new RangeError(`${stream} maxBuffer length exceeded`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+/**
+ * @internal The error that stops `run` or `runSync` when an output passes maxBuffer, or when memory
+ * cannot hold it (a `maxBuffer` of Infinity): the child is killed and reaped first.
+ */
+export function maxBufferError(stream: string, outOfMemory: boolean): RangeError {
+  const message = outOfMemory ? `${stream} could not be held: memory ran out before maxBuffer` : `${stream} maxBuffer length exceeded`;
+  return Object.assign(new RangeError(message), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
 }
 
 /**
@@ -130,6 +134,8 @@ function outputPipes(count: number): [number, number][] {
 interface NativeCollection {
   done: Promise<Buffer[]>;
   overflowed: number;
+  /** The overflow was memory running out, not maxBuffer. */
+  outOfMemory: boolean;
   /** Ends the collection with what the pipes hold now (for a child the library stopped, whose leftovers may keep them open). */
   finish(): void;
 }
@@ -144,10 +150,11 @@ function collectOutputs(fds: number[], maxBuffer: number, onOverflow: () => void
       resolve(value as Buffer[]);
     } else if (collection.overflowed === -1) {
       collection.overflowed = value as number;
+      collection.outOfMemory = kind === 2;
       onOverflow();
     }
   });
-  const collection: NativeCollection = { done, overflowed: -1, finish: () => binding.collectFinish(handle) };
+  const collection: NativeCollection = { done, overflowed: -1, outOfMemory: false, finish: () => binding.collectFinish(handle) };
   return collection;
 }
 
@@ -187,8 +194,8 @@ function boundOutputWait(collection: NativeCollection, timeout: number | undefin
  * @param options - spawn's options (but `stdio`), `stdin`/`input`, and the output options
  * @returns the status, resource usage and collected outputs
  * @throws (rejects) what `spawn` rejects with; an `ExitError` (`ERR_CHILD_EXIT`) with `check`; a
- *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` when an output passes `maxBuffer` (the child
- *   is killed with `killSignal` and reaped first); the error of a stream `input` that fails
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` when an output passes `maxBuffer` or memory
+ *   cannot hold it (the child is killed with `killSignal` and reaped first); the error of a stream `input` that fails
  *   (`ERR_STREAM_PREMATURE_CLOSE` if it closes before its end: the child is stopped and reaped
  *   first); TypeError / RangeError for bad options
  * @see clone(2), execve(2), waitid(2)
@@ -274,7 +281,7 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
   if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
   const why = child[endReason]();
   const overflowed = collection.overflowed;
-  if (overflowed !== -1) throw Object.assign(maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr'), { killedBy: why.killedBy, forced: why.forced, status: result.status });
+  if (overflowed !== -1) throw Object.assign(maxBufferError(all ? 'all' : overflowed === 0 ? 'stdout' : 'stderr', collection.outOfMemory), { killedBy: why.killedBy, forced: why.forced, status: result.status });
   const empty = present(Buffer.alloc(0), output);
   const runResult = {
     pid: child.pid,
