@@ -134,7 +134,8 @@ export interface NativeBinding {
     searchPath: boolean,
     file: string | Buffer,
     argv: (string | Buffer)[],
-    envp: (string | Buffer)[],
+    /** null: this process's environ (the main thread's process.env). */
+    envp: (string | Buffer)[] | null,
     fileActions: RawFileAction[],
     attributes: RawSpawnAttributes,
   ): number;

@@ -102,13 +102,34 @@ describe('posixSpawn basics', () => {
     expect(run(['/usr/bin/env'], { env: {} }).stdout).toBe('');
   });
 
-  it('defaults env to process.env', () => {
+  it('defaults env to process.env, as it is at the call (set, changed, deleted)', () => {
     process.env.POSIX_PROCESS_TEST_VAR = 'present';
     try {
       expect(run(['sh', '-c', 'echo $POSIX_PROCESS_TEST_VAR']).stdout).toBe('present\n');
+      process.env.POSIX_PROCESS_TEST_VAR = 'changed';
+      expect(run(['sh', '-c', 'echo $POSIX_PROCESS_TEST_VAR']).stdout).toBe('changed\n');
     } finally {
       delete process.env.POSIX_PROCESS_TEST_VAR;
     }
+    expect(run(['sh', '-c', 'echo "${POSIX_PROCESS_TEST_VAR-unset}"']).stdout).toBe('unset\n');
+  });
+
+  it("in a worker, defaults env to the worker's own process.env (its copy, not the process's environ)", () => {
+    // posixSpawnp and runSync in the worker: the child sees what the worker set, the main thread's environ does not have it.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(\`
+        process.env.POSIX_PROCESS_WORKER_VAR = 'from-worker';
+        const { runSync, posixSpawnp, waitpid } = require('./dist/index.js');
+        const out = runSync('sh', ['-c', 'echo $POSIX_PROCESS_WORKER_VAR']).stdout;
+        const pid = posixSpawnp('sh', ['sh', '-c', 'test "$POSIX_PROCESS_WORKER_VAR" = from-worker'], { inheritStdio: false });
+        require('node:worker_threads').parentPort.postMessage({ out, code: waitpid(pid).status.code });
+      \`, { eval: true });
+      w.on('message', (m) => { console.log(JSON.stringify({ ...m, main: process.env.POSIX_PROCESS_WORKER_VAR ?? null })); });
+    `;
+    const result = runNode(script);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ out: 'from-worker\n', code: 0, main: null });
   });
 });
 
