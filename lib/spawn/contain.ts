@@ -388,7 +388,8 @@ let leafCount = 0;
  * each worker has its own module state, leaf numbers and watchdog, whose end must not kill the
  * trees of another thread), made on first use, and the watchdog that kills it when this process
  * (or worker) dies: a shell outside the tree, whose stdin is a pipe that only this thread
- * holds, so that end-of-file means it is gone (even by SIGKILL).
+ * holds, so that end-of-file means it is gone (even by SIGKILL). A worker's watchdog is reaped
+ * by a native thread once the worker has ended (native/watchdog.cc).
  */
 function processCgroupUnder(parent: string): string {
   const dir = path.join(parent, `posix-process-${process.pid}${worker_threads.isMainThread ? '' : `-t${worker_threads.threadId}`}`);
@@ -401,6 +402,8 @@ function processCgroupUnder(parent: string): string {
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdog.on('error', () => {});
   watchdog.unref();
+  // A worker's watchdog outlives the worker's loop, its only reaper: reaped from a thread then.
+  if (!worker_threads.isMainThread && watchdog.pid !== undefined) binding.reapAfterEnvironment(watchdog.pid);
   (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   process.once('exit', () => {
     try {
