@@ -1,8 +1,9 @@
-// The cgroup watchdog of a worker thread: it outlives the worker's event loop (it is what kills
+// The cgroup watchdogs: one per thread and parent cgroup. A worker thread's outlives the worker's event loop (it is what kills
 // the worker's trees once the worker is gone), so something other than that loop must reap it.
+import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { availableContainments } from '../lib/index';
-import { runNode } from './helpers';
+import { runNode, until } from './helpers';
 
 const available = availableContainments();
 const isRoot = process.geteuid?.() === 0;
@@ -52,6 +53,47 @@ describe.runIf(available.includes('cgroup'))('contain: cgroup, the watchdog of a
       expect(one).toMatchObject({ watchdog: 'gone', cgroup: false });
       // The terminated worker's tree was killed by the watchdog.
       expect(['Z', 'gone']).toContain(one.leader);
+    }
+  });
+});
+
+describe.runIf(available.includes('cgroup') && isRoot)('contain: cgroup, spawns that alternate between two cgroup parents', () => {
+  // The parents: the v2 mount, and a cgroup made under it for this test.
+  const script = `
+    const { spawn } = require('./dist/index.js');
+    const fs = require('fs');
+    const [a, b] = process.argv.slice(1);
+    const watchdogs = () => fs.readdirSync('/proc').filter((pid) => {
+      try {
+        const stat = fs.readFileSync('/proc/' + pid + '/stat', 'latin1');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && fs.readFileSync('/proc/' + pid + '/cmdline', 'latin1').includes('posix-process-watchdog');
+      } catch { return false; }
+    }).length;
+    (async () => {
+      for (let i = 0; i < 4; i++) {
+        for (const cgroup of [a, b]) await (await spawn('true', [], { contain: 'cgroup', cgroup })).wait();
+      }
+      console.log(JSON.stringify({ watchdogs: watchdogs(), exitListeners: process.listenerCount('exit') }));
+    })();`;
+
+  it('make one watchdog (and one exit listener) per parent, not one per switch', async () => {
+    const a = '/sys/fs/cgroup/unified';
+    const b = `${a}/posix-process-test-${process.pid}`;
+    fs.mkdirSync(b);
+    try {
+      const result = runNode(script, { args: [a, b], timeout: 60_000 });
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ watchdogs: 2, exitListeners: 2 });
+    } finally {
+      // Its watchdog removes the script's cgroup under it once the script has gone.
+      await until(() => {
+        try {
+          fs.rmdirSync(b);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 20_000);
     }
   });
 });

@@ -381,6 +381,9 @@ function hasCgroupKill(): boolean {
 
 let processCgroup: string | undefined;
 let watchdog: child_process.ChildProcess | undefined;
+// Each thread cgroup made so far, with its watchdog: spawns that alternate between `cgroup`
+// parents reuse them (a watchdog and an exit listener per switch were never released).
+const watchdogs = new Map<string, child_process.ChildProcess>();
 let leafCount = 0;
 
 /**
@@ -394,12 +397,19 @@ let leafCount = 0;
 function processCgroupUnder(parent: string): string {
   const dir = path.join(parent, `posix-process-${process.pid}${worker_threads.isMainThread ? '' : `-t${worker_threads.threadId}`}`);
   if (processCgroup === dir) return dir;
+  const made = watchdogs.get(dir);
+  if (made !== undefined) {
+    processCgroup = dir;
+    watchdog = made;
+    return dir;
+  }
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
   enableAccounting(dir);
   // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s.
   const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  watchdogs.set(dir, watchdog);
   watchdog.on('error', () => {});
   watchdog.unref();
   // A worker's watchdog outlives the worker's loop, its only reaper: reaped from a thread then.
