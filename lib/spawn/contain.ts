@@ -627,7 +627,12 @@ class CgroupTree implements Container {
   signal(signo: number): void {
     if (this.removed) return;
     if (signo === SIGKILL) {
-      fs.writeFileSync(path.join(this.leaf, 'cgroup.kill'), '1');
+      try {
+        fs.writeFileSync(path.join(this.leaf, 'cgroup.kill'), '1');
+      } catch (error) {
+        // Removed from outside, which the kernel allows only once it is empty: nothing to kill.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
       return;
     }
     for (const pid of this.members()) tryKill(pid, signo);
