@@ -413,7 +413,13 @@ function processCgroupUnder(parent: string): string {
   watchdog.on('error', () => {});
   watchdog.unref();
   // A worker's watchdog outlives the worker's loop, its only reaper: reaped from a thread then.
-  if (!worker_threads.isMainThread && watchdog.pid !== undefined) binding.reapAfterEnvironment(watchdog.pid);
+  if (!worker_threads.isMainThread && watchdog.pid !== undefined) {
+    try {
+      binding.reapAfterEnvironment(watchdog.pid);
+    } catch {
+      // No pidfd to be had (EMFILE): the watchdog still does its work, and is left a zombie after.
+    }
+  }
   (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   process.once('exit', () => {
     try {

@@ -170,7 +170,8 @@ export class StopControl {
     const look = (delay: number): void => {
       if (over) return;
       if ([...starts].some(([pid, start]) => start !== null && startOf(pid) === start)) {
-        setTimeout(() => look(Math.min(delay * 2, 50)), delay);
+        // Unreferenced: the wait for the leader keeps the loop alive as long as it should.
+        setTimeout(() => look(Math.min(delay * 2, 50)), delay).unref();
         return;
       }
       if (this.child.exitedNow()) return;
