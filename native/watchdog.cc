@@ -59,8 +59,11 @@ void StartReaping(void* arg) {
   int pidfd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
   siginfo_t info;
   info.si_pid = 0;
-  int result =
-      ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG);
+  int result;
+  do {
+    result = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
+                      WEXITED | WNOHANG);
+  } while (result == -1 && errno == EINTR);
   int err = result == -1 ? errno : 0;
   // Exited already (reaped here), reaped by the loop before (ECHILD), or a thread's code could be
   // unmapped under it: no thread.
