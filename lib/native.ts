@@ -219,6 +219,8 @@ export interface NativeBinding {
   // reaper (native/reaper.cc)
   /** The pids of the UV_PROCESS handles on this environment's loop (child_process children). */
   libuvChildPids(): number[];
+  /** Opens a pidfd on `pid` (an unreaped child) and reaps it on a thread once this environment ends (native/watchdog.cc). */
+  reapAfterEnvironment(pid: number): void;
   /** exit_group(2) with a status already masked to 0..255: never returns. */
   exit(status: number): never;
 

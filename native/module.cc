@@ -24,6 +24,7 @@
 #include "util/addon_state.h"
 #include "util/error.h"
 #include "wait.h"
+#include "watchdog.h"
 
 #ifndef POSIX_PROCESS_BUILD_SYSTEM
 #define POSIX_PROCESS_BUILD_SYSTEM "unknown"
@@ -54,6 +55,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pty_stream::Initialize(env, exports);
   termios::Initialize(env, exports);
   sigmask::Initialize(env, exports);
+  watchdog::Initialize(env, exports);
   // Which of the three builds produced this binary; CI checks that each build is really tested.
   exports.Set("buildSystem", Napi::String::New(env, POSIX_PROCESS_BUILD_SYSTEM));
   return exports;

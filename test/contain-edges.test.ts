@@ -183,3 +183,33 @@ describe.each(['cgroup', 'pid-namespace', 'subreaper'].filter((kind) => availabl
     expect(zombieChildren()).toEqual([]);
   });
 });
+
+describe('contain: cgroup, a leaf removed behind the library before the leader is reaped', () => {
+  // As above, but killTree('SIGKILL') comes before the leader's reaping, with the leaf already gone.
+  const script = `
+    const { spawn } = require('./dist/index.js');
+    const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+    const fs = require('fs');
+    const path = require('path');
+    const state = (pid) => { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; };
+    process.on('unhandledRejection', (error) => { console.log(JSON.stringify({ unhandled: String(error) })); process.exit(3); });
+    (async () => {
+      const child = await spawn('sleep', ['1000'], { contain: 'cgroup' });
+      const line = fs.readFileSync('/proc/' + child.pid + '/cgroup', 'utf8').split('\\n').find((entry) => entry.startsWith('0::'));
+      const leaf = path.join(cgroupWatchdogForTest().dir, path.basename(line.slice(3)));
+      process.kill(child.pid, 'SIGKILL');
+      while (state(child.pid) !== 'Z');
+      fs.rmdirSync(leaf);
+      const killed = await child.killTree('SIGKILL').then(() => 'resolved', (error) => String(error));
+      const { status } = await child.wait();
+      console.log(JSON.stringify({ killed, status: status.kind, members: child.descendants() }));
+    })();`;
+
+  it('killTree resolves (the tree is empty) instead of failing on the missing cgroup.kill', () => {
+    if (isRoot) expect(available).toContain('cgroup');
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ killed: 'resolved', status: 'signaled', members: [] });
+    expect(result.status).toBe(0);
+  });
+});

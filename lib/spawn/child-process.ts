@@ -290,7 +290,10 @@ export class ChildProcess implements AsyncDisposable {
    * leader has exited), then SIGCONT (unless the signal is SIGKILL or one of job control) so
    * that a stopped process acts on it, and resolves once every one of them has exited and been
    * reaped or accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
-   * (and the result's `forced` is true).
+   * (and the result's `forced` is true). A leader that is PID 1 of a PID namespace (`contain:
+   * 'pid-namespace'`) and has no handler for a signal that would end an ordinary process never
+   * gets it (the kernel drops it, pid_namespaces(7)): once the other processes that got it have
+   * ended, the leader gets SIGKILL in its place, which ends the namespace (`forced` is true).
    *
    * @param signal - the signal (default 'SIGTERM'); 'SIGKILL' ends the tree at once
    * @param options - `forceAfter`: milliseconds of grace before SIGKILL

@@ -381,6 +381,9 @@ function hasCgroupKill(): boolean {
 
 let processCgroup: string | undefined;
 let watchdog: child_process.ChildProcess | undefined;
+// Each thread cgroup made so far, with its watchdog: spawns that alternate between `cgroup`
+// parents reuse them (a watchdog and an exit listener per switch were never released).
+const watchdogs = new Map<string, child_process.ChildProcess>();
 let leafCount = 0;
 
 /**
@@ -388,19 +391,35 @@ let leafCount = 0;
  * each worker has its own module state, leaf numbers and watchdog, whose end must not kill the
  * trees of another thread), made on first use, and the watchdog that kills it when this process
  * (or worker) dies: a shell outside the tree, whose stdin is a pipe that only this thread
- * holds, so that end-of-file means it is gone (even by SIGKILL).
+ * holds, so that end-of-file means it is gone (even by SIGKILL). A worker's watchdog is reaped
+ * by a native thread once the worker has ended (native/watchdog.cc).
  */
 function processCgroupUnder(parent: string): string {
   const dir = path.join(parent, `posix-process-${process.pid}${worker_threads.isMainThread ? '' : `-t${worker_threads.threadId}`}`);
   if (processCgroup === dir) return dir;
+  const made = watchdogs.get(dir);
+  if (made !== undefined) {
+    processCgroup = dir;
+    watchdog = made;
+    return dir;
+  }
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
   enableAccounting(dir);
   // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s.
   const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  watchdogs.set(dir, watchdog);
   watchdog.on('error', () => {});
   watchdog.unref();
+  // A worker's watchdog outlives the worker's loop, its only reaper: reaped from a thread then.
+  if (!worker_threads.isMainThread && watchdog.pid !== undefined) {
+    try {
+      binding.reapAfterEnvironment(watchdog.pid);
+    } catch {
+      // No pidfd to be had (EMFILE): the watchdog still does its work, and is left a zombie after.
+    }
+  }
   (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   process.once('exit', () => {
     try {
@@ -614,7 +633,12 @@ class CgroupTree implements Container {
   signal(signo: number): void {
     if (this.removed) return;
     if (signo === SIGKILL) {
-      fs.writeFileSync(path.join(this.leaf, 'cgroup.kill'), '1');
+      try {
+        fs.writeFileSync(path.join(this.leaf, 'cgroup.kill'), '1');
+      } catch (error) {
+        // Removed from outside, which the kernel allows only once it is empty: nothing to kill.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
       return;
     }
     for (const pid of this.members()) tryKill(pid, signo);

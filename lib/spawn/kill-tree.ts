@@ -3,6 +3,7 @@
  * after `forceKillAfter`) that `timeout`, `signal`, `maxBuffer` and disposal use, `killTree`, and
  * the record of why the library ended a child (`timedOut`, `killedBy`, `forced`).
  */
+import * as fs from 'node:fs';
 import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { binding, type RawSpawnRequest } from '../native';
 import { validateInteger } from '../validate';
@@ -39,7 +40,10 @@ export interface ChildResult extends ChildExitResult {
   readonly killedBy: KillReason | null;
   /**
    * True when the grace period (`forceKillAfter`, `killTree`'s `forceAfter`) ran out with the
-   * child still running (for a contained child: with its tree not yet ended) and SIGKILL was sent.
+   * child still running (for a contained child: with its tree not yet ended) and SIGKILL was sent;
+   * also when the child is PID 1 of a PID namespace that the signal could not reach (no handler
+   * for a signal that would end an ordinary process: the kernel drops it) and the library sent
+   * SIGKILL in its place once the other processes that got the signal had ended.
    */
   readonly forced: boolean;
 }
@@ -119,13 +123,19 @@ export class StopControl {
 
   /**
    * Sends `signo` to the tree and resolves once all of it has ended; with `forceAfter`, what is
-   * left then gets SIGKILL (and `forced` is set).
+   * left then gets SIGKILL (and `forced` is set). A leader that is a PID namespace's init the
+   * signal cannot reach is ended with SIGKILL (endInitAfter), or the wait would never end.
    */
   async killTree(signo: number, forceAfter: number | false): Promise<void> {
+    // Asked before anything is signalled: whether the leader is a PID namespace's init that the
+    // kernel will not let this signal reach, and which members get it meanwhile.
+    const unreachable = !this.child.exitedNow() && namespaceInitDrops(this.child.pid, signo);
+    const others = unreachable ? (this.policy.container?.members() ?? []).filter((pid) => pid !== this.child.pid) : [];
     this.signalAll(signo);
     // A stopped process only keeps the signal pending: SIGCONT lets it act on it (as systemd does).
     if (!JOB_CONTROL_SIGNALS.has(signo)) this.signalAll(SIGCONT);
     const gone = this.gone();
+    if (unreachable) this.endInitAfter(others, gone);
     if (signo === SIGKILL || forceAfter === false) return gone;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const force = new Promise<void>((resolve) => {
@@ -144,6 +154,31 @@ export class StopControl {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The leader is PID 1 of a PID namespace and the signal, which would end an ordinary process
+   * without a handler, is dropped by the kernel: once the members that got it (`others`) have
+   * ended (as they would have with the leader gone), the leader gets SIGKILL, the only signal
+   * that ends a namespace's init from outside (the kernel then kills what is left in it), and
+   * `forced` says so. Nothing is sent once the tree has ended on its own (`gone`).
+   */
+  private endInitAfter(others: readonly number[], gone: Promise<void>): void {
+    let over = false;
+    void gone.finally(() => (over = true));
+    const starts = new Map(others.map((pid) => [pid, startOf(pid)]));
+    const look = (delay: number): void => {
+      if (over) return;
+      if ([...starts].some(([pid, start]) => start !== null && startOf(pid) === start)) {
+        // Unreferenced: the wait for the leader keeps the loop alive as long as it should.
+        setTimeout(() => look(Math.min(delay * 2, 50)), delay).unref();
+        return;
+      }
+      if (this.child.exitedNow()) return;
+      this.forced = true;
+      this.child.signalLeader(SIGKILL);
+    };
+    look(2);
   }
 
   /**
@@ -176,6 +211,49 @@ export function exitedAlready(pidfd: number): boolean {
     if (error instanceof SyscallError && error.code === 'ECHILD') return true;
     throw error;
   }
+}
+
+// Signals whose default action terminates the process (signal(7)): all but SIGKILL (never
+// dropped), SIGCHLD, SIGURG and SIGWINCH (ignored) and the job-control ones; real-time ones too.
+const NOT_TERMINATING = new Set([0, 9, 17, 18, 19, 20, 21, 22, 23, 28]);
+
+/** Start time (clock ticks after boot) of a live, not zombie, process, or null. */
+function startOf(pid: number): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return fields[0] === 'Z' || fields[0] === 'X' ? null : Number(fields[19]);
+}
+
+/**
+ * Whether `pid` is PID 1 of a PID namespace (below this one) that will never get
+ * `signo` from here: the kernel drops a signal sent from an ancestor namespace to a namespace's
+ * init that has no handler for it (pid_namespaces(7); SIGKILL and SIGSTOP aside), although an
+ * ordinary process would die of it. Only signals whose default action terminates count; an init
+ * that catches or ignores (SIG_IGN) the signal does what any process would. From
+ * `/proc/<pid>/status` (`NSpid`, `SigCgt`, `SigIgn`); false when it cannot be read.
+ */
+function namespaceInitDrops(pid: number, signo: number): boolean {
+  if (NOT_TERMINATING.has(signo)) return false;
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    return false;
+  }
+  const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const nspids = field('NSpid').split(/\s+/);
+  if (nspids.length < 2 || nspids[nspids.length - 1] !== '1') return false;
+  const bit = 1n << BigInt(signo - 1);
+  const mask = (name: string): bigint => {
+    const hex = field(name);
+    return /^[0-9a-f]+$/i.test(hex) ? BigInt(`0x${hex}`) : ~0n;
+  };
+  return (mask('SigCgt') & bit) === 0n && (mask('SigIgn') & bit) === 0n;
 }
 
 /** @internal pidfd_send_signal that reports ESRCH as false. */

@@ -1,0 +1,99 @@
+// The cgroup watchdogs: one per thread and parent cgroup. A worker thread's outlives the worker's event loop (it is what kills
+// the worker's trees once the worker is gone), so something other than that loop must reap it.
+import * as fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { availableContainments } from '../lib/index';
+import { runNode, until } from './helpers';
+
+const available = availableContainments();
+const isRoot = process.geteuid?.() === 0;
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, the watchdog of a worker that has ended', () => {
+  // A worker makes a contained tree and then ends, on its own (its tree over) or by terminate()
+  // (its tree still running); the main thread then looks at the watchdog, the worker's cgroup
+  // and the worker's leader for up to 30 s.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const fs = require('fs');
+    const state = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return 'gone'; } };
+    const worker = \`
+      const { parentPort, workerData } = require('worker_threads');
+      const { spawn } = require('./dist/index.js');
+      const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+      (async () => {
+        const child = await spawn('sleep', [workerData === 'terminate' ? '1000' : '0.05'], { contain: 'cgroup' });
+        if (workerData !== 'terminate') await child.wait();
+        const { pid, dir } = cgroupWatchdogForTest();
+        parentPort.postMessage({ watchdog: pid, dir, leader: child.pid });
+      })();\`;
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    async function once(end) {
+      const w = new Worker(worker, { eval: true, workerData: end });
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      const out = await new Promise((resolve) => w.once('message', resolve));
+      if (end === 'terminate') await w.terminate();
+      await exited;
+      const deadline = Date.now() + 30000;
+      while (Date.now() < deadline && (state(out.watchdog) !== 'gone' || fs.existsSync(out.dir))) await sleep(20);
+      return { end, watchdog: state(out.watchdog), cgroup: fs.existsSync(out.dir), leader: state(out.leader) };
+    }
+    (async () => {
+      const results = [await once('return'), await once('terminate')];
+      console.log(JSON.stringify(results));
+    })();`;
+
+  it('is reaped once it has killed and removed the cgroup of the worker, whether the worker returns or is terminated', () => {
+    if (isRoot) expect(available).toContain('cgroup');
+    const result = runNode(script, { timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const results = JSON.parse(result.stdout) as { end: string; watchdog: string; cgroup: boolean; leader: string }[];
+    for (const one of results) {
+      // A zombie ('Z') is a watchdog that nobody reaps: one per worker, for the life of the process.
+      expect(one).toMatchObject({ watchdog: 'gone', cgroup: false });
+      // The terminated worker's tree was killed by the watchdog.
+      expect(['Z', 'gone']).toContain(one.leader);
+    }
+  });
+});
+
+describe.runIf(available.includes('cgroup') && isRoot)('contain: cgroup, spawns that alternate between two cgroup parents', () => {
+  // The parents: the v2 mount, and a cgroup made under it for this test.
+  const script = `
+    const { spawn } = require('./dist/index.js');
+    const fs = require('fs');
+    const [a, b] = process.argv.slice(1);
+    const watchdogs = () => fs.readdirSync('/proc').filter((pid) => {
+      try {
+        const stat = fs.readFileSync('/proc/' + pid + '/stat', 'latin1');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && fs.readFileSync('/proc/' + pid + '/cmdline', 'latin1').includes('posix-process-watchdog');
+      } catch { return false; }
+    }).length;
+    (async () => {
+      for (let i = 0; i < 4; i++) {
+        for (const cgroup of [a, b]) await (await spawn('true', [], { contain: 'cgroup', cgroup })).wait();
+      }
+      console.log(JSON.stringify({ watchdogs: watchdogs(), exitListeners: process.listenerCount('exit') }));
+    })();`;
+
+  it('make one watchdog (and one exit listener) per parent, not one per switch', async () => {
+    const a = '/sys/fs/cgroup/unified';
+    const b = `${a}/posix-process-test-${process.pid}`;
+    fs.mkdirSync(b);
+    try {
+      const result = runNode(script, { args: [a, b], timeout: 60_000 });
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ watchdogs: 2, exitListeners: 2 });
+    } finally {
+      // Its watchdog removes the script's cgroup under it once the script has gone.
+      await until(() => {
+        try {
+          fs.rmdirSync(b);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+    }
+  });
+});
