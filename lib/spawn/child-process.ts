@@ -20,7 +20,7 @@ import { nextStop, type OpenedPty } from './terminal';
 import { signalReapedGroup } from './group';
 import { endNow, PipeReader } from './pipe-reader';
 import type { Containment, TreeAccounting } from './contain';
-import { DEFAULT_POLICY, exitedAlready, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
+import { DEFAULT_POLICY, endsProcesses, exitedAlready, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
 import { readOptions, validateInteger, validating } from '../validate';
 
 const noSettler = (): void => {};
@@ -294,12 +294,17 @@ export class ChildProcess implements AsyncDisposable {
    * 'pid-namespace'`) and has no handler for a signal that would end an ordinary process never
    * gets it (the kernel drops it, pid_namespaces(7)): once the other processes that got it have
    * ended, the leader gets SIGKILL in its place, which ends the namespace (`forced` is true).
+   * A signal that does not end a process without a handler (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU,
+   * SIGCONT, SIGCHLD, SIGURG, SIGWINCH, 0) is sent to every process of the tree and the promise
+   * resolves at once: `killTree('SIGSTOP')` freezes the tree, `killTree('SIGCONT')` resumes it.
    *
    * @param signal - the signal (default 'SIGTERM'); 'SIGKILL' ends the tree at once
    * @param options - `forceAfter`: milliseconds of grace before SIGKILL
-   * @returns a Promise that resolves once no process of the tree is left
+   * @returns a Promise that resolves once no process of the tree is left (once the signal is
+   *   sent, for a signal that does not end processes)
    * @throws Error `ERR_NOT_CONTAINED` for a child spawned without `contain`; TypeError /
-   *   RangeError for a bad signal, `options` or `forceAfter`
+   *   RangeError for a bad signal, `options` or `forceAfter` (`ERR_INVALID_ARG_VALUE` with a
+   *   signal that does not end processes)
    * @see docs/containment.md; cgroups(7) (`cgroup.kill`), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
    * @example
    * ```ts
@@ -313,6 +318,12 @@ export class ChildProcess implements AsyncDisposable {
       const { forceAfter: force } = validating('killTree', () => readOptions<KillTreeOptions>(options, ['forceAfter']));
       const forceAfter = force === undefined ? false : validateInteger(force, 'options.forceAfter', 0, 2 ** 31 - 1);
       if (this.#stop.policy.container === null) throw notContained('killTree');
+      if (!endsProcesses(signo)) {
+        // SIGSTOP, SIGCONT...: the tree goes on existing, so there is no end to wait for.
+        if (forceAfter !== false) throw invalidArgValue('options.forceAfter', `needs a signal that ends processes (${signal} does not)`, force);
+        this.#stop.signalTree(signo);
+        return Promise.resolve();
+      }
       return this.#stop.killTree(signo, forceAfter);
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what validation threw

@@ -121,6 +121,12 @@ export class StopControl {
     if (container !== null) await container.empty(keepAlive);
   }
 
+  /** Sends `signo` to the tree, then SIGCONT as killTree does (not after 0), without waiting for anything. */
+  signalTree(signo: number): void {
+    this.signalAll(signo);
+    if (signo !== 0 && !JOB_CONTROL_SIGNALS.has(signo)) this.signalAll(SIGCONT);
+  }
+
   /**
    * Sends `signo` to the tree and resolves once all of it has ended; with `forceAfter`, what is
    * left then gets SIGKILL (and `forced` is set). A leader that is a PID namespace's init the
@@ -216,6 +222,15 @@ export function exitedAlready(pidfd: number): boolean {
 // Signals whose default action terminates the process (signal(7)): all but SIGKILL (never
 // dropped), SIGCHLD, SIGURG and SIGWINCH (ignored) and the job-control ones; real-time ones too.
 const NOT_TERMINATING = new Set([0, 9, 17, 18, 19, 20, 21, 22, 23, 28]);
+
+/**
+ * @internal Whether `signo` ends a process that has no handler for it (SIGKILL included): the
+ * others (0, SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH) stop,
+ * continue or leave it be, so a tree signalled with them is not waited for.
+ */
+export function endsProcesses(signo: number): boolean {
+  return signo === 9 || !NOT_TERMINATING.has(signo);
+}
 
 /** Start time (clock ticks after boot) of a live, not zombie, process, or null. */
 function startOf(pid: number): number | null {
