@@ -32,6 +32,11 @@ export const treeEnded = Symbol('treeEnded');
 export const endReason = Symbol('endReason');
 /** @internal See ChildProcess[stopAsked]. */
 export const stopAsked = Symbol('stopAsked');
+/**
+ * @internal The reason of an abort that stands for a timeout: a pipeline aborts its stages'
+ * signal with it when its `timeout` passes (one timer for every stage).
+ */
+export const timedOut = Symbol('timedOut');
 /** @internal See ChildProcess[followRef]. */
 const followRef = Symbol('followRef');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
@@ -560,11 +565,11 @@ export class Deadline {
     timeout: number | undefined,
     private readonly signal: AbortSignal | undefined,
   ) {
-    this.onAbort = () => this.fire('abort');
+    this.onAbort = () => this.fire(signal!.reason === timedOut ? 'timeout' : 'abort');
     // 0 means no timeout, as in child_process.
     this.timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(() => this.fire('timeout'), timeout);
     // Aborted since spawn() checked it (by a getter of its options): no 'abort' event will come.
-    if (signal?.aborted === true) this.fire('abort');
+    if (signal?.aborted === true) this.onAbort();
     else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
