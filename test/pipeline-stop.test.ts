@@ -1,7 +1,8 @@
+import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { pipeline } from '../lib/index';
-import { childPids, until, zombieChildren } from './helpers';
+import { close, pipeline } from '../lib/index';
+import { childPids, childSnapshot, openFds, rejection, until, zombieChildren } from './helpers';
 
 /** The timers of this process that are due (setTimeout), as Node counts its active resources. */
 const timeouts = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
@@ -49,5 +50,56 @@ describe("a pipeline's timeout and signal", () => {
       expect(stage).toMatchObject({ status: { kind: 'signaled', signal: 'SIGTERM' }, killedBy: 'timeout', timedOut: true, forced: false });
     }
     await until(() => timeouts() === base);
+  });
+});
+
+/** The pipes of which this process holds both ends, by name (`pipe:[inode]`), with their fds. */
+function pipesWithBothEnds(): Map<string, number[]> {
+  const byPipe = new Map<string, number[]>();
+  for (const fd of openFds()) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target.startsWith('pipe:')) byPipe.set(target, [...(byPipe.get(target) ?? []), fd]);
+  }
+  return new Map([...byPipe].filter(([, ends]) => ends.length === 2));
+}
+
+describe("a pipe closed behind the pipeline's back", () => {
+  it('rejects with the close error (EBADF) once every stage is killed and reaped, nothing left open', async () => {
+    const fifo = `/tmp/pipeline-close-test-${process.pid}`;
+    child_process.execFileSync('mkfifo', [fifo]);
+    // The spawn machinery's own pipes (made by the first spawns of the process) exist before.
+    await pipeline([['true'], ['true']]);
+    const fdsBefore = openFds();
+    const childrenBefore = childSnapshot();
+    const pipesBefore = pipesWithBothEnds();
+    let reader: number | undefined;
+    try {
+      // Both stages wait in the open of their stderr, the FIFO, until it has a reader: they are
+      // cloned then, each with its copy of the pipe between them.
+      const stage = ['sleep', ['30'], { stderr: { path: fifo } }] as const;
+      const running = pipeline([stage, stage], { stdout: 'ignore' });
+      await until(() => childPids().filter((pid) => !childrenBefore.has(pid)).length === 2);
+      // The pipe between the stages: once they are cloned, the only pipe of which this process
+      // holds both ends (a spawn keeps the read end of its exec report alone).
+      let between: number[][] = [];
+      await until(() => (between = [...pipesWithBothEnds()].filter(([name]) => !pipesBefore.has(name)).map(([, fds]) => fds)).length === 1);
+      // In one turn: the stages' results cannot come before the close, and the reader does not
+      // take the number closed.
+      reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      close(between[0]![0]!);
+      expect(await rejection(running)).toMatchObject({ code: 'EBADF', syscall: 'close' });
+      // Killed and reaped by then: no child of this test is left, running or not.
+      expect(childPids().filter((pid) => !childrenBefore.has(pid))).toEqual([]);
+    } finally {
+      if (reader !== undefined) fs.closeSync(reader);
+      fs.rmSync(fifo, { force: true });
+    }
+    await until(() => openFds().length === fdsBefore.length);
+    expect(openFds()).toEqual(fdsBefore);
   });
 });

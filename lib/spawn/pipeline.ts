@@ -210,7 +210,9 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * @param options - output options (`encoding`, `lines`, `maxBuffer`, `check`), `input`/`stdin`
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output
- * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
+ * @throws (rejects) a stage's spawn error with `stage` (its index); SyscallError `EBADF` (syscall
+ *   'close') when a pipe between stages was closed behind the library's back (every stage is
+ *   killed with SIGKILL and reaped first, as for a stage that cannot start); an `ExitError` with `check`;
  *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); an AbortError
  *   (`ABORT_ERR`) when `signal` is aborted already, before anything starts; the error of a
  *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
@@ -285,10 +287,16 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, signal: relay?.signal });
     }),
   );
-  closeAll(pipes.flat());
+  let closeFailure: { error: unknown } | undefined;
+  try {
+    closeAll(pipes.flat());
+  } catch (error) {
+    // An fd closed behind the library's back (EBADF): the call fails, as a spawn does (settle).
+    closeFailure = { error };
+  }
   const children = spawned.map((settled) => (settled.status === 'fulfilled' ? settled.value : null));
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
-  if (failed !== -1) {
+  if (failed !== -1 || closeFailure !== undefined) {
     clearTimeout(timer);
     inputWatch?.dispose();
     plan.signal?.removeEventListener('abort', forward);
@@ -308,6 +316,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     }
     await Promise.all(trees);
     await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
+    if (failed === -1) throw closeFailure!.error;
     throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
   }
   const running = children as unknown as ChildProcess[];
