@@ -11,6 +11,8 @@
 // - failNextCollectStart: the same for the uv_poll_init of run()'s output collector (collect.cc).
 // - failNextOutputAlloc: the next growth of an output's buffer in run() or runSync() fails.
 // - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
+// - waitRechecks: how often an asynchronous wait found its pidfd readable but no exit to reap
+//   (a zombie a tracer holds), which only a count shows: the wait must not spin meanwhile.
 // - exhaustFdsAtNextFork: another thread may take the last free fds between the checks fork()
 //   makes and the fork itself; this fills the table at that moment (in a pthread_atfork prepare
 //   handler registered after the library's, so it runs before them, and empties it again in the
@@ -93,6 +95,13 @@ Napi::Value ThrowStdException(const Napi::CallbackInfo& /*info*/) {
   throw std::bad_alloc();
 }
 
+std::atomic<uint64_t> wait_rechecks{0};
+
+// waitRechecks() -> the count of CountWaitRecheck calls so far in this process.
+Napi::Value WaitRechecks(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(wait_rechecks.load()));
+}
+
 // The fds exhaustFdsAtNextFork holds across one fork; written by the forking thread only.
 constexpr int kMaxHeld = 4096;
 int held_fds[kMaxHeld];
@@ -135,6 +144,10 @@ bool TakeInjectedOutputAllocFailure() {
   return injected_output_alloc_failure.exchange(false);
 }
 
+void CountWaitRecheck() {
+  wait_rechecks.fetch_add(1);
+}
+
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
@@ -146,6 +159,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, FailNextOutputAlloc, "failNextOutputAlloc"));
   testing.Set("throwStdException",
               Napi::Function::New(env, ThrowStdException, "throwStdException"));
+  testing.Set("waitRechecks", Napi::Function::New(env, WaitRechecks, "waitRechecks"));
   testing.Set("exhaustFdsAtNextFork",
               Napi::Function::New(env, ExhaustFdsAtNextFork, "exhaustFdsAtNextFork"));
   exports.Set("testing", testing);

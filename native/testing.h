@@ -19,4 +19,7 @@ int TakeInjectedCollectStartError();
 // fd_calls.cc) to fail; taking it clears it.
 bool TakeInjectedOutputAllocFailure();
 
+// Counts a wait whose readable pidfd had no exit to reap yet (wait.cc), for waitRechecks.
+void CountWaitRecheck();
+
 }  // namespace posix_process::testing

@@ -115,6 +115,12 @@ struct WaitState {
   bool shares_parent_set = false;  // a fork child that could not get a set of its own
   int fork_spare = -1;             // the fork child's set, made before the fork (MakeForkSpares)
   size_t referenced = 0;  // waiters that keep the loop alive; epoll_poll is ref'ed while > 0
+  // Waits whose pidfd was readable with no exit to reap (see OnWaitSetReadable), checked again
+  // by this timer (never ref'ed: epoll_poll keeps the loop alive for them), backing off.
+  uv_timer_t recheck_timer;
+  std::vector<uint64_t> rechecking;  // wait ids
+  uint64_t recheck_delay_ms = 0;
+  int open_handles = 2;  // epoll_poll and recheck_timer, until their close callbacks
   // One async context for every wait's callback: napi_async_init per wait cost more than the
   // wait itself, and promise continuations keep their own context (AsyncLocalStorage) anyway.
   std::unique_ptr<Napi::AsyncContext> async_context;
@@ -316,8 +322,52 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
   }
 }
 
+// Reaps the waiter's child if it has exited and finishes the wait (also with waitid's error,
+// ECHILD: someone else reaped the child first, e.g. a waitpid(-1) elsewhere). Returns false when
+// there is nothing to reap yet: the wait is still pending.
+bool ReapIfExited(WaitState* state, PidfdWaiter* waiter) {
+  siginfo_t siginfo;
+  struct rusage usage;
+  if (WaitIdRetrying(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(waiter->pidfd),
+                     WEXITED | WNOHANG, &siginfo, &usage) == -1) {
+    FinishWaiter(state, waiter, errno, nullptr, nullptr);
+  } else if (siginfo.si_pid != 0) {
+    FinishWaiter(state, waiter, 0, &siginfo, &usage);
+  } else {
+    testing::CountWaitRecheck();
+    return false;
+  }
+  return true;
+}
+
+// The recheck timer's delays: 1 ms, doubled at each round up to 100 ms, while a wait is left.
+constexpr uint64_t kFirstRecheckMs = 1;
+constexpr uint64_t kLastRecheckMs = 100;
+
+void OnRecheckDue(uv_timer_t* timer) {
+  auto* state = static_cast<WaitState*>(timer->data);
+  std::vector<uint64_t> due;
+  due.swap(state->rechecking);
+  for (uint64_t id : due) {
+    // A callback of this round may have started or cancelled waits: one gone is skipped.
+    auto found = state->waiters.find(id);
+    if (found != state->waiters.end() && !ReapIfExited(state, found->second)) {
+      state->rechecking.push_back(id);
+    }
+  }
+  if (state->rechecking.empty() || uv_is_active(reinterpret_cast<uv_handle_t*>(timer))) return;
+  state->recheck_delay_ms = std::min(state->recheck_delay_ms * 2, kLastRecheckMs);
+  uv_timer_start(timer, OnRecheckDue, state->recheck_delay_ms, 0);
+}
+
 // The epoll set is readable: reap every child whose pidfd is. A callback may start or cancel
 // waits; an event whose wait is gone is skipped.
+//
+// A pidfd is readable once its process is a zombie, which its parent can reap, except a zombie
+// held by a tracer that is not the parent (wait(2): only the tracer sees it, until it lets go),
+// or one its tracer is reaping at that moment. Such a wait is checked again by a timer, not
+// watched again: the pidfd stays readable, so an EPOLL_CTL_MOD would report it again at once,
+// in a loop that took a core for as long as the tracer held the zombie.
 void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
   auto* state = static_cast<WaitState*>(handle->data);
   epoll_event ready[64];
@@ -327,22 +377,11 @@ void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
   } while (count == -1 && errno == EINTR);
   for (int i = 0; i < count; i++) {
     auto found = state->waiters.find(ready[i].data.u64);
-    if (found == state->waiters.end()) continue;
-    PidfdWaiter* waiter = found->second;
-    siginfo_t siginfo;
-    struct rusage usage;
-    if (WaitIdRetrying(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(waiter->pidfd),
-                       WEXITED | WNOHANG, &siginfo, &usage) == -1) {
-      // ECHILD: someone else reaped the child first (e.g. a waitpid(-1) elsewhere).
-      FinishWaiter(state, waiter, errno, nullptr, nullptr);
-    } else if (siginfo.si_pid != 0) {
-      FinishWaiter(state, waiter, 0, &siginfo, &usage);
-    } else {
-      // Not exited yet (a pidfd is readable only once it has): watch again.
-      epoll_event event = {};
-      event.events = EPOLLIN | EPOLLONESHOT;
-      event.data.u64 = waiter->id;
-      epoll_ctl(state->epoll_fd, EPOLL_CTL_MOD, waiter->pidfd, &event);
+    if (found == state->waiters.end() || ReapIfExited(state, found->second)) continue;
+    state->rechecking.push_back(ready[i].data.u64);
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&state->recheck_timer))) {
+      state->recheck_delay_ms = kFirstRecheckMs;
+      uv_timer_start(&state->recheck_timer, OnRecheckDue, kFirstRecheckMs, 0);
     }
   }
 }
@@ -509,12 +548,16 @@ void CleanupWaitState(napi_async_cleanup_hook_handle handle, void* data) {
   state->record_array.Reset();
   state->async_record_array.Reset();
   ForgetWaitState(state);
-  uv_close(reinterpret_cast<uv_handle_t*>(&state->epoll_poll), [](uv_handle_t* closed) {
-    auto* stopped = static_cast<WaitState*>(closed->data);
+  // The state goes with the last of its two handles.
+  uv_close_cb closed = [](uv_handle_t* handle) {
+    auto* stopped = static_cast<WaitState*>(handle->data);
+    if (--stopped->open_handles > 0) return;
     ::close(stopped->epoll_fd);
     napi_remove_async_cleanup_hook(stopped->cleanup_handle);
     delete stopped;
-  });
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->recheck_timer), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->epoll_poll), closed);
 }
 
 Napi::Object Constants(Napi::Env env) {
@@ -584,6 +627,9 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   state->epoll_poll.data = state;
   uv_poll_start(&state->epoll_poll, UV_READABLE, OnWaitSetReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
+  uv_timer_init(state->loop, &state->recheck_timer);  // cannot fail
+  state->recheck_timer.data = state;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state->recheck_timer));
   static std::once_flag fork_handlers;
   std::call_once(fork_handlers,
                  [] { pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild); });

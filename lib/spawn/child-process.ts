@@ -13,7 +13,7 @@ import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
 import { createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
-import type { PreparedSpawn } from './options';
+import { closeAll, type PreparedSpawn } from './options';
 import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdioArrayOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
 import { nextStop, type OpenedPty } from './terminal';
@@ -32,6 +32,11 @@ export const treeEnded = Symbol('treeEnded');
 export const endReason = Symbol('endReason');
 /** @internal See ChildProcess[stopAsked]. */
 export const stopAsked = Symbol('stopAsked');
+/**
+ * @internal The reason of an abort that stands for a timeout: a pipeline aborts its stages'
+ * signal with it when its `timeout` passes (one timer for every stage).
+ */
+export const timedOut = Symbol('timedOut');
 /** @internal See ChildProcess[followRef]. */
 const followRef = Symbol('followRef');
 const NO_STREAMS: readonly null[] = Object.freeze([null, null, null]);
@@ -458,47 +463,67 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   }
 
   settle(result: RawSpawnResult): void {
-    // An fd closed behind the library's back (EBADF) must not stop the spawn from settling.
-    const closeFailure = closeEach(this.childEnds);
     const deadline = this.deadline;
     // A cancelled spawn never resolves: native code killed and reaped its child.
     if (!('pid' in result) || deadline?.cancelled === true) {
       deadline?.stop();
       this.policy.container?.abandon();
-      closeEach(this.pty === undefined ? this.parentEnds : [...this.parentEnds, this.pty.master]);
+      try {
+        closeAll(this.pty === undefined ? [...this.childEnds, ...this.parentEnds] : [...this.childEnds, ...this.parentEnds, this.pty.master]);
+      } catch {
+        // An fd closed behind the library's back (EBADF): the spawn's own error is the outcome.
+      }
       // A step that failed on its own (errno set) had ended the spawn before the cancel, which
       // found only its exiting child: its error is the outcome, not ETIMEDOUT or an AbortError.
       const failedItself = !('pid' in result) && result.errno !== -1;
       this.reject(deadline?.cancelled === true && !failedItself ? deadline.error(this, result) : spawnError(this, result as FailedSpawn));
       return;
     }
-    // The streams made so far (abandonStarted closes the rest of the parent's ends).
-    let streams: readonly (ChildStream | null)[] = this.childEnds.length === 0 ? NO_STREAMS : [];
     let child: ChildProcess | undefined;
     try {
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- passes on what closeFd threw
-      if (closeFailure !== undefined) throw closeFailure;
-      if (streams !== NO_STREAMS) {
-        const made: (ChildStream | null)[] = [];
-        streams = made;
-        // Indexed, as closeEach: this runs for every spawn.
-        for (let i = 0; i < this.parentEnds.length; i++) made.push(streamFor(this.parentEnds[i]!, i));
-      }
-      this.policy.container?.adopt(result.pid);
-      child = ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
+      child = this.handleFor(result);
       deadline?.adopt(child);
       this.resolve(child);
     } catch (error) {
-      this.abandonStarted(result, streams, child, error);
+      this.abandonStarted(result, child, error);
     }
   }
 
   /**
-   * The child runs but its handle could not be made (a parent end that is no longer the pipe it
-   * was: net.Socket and PipeReader refuse some fds): SIGKILL it, reap it, close what the spawn
-   * made, and reject with the error, which is this spawn's alone (the batch goes on, see dispatch).
+   * The handle of the started child, on the parent's ends of its pipes, once the child's ends
+   * are closed. Throws what failed (EBADF: an fd closed behind the library's back; net.Socket and
+   * PipeReader refuse some fds) after destroying the streams it made and closing the parent's
+   * ends it had not made streams of yet; the child itself is left to abandonStarted.
    */
-  private abandonStarted(result: { pid: number; pidfd: number }, streams: readonly (ChildStream | null)[], child: ChildProcess | undefined, error: unknown): void {
+  private handleFor(result: { pid: number; pidfd: number }): ChildProcess {
+    // The streams made so far (none to make without a pipe: the shared NO_STREAMS).
+    const streams: (ChildStream | null)[] = this.childEnds.length === 0 ? (NO_STREAMS as (ChildStream | null)[]) : [];
+    try {
+      closeAll(this.childEnds);
+      if (streams !== NO_STREAMS) {
+        // Indexed, as closeAll: this runs for every spawn.
+        for (let i = 0; i < this.parentEnds.length; i++) streams.push(streamFor(this.parentEnds[i]!, i));
+      }
+      this.policy.container?.adopt(result.pid);
+      return ChildProcess[adopt](result.pid, result.pidfd, streams, this.leadsGroup, this.pty === undefined ? null : createPty(this.pty.master, this.pty.path), this.policy);
+    } catch (error) {
+      for (const stream of streams) stream?.destroy();
+      const rawEnds = this.parentEnds.slice(streams.length);
+      try {
+        closeAll(this.pty === undefined ? rawEnds : [...rawEnds, this.pty.master]);
+      } catch {
+        // Closed behind the library's back too: the first failure is the one reported.
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The child runs but its handle could not be made, or was made and could not be handed over:
+   * SIGKILL it, reap it, and reject with the error, which is this spawn's alone (the batch goes
+   * on, see dispatch). The parent's ends are released by then (handleFor, or the handle's dispose).
+   */
+  private abandonStarted(result: { pid: number; pidfd: number }, child: ChildProcess | undefined, error: unknown): void {
     this.deadline?.stop();
     if (child !== undefined) {
       // Its wait owns the pidfd and reaps it; its streams are destroyed at dispose.
@@ -509,29 +534,12 @@ export class PendingSpawn implements SpawnSettler, StepContext {
       }
       void child[Symbol.asyncDispose]().catch(() => {});
     } else {
-      for (const stream of streams) stream?.destroy();
-      closeEach(this.pty === undefined ? this.parentEnds.slice(streams.length) : [...this.parentEnds.slice(streams.length), this.pty.master]);
       sendQuietly(result.pidfd, os.constants.signals.SIGKILL);
       const container = this.policy.container;
       waitOnOwnedPidfd(result.pidfd, result.pid, () => container?.abandon()).catch(() => {});
     }
     this.reject(error);
   }
-}
-
-/** Closes every fd of `fds` (null: none), even past one that fails; returns the first failure. */
-function closeEach(fds: readonly (number | null)[]): unknown {
-  let failure: unknown;
-  for (let i = 0; i < fds.length; i++) {
-    const fd = fds[i]!;
-    if (fd === null) continue;
-    try {
-      binding.closeFd(fd);
-    } catch (error) {
-      failure ??= error;
-    }
-  }
-  return failure;
 }
 
 /** The parent's stream on its end of a pipe to the child's fd `target`. */
@@ -571,11 +579,11 @@ export class Deadline {
     timeout: number | undefined,
     private readonly signal: AbortSignal | undefined,
   ) {
-    this.onAbort = () => this.fire('abort');
+    this.onAbort = () => this.fire(signal!.reason === timedOut ? 'timeout' : 'abort');
     // 0 means no timeout, as in child_process.
     this.timer = timeout === undefined || timeout === 0 ? undefined : setTimeout(() => this.fire('timeout'), timeout);
     // Aborted since spawn() checked it (by a getter of its options): no 'abort' event will come.
-    if (signal?.aborted === true) this.fire('abort');
+    if (signal?.aborted === true) this.onAbort();
     else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 

@@ -161,13 +161,25 @@ function normaliseStdio(stdio: SpawnOptions['stdio']): StdioOption[] {
 }
 
 // @internal Native close: these fds come from binding.pipe(), and fs.closeSync warns about such
-// fds in worker threads.
+// fds in worker threads. Every fd is closed, even past one that fails (an fd closed behind the
+// library's back: EBADF); then the first failure is thrown.
 export function closeAll(fds: readonly (number | null)[]): void {
+  let failure: unknown;
+  let failed = false;
   // Indexed: for...of allocates an iterator until V8 optimises the caller (settle(), each spawn).
   for (let i = 0; i < fds.length; i++) {
     const fd = fds[i]!;
-    if (fd !== null) binding.closeFd(fd);
+    if (fd === null) continue;
+    try {
+      binding.closeFd(fd);
+    } catch (error) {
+      if (!failed) {
+        failure = error;
+        failed = true;
+      }
+    }
   }
+  if (failed) throw failure;
 }
 
 const NO_RLIMITS: RawSpawnRequest['rlimits'] = [];

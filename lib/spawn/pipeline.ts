@@ -11,7 +11,7 @@ import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
 import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
-import { endReason, stopAsked, stopFor, treeEnded, type ChildProcess } from './child-process';
+import { endReason, stopAsked, stopFor, timedOut, treeEnded, type ChildProcess } from './child-process';
 import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
 import { readStopOptions, type KillReason } from './kill-tree';
@@ -210,7 +210,9 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * @param options - output options (`encoding`, `lines`, `maxBuffer`, `check`), `input`/`stdin`
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output
- * @throws (rejects) a stage's spawn error with `stage` (its index); an `ExitError` with `check`;
+ * @throws (rejects) a stage's spawn error with `stage` (its index); SyscallError `EBADF` (syscall
+ *   'close') when a pipe between stages was closed behind the library's back (every stage is
+ *   killed with SIGKILL and reaped first, as for a stage that cannot start); an `ExitError` with `check`;
  *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); an AbortError
  *   (`ABORT_ERR`) when `signal` is aborted already, before anything starts; the error of a
  *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
@@ -266,26 +268,36 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     throw error;
   }
   const inputWatch = plan.input instanceof Readable ? watchInput(plan.input) : undefined;
-  // The stages' spawns listen to a signal of the pipeline's own, which may have a listener per
-  // stage (the caller's gets one): more than 10 on the caller's would print a leak warning.
-  const relay = plan.signal === undefined ? undefined : new AbortController();
+  // `timeout` and `signal` reach the stages' spawns through a signal of the pipeline's own, their
+  // one watch (no timer of a stage's own): it cancels a stage still starting (its spawn blocked in
+  // an open...), with ETIMEDOUT for the timeout (its reason `timedOut`), and stops a running one
+  // once. It may have a listener per stage (the caller's gets one): more than 10 on the caller's
+  // would print a leak warning.
+  const relay = plan.signal === undefined && plan.timeout === 0 ? undefined : new AbortController();
   const forward = (): void => relay!.abort(plan.signal!.reason);
   if (relay !== undefined) {
-    setMaxListeners(plan.list.length + 1, relay.signal);
-    plan.signal!.addEventListener('abort', forward, { once: true });
+    setMaxListeners(plan.list.length + 2, relay.signal);
+    plan.signal?.addEventListener('abort', forward, { once: true });
   }
+  const timer = plan.timeout === 0 ? undefined : setTimeout(() => relay!.abort(timedOut), Math.max(0, started + plan.timeout - performance.now()));
   const spawned = await Promise.allSettled(
     plan.list.map((stage, i) => {
       const stdin: StdioOption = i > 0 ? pipes[i - 1]![0] : plan.input !== undefined ? 'pipe' : (plan.stdin ?? 'ignore');
       const stdout: StdioOption = i < last ? pipes[i]![1] : plan.stdout;
-      // timeout and signal also bound a stage that is still starting (its spawn blocked in an open...).
-      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, timeout: plan.timeout === 0 ? undefined : plan.timeout, signal: relay?.signal });
+      return spawn(stage.file, stage.args, { ...stage.options, stdio: [stdin, stdout, stage.stderr], killSignal: plan.killSignal, signal: relay?.signal });
     }),
   );
-  closeAll(pipes.flat());
+  let closeFailure: { error: unknown } | undefined;
+  try {
+    closeAll(pipes.flat());
+  } catch (error) {
+    // An fd closed behind the library's back (EBADF): the call fails, as a spawn does (settle).
+    closeFailure = { error };
+  }
   const children = spawned.map((settled) => (settled.status === 'fulfilled' ? settled.value : null));
   const failed = spawned.findIndex((settled) => settled.status === 'rejected');
-  if (failed !== -1) {
+  if (failed !== -1 || closeFailure !== undefined) {
+    clearTimeout(timer);
     inputWatch?.dispose();
     plan.signal?.removeEventListener('abort', forward);
     // SIGKILL, as documented: killSignal and its grace period are for a pipeline that ran. A
@@ -304,23 +316,26 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     }
     await Promise.all(trees);
     await Promise.all(children.flatMap((child) => (child === null ? [] : [child[Symbol.asyncDispose]()])));
+    if (failed === -1) throw closeFailure!.error;
     throw stageError((spawned[failed] as PromiseRejectedResult).reason, failed, commandLine(plan.list[failed]!.file, plan.list[failed]!.args));
   }
   const running = children as unknown as ChildProcess[];
   const lastStdout = running[last]!.stdout;
   const reaped = Promise.all(running.map((child) => child.wait()));
+  // A process a stage left behind may hold the last pipe open for as long as it likes: what the
+  // library stopped ends with what that pipe holds once every stage is reaped.
+  const endOnceReaped = (): void => {
+    if (lastStdout instanceof PipeReader) void reaped.then(() => lastStdout[endNow](), () => {});
+  };
   const killAll = (reason: KillReason): void => {
     // killSignal, then SIGKILL after the stage's forceKillAfter: a stage that ignores the signal
     // would otherwise hold the call for ever.
     for (const child of running) void child[stopFor](reason).catch(() => {});
-    // A process a stage left behind may hold the last pipe open for as long as it likes: what the
-    // library stopped ends with what that pipe holds once every stage is reaped.
-    if (lastStdout instanceof PipeReader) void reaped.then(() => lastStdout[endNow](), () => {});
+    endOnceReaped();
   };
-  const timer = plan.timeout === 0 ? undefined : setTimeout(() => killAll('timeout'), Math.max(0, started + plan.timeout - performance.now()));
-  const onAbort = (): void => killAll('abort');
-  if (plan.signal?.aborted) onAbort();
-  plan.signal?.addEventListener('abort', onAbort, { once: true });
+  // The stages' spawns stop them on `timeout` and `signal` (relay).
+  if (relay?.signal.aborted === true) endOnceReaped();
+  relay?.signal.addEventListener('abort', endOnceReaped, { once: true });
   try {
     const first = running[0]!;
     const firstStdin = first.stdin;
@@ -365,7 +380,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     return result;
   } finally {
     clearTimeout(timer);
-    plan.signal?.removeEventListener('abort', onAbort);
+    relay?.signal.removeEventListener('abort', endOnceReaped);
     plan.signal?.removeEventListener('abort', forward);
     inputWatch?.dispose();
   }

@@ -223,7 +223,25 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     closeAll(pipes.flat());
     throw error;
   }
-  closeAll(pipes.map((pipe) => pipe[1]));
+  try {
+    closeAll(pipes.map((pipe) => pipe[1]));
+  } catch (error) {
+    // An fd closed behind the library's back (EBADF): the call fails, as a spawn does (settle),
+    // once the child, whose outputs nothing would read, is killed and reaped.
+    inputWatch?.dispose();
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // Reaped already.
+    }
+    await child.wait().catch(() => {});
+    try {
+      closeAll(pipes.map((pipe) => pipe[0]));
+    } catch {
+      // Closed behind its back too: the first failure is the one reported.
+    }
+    throw error;
+  }
   const onOverflow = (): void => {
     // A child reaped already (what it left behind wrote past maxBuffer) has nothing left to stop,
     // and the call can only fail: it ends now rather than when the leftover closes the pipe.
