@@ -137,7 +137,14 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     if (all) actions.push({ action: 'dup2', fd: 1, newFd: 2 });
     actions.push({ action: 'closefrom', fd: 3 });
     pid = posixSpawnp(spawnAttributes.program, spawnAttributes.argv, { ...spawnAttributes.attributes, fileActions: actions });
-    closeAll(childEnds.splice(0));
+    try {
+      closeAll(childEnds.splice(0));
+    } catch (error) {
+      // An fd closed behind our back: nothing would read the outputs; the child is not left behind.
+      process.kill(pid, 'SIGKILL');
+      wait4(pid);
+      throw error;
+    }
     // collectSync owns the parent's ends from here and closes them.
     const outputFds = outputs;
     parentEnds.length = 0;
@@ -176,7 +183,11 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     if (check && !succeeded(result.status)) throw new ExitError({ ...(result as unknown as RunResult), result });
     return result;
   } finally {
-    closeAll(childEnds);
-    closeAll(parentEnds);
+    // Non-empty only when the call fails: its own error matters more than a failing close.
+    try {
+      closeAll([...childEnds, ...parentEnds]);
+    } catch {
+      // Every other fd is closed (closeAll goes on past a failure).
+    }
   }
 }
