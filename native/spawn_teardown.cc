@@ -15,6 +15,7 @@
 #include <new>
 #include <vector>
 
+#include "background_reaper.h"
 #include "spawn_internal.h"
 #include "util/fds.h"
 
@@ -194,8 +195,11 @@ void StopSpawner(napi_async_cleanup_hook_handle handle, void* data) {
     spawners.erase(std::find(spawners.begin(), spawners.end(), spawner));
   }
   for (SpawnJob* job : spawner->pending) delete job;
+  // Children whose results were not handed over: left running, and a worker's are reaped by the
+  // background reaper once they exit (the main thread's end is the process's).
+  bool worker = spawner->async.loop != uv_default_loop();
   for (SpawnJob* job : spawner->done) {
-    if (job->pidfd >= 0) ::close(job->pidfd);  // an exec'd child's: left running
+    if (job->pidfd >= 0 && !(worker && background_reaper::Adopt(job->pidfd))) ::close(job->pidfd);
     delete job;
   }
   for (void* stack : spawner->free_stacks) munmap(stack, kStackMapSize);

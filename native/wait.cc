@@ -30,6 +30,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "background_reaper.h"
 #include "testing.h"
 #include "util/arguments.h"
 #include "util/error.h"
@@ -274,8 +275,11 @@ void AfterForkInChild() {
 // caller dup'ed the pidfd, closing ours alone would leave it registered.
 void DropWaiter(WaitState* state, PidfdWaiter* waiter) {
   state->waiters.erase(waiter->id);
-  if (!state->shares_parent_set) epoll_ctl(state->epoll_fd, EPOLL_CTL_DEL, waiter->pidfd, nullptr);
-  ::close(waiter->pidfd);
+  if (waiter->pidfd != -1) {
+    if (!state->shares_parent_set)
+      epoll_ctl(state->epoll_fd, EPOLL_CTL_DEL, waiter->pidfd, nullptr);
+    ::close(waiter->pidfd);
+  }
   if (waiter->referenced && --state->referenced == 0) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
   }
@@ -538,10 +542,18 @@ Napi::Value PidfdWaitCancel(const Napi::CallbackInfo& info) {
 void CleanupWaitState(napi_async_cleanup_hook_handle handle, void* data) {
   auto* state = static_cast<WaitState*>(data);
   state->cleanup_handle = handle;
+  // A worker's children outlive it: the background reaper takes the pidfds of those still
+  // waited for, or each would be a zombie for the life of the process once it exits. The main
+  // thread's end is the process's.
+  bool worker = state->loop != uv_default_loop();
   while (!state->waiters.empty()) {
     PidfdWaiter* waiter = state->waiters.begin()->second;
     // Release the references while the environment still exists.
     waiter->callback.Reset();
+    if (worker && !state->shares_parent_set) {
+      epoll_ctl(state->epoll_fd, EPOLL_CTL_DEL, waiter->pidfd, nullptr);
+      if (background_reaper::Adopt(waiter->pidfd)) waiter->pidfd = -1;
+    }
     DropWaiter(state, waiter);
   }
   state->async_context.reset();

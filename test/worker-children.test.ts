@@ -1,0 +1,92 @@
+// Children of a worker thread that ends before they do: the worker's waits end with its
+// environment, so the background reaper (native/background_reaper.cc) must reap them once they
+// exit, or each would stay a zombie for the life of the process.
+import { describe, expect, it } from 'vitest';
+import { runNode } from './helpers';
+
+// In a fresh Node: a worker starts `sleep 0.3` by `how`, posts its pid and is ended by `end`; the
+// main thread then watches /proc/<pid> (its start time tells a recycled pid apart) for 10 s and
+// prints what it saw: 'reaped' once the entry is gone, or the state it was left in.
+function childOfEndedWorker(how: 'spawn' | 'posixSpawn+waitAsync', end: 'terminate' | 'exit'): { states: string[]; outcome: string } {
+  const script = `
+    const fs = require('node:fs');
+    const { Worker } = require('node:worker_threads');
+    const stat = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); const f = s.slice(s.lastIndexOf(')') + 2).split(' '); return { state: f[0], start: f[19] }; } catch { return null; } };
+    const worker = new Worker(\`
+      const { parentPort } = require('node:worker_threads');
+      const lib = require('./dist/index.js');
+      (async () => {
+        let pid;
+        if (${JSON.stringify(how)} === 'spawn') pid = (await lib.spawn('sleep', ['0.3'])).pid;
+        else { pid = lib.posixSpawnp('sleep', ['sleep', '0.3']); lib.waitAsync(pid); }
+        parentPort.postMessage(pid);
+        parentPort.once('message', () => process.exit(0));
+      })();
+    \`, { eval: true });
+    worker.once('message', async (pid) => {
+      const first = stat(pid);
+      if (${JSON.stringify(end)} === 'terminate') await worker.terminate();
+      else { worker.postMessage('exit'); await new Promise((resolve) => worker.once('exit', resolve)); }
+      const states = [];
+      const deadline = Date.now() + 10000;
+      let outcome = 'left';
+      while (Date.now() < deadline) {
+        const now = stat(pid);
+        if (now === null || now.start !== first.start) { outcome = 'reaped'; break; }
+        if (states[states.length - 1] !== now.state) states.push(now.state);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      console.log(JSON.stringify({ states, outcome }));
+    });
+  `;
+  const result = runNode(script, { timeout: 30_000 });
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as { states: string[]; outcome: string };
+}
+
+describe('children of a worker that ends first', () => {
+  for (const how of ['spawn', 'posixSpawn+waitAsync'] as const) {
+    for (const end of ['terminate', 'exit'] as const) {
+      it(`${how}, worker ${end === 'terminate' ? 'terminated' : 'exits'}: the child runs to its end and is then reaped, not left a zombie`, () => {
+        const { states, outcome } = childOfEndedWorker(how, end);
+        expect(outcome).toBe('reaped');
+        // It ran on after the worker's end (it was not killed): seen sleeping first.
+        expect(['S', 'R', 'D']).toContain(states[0]);
+      });
+    }
+  }
+});
+
+describe('a burst of spawns from a worker that is terminated at once', () => {
+  it('leaves no zombie: children started, still starting or not yet handed over are all reaped', () => {
+    // Some of the 40 are settled, some have results not yet handed to the worker's JavaScript,
+    // some are before their exec when the worker goes (its teardown kills those).
+    const result = runNode(`
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const zombies = () => fs.readdirSync('/proc').filter((entry) => /^\\d+$/.test(entry)).filter((entry) => {
+        try {
+          const fields = fs.readFileSync('/proc/' + entry + '/stat', 'latin1').split(') ')[1].split(' ');
+          return fields[0] === 'Z' && Number(fields[1]) === process.pid;
+        } catch { return false; }
+      });
+      const worker = new Worker(\`
+        const { spawn } = require('./dist/index.js');
+        for (let i = 0; i < 40; i++) spawn('sleep', ['0.2']).catch(() => {});
+        require('node:worker_threads').parentPort.postMessage('started');
+      \`, { eval: true });
+      worker.once('message', async () => {
+        await worker.terminate();
+        const deadline = Date.now() + 10000;
+        while (zombies().length > 0 || Date.now() < deadline - 9000) {
+          if (Date.now() > deadline) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        console.log(JSON.stringify({ zombies: zombies().length }));
+      });
+    `);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ zombies: 0 });
+  });
+});
+
