@@ -1,5 +1,6 @@
 // Pseudo-terminals, terminal attributes, signal masks and stops: real ptys, no terminal needed.
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { makeRaw, openpty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess, type Pty } from '../lib/index';
 import { binding } from '../lib/native';
@@ -125,6 +126,28 @@ describe('tcgetattr, tcsetattr', () => {
       expect(tcgetattr(slave)).toEqual(attrs);
     } finally {
       closeFd(fd);
+      closeFd(master);
+      closeFd(slave);
+    }
+  });
+
+  it('knows the high speeds of serial adapters (576000 to 4000000 baud): read as baud, set, and round-tripped', () => {
+    const { master, slave, path } = openpty();
+    try {
+      const attrs = tcgetattr(slave);
+      for (const baud of [576000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000]) {
+        tcsetattr(slave, 'now', { ...attrs, ispeed: baud, ospeed: baud });
+        expect(tcgetattr(slave)).toMatchObject({ ispeed: baud, ospeed: baud });
+        // What the kernel holds, seen by another program.
+        expect(execFileSync('stty', ['-F', path, 'speed'], { encoding: 'utf8' }).trim()).toBe(String(baud));
+      }
+      // A speed set by another program reads as baud and can be set back as read.
+      execFileSync('stty', ['-F', path, '2000000']);
+      const read = tcgetattr(slave);
+      expect(read).toMatchObject({ ispeed: 2000000, ospeed: 2000000 });
+      tcsetattr(slave, 'now', read);
+      expect(tcgetattr(slave)).toEqual(read);
+    } finally {
       closeFd(master);
       closeFd(slave);
     }
