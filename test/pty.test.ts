@@ -7,7 +7,7 @@ import { binding } from '../lib/native';
 import { prepare } from '../lib/spawn/options';
 import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
 import { terminalBinding } from '../lib/terminal-binding';
-import { openFds, rejection, runNode, statField, thrown, until, zombieChildren } from './helpers';
+import { openFds, processState, rejection, runNode, statField, thrown, until, zombieChildren } from './helpers';
 
 /** Everything the pty says until it ends (the slave's last close). */
 function readAll(pty: Pty): Promise<string> {
@@ -200,6 +200,36 @@ describe('spawn with pty', () => {
     await finish(child);
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
+  });
+
+  it("unref() lets the process end while the child runs and its pty is read; the pty's own ref() keeps it", async () => {
+    // The child, a session leader on the pty, dies of the hang-up when this Node closes the master.
+    const unrefd = runNode(
+      `const p = require('./dist/index.js');
+      p.spawn('sleep', ['60'], { pty: true }).then((child) => {
+        child.pty.on('data', () => {});
+        child.unref();
+        console.log('started', child.pid);
+      });`,
+      { timeout: 15_000 },
+    );
+    expect({ status: unrefd.status, signal: unrefd.signal, stderr: unrefd.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    const pid = Number(/started (\d+)/.exec(unrefd.stdout)![1]);
+    await until(() => [undefined, 'Z'].includes(processState(pid)), 20_000); // hung up with the master
+    const refd = runNode(
+      `const p = require('./dist/index.js');
+      p.spawn('sh', ['-c', 'read line; echo got $line'], { pty: true }).then((child) => {
+        let text = '';
+        child.pty.on('data', (chunk) => (text += chunk));
+        child.pty.on('end', () => console.log(JSON.stringify(text.split('\\r\\n').filter(Boolean))));
+        child.unref();
+        child.pty.unref();
+        child.pty.ref(); // the pty alone keeps the process until its end
+        child.pty.write('hello\\r');
+      });`,
+      { timeout: 15_000 },
+    );
+    expect({ status: refd.status, stdout: refd.stdout, stderr: refd.stderr }).toEqual({ status: 0, stdout: '["hello","got hello"]\n', stderr: '' });
   });
 
   it('resize reaches the child as SIGWINCH with the new size', async () => {
