@@ -165,6 +165,9 @@ function hookNodeListeners(): void {
  * Standard signals that arrive while one of the same kind is pending are merged by the kernel;
  * real-time signals ('SIGRTMIN+n') are queued and each is delivered.
  *
+ * A `fork()` child keeps the handlers it inherited, and each process gets only its own signals
+ * (the child has a self-pipe of its own from the fork on).
+ *
  * Safety: the native handler chains to the one it replaced (libuv's). If another libuv user
  * (child_process's SIGCHLD watcher, a native addon) installs a handler, ours is put back before
  * the next event-loop iteration; a signal arriving in between reaches only that other handler.

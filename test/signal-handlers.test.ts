@@ -461,3 +461,37 @@ describe("the addon's own fds", () => {
     expect(result.stdout).toBe('[]');
   });
 });
+
+describe('onSignal across fork()', () => {
+  it("keeps each process's signals its own: the child neither takes the parent's deliveries nor gives it its own", () => {
+    // The parent blocks in waitpid while the child runs, so that any record the two could share
+    // is read by the child. The child's exit code is 0 only if it saw exactly its own signal.
+    const script = `
+      const p = require('./dist/index.js');
+      const got = [];
+      p.onSignal('SIGUSR2', (event) => got.push(event.pid));
+      const parent = process.pid;
+      const pid = p.fork();
+      if (pid === 0) {
+        process.kill(process.pid, 'SIGUSR2'); // the child's own
+        process.kill(parent, 'SIGUSR2'); // the parent's, sent by the child
+        setTimeout(() => {
+          console.log('child ' + JSON.stringify(got));
+          process.exit(got.length === 1 && got[0] === process.pid ? 0 : 1);
+        }, 1000);
+      } else {
+        const { status } = p.waitpid(pid);
+        const deadline = Date.now() + 10000;
+        const check = () => {
+          if (got.length === 0 && Date.now() < deadline) return void setTimeout(check, 10);
+          setTimeout(() => console.log(JSON.stringify({ child: status, parent: got, childPid: pid })), 100);
+        };
+        check();
+      }`;
+    const result = runNode(script, { nodeArgs: ['--single-threaded', '--v8-pool-size=1'], timeout: 30_000, killSignal: 'SIGKILL' });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as { child: unknown; parent: number[]; childPid: number };
+    expect(out.child, result.stdout).toEqual({ kind: 'exited', code: 0 });
+    expect(out.parent).toEqual([out.childPid]);
+  });
+});
