@@ -203,7 +203,8 @@ function start(prepared: PreparedSpawn): Promise<number> {
  * @param args - its arguments after `argv[0]`
  * @param options - see {@link DaemonOptions}
  * @returns a Promise of the daemon's pid once it has exec'd
- * @throws (synchronously) TypeError / RangeError for bad arguments, before anything starts
+ * @throws (rejects) TypeError / RangeError for bad arguments, before anything starts (`daemon` is
+ *   async: nothing is thrown synchronously)
  * @see daemon(7), setsid(2), clone(2), execve(2)
  * @example
  * ```ts
