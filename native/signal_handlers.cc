@@ -32,6 +32,7 @@
 #include <mutex>
 #include <vector>
 
+#include "testing.h"
 #include "util/arguments.h"
 #include "util/error.h"
 #include "util/fds.h"
@@ -300,7 +301,7 @@ void AfterForkInChild() {
     int write_fd = slot.write_fd.load();
     if (write_fd < 0) continue;
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+    if (!testing::TakeInjectedSignalForkPipeFailure() && pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
       fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
       dup3(fds[0], state->read_fd, O_CLOEXEC);
       dup3(fds[1], write_fd, O_CLOEXEC);

@@ -10,6 +10,7 @@
 //   wait's is made to fail with the errno chosen, without being called.
 // - failNextCollectStart: the same for the uv_poll_init of run()'s output collector (collect.cc).
 // - failNextOutputAlloc: the next growth of an output's buffer in run() or runSync() fails.
+// - failNextSignalForkPipe: a fork child that has no fd for a signal self-pipe of its own.
 // - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
 // - exhaustFdsAtNextFork: another thread may take the last free fds between the checks fork()
 //   makes and the fork itself; this fills the table at that moment (in a pthread_atfork prepare
@@ -87,6 +88,15 @@ Napi::Value FailNextOutputAlloc(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::atomic<bool> injected_signal_fork_pipe_failure{false};
+
+// failNextSignalForkPipe(): in the next fork child, the signal self-pipe that replaces the
+// parent's cannot be made (pipe2 EMFILE).
+Napi::Value FailNextSignalForkPipe(const Napi::CallbackInfo& info) {
+  injected_signal_fork_pipe_failure = true;
+  return info.Env().Undefined();
+}
+
 // throwStdException(): throws what no binding means to throw, to show the build turns it into a
 // JavaScript Error (NODE_ADDON_API_CPP_EXCEPTIONS_ALL) instead of std::terminate.
 Napi::Value ThrowStdException(const Napi::CallbackInfo& /*info*/) {
@@ -135,6 +145,10 @@ bool TakeInjectedOutputAllocFailure() {
   return injected_output_alloc_failure.exchange(false);
 }
 
+bool TakeInjectedSignalForkPipeFailure() {
+  return injected_signal_fork_pipe_failure.exchange(false);
+}
+
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
@@ -144,6 +158,8 @@ void Initialize(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, FailNextCollectStart, "failNextCollectStart"));
   testing.Set("failNextOutputAlloc",
               Napi::Function::New(env, FailNextOutputAlloc, "failNextOutputAlloc"));
+  testing.Set("failNextSignalForkPipe",
+              Napi::Function::New(env, FailNextSignalForkPipe, "failNextSignalForkPipe"));
   testing.Set("throwStdException",
               Napi::Function::New(env, ThrowStdException, "throwStdException"));
   testing.Set("exhaustFdsAtNextFork",

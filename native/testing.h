@@ -19,4 +19,8 @@ int TakeInjectedCollectStartError();
 // fd_calls.cc) to fail; taking it clears it.
 bool TakeInjectedOutputAllocFailure();
 
+// Whether failNextSignalForkPipe asked the next fork child's new signal self-pipe
+// (signal_handlers.cc) to fail as with EMFILE; taking it clears it.
+bool TakeInjectedSignalForkPipeFailure();
+
 }  // namespace posix_process::testing

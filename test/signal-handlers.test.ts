@@ -495,3 +495,33 @@ describe('onSignal across fork()', () => {
     expect(out.parent).toEqual([out.childPid]);
   });
 });
+
+describe('onSignal across a fork() whose child has no fd to spare', () => {
+  it('the child takes none of the parent\'s signals even without an fd for a pipe of its own (its handlers get nothing)', () => {
+    // binding.testing makes the child's pipe2 for its new self-pipe fail, as EMFILE would.
+    const script = `
+      const p = require('./dist/index.js');
+      const { binding } = require('./dist/native.js');
+      const got = [];
+      p.onSignal('SIGUSR2', (event) => got.push(event.pid));
+      binding.testing.failNextSignalForkPipe();
+      const parent = process.pid;
+      const pid = p.fork();
+      if (pid === 0) {
+        process.kill(parent, 'SIGUSR2');
+        setTimeout(() => process.exit(got.length === 0 ? 0 : 1), 1000);
+      } else {
+        const { status } = p.waitpid(pid);
+        const deadline = Date.now() + 10000;
+        const check = () => {
+          if (got.length === 0 && Date.now() < deadline) return void setTimeout(check, 10);
+          console.log(JSON.stringify({ child: status, parent: got, childPid: pid }));
+        };
+        check();
+      }`;
+    const result = runNode(script, { nodeArgs: ['--single-threaded', '--v8-pool-size=1'], timeout: 30_000, killSignal: 'SIGKILL' });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as { child: unknown; parent: number[]; childPid: number };
+    expect(out).toEqual({ child: { kind: 'exited', code: 0 }, parent: [out.childPid], childPid: out.childPid });
+  });
+});
