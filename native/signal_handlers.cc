@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -409,7 +410,25 @@ EnvSignals* EnsureEnvSignals(const Napi::CallbackInfo& info) {
   }
 
   state->poll = new uv_poll_t();
-  uv_poll_init(loop, state->poll, state->read_fd);
+  int poll_error = -testing::TakeInjectedSignalPollInitError();
+  if (poll_error == 0) poll_error = uv_poll_init(loop, state->poll, state->read_fd);
+  if (poll_error != 0) {
+    // ENOSPC once the user's epoll watches (fs.epoll.max_user_watches) are all in use: the handle
+    // was not made, so it is neither started nor closed; the slot is given back.
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      Slot& slot = g_slots[state->slot];
+      slot.write_fd.store(-1);
+      while (slot.busy.load() != 0) {
+      }
+      g_envs.erase(std::find(g_envs.begin(), g_envs.end(), state));
+    }
+    close(fds[0]);
+    close(fds[1]);
+    delete state->poll;
+    delete state;
+    throw SyscallError(env, -poll_error, "uv_poll_init");  // libuv's errors are -errno
+  }
   state->poll->data = state;
   uv_poll_start(state->poll, UV_READABLE, OnReadable);
   // Like Node's own signal watchers, watching a signal does not keep the process alive.

@@ -10,6 +10,7 @@
 //   wait's is made to fail with the errno chosen, without being called.
 // - failNextCollectStart: the same for the uv_poll_init of run()'s output collector (collect.cc).
 // - failNextOutputAlloc: the next growth of an output's buffer in run() or runSync() fails.
+// - failNextSignalPollInit: the same for the poll handle of the signal self-pipe.
 // - failNextSignalForkPipe: a fork child that has no fd for a signal self-pipe of its own.
 // - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
 // - exhaustFdsAtNextFork: another thread may take the last free fds between the checks fork()
@@ -88,6 +89,14 @@ Napi::Value FailNextOutputAlloc(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::atomic<int> injected_signal_poll_init_error{0};
+
+// failNextSignalPollInit(errno): the uv_poll_init of the next signal self-pipe fails with `errno`.
+Napi::Value FailNextSignalPollInit(const Napi::CallbackInfo& info) {
+  injected_signal_poll_init_error = info[0].As<Napi::Number>().Int32Value();
+  return info.Env().Undefined();
+}
+
 std::atomic<bool> injected_signal_fork_pipe_failure{false};
 
 // failNextSignalForkPipe(): in the next fork child, the signal self-pipe that replaces the
@@ -145,6 +154,10 @@ bool TakeInjectedOutputAllocFailure() {
   return injected_output_alloc_failure.exchange(false);
 }
 
+int TakeInjectedSignalPollInitError() {
+  return injected_signal_poll_init_error.exchange(0);
+}
+
 bool TakeInjectedSignalForkPipeFailure() {
   return injected_signal_fork_pipe_failure.exchange(false);
 }
@@ -158,6 +171,8 @@ void Initialize(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, FailNextCollectStart, "failNextCollectStart"));
   testing.Set("failNextOutputAlloc",
               Napi::Function::New(env, FailNextOutputAlloc, "failNextOutputAlloc"));
+  testing.Set("failNextSignalPollInit",
+              Napi::Function::New(env, FailNextSignalPollInit, "failNextSignalPollInit"));
   testing.Set("failNextSignalForkPipe",
               Napi::Function::New(env, FailNextSignalForkPipe, "failNextSignalForkPipe"));
   testing.Set("throwStdException",

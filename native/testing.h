@@ -23,4 +23,8 @@ bool TakeInjectedOutputAllocFailure();
 // (signal_handlers.cc) to fail as with EMFILE; taking it clears it.
 bool TakeInjectedSignalForkPipeFailure();
 
+// The errno that failNextSignalPollInit chose for the uv_poll_init of the next environment's
+// signal self-pipe (signal_handlers.cc), or 0; taking it clears it.
+int TakeInjectedSignalPollInitError();
+
 }  // namespace posix_process::testing

@@ -525,3 +525,31 @@ describe('onSignal across a fork() whose child has no fd to spare', () => {
     expect(out).toEqual({ child: { kind: 'exited', code: 0 }, parent: [out.childPid], childPid: out.childPid });
   });
 });
+
+describe('onSignal when the self-pipe cannot be watched', () => {
+  it('throws SyscallError (uv_poll_init ENOSPC, as from fs.epoll.max_user_watches), leaks nothing, and works on the next call', () => {
+    const script = `
+      const { binding } = require('./dist/native.js');
+      const fs = require('fs');
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      const before = fds();
+      binding.testing.failNextSignalPollInit(28);
+      let error;
+      try {
+        p.onSignal('SIGUSR2', () => {});
+      } catch (e) {
+        error = { name: e.name, code: e.code, syscall: e.syscall };
+      }
+      out.error = error;
+      out.leaked = fds() - before;
+      const keepAlive = setTimeout(() => {}, 10000); // signal handlers do not keep the process alive
+      const remove = p.onSignal('SIGUSR2', (event) => {
+        remove();
+        clearTimeout(keepAlive);
+        out.got = event.signal;
+        console.log(JSON.stringify(out));
+      });
+      process.kill(process.pid, 'SIGUSR2');`;
+    expect(runJson(script)).toEqual({ error: { name: 'SyscallError', code: 'ENOSPC', syscall: 'uv_poll_init' }, leaked: 0, got: 'SIGUSR2' });
+  });
+});
