@@ -172,7 +172,9 @@ function hookNodeListeners(): void {
  * (child_process's SIGCHLD watcher, a native addon) installs a handler, ours is put back before
  * the next event-loop iteration; a signal arriving in between reaches only that other handler.
  *
- * @throws SyscallError `EINVAL` (syscall 'sigaction') for SIGKILL and SIGSTOP
+ * @throws SyscallError `EINVAL` (syscall 'sigaction') for SIGKILL and SIGSTOP; on the first call
+ *   of an environment, `EMFILE` (syscall 'pipe2') when its self-pipe cannot be made, `ENOSPC`
+ *   (syscall 'uv_poll_init') when it cannot be watched (fs.epoll.max_user_watches used up)
  * @throws Error `ERR_SIGNAL_RESERVED` for signals owned by Node, V8 or glibc (SIGUSR1, SIGPROF,
  *   SIGSEGV, SIGBUS, SIGFPE, SIGILL, 32, 33); its message and `owner` say who owns it
  * @throws TypeError / RangeError for an unknown signal or a handler that is not a function
