@@ -448,5 +448,29 @@ describe('waitStopped', () => {
     }
     expect(zombieChildren()).toEqual([]);
   });
+
+  it('a wait that could not watch SIGCHLD rejects and leaves nothing behind that takes the next wait\'s stop', () => {
+    // The SIGCHLD watch fails (uv_poll_init ENOSPC, injected), in a Node of its own: the
+    // injection acts on the first watch of an environment.
+    const result = runNode(
+      `const p = require('./dist/index.js');
+      const { binding } = require('./dist/native.js');
+      (async () => {
+        const child = await p.spawn('sleep', ['30']);
+        binding.testing.failNextSignalPollInit(28);
+        const first = await child.waitStopped().then(() => 'resolved', (error) => error.code);
+        const second = child.waitStopped();
+        child.kill('SIGSTOP');
+        // A hang detector only: the stop is reported at once.
+        const stop = await Promise.race([second, new Promise((resolve) => setTimeout(resolve, 15000, 'no stop seen'))]);
+        child.kill('SIGKILL');
+        await child.wait();
+        console.log(JSON.stringify({ first, stop: stop.status ?? stop }));
+      })();`,
+      { timeout: 40_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ first: 'ENOSPC', stop: { kind: 'stopped', signal: 'SIGSTOP', signo: 19 } });
+  });
 });
 
