@@ -64,7 +64,8 @@ export interface DaemonOptions extends SandboxOptions {
   /**
    * A file to write the daemon's pid to (`"<pid>\n"`), atomically: a temporary file is created
    * exclusively in the same folder before the daemon starts, and renamed over this path once the
-   * pid is written and synced. A relative path is relative to this process's cwd.
+   * pid is written and synced; the folder is then synced too where it can be opened for reading.
+   * A relative path is relative to this process's cwd.
    */
   pidFile?: string;
 }
@@ -136,17 +137,33 @@ async function createTemporary(pidFile: string): Promise<{ temporary: string; ha
   }
 }
 
-/** Writes the pid, syncs it, renames the file into place and syncs the folder's entry. */
+/** Writes the pid, syncs it and renames the file into place; then syncs the folder's entry. */
 async function publishPid(handle: fs.FileHandle, temporary: string, pidFile: string, pid: number): Promise<void> {
   await handle.writeFile(`${pid}\n`);
   await handle.sync();
   await handle.close();
   await fs.rename(temporary, pidFile);
-  const folder = await fs.open(path.dirname(pidFile), 'r');
+  await syncFolder(path.dirname(pidFile));
+}
+
+/**
+ * Asks for the folder's entries to be written to disk, where that can be asked: a folder that
+ * may be written but not read cannot be opened, and some file systems refuse fsync on a folder.
+ * The pid file is in place by then, so a failure here must not kill the daemon it names.
+ */
+async function syncFolder(folder: string): Promise<void> {
+  let handle: fs.FileHandle;
   try {
-    await folder.sync();
+    handle = await fs.open(folder, 'r');
+  } catch {
+    return;
+  }
+  try {
+    await handle.sync();
+  } catch {
+    // Durability only; see above.
   } finally {
-    await folder.close();
+    await handle.close().catch(() => {});
   }
 }
 
@@ -186,7 +203,8 @@ function start(prepared: PreparedSpawn): Promise<number> {
  * @param args - its arguments after `argv[0]`
  * @param options - see {@link DaemonOptions}
  * @returns a Promise of the daemon's pid once it has exec'd
- * @throws (synchronously) TypeError / RangeError for bad arguments, before anything starts
+ * @throws (rejects) TypeError / RangeError for bad arguments, before anything starts (`daemon` is
+ *   async: nothing is thrown synchronously)
  * @see daemon(7), setsid(2), clone(2), execve(2)
  * @example
  * ```ts

@@ -168,6 +168,27 @@ export class Pty extends Duplex {
     native.setWindowSize(this.fd, cols, rows);
   }
 
+  /**
+   * Lets the event loop end while this stream is open (as `net.Socket`'s `unref()`);
+   * `child.unref()` calls it.
+   *
+   * @returns this stream
+   */
+  unref(): this {
+    if (!this.#closed) native.ptyStreamRef(this.#handle, false);
+    return this;
+  }
+
+  /**
+   * Undoes {@link Pty.unref}: while it is read or written, the open stream keeps the event loop alive.
+   *
+   * @returns this stream
+   */
+  ref(): this {
+    if (!this.#closed) native.ptyStreamRef(this.#handle, true);
+    return this;
+  }
+
   #checkOpen(): void {
     if (this.#closed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
   }

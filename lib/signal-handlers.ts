@@ -165,11 +165,16 @@ function hookNodeListeners(): void {
  * Standard signals that arrive while one of the same kind is pending are merged by the kernel;
  * real-time signals ('SIGRTMIN+n') are queued and each is delivered.
  *
+ * A `fork()` child keeps the handlers it inherited, and each process gets only its own signals
+ * (the child has a self-pipe of its own from the fork on).
+ *
  * Safety: the native handler chains to the one it replaced (libuv's). If another libuv user
  * (child_process's SIGCHLD watcher, a native addon) installs a handler, ours is put back before
  * the next event-loop iteration; a signal arriving in between reaches only that other handler.
  *
- * @throws SyscallError `EINVAL` (syscall 'sigaction') for SIGKILL and SIGSTOP
+ * @throws SyscallError `EINVAL` (syscall 'sigaction') for SIGKILL and SIGSTOP; on the first call
+ *   of an environment, `EMFILE` (syscall 'pipe2') when its self-pipe cannot be made, `ENOSPC`
+ *   (syscall 'uv_poll_init') when it cannot be watched (fs.epoll.max_user_watches used up)
  * @throws Error `ERR_SIGNAL_RESERVED` for signals owned by Node, V8 or glibc (SIGUSR1, SIGPROF,
  *   SIGSEGV, SIGBUS, SIGFPE, SIGILL, 32, 33); its message and `owner` say who owns it
  * @throws TypeError / RangeError for an unknown signal or a handler that is not a function

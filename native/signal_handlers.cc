@@ -22,15 +22,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
 
+#include "testing.h"
 #include "util/arguments.h"
 #include "util/error.h"
 #include "util/fds.h"
@@ -281,6 +284,41 @@ void Drain(EnvSignals* state) {
   napi_close_handle_scope(env, scope);
 }
 
+// fork(2) (the library's fork(), or any other): g_mutex is held across it, so that the child
+// never inherits it locked by a thread it does not have; the child then gives each environment a
+// self-pipe of its own at the same fd numbers (the poll handle watches the number, and
+// uv_loop_fork re-adds it), so that the parent's signals are not read by the child and the
+// child's are not written to the parent.
+void BeforeFork() {
+  g_mutex.lock();
+}
+void AfterForkInParent() {
+  g_mutex.unlock();
+}
+// System calls only: this also runs in children that go on to exec (another addon's fork).
+void AfterForkInChild() {
+  for (EnvSignals* state : g_envs) {
+    Slot& slot = g_slots[state->slot];
+    int write_fd = slot.write_fd.load();
+    if (write_fd < 0) continue;
+    int fds[2];
+    if (!testing::TakeInjectedSignalForkPipeFailure() && pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+      fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+      dup3(fds[0], state->read_fd, O_CLOEXEC);
+      dup3(fds[1], write_fd, O_CLOEXEC);
+      close(fds[0]);
+      close(fds[1]);
+    } else {
+      // No fd to spare (EMFILE): stop sharing all the same. The child writes no records (its
+      // handlers get nothing), and its read end becomes a write end, which is never readable.
+      slot.write_fd.store(-1);
+      dup3(write_fd, state->read_fd, O_CLOEXEC);
+    }
+    slot.dropped.store(0);
+  }
+  g_mutex.unlock();
+}
+
 void OnReadable(uv_poll_t* handle, int status, int events) {
   Drain(static_cast<EnvSignals*>(handle->data));
 }
@@ -372,7 +410,25 @@ EnvSignals* EnsureEnvSignals(const Napi::CallbackInfo& info) {
   }
 
   state->poll = new uv_poll_t();
-  uv_poll_init(loop, state->poll, state->read_fd);
+  int poll_error = -testing::TakeInjectedSignalPollInitError();
+  if (poll_error == 0) poll_error = uv_poll_init(loop, state->poll, state->read_fd);
+  if (poll_error != 0) {
+    // ENOSPC once the user's epoll watches (fs.epoll.max_user_watches) are all in use: the handle
+    // was not made, so it is neither started nor closed; the slot is given back.
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      Slot& slot = g_slots[state->slot];
+      slot.write_fd.store(-1);
+      while (slot.busy.load() != 0) {
+      }
+      g_envs.erase(std::find(g_envs.begin(), g_envs.end(), state));
+    }
+    close(fds[0]);
+    close(fds[1]);
+    delete state->poll;
+    delete state;
+    throw SyscallError(env, -poll_error, "uv_poll_init");  // libuv's errors are -errno
+  }
   state->poll->data = state;
   uv_poll_start(state->poll, UV_READABLE, OnReadable);
   // Like Node's own signal watchers, watching a signal does not keep the process alive.
@@ -385,6 +441,9 @@ EnvSignals* EnsureEnvSignals(const Napi::CallbackInfo& info) {
   uv_unref(reinterpret_cast<uv_handle_t*>(state->prepare));
 
   napi_add_async_cleanup_hook(env, OnEnvCleanup, state, &state->cleanup_handle);
+  static std::once_flag fork_handlers;
+  std::call_once(fork_handlers,
+                 [] { pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild); });
   return state;
 }
 

@@ -135,14 +135,26 @@ Napi::Object Constants(Napi::Env env) {
   when.Set("drain", Napi::Number::New(env, TCSADRAIN));
   when.Set("flush", Napi::Number::New(env, TCSAFLUSH));
   constants.Set("when", when);
-  // Speeds: [B constant, baud] pairs.
+  // Speeds: [B constant, baud] pairs: every speed of Linux's CBAUD, up to the 4 Mbaud of USB
+  // serial adapters, so that what tcgetattr reads is a baud rate tcsetattr takes back.
+#define POSIX_PROCESS_SPEED(baud) \
+  { B##baud, baud }
   static constexpr speed_t kSpeeds[][2] = {
-      {B0, 0},           {B50, 50},         {B75, 75},          {B110, 110},
-      {B134, 134},       {B150, 150},       {B200, 200},        {B300, 300},
-      {B600, 600},       {B1200, 1200},     {B1800, 1800},      {B2400, 2400},
-      {B4800, 4800},     {B9600, 9600},     {B19200, 19200},    {B38400, 38400},
-      {B57600, 57600},   {B115200, 115200}, {B230400, 230400},  {B460800, 460800},
-      {B500000, 500000}, {B921600, 921600}, {B1000000, 1000000}};
+      POSIX_PROCESS_SPEED(0),       POSIX_PROCESS_SPEED(50),      POSIX_PROCESS_SPEED(75),
+      POSIX_PROCESS_SPEED(110),     POSIX_PROCESS_SPEED(134),     POSIX_PROCESS_SPEED(150),
+      POSIX_PROCESS_SPEED(200),     POSIX_PROCESS_SPEED(300),     POSIX_PROCESS_SPEED(600),
+      POSIX_PROCESS_SPEED(1200),    POSIX_PROCESS_SPEED(1800),    POSIX_PROCESS_SPEED(2400),
+      POSIX_PROCESS_SPEED(4800),    POSIX_PROCESS_SPEED(9600),    POSIX_PROCESS_SPEED(19200),
+      POSIX_PROCESS_SPEED(38400),   POSIX_PROCESS_SPEED(57600),   POSIX_PROCESS_SPEED(115200),
+      POSIX_PROCESS_SPEED(230400),  POSIX_PROCESS_SPEED(460800),  POSIX_PROCESS_SPEED(500000),
+      POSIX_PROCESS_SPEED(576000),  POSIX_PROCESS_SPEED(921600),  POSIX_PROCESS_SPEED(1000000),
+      POSIX_PROCESS_SPEED(1152000), POSIX_PROCESS_SPEED(1500000), POSIX_PROCESS_SPEED(2000000),
+#ifdef B4000000  // not on SPARC
+      POSIX_PROCESS_SPEED(2500000), POSIX_PROCESS_SPEED(3000000), POSIX_PROCESS_SPEED(3500000),
+      POSIX_PROCESS_SPEED(4000000),
+#endif
+  };
+#undef POSIX_PROCESS_SPEED
   Napi::Array speeds = Napi::Array::New(env);
   uint32_t i = 0;
   for (const auto& pair : kSpeeds) {

@@ -10,6 +10,8 @@
 //   wait's is made to fail with the errno chosen, without being called.
 // - failNextCollectStart: the same for the uv_poll_init of run()'s output collector (collect.cc).
 // - failNextOutputAlloc: the next growth of an output's buffer in run() or runSync() fails.
+// - failNextSignalPollInit: the same for the poll handle of the signal self-pipe.
+// - failNextSignalForkPipe: a fork child that has no fd for a signal self-pipe of its own.
 // - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
 // - waitRechecks: how often an asynchronous wait found its pidfd readable but no exit to reap
 //   (a zombie a tracer holds), which only a count shows: the wait must not spin meanwhile.
@@ -89,6 +91,23 @@ Napi::Value FailNextOutputAlloc(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::atomic<int> injected_signal_poll_init_error{0};
+
+// failNextSignalPollInit(errno): the uv_poll_init of the next signal self-pipe fails with `errno`.
+Napi::Value FailNextSignalPollInit(const Napi::CallbackInfo& info) {
+  injected_signal_poll_init_error = info[0].As<Napi::Number>().Int32Value();
+  return info.Env().Undefined();
+}
+
+std::atomic<bool> injected_signal_fork_pipe_failure{false};
+
+// failNextSignalForkPipe(): in the next fork child, the signal self-pipe that replaces the
+// parent's cannot be made (pipe2 EMFILE).
+Napi::Value FailNextSignalForkPipe(const Napi::CallbackInfo& info) {
+  injected_signal_fork_pipe_failure = true;
+  return info.Env().Undefined();
+}
+
 // throwStdException(): throws what no binding means to throw, to show the build turns it into a
 // JavaScript Error (NODE_ADDON_API_CPP_EXCEPTIONS_ALL) instead of std::terminate.
 Napi::Value ThrowStdException(const Napi::CallbackInfo& /*info*/) {
@@ -148,6 +167,14 @@ void CountWaitRecheck() {
   wait_rechecks.fetch_add(1);
 }
 
+int TakeInjectedSignalPollInitError() {
+  return injected_signal_poll_init_error.exchange(0);
+}
+
+bool TakeInjectedSignalForkPipeFailure() {
+  return injected_signal_fork_pipe_failure.exchange(false);
+}
+
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
@@ -157,6 +184,10 @@ void Initialize(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, FailNextCollectStart, "failNextCollectStart"));
   testing.Set("failNextOutputAlloc",
               Napi::Function::New(env, FailNextOutputAlloc, "failNextOutputAlloc"));
+  testing.Set("failNextSignalPollInit",
+              Napi::Function::New(env, FailNextSignalPollInit, "failNextSignalPollInit"));
+  testing.Set("failNextSignalForkPipe",
+              Napi::Function::New(env, FailNextSignalForkPipe, "failNextSignalForkPipe"));
   testing.Set("throwStdException",
               Napi::Function::New(env, ThrowStdException, "throwStdException"));
   testing.Set("waitRechecks", Napi::Function::New(env, WaitRechecks, "waitRechecks"));

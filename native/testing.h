@@ -22,4 +22,12 @@ bool TakeInjectedOutputAllocFailure();
 // Counts a wait whose readable pidfd had no exit to reap yet (wait.cc), for waitRechecks.
 void CountWaitRecheck();
 
+// Whether failNextSignalForkPipe asked the next fork child's new signal self-pipe
+// (signal_handlers.cc) to fail as with EMFILE; taking it clears it.
+bool TakeInjectedSignalForkPipeFailure();
+
+// The errno that failNextSignalPollInit chose for the uv_poll_init of the next environment's
+// signal self-pipe (signal_handlers.cc), or 0; taking it clears it.
+int TakeInjectedSignalPollInitError();
+
 }  // namespace posix_process::testing

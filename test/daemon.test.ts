@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { children, daemon, getsid, kill, processInfo, setChildSubreaper, spawn, waitpid } from '../lib/index';
 import { binding } from '../lib/native';
-import { openFds, processState, rejection, repoRoot, until, zombieChildren } from './helpers';
+import { openFds, processState, rejection, repoRoot, runNode, until, zombieChildren } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'daemon-'));
 
@@ -325,6 +325,46 @@ describe('daemon: pidFile', () => {
     const [killed] = children(process.pid).filter((child) => !before.includes(child));
     expect(killed).toBeDefined();
     expect(waitpid(killed!)?.status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
+  });
+
+  it('a folder that can be written but not read (so not synced) still gets the pid file, and the daemon runs', () => {
+    // As nobody (root opens any folder): the temporary file and the rename need write and search
+    // permission only; opening the folder to fsync its entry needs read permission.
+    const outer = fs.mkdtempSync(path.join(os.tmpdir(), 'daemon-pidfile-'));
+    const folder = path.join(outer, 'run');
+    fs.mkdirSync(folder);
+    fs.chownSync(folder, 65534, 65534);
+    fs.chmodSync(folder, 0o300);
+    fs.chmodSync(outer, 0o711);
+    const pidFile = path.join(folder, 'x.pid');
+    try {
+      const result = runNode(
+        `const p = require('./dist/index.js');
+        const fs = require('fs');
+        p.setChildSubreaper(true); // the daemon is adopted here, so that it can be reaped
+        (async () => {
+          const out = {};
+          try {
+            const pid = await p.daemon('sleep', ['30'], { pidFile: process.argv[1] });
+            out.running = fs.existsSync('/proc/' + pid) && p.waitpid(pid, { nohang: true }) === null;
+            out.pidFile = fs.readFileSync(process.argv[1], 'utf8') === pid + '\\n';
+          } catch (error) {
+            out.error = { code: error.code, syscall: error.syscall, step: error.step };
+          }
+          for (const pid of p.children(process.pid)) {
+            p.kill(pid, 'SIGKILL');
+            p.waitpid(pid);
+          }
+          console.log(JSON.stringify(out));
+        })();`,
+        { uid: 65534, gid: 65534, args: [pidFile] },
+      );
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ running: true, pidFile: true });
+      expect(fs.readdirSync(folder)).toEqual(['x.pid']);
+    } finally {
+      fs.rmSync(outer, { recursive: true, force: true });
+    }
   });
 
   it('a failed daemon removes the temporary file and writes no pid file', async () => {

@@ -1,12 +1,13 @@
 // Pseudo-terminals, terminal attributes, signal masks and stops: real ptys, no terminal needed.
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { makeRaw, openpty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess, type Pty } from '../lib/index';
 import { binding } from '../lib/native';
 import { prepare } from '../lib/spawn/options';
 import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
 import { terminalBinding } from '../lib/terminal-binding';
-import { openFds, rejection, runNode, statField, thrown, until, zombieChildren } from './helpers';
+import { openFds, processState, rejection, runNode, statField, thrown, until, zombieChildren } from './helpers';
 
 /** Everything the pty says until it ends (the slave's last close). */
 function readAll(pty: Pty): Promise<string> {
@@ -129,6 +130,28 @@ describe('tcgetattr, tcsetattr', () => {
       closeFd(slave);
     }
   });
+
+  it('knows the high speeds of serial adapters (576000 to 4000000 baud): read as baud, set, and round-tripped', () => {
+    const { master, slave, path } = openpty();
+    try {
+      const attrs = tcgetattr(slave);
+      for (const baud of [576000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000]) {
+        tcsetattr(slave, 'now', { ...attrs, ispeed: baud, ospeed: baud });
+        expect(tcgetattr(slave)).toMatchObject({ ispeed: baud, ospeed: baud });
+        // What the kernel holds, seen by another program.
+        expect(execFileSync('stty', ['-F', path, 'speed'], { encoding: 'utf8' }).trim()).toBe(String(baud));
+      }
+      // A speed set by another program reads as baud and can be set back as read.
+      execFileSync('stty', ['-F', path, '2000000']);
+      const read = tcgetattr(slave);
+      expect(read).toMatchObject({ ispeed: 2000000, ospeed: 2000000 });
+      tcsetattr(slave, 'now', read);
+      expect(tcgetattr(slave)).toEqual(read);
+    } finally {
+      closeFd(master);
+      closeFd(slave);
+    }
+  });
 });
 
 describe('sigprocmask, sigpending', () => {
@@ -177,6 +200,36 @@ describe('spawn with pty', () => {
     await finish(child);
     expect(openFds()).toEqual(before);
     expect(zombieChildren()).toEqual([]);
+  });
+
+  it("unref() lets the process end while the child runs and its pty is read; the pty's own ref() keeps it", async () => {
+    // The child, a session leader on the pty, dies of the hang-up when this Node closes the master.
+    const unrefd = runNode(
+      `const p = require('./dist/index.js');
+      p.spawn('sleep', ['60'], { pty: true }).then((child) => {
+        child.pty.on('data', () => {});
+        child.unref();
+        console.log('started', child.pid);
+      });`,
+      { timeout: 15_000 },
+    );
+    expect({ status: unrefd.status, signal: unrefd.signal, stderr: unrefd.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    const pid = Number(/started (\d+)/.exec(unrefd.stdout)![1]);
+    await until(() => [undefined, 'Z'].includes(processState(pid)), 20_000); // hung up with the master
+    const refd = runNode(
+      `const p = require('./dist/index.js');
+      p.spawn('sh', ['-c', 'read line; echo got $line'], { pty: true }).then((child) => {
+        let text = '';
+        child.pty.on('data', (chunk) => (text += chunk));
+        child.pty.on('end', () => console.log(JSON.stringify(text.split('\\r\\n').filter(Boolean))));
+        child.unref();
+        child.pty.unref();
+        child.pty.ref(); // the pty alone keeps the process until its end
+        child.pty.write('hello\\r');
+      });`,
+      { timeout: 15_000 },
+    );
+    expect({ status: refd.status, stdout: refd.stdout, stderr: refd.stderr }).toEqual({ status: 0, stdout: '["hello","got hello"]\n', stderr: '' });
   });
 
   it('resize reaches the child as SIGWINCH with the new size', async () => {
@@ -394,6 +447,30 @@ describe('waitStopped', () => {
       await finish(child);
     }
     expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a wait that could not watch SIGCHLD rejects and leaves nothing behind that takes the next wait\'s stop', () => {
+    // The SIGCHLD watch fails (uv_poll_init ENOSPC, injected), in a Node of its own: the
+    // injection acts on the first watch of an environment.
+    const result = runNode(
+      `const p = require('./dist/index.js');
+      const { binding } = require('./dist/native.js');
+      (async () => {
+        const child = await p.spawn('sleep', ['30']);
+        binding.testing.failNextSignalPollInit(28);
+        const first = await child.waitStopped().then(() => 'resolved', (error) => error.code);
+        const second = child.waitStopped();
+        child.kill('SIGSTOP');
+        // A hang detector only: the stop is reported at once.
+        const stop = await Promise.race([second, new Promise((resolve) => setTimeout(resolve, 15000, 'no stop seen'))]);
+        child.kill('SIGKILL');
+        await child.wait();
+        console.log(JSON.stringify({ first, stop: stop.status ?? stop }));
+      })();`,
+      { timeout: 40_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ first: 'ENOSPC', stop: { kind: 'stopped', signal: 'SIGSTOP', signo: 19 } });
   });
 });
 

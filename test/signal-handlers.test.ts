@@ -461,3 +461,95 @@ describe("the addon's own fds", () => {
     expect(result.stdout).toBe('[]');
   });
 });
+
+describe('onSignal across fork()', () => {
+  it("keeps each process's signals its own: the child neither takes the parent's deliveries nor gives it its own", () => {
+    // The parent blocks in waitpid while the child runs, so that any record the two could share
+    // is read by the child. The child's exit code is 0 only if it saw exactly its own signal.
+    const script = `
+      const p = require('./dist/index.js');
+      const got = [];
+      p.onSignal('SIGUSR2', (event) => got.push(event.pid));
+      const parent = process.pid;
+      const pid = p.fork();
+      if (pid === 0) {
+        process.kill(process.pid, 'SIGUSR2'); // the child's own
+        process.kill(parent, 'SIGUSR2'); // the parent's, sent by the child
+        setTimeout(() => {
+          console.log('child ' + JSON.stringify(got));
+          process.exit(got.length === 1 && got[0] === process.pid ? 0 : 1);
+        }, 1000);
+      } else {
+        const { status } = p.waitpid(pid);
+        const deadline = Date.now() + 10000;
+        const check = () => {
+          if (got.length === 0 && Date.now() < deadline) return void setTimeout(check, 10);
+          setTimeout(() => console.log(JSON.stringify({ child: status, parent: got, childPid: pid })), 100);
+        };
+        check();
+      }`;
+    const result = runNode(script, { nodeArgs: ['--single-threaded', '--v8-pool-size=1'], timeout: 30_000, killSignal: 'SIGKILL' });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as { child: unknown; parent: number[]; childPid: number };
+    expect(out.child, result.stdout).toEqual({ kind: 'exited', code: 0 });
+    expect(out.parent).toEqual([out.childPid]);
+  });
+});
+
+describe('onSignal across a fork() whose child has no fd to spare', () => {
+  it('the child takes none of the parent\'s signals even without an fd for a pipe of its own (its handlers get nothing)', () => {
+    // binding.testing makes the child's pipe2 for its new self-pipe fail, as EMFILE would.
+    const script = `
+      const p = require('./dist/index.js');
+      const { binding } = require('./dist/native.js');
+      const got = [];
+      p.onSignal('SIGUSR2', (event) => got.push(event.pid));
+      binding.testing.failNextSignalForkPipe();
+      const parent = process.pid;
+      const pid = p.fork();
+      if (pid === 0) {
+        process.kill(parent, 'SIGUSR2');
+        setTimeout(() => process.exit(got.length === 0 ? 0 : 1), 1000);
+      } else {
+        const { status } = p.waitpid(pid);
+        const deadline = Date.now() + 10000;
+        const check = () => {
+          if (got.length === 0 && Date.now() < deadline) return void setTimeout(check, 10);
+          console.log(JSON.stringify({ child: status, parent: got, childPid: pid }));
+        };
+        check();
+      }`;
+    const result = runNode(script, { nodeArgs: ['--single-threaded', '--v8-pool-size=1'], timeout: 30_000, killSignal: 'SIGKILL' });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as { child: unknown; parent: number[]; childPid: number };
+    expect(out).toEqual({ child: { kind: 'exited', code: 0 }, parent: [out.childPid], childPid: out.childPid });
+  });
+});
+
+describe('onSignal when the self-pipe cannot be watched', () => {
+  it('throws SyscallError (uv_poll_init ENOSPC, as from fs.epoll.max_user_watches), leaks nothing, and works on the next call', () => {
+    const script = `
+      const { binding } = require('./dist/native.js');
+      const fs = require('fs');
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      const before = fds();
+      binding.testing.failNextSignalPollInit(28);
+      let error;
+      try {
+        p.onSignal('SIGUSR2', () => {});
+      } catch (e) {
+        error = { name: e.name, code: e.code, syscall: e.syscall };
+      }
+      out.error = error;
+      out.leaked = fds() - before;
+      const keepAlive = setTimeout(() => {}, 10000); // signal handlers do not keep the process alive
+      const remove = p.onSignal('SIGUSR2', (event) => {
+        remove();
+        clearTimeout(keepAlive);
+        out.got = event.signal;
+        console.log(JSON.stringify(out));
+      });
+      process.kill(process.pid, 'SIGUSR2');`;
+    expect(runJson(script)).toEqual({ error: { name: 'SyscallError', code: 'ENOSPC', syscall: 'uv_poll_init' }, leaked: 0, got: 'SIGUSR2' });
+  });
+});

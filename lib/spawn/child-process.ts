@@ -201,12 +201,13 @@ export class ChildProcess implements AsyncDisposable {
   }
 
   /**
-   * Lets the event loop end while the child runs: neither its wait, its streams nor its
-   * `timeout` keep the process alive (as child_process's `unref()`).
+   * Lets the event loop end while the child runs: neither its wait, its streams (`child.pty`
+   * too) nor its `timeout` keep the process alive (as child_process's `unref()`).
    */
   unref(): void {
     binding.pidfdWaitRef(this.#waitId, false);
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.unref();
+    this.pty?.unref();
     this.#timer?.unref();
   }
 
@@ -214,6 +215,7 @@ export class ChildProcess implements AsyncDisposable {
   ref(): void {
     binding.pidfdWaitRef(this.#waitId, true);
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.ref();
+    this.pty?.ref();
     this.#timer?.ref();
   }
 

@@ -149,8 +149,15 @@ export function nextStop(pidfd: number, isOpen: () => boolean, exited: Promise<W
       (error: unknown) => ended() && reject(error as Error),
     );
     if (waiter.check()) return;
+    try {
+      removeSigchld ??= onSignal('SIGCHLD', checkAll);
+    } catch (error) {
+      // Not left among the waiters: it would take (and drop) a stop meant for a later wait.
+      done = true;
+      reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
     stopWaiters.add(waiter);
-    removeSigchld ??= onSignal('SIGCHLD', checkAll);
     // A stop between the first check and the handler's installation is seen now.
     checkAll();
   });
