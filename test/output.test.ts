@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitError, pipeline, run, runSync, spawn, SyscallError } from '../lib/index';
-import { leftover, openFds, runNode, until, zombieChildren } from './helpers';
+import { childPids, leftover, openFds, runNode, until, zombieChildren } from './helpers';
 
 let tmp: string;
 beforeAll(() => {
@@ -282,6 +282,17 @@ describe('run(): input', () => {
   it('refuses input together with stdin, and a non-bytes input', async () => {
     await expect(run('cat', [], { input: 'x', stdin: 'inherit' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(run('cat', [], { input: 42 as unknown as string })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  it('refuses stdio and pty (run wires fds 0 to 2 itself) instead of dropping them, before spawning', async () => {
+    const before = openFds();
+    const children = childPids();
+    await expect(run('true', [], { stdio: 'pipe' } as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.stdio' is set by run itself") as string });
+    await expect(run('true', [], { pty: true } as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.pty' is not supported by run") as string });
+    expect(() => runSync('true', [], { stdio: 'inherit' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect((await run('true', [], { pty: false } as never)).status).toEqual({ kind: 'exited', code: 0 });
+    expect(childSnapshot().filter((pid) => !children.includes(pid))).toEqual([]);
+    expect(openFds()).toEqual(before);
   });
 });
 

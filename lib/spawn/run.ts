@@ -49,6 +49,11 @@ export function runOptions(options: unknown, streamInput: boolean): RunPlan {
   // run), run's own read once each: a copy key by key cost about 10 µs a run (docs/output.md).
   const spawnOptions: Partial<SpawnOptions> = options === undefined ? {} : readSpawnOptions(options);
   const own = options as RunOptions | undefined;
+  // run wires fds 0 to 2 itself: a stdio or pty given anyway is refused, not silently dropped.
+  const stdio = (own as { stdio?: unknown } | undefined)?.stdio;
+  if (stdio !== undefined) throw invalidArgValue('options.stdio', 'is set by run itself (use stdin or input, and all)', stdio);
+  const pty = (own as { pty?: unknown } | undefined)?.pty;
+  if (pty !== undefined && pty !== false) throw invalidArgValue('options.pty', 'is not supported by run (use spawn with pty, and child.pty)', pty);
   const stdin = own?.stdin;
   const input = own?.input;
   const maxBuffer = readMaxBuffer(own?.maxBuffer);
