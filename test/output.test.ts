@@ -291,7 +291,7 @@ describe('run(): input', () => {
     await expect(run('true', [], { pty: true } as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.pty' is not supported by run") as string });
     expect(() => runSync('true', [], { stdio: 'inherit' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect((await run('true', [], { pty: false } as never)).status).toEqual({ kind: 'exited', code: 0 });
-    expect(childSnapshot().filter((pid) => !children.includes(pid))).toEqual([]);
+    expect(childPids().filter((pid) => !children.includes(pid))).toEqual([]);
     expect(openFds()).toEqual(before);
   });
 });
