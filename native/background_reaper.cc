@@ -51,14 +51,7 @@ void* ReapLoop(void* arg) {
     bool held = false;  // a readable pidfd with nothing to reap yet (a zombie a tracer holds)
     for (int i = 0; i < ready; i++) {
       int pidfd = events[i].data.fd;
-      siginfo_t info;
-      info.si_pid = 0;
-      int result;
-      do {
-        result = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
-                          WEXITED | WNOHANG);
-      } while (result == -1 && errno == EINTR);
-      if (result == 0 && info.si_pid == 0) {
+      if (!ReapIfExited(pidfd)) {
         held = true;
         continue;
       }
@@ -125,6 +118,17 @@ bool EnsureThread() {
 }
 
 }  // namespace
+
+bool ReapIfExited(int pidfd) {
+  siginfo_t info;
+  info.si_pid = 0;
+  int result;
+  do {
+    result = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
+                      WEXITED | WNOHANG);
+  } while (result == -1 && errno == EINTR);
+  return result == -1 || info.si_pid != 0;
+}
 
 bool Adopt(int pidfd) {
   ::pthread_mutex_lock(&mutex);

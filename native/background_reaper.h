@@ -9,4 +9,9 @@ namespace posix_process::background_reaper {
 // cannot be had (no memory, RLIMIT_NPROC, the addon cannot be pinned).
 bool Adopt(int pidfd);
 
+// waitid(P_PIDFD, WEXITED | WNOHANG) on `pidfd`, retried on EINTR: false while the child has not
+// exited (or cannot be reaped yet: a zombie a tracer holds), true once it is reaped here or
+// cannot be (ECHILD: reaped by someone else; any other error).
+bool ReapIfExited(int pidfd);
+
 }  // namespace posix_process::background_reaper

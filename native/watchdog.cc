@@ -13,19 +13,13 @@
 
 #include <errno.h>
 #include <node_api.h>
-#include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "background_reaper.h"
 #include "util/arguments.h"
 #include "util/error.h"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 namespace posix_process::watchdog {
 
@@ -35,17 +29,8 @@ namespace {
 // here) or the worker's libuv reaped it before (ECHILD).
 void StartReaping(void* arg) {
   int pidfd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  siginfo_t info;
-  info.si_pid = 0;
-  int result;
-  do {
-    result = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
-                      WEXITED | WNOHANG);
-  } while (result == -1 && errno == EINTR);
   // No reaper to be had (EAGAIN at RLIMIT_NPROC): the child is left a zombie, as before.
-  if ((result == 0 && info.si_pid != 0) || result == -1 || !background_reaper::Adopt(pidfd)) {
-    ::close(pidfd);
-  }
+  if (background_reaper::ReapIfExited(pidfd) || !background_reaper::Adopt(pidfd)) ::close(pidfd);
 }
 
 // reapAfterEnvironment(pid): pid must be an unreaped child of this process.

@@ -1,11 +1,10 @@
 // killTree with a signal that does not end a process (SIGSTOP, SIGCONT, SIGWINCH...): the tree goes
 // on existing, so the promise resolves once the signal is sent instead of waiting for an end that
 // never comes; forceAfter, which only makes sense for an end, is refused before anything is sent.
-import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { availableContainments, spawn, type ChildProcess } from '../lib/index';
 import { killMarked, markedAlive, newMark } from './contain-helpers';
-import { until, zombieChildren } from './helpers';
+import { processState as state, until, zombieChildren } from './helpers';
 
 const available = availableContainments();
 const children: ChildProcess[] = [];
@@ -18,16 +17,6 @@ afterEach(async () => {
   }
   for (const mark of marks.splice(0)) killMarked(mark);
 });
-
-/** The state letter of `pid` in /proc, or 'gone'. */
-function state(pid: number): string {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0]!;
-  } catch {
-    return 'gone';
-  }
-}
 
 describe.each(['cgroup', 'pid-namespace', 'subreaper'].filter((kind) => available.includes(kind as never)))('contain: %s, killTree with a signal that does not end processes', (kind) => {
   it('SIGSTOP freezes the whole tree and resolves; SIGCONT resumes it and resolves; SIGKILL then ends it', async () => {

@@ -84,8 +84,8 @@ function tryKill(pid: number, signo: number): boolean {
 
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
 
-/** State letter, ppid and start time (clock ticks after boot) of a process, or null if gone. */
-function statOf(pid: number): { state: string; ppid: number; start: number } | null {
+/** @internal State letter, ppid and start time (clock ticks after boot) of a process, or null if gone. */
+export function statOf(pid: number): { state: string; ppid: number; start: number } | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');

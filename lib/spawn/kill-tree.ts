@@ -9,7 +9,7 @@ import { binding, type RawSpawnRequest } from '../native';
 import { validateInteger } from '../validate';
 import type { WaitIdResult } from '../wait';
 import type { ChildExitResult } from './output';
-import { openContainer, type Container, type Containment, type ContainOption } from './contain';
+import { openContainer, statOf, type Container, type Containment, type ContainOption } from './contain';
 
 const SIGKILL = 9;
 const SIGCONT = 18;
@@ -234,14 +234,8 @@ export function endsProcesses(signo: number): boolean {
 
 /** Start time (clock ticks after boot) of a live, not zombie, process, or null. */
 function startOf(pid: number): number | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return fields[0] === 'Z' || fields[0] === 'X' ? null : Number(fields[19]);
+  const stat = statOf(pid);
+  return stat === null || stat.state === 'Z' || stat.state === 'X' ? null : stat.start;
 }
 
 /**
