@@ -613,7 +613,9 @@ void HandOverPidfd(int pidfd) {
 void CloseUnclaimedPidfds(const std::vector<int>& pidfds) {
   std::lock_guard<std::mutex> lock(handed_over_mutex);
   for (int pidfd : pidfds) {
-    if (handed_over.erase(pidfd) != 0) ::close(pidfd);
+    // Nobody will wait for that child (its worker ended during the hand-over): the background
+    // reaper does, or it would be a zombie for the life of the process.
+    if (handed_over.erase(pidfd) != 0 && !background_reaper::Adopt(pidfd)) ::close(pidfd);
   }
 }
 

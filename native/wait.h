@@ -18,7 +18,8 @@ void DropForkSpares();
 
 // The pidfds of spawns delivered to JavaScript (spawn.cc), each owned by the delivery until
 // pidfdWaitAdopt takes it over. After the delivery, CloseUnclaimedPidfds closes those of its own
-// that no wait took over: JavaScript stopped half-way (a worker exiting) would leave them open.
+// that no wait took over (JavaScript stopped half-way: a worker exiting), handing them to the
+// background reaper.
 void HandOverPidfd(int pidfd);
 void CloseUnclaimedPidfds(const std::vector<int>& pidfds);
 
