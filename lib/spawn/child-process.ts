@@ -299,8 +299,10 @@ export class ChildProcess implements AsyncDisposable {
    * reaped or accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
    * (and the result's `forced` is true). A leader that is PID 1 of a PID namespace (`contain:
    * 'pid-namespace'`) and has no handler for a signal that would end an ordinary process never
-   * gets it (the kernel drops it, pid_namespaces(7)): once the other processes that got it have
-   * ended, the leader gets SIGKILL in its place, which ends the namespace (`forced` is true).
+   * gets it (the kernel drops it, pid_namespaces(7)): without `forceAfter`, once the other
+   * processes that got it have ended and the leader has had 100 ms to exit on its own, it gets
+   * SIGKILL in its place, which ends the namespace (`forced` is true); with `forceAfter`, that
+   * SIGKILL does it.
    * A signal that does not end a process without a handler (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU,
    * SIGCONT, SIGCHLD, SIGURG, SIGWINCH, 0) is sent to every process of the tree and the promise
    * resolves at once: `killTree('SIGSTOP')` freezes the tree, `killTree('SIGCONT')` resumes it.

@@ -15,6 +15,9 @@ const SIGKILL = 9;
 const SIGCONT = 18;
 // SIGKILL, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: no SIGCONT after these.
 const JOB_CONTROL_SIGNALS = new Set([9, 18, 19, 20, 21, 22]);
+// How long a namespace's init that the signal cannot reach gets to exit on its own once the
+// members that got it are gone, before its SIGKILL (endInitAfter).
+const INIT_GRACE_MS = 100;
 
 /** Why the library killed a child: the option or action that did it. */
 export type KillReason = 'timeout' | 'abort' | 'maxBuffer' | 'input' | 'dispose';
@@ -130,7 +133,8 @@ export class StopControl {
   /**
    * Sends `signo` to the tree and resolves once all of it has ended; with `forceAfter`, what is
    * left then gets SIGKILL (and `forced` is set). A leader that is a PID namespace's init the
-   * signal cannot reach is ended with SIGKILL (endInitAfter), or the wait would never end.
+   * signal cannot reach is ended with SIGKILL (endInitAfter) when there is no grace period, or the
+   * wait would never end; with one, the grace period's SIGKILL does it.
    */
   async killTree(signo: number, forceAfter: number | false): Promise<void> {
     // Asked before anything is signalled: whether the leader is a PID namespace's init that the
@@ -141,7 +145,9 @@ export class StopControl {
     // A stopped process only keeps the signal pending: SIGCONT lets it act on it (as systemd does).
     if (!JOB_CONTROL_SIGNALS.has(signo)) this.signalAll(SIGCONT);
     const gone = this.gone();
-    if (unreachable) this.endInitAfter(others, gone);
+    // With a grace period, its SIGKILL ends such a leader (as any that outlives the signal):
+    // an init that exits on its own once its members are gone (a shell's wait) is not cut short.
+    if (unreachable && forceAfter === false) this.endInitAfter(others, gone);
     if (signo === SIGKILL || forceAfter === false) return gone;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const force = new Promise<void>((resolve) => {
@@ -165,7 +171,8 @@ export class StopControl {
   /**
    * The leader is PID 1 of a PID namespace and the signal, which would end an ordinary process
    * without a handler, is dropped by the kernel: once the members that got it (`others`) have
-   * ended (as they would have with the leader gone), the leader gets SIGKILL, the only signal
+   * ended (as they would have with the leader gone) and a short grace (INIT_GRACE_MS) has
+   * passed without it exiting on its own, the leader gets SIGKILL, the only signal
    * that ends a namespace's init from outside (the kernel then kills what is left in it), and
    * `forced` says so. Nothing is sent once the tree has ended on its own (`gone`).
    */
@@ -173,11 +180,18 @@ export class StopControl {
     let over = false;
     void gone.finally(() => (over = true));
     const starts = new Map(others.map((pid) => [pid, startOf(pid)]));
+    let membersGone = false;
     const look = (delay: number): void => {
       if (over) return;
-      if ([...starts].some(([pid, start]) => start !== null && startOf(pid) === start)) {
+      if (!membersGone && [...starts].some(([pid, start]) => start !== null && startOf(pid) === start)) {
         // Unreferenced: the wait for the leader keeps the loop alive as long as it should.
         setTimeout(() => look(Math.min(delay * 2, 50)), delay).unref();
+        return;
+      }
+      if (!membersGone) {
+        // An init that waits for its members (a shell) exits on its own once they are gone.
+        membersGone = true;
+        setTimeout(() => look(delay), INIT_GRACE_MS).unref();
         return;
       }
       if (this.child.exitedNow()) return;
