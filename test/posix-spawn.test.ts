@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { posixSpawn, posixSpawnp, SyscallError, waitpid, type FileAction, type PosixSpawnOptions, type WaitStatus } from '../lib/index';
-import { childSnapshot, openFds, runNode, zombieChildren, statField } from './helpers';
+import { childSnapshot, openFds, runNode, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -188,9 +188,11 @@ describe('file actions', () => {
 });
 
 describe('attributes', () => {
-  it('setpgroup 0 makes the child lead a new group; setpgroup pgid joins it', () => {
+  it('setpgroup 0 makes the child lead a new group; setpgroup pgid joins it', async () => {
     const leader = posixSpawn('/bin/sleep', ['sleep', '5'], { setpgroup: 0 });
     const member = posixSpawn('/bin/sleep', ['sleep', '5'], { setpgroup: leader });
+    // Under qemu-user, posix_spawn's vfork is a fork: it returns before the child's setpgid.
+    await until(() => statField(leader, 5) === String(leader) && statField(member, 5) === String(leader), 10_000);
     expect(statField(leader, 5)).toBe(String(leader));
     expect(statField(member, 5)).toBe(String(leader));
     process.kill(-leader, 'SIGKILL');
