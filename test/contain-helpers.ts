@@ -32,16 +32,31 @@ export function markedAlive(mark: string): number[] {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (!fs.readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(`${mark}=1`)) continue;
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
-      if (state !== 'Z' && state !== 'X') found.push(Number(entry));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Kernel threads have no environment; skip them before the retries below.
+      if (fields[0] === 'Z' || fields[0] === 'X' || (Number(fields[6]) & PF_KTHREAD) !== 0) continue;
+      if (environOf(entry).includes(`${mark}=1`)) found.push(Number(entry));
     } catch {
       // gone, or not ours to read
     }
   }
   return found;
 }
+
+const PF_KTHREAD = 0x00200000;
+
+// A process in the middle of execve reads as an empty environment for a few microseconds (its new
+// mm has no env_end until the ELF loader sets the stack up), so an empty read is tried again.
+function environOf(pid: string): string[] {
+  for (let attempt = 0; ; attempt++) {
+    const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+    if (environ !== '' || attempt === 20) return environ.split('\0');
+    Atomics.wait(pause, 0, 0, 1);
+  }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /** SIGKILLs whatever carries the mark (a failed test's leftovers), until none is left. */
 export function killMarked(mark: string): number[] {
