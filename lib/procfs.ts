@@ -155,7 +155,8 @@ function parseStat(stat: string): { name: string; fields: string[] } {
   return { name: stat.slice(open + 1, close), fields: ['', '', '', ...rest] };
 }
 
-function statusField(status: string, key: string): string | undefined {
+/** @internal The value of one `Key:` line of `/proc/<pid>/status`, as written (tabs kept). */
+export function statusField(status: string, key: string): string | undefined {
   const match = new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(status);
   return match?.[1];
 }

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { binding, type RawSpawnRequest } from '../native';
+import { statusField } from '../procfs';
 import { validateInteger } from '../validate';
 import type { WaitIdResult } from '../wait';
 import type { ChildExitResult } from './output';
@@ -45,8 +46,9 @@ export interface ChildResult extends ChildExitResult {
    * True when the grace period (`forceKillAfter`, `killTree`'s `forceAfter`) ran out with the
    * child still running (for a contained child: with its tree not yet ended) and SIGKILL was sent;
    * also when the child is PID 1 of a PID namespace that the signal could not reach (no handler
-   * for a signal that would end an ordinary process: the kernel drops it) and the library sent
-   * SIGKILL in its place once the other processes that got the signal had ended.
+   * for a signal that would end an ordinary process: the kernel drops it), the stop had no grace
+   * period, and the library sent SIGKILL in its place because the leader had not exited 100 ms
+   * after the other processes that got the signal had ended.
    */
   readonly forced: boolean;
 }
@@ -137,9 +139,10 @@ export class StopControl {
    * wait would never end; with one, the grace period's SIGKILL does it.
    */
   async killTree(signo: number, forceAfter: number | false): Promise<void> {
-    // Asked before anything is signalled: whether the leader is a PID namespace's init that the
-    // kernel will not let this signal reach, and which members get it meanwhile.
-    const unreachable = !this.child.exitedNow() && namespaceInitDrops(this.child.pid, signo);
+    // Asked before anything is signalled, when no grace period's SIGKILL will end the tree: whether
+    // the leader is a PID namespace's init that the kernel will not let this signal reach, and
+    // which members get it meanwhile.
+    const unreachable = forceAfter === false && !this.child.exitedNow() && namespaceInitDrops(this.child.pid, signo);
     const others = unreachable ? (this.policy.container?.members() ?? []).filter((pid) => pid !== this.child.pid) : [];
     this.signalAll(signo);
     // A stopped process only keeps the signal pending: SIGCONT lets it act on it (as systemd does).
@@ -147,7 +150,7 @@ export class StopControl {
     const gone = this.gone();
     // With a grace period, its SIGKILL ends such a leader (as any that outlives the signal):
     // an init that exits on its own once its members are gone (a shell's wait) is not cut short.
-    if (unreachable && forceAfter === false) this.endInitAfter(others, gone);
+    if (unreachable) this.endInitAfter(others, gone);
     if (signo === SIGKILL || forceAfter === false) return gone;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const force = new Promise<void>((resolve) => {
@@ -268,7 +271,7 @@ function namespaceInitDrops(pid: number, signo: number): boolean {
   } catch {
     return false;
   }
-  const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const field = (name: string): string => statusField(text, name)?.trim() ?? '';
   const nspids = field('NSpid').split(/\s+/);
   if (nspids.length < 2 || nspids[nspids.length - 1] !== '1') return false;
   const bit = 1n << BigInt(signo - 1);
