@@ -92,8 +92,11 @@ const DAEMON_OPTION_KEYS = ['argv0', 'env', 'cwd', 'umask', 'stdio', 'uid', 'gid
 function prepareDaemon(file: unknown, args: unknown, rawOptions: unknown): { prepared: PreparedSpawn; pidFile: string | undefined } {
   const options = readOptions<DaemonOptions>(rawOptions, DAEMON_OPTION_KEYS);
   const pidFile: unknown = options.pidFile;
-  if (pidFile !== undefined && (typeof pidFile !== 'string' || pidFile === '' || pidFile.includes('\0'))) {
-    throw invalidArgType('options.pidFile', 'a non-empty string without NUL bytes', pidFile);
+  if (pidFile !== undefined && (typeof pidFile !== 'string' || pidFile.includes('\0'))) {
+    throw invalidArgType('options.pidFile', 'a string without NUL bytes', pidFile);
+  }
+  if (pidFile === '') {
+    throw invalidArgValue('options.pidFile', 'cannot be empty', pidFile);
   }
   const prepared = prepare(file, args, {
     argv0: options.argv0,

@@ -42,7 +42,7 @@ export interface PtyPair {
 
 /** @internal The size of `options`, validated; 80 x 24 by default. */
 export function ptySize(options: unknown, name: string): WindowSize {
-  if (options === undefined || options === true) return { cols: 80, rows: 24 };
+  if (options === undefined) return { cols: 80, rows: 24 };
   if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
   const { cols, rows } = readOptions<PtyOptions>(options, ['cols', 'rows'], name);
   return {
@@ -142,12 +142,12 @@ export class Pty extends Duplex {
     return { cols, rows };
   }
 
-  /** Columns of the window. */
+  /** Columns of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed */
   get cols(): number {
     return this.size.cols;
   }
 
-  /** Rows of the window. */
+  /** Rows of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed */
   get rows(): number {
     return this.size.rows;
   }

@@ -426,7 +426,8 @@ describe('daemon: errors', () => {
     await expect(daemon('sleep', [marker], { groups: 'x' as never })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     await expect(daemon('sleep', [marker], { cwd: 'a\0b' })).rejects.toBeInstanceOf(TypeError);
     await expect(daemon('sleep', [marker], { pidFile: 5 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-    await expect(daemon('sleep', [marker], { pidFile: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(daemon('sleep', [marker], { pidFile: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(daemon('sleep', [marker], { pidFile: 'a\0b' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(daemon('sleep', [marker], { env: { 'A=B': 'x' } })).rejects.toBeInstanceOf(TypeError);
     expect(processesWith(marker)).toEqual(before);
   });

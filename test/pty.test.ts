@@ -69,6 +69,7 @@ describe('openpty', () => {
     expect(thrown(() => openpty({ rows: 70000 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     expect(thrown(() => openpty({ cols: 1.5 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     expect(thrown(() => openpty(null as never))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(thrown(() => openpty(true as never))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(openFds()).toEqual(before);
   });
 });

@@ -57,7 +57,8 @@ export function terminalRequest(options: TerminalSpawnOptions & { stdio?: unknow
   const { pty, setctty, foreground, noctty } = options;
   const conflict = (name: string, other: string, value: unknown): Error => invalidArgValue(`options.${name}`, `cannot be combined with ${other}`, value);
   if (pty !== undefined && pty !== false) {
-    const size = ptySize(pty, 'options.pty');
+    // `pty: true` is spawn's shorthand for the default size.
+    const size = ptySize(pty === true ? undefined : pty, 'options.pty');
     for (const [name, value] of Object.entries({ stdio: options.stdio, setsid: request.setsid ? true : undefined, pgid: options.pgid, setctty, foreground, noctty })) {
       if (value !== undefined) throw conflict('pty', `options.${name} (the pty is the child's stdio, terminal and session)`, pty);
     }
