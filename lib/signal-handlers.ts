@@ -175,6 +175,8 @@ function hookNodeListeners(): void {
  * @throws SyscallError `EINVAL` (syscall 'sigaction') for SIGKILL and SIGSTOP; on the first call
  *   of an environment, `EMFILE` (syscall 'pipe2') when its self-pipe cannot be made, `ENOSPC`
  *   (syscall 'uv_poll_init') when it cannot be watched (fs.epoll.max_user_watches used up)
+ * @throws Error `ERR_SIGNAL_ENVIRONMENTS` on the first call of an environment while 64 others
+ *   (the main thread and workers) watch signals
  * @throws Error `ERR_SIGNAL_RESERVED` for signals owned by Node, V8 or glibc (SIGUSR1, SIGPROF,
  *   SIGSEGV, SIGBUS, SIGFPE, SIGILL, 32, 33); its message and `owner` say who owns it
  * @throws TypeError / RangeError for an unknown signal or a handler that is not a function
@@ -227,8 +229,11 @@ export interface IgnoreSignalOptions {
  * removed, libuv resets it to SIG_DFL and this library sets SIG_IGN again. See sigaction(2).
  *
  * Safety: ignored signals stay ignored in programs exec'd from this process unless the spawner
- * resets them.
+ * resets them. The disposition is applied for the whole process but kept (set again after libuv
+ * resets it) by the environments that use this library's signal calls: called from a worker
+ * alone, it is kept only while that worker lives.
  *
+ * @throws Error `ERR_SIGNAL_ENVIRONMENTS` as {@link onSignal}
  * @throws Error `ERR_SIGNAL_IGNORE_SIGCHLD` for SIGCHLD without `{ breaksChildProcess: true }`
  * @throws the same errors as {@link onSignal} for SIGKILL, SIGSTOP and reserved signals
  * @param signal - the signal to ignore (name or number)
@@ -254,8 +259,10 @@ export function ignoreSignal(signal: Signal, options: IgnoreSignalOptions = {}):
  * Gives `signal` its default action (SIG_DFL) whenever no handler of this library or of Node
  * wants it, and keeps it so while Node's listeners come and go. Use it to undo
  * {@link ignoreSignal}, or to restore the default of a signal Node ignores (SIGPIPE, SIGXFSZ:
- * then a write to a closed pipe ends the process). See sigaction(2).
+ * then a write to a closed pipe ends the process). See sigaction(2). Kept as
+ * {@link ignoreSignal} keeps its disposition.
  *
+ * @throws Error `ERR_SIGNAL_ENVIRONMENTS` as {@link onSignal}
  * @throws the same errors as {@link onSignal} for SIGKILL, SIGSTOP and reserved signals
  * @param signal - the signal whose default action to restore (name or number)
  * @see sigaction(2) SIG_DFL

@@ -31,6 +31,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "testing.h"
@@ -406,7 +407,11 @@ EnvSignals* EnsureEnvSignals(const Napi::CallbackInfo& info) {
     close(fds[0]);
     close(fds[1]);
     delete state;
-    throw SyscallError(env, EMFILE, "pipe2");
+    Napi::Error error = Napi::Error::New(
+        env, "At most " + std::to_string(kMaxEnvironments) +
+                 " environments (the main thread and workers) may watch signals at once");
+    error.Set("code", Napi::String::New(env, "ERR_SIGNAL_ENVIRONMENTS"));
+    throw error;
   }
 
   state->poll = new uv_poll_t();

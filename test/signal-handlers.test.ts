@@ -553,3 +553,49 @@ describe('onSignal when the self-pipe cannot be watched', () => {
     expect(runJson(script)).toEqual({ error: { name: 'SyscallError', code: 'ENOSPC', syscall: 'uv_poll_init' }, leaked: 0, got: 'SIGUSR2' });
   });
 });
+
+describe('onSignal in more environments at once than it has self-pipes for', () => {
+  it('the 65th environment gets ERR_SIGNAL_ENVIRONMENTS, leaks nothing, and gets a slot once another environment has ended', () => {
+    // The main thread and 63 workers take the 64 slots; a 65th worker is refused until one ends.
+    const script = `
+      const { Worker } = require('worker_threads');
+      const fs = require('fs');
+      const p = require('./dist/index.js');
+      p.onSignal('SIGUSR2', () => {});
+      const body = \`
+        const { parentPort } = require('worker_threads');
+        const p = require(\${JSON.stringify(require.resolve('./dist/index.js'))});
+        try {
+          p.onSignal('SIGUSR2', () => {});
+          parentPort.postMessage({ ok: true });
+        } catch (e) {
+          parentPort.postMessage({ name: e.name, code: e.code, message: e.message });
+        }
+        parentPort.on('message', () => process.exit(0));\`;
+      const start = () => new Promise((resolve) => {
+        const worker = new Worker(body, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 16 } });
+        worker.once('message', (result) => resolve({ worker, result }));
+      });
+      (async () => {
+        const workers = [];
+        for (let i = 0; i < 63; i++) {
+          const { worker, result } = await start();
+          if (!result.ok) throw new Error('worker ' + i + ': ' + JSON.stringify(result));
+          workers.push(worker);
+        }
+        const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+        const refused = await start();
+        await new Promise((resolve) => { refused.worker.once('exit', resolve); refused.worker.postMessage('end'); });
+        const leaked = fs.readdirSync('/proc/self/fd').length - fdsBefore;
+        await new Promise((resolve) => { workers[0].once('exit', resolve); workers[0].postMessage('end'); });
+        const again = await start();
+        for (const worker of [...workers.slice(1), again.worker]) worker.postMessage('end');
+        console.log(JSON.stringify({ refused: refused.result, leaked, again: again.result }));
+      })();`;
+    const result = runNode(script, { timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout.trim().split('\n').pop()!) as { refused: { message: string } };
+    expect(out).toMatchObject({ refused: { name: 'Error', code: 'ERR_SIGNAL_ENVIRONMENTS' }, leaked: 0, again: { ok: true } });
+    expect(out.refused.message).toMatch(/64/);
+  }, 150_000);
+});
