@@ -351,6 +351,13 @@ describe('daemon() with the sandbox options', () => {
     const children = new Set(childPids());
     const refused = (await daemon('/bin/true', [], { namespaces: ['user', 'pid'] }).catch((e: unknown) => e)) as Error & { code?: string };
     expect(refused).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    // A namespaces list read once: an entry whose getter says 'pid' to the validation and
+    // something else to a second read is refused all the same (it reached native code, uncoded).
+    let reads = 0;
+    const changing = ['user'];
+    Object.defineProperty(changing, 1, { enumerable: true, get: () => (reads++ === 0 ? 'pid' : 'net') });
+    const changed = (await daemon('/bin/true', [], { namespaces: changing as ['user'] }).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(changed).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
     const error = (await daemon('/bin/true', [], { namespaces: ['user', 'mount'], chroot: '/nonexistent-chroot' }).catch((e: unknown) => e)) as SyscallError;
     expect(error).toMatchObject({ code: 'ENOENT', syscall: 'chroot', step: 'chroot', path: '/nonexistent-chroot' });
     expect(childPids().filter((pid) => !children.has(pid))).toEqual([]);
