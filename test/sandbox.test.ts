@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type RunOptions, type SyscallError } from '../lib/index';
+import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type NamespaceName, type RunOptions, type SyscallError } from '../lib/index';
 import { childPids, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 /** What a scenario's child printed, or how its spawn failed. */
@@ -31,6 +31,11 @@ const SCENARIOS: Record<string, [RunOptions, string]> = {
   foreignUidMap: [{ namespaces: ['user'], uidMap: [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 1 }] }, 'true'],
   foreignGidMap: [{ namespaces: ['user'], gidMap: [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 1 }] }, 'true'],
   capabilitiesWithoutUser: [{ capabilities: ['chown'] }, 'true'],
+  // setgroups(2) in the new namespace: allowed for a caller with CAP_SETGID, denied otherwise
+  // (the kernel takes an unprivileged gid map only then), so groups fail there.
+  setgroups: [{ namespaces: ['user'] }, 'cat /proc/self/setgroups'],
+  groups: [{ namespaces: ['user'], groups: [0] }, 'id -G'],
+  chrootWithoutUser: [{ chroot: '/' }, 'true'],
 };
 
 /** Runs the scenarios in this process (as whoever runs it): the body of the runNode script too. */
@@ -62,6 +67,7 @@ const BIT = (n: number): bigint => 1n << BigInt(n);
 const hex = (set: bigint): string => set.toString(16).padStart(16, '0');
 const CAP_NET_BIND_SERVICE = 10;
 const CAP_SYS_ADMIN = 21;
+const CAP_NET_RAW = 13;
 
 describe.each([
   ['root', 0],
@@ -167,6 +173,17 @@ describe.each([
     else expect(failed(outcomes.capabilitiesWithoutUser)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'capset', step: 'capset' });
   });
 
+  it("setgroups is denied in the new namespace unless this process has CAP_SETGID: groups then fail with EPERM, named", () => {
+    expect(printed(outcomes.setgroups)).toBe(user === 'root' ? 'allow\n' : 'deny\n');
+    if (user === 'root') expect(printed(outcomes.groups)).toBe('0\n');
+    else expect(failed(outcomes.groups)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'setgroups', step: 'setgroups' });
+  });
+
+  it('a chroot without a user namespace: chroot EPERM unless root', () => {
+    if (user === 'root') expect(printed(outcomes.chrootWithoutUser)).toBe('');
+    else expect(failed(outcomes.chrootWithoutUser)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'chroot', step: 'chroot', path: '/' });
+  });
+
   if (uid === 0) {
     it('left no fd and no zombie', () => {
       expect(openFds()).toEqual(fdsBefore);
@@ -190,6 +207,56 @@ describe('the sandbox as root, beyond what nobody may do', () => {
   it('uidMap: [] maps nothing: the child is the overflow uid', async () => {
     const result = await run('/bin/sh', ['-c', "grep '^Uid:' /proc/self/status; cat /proc/self/uid_map | wc -l"], { namespaces: ['user'], uidMap: [], gidMap: [] });
     expect(result.stdout.toString()).toBe('Uid:\t65534\t65534\t65534\t65534\n0\n');
+  });
+
+  it('each namespace option gives the child a namespace of its own, and only that one', async () => {
+    const kinds: [NamespaceName, string][] = [
+      ['user', 'user'],
+      ['pid', 'pid_for_children'], // the child is pid 1 there: its own pid link is the new one too
+      ['net', 'net'],
+      ['mount', 'mnt'],
+      ['uts', 'uts'],
+      ['ipc', 'ipc'],
+      ['cgroup', 'cgroup'],
+      ['time', 'time'],
+    ];
+    for (const [option, link] of kinds) {
+      const child = await spawn('sleep', ['1000'], { namespaces: [option], stdio: 'ignore' });
+      try {
+        for (const [, other] of kinds) {
+          const theirs = fs.readlinkSync(`/proc/${child.pid}/ns/${other}`);
+          const ours = fs.readlinkSync(`/proc/self/ns/${other}`);
+          if (other === link || (option === 'pid' && other === 'pid')) expect(theirs, `${option}: ${other}`).not.toBe(ours);
+          else expect(theirs, `${option}: ${other}`).toBe(ours);
+        }
+      } finally {
+        child.kill('SIGKILL');
+        await child.wait();
+      }
+    }
+  });
+
+  it('hostname with uts alone; a gid map alone (the uid map by default); groups inside the maps', async () => {
+    expect((await run('hostname', [], { namespaces: ['uts'], hostname: 'root-box' })).stdout.toString()).toBe('root-box\n');
+    const result = await run('/bin/sh', ['-c', 'id -u; id -G; cat /proc/self/uid_map /proc/self/gid_map'], {
+      namespaces: ['user'],
+      gidMap: [{ inside: 0, outside: 100000, count: 100 }],
+      groups: [5, 7],
+      gid: 3,
+    });
+    expect(result.stdout.toString().split('\n').map((line) => line.trim().split(/\s+/).join(' '))).toEqual(['0', '3 5 7', '0 0 1', '0 100000 100', '']);
+  });
+
+  it('noNewPrivileges alone, or false; capabilities: [] keeps none; ambient ones without capabilities', async () => {
+    const status = async (options: RunOptions): Promise<string> => (await run('/bin/sh', ['-c', "id -u; grep -E '^(Cap|NoNewPrivs)' /proc/self/status"], options)).stdout.toString();
+    expect(statusField(await status({ noNewPrivileges: true }), 'NoNewPrivs')).toBe('1');
+    expect(statusField(await status({ noNewPrivileges: false }), 'NoNewPrivs')).toBe('0');
+    const none = await status({ capabilities: [] });
+    for (const field of ['CapPrm', 'CapEff', 'CapBnd', 'CapInh', 'CapAmb']) expect(statusField(none, field), field).toBe(hex(0n));
+    const ambient = await status({ uid: 1000, gid: 1000, ambientCapabilities: ['CAP_NET_RAW'] });
+    expect(ambient.split('\n')[0]).toBe('1000');
+    for (const field of ['CapPrm', 'CapEff', 'CapAmb']) expect(statusField(ambient, field), field).toBe(hex(BIT(CAP_NET_RAW)));
+    expect(statusField(ambient, 'CapBnd')).toBe(statusField(fs.readFileSync('/proc/self/status', 'utf8'), 'CapBnd'));
   });
 
   it('a child that is not root keeps its ambient capabilities across exec', async () => {
