@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type NamespaceName, type RunOptions, type SyscallError } from '../lib/index';
+import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type IdMapEntry, type NamespaceName, type RunOptions, type SyscallError } from '../lib/index';
 import { childPids, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 /** What a scenario's child printed, or how its spawn failed. */
@@ -202,6 +202,22 @@ describe('the sandbox as root, beyond what nobody may do', () => {
       gid: 1001,
     });
     expect(result.stdout.toString().split('\n').slice(0, 3).map((line) => line.trim().split(/\s+/).join(' '))).toEqual(['1000', '1001', '0 100000 65536']);
+  });
+
+  it("a map's text up to a page less one byte is the kernel's; a page is refused before anything runs", async () => {
+    // 170 lines of 24 bytes, and one of `last` bytes.
+    const map = (last: string): IdMapEntry[] => [...Array.from({ length: 170 }, (_, i) => ({ inside: 4e9 + i, outside: 4e9 + i, count: 1 })), { inside: 10000, outside: 10000, count: Number(last) }];
+    const pageSize = Number(child_process.execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }));
+    if (pageSize !== 4096) {
+      // Larger pages (16 or 64 KiB on some arm64 kernels) hold the longest map the options allow.
+      const longest = Array.from({ length: 340 }, (_, i) => ({ inside: 4e9 + i, outside: 4e9 + i, count: 1 }));
+      expect((await run('/bin/sh', ['-c', 'wc -l < /proc/self/uid_map'], { namespaces: ['user'], uidMap: longest })).stdout.toString().trim()).toBe('340');
+      return;
+    }
+    const result = await run('/bin/sh', ['-c', 'wc -l < /proc/self/uid_map'], { namespaces: ['user'], uidMap: map('10') }); // 4095 bytes
+    expect(result.stdout.toString().trim()).toBe('171');
+    const error = (await run('/bin/true', [], { namespaces: ['user'], uidMap: map('100') }).catch((e: unknown) => e)) as Error & { code?: string }; // 4096
+    expect(error).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
   });
 
   it('uidMap: [] maps nothing: the child is the overflow uid', async () => {
