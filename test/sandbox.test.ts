@@ -407,6 +407,35 @@ describe('daemon() with the sandbox options', () => {
   beforeAll(() => setChildSubreaper(true));
   afterAll(() => setChildSubreaper(false));
 
+  it("as nobody, its maps' handshake and sandbox steps fail named, the intermediate reaped, no fd left", () => {
+    // Each fails before the daemon's exec: no daemon is left to adopt.
+    const script = `const p = require('./dist/index.js');
+      const fs = require('fs');
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      const foreign = [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 1 }];
+      p.run('/bin/true').then(async () => {
+        const before = fds();
+        const errors = [];
+        for (const options of [{ namespaces: ['user'], uidMap: foreign }, { namespaces: ['user'], gidMap: foreign }, { namespaces: ['user'], groups: [0] }, { namespaces: ['net'] }]) {
+          errors.push(await p.daemon('/bin/true', [], options).then((pid) => pid, (e) => [e.code, e.syscall, e.step]));
+        }
+        const children = fs.readdirSync('/proc/self/task').flatMap((task) => fs.readFileSync('/proc/self/task/' + task + '/children', 'utf8').split(' ').filter(Boolean));
+        console.log(JSON.stringify({ errors, leaked: fds() - before, children }));
+      });`;
+    const result = runNode(script, { uid: 65534, gid: 65534, timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      errors: [
+        ['EPERM', 'write', 'uid_map'],
+        ['EPERM', 'write', 'gid_map'],
+        ['EPERM', 'setgroups', 'setgroups'],
+        ['EPERM', 'clone', 'clone'],
+      ],
+      leaked: 0,
+      children: [],
+    });
+  });
+
   it('the daemon runs in the namespaces, with the hostname and the maps', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-daemon-'));
     const out = path.join(dir, 'out');
