@@ -363,6 +363,10 @@ describe('sandbox options: bad input is refused before anything runs', () => {
     ['a gid outside the default gid map', { namespaces: ['user'], gid: 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
     ['a group outside the gid map', { namespaces: ['user'], gidMap: [{ inside: 0, outside: 100000, count: 10 }, { inside: 20, outside: 200000, count: 1 }], groups: [0, 20, 15] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
     ['a uid with an empty uid map', { namespaces: ['user'], uidMap: [], uid: 0 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    // A group to join from a new pid namespace, where no outer group is visible: setpgid would
+    // fail with EPERM (or, for 1, make the child lead a group of its own).
+    ['pgid 1 with a new pid namespace', { namespaces: ['user', 'pid'], pgid: 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a pgid with a new pid namespace', { namespaces: ['user', 'pid'], pgid: 2 ** 31 - 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
     // Shapes and values that must never reach native code.
     ['namespaces with a hole', { namespaces: ['user', , 'net'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'], // eslint-disable-line no-sparse-arrays
     ['a namespace not a string', { namespaces: [0x10000000] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],

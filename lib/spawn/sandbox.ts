@@ -186,6 +186,10 @@ export function sandboxRequest(options: SandboxOptions, request: RawSpawnRequest
     }
     request.namespaceFlags = flags;
   }
+  // Outer groups are not visible from a new pid namespace: setpgid would fail (or, for 1, take the child's own).
+  if ((flags & NAMESPACE_FLAGS.pid) !== 0 && request.pgid !== undefined && request.pgid > 0) {
+    throw invalidArgValue('options.pgid', "cannot name a group to join from a new pid namespace ('pid' in options.namespaces); 0 makes the child lead its own", request.pgid);
+  }
   const newUser = (flags & NAMESPACE_FLAGS.user) !== 0;
   if ((uidMap !== undefined || gidMap !== undefined) && !newUser) throw invalidArgValue(uidMap !== undefined ? 'options.uidMap' : 'options.gidMap', "needs namespaces: ['user']", uidMap ?? gidMap);
   if (newUser) {
