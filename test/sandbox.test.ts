@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type IdMapEntry, type NamespaceName, type RunOptions, type SyscallError } from '../lib/index';
-import { childPids, openFds, processState, runNode, until, zombieChildren } from './helpers';
+import { childPids, openFds, processState, repoRoot, runNode, until, zombieChildren } from './helpers';
 
 /** What a scenario's child printed, or how its spawn failed. */
 type Outcome = { stdout: string; stderr: string; code: number | null } | { error: { name: string; code: string; syscall: string; step: string; path?: string } };
@@ -218,6 +218,16 @@ describe('the sandbox as root, beyond what nobody may do', () => {
     expect(result.stdout.toString().trim()).toBe('171');
     const error = (await run('/bin/true', [], { namespaces: ['user'], uidMap: map('100') }).catch((e: unknown) => e)) as Error & { code?: string }; // 4096
     expect(error).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  });
+
+  it("a Node in a pid namespace whose /proc is still this machine's maps its children's ids", async () => {
+    // Node is pid 1 there and its child pid 2: /proc/2 is another process (the maps are written
+    // through /proc, which numbers processes as the namespace that mounted it does).
+    const script = `require('./dist/index.js').run('/bin/sh', ['-c', 'cat /proc/self/uid_map'], { namespaces: ['user'] })
+      .then((r) => console.log(r.stdout.toString().trim().split(/\\s+/).join(' ')), (e) => console.log(e.code, e.step))`;
+    const result = await run(process.execPath, ['-e', script], { namespaces: ['pid'], cwd: repoRoot });
+    expect(result.stderr.toString()).toBe('');
+    expect(result.stdout.toString()).toBe('0 0 1\n');
   });
 
   it('uidMap: [] maps nothing: the child is the overflow uid', async () => {
