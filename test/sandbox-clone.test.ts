@@ -209,6 +209,33 @@ describe("the id maps' handshake: this process writes them while the child waits
   });
 });
 
+describe('where CLONE_VM is refused (qemu-user; the emulated path, forced on this kernel)', () => {
+  it('namespaces fail at clone with ENOTSUP, leaving nothing; the steps without namespaces still run', () => {
+    const script = `const p = require('./dist/index.js');
+      const fs = require('fs');
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      (async () => {
+        await p.run('/bin/true');
+        const before = fds();
+        const results = [];
+        for (const options of [{ namespaces: ['user'] }, { namespaces: ['net'] }, { namespaces: ['user'], uidMap: [], gidMap: [] }]) {
+          results.push(await p.run('/bin/true', [], options).then(() => 'ran', (e) => [e.code, e.syscall, e.step]));
+        }
+        const caps = await p.run('/bin/sh', ['-c', "grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status"], { capabilities: ['kill'], noNewPrivileges: true });
+        results.push(caps.stdout.toString().split('\\n').filter(Boolean).map((line) => line.split(/\\s+/)[1]));
+        const children = fs.readdirSync('/proc/self/task').flatMap((task) => fs.readFileSync('/proc/self/task/' + task + '/children', 'utf8').split(' ').filter(Boolean));
+        console.log(JSON.stringify({ results, leaked: fds() - before, children }));
+      })();`;
+    const result = child_process.spawnSync(process.execPath, ['-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000, env: { ...process.env, POSIX_PROCESS_TEST_NO_CLONE_VM: '1' } });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      results: [['ENOTSUP', 'clone', 'clone'], ['ENOTSUP', 'clone', 'clone'], ['ENOTSUP', 'clone', 'clone'], [(1n << 5n).toString(16).padStart(16, '0'), '1']],
+      leaked: 0,
+      children: [],
+    });
+  });
+});
+
 describe('without clone3 (a seccomp filter fails it with ENOSYS, as container runtimes do)', () => {
   let dir = '';
   let noClone3 = '';
