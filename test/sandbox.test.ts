@@ -230,6 +230,13 @@ describe('the sandbox as root, beyond what nobody may do', () => {
     expect(result.stdout.toString()).toBe('0 0 1\n');
   });
 
+  it('the largest ranges the kernel takes are taken (one id short of 2 ** 32: (uid_t) -1 is no id)', async () => {
+    for (const line of [{ inside: 0, outside: 0, count: 2 ** 32 - 1 }, { inside: 2 ** 32 - 2, outside: 5, count: 1 }, { inside: 1, outside: 0, count: 2 ** 32 - 2 }]) {
+      const result = await run('/bin/cat', ['/proc/self/uid_map'], { namespaces: ['user'], uidMap: [line] });
+      expect(result.stdout.toString().trim().split(/\s+/).map(Number)).toEqual([line.inside, line.outside, line.count]);
+    }
+  });
+
   it('uidMap: [] maps nothing: the child is the overflow uid', async () => {
     const result = await run('/bin/sh', ['-c', "grep '^Uid:' /proc/self/status; cat /proc/self/uid_map | wc -l"], { namespaces: ['user'], uidMap: [], gidMap: [] });
     expect(result.stdout.toString()).toBe('Uid:\t65534\t65534\t65534\t65534\n0\n');
