@@ -19,7 +19,7 @@ import type { Bytes, EnvInput } from './env';
 import { binding } from './native';
 import type { OpenFlags } from './posix-spawn';
 import { prepare, type PreparedSpawn, type StdioOption } from './spawn/options';
-import { SANDBOX_OPTION_KEYS, type SandboxOptions } from './spawn/sandbox';
+import { NAMESPACE_FLAGS, SANDBOX_OPTION_KEYS, type SandboxOptions } from './spawn/sandbox';
 import { queueSpawn, spawnError } from './spawn/request';
 import { readOptions, validating } from './validate';
 
@@ -119,7 +119,7 @@ function prepareDaemon(file: unknown, args: unknown, rawOptions: unknown): { pre
   });
   // The daemon's parent exits at once: as pid 1 of a new pid namespace, it would take the daemon
   // with it (pid_namespaces(7)). No fd is open yet (a daemon has no 'pipe').
-  if (options.namespaces?.includes('pid') === true) throw invalidArgValue('options.namespaces', "must not have 'pid' for a daemon (its parent, pid 1 there, exits at once)", options.namespaces);
+  if (((prepared.request.namespaceFlags ?? 0) & NAMESPACE_FLAGS.pid) !== 0) throw invalidArgValue('options.namespaces', "must not have 'pid' for a daemon (its parent, pid 1 there, exits at once)", options.namespaces);
   prepared.request.daemonize = true;
   return { prepared, pidFile };
 }

@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -58,6 +59,29 @@ int WriteProcFile(pid_t pid, const char* file, const char* text) {
   return error;
 }
 
+// The child's pid as /proc numbers it, which is that of the pid namespace that mounted /proc,
+// not always this process's (a Node in a pid namespace of its own without a /proc of its own):
+// the "Pid:" line of its pidfd's fdinfo, given in /proc's namespace. Returns 0 with `*error` set
+// when the child is not there (ENOENT: not visible in that namespace; ESRCH: gone), and `pid`
+// where fdinfo cannot be read or has no such line (kernels before 5.3).
+pid_t ProcPid(int pidfd, pid_t pid, int* error) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return pid;
+  char text[512];
+  ssize_t length = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (length <= 0) return pid;
+  text[length] = '\0';
+  const char* line = strstr(text, "Pid:\t");
+  if (line == nullptr || (line != text && line[-1] != '\n')) return pid;
+  long number = strtol(line + 5, nullptr, 10);
+  if (number > 0) return static_cast<pid_t>(number);
+  *error = number == 0 ? ENOENT : ESRCH;
+  return 0;
+}
+
 }  // namespace
 
 bool MayMapAnyGid() {
@@ -71,11 +95,12 @@ void WriteIdMaps(SpawnJob* job) {
   ChildPlan& plan = job->plan;
   int error = 0;
   ChildStep step = ChildStep::kUidMap;
-  if (plan.uid_map != nullptr) error = WriteProcFile(job->pid, "uid_map", plan.uid_map);
+  pid_t pid = ProcPid(job->clone_pidfd, job->pid, &error);
+  if (error == 0 && plan.uid_map != nullptr) error = WriteProcFile(pid, "uid_map", plan.uid_map);
   if (error == 0 && plan.gid_map != nullptr) {
     step = ChildStep::kGidMap;
-    if (plan.deny_setgroups) error = WriteProcFile(job->pid, "setgroups", "deny");
-    if (error == 0) error = WriteProcFile(job->pid, "gid_map", plan.gid_map);
+    if (plan.deny_setgroups) error = WriteProcFile(pid, "setgroups", "deny");
+    if (error == 0) error = WriteProcFile(pid, "gid_map", plan.gid_map);
   }
   if (error != 0) {
     // Never let it pass the gate: it dies where it waits, and FinishJob reaps it.

@@ -11,7 +11,7 @@ import { binding, type RawSpawnRequest } from '../lib/native';
 import { PendingSpawn, promiseFor } from '../lib/spawn/child-process';
 import { prepare, type SpawnOptions } from '../lib/spawn/options';
 import { packedRequest, packRequest, queueSpawn, releasePackedRequest } from '../lib/spawn/request';
-import { openFds, rejection, repoRoot, zombieChildren } from './helpers';
+import { openFds, rejection, repoRoot, until, zombieChildren } from './helpers';
 
 // clone(2) flags, as <sched.h> has them.
 const CLONE_NEWTIME = 0x80;
@@ -167,6 +167,72 @@ describe('namespace flags', () => {
     expect(() => decode({ hostname: 'h' /* without CLONE_NEWUTS */ })).toThrow(RangeError);
     expect(() => decode({ daemonize: true, namespaceFlags: CLONE_NEWPID })).toThrow(RangeError);
     expect(() => decode({ cgroupFd: -2 })).toThrow(RangeError);
+  });
+});
+
+describe("the id maps' handshake: this process writes them while the child waits at its gate", () => {
+  // Text the kernel refuses (EINVAL), which the options never make: the write fails in this
+  // process, which kills the child at its gate and reports the step once it has reaped it.
+  const CLONE_NEWUSER = 0x10000000;
+  it.each([
+    ['uid_map', { uidMap: 'not a map\n' }],
+    ['gid_map', { uidMap: '0 0 1\n', gidMap: '0 0 1\n0 0 1\n' }],
+  ])('a failed write of %s: write EINVAL at that step, the child reaped, no fd left', async (step, maps) => {
+    const fds = openFds();
+    const error = await rejection(spawnWith('/bin/true', [], { stdio: 'ignore' }, { namespaceFlags: CLONE_NEWUSER, ...maps }));
+    expect(error).toMatchObject({ code: 'EINVAL', syscall: 'write', step });
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('a burst (the spawning thread writes the maps): each child gets its own, failures stay apart', async () => {
+    const fds = openFds();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => spawnWith('sleep', ['1000'], { stdio: 'ignore' }, { namespaceFlags: CLONE_NEWUSER, uidMap: i % 2 === 0 ? `0 ${1000 + i} 1\n` : 'bad\n' })),
+    );
+    for (const [i, outcome] of outcomes.entries()) {
+      if (i % 2 === 0) {
+        expect(outcome.status).toBe('fulfilled');
+        const child = (outcome as PromiseFulfilledResult<ChildProcess>).value;
+        try {
+          expect(fs.readFileSync(`/proc/${child.pid}/uid_map`, 'utf8').trim().split(/\s+/)).toEqual(['0', String(1000 + i), '1']);
+        } finally {
+          await stop(child);
+        }
+      } else {
+        expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'EINVAL', syscall: 'write', step: 'uid_map' } });
+      }
+    }
+    await until(() => openFds().length === fds.length);
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('where CLONE_VM is refused (qemu-user; the emulated path, forced on this kernel)', () => {
+  it('namespaces fail at clone with ENOTSUP, leaving nothing; the steps without namespaces still run', () => {
+    const script = `const p = require('./dist/index.js');
+      const fs = require('fs');
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      (async () => {
+        await p.run('/bin/true');
+        const before = fds();
+        const results = [];
+        for (const options of [{ namespaces: ['user'] }, { namespaces: ['net'] }, { namespaces: ['user'], uidMap: [], gidMap: [] }]) {
+          results.push(await p.run('/bin/true', [], options).then(() => 'ran', (e) => [e.code, e.syscall, e.step]));
+        }
+        const caps = await p.run('/bin/sh', ['-c', "grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status"], { capabilities: ['kill'], noNewPrivileges: true });
+        results.push(caps.stdout.toString().split('\\n').filter(Boolean).map((line) => line.split(/\\s+/)[1]));
+        const children = fs.readdirSync('/proc/self/task').flatMap((task) => fs.readFileSync('/proc/self/task/' + task + '/children', 'utf8').split(' ').filter(Boolean));
+        console.log(JSON.stringify({ results, leaked: fds() - before, children }));
+      })();`;
+    const result = child_process.spawnSync(process.execPath, ['-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000, env: { ...process.env, POSIX_PROCESS_TEST_NO_CLONE_VM: '1' } });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      results: [['ENOTSUP', 'clone', 'clone'], ['ENOTSUP', 'clone', 'clone'], ['ENOTSUP', 'clone', 'clone'], [(1n << 5n).toString(16).padStart(16, '0'), '1']],
+      leaked: 0,
+      children: [],
+    });
   });
 });
 

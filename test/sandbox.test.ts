@@ -8,8 +8,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type RunOptions, type SyscallError } from '../lib/index';
-import { childPids, openFds, processState, runNode, until, zombieChildren } from './helpers';
+import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type IdMapEntry, type NamespaceName, type RunOptions, type SyscallError } from '../lib/index';
+import { childPids, openFds, processState, repoRoot, runNode, until, zombieChildren } from './helpers';
 
 /** What a scenario's child printed, or how its spawn failed. */
 type Outcome = { stdout: string; stderr: string; code: number | null } | { error: { name: string; code: string; syscall: string; step: string; path?: string } };
@@ -29,7 +29,13 @@ const SCENARIOS: Record<string, [RunOptions, string]> = {
   missingChroot: [{ namespaces: ['user', 'mount'], chroot: '/nonexistent-chroot' }, 'true'],
   netWithoutUser: [{ namespaces: ['net'] }, 'true'],
   foreignUidMap: [{ namespaces: ['user'], uidMap: [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 1 }] }, 'true'],
+  foreignGidMap: [{ namespaces: ['user'], gidMap: [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 1 }] }, 'true'],
   capabilitiesWithoutUser: [{ capabilities: ['chown'] }, 'true'],
+  // setgroups(2) in the new namespace: allowed for a caller with CAP_SETGID, denied otherwise
+  // (the kernel takes an unprivileged gid map only then), so groups fail there.
+  setgroups: [{ namespaces: ['user'] }, 'cat /proc/self/setgroups'],
+  groups: [{ namespaces: ['user'], groups: [0] }, 'id -G'],
+  chrootWithoutUser: [{ chroot: '/' }, 'true'],
 };
 
 /** Runs the scenarios in this process (as whoever runs it): the body of the runNode script too. */
@@ -61,6 +67,7 @@ const BIT = (n: number): bigint => 1n << BigInt(n);
 const hex = (set: bigint): string => set.toString(16).padStart(16, '0');
 const CAP_NET_BIND_SERVICE = 10;
 const CAP_SYS_ADMIN = 21;
+const CAP_NET_RAW = 13;
 
 describe.each([
   ['root', 0],
@@ -138,8 +145,8 @@ describe.each([
     expect(printed(outcomes.allNamespaces)).toBe('1\n');
   });
 
-  it('a uid the map does not have: setuid EINVAL, named', () => {
-    expect(failed(outcomes.unmappedUid)).toEqual({ name: 'SyscallError', code: 'EINVAL', syscall: 'setuid', step: 'setuid' });
+  it('a uid the map does not have: refused before anything runs (setuid would fail with EINVAL)', () => {
+    expect(failed(outcomes.unmappedUid)).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
   });
 
   it('a missing chroot: chroot ENOENT with the path', () => {
@@ -156,9 +163,25 @@ describe.each([
     else expect(failed(outcomes.foreignUidMap)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'write', step: 'uid_map' });
   });
 
+  it("a gid map of ids that are not the caller's: write EPERM at gid_map (after setgroups deny) unless root", () => {
+    if (user === 'root') expect(printed(outcomes.foreignGidMap)).toBe('');
+    else expect(failed(outcomes.foreignGidMap)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'write', step: 'gid_map' });
+  });
+
   it('capabilities without the privilege to drop them: capset EPERM unless root', () => {
     if (user === 'root') expect(printed(outcomes.capabilitiesWithoutUser)).toBe('');
     else expect(failed(outcomes.capabilitiesWithoutUser)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'capset', step: 'capset' });
+  });
+
+  it("setgroups is denied in the new namespace unless this process has CAP_SETGID: groups then fail with EPERM, named", () => {
+    expect(printed(outcomes.setgroups)).toBe(user === 'root' ? 'allow\n' : 'deny\n');
+    if (user === 'root') expect(printed(outcomes.groups)).toBe('0\n');
+    else expect(failed(outcomes.groups)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'setgroups', step: 'setgroups' });
+  });
+
+  it('a chroot without a user namespace: chroot EPERM unless root', () => {
+    if (user === 'root') expect(printed(outcomes.chrootWithoutUser)).toBe('');
+    else expect(failed(outcomes.chrootWithoutUser)).toEqual({ name: 'SyscallError', code: 'EPERM', syscall: 'chroot', step: 'chroot', path: '/' });
   });
 
   if (uid === 0) {
@@ -181,9 +204,92 @@ describe('the sandbox as root, beyond what nobody may do', () => {
     expect(result.stdout.toString().split('\n').slice(0, 3).map((line) => line.trim().split(/\s+/).join(' '))).toEqual(['1000', '1001', '0 100000 65536']);
   });
 
+  it("a map's text up to a page less one byte is the kernel's; a page is refused before anything runs", async () => {
+    // 170 lines of 24 bytes, and one of `last` bytes.
+    const map = (last: string): IdMapEntry[] => [...Array.from({ length: 170 }, (_, i) => ({ inside: 4e9 + i, outside: 4e9 + i, count: 1 })), { inside: 10000, outside: 10000, count: Number(last) }];
+    const pageSize = Number(child_process.execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }));
+    if (pageSize !== 4096) {
+      // Larger pages (16 or 64 KiB on some arm64 kernels) hold the longest map the options allow.
+      const longest = Array.from({ length: 340 }, (_, i) => ({ inside: 4e9 + i, outside: 4e9 + i, count: 1 }));
+      expect((await run('/bin/sh', ['-c', 'wc -l < /proc/self/uid_map'], { namespaces: ['user'], uidMap: longest })).stdout.toString().trim()).toBe('340');
+      return;
+    }
+    const result = await run('/bin/sh', ['-c', 'wc -l < /proc/self/uid_map'], { namespaces: ['user'], uidMap: map('10') }); // 4095 bytes
+    expect(result.stdout.toString().trim()).toBe('171');
+    const error = (await run('/bin/true', [], { namespaces: ['user'], uidMap: map('100') }).catch((e: unknown) => e)) as Error & { code?: string }; // 4096
+    expect(error).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  });
+
+  it("a Node in a pid namespace whose /proc is still this machine's maps its children's ids", async () => {
+    // Node is pid 1 there and its child pid 2: /proc/2 is another process (the maps are written
+    // through /proc, which numbers processes as the namespace that mounted it does).
+    const script = `require('./dist/index.js').run('/bin/sh', ['-c', 'cat /proc/self/uid_map'], { namespaces: ['user'] })
+      .then((r) => console.log(r.stdout.toString().trim().split(/\\s+/).join(' ')), (e) => console.log(e.code, e.step))`;
+    const result = await run(process.execPath, ['-e', script], { namespaces: ['pid'], cwd: repoRoot });
+    expect(result.stderr.toString()).toBe('');
+    expect(result.stdout.toString()).toBe('0 0 1\n');
+  });
+
+  it('the largest ranges the kernel takes are taken (one id short of 2 ** 32: (uid_t) -1 is no id)', async () => {
+    for (const line of [{ inside: 0, outside: 0, count: 2 ** 32 - 1 }, { inside: 2 ** 32 - 2, outside: 5, count: 1 }, { inside: 1, outside: 0, count: 2 ** 32 - 2 }]) {
+      const result = await run('/bin/cat', ['/proc/self/uid_map'], { namespaces: ['user'], uidMap: [line] });
+      expect(result.stdout.toString().trim().split(/\s+/).map(Number)).toEqual([line.inside, line.outside, line.count]);
+    }
+  });
+
   it('uidMap: [] maps nothing: the child is the overflow uid', async () => {
     const result = await run('/bin/sh', ['-c', "grep '^Uid:' /proc/self/status; cat /proc/self/uid_map | wc -l"], { namespaces: ['user'], uidMap: [], gidMap: [] });
     expect(result.stdout.toString()).toBe('Uid:\t65534\t65534\t65534\t65534\n0\n');
+  });
+
+  it('each namespace option gives the child a namespace of its own, and only that one', async () => {
+    const kinds: [NamespaceName, string][] = [
+      ['user', 'user'],
+      ['pid', 'pid_for_children'], // the child is pid 1 there: its own pid link is the new one too
+      ['net', 'net'],
+      ['mount', 'mnt'],
+      ['uts', 'uts'],
+      ['ipc', 'ipc'],
+      ['cgroup', 'cgroup'],
+      ['time', 'time'],
+    ];
+    for (const [option, link] of kinds) {
+      const child = await spawn('sleep', ['1000'], { namespaces: [option], stdio: 'ignore' });
+      try {
+        for (const [, other] of kinds) {
+          const theirs = fs.readlinkSync(`/proc/${child.pid}/ns/${other}`);
+          const ours = fs.readlinkSync(`/proc/self/ns/${other}`);
+          if (other === link || (option === 'pid' && other === 'pid')) expect(theirs, `${option}: ${other}`).not.toBe(ours);
+          else expect(theirs, `${option}: ${other}`).toBe(ours);
+        }
+      } finally {
+        child.kill('SIGKILL');
+        await child.wait();
+      }
+    }
+  });
+
+  it('hostname with uts alone; a gid map alone (the uid map by default); groups inside the maps', async () => {
+    expect((await run('hostname', [], { namespaces: ['uts'], hostname: 'root-box' })).stdout.toString()).toBe('root-box\n');
+    const result = await run('/bin/sh', ['-c', 'id -u; id -G; cat /proc/self/uid_map /proc/self/gid_map'], {
+      namespaces: ['user'],
+      gidMap: [{ inside: 0, outside: 100000, count: 100 }],
+      groups: [5, 7],
+      gid: 3,
+    });
+    expect(result.stdout.toString().split('\n').map((line) => line.trim().split(/\s+/).join(' '))).toEqual(['0', '3 5 7', '0 0 1', '0 100000 100', '']);
+  });
+
+  it('noNewPrivileges alone, or false; capabilities: [] keeps none; ambient ones without capabilities', async () => {
+    const status = async (options: RunOptions): Promise<string> => (await run('/bin/sh', ['-c', "id -u; grep -E '^(Cap|NoNewPrivs)' /proc/self/status"], options)).stdout.toString();
+    expect(statusField(await status({ noNewPrivileges: true }), 'NoNewPrivs')).toBe('1');
+    expect(statusField(await status({ noNewPrivileges: false }), 'NoNewPrivs')).toBe('0');
+    const none = await status({ capabilities: [] });
+    for (const field of ['CapPrm', 'CapEff', 'CapBnd', 'CapInh', 'CapAmb']) expect(statusField(none, field), field).toBe(hex(0n));
+    const ambient = await status({ uid: 1000, gid: 1000, ambientCapabilities: ['CAP_NET_RAW'] });
+    expect(ambient.split('\n')[0]).toBe('1000');
+    for (const field of ['CapPrm', 'CapEff', 'CapAmb']) expect(statusField(ambient, field), field).toBe(hex(BIT(CAP_NET_RAW)));
+    expect(statusField(ambient, 'CapBnd')).toBe(statusField(fs.readFileSync('/proc/self/status', 'utf8'), 'CapBnd'));
   });
 
   it('a child that is not root keeps its ambient capabilities across exec', async () => {
@@ -267,11 +373,44 @@ describe('sandbox options: bad input is refused before anything runs', () => {
     ['an unknown capability', { capabilities: ['cap_fly'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
     ['a capability not a string', { ambientCapabilities: [10] }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
     ['ambient outside the kept ones', { capabilities: ['chown'], ambientCapabilities: ['kill'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    // A map whose text is a page or more: the kernel refuses the write (EINVAL) once the child runs.
+    ['a map of a page of text', { namespaces: ['user'], uidMap: Array.from({ length: 300 }, (_, i) => ({ inside: 4e9 + i, outside: 4e9 + i, count: 1 })) }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    // Ids the maps do not have: setresuid, setresgid and setgroups would fail with EINVAL in the child.
+    ['a uid outside the uid map', { namespaces: ['user'], uidMap: [{ inside: 0, outside: 100000, count: 10 }], uid: 10 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a gid outside the default gid map', { namespaces: ['user'], gid: 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a group outside the gid map', { namespaces: ['user'], gidMap: [{ inside: 0, outside: 100000, count: 10 }, { inside: 20, outside: 200000, count: 1 }], groups: [0, 20, 15] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a uid with an empty uid map', { namespaces: ['user'], uidMap: [], uid: 0 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    // A group to join from a new pid namespace, where no outer group is visible: setpgid would
+    // fail with EPERM (or, for 1, make the child lead a group of its own).
+    ['pgid 1 with a new pid namespace', { namespaces: ['user', 'pid'], pgid: 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a pgid with a new pid namespace', { namespaces: ['user', 'pid'], pgid: 2 ** 31 - 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    // Shapes and values that must never reach native code.
+    ['namespaces with a hole', { namespaces: ['user', , 'net'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'], // eslint-disable-line no-sparse-arrays
+    ['a namespace not a string', { namespaces: [0x10000000] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['more namespaces than there are', { namespaces: Array(17).fill('user') }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['uidMap not an array', { namespaces: ['user'], uidMap: { inside: 0, outside: 0, count: 1 } }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['a map with a hole', { namespaces: ['user'], uidMap: [, { inside: 1, outside: 1, count: 1 }] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'], // eslint-disable-line no-sparse-arrays
+    ['a map line without count', { namespaces: ['user'], uidMap: [{ inside: 0, outside: 0 }] }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['a fractional inside', { namespaces: ['user'], uidMap: [{ inside: 0.5, outside: 0, count: 1 }] }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['a NaN count', { namespaces: ['user'], gidMap: [{ inside: 0, outside: 0, count: NaN }] }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['a negative outside', { namespaces: ['user'], uidMap: [{ inside: 0, outside: -1, count: 1 }] }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['inside (uid_t) -1', { namespaces: ['user'], uidMap: [{ inside: 2 ** 32 - 1, outside: 0, count: 1 }] }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+    ['a count as a string', { namespaces: ['user'], uidMap: [{ inside: 0, outside: 0, count: '1' }] }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['overlapping outside ranges', { namespaces: ['user'], uidMap: [{ inside: 0, outside: 1000, count: 10 }, { inside: 100, outside: 1009, count: 1 }] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a map line whose getter throws', { namespaces: ['user'], uidMap: [{ inside: 0, outside: 0, get count(): number { throw new Error('boom'); } }] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['an empty hostname', { namespaces: ['uts'], hostname: '' }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a hostname with a NUL', { namespaces: ['uts'], hostname: 'a\0b' }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a chroot not a string', { chroot: 5 }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['a Buffer chroot with a NUL', { chroot: Buffer.from('/tmp\0x') }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['capabilities not an array', { capabilities: 'chown' }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ['capabilities with a hole', { capabilities: ['chown', , 'kill'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'], // eslint-disable-line no-sparse-arrays
+    ['a capability past the last one', { ambientCapabilities: ['cap_41'] }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+    ['a capability list longer than 64', { capabilities: Array(65).fill('chown') }, 'RangeError', 'ERR_OUT_OF_RANGE'],
   ];
   it.each(cases)('%s', async (_, options, name, code) => {
     const children = new Set(childPids());
     const fds = openFds();
-    for (const start of [() => spawn('/bin/true', [], options), () => run('/bin/true', [], options)]) {
+    for (const start of [() => spawn('/bin/true', [], options), () => run('/bin/true', [], options), () => daemon('/bin/true', [], options)]) {
       const error = (await start().then(
         () => null,
         (e: unknown) => e,
@@ -288,6 +427,35 @@ describe('daemon() with the sandbox options', () => {
   // The daemons are adopted by this process (the nearest subreaper), which can then reap them.
   beforeAll(() => setChildSubreaper(true));
   afterAll(() => setChildSubreaper(false));
+
+  it("as nobody, its maps' handshake and sandbox steps fail named, the intermediate reaped, no fd left", () => {
+    // Each fails before the daemon's exec: no daemon is left to adopt.
+    const script = `const p = require('./dist/index.js');
+      const fs = require('fs');
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      const foreign = [{ inside: 0, outside: 0, count: 1 }, { inside: 1, outside: 1, count: 1 }];
+      p.run('/bin/true').then(async () => {
+        const before = fds();
+        const errors = [];
+        for (const options of [{ namespaces: ['user'], uidMap: foreign }, { namespaces: ['user'], gidMap: foreign }, { namespaces: ['user'], groups: [0] }, { namespaces: ['net'] }]) {
+          errors.push(await p.daemon('/bin/true', [], options).then((pid) => pid, (e) => [e.code, e.syscall, e.step]));
+        }
+        const children = fs.readdirSync('/proc/self/task').flatMap((task) => fs.readFileSync('/proc/self/task/' + task + '/children', 'utf8').split(' ').filter(Boolean));
+        console.log(JSON.stringify({ errors, leaked: fds() - before, children }));
+      });`;
+    const result = runNode(script, { uid: 65534, gid: 65534, timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      errors: [
+        ['EPERM', 'write', 'uid_map'],
+        ['EPERM', 'write', 'gid_map'],
+        ['EPERM', 'setgroups', 'setgroups'],
+        ['EPERM', 'clone', 'clone'],
+      ],
+      leaked: 0,
+      children: [],
+    });
+  });
 
   it('the daemon runs in the namespaces, with the hostname and the maps', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-daemon-'));
@@ -316,6 +484,13 @@ describe('daemon() with the sandbox options', () => {
     const children = new Set(childPids());
     const refused = (await daemon('/bin/true', [], { namespaces: ['user', 'pid'] }).catch((e: unknown) => e)) as Error & { code?: string };
     expect(refused).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    // A namespaces list read once: an entry whose getter says 'pid' to the validation and
+    // something else to a second read is refused all the same (it reached native code, uncoded).
+    let reads = 0;
+    const changing = ['user'];
+    Object.defineProperty(changing, 1, { enumerable: true, get: () => (reads++ === 0 ? 'pid' : 'net') });
+    const changed = (await daemon('/bin/true', [], { namespaces: changing as ['user'] }).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(changed).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
     const error = (await daemon('/bin/true', [], { namespaces: ['user', 'mount'], chroot: '/nonexistent-chroot' }).catch((e: unknown) => e)) as SyscallError;
     expect(error).toMatchObject({ code: 'ENOENT', syscall: 'chroot', step: 'chroot', path: '/nonexistent-chroot' });
     expect(childPids().filter((pid) => !children.has(pid))).toEqual([]);

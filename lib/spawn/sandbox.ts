@@ -6,7 +6,7 @@
  */
 import { invalidArgType, invalidArgValue, outOfRange } from '../errors';
 import { validateBytes, type Bytes } from '../env';
-import type { RawSpawnRequest } from '../native';
+import { binding, type RawSpawnRequest } from '../native';
 import { isOwnKey, validateArray, validateBoolean, validateInteger } from '../validate';
 
 /**
@@ -61,12 +61,14 @@ export interface SandboxOptions {
   /**
    * The uid map of the new user namespace, written by this process before the child goes on.
    * Default with `'user'`: `[{ inside: 0, outside: geteuid(), count: 1 }]`; `[]` maps nothing
-   * (the child is the overflow uid, 65534, as Go leaves it).
+   * (the child is the overflow uid, 65534, as Go leaves it). At most 340 lines, under a page of
+   * text; `uid` must be among its inside ids.
    */
   uidMap?: readonly IdMapEntry[];
   /**
-   * The gid map, as `uidMap` (default: the caller's egid as 0). Without CAP_SETGID this process
-   * denies setgroups(2) in the child's namespace first, as the kernel then requires.
+   * The gid map, as `uidMap` (default: the caller's egid as 0); `gid` and `groups` must be among
+   * its inside ids. Without CAP_SETGID this process denies setgroups(2) in the child's namespace
+   * first, as the kernel then requires.
    */
   gidMap?: readonly IdMapEntry[];
   /** The hostname in the child's new uts namespace (needs `'uts'`); 1 to 64 bytes. */
@@ -91,8 +93,8 @@ export interface SandboxOptions {
 /** @internal The sandbox options' names (for readSpawnOptions, run's and daemon's keys). */
 export const SANDBOX_OPTION_KEYS = ['namespaces', 'uidMap', 'gidMap', 'hostname', 'chroot', 'noNewPrivileges', 'capabilities', 'ambientCapabilities'] as const;
 
-// <sched.h>
-const NAMESPACE_FLAGS: Readonly<Record<NamespaceName, number>> = Object.freeze({
+/** @internal The clone(2) flag of each namespace (<sched.h>). */
+export const NAMESPACE_FLAGS: Readonly<Record<NamespaceName, number>> = Object.freeze({
   user: 0x10000000,
   pid: 0x20000000,
   net: 0x40000000,
@@ -133,8 +135,11 @@ function capabilitySet(value: unknown, name: string): bigint {
   return set;
 }
 
-/** A map as the kernel reads it ("inside outside count" lines), checked line by line and for overlaps. */
-function idMapText(value: unknown, name: string): string {
+// The kernel takes a map's text only in one write of less than a page (EINVAL otherwise).
+let pageSize: number | undefined;
+
+/** A map as the kernel reads it ("inside outside count" lines), checked line by line, for overlaps and for its size. */
+function idMap(value: unknown, name: string): { entries: IdMapEntry[]; text: string } {
   const entries = validateArray(value, name, ID_MAP_MAX, (entry, list, i): IdMapEntry => {
     const at = `${list}[${i}]`;
     if (typeof entry !== 'object' || entry === null) throw invalidArgType(at, 'an object { inside, outside, count }', entry);
@@ -150,7 +155,19 @@ function idMapText(value: unknown, name: string): string {
       if (sorted[i - 1]![side] + sorted[i - 1]!.count > sorted[i]![side]) throw invalidArgValue(name, `has overlapping ${side} ranges`, value);
     }
   }
-  return entries.map((line) => `${line.inside} ${line.outside} ${line.count}\n`).join('');
+  const text = entries.map((line) => `${line.inside} ${line.outside} ${line.count}\n`).join('');
+  pageSize ??= binding.procfsUnits().pageSize;
+  if (text.length >= pageSize) throw outOfRange(`${name}.length`, `a map whose text ("inside outside count" lines) is under ${pageSize} bytes`, entries.length);
+  return { entries, text };
+}
+
+/** The map of this process's effective id to 0, the default of `'user'`. */
+const ownIdAsRoot = (id: number): { entries: IdMapEntry[]; text: string } => ({ entries: [{ inside: 0, outside: id, count: 1 }], text: `0 ${id} 1\n` });
+
+/** Refuses an id that `map` does not have inside: its setresuid, setresgid or setgroups would be EINVAL in the child. */
+function checkMapped(id: number | undefined, map: readonly IdMapEntry[], name: string, mapName: string): void {
+  if (id === undefined || map.some((line) => id >= line.inside && id < line.inside + line.count)) return;
+  throw invalidArgValue(name, `is not mapped inside the new user namespace (${mapName})`, id);
 }
 
 /**
@@ -169,13 +186,21 @@ export function sandboxRequest(options: SandboxOptions, request: RawSpawnRequest
     }
     request.namespaceFlags = flags;
   }
+  // Outer groups are not visible from a new pid namespace: setpgid would fail (or, for 1, take the child's own).
+  if ((flags & NAMESPACE_FLAGS.pid) !== 0 && request.pgid !== undefined && request.pgid > 0) {
+    throw invalidArgValue('options.pgid', "cannot name a group to join from a new pid namespace ('pid' in options.namespaces); 0 makes the child lead its own", request.pgid);
+  }
   const newUser = (flags & NAMESPACE_FLAGS.user) !== 0;
   if ((uidMap !== undefined || gidMap !== undefined) && !newUser) throw invalidArgValue(uidMap !== undefined ? 'options.uidMap' : 'options.gidMap', "needs namespaces: ['user']", uidMap ?? gidMap);
   if (newUser) {
-    const uids = uidMap === undefined ? `0 ${process.geteuid!()} 1\n` : idMapText(uidMap, 'options.uidMap');
-    const gids = gidMap === undefined ? `0 ${process.getegid!()} 1\n` : idMapText(gidMap, 'options.gidMap');
-    if (uids !== '') request.uidMap = uids;
-    if (gids !== '') request.gidMap = gids;
+    const uids = uidMap === undefined ? ownIdAsRoot(process.geteuid!()) : idMap(uidMap, 'options.uidMap');
+    const gids = gidMap === undefined ? ownIdAsRoot(process.getegid!()) : idMap(gidMap, 'options.gidMap');
+    // uid, gid and groups are set inside the namespace, after the maps.
+    checkMapped(request.uid, uids.entries, 'options.uid', 'options.uidMap');
+    checkMapped(request.gid, gids.entries, 'options.gid', 'options.gidMap');
+    request.groups?.forEach((group, i) => checkMapped(group, gids.entries, `options.groups[${i}]`, 'options.gidMap'));
+    if (uids.text !== '') request.uidMap = uids.text;
+    if (gids.text !== '') request.gidMap = gids.text;
   }
   if (hostname !== undefined) {
     if (typeof hostname !== 'string') throw invalidArgType('options.hostname', 'a string', hostname);
