@@ -213,3 +213,43 @@ describe('contain: cgroup, a leaf removed behind the library before the leader i
     expect(result.status).toBe(0);
   });
 });
+
+describe.runIf(available.includes('pid-namespace'))('contain: pid-namespace, options the new namespace cannot honour', () => {
+  it('a pgid to join is ERR_INVALID_ARG_VALUE before anything runs (its group is not visible there); pgid 0 works', async () => {
+    const leader = await spawn('sleep', ['30'], { pgid: 0 });
+    try {
+      const fds = openFds();
+      await expect(spawn('true', [], { contain: 'pid-namespace', pgid: leader.pid })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+      expect(openFds()).toEqual(fds);
+      const own = await spawn('true', [], { contain: 'pid-namespace', pgid: 0 });
+      expect((await own.wait()).status).toEqual({ kind: 'exited', code: 0 });
+    } finally {
+      leader.kill('SIGKILL');
+      await leader.wait();
+    }
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('without root, a uid or gid other than its own is ERR_INVALID_ARG_VALUE (the user namespace made for it maps only those); its own works', () => {
+    const script = `
+      const { spawn } = require('./dist/index.js');
+      (async () => {
+        const out = {};
+        for (const [name, options] of [['uid', { uid: 0 }], ['gid', { gid: 0 }], ['own', { uid: 65534, gid: 65534 }]]) {
+          try {
+            const child = await spawn('id', ['-u'], { contain: 'pid-namespace', ...options, stdio: ['ignore', 'pipe', 'inherit'] });
+            let text = '';
+            child.stdout.on('data', (d) => (text += d));
+            await child.finished();
+            out[name] = text.trim();
+          } catch (e) {
+            out[name] = e.name + ' ' + e.code;
+          }
+        }
+        console.log(JSON.stringify(out));
+      })();`;
+    const result = runNode(script, { uid: 65534, gid: 65534 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ uid: 'TypeError ERR_INVALID_ARG_VALUE', gid: 'TypeError ERR_INVALID_ARG_VALUE', own: '65534' });
+  });
+});

@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
-import { invalidArgType, SyscallError } from '../errors';
+import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { pidfdPids } from '../procfs';
 
 /** A containment mechanism, as `child.containment` reports it. */
@@ -801,12 +801,20 @@ function userNamespacesMissing(): string | null {
  * (unless the caller's `namespaces` already has 'user', whose maps are its own).
  */
 export function pidNamespaceRequest(request: RawSpawnRequest): void {
+  // Outer groups are not visible from the new namespace: setpgid would fail with EPERM.
+  if (request.pgid !== undefined && request.pgid > 0) {
+    throw invalidArgValue('options.pgid', "cannot name a group to join with contain: 'pid-namespace' (the child is in a new pid namespace); 0 makes it lead its own", request.pgid);
+  }
   const flags = request.namespaceFlags ?? 0;
   request.namespaceFlags = flags | CLONE_NEWPID;
   if (process.geteuid?.() === 0 || (flags & CLONE_NEWUSER) !== 0) return;
+  const [uid, gid] = [process.geteuid!(), process.getegid!()];
+  // The user namespace made here maps only these: any other would be EINVAL in the child.
+  if (request.uid !== undefined && request.uid !== uid) throw invalidArgValue('options.uid', `must be this process's own (${uid}) with contain: 'pid-namespace' without root`, request.uid);
+  if (request.gid !== undefined && request.gid !== gid) throw invalidArgValue('options.gid', `must be this process's own (${gid}) with contain: 'pid-namespace' without root`, request.gid);
   request.namespaceFlags |= CLONE_NEWUSER;
-  request.uidMap = `${process.geteuid!()} ${process.geteuid!()} 1\n`;
-  request.gidMap = `${process.getegid!()} ${process.getegid!()} 1\n`;
+  request.uidMap = `${uid} ${uid} 1\n`;
+  request.gidMap = `${gid} ${gid} 1\n`;
 }
 
 /**
