@@ -364,9 +364,10 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
     const statuses = results.map((result) => result.status);
-    const failing = plan.pipefail ? statuses.findLast((status) => !succeeded(status)) : undefined;
+    const failing = plan.pipefail ? statuses.findLastIndex((status) => !succeeded(status)) : -1;
+    const statusOf = failing === -1 ? last : failing; // the stage whose status is the pipeline's
     const result = {
-      status: failing ?? statuses[last]!,
+      status: statuses[statusOf]!,
       statuses,
       results,
       pids: running.map((child) => child.pid),
@@ -375,7 +376,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       durationMs: performance.now() - started,
     } as unknown as PipelineResult<O>;
     if (plan.check && !succeeded(result.status)) {
-      throw new ExitError({ command, pid: running[last]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, result });
+      throw new ExitError({ command, pid: running[last]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, killedBy: results[statusOf]!.killedBy, result });
     }
     return result;
   } finally {

@@ -1,0 +1,56 @@
+// ExitError's message and fields for what a person reads first: a child the library killed (its
+// timeout, an abort) says so, `shortMessage` is the first line, and the end of a Buffer output
+// starts at a character.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExitError, pipeline, run, runSync } from '../lib/index';
+import { openFds, until, zombieChildren } from './helpers';
+
+describe('ExitError for a child the library killed', () => {
+  it('run, runSync and pipeline: a timeout says "timed out", not only the signal the library sent', async () => {
+    const before = openFds();
+    const expected = { name: 'ExitError', killedBy: 'timeout', signal: 'SIGTERM', message: expect.stringMatching(/^Command timed out after \d+ ms \(signal SIGTERM\): sleep 30$/) as string };
+    // run's and pipeline's timeout also bound the spawn: long enough for it to have ended (a
+    // spawn cut short by it rejects with ETIMEDOUT instead).
+    await expect(run('sleep', ['30'], { timeout: 500, check: true })).rejects.toMatchObject(expected);
+    expect(() => runSync('sleep', ['30'], { timeout: 100, check: true })).toThrow(expect.objectContaining(expected));
+    await expect(pipeline([['sleep', ['30']], ['cat']], { timeout: 500, check: true, pipefail: true })).rejects.toMatchObject({
+      killedBy: 'timeout',
+      message: expect.stringMatching(/^Command timed out after \d+ ms \(signal SIGTERM\): sleep 30 \| cat$/) as string,
+    });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('an abort says "was aborted"; a child that failed on its own has killedBy null and the usual message', async () => {
+    const controller = new AbortController();
+    const started = path.join(os.tmpdir(), `posix-process-exit-error-${process.pid}`);
+    const running = run('sh', ['-c', 'touch "$0"; exec sleep 30', started], { signal: controller.signal, check: true });
+    // Aborted once the child runs (an abort during the spawn rejects with an AbortError).
+    await until(() => fs.existsSync(started));
+    fs.rmSync(started);
+    controller.abort();
+    await expect(running).rejects.toMatchObject({ killedBy: 'abort', message: expect.stringMatching(/^Command was aborted after \d+ ms \(signal SIGTERM\): sh -c/) as string });
+    const failed = (await run('sh', ['-c', 'echo bad >&2; exit 3'], { check: true }).catch((error: unknown) => error)) as ExitError;
+    expect(failed).toMatchObject({ killedBy: null, shortMessage: `Command failed with exit code 3 after ${Math.round(failed.durationMs)} ms: sh -c 'echo bad >&2; exit 3'` });
+    expect(failed.message).toBe(`${failed.shortMessage}\nstderr (end):\nbad`);
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
+describe('ExitError built by hand', () => {
+  it('the end of a Buffer output starts at a whole character (a cut one gave U+FFFD)', () => {
+    // 4000 bytes from the end of these 6001 falls on the second byte of an 'é'.
+    const stderr = Buffer.from(`${'é'.repeat(3000)}x`);
+    const error = new ExitError({ command: 'c', pid: 1, status: { kind: 'exited', code: 1 }, stderr, durationMs: 1, result: {} });
+    expect(error.message.split('\n')[2]).toBe(`${'é'.repeat(1999)}x`);
+    expect(error.killedBy).toBeNull();
+  });
+
+  it('killedBy other than timeout and abort names the reason', () => {
+    const error = new ExitError({ command: 'c', pid: 1, status: { kind: 'signaled', signal: 'SIGKILL', signo: 9, coreDumped: false }, durationMs: 2, killedBy: 'dispose', result: {} });
+    expect(error.message).toBe('Command was stopped (dispose) after 2 ms (signal SIGKILL): c');
+  });
+});
