@@ -151,7 +151,7 @@ bool ChildExited(pid_t pid) {
 }  // namespace
 
 // collectSync(pid, inputFd, input, outputFds, maxBuffer, timeoutMs, killSignal, forceKillAfterMs)
-//   -> { outputs: Buffer[], timedOut, overflowed, outOfMemory, killed, forced }
+//   -> { outputs: Buffer[], timedOut, overflowed, overflowedOutput, outOfMemory, killed, forced }
 // Writes `input` (a Buffer or null) to inputFd and reads every output fd, by poll(2), so that a
 // child writing both stdout and stderr while reading stdin never deadlocks, until the child has
 // exited and its outputs have ended (a pidfd in the poll set tells the exit): input is fed until
@@ -209,6 +209,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   bool stopping = false;  // timed out or overflowed: the child is (being) ended
   char chunk[65536];
   // Appends what was read to `output`, up to maxBuffer; past it the output has overflowed.
+  int first_overflow = -1;  // the index of the first output past maxBuffer
   auto keep = [&](Output* output, size_t got) {
     if (output->overflowed) return;
     if (output->size + got > max_buffer) {
@@ -216,6 +217,8 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     } else if (!output->Append(chunk, got)) {
       output->overflowed = overflowed = out_of_memory = true;
     }
+    if (output->overflowed && first_overflow == -1)
+      first_overflow = static_cast<int>(output - outputs.data());
   };
   // The stop for a timeout or an overflow: killSignal to a child still running; false when the
   // loop ends at once (it has exited: a process it left behind holds the outputs).
@@ -327,6 +330,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   result.Set("outputs", buffers);
   result.Set("timedOut", timed_out);
   result.Set("overflowed", overflowed);
+  result.Set("overflowedOutput", first_overflow);
   result.Set("outOfMemory", out_of_memory);
   result.Set("killed", killed);
   result.Set("forced", forced);

@@ -26,6 +26,12 @@ describe('runSync: a child the library stops', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('past maxBuffer: the error names the output that passed it (it said "stdout or stderr")', () => {
+    expect(() => runSync('sh', ['-c', 'head -c 5000 /dev/zero >&2'], { maxBuffer: 1000 })).toThrow(expect.objectContaining({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stderr maxBuffer length exceeded' }));
+    expect(() => runSync('head', ['-c', '5000', '/dev/zero'], { maxBuffer: 1000 })).toThrow(expect.objectContaining({ message: 'stdout maxBuffer length exceeded' }));
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('a child that has closed its outputs is still bound by its timeout (runSync waited for its exit)', () => {
     const before = openFds();
     const result = runSync('sh', ['-c', 'exec >&- 2>&-; exec sleep 30'], { timeout: 300 });

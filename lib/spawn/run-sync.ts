@@ -146,7 +146,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     const why = collected.killed ? { killedBy: collected.timedOut ? 'timeout' : 'maxBuffer', forced: collected.forced } : NOT_STOPPED;
     const reaped = wait4(pid)!;
     if (collected.overflowed) {
-      throw Object.assign(maxBufferError(all ? 'all' : 'stdout or stderr', collected.outOfMemory), { ...why, status: reaped.status });
+      throw Object.assign(maxBufferError(all ? 'all' : collected.overflowedOutput === 0 ? 'stdout' : 'stderr', collected.outOfMemory), { ...why, status: reaped.status });
     }
     const empty = present(Buffer.alloc(0), output);
     const result = {
