@@ -128,6 +128,10 @@ export class ChildProcess implements AsyncDisposable {
       if (this.stdin !== null && !this.stdin.destroyed) this.stdin.destroy();
     }, onStarted) as Promise<ChildResult>;
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
+    // A child the library stopped (timeout, abort): its outputs end with what their pipes hold
+    // once it is reaped, for every reader (a lines() loop too, not only finished()), though a
+    // process it left behind holds them open.
+    void this.#exited.then(() => this.#stop.requested !== null && [this.stdout, this.stderr].forEach((stream) => stream instanceof PipeReader && stream[endNow]()), () => {});
   }
 
   /** @internal The handle of a child that PendingSpawn has started (the constructor's arguments but the key). */
