@@ -62,6 +62,8 @@ export class ChildProcess implements AsyncDisposable {
   /**
    * The parent's end of fd 0 when stdio[0] is 'pipe'; destroyed once the child has been reaped,
    * as child_process does (a later write fails through its callback, not as an 'error' event).
+   * An EPIPE while it runs (it closed its input) fails the write alike, without ending this
+   * program when nobody listens for 'error'.
    */
   readonly stdin: Writable | null;
   /** The parent's end of fd 1 when stdio[1] is 'pipe'. */
@@ -554,7 +556,18 @@ export class PendingSpawn implements SpawnSettler, StepContext {
 function streamFor(fd: number | null, target: number): ChildStream | null {
   if (fd === null) return null;
   if (target === 1 || target === 2) return new PipeReader(fd);
-  return new net.Socket({ fd, readable: target !== 0, writable: true });
+  const socket = new net.Socket({ fd, readable: target !== 0, writable: true });
+  if (target === 0) socket.on('error', epipeIsNotFatal);
+  return socket;
+}
+
+/**
+ * EPIPE on stdin is the child closing its input while it runs (`head`): a write's callback gets
+ * it, but it does not end this program as an 'error' nobody listens to (as execa); any other
+ * error without a listener of the caller's still does.
+ */
+function epipeIsNotFatal(this: net.Socket, error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE' && this.listenerCount('error') === 1) throw error;
 }
 
 function notContained(what: string): Error {
