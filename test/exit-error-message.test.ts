@@ -54,3 +54,15 @@ describe('ExitError built by hand', () => {
     expect(error.message).toBe('Command was stopped (dispose) after 2 ms (signal SIGKILL): c');
   });
 });
+
+describe('the command line of a result and an ExitError', () => {
+  it('is one line without control characters, and bash reads every word back as it was (a newline or an escape sequence was printed raw)', async () => {
+    const words = ['', 'a b', "it's", 'new\nline', 'tab\there', 'cr\r', '$HOME', '*', '~', '#x', '-n', 'ü', 'esc\u001b[31m', 'c1\u009b', "both'\n\\", 'x,y', '!'];
+    const { command } = await run('printf', ['%s|', ...words]);
+    // eslint-disable-next-line no-control-regex -- control characters are what must not be there
+    expect(command).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/u);
+    expect(command).toContain("$'new\\nline'");
+    const { stdout } = await run('bash', ['-c', command], { env: { LC_ALL: 'C' } });
+    expect(stdout).toBe(`${words.join('|')}|`);
+  });
+});

@@ -370,14 +370,25 @@ function bytesTail(bytes: Buffer): string {
   return bytes.subarray(start).toString('utf8');
 }
 
-/** @internal A command line as a shell would show it: words quoted when they need it. */
+// Control characters (C0, DEL, C1): printed raw, a newline would split the command line of an
+// error message and an escape sequence would reach the terminal that shows it.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+const ANSI_C_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', "'": "\\'", '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+
+/** One word as a shell reads it back: bare, in single quotes, or in `$'...'` (bash, zsh, POSIX.1-2024) when it has control characters. */
+function shellWord(text: string): string {
+  if (/^[\w@%+=:,./-]+$/u.test(text)) return text;
+  if (!CONTROL.test(text)) return `'${text.replace(/'/g, `'\\''`)}'`;
+  // As UTF-8 bytes (\xHH), which need no locale to read back: C1 characters are 0xC2 0x80..0x9F.
+  // eslint-disable-next-line no-control-regex -- control characters are what it escapes
+  const escaped = text.replace(/[\\'\u0000-\u001f\u007f-\u009f]/gu, (char) => ANSI_C_ESCAPES[char] ?? [...Buffer.from(char)].map((byte) => `\\x${byte.toString(16).padStart(2, '0')}`).join(''));
+  return `$'${escaped}'`;
+}
+
+/** @internal A command line as a shell would show it: words quoted when they need it, on one line. */
 export function commandLine(file: Bytes, args: readonly Bytes[]): string {
-  return [file, ...args]
-    .map((word) => {
-      const text = Buffer.isBuffer(word) ? word.toString('utf8') : String(word);
-      return /^[\w@%+=:,./-]+$/u.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-    })
-    .join(' ');
+  return [file, ...args].map((word) => shellWord(Buffer.isBuffer(word) ? word.toString('utf8') : String(word))).join(' ');
 }
 
 /** What `ExitError` is built from. */
