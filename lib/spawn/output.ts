@@ -109,7 +109,7 @@ export interface BuffersRequested {
 /** A stream of `child.stdio`: fd 0 is Writable, 1 and 2 Readable, fds 3 and up (`fds: {N: 'pipe'}`) Duplex. */
 export type ChildStream = Readable | Writable | Duplex;
 
-/** Options that say what to do with collected output (`run`, `runSync`, `pipeline`, `child.finished`). */
+/** Options that say what to do with collected output (`run`, `runSync`, `pipeline`). */
 export interface OutputOptions {
   /**
    * 'utf8' (the default) returns strings; 'buffer' returns Buffers; any other Node encoding
