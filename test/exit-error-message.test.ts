@@ -40,6 +40,14 @@ describe('ExitError for a child the library killed', () => {
   });
 });
 
+describe('ExitError of a pipeline', () => {
+  it('with pipefail, pid is that of the stage whose status it has (it was the last stage’s)', async () => {
+    const error = (await pipeline([['false'], ['cat']], { pipefail: true, check: true }).catch((caught: unknown) => caught)) as ExitError & { result: { pids: number[] } };
+    expect(error).toMatchObject({ name: 'ExitError', exitCode: 1, killedBy: null });
+    expect(error.pid).toBe(error.result.pids[0]);
+  });
+});
+
 describe('ExitError built by hand', () => {
   it('the end of a Buffer output starts at a whole character (a cut one gave U+FFFD)', () => {
     // 4000 bytes from the end of these 6001 falls on the second byte of an 'é'.

@@ -376,7 +376,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       durationMs: performance.now() - started,
     } as unknown as PipelineResult<O>;
     if (plan.check && !succeeded(result.status)) {
-      throw new ExitError({ command, pid: running[last]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, killedBy: results[statusOf]!.killedBy, result });
+      throw new ExitError({ command, pid: running[statusOf]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, killedBy: results[statusOf]!.killedBy, result });
     }
     return result;
   } finally {
