@@ -48,6 +48,17 @@ describe('ExitError of a pipeline', () => {
   });
 });
 
+describe("pipeline's maxBuffer error", () => {
+  it('has every stage’s status and wait result, as run’s has its status (it had only its code)', async () => {
+    const error = (await pipeline([['yes'], ['cat']], { maxBuffer: 1000 }).catch((caught: unknown) => caught)) as Record<string, unknown>;
+    expect(error).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: 'maxBuffer' });
+    expect(error.statuses).toHaveLength(2);
+    expect((error.statuses as unknown[])[1]).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+    expect((error.results as unknown[])[1]).toMatchObject({ killedBy: 'maxBuffer' });
+    expect(zombieChildren()).toEqual([]);
+  });
+});
+
 describe('ExitError built by hand', () => {
   it('the end of a Buffer output starts at a whole character (a cut one gave U+FFFD)', () => {
     // 4000 bytes from the end of these 6001 falls on the second byte of an 'é'.
