@@ -48,6 +48,18 @@ describe('child.stdin of a child that closed its input', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('the same for an fds: {N: "pipe"} socket whose child end was closed', async () => {
+    const before = openFds();
+    const child = await spawn('sh', ['-c', 'exec 3>&-; echo closed; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'], fds: { 3: 'pipe' } });
+    for await (const line of child.lines()) if (line === 'closed') break;
+    const written = await new Promise<unknown>((resolve) => child.stdio[3].write(Buffer.alloc(1024 * 1024), resolve));
+    expect(written).toMatchObject({ code: 'EPIPE' });
+    child.kill('SIGKILL');
+    await child.finished();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('another error of child.stdin that nobody listens to still ends the program, as any stream error', () => {
     const result = runNode(`
       require('./dist/index.js').spawn('sleep', ['30'], { stdio: ['pipe', 'ignore', 'ignore'] }).then((child) => {

@@ -557,14 +557,14 @@ function streamFor(fd: number | null, target: number): ChildStream | null {
   if (fd === null) return null;
   if (target === 1 || target === 2) return new PipeReader(fd);
   const socket = new net.Socket({ fd, readable: target !== 0, writable: true });
-  if (target === 0) socket.on('error', epipeIsNotFatal);
+  socket.on('error', epipeIsNotFatal);
   return socket;
 }
 
 /**
- * EPIPE on stdin is the child closing its input while it runs (`head`): a write's callback gets
- * it, but it does not end this program as an 'error' nobody listens to (as execa); any other
- * error without a listener of the caller's still does.
+ * EPIPE on stdin (or an fd 3 and up) is the child closing its end while it runs (`head`): a
+ * write's callback gets it, but it does not end this program as an 'error' nobody listens to (as
+ * execa); any other error without a listener of the caller's still does.
  */
 function epipeIsNotFatal(this: net.Socket, error: NodeJS.ErrnoException): void {
   if (error.code !== 'EPIPE' && this.listenerCount('error') === 1) throw error;
