@@ -190,7 +190,8 @@ export class ChildProcess implements AsyncDisposable {
    *
    * @param from - 'stdout' (default) or 'stderr'
    * @param encoding - how bytes are decoded (default 'utf8')
-   * @returns an async iterator of lines; it ends when the stream does
+   * @returns an async iterator of lines; it ends when the stream does (for a child the library
+   *   stopped, once it is reaped, though a process it left behind holds the pipe)
    * @throws Error `ERR_NOT_PIPED` when that output is not a pipe; TypeError
    *   `ERR_INVALID_ARG_VALUE` for another `from` or an unknown encoding
    * @example
