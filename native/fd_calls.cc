@@ -208,8 +208,8 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   bool forced = false;
   bool stopping = false;  // timed out or overflowed: the child is (being) ended
   char chunk[65536];
-  // Appends what was read to `output`, up to maxBuffer; past it the output has overflowed.
   int first_overflow = -1;  // the index of the first output past maxBuffer
+  // Appends what was read to `output`, up to maxBuffer; past it the output has overflowed.
   auto keep = [&](Output* output, size_t got) {
     if (output->overflowed) return;
     if (output->size + got > max_buffer) {
@@ -236,8 +236,9 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     bool outputs_open = false;
     for (auto& output : outputs) outputs_open = outputs_open || output.fd >= 0;
     if (pidfd < 0 && !exited) exited = ChildExited(pid);
-    // Done once the child has exited and its outputs have ended; a stopped child's outputs end
-    // with its exit (what they hold then is read below).
+    // Done once the child has exited and its outputs have ended (input that a process it left
+    // behind holds is let go); a stopped child's outputs end with its exit (what they hold then
+    // is read below).
     if (exited && (!outputs_open || stopping)) break;
     int64_t now = NowMs();
     if (!stopping && deadline != 0 && now >= deadline) {
@@ -299,12 +300,6 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
       }
     }
     if (overflowed && !stopping && !stop()) break;
-    // The child is gone and its outputs have ended: input nobody will read is let go.
-    if (exited && input_fd >= 0) {
-      bool open = false;
-      for (auto& output : outputs) open = open || output.fd >= 0;
-      if (!open) close_input();
-    }
   }
   // A stopped child has exited: what its pipes hold now is the end of its output.
   for (auto& output : outputs) {
