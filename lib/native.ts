@@ -183,7 +183,7 @@ export interface NativeBinding {
   /** run()'s outputs read on the event loop (native/collect.cc): owns the fds; kind 0 = output `value` passed maxBuffer, 2 = memory could not hold it, 1 = all ended (`value` the Buffers). */
   collectStart(fds: readonly number[], maxBuffer: number, onEvent: (kind: number, value: number | Buffer[]) => void): object;
   collectFinish(handle: object): void;
-  collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean; outOfMemory: boolean; killed: boolean };
+  collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number, forceKillAfterMs: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean; overflowedOutput: number; outOfMemory: boolean; killed: boolean; forced: boolean };
   /** Test support only (native/testing.cc). */
   readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number; failNextEpollCtl(errno: number): void; failNextCollectStart(errno: number): void; failNextOutputAlloc(): void; failNextSignalPollInit(errno: number): void; failNextSignalForkPipe(): void; throwStdException(): void; waitRechecks(): number; exhaustFdsAtNextFork(): void };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };

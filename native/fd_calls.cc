@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -141,17 +142,26 @@ struct Output {
   }
 };
 
+// Whether `pid` (our unreaped child) has exited, without reaping it.
+bool ChildExited(pid_t pid) {
+  siginfo_t info = {};
+  return ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0;
+}
+
 }  // namespace
 
-// collectSync(pid, inputFd, input, outputFds, maxBuffer, timeoutMs, killSignal)
-//   -> { outputs: Buffer[], timedOut, overflowed, outOfMemory, killed }
-// Writes `input` (a Buffer or null) to inputFd and reads every output fd to its end, by poll(2),
-// so that a child writing both stdout and stderr while reading stdin never deadlocks. Takes
-// ownership of the fds and closes them all. On timeout or when an output passes maxBuffer a child
-// still running gets killSignal (`killed`), before its pipes are closed at once (a grandchild may
-// hold them open); one that has exited is left alone. An output that memory cannot hold counts as
-// an overflow (`outOfMemory` too). The caller reaps it (after SIGKILL if the
-// signal is not enough: see runSync).
+// collectSync(pid, inputFd, input, outputFds, maxBuffer, timeoutMs, killSignal, forceKillAfterMs)
+//   -> { outputs: Buffer[], timedOut, overflowed, overflowedOutput, outOfMemory, killed, forced }
+// Writes `input` (a Buffer or null) to inputFd and reads every output fd, by poll(2), so that a
+// child writing both stdout and stderr while reading stdin never deadlocks, until the child has
+// exited and its outputs have ended (a pidfd in the poll set tells the exit): input is fed until
+// then, and a child that closed its outputs is still under `timeoutMs`. Takes ownership of the
+// fds and closes them all. On timeout or when an output passes maxBuffer a child still running
+// gets killSignal (`killed`), then SIGKILL after forceKillAfterMs (-1: never; `forced`); its
+// outputs are read until it has exited, then what its pipes hold (a process it left behind may
+// hold them open): closed earlier, its last words would be lost and a SIGPIPE its status. One
+// that has exited is left alone. An output that memory cannot hold counts as an overflow
+// (`outOfMemory` too). The caller reaps the child.
 Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = Int32Argument(info, 0, "pid");
@@ -167,6 +177,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   double max_buffer = info[4].As<Napi::Number>().DoubleValue();
   int64_t timeout = info[5].As<Napi::Number>().Int64Value();
   int kill_signal = Int32Argument(info, 6, "killSignal");
+  int64_t force_after = info[7].IsNumber() ? info[7].As<Napi::Number>().Int64Value() : -1;
 
   std::vector<Output> outputs(fd_list.Length());
   for (uint32_t i = 0; i < outputs.size(); i++) {
@@ -176,39 +187,81 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   // keep their blocking mode.
   for (auto& output : outputs)
     ::fcntl(output.fd, F_SETFL, ::fcntl(output.fd, F_GETFL) | O_NONBLOCK);
+  auto close_input = [&input_fd]() {
+    if (input_fd >= 0) ::close(input_fd);
+    input_fd = -1;
+  };
   if (input_fd >= 0) {
     ::fcntl(input_fd, F_SETFL, ::fcntl(input_fd, F_GETFL) | O_NONBLOCK);
-    if (input_left == 0) {
-      ::close(input_fd);
-      input_fd = -1;
-    }
+    if (input_left == 0) close_input();
   }
+  // Readable once the child has exited; without one (pidfd_open refused), waitid every 10 ms.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  bool exited = false;
 
   int64_t deadline = timeout > 0 ? NowMs() + timeout : 0;
+  int64_t force_at = -1;
   bool timed_out = false;
   bool overflowed = false;
   bool out_of_memory = false;  // an output could not grow: handled as an overflow
+  bool killed = false;
+  bool forced = false;
+  bool stopping = false;  // timed out or overflowed: the child is (being) ended
   char chunk[65536];
+  int first_overflow = -1;  // the index of the first output past maxBuffer
+  // Appends what was read to `output`, up to maxBuffer; past it the output has overflowed.
+  auto keep = [&](Output* output, size_t got) {
+    if (output->overflowed) return;
+    if (output->size + got > max_buffer) {
+      output->overflowed = overflowed = true;
+    } else if (!output->Append(chunk, got)) {
+      output->overflowed = overflowed = out_of_memory = true;
+    }
+    if (output->overflowed && first_overflow == -1)
+      first_overflow = static_cast<int>(output - outputs.data());
+  };
+  // The stop for a timeout or an overflow: killSignal to a child still running; false when the
+  // loop ends at once (it has exited: a process it left behind holds the outputs).
+  auto stop = [&]() {
+    stopping = true;
+    close_input();
+    if (exited || (exited = ChildExited(pid))) return false;
+    killed = ::kill(pid, kill_signal) == 0;
+    if (force_after >= 0) force_at = NowMs() + force_after;
+    return true;
+  };
   std::vector<pollfd> polled;
   std::vector<Output*> polled_outputs;
   for (;;) {
+    bool outputs_open = false;
+    for (auto& output : outputs) outputs_open = outputs_open || output.fd >= 0;
+    if (pidfd < 0 && !exited) exited = ChildExited(pid);
+    // Done once the child has exited and its outputs have ended (input that a process it left
+    // behind holds is let go); a stopped child's outputs end with its exit (what they hold then
+    // is read below).
+    if (exited && (!outputs_open || stopping)) break;
+    int64_t now = NowMs();
+    if (!stopping && deadline != 0 && now >= deadline) {
+      timed_out = true;
+      if (!stop()) break;
+    }
+    if (force_at >= 0 && now >= force_at && !forced) {
+      forced = ::kill(pid, SIGKILL) == 0;
+      force_at = -1;
+    }
+    int64_t wake = !stopping ? deadline : force_at >= 0 ? force_at : 0;
+    int wait_ms = -1;
+    if (wake > 0) wait_ms = static_cast<int>(wake - now > INT32_MAX ? INT32_MAX : wake - now);
+    if (pidfd < 0 && (wait_ms < 0 || wait_ms > 10)) wait_ms = 10;
     polled.clear();
     polled_outputs.clear();
     if (input_fd >= 0) polled.push_back({input_fd, POLLOUT, 0});
+    if (pidfd >= 0 && !exited) polled.push_back({pidfd, POLLIN, 0});
+    size_t first_output = polled.size();
     for (auto& output : outputs) {
       if (output.fd < 0) continue;
       polled.push_back({output.fd, POLLIN, 0});
       polled_outputs.push_back(&output);
-    }
-    if (polled.empty()) break;
-    int wait_ms = -1;
-    if (deadline != 0) {
-      int64_t left = deadline - NowMs();
-      if (left <= 0) {
-        timed_out = true;
-        break;
-      }
-      wait_ms = static_cast<int>(left > INT32_MAX ? INT32_MAX : left);
     }
     int ready = ::poll(polled.data(), polled.size(), wait_ms);
     if (ready == -1) {
@@ -217,54 +270,52 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
       for (auto& output : outputs) {
         if (output.fd >= 0) ::close(output.fd);
       }
-      if (input_fd >= 0) ::close(input_fd);
+      close_input();
+      if (pidfd >= 0) ::close(pidfd);
       ::kill(pid, SIGKILL);
       throw SyscallError(env, err, "poll");
     }
-    size_t first_output = 0;
+    size_t at = 0;
     if (input_fd >= 0) {
-      first_output = 1;
-      if (polled[0].revents != 0) {
+      if (polled[at++].revents != 0) {
         ssize_t written = ::write(input_fd, input, input_left);
         if (written > 0) {
           input += written;
           input_left -= static_cast<size_t>(written);
         }
         // EPIPE (the child closed its stdin) ends the input, as it does for a shell.
-        if (input_left == 0 || (written == -1 && errno != EAGAIN && errno != EINTR)) {
-          ::close(input_fd);
-          input_fd = -1;
-        }
+        if (input_left == 0 || (written == -1 && errno != EAGAIN && errno != EINTR)) close_input();
       }
     }
+    if (pidfd >= 0 && !exited && polled[at++].revents != 0) exited = true;
     for (size_t i = first_output; i < polled.size(); i++) {
       if (polled[i].revents == 0) continue;
       Output* output = polled_outputs[i - first_output];
       ssize_t got = ::read(output->fd, chunk, sizeof chunk);
       if (got > 0) {
-        if (output->size + static_cast<size_t>(got) > max_buffer) {
-          output->overflowed = overflowed = true;
-        } else if (!output->Append(chunk, static_cast<size_t>(got))) {
-          output->overflowed = overflowed = out_of_memory = true;
-        }
+        keep(output, static_cast<size_t>(got));
       } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
         ::close(output->fd);
         output->fd = -1;
       }
     }
-    if (overflowed) break;
+    if (overflowed && !stopping && !stop()) break;
   }
-  bool killed = false;
-  if (timed_out || overflowed) {
-    siginfo_t info_exited = {};
-    bool running = ::waitid(P_PID, pid, &info_exited, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                   info_exited.si_pid == 0;
-    killed = running && ::kill(pid, kill_signal) == 0;
-  }
+  // A stopped child has exited: what its pipes hold now is the end of its output.
   for (auto& output : outputs) {
+    int held = 0;
+    if (!stopping || output.fd < 0 || ::ioctl(output.fd, FIONREAD, &held) != 0) held = 0;
+    while (held > 0) {
+      ssize_t got =
+          ::read(output.fd, chunk, static_cast<size_t>(held) < sizeof chunk ? held : sizeof chunk);
+      if (got <= 0) break;
+      keep(&output, static_cast<size_t>(got));
+      held -= static_cast<int>(got);
+    }
     if (output.fd >= 0) ::close(output.fd);
   }
-  if (input_fd >= 0) ::close(input_fd);
+  close_input();
+  if (pidfd >= 0) ::close(pidfd);
 
   Napi::Object result = Napi::Object::New(env);
   Napi::Array buffers = Napi::Array::New(env, outputs.size());
@@ -274,8 +325,10 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   result.Set("outputs", buffers);
   result.Set("timedOut", timed_out);
   result.Set("overflowed", overflowed);
+  result.Set("overflowedOutput", first_overflow);
   result.Set("outOfMemory", out_of_memory);
   result.Set("killed", killed);
+  result.Set("forced", forced);
   return result;
 }
 

@@ -62,6 +62,8 @@ export class ChildProcess implements AsyncDisposable {
   /**
    * The parent's end of fd 0 when stdio[0] is 'pipe'; destroyed once the child has been reaped,
    * as child_process does (a later write fails through its callback, not as an 'error' event).
+   * An EPIPE while it runs (it closed its input) fails the write alike, without ending this
+   * program when nobody listens for 'error'.
    */
   readonly stdin: Writable | null;
   /** The parent's end of fd 1 when stdio[1] is 'pipe'. */
@@ -128,6 +130,10 @@ export class ChildProcess implements AsyncDisposable {
       if (this.stdin !== null && !this.stdin.destroyed) this.stdin.destroy();
     }, onStarted) as Promise<ChildResult>;
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
+    // A child the library stopped (timeout, abort): its outputs end with what their pipes hold
+    // once it is reaped, for every reader (a lines() loop too, not only finished()), though a
+    // process it left behind holds them open.
+    void this.#exited.then(() => this.#stop.requested !== null && [this.stdout, this.stderr].forEach((stream) => stream instanceof PipeReader && stream[endNow]()), () => {});
   }
 
   /** @internal The handle of a child that PendingSpawn has started (the constructor's arguments but the key). */
@@ -184,7 +190,8 @@ export class ChildProcess implements AsyncDisposable {
    *
    * @param from - 'stdout' (default) or 'stderr'
    * @param encoding - how bytes are decoded (default 'utf8')
-   * @returns an async iterator of lines; it ends when the stream does
+   * @returns an async iterator of lines; it ends when the stream does (for a child the library
+   *   stopped, once it is reaped, though a process it left behind holds the pipe)
    * @throws Error `ERR_NOT_PIPED` when that output is not a pipe; TypeError
    *   `ERR_INVALID_ARG_VALUE` for another `from` or an unknown encoding
    * @example
@@ -550,7 +557,18 @@ export class PendingSpawn implements SpawnSettler, StepContext {
 function streamFor(fd: number | null, target: number): ChildStream | null {
   if (fd === null) return null;
   if (target === 1 || target === 2) return new PipeReader(fd);
-  return new net.Socket({ fd, readable: target !== 0, writable: true });
+  const socket = new net.Socket({ fd, readable: target !== 0, writable: true });
+  socket.on('error', epipeIsNotFatal);
+  return socket;
+}
+
+/**
+ * EPIPE on stdin (or an fd 3 and up) is the child closing its end while it runs (`head`): a
+ * write's callback gets it, but it does not end this program as an 'error' nobody listens to (as
+ * execa); any other error without a listener of the caller's still does.
+ */
+function epipeIsNotFatal(this: net.Socket, error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE' && this.listenerCount('error') === 1) throw error;
 }
 
 function notContained(what: string): Error {

@@ -11,6 +11,7 @@ import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
 import { invalidArgType, invalidArgValue } from '../errors';
 import { validateInteger, validating } from '../validate';
+import type { KillReason } from './kill-tree';
 
 /** How collected output is returned: a Node text encoding (strings), or 'buffer' (Buffers). */
 export type OutputEncoding = BufferEncoding | 'buffer';
@@ -108,7 +109,7 @@ export interface BuffersRequested {
 /** A stream of `child.stdio`: fd 0 is Writable, 1 and 2 Readable, fds 3 and up (`fds: {N: 'pipe'}`) Duplex. */
 export type ChildStream = Readable | Writable | Duplex;
 
-/** Options that say what to do with collected output (`run`, `runSync`, `pipeline`, `child.finished`). */
+/** Options that say what to do with collected output (`run`, `runSync`, `pipeline`). */
 export interface OutputOptions {
   /**
    * 'utf8' (the default) returns strings; 'buffer' returns Buffers; any other Node encoding
@@ -357,19 +358,37 @@ const TAIL_CHARS = 4000;
 /** The end of an output for an error message: its last lines, at most a few KB. */
 function tail(output: string | Buffer | string[] | undefined): string {
   if (output === undefined) return '';
-  const text = Array.isArray(output) ? output.slice(-TAIL_LINES).join('\n') : Buffer.isBuffer(output) ? output.subarray(-TAIL_CHARS).toString('utf8') : output;
+  const text = Array.isArray(output) ? output.slice(-TAIL_LINES).join('\n') : Buffer.isBuffer(output) ? bytesTail(output) : output;
   const lines = splitLines(text.slice(-TAIL_CHARS));
   return lines.slice(-TAIL_LINES).join('\n');
 }
 
-/** @internal A command line as a shell would show it: words quoted when they need it. */
+/** The last TAIL_CHARS bytes as UTF-8, from the start of a character (not a U+FFFD for the bytes of a cut one). */
+function bytesTail(bytes: Buffer): string {
+  let start = Math.max(0, bytes.length - TAIL_CHARS);
+  while (start > 0 && start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++;
+  return bytes.subarray(start).toString('utf8');
+}
+
+// Control characters (C0, DEL, C1): printed raw, a newline would split the command line of an
+// error message and an escape sequence would reach the terminal that shows it.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+const ANSI_C_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', "'": "\\'", '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+
+/** One word as a shell reads it back: bare, in single quotes, or in `$'...'` (bash, zsh, POSIX.1-2024) when it has control characters. */
+function shellWord(text: string): string {
+  if (/^[\w@%+=:,./-]+$/u.test(text)) return text;
+  if (!CONTROL.test(text)) return `'${text.replace(/'/g, `'\\''`)}'`;
+  // As UTF-8 bytes (\xHH), which need no locale to read back: C1 characters are 0xC2 0x80..0x9F.
+  // eslint-disable-next-line no-control-regex -- control characters are what it escapes
+  const escaped = text.replace(/[\\'\u0000-\u001f\u007f-\u009f]/gu, (char) => ANSI_C_ESCAPES[char] ?? [...Buffer.from(char)].map((byte) => `\\x${byte.toString(16).padStart(2, '0')}`).join(''));
+  return `$'${escaped}'`;
+}
+
+/** @internal A command line as a shell would show it: words quoted when they need it, on one line. */
 export function commandLine(file: Bytes, args: readonly Bytes[]): string {
-  return [file, ...args]
-    .map((word) => {
-      const text = Buffer.isBuffer(word) ? word.toString('utf8') : String(word);
-      return /^[\w@%+=:,./-]+$/u.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-    })
-    .join(' ');
+  return [file, ...args].map((word) => shellWord(Buffer.isBuffer(word) ? word.toString('utf8') : String(word))).join(' ');
 }
 
 /** What `ExitError` is built from. */
@@ -388,6 +407,8 @@ export interface ExitErrorDetails {
   readonly all?: string | Buffer | string[];
   /** Milliseconds from the call to the end. */
   readonly durationMs: number;
+  /** Why the library killed the child (its `timeout`, an abort...), null or absent when it did not: the message says so. */
+  readonly killedBy?: KillReason | null;
   /** The whole result, for callers that want every field. */
   readonly result: object;
 }
@@ -418,6 +439,10 @@ export class ExitError extends Error {
   readonly all: string | Buffer | string[] | undefined;
   /** Milliseconds from the call to the end. */
   readonly durationMs: number;
+  /** Why the library killed the child ('timeout', 'abort'...), or null when it did not. */
+  readonly killedBy: KillReason | null;
+  /** The message's first line: what failed and how, without the ends of the outputs (as execa's `shortMessage`). */
+  readonly shortMessage: string;
   /** The result the call would have returned without `check`. */
   readonly result: object;
 
@@ -431,7 +456,12 @@ export class ExitError extends Error {
   constructor(details: ExitErrorDetails) {
     details = validating('ExitError', () => checkDetails(details));
     const how = details.status.kind === 'exited' ? `exit code ${details.status.code}` : `signal ${details.status.signal}`;
-    const parts = [`Command failed with ${how} after ${Math.round(details.durationMs)} ms: ${details.command}`];
+    const after = `after ${Math.round(details.durationMs)} ms`;
+    // A signal the library sent says nothing of why by itself: the message names the reason.
+    const killedBy = details.killedBy ?? null;
+    const what = killedBy === null ? `failed with ${how} ${after}` : killedBy === 'timeout' ? `timed out ${after} (${how})` : killedBy === 'abort' ? `was aborted ${after} (${how})` : `was stopped (${killedBy}) ${after} (${how})`;
+    const shortMessage = `Command ${what}: ${details.command}`;
+    const parts = [shortMessage];
     const errTail = tail(details.stderr);
     const outTail = tail(details.all ?? details.stdout);
     if (errTail !== '') parts.push(`stderr (end):\n${errTail}`);
@@ -447,6 +477,8 @@ export class ExitError extends Error {
     this.stderr = details.stderr;
     this.all = details.all;
     this.durationMs = details.durationMs;
+    this.killedBy = killedBy;
+    this.shortMessage = shortMessage;
     this.result = details.result;
   }
 }
@@ -454,11 +486,11 @@ export class ExitError extends Error {
 /** The details, read once each; the status an exit or a signal. */
 function checkDetails(details: unknown): ExitErrorDetails {
   if (typeof details !== 'object' || details === null) throw invalidArgType('details', 'an object', details);
-  const { command, pid, status, stdout, stderr, all, durationMs, result } = details as ExitErrorDetails;
+  const { command, pid, status, stdout, stderr, all, durationMs, killedBy, result } = details as ExitErrorDetails;
   if (typeof status !== 'object' || status === null) throw invalidArgType('details.status', 'an object', status);
   const { kind } = status as { kind: unknown };
   if (kind !== 'exited' && kind !== 'signaled') throw invalidArgValue('details.status.kind', "must be 'exited' or 'signaled'", kind);
-  return { command: String(command), pid: Number(pid), status, stdout, stderr, all, durationMs: Number(durationMs), result: result ?? {} };
+  return { command: String(command), pid: Number(pid), status, stdout, stderr, all, durationMs: Number(durationMs), killedBy: typeof killedBy === 'string' ? killedBy : null, result: result ?? {} };
 }
 
 /** @internal Whether a status is a success: exit code 0. */

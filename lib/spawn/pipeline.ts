@@ -213,7 +213,8 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * @throws (rejects) a stage's spawn error with `stage` (its index); SyscallError `EBADF` (syscall
  *   'close') when a pipe between stages was closed behind the library's back (every stage is
  *   killed with SIGKILL and reaped first, as for a stage that cannot start); an `ExitError` with `check`;
- *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first); an AbortError
+ *   RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER` (every stage is killed first; the error has
+ *   `killedBy`, `statuses` and `results`); an AbortError
  *   (`ABORT_ERR`) when `signal` is aborted already, before anything starts; the error of a
  *   stream `input` that fails (every stage is stopped first); TypeError / RangeError for bad
  *   arguments, a bad option of any stage included, before any stage starts; their message names
@@ -362,11 +363,13 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     }
     firstStdin?.destroy(); // let go of a stream input the first stage left unread (see run)
     if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
-    if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+    // As run's: why the stages ended, with every stage's status and wait result.
+    if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: 'maxBuffer', statuses: results.map((result) => result.status), results });
     const statuses = results.map((result) => result.status);
-    const failing = plan.pipefail ? statuses.findLast((status) => !succeeded(status)) : undefined;
+    const failing = plan.pipefail ? statuses.findLastIndex((status) => !succeeded(status)) : -1;
+    const statusOf = failing === -1 ? last : failing; // the stage whose status is the pipeline's
     const result = {
-      status: failing ?? statuses[last]!,
+      status: statuses[statusOf]!,
       statuses,
       results,
       pids: running.map((child) => child.pid),
@@ -375,7 +378,7 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
       durationMs: performance.now() - started,
     } as unknown as PipelineResult<O>;
     if (plan.check && !succeeded(result.status)) {
-      throw new ExitError({ command, pid: running[last]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, result });
+      throw new ExitError({ command, pid: running[statusOf]!.pid, status: result.status, stdout: result.stdout, durationMs: result.durationMs, killedBy: results[statusOf]!.killedBy, result });
     }
     return result;
   } finally {

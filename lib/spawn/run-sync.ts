@@ -10,7 +10,7 @@ import { binding } from '../native';
 import { openFlags, posixSpawnp, type FileAction, type PosixSpawnOptions } from '../posix-spawn';
 import { signalNumber } from '../signals';
 import { readOptions, validateInteger, validating } from '../validate';
-import { wait4, waitid } from '../wait';
+import { wait4 } from '../wait';
 import { readStopOptions } from './kill-tree';
 import { closeAll } from './options';
 import { commandLine, ExitError, present, succeeded, type EndStatus } from './output';
@@ -25,24 +25,6 @@ export type RunSyncOptions = Omit<RunOptions, 'input' | 'uid' | 'gid' | 'groups'
 const SYNC_SPAWN_KEYS = new Set(['argv0', 'env', 'cwd', 'setsid', 'pgid', 'timeout', 'killSignal', 'forceKillAfter']);
 
 const NOT_STOPPED = Object.freeze({ killedBy: null, forced: false });
-
-/**
- * The rest of the library's stop, synchronously, for a child collectSync has sent `killSignal`:
- * SIGKILL once `forceKillAfter` has passed (polled every millisecond: the caller blocks anyway).
- */
-function forceStopSync(pid: number, reason: 'timeout' | 'maxBuffer', forceKillAfter: number | false): Pick<RunResult, 'killedBy' | 'forced'> {
-  if (forceKillAfter === false) return { killedBy: reason, forced: false };
-  const deadline = performance.now() + forceKillAfter;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (waitid('pid', pid, { exited: true, nohang: true, nowait: true }) === null) {
-    if (performance.now() >= deadline) {
-      process.kill(pid, 'SIGKILL');
-      return { killedBy: reason, forced: true };
-    }
-    Atomics.wait(pause, 0, 0, 1);
-  }
-  return { killedBy: reason, forced: false };
-}
 
 /** The file action that puts `stdin` on fd 0 (null for 'inherit'), checked here: no spawn() checks it. */
 function stdinAction(stdin: unknown): FileAction | null {
@@ -150,7 +132,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     parentEnds.length = 0;
     let collected: ReturnType<typeof binding.collectSync>;
     try {
-      collected = binding.collectSync(pid, inputFd, inputBytes, outputFds, output.maxBuffer, spawnAttributes.timeout, spawnAttributes.killSignal);
+      collected = binding.collectSync(pid, inputFd, inputBytes, outputFds, output.maxBuffer, spawnAttributes.timeout, spawnAttributes.killSignal, spawnAttributes.forceKillAfter === false ? -1 : spawnAttributes.forceKillAfter);
     } catch (error) {
       // Our unreaped child (its pid cannot be reused): killed, if collectSync has not, and reaped.
       try {
@@ -161,10 +143,10 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       wait4(pid);
       throw error;
     }
-    const why = collected.killed ? forceStopSync(pid, collected.overflowed ? 'maxBuffer' : 'timeout', spawnAttributes.forceKillAfter) : NOT_STOPPED;
+    const why = collected.killed ? { killedBy: collected.timedOut ? 'timeout' : 'maxBuffer', forced: collected.forced } : NOT_STOPPED;
     const reaped = wait4(pid)!;
     if (collected.overflowed) {
-      throw Object.assign(maxBufferError(all ? 'all' : 'stdout or stderr', collected.outOfMemory), { ...why, status: reaped.status });
+      throw Object.assign(maxBufferError(all ? 'all' : collected.overflowedOutput === 0 ? 'stdout' : 'stderr', collected.outOfMemory), { ...why, status: reaped.status });
     }
     const empty = present(Buffer.alloc(0), output);
     const result = {

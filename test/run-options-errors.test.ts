@@ -1,0 +1,34 @@
+// The error paths of run's and runSync's own options that no other test takes: each refused
+// with its code and name before anything starts (no child, no fd left).
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { run, runSync } from '../lib/index';
+import { childPids, openFds } from './helpers';
+
+describe("run's and runSync's options refused", () => {
+  it('all and check that are not booleans, input of a bad type, a stream input for runSync, and spawn options posix_spawn cannot apply', async () => {
+    const before = openFds();
+    const children = childPids();
+    const cases: [string, unknown, string, string][] = [
+      ['all', { all: 1 }, 'ERR_INVALID_ARG_TYPE', 'options.all'],
+      ['check', { check: 'yes' }, 'ERR_INVALID_ARG_TYPE', 'options.check'],
+      ['input', { input: 42 }, 'ERR_INVALID_ARG_TYPE', 'options.input'],
+      ['stdin with input', { input: 'x', stdin: 'inherit' }, 'ERR_INVALID_ARG_VALUE', 'options.stdin'],
+      ['maxBuffer', { maxBuffer: -1 }, 'ERR_OUT_OF_RANGE', 'options.maxBuffer'],
+      ['encoding', { encoding: 'klingon' }, 'ERR_INVALID_ARG_VALUE', 'options.encoding'],
+    ];
+    for (const [what, options, code, name] of cases) {
+      await expect(run('true', [], options as never), what).rejects.toMatchObject({ code, message: expect.stringContaining(name) as string });
+      expect(() => runSync('true', [], options as never), what).toThrow(expect.objectContaining({ code, message: expect.stringContaining(name) as string }));
+    }
+    const stream = new PassThrough();
+    expect(() => runSync('cat', [], { input: stream } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.input') as string }));
+    stream.destroy();
+    for (const key of ['signal', 'contain', 'fds']) {
+      const value = key === 'signal' ? new AbortController().signal : key === 'contain' ? true : { 3: 'pipe' };
+      expect(() => runSync('true', [], { [key]: value } as never), key).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(`options.${key}`) as string }));
+    }
+    expect(childPids().filter((pid) => !children.includes(pid))).toEqual([]);
+    expect(openFds()).toEqual(before);
+  });
+});
