@@ -79,7 +79,7 @@ export { run, type RunOptions, type RunResult, type AllRequested } from './spawn
 export { availableContainments, type Containment, type ContainOption, type TreeAccounting } from './spawn/contain';
 export type { ChildResult, KillReason, KillTreeOptions } from './spawn/kill-tree';
 export type { CapabilityName, CapabilityShortName, IdMapEntry, NamespaceName, SandboxOptions } from './spawn/sandbox';
-export { runSync, type RunSyncOptions } from './spawn/run-sync';
+export { runSync, type OnlyKeysOf, type RunSyncOptions } from './spawn/run-sync';
 export { pipeline, type PipelineOptions, type PipelineResult, type PipelineStage, type StageOptions, type StdoutMayGo, type StdoutRedirected } from './spawn/pipeline';
 export { ExitError, type ChildExitResult, type ChildStream, type Collected, type EndStatus, type ExitErrorDetails, type OutputEncoding, type OutputOptions, type StdioOf, type StdinOf, type StdoutOf, type StderrOf, type StdioEntry, type PipedAs, type StdioGiven, type FdsOf, type FdsGiven, type PipedFds, type StdioArrayOf, type LinesRequested, type BuffersRequested, type OptionMayBe } from './spawn/output';
 export { pipe, dup2, dup3, close, closeRange, type Dup3Options, type CloseRangeOptions } from './fds';

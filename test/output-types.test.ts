@@ -47,6 +47,11 @@ describe('types that follow the options', () => {
         "  const e: string = runSync('ls', [], { encoding: flag ? 'buffer' : 'utf8' }).stdout;", // line 18
         '  void [a, b, c, d, e];',
         '}',
+        'export function notForRunSync(): void {',
+        "  runSync('ls', [], { timeout: 100, contain: true });", // line 22: a key runSync refuses
+        "  runSync('ls', [], { pty: true });", // line 23
+        "  runSync('ls', [], { timeout: 100, stdin: 'inherit', encoding: 'buffer', maxBuffer: 10, check: true, all: false, forceKillAfter: false });",
+        '}',
       ].join('\n'),
     );
     const errors = compile([file]);
@@ -60,5 +65,9 @@ describe('types that follow the options', () => {
     expect(errors).toMatch(/refused\.ts\(16,\d+\): error TS2322: Type 'string \| string\[\] \| Buffer<ArrayBufferLike> \| undefined' is not assignable to type 'undefined'/);
     expect(errors).toMatch(/refused\.ts\(17,\d+\): error TS2322: Type 'string \| string\[\] \| Buffer<ArrayBufferLike> \| undefined' is not assignable to type 'string'/);
     expect(errors).toMatch(/refused\.ts\(18,\d+\): error TS2322: Type 'string \| Buffer/);
+    // runSync's options: a key it refuses at run time is refused by the types too.
+    expect(errors).toMatch(/refused\.ts\(22,\d+\): error TS2322: Type '(boolean|true)' is not assignable to type 'never'/);
+    expect(errors).toMatch(/refused\.ts\(23,\d+\): error TS2353: Object literal may only specify known properties, and 'pty' does not exist/);
+    expect(errors).not.toMatch(/refused\.ts\(24,/);
   }, 120_000);
 });

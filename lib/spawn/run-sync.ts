@@ -13,14 +13,21 @@ import { readOptions, validateInteger, validating } from '../validate';
 import { wait4 } from '../wait';
 import { readStopOptions } from './kill-tree';
 import { closeAll } from './options';
-import { commandLine, ExitError, present, succeeded, type EndStatus } from './output';
+import { commandLine, ExitError, present, succeeded, type EndStatus, type OutputOptions } from './output';
 import { maxBufferError, runOptions, type RunOptions, type RunResult } from './run';
 
 /** Options of `runSync`: those of `run` that posix_spawn can honour (`input` not a stream). */
-export type RunSyncOptions = Omit<RunOptions, 'input' | 'uid' | 'gid' | 'groups' | 'rlimits' | 'pdeathsig' | 'nice' | 'umask' | 'sigmask' | 'fds' | 'signal'> & {
+export type RunSyncOptions = Pick<RunOptions, 'argv0' | 'env' | 'cwd' | 'setsid' | 'pgid' | 'timeout' | 'killSignal' | 'forceKillAfter' | 'stdin' | 'all' | 'check' | keyof OutputOptions> & {
   /** Written to the child's stdin, which is then closed. */
   input?: string | Uint8Array;
 };
+
+/**
+ * The keys of `O` that `Allowed` does not have, each typed `never`: intersected with an options
+ * parameter whose type is inferred (which TypeScript does not check for excess properties), it
+ * makes a key that `runSync` refuses at run time a compile-time error too.
+ */
+export type OnlyKeysOf<Allowed, O> = Record<Exclude<keyof O, keyof Allowed>, never>;
 
 const SYNC_SPAWN_KEYS = new Set(['argv0', 'env', 'cwd', 'setsid', 'pgid', 'timeout', 'killSignal', 'forceKillAfter']);
 
@@ -67,7 +74,7 @@ function stdinAction(stdin: unknown): FileAction | null {
  * const { stdout } = runSync('uname', ['-r'], { check: true });
  * ```
  */
-export function runSync<const O extends RunSyncOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O = {} as O): RunResult<O> {
+export function runSync<const O extends RunSyncOptions = Record<never, never>>(file: Bytes, args: readonly Bytes[] = [], options: O & OnlyKeysOf<RunSyncOptions, O> = {} as O & OnlyKeysOf<RunSyncOptions, O>): RunResult<O> {
   const started = performance.now();
   const { stdin, input, all, check, output, spawnOptions } = validating('runSync', () => runOptions(options, false));
   const spawnAttributes = validating('runSync', () => {
