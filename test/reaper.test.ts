@@ -19,18 +19,25 @@ const scenario = (setup: string, withReaper: boolean): string => `
   out.orphans = sh.stdout.trim().split(/\\s+/).map(Number);
   const own = p.posixSpawnp('sh', ['sh', '-c', 'sleep 0.3; exit 3']);
   p.waitAsync(own).then((r) => { out.waitAsync = r.status; });
-  setTimeout(() => {
-    out.zombies = p.children(process.pid).filter((c) => p.processInfo(c).state === 'Z');
+  // Everything has ended, and been reaped (or, without the reaper, the orphans are zombies): not
+  // after a fixed time, which a loaded machine can overrun.
+  const state = (pid) => { try { return p.processInfo(pid).state; } catch { return 'gone'; } };
+  const orphansEnded = () => out.orphans.every((pid) => (reaper ? out.reaped.some(([reaped]) => reaped === pid) : state(pid) === 'Z'));
+  const deadline = Date.now() + 15000;
+  const check = () => {
+    if (!(out.exits.length === 5 && out.waitAsync !== undefined && orphansEnded()) && Date.now() < deadline) return void setTimeout(check, 10);
+    out.zombies = p.children(process.pid).filter((c) => state(c) === 'Z');
     if (reaper) reaper.stop();
     console.log(JSON.stringify(out));
     process.exit(0);
-  }, 1500);`;
+  };
+  check();`;
 
-function run(command: string, args: string[]): Record<string, unknown> & { orphans: number[]; zombies: number[] } {
+function run(command: string, args: string[]): Record<string, unknown> & { orphans: number[]; zombies: number[]; exits: number[] } {
   const result = child_process.spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
-  return JSON.parse(result.stdout.trim()) as Record<string, unknown> & { orphans: number[]; zombies: number[] };
+  return JSON.parse(result.stdout.trim()) as Record<string, unknown> & { orphans: number[]; zombies: number[]; exits: number[] };
 }
 
 describe('startReaper', () => {
@@ -40,7 +47,7 @@ describe('startReaper', () => {
     expect(out.orphans).toHaveLength(5);
     expect(out.reaped).toEqual(expect.arrayContaining(out.orphans.map((pid) => [pid, 'exited', 0])));
     expect(out.reaped).toHaveLength(5);
-    expect(out.exits).toEqual([10, 11, 12, 13, 14]);
+    expect([...out.exits].sort()).toEqual([10, 11, 12, 13, 14]);
     expect(out.waitAsync).toEqual({ kind: 'exited', code: 3 });
     expect(out.zombies).toEqual([]);
   });
@@ -49,14 +56,14 @@ describe('startReaper', () => {
     const out = run('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e', scenario('', false)]);
     expect(out.pid).toBe(1);
     expect([...out.zombies].sort((a, b) => a - b)).toEqual([...out.orphans].sort((a, b) => a - b));
-    expect(out.exits).toEqual([10, 11, 12, 13, 14]);
+    expect([...out.exits].sort()).toEqual([10, 11, 12, 13, 14]);
   });
 
   it('as a subreaper outside a namespace', () => {
     const out = run(process.execPath, ['-e', scenario('p.setChildSubreaper(true);', true)]);
     expect(out.reaped).toEqual(expect.arrayContaining(out.orphans.map((pid) => [pid, 'exited', 0])));
     expect(out.reaped).toHaveLength(5);
-    expect(out.exits).toEqual([10, 11, 12, 13, 14]);
+    expect([...out.exits].sort()).toEqual([10, 11, 12, 13, 14]);
     expect(out.waitAsync).toEqual({ kind: 'exited', code: 3 });
     expect(out.zombies).toEqual([]);
   });
