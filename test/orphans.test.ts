@@ -50,11 +50,13 @@ describe('setChildSubreaper / isChildSubreaper', () => {
   it('without the flag, the orphan goes to an ancestor instead', () => {
     const out = runJson(`
       const cp = require('child_process');
-      const sh = cp.spawnSync('sh', ['-c', 'sleep 0.3 & echo $!'], { encoding: 'utf8' });
+      // A sleep long enough to be there when it is looked at (one that had ended would be gone).
+      const sh = cp.spawnSync('sh', ['-c', 'sleep 30 >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' });
       const orphan = Number(sh.stdout.trim());
       out.ppid = p.processInfo(orphan).ppid;
       out.pid = process.pid;
       out.listed = p.children(process.pid).includes(orphan);
+      process.kill(orphan, 'SIGKILL');
       console.log(JSON.stringify(out));`);
     expect(out.ppid).not.toBe(out.pid);
     expect(out.listed).toBe(false);
