@@ -202,8 +202,12 @@ export function threadCount(): number {
   return fs.readdirSync('/proc/self/task').length;
 }
 
-/** Waits until `predicate` holds, polling every 5 ms, for at most `ms`. */
-export async function until(predicate: () => boolean, ms = 5000): Promise<void> {
+/**
+ * Waits until `predicate` holds, polling every 5 ms, for at most `ms`. The default is generous
+ * (a wait that holds costs only its own time): under qemu-user, ASan or with both cores busy,
+ * starting a program can take seconds.
+ */
+export async function until(predicate: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('condition not reached in time');

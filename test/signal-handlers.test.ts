@@ -23,7 +23,8 @@ function statusMask(field: 'SigCgt' | 'SigIgn'): (signo: number) => boolean {
 const caught = (signo: number): boolean => statusMask('SigCgt')(signo);
 const ignored = (signo: number): boolean => statusMask('SigIgn')(signo);
 
-async function until(test: () => boolean, ms = 5000): Promise<boolean> {
+// Generous: a wait that holds costs only its own time, and qemu-user is slow.
+async function until(test: () => boolean, ms = 20_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (!test() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5));
   return test();
