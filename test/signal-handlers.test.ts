@@ -38,7 +38,9 @@ async function settle(): Promise<void> {
 
 /** Runs a Node script in a child and returns what it printed as JSON on its last line. */
 function runJson(script: string): Record<string, unknown> {
-  const result = runNode(`const p = require('./dist/index.js'); const out = {}; ${script}`);
+  // whenThen(test, then): calls then() once test() holds, or after 10 s (the check that follows fails).
+  const whenThen = 'const whenThen = (test, then) => { const end = Date.now() + 10000; const check = () => (test() || Date.now() > end ? then() : setTimeout(check, 10)); check(); };';
+  const result = runNode(`const p = require('./dist/index.js'); const out = {}; ${whenThen} ${script}`);
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -228,7 +230,7 @@ describe('onSignal', () => {
       p.onSignal('SIGUSR2', () => { throw new Error('boom'); });
       p.onSignal('SIGUSR2', (e) => out.events.push(e.signal));
       process.kill(process.pid, 'SIGUSR2');
-      setTimeout(() => console.log(JSON.stringify(out)), 200);`);
+      whenThen(() => out.events.length === 1 && out.uncaught !== undefined, () => console.log(JSON.stringify(out)));`);
     expect(out).toEqual({ events: ['SIGUSR2'], uncaught: 'boom' });
   });
 
@@ -248,7 +250,7 @@ describe('onSignal', () => {
         out.worker = message;
         await worker.terminate();
         process.kill(process.pid, 'SIGUSR2');
-        setTimeout(() => console.log(JSON.stringify(out)), 200);
+        whenThen(() => out.main.length === 2, () => console.log(JSON.stringify(out)));
       });`);
     expect(out).toEqual({ worker: 'worker got SIGUSR2', main: ['SIGUSR2', 'SIGUSR2'] });
   });
@@ -262,7 +264,7 @@ describe('onSignal', () => {
       p.onSignal('SIGINT', (e) => out.got.push(e.signal));
       process.kill(process.pid, 'SIGTERM');
       process.kill(process.pid, 'SIGINT');
-      setTimeout(() => console.log(JSON.stringify(out)), 200);`);
+      whenThen(() => out.got.length === 2, () => console.log(JSON.stringify(out)));`);
     expect(out).toEqual({ got: ['SIGTERM', 'SIGINT'] });
   });
 
@@ -329,7 +331,7 @@ describe('ignoreSignal / defaultSignal', () => {
       process.on('SIGTERM', listener);
       out.caughtWithListener = bit('SigCgt', 15);
       process.kill(process.pid, 'SIGTERM');
-      setTimeout(() => {
+      whenThen(() => out.node === 1, () => {
         process.removeListener('SIGTERM', listener);
         // libuv just set SIG_DFL; it is ignored again, so this does not end the process.
         out.ignoredAgain = bit('SigIgn', 15);
@@ -339,7 +341,7 @@ describe('ignoreSignal / defaultSignal', () => {
           out.pipeDefault = bit('SigIgn', 13) === 0;
           console.log(JSON.stringify(out));
         }, 100);
-      }, 100);`);
+      });`);
     expect(out).toEqual({ ignored: 1, node: 1, caughtWithListener: 1, ignoredAgain: 1, pipeDefault: true });
   });
 
