@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
  * A shell that starts: a grandchild in a new session (setsid), a double-forked daemon (its
  * parent exits at once), a process in a new process group (perl setpgrp), and a loop that forks
  * short-lived processes without end (100 and more while the kill runs); each writes its pid to
- * `pidFile`. Prints "ready" once all are started. `ignoreTerm`: every process ignores SIGTERM.
+ * `pidFile`. Prints "ready" once all have written their pids. `ignoreTerm`: every process ignores SIGTERM.
  */
 export function escapingTree(pidFile: string, ignoreTerm = false): string {
   const note = `echo $$ >> ${pidFile}`;
@@ -22,7 +22,10 @@ export function escapingTree(pidFile: string, ignoreTerm = false): string {
     // perl's $$ is its pid, which sh keeps through the exec.
     `perl -e 'setpgrp(0, 0); exec "sh", "-c", "echo $$ >> ${pidFile}; exec sleep 1000"' &`,
     `(while :; do sh -c '${note}' & sleep 0.005; done) &`,
-    'sleep 0.2; echo ready; wait',
+    // Ready once each has written its pid (the leader, its three escapees, the loop's first
+    // child): not after a fixed time, which a loaded machine can overrun.
+    `until [ "$(wc -l < ${pidFile})" -ge 5 ]; do sleep 0.01; done`,
+    'echo ready; wait',
   ].join('\n');
 }
 

@@ -106,7 +106,7 @@ describe.runIf(available.includes('pid-namespace'))('killTree on a PID namespace
   it("the library's own stop (timeout) with forceKillAfter false settles as well", async () => {
     const mark = newMark();
     marks.push(mark);
-    const child = await spawn('sleep', ['600'], { contain: 'pid-namespace', timeout: 100, forceKillAfter: false, env: { ...process.env, [mark]: '1' }, stdio: 'ignore' });
+    const child = await spawn('sleep', ['600'], { contain: 'pid-namespace', timeout: 1000, forceKillAfter: false, env: { ...process.env, [mark]: '1' }, stdio: 'ignore' });
     children.push(child);
     const result = await settled(child.wait());
     expect(result).not.toBe('hung');
@@ -117,7 +117,7 @@ describe.runIf(available.includes('pid-namespace'))('killTree on a PID namespace
   it("an uncontained child in a new PID namespace (the namespaces option): the library's stop settles too", async () => {
     const mark = newMark();
     marks.push(mark);
-    const child = await spawn('sleep', ['600'], { namespaces: isRoot ? ['pid'] : ['user', 'pid'], timeout: 100, forceKillAfter: false, env: { ...process.env, [mark]: '1' }, stdio: 'ignore' });
+    const child = await spawn('sleep', ['600'], { namespaces: isRoot ? ['pid'] : ['user', 'pid'], timeout: 1000, forceKillAfter: false, env: { ...process.env, [mark]: '1' }, stdio: 'ignore' });
     const result = await settled(child.wait());
     if (result === 'hung') {
       child.kill('SIGKILL');

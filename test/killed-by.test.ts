@@ -57,16 +57,16 @@ describe('killedBy when the stop comes after the child has exited on its own', (
   });
 
   it('timeout due while the child is a zombie: killedBy null, timedOut false', async () => {
-    const child = await spawn('sh', ['-c', 'exit 3'], { timeout: 20 });
+    const child = await spawn('sh', ['-c', 'exit 3'], { timeout: 1000 });
     holdUntilZombie(child.pid);
     // libuv runs due timers before it polls again for the reap.
-    holdFor(100);
+    holdFor(1100); // past the timeout, which is long enough for the spawn to resolve first under load
     expect(await child.wait()).toMatchObject(exitedByItself);
     expect(zombieChildren()).toEqual([]);
   });
 
   it('a running child the timeout ends: killedBy timeout, timedOut true', async () => {
-    const child = await spawn('sleep', ['30'], { timeout: 20 });
+    const child = await spawn('sleep', ['30'], { timeout: 1000 });
     expect(await child.wait()).toMatchObject({ status: { kind: 'signaled', signal: 'SIGTERM' }, killedBy: 'timeout', timedOut: true, forced: false });
   });
 

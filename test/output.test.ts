@@ -347,7 +347,7 @@ describe('run(): check and ExitError', () => {
 
   it('timeout: 0 is no timeout; a timeout kills the child with killSignal', async () => {
     expect((await run('sh', ['-c', 'sleep 0.2; echo done'], { timeout: 0 })).stdout).toBe('done\n');
-    const killed = await run('sleep', ['30'], { timeout: 100, killSignal: 'SIGINT' });
+    const killed = await run('sleep', ['30'], { timeout: 1000, killSignal: 'SIGINT' });
     expect(killed.status).toMatchObject({ kind: 'signaled', signal: 'SIGINT' });
   });
 });
@@ -388,7 +388,7 @@ describe('runSync()', () => {
     expect(() => runSync('sh', ['-c', 'echo bad >&2; exit 3'], { check: true })).toThrow(
       expect.objectContaining({ name: 'ExitError', exitCode: 3, stderr: 'bad\n', message: expect.stringMatching(/^Command failed with exit code 3 after \d+ ms: sh -c/) as string }),
     );
-    expect(runSync('sleep', ['30'], { timeout: 100 })).toMatchObject({ status: { kind: 'signaled', signal: 'SIGTERM' }, timedOut: true, killedBy: 'timeout', forced: false });
+    expect(runSync('sleep', ['30'], { timeout: 1000 })).toMatchObject({ status: { kind: 'signaled', signal: 'SIGTERM' }, timedOut: true, killedBy: 'timeout', forced: false });
     expect(() => runSync('yes', [], { maxBuffer: MB })).toThrow(expect.objectContaining({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: 'maxBuffer', status: { kind: 'signaled', signal: 'SIGTERM', signo: 15, coreDumped: false } }));
     expect(runSync('true')).toMatchObject({ timedOut: false, killedBy: null, forced: false });
     expect(zombieChildren()).toEqual([]);

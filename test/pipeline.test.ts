@@ -198,10 +198,10 @@ describe('pipeline()', () => {
     try {
       // Stage 1's child waits in the open of its stderr, a FIFO that nobody opens for reading.
       const blocked = ['cat', [], { stderr: { path: fifo } }] as const;
-      await expect(pipeline([['sleep', ['30']], blocked], { timeout: 100 })).rejects.toMatchObject({ code: 'ETIMEDOUT', stage: 1 });
+      await expect(pipeline([['sleep', ['30']], blocked], { timeout: 1000 })).rejects.toMatchObject({ code: 'ETIMEDOUT', stage: 1 });
       const controller = new AbortController();
       const aborted = pipeline([['sleep', ['30']], blocked], { signal: controller.signal });
-      setTimeout(() => controller.abort(), 100);
+      setTimeout(() => controller.abort(), 1000);
       await expect(aborted).rejects.toMatchObject({ code: 'ABORT_ERR', stage: 1 });
     } finally {
       fs.rmSync(fifo, { force: true });

@@ -468,7 +468,7 @@ describe('spawn: options', () => {
 
   it('timeout sends killSignal', async () => {
     const started = Date.now();
-    const child = await spawn('sleep', ['30'], { timeout: 100, killSignal: 'SIGKILL' });
+    const child = await spawn('sleep', ['30'], { timeout: 1000, killSignal: 'SIGKILL' });
     expect((await child.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGKILL' });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
