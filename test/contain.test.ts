@@ -163,7 +163,7 @@ describe.each(ALL.filter((kind) => available.includes(kind)))('contain: %s', (ki
     const mark = newMark();
     marks.push(mark);
     const pidFile = path.join(tmp, `${mark}.pids`);
-    const result = await run('/bin/sh', ['-c', escapingTree(pidFile)], { contain: kind, timeout: 500, env: { ...process.env, [mark]: '1' } });
+    const result = await run('/bin/sh', ['-c', escapingTree(pidFile)], { contain: kind, timeout: 1000, env: { ...process.env, [mark]: '1' } });
     expect(result).toMatchObject({ timedOut: true, killedBy: 'timeout', forced: false });
     await until(() => markedAlive(mark).length === 0, 10_000);
     expectTreeGone(mark, pidFile);
@@ -175,7 +175,7 @@ describe.each(ALL.filter((kind) => kind !== 'pid-namespace' && available.include
     const mark = newMark();
     marks.push(mark);
     // The leader exits at once; its setsid'd orphan holds stdout open, so run() goes on waiting.
-    const result = await run('/bin/sh', ['-c', 'setsid sleep 100 & exit 0'], { contain: kind, timeout: 300, env: { ...process.env, [mark]: '1' } });
+    const result = await run('/bin/sh', ['-c', 'setsid sleep 100 & exit 0'], { contain: kind, timeout: 1000, env: { ...process.env, [mark]: '1' } });
     expect(result.status).toEqual({ kind: 'exited', code: 0 });
     expect(result).toMatchObject({ timedOut: true, killedBy: 'timeout', forced: false });
     expect(markedAlive(mark)).toEqual([]);

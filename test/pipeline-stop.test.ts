@@ -55,7 +55,7 @@ describe("a pipeline's timeout and signal", () => {
   it('timeout: every stage stopped with killedBy timeout, its timer the only one', () => {
     const out = timerProbe(`
       const base = timeouts();
-      const running = pipeline([['sleep', ['30']], ['sleep', ['30']]], { timeout: 300, stdout: 'ignore' });
+      const running = pipeline([['sleep', ['30']], ['sleep', ['30']]], { timeout: 1000, stdout: 'ignore' });
       out.timers = timeouts() - base;
       out.stages = (await running).results.map(stage);
       out.timersEnd = await until(() => timeouts() === base);`);

@@ -136,7 +136,7 @@ describe('pipeline()', () => {
   });
 
   it('timeout and abort kill every stage together', async () => {
-    const timed = await pipeline([['sleep', ['30']], ['sleep', ['30']], ['cat']], { timeout: 500 });
+    const timed = await pipeline([['sleep', ['30']], ['sleep', ['30']], ['cat']], { timeout: 1000 });
     expect(timed.statuses.slice(0, 2)).toEqual([expect.objectContaining({ signal: 'SIGTERM' }), expect.objectContaining({ signal: 'SIGTERM' })]);
     const controller = new AbortController();
     const input = new PassThrough();
