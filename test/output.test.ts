@@ -44,12 +44,14 @@ describe('child.finished()', () => {
   });
 
   it('waits for a child that closed its stdout early until it exits', async () => {
-    const child = await spawn('sh', ['-c', 'exec >&-; sleep 0.2; echo late >&2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The child goes on until told to (not for a fixed 0.2 s, which a loaded machine can overrun).
+    const child = await spawn('sh', ['-c', 'exec >&-; read line; echo late >&2'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const stdoutClosed = new Promise((resolve) => child.stdout.on('close', resolve));
     await stdoutClosed;
     expect(child.exitResult).toBeNull(); // stdout is gone, the child still runs
+    child.stdin.end('go\n');
     expect((await child.finished()).status).toEqual({ kind: 'exited', code: 0 });
     expect(err).toBe('late\n');
   });
