@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { runNode } from './helpers';
 
-// In a fresh Node: a worker starts `sleep 0.3` by `how`, posts its pid and is ended by `end`; the
-// main thread then watches /proc/<pid> (its start time tells a recycled pid apart) for 10 s and
-// prints what it saw: 'reaped' once the entry is gone, or the state it was left in.
+// In a fresh Node: a worker starts `sleep 2` by `how` (long enough to outlast the worker's end on
+// a loaded machine), posts its pid and is ended by `end`; the main thread then watches
+// /proc/<pid> (its start time tells a recycled pid apart) for 10 s and prints what it saw:
+// 'reaped' once the entry is gone, or the state it was left in.
 function childOfEndedWorker(how: 'spawn' | 'posixSpawn+waitAsync', end: 'terminate' | 'exit'): { states: string[]; outcome: string } {
   const script = `
     const fs = require('node:fs');
@@ -17,8 +18,8 @@ function childOfEndedWorker(how: 'spawn' | 'posixSpawn+waitAsync', end: 'termina
       const lib = require('./dist/index.js');
       (async () => {
         let pid;
-        if (${JSON.stringify(how)} === 'spawn') pid = (await lib.spawn('sleep', ['0.3'])).pid;
-        else { pid = lib.posixSpawnp('sleep', ['sleep', '0.3']); lib.waitAsync(pid); }
+        if (${JSON.stringify(how)} === 'spawn') pid = (await lib.spawn('sleep', ['2'])).pid;
+        else { pid = lib.posixSpawnp('sleep', ['sleep', '2']); lib.waitAsync(pid); }
         parentPort.postMessage(pid);
         parentPort.once('message', () => process.exit(0));
       })();
