@@ -64,9 +64,15 @@ enum WaitRecordSlot : int {
   kWaitRecordSlots,
 };
 
+// Whole microseconds divided once, as Node's process.resourceUsage() / 1e6 gives: tv_sec +
+// tv_usec / 1e6 rounds twice and is one ulp off for about 1 value in 6 from 1 s on.
+double Seconds(const struct timeval& time) {
+  return (static_cast<double>(time.tv_sec) * 1e6 + static_cast<double>(time.tv_usec)) / 1e6;
+}
+
 void FillRusage(double* record, const struct rusage& usage) {
-  record[kUserTime] = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6;
-  record[kSystemTime] = usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  record[kUserTime] = Seconds(usage.ru_utime);
+  record[kSystemTime] = Seconds(usage.ru_stime);
   // Linux reports ru_maxrss in kilobytes.
   record[kMaxRss] = static_cast<double>(usage.ru_maxrss) * 1024;
   record[kMinorFaults] = static_cast<double>(usage.ru_minflt);

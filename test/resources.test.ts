@@ -169,6 +169,30 @@ describe('getrusage', () => {
     expect(getrusage()).toHaveProperty('maxRSS'); // 'self' is the default
   });
 
+  it("'self' in seconds is exactly Node's microseconds / 1e6, past 1 s of CPU time too", () => {
+    // tv_sec + tv_usec / 1e6 rounds twice: from 1 s on about 1 value in 6 was one ulp off, and a
+    // reading between two of Node's that saw the same microsecond fell outside them (7 % of the
+    // readings of the test above, once the process had used 1 s of CPU).
+    const result = runNode(
+      `const { getrusage } = require('./dist/index.js');
+      while (process.cpuUsage().user < 1.1e6); // CPU time, however long a loaded machine takes
+      let same = 0;
+      let off = 0;
+      for (let i = 0; i < 20000; i++) {
+        const a = process.resourceUsage();
+        const usage = getrusage('self');
+        const b = process.resourceUsage();
+        if (a.userCPUTime !== b.userCPUTime) continue;
+        same++;
+        if (usage.userTime !== a.userCPUTime / 1e6) off++;
+      }
+      console.log(JSON.stringify({ same: same > 100, off }));`,
+      { timeout: 25_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ same: true, off: 0 });
+  });
+
   it("'thread' counts the calling thread only: at most 'self'", () => {
     const self = getrusage('self');
     const thread = getrusage('thread');
