@@ -110,8 +110,9 @@ describe('execve', () => {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    // Write only once cat runs, so that it finds the pipe empty and must block in read().
-    for (let i = 0; i < 500; i++) {
+    // Write only once cat runs, so that it finds the pipe empty and must block in read(). Node
+    // starts first: seconds under qemu-user with both cores busy.
+    for (const end = Date.now() + 20_000; Date.now() < end; ) {
       if (fs.readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim() === 'cat') break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
