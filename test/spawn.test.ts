@@ -434,7 +434,7 @@ describe('spawn: options', () => {
     const [armed, control] = result.stdout.trim().split(' ').map(Number) as [number, number];
     expect(armed).toBeGreaterThan(0);
     // The orphan is adopted by init or a subreaper, which reaps it: gone, or at worst a zombie.
-    await until(() => processState(armed) === undefined || processState(armed) === 'Z', 5000);
+    await until(() => processState(armed) === undefined || processState(armed) === 'Z');
     expect(processState(control)).toMatch(/^[SRD]$/);
     process.kill(control, 'SIGKILL');
   });
