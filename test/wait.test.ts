@@ -105,8 +105,12 @@ describe('waitpid', () => {
     // In a separate Node process: waiting for a group may reap any child in it.
     const script = `
       const p = require('./dist/index.js');
+      // Under qemu-user, posix_spawn's vfork is a fork: it returns before the child's setpgid.
+      const inGroup = (pid, group) => { for (const end = Date.now() + 10000; p.getpgid(pid) !== group && Date.now() < end; ) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); };
       const leader = p.posixSpawnp('sleep', ['sleep', '0.1'], { setpgroup: 0 });
+      inGroup(leader, leader);
       const member = p.posixSpawnp('sh', ['sh', '-c', 'exit 3'], { setpgroup: leader });
+      inGroup(member, leader);
       const outsider = p.posixSpawnp('sh', ['sh', '-c', 'exit 4']);
       const seen = [p.waitpid(-leader), p.waitpid(-leader)].map((r) => r.pid === leader ? 'leader:' + r.status.code : 'member:' + r.status.code);
       let again; try { p.waitpid(-leader) } catch (e) { again = e.code }
@@ -216,7 +220,10 @@ describe('waitid', () => {
   it("waits by process group and with 'all'", () => {
     const script = `
       const p = require('./dist/index.js');
+      // Under qemu-user, posix_spawn's vfork is a fork: it returns before the child's setpgid.
+      const inGroup = (pid, group) => { for (const end = Date.now() + 10000; p.getpgid(pid) !== group && Date.now() < end; ) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); };
       const leader = p.posixSpawnp('sh', ['sh', '-c', 'exit 1'], { setpgroup: 0 });
+      inGroup(leader, leader);
       const first = p.waitid('pgid', leader, { exited: true });
       const other = p.posixSpawnp('sh', ['sh', '-c', 'exit 2']);
       const any = p.waitid('all', 0, { exited: true });
