@@ -18,8 +18,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
-import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
+import { invalidArgType, SyscallError } from '../errors';
 import { pidfdPids } from '../procfs';
+import { checkMapped, checkNoOuterGroup, NAMESPACE_FLAGS } from './sandbox';
 
 /** A containment mechanism, as `child.containment` reports it. */
 export type Containment = 'cgroup' | 'pid-namespace' | 'subreaper';
@@ -688,10 +689,6 @@ class CgroupTree implements Container {
 
 // --- PID namespace ---
 
-// CLONE_NEWPID and CLONE_NEWUSER, as <sched.h> has them.
-const CLONE_NEWPID = 0x20000000;
-const CLONE_NEWUSER = 0x10000000;
-
 /**
  * The child is PID 1 of a new PID namespace: every orphan of the tree is reparented to it, and
  * when it dies the kernel kills every other process of the namespace before its own exit is
@@ -801,18 +798,16 @@ function userNamespacesMissing(): string | null {
  * (unless the caller's `namespaces` already has 'user', whose maps are its own).
  */
 export function pidNamespaceRequest(request: RawSpawnRequest): void {
-  // Outer groups are not visible from the new namespace: setpgid would fail with EPERM.
-  if (request.pgid !== undefined && request.pgid > 0) {
-    throw invalidArgValue('options.pgid', "cannot name a group to join with contain: 'pid-namespace' (the child is in a new pid namespace); 0 makes it lead its own", request.pgid);
-  }
   const flags = request.namespaceFlags ?? 0;
-  request.namespaceFlags = flags | CLONE_NEWPID;
-  if (process.geteuid?.() === 0 || (flags & CLONE_NEWUSER) !== 0) return;
+  request.namespaceFlags = flags | NAMESPACE_FLAGS.pid;
+  checkNoOuterGroup(request, "contain: 'pid-namespace'");
+  if (process.geteuid?.() === 0 || (flags & NAMESPACE_FLAGS.user) !== 0) return;
   const [uid, gid] = [process.geteuid!(), process.getegid!()];
   // The user namespace made here maps only these: any other would be EINVAL in the child.
-  if (request.uid !== undefined && request.uid !== uid) throw invalidArgValue('options.uid', `must be this process's own (${uid}) with contain: 'pid-namespace' without root`, request.uid);
-  if (request.gid !== undefined && request.gid !== gid) throw invalidArgValue('options.gid', `must be this process's own (${gid}) with contain: 'pid-namespace' without root`, request.gid);
-  request.namespaceFlags |= CLONE_NEWUSER;
+  const why = "contain: 'pid-namespace' without root maps only this process's own";
+  checkMapped(request.uid, [{ inside: uid, outside: uid, count: 1 }], 'options.uid', why);
+  checkMapped(request.gid, [{ inside: gid, outside: gid, count: 1 }], 'options.gid', why);
+  request.namespaceFlags |= NAMESPACE_FLAGS.user;
   request.uidMap = `${uid} ${uid} 1\n`;
   request.gidMap = `${gid} ${gid} 1\n`;
 }

@@ -150,6 +150,15 @@ export interface OutputPlan {
 }
 
 /**
+ * @internal The error that stops `run`, `runSync` or `pipeline` when an output passes maxBuffer, or when memory
+ * cannot hold it (a `maxBuffer` of Infinity): the child is killed and reaped first.
+ */
+export function maxBufferError(stream: string, outOfMemory: boolean): RangeError {
+  const message = outOfMemory ? `${stream} could not be held: memory ran out before maxBuffer` : `${stream} maxBuffer length exceeded`;
+  return Object.assign(new RangeError(message), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
+}
+
+/**
  * @internal `maxBuffer` checked: 64 MiB by default, `Infinity` for no limit (as child_process
  * takes it), else an integer from 0.
  */

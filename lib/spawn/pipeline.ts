@@ -16,7 +16,7 @@ import { endNow, PipeReader } from './pipe-reader';
 import { spawn } from './index';
 import { readStopOptions, type KillReason } from './kill-tree';
 import { closeAll, prepare, SPAWN_OPTION_KEYS, type SpawnOptions, type StdioOption } from './options';
-import { collectStream, commandLine, ExitError, outputPlan, present, pipeInput, readMaxBuffer, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
+import { collectStream, commandLine, ExitError, maxBufferError, outputPlan, present, pipeInput, readMaxBuffer, succeeded, watchInput, type Collected, type EndStatus, type OutputOptions } from './output';
 
 /**
  * Options of one stage: spawn's, but for stdio and pty (fds 0 and 1 are the pipes), the
@@ -364,8 +364,8 @@ export async function pipeline<const O extends PipelineOptions = Record<never, n
     firstStdin?.destroy(); // let go of a stream input the first stage left unread (see run)
     if (inputWatch?.failure !== undefined) throw inputWatch.failure.error;
     // As run's: why the stages ended, with every stage's status and wait result.
-    if (collection?.overflowed === true) throw Object.assign(new RangeError('stdout maxBuffer length exceeded'), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: 'maxBuffer', statuses: results.map((result) => result.status), results });
     const statuses = results.map((result) => result.status);
+    if (collection?.overflowed === true) throw Object.assign(maxBufferError('stdout', false), { killedBy: 'maxBuffer', statuses, results });
     const failing = plan.pipefail ? statuses.findLastIndex((status) => !succeeded(status)) : -1;
     const statusOf = failing === -1 ? last : failing; // the stage whose status is the pipeline's
     const result = {

@@ -13,8 +13,8 @@ import { readOptions, validateInteger, validating } from '../validate';
 import { wait4 } from '../wait';
 import { readStopOptions } from './kill-tree';
 import { closeAll } from './options';
-import { commandLine, ExitError, present, succeeded, type EndStatus, type OutputOptions } from './output';
-import { maxBufferError, runOptions, type RunOptions, type RunResult } from './run';
+import { commandLine, ExitError, maxBufferError, present, succeeded, type EndStatus, type OutputOptions } from './output';
+import { runOptions, type RunOptions, type RunResult } from './run';
 
 /** Options of `runSync`: those of `run` that posix_spawn can honour (`input` not a stream). */
 export type RunSyncOptions = Pick<RunOptions, 'argv0' | 'env' | 'cwd' | 'setsid' | 'pgid' | 'timeout' | 'killSignal' | 'forceKillAfter' | 'stdin' | 'all' | 'check' | keyof OutputOptions> & {

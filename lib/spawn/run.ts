@@ -12,7 +12,7 @@ import type { WaitIdResult } from '../wait';
 import { endReason, stopAsked, stopFor, treeEnded, type ChildProcess } from './child-process';
 import { spawn } from './index';
 import { closeAll, readSpawnOptions, type SpawnOptions, type StdioOption } from './options';
-import { commandLine, ExitError, outputPlan, present, pipeInput, readMaxBuffer, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
+import { commandLine, ExitError, maxBufferError, outputPlan, present, pipeInput, readMaxBuffer, succeeded, watchInput, type Collected, type EndStatus, type OptionMayBe, type OutputOptions, type OutputPlan } from './output';
 import type { ChildResult } from './kill-tree';
 
 /** Options of `run`: those of `spawn` plus output collection. */
@@ -109,15 +109,6 @@ export interface RunResult<O = RunOptions> {
   readonly killedBy: ChildResult['killedBy'];
   /** True when the grace period ran out and SIGKILL was sent. */
   readonly forced: ChildResult['forced'];
-}
-
-/**
- * @internal The error that stops `run` or `runSync` when an output passes maxBuffer, or when memory
- * cannot hold it (a `maxBuffer` of Infinity): the child is killed and reaped first.
- */
-export function maxBufferError(stream: string, outOfMemory: boolean): RangeError {
-  const message = outOfMemory ? `${stream} could not be held: memory ran out before maxBuffer` : `${stream} maxBuffer length exceeded`;
-  return Object.assign(new RangeError(message), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' });
 }
 
 /**

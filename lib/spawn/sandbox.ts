@@ -164,10 +164,20 @@ function idMap(value: unknown, name: string): { entries: IdMapEntry[]; text: str
 /** The map of this process's effective id to 0, the default of `'user'`. */
 const ownIdAsRoot = (id: number): { entries: IdMapEntry[]; text: string } => ({ entries: [{ inside: 0, outside: id, count: 1 }], text: `0 ${id} 1\n` });
 
-/** Refuses an id that `map` does not have inside: its setresuid, setresgid or setgroups would be EINVAL in the child. */
-function checkMapped(id: number | undefined, map: readonly IdMapEntry[], name: string, mapName: string): void {
+/** @internal Refuses an id that `map` does not have inside: its setresuid, setresgid or setgroups would be EINVAL in the child. */
+export function checkMapped(id: number | undefined, map: readonly IdMapEntry[], name: string, mapName: string): void {
   if (id === undefined || map.some((line) => id >= line.inside && id < line.inside + line.count)) return;
   throw invalidArgValue(name, `is not mapped inside the new user namespace (${mapName})`, id);
+}
+
+/**
+ * @internal Refuses a `pgid` to join when the request has a new pid namespace, whose child sees
+ * no outer group: setpgid would fail with EPERM (or, for 1, make the child lead its own).
+ * `why` names what asked for the namespace.
+ */
+export function checkNoOuterGroup(request: RawSpawnRequest, why: string): void {
+  if (((request.namespaceFlags ?? 0) & NAMESPACE_FLAGS.pid) === 0 || request.pgid === undefined || request.pgid === 0) return;
+  throw invalidArgValue('options.pgid', `cannot name a group to join from a new pid namespace (${why}); 0 makes the child lead its own`, request.pgid);
 }
 
 /**
@@ -186,10 +196,7 @@ export function sandboxRequest(options: SandboxOptions, request: RawSpawnRequest
     }
     request.namespaceFlags = flags;
   }
-  // Outer groups are not visible from a new pid namespace: setpgid would fail (or, for 1, take the child's own).
-  if ((flags & NAMESPACE_FLAGS.pid) !== 0 && request.pgid !== undefined && request.pgid > 0) {
-    throw invalidArgValue('options.pgid', "cannot name a group to join from a new pid namespace ('pid' in options.namespaces); 0 makes the child lead its own", request.pgid);
-  }
+  checkNoOuterGroup(request, "'pid' in options.namespaces");
   const newUser = (flags & NAMESPACE_FLAGS.user) !== 0;
   if ((uidMap !== undefined || gidMap !== undefined) && !newUser) throw invalidArgValue(uidMap !== undefined ? 'options.uidMap' : 'options.gidMap', "needs namespaces: ['user']", uidMap ?? gidMap);
   if (newUser) {
