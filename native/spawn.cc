@@ -265,8 +265,8 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 // spawnCancel(id) -> whether the spawn will fail as cancelled: `timeout` or `signal` fired before
 // its result. A spawn still queued is dropped; one being cloned or before its exec is killed
 // (SIGKILL through its pidfd: every other signal is blocked in the child until its exec) and
-// reaped. False once the spawn has finished (its result is on the way): the facade then treats
-// it like a child that runs.
+// reaped. False once the spawn has finished, or its child has exec'd (its result is on the way,
+// unread): the facade then treats it like a child that runs, and stops it (its tree included).
 Napi::Value SpawnCancel(const Napi::CallbackInfo& info) {
   auto* spawner = static_cast<Spawner*>(info.Data());
   if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "spawnCancel(id)");
@@ -288,11 +288,17 @@ Napi::Value SpawnCancel(const Napi::CallbackInfo& info) {
       cancelled = dropped = true;
     } else if (spawner->running != nullptr && spawner->running->id == id) {
       SpawnJob* job = spawner->running;
-      job->cancel_requested = true;  // RunJob kills it once its clone returns
       int pidfd = __atomic_load_n(&job->clone_pidfd, __ATOMIC_ACQUIRE);
-      if (job->in_clone && pidfd >= 0) KillBeforeExec(job, pidfd);  // a clone that waits
+      if (job->in_clone && pidfd >= 0) {
+        KillBeforeExec(job, pidfd);  // a clone that waits
+      } else if (job->pidfd_settled) {
+        if (ExecNoticeEnded(job)) return Napi::Boolean::New(info.Env(), false);
+        KillBeforeExec(job, job->pidfd);  // waiting for its exec (RunJob)
+      }
+      job->cancel_requested = true;  // else RunJob kills it once its clone returns
       cancelled = true;
     } else if (started != starting.end()) {
+      if (ExecNoticeEnded(*started)) return Napi::Boolean::New(info.Env(), false);
       KillBeforeExec(*started, (*started)->pidfd);
       cancelled = true;
     }

@@ -141,6 +141,16 @@ void KillBeforeExec(SpawnJob* job, int pidfd) {
   syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
 }
 
+// Whether the job's exec notice has reached end-of-file: its child has exec'd (or failed a step,
+// or died), perhaps long before the JS thread reads the notice. A cancel then lets the result
+// through, so that the program that ran is stopped as a running child is (its whole tree when
+// contained), instead of only its leader being killed.
+bool ExecNoticeEnded(SpawnJob* job) {
+  if (job->exec_notice < 0) return false;
+  pollfd notice = {job->exec_notice, POLLIN, 0};
+  return ::poll(&notice, 1, 0) == 1;
+}
+
 namespace {
 
 // Makes the job's exec notice: a close-on-exec pipe whose read end goes into the epoll set under
@@ -315,14 +325,21 @@ void AwaitExecBriefly(SpawnJob* job) {
 void RunJob(Spawner* spawner, SpawnJob* job, bool notices) {
   bool waited = !(notices && kHaveRawSyscall && CloneJob(spawner, job, false, false));
   if (waited) CloneJob(spawner, job, true, false);
-  if (!waited && job->clone_error == 0) AwaitExecBriefly(job);
+  bool cancelled = false;
+  if (!waited && job->clone_error == 0) {
+    std::lock_guard<std::mutex> lock(spawner->mutex);
+    job->pidfd_settled = true;
+    cancelled = job->cancel_requested;  // cancelled during the clone: killed before its exec
+    if (cancelled) KillBeforeExec(job, job->pidfd);
+  }
+  if (!waited && job->clone_error == 0 && !cancelled) AwaitExecBriefly(job);
   bool finished;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
     finished = waited || job->clone_error != 0 || job->notice_seen;
     spawner->running = nullptr;
-    // Cancelled while being cloned: killed now (if the child has exec'd meanwhile, the spawn
-    // still fails, and FinishJob reaps the program before it is delivered).
+    // Cancelled while being cloned or waiting for its exec: killed now (if the child has exec'd
+    // meanwhile, the spawn still fails, and FinishJob reaps the program before it is delivered).
     if (job->cancel_requested && job->pidfd >= 0) KillBeforeExec(job, job->pidfd);
     if (finished) {
       auto& starting = spawner->starting;

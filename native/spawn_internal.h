@@ -69,6 +69,9 @@ struct SpawnJob {
   // killed before its exec was seen (a cancel or a teardown), to be reaped.
   bool cancel_requested = false;
   bool killed = false;
+  // Guarded by the Spawner's mutex: the spawning thread has returned from the clone and settled
+  // `pidfd` (it may move the fd above stdio), which a cancel may use from then on.
+  bool pidfd_settled = false;
   // The child did not reach its exec (dropped from the queue, or it died before), and the signal
   // that ended it, if any.
   bool stopped = false;
@@ -144,6 +147,7 @@ Napi::Object Constants(Napi::Env env);
 // spawn_clone.cc
 void ReleaseStack(Spawner* spawner, SpawnJob* job);
 void KillBeforeExec(SpawnJob* job, int pidfd);
+bool ExecNoticeEnded(SpawnJob* job);
 void FinishJob(Spawner* spawner, SpawnJob* job);
 
 // spawn_emulated.cc: where CLONE_VM cannot be used (qemu-user), a fork-like clone whose plan is
