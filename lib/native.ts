@@ -221,6 +221,8 @@ export interface NativeBinding {
   libuvChildPids(): number[];
   /** Opens a pidfd on `pid` (an unreaped child) and reaps it on a thread once this environment ends (native/watchdog.cc). */
   reapAfterEnvironment(pid: number): void;
+  /** Opens a pidfd on `pid` (an unreaped child nobody waits for) and reaps it now or on a thread once it exits (native/watchdog.cc). */
+  reapInBackground(pid: number): void;
   /** exit_group(2) with a status already masked to 0..255: never returns. */
   exit(status: number): never;
 

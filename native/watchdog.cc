@@ -8,6 +8,9 @@
 // (background_reaper.cc). If the child was reaped before (the worker's libuv saw it exit),
 // waitid fails with ECHILD and nothing else is touched.
 //
+// reapInBackground(pid) hands such a pidfd over at once: for the orphans a subreaper adopted that
+// no tree reaped, once it stops being a subreaper.
+//
 // Man pages: pidfd_open(2), waitid(2).
 #include "watchdog.h"
 
@@ -52,10 +55,27 @@ Napi::Value ReapAfterEnvironment(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// reapInBackground(pid): pid must be an unreaped child of this process that nobody waits for (an
+// orphan the subreaper flag brought): reaped now if it has exited, else by the background reaper
+// once it does.
+Napi::Value ReapInBackground(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pid = Int32Argument(info, 0, "pid");
+  if (pid <= 0) throw Napi::RangeError::New(env, "The \"pid\" argument must be positive");
+  long pidfd = ::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
+  if (pidfd < 0) {
+    int err = errno;
+    throw SyscallError(env, err, "pidfd_open");
+  }
+  StartReaping(reinterpret_cast<void*>(static_cast<intptr_t>(pidfd)));
+  return env.Undefined();
+}
+
 }  // namespace
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("reapAfterEnvironment", Napi::Function::New(env, ReapAfterEnvironment));
+  exports.Set("reapInBackground", Napi::Function::New(env, ReapInBackground));
 }
 
 }  // namespace posix_process::watchdog

@@ -137,6 +137,38 @@ describe('contain: subreaper, a tree that outlives its leader and ends on its ow
   });
 });
 
+describe('contain: subreaper, an orphan older than every tree', () => {
+  it('is reaped once the last tree has ended and it exits (not a zombie for ever); a child this process had before is left to its owner', () => {
+    // The orphan's shell started before the tree and ends while the tree lives, so the orphan
+    // comes to this process (the subreaper) but belongs to no tree (it is older than the leader).
+    const script = `
+      const fs = require('fs');
+      const { spawn, posixSpawn, waitpid, isChildSubreaper } = require('./dist/index.js');
+      const state = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s[s.lastIndexOf(')') + 2]; } catch { return 'gone'; } };
+      const parentOf = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]); } catch { return 0; } };
+      const until = async (predicate) => { for (let i = 0; i < 2000 && !predicate(); i++) await new Promise((r) => setTimeout(r, 5)); return predicate(); };
+      (async () => {
+        const own = posixSpawn('/bin/sleep', ['sleep', '0.4']);
+        const shell = await spawn('sh', ['-c', 'sleep 0.4 & echo $!; read x'], { stdio: ['pipe', 'pipe', 'inherit'] });
+        const orphan = Number(await new Promise((resolve) => shell.stdout.once('data', (data) => resolve(String(data)))));
+        // Start times are in clock ticks (10 ms): the tree's leader must be seen as younger.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const tree = await spawn('sleep', ['0.1'], { contain: 'subreaper' });
+        shell.stdin.end('\\n');
+        await shell.wait();
+        const adopted = await until(() => parentOf(orphan) === process.pid);
+        await tree.wait();
+        const dropped = await until(() => !isChildSubreaper());
+        const reaped = await until(() => state(orphan) === 'gone');
+        const ownStatus = waitpid(own).status;
+        console.log(JSON.stringify({ adopted, dropped, reaped, orphanState: state(orphan), ownStatus }));
+      })();`;
+    const result = runNode(script, { timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ adopted: true, dropped: true, reaped: true, orphanState: 'gone', ownStatus: { kind: 'exited', code: 0 } });
+  });
+});
+
 describe.each(['cgroup', 'subreaper'].filter((kind) => available.includes(kind as never)))('contain: %s, unref() with a timeout', (kind) => {
   it('a tree that outlives its leader does not keep the event loop alive', () => {
     const mark = newMark();

@@ -124,6 +124,9 @@ function childrenOf(pid: number): number[] {
 // subreaper (it stops being one when the last tree is gone, so that daemons escape again).
 const subreaperTrees = new Set<SubreaperTree>();
 let madeSubreaper = false;
+// This process's children when it became a subreaper (pid to start time): its own, which the
+// end of the last tree leaves alone; any other child then is an orphan the flag brought.
+let childrenBeforeSubreaper = new Map<number, number>();
 
 /** Of `pids` (children of this process), those that no handle waits for: adopted orphans. */
 function notOwned(pids: readonly number[]): number[] {
@@ -132,6 +135,24 @@ function notOwned(pids: readonly number[]): number[] {
   for (const tree of subreaperTrees) if (!tree.leaderGone) owned.add(tree.leader);
   for (const pid of pidfdPids()) owned.add(pid);
   return pids.filter((pid) => !owned.has(pid));
+}
+
+/**
+ * Once this process is no longer a subreaper (no orphan comes to it any more): the orphans the
+ * flag brought that no tree reaped (older than every tree's leader, or still running) are reaped
+ * when they end, instead of staying zombies for the life of the process.
+ */
+function reapAdoptedOrphans(): void {
+  for (const pid of notOwned(childrenOf(process.pid))) {
+    const start = statOf(pid)?.start;
+    if (start === undefined || childrenBeforeSubreaper.get(pid) === start) continue;
+    try {
+      binding.reapInBackground(pid);
+    } catch {
+      // Reaped meanwhile (ESRCH).
+    }
+  }
+  childrenBeforeSubreaper = new Map();
 }
 
 /**
@@ -156,6 +177,7 @@ class SubreaperTree implements Container {
 
   constructor() {
     if (!binding.isChildSubreaper()) {
+      childrenBeforeSubreaper = new Map(childrenOf(process.pid).map((pid) => [pid, statOf(pid)?.start ?? -1]));
       binding.setChildSubreaper(true);
       madeSubreaper = true;
     }
@@ -313,6 +335,7 @@ class SubreaperTree implements Container {
     if (subreaperTrees.size === 0 && madeSubreaper) {
       binding.setChildSubreaper(false);
       madeSubreaper = false;
+      reapAdoptedOrphans();
     }
     const waiters = this.emptyWaiters;
     this.emptyWaiters = [];
