@@ -38,6 +38,19 @@ describe('spawn: the handle', () => {
     expect(await child.wait()).toBe(result);
   });
 
+  it('an output nobody reads holds no fd once it has ended, and is still there for a late reader', async () => {
+    const fds = openFds();
+    const children = await Promise.all([1, 2, 3].map(() => spawn('sh', ['-c', 'echo out; echo err >&2'], { stdio: ['ignore', 'pipe', 'pipe'] })));
+    for (const child of children) expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+    // Each pipe's end-of-file closes its fd, whether or not the output was consumed.
+    await until(() => openFds().length === fds.length);
+    expect(openFds()).toEqual(fds);
+    for (const child of children) {
+      const [out, err] = await Promise.all([child.stdout.toArray(), child.stderr.toArray()]);
+      expect([Buffer.concat(out).toString(), Buffer.concat(err).toString()]).toEqual(['out\n', 'err\n']);
+    }
+  });
+
   it('kill goes through the pidfd; after reaping it throws ESRCH instead of hitting a recycled pid', async () => {
     const child = await spawn('sleep', ['30']);
     child.kill();

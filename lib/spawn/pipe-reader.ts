@@ -28,6 +28,9 @@ export class PipeReader extends Readable {
       if (value !== undefined && !this.push(value)) this.#poll(false);
     } else if (kind === EVENT_END) {
       this.#reading = false;
+      // The fd is of no more use: closed now, not once the output is consumed (an output that
+      // nobody reads would hold it for the life of the process).
+      this.#close();
       this.push(null);
       this.read(0); // 'end' (then 'close') at once when nothing is left to consume, as net.Socket
 
@@ -69,10 +72,13 @@ export class PipeReader extends Readable {
 
   /** @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      native.ptyStreamClose(this.#handle);
-    }
+    this.#close();
     callback(error);
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.ptyStreamClose(this.#handle);
   }
 }
