@@ -297,7 +297,7 @@ void FinishJob(Spawner* spawner, SpawnJob* job) {
   if (job->map_error != 0) {  // the child, killed at its gate, is gone: its plan is ours
     plan.error = job->map_error;
     plan.step = job->map_step;
-    plan.step_index = 0;
+    plan.step_index = job->map_index;
   }
   bool failed = job->clone_error == 0 && plan.error != 0;
   bool reached_exec = plan.step == static_cast<int>(ChildStep::kExec);
