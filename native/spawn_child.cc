@@ -175,14 +175,16 @@ POSIX_PROCESS_CHILD_SIDE void CloseUnneeded(ChildPlan* plan, int notice) {
 POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
   // The direct clone's exec notice (close-on-exec: it closes when exec succeeds) stays open until
   // then: moved off the targets (after the sources, so that a request fails the same way on both
-  // paths), and spared by the closing below. As a source it is refused: it was not open when the
-  // caller asked for the spawn.
+  // paths), and spared by the closing below. As a source it is refused, as is the cloning
+  // thread's pidfd: neither was open when the caller asked for the spawn.
   int notice = plan->exec_notice_fd;
   Enter(plan, ChildStep::kDup);
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source < 0) continue;
-    if (fd.source == plan->exec_notice_fd) Fail(plan, ChildStep::kDup, EBADF, static_cast<int>(i));
+    if (fd.source == plan->exec_notice_fd || fd.source == plan->parent_pidfd) {
+      Fail(plan, ChildStep::kDup, EBADF, static_cast<int>(i));
+    }
     long moved = RawSyscall(SYS_fcntl, fd.source, F_DUPFD_CLOEXEC, plan->max_target + 1);
     if (moved == -EBADF && fd.optional) {
       fd.source = kNotOpen;

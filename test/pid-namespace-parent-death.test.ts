@@ -3,9 +3,11 @@
 // another way to see that it came too late (native/spawn_child.cc, DieWithParent). strace holds
 // the child at the entry of its first prctl while the parent Node process kills itself.
 import * as child_process from 'node:child_process';
+import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { spawn } from '../lib/index';
 import { killMarked, markedAlive, newMark } from './contain-helpers';
-import { exitOf, repoRoot, until } from './helpers';
+import { exitOf, openFds, rejection, repoRoot, until, zombieChildren } from './helpers';
 
 const hasStrace = child_process.spawnSync('strace', ['-V']).status === 0;
 
@@ -54,5 +56,20 @@ describe('a child in a new pid namespace whose parent dies before its parent-dea
       strace.kill('SIGKILL');
       await exitOf(strace);
     }
+  });
+});
+
+describe("the cloning thread's pidfd, which a child in a new pid namespace inherits", () => {
+  it('is refused as a source fd: a closed fd whose number it took fails with EBADF, as any closed fd', async () => {
+    await (await spawn('true', [], { namespaces: ['user', 'pid'] })).wait(); // the machinery's own fds
+    const fds = openFds();
+    // The lowest free number, which the pidfd takes (it is opened first).
+    const free = fs.openSync('/dev/null', 'r');
+    fs.closeSync(free);
+    const error = await rejection(spawn('true', [], { namespaces: ['user', 'pid'], fds: { 3: free } }));
+    // Before the check the program got the pidfd as its fd 3.
+    expect(error).toMatchObject({ code: 'EBADF', syscall: 'dup2', step: 'fd 3' });
+    expect(openFds()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
   });
 });
