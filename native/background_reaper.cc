@@ -43,7 +43,9 @@ namespace {
 pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 int epoll_fd = -1;  // the thread's set; -1 until the thread runs
 bool atfork_registered = false;
-std::vector<int> adopted;  // the pidfds in the set, with `mutex` held
+// The pidfds in the set, with `mutex` held. Never destroyed: the thread may use it while the
+// process runs its static destructors at exit.
+std::vector<int>& adopted = *new std::vector<int>;
 
 void* ReapLoop(void* arg) {
   int set = static_cast<int>(reinterpret_cast<intptr_t>(arg));
