@@ -11,7 +11,8 @@
 // pinned in memory (dlopen without dlclose): Node unloads a worker's addon when the last
 // environment using it ends, which would unmap the thread's code under it. In the child of a
 // fork() the thread does not exist: the atfork handler forgets it (and the epoll set, which the
-// parent's thread still reads) so that the child starts its own.
+// parent's thread still reads) so that the child starts its own, and closes the copies of the
+// pidfds it had adopted (the parent's children, not the child's to hold).
 //
 // Man pages: pidfd_open(2), waitid(2), epoll(7), pthread_create(3), pthread_atfork(3), dlopen(3).
 #include "background_reaper.h"
@@ -26,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <new>
+#include <vector>
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -38,6 +43,9 @@ namespace {
 pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 int epoll_fd = -1;  // the thread's set; -1 until the thread runs
 bool atfork_registered = false;
+// The pidfds in the set, with `mutex` held. Never destroyed: the thread may use it while the
+// process runs its static destructors at exit.
+std::vector<int>& adopted = *new std::vector<int>;
 
 void* ReapLoop(void* arg) {
   int set = static_cast<int>(reinterpret_cast<intptr_t>(arg));
@@ -55,8 +63,12 @@ void* ReapLoop(void* arg) {
         held = true;
         continue;
       }
+      // Under the mutex: a fork() meanwhile must not find, in `adopted`, a number closed here.
+      ::pthread_mutex_lock(&mutex);
+      adopted.erase(std::find(adopted.begin(), adopted.end(), pidfd));
       ::epoll_ctl(set, EPOLL_CTL_DEL, pidfd, nullptr);
       ::close(pidfd);
+      ::pthread_mutex_unlock(&mutex);
     }
     // Level-triggered: such a pidfd is reported again at once; look again in 10 ms, not in a spin.
     if (held) {
@@ -75,18 +87,28 @@ bool PinAddon() {
   return ::dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
 }
 
+// Around fork(): `adopted` is not changed while the process is copied.
+void LockForFork() {
+  ::pthread_mutex_lock(&mutex);
+}
+void UnlockAfterFork() {
+  ::pthread_mutex_unlock(&mutex);
+}
+
 // In a fork child: the thread is the parent's; so is what its set watches.
 void ForgetInForkChild() {
   if (epoll_fd != -1) ::close(epoll_fd);
   epoll_fd = -1;
-  pthread_mutex_init(&mutex, nullptr);
+  for (int pidfd : adopted) ::close(pidfd);
+  adopted.clear();
+  ::pthread_mutex_unlock(&mutex);  // taken by this thread before the fork (LockForFork)
 }
 
 // Starts the thread if it does not run; with `mutex` held. False if it cannot.
 bool EnsureThread() {
   if (epoll_fd != -1) return true;
   if (!atfork_registered) {
-    if (::pthread_atfork(nullptr, nullptr, ForgetInForkChild) != 0) return false;
+    if (::pthread_atfork(LockForFork, UnlockAfterFork, ForgetInForkChild) != 0) return false;
     atfork_registered = true;
   }
   if (!PinAddon()) return false;
@@ -132,15 +154,23 @@ bool ReapIfExited(int pidfd) {
 
 bool Adopt(int pidfd) {
   ::pthread_mutex_lock(&mutex);
-  bool adopted = EnsureThread();
-  if (adopted) {
+  bool taken = EnsureThread();
+  if (taken) {
+    try {
+      adopted.push_back(pidfd);
+    } catch (const std::bad_alloc&) {
+      taken = false;
+    }
+  }
+  if (taken) {
     epoll_event event = {};
     event.events = EPOLLIN;
     event.data.fd = pidfd;
-    adopted = ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, pidfd, &event) == 0;
+    taken = ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, pidfd, &event) == 0;
+    if (!taken) adopted.pop_back();
   }
   ::pthread_mutex_unlock(&mutex);
-  return adopted;
+  return taken;
 }
 
 }  // namespace posix_process::background_reaper

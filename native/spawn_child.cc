@@ -21,12 +21,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spawn_sandbox.h"
@@ -63,13 +65,24 @@ POSIX_PROCESS_CHILD_SIDE void Enter(ChildPlan* plan, ChildStep step, size_t inde
 
 namespace {
 
+// Whether the parent is gone. In a new pid namespace getppid() is 0 whatever becomes of the
+// parent, so there the child polls the cloning thread's pidfd instead, readable once that thread
+// has exited (PIDFD_THREAD; before Linux 6.9 the process's, once all of it has exited): the
+// thread whose exit fires the parent-death signal, so a check after the arming leaves no window.
+POSIX_PROCESS_CHILD_SIDE bool ParentGone(ChildPlan* plan) {
+  if (plan->parent_pidfd < 0) return RawSyscall(SYS_getppid) != plan->parent_pid;
+  struct pollfd cloner = {plan->parent_pidfd, POLLIN, 0};
+  struct timespec now = {0, 0};
+  return RawSyscall(SYS_ppoll, &cloner, 1, &now, nullptr, 0) > 0;
+}
+
 // Until its exec the child must die with the thread that cloned it: it shares that process's
 // memory (CLONE_VM), and blocked in a step (opening a FIFO) it would keep it alive for ever.
 // Armed first, and again after credential changes, which clear it; if the parent is already
 // gone, the signal came too early to be armed: exit.
 POSIX_PROCESS_CHILD_SIDE void DieWithParent(ChildPlan* plan) {
   RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (RawSyscall(SYS_getppid) != plan->parent_pid) RawSyscall(SYS_exit_group, 127);
+  if (ParentGone(plan)) RawSyscall(SYS_exit_group, 127);
 }
 
 // Right before exec: the program gets the user's parent-death signal, or none. If the parent
@@ -162,14 +175,16 @@ POSIX_PROCESS_CHILD_SIDE void CloseUnneeded(ChildPlan* plan, int notice) {
 POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
   // The direct clone's exec notice (close-on-exec: it closes when exec succeeds) stays open until
   // then: moved off the targets (after the sources, so that a request fails the same way on both
-  // paths), and spared by the closing below. As a source it is refused: it was not open when the
-  // caller asked for the spawn.
+  // paths), and spared by the closing below. As a source it is refused, as is the cloning
+  // thread's pidfd: neither was open when the caller asked for the spawn.
   int notice = plan->exec_notice_fd;
   Enter(plan, ChildStep::kDup);
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source < 0) continue;
-    if (fd.source == plan->exec_notice_fd) Fail(plan, ChildStep::kDup, EBADF, static_cast<int>(i));
+    if (fd.source == plan->exec_notice_fd || fd.source == plan->parent_pidfd) {
+      Fail(plan, ChildStep::kDup, EBADF, static_cast<int>(i));
+    }
     long moved = RawSyscall(SYS_fcntl, fd.source, F_DUPFD_CLOEXEC, plan->max_target + 1);
     if (moved == -EBADF && fd.optional) {
       fd.source = kNotOpen;

@@ -17,7 +17,9 @@ namespace posix_process::spawn {
 // the system call that errors carry as `syscall`/`step` (exported as spawnStepNames). Why this
 // order:
 // - prctl(PR_SET_PDEATHSIG, SIGKILL) first: a child that shares the parent's memory must die
-//   with it from its first instruction (re-armed after the credentials, which clear it);
+//   with it from its first instruction (re-armed after the credentials, which clear it), and
+//   exits if the parent was gone before the arming (getppid, or the cloning thread's pidfd in a
+//   new pid namespace);
 // - signal dispositions next, before anything that can block, so no handler of Node's runs here;
 // - setsid or setpgid before the daemon's clone, which must happen in the new session;
 // - the new group into the terminal's foreground right after it is made, as Go does, while the
@@ -134,6 +136,9 @@ struct ChildPlan {
 
   int pdeathsig;  // 0: none
   pid_t parent_pid;
+  // In a new pid namespace (parent_pid 0): a pidfd of the thread that clones the child, open in
+  // the parent across the clone (spawn_clone.cc); -1 otherwise.
+  int parent_pidfd;
 
   // daemon(): the child only leads a new session (setsid is forced), clones the daemon on this
   // second stack and exits once the daemon has exec'd or failed; the daemon runs the rest of the

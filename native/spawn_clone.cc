@@ -74,6 +74,9 @@ namespace {
 // queued it (SpawnStart) before it starts anyway.
 constexpr std::chrono::milliseconds kTurnGrace(2);
 
+// PIDFD_THREAD of <linux/pidfd.h> (Linux 6.9).
+constexpr unsigned kPidfdThread = O_EXCL;
+
 }  // namespace
 
 // Held from the creation of an exec notice until its write end is closed in this process, by
@@ -172,6 +175,14 @@ int OpenExecNotice(Spawner* spawner, SpawnJob* job) {
   return notice[1];
 }
 
+// A pidfd of the calling thread (PIDFD_THREAD), or where the kernel refuses that flag (before
+// Linux 6.9) of this process, above stdio; -1 with errno set if it cannot be had.
+int OpenClonerPidfd() {
+  long fd = syscall(SYS_pidfd_open, syscall(SYS_gettid), kPidfdThread);
+  if (fd < 0 && errno == EINVAL) fd = syscall(SYS_pidfd_open, getpid(), 0);
+  return fd < 0 ? -1 : AboveStdio(static_cast<int>(fd));
+}
+
 // Blocks every signal of the calling thread while in scope: around a clone (a child that shares
 // this memory must not run a handler of Node's before it has reset the dispositions), and around
 // the creation of the spawning thread, which inherits the mask.
@@ -224,11 +235,20 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
     return true;
   }
   std::unique_lock<std::mutex> clone_lock(clone_mutex, std::defer_lock);
+  if (!wait_for_exec) clone_lock.lock();
+  int cloner = -1;
+  if ((job->plan.namespace_flags & CLONE_NEWPID) != 0 && (cloner = OpenClonerPidfd()) < 0) {
+    job->clone_error = errno;
+    return true;
+  }
+  job->plan.parent_pidfd = cloner;
   int notice = -1;
   if (!wait_for_exec) {
-    clone_lock.lock();
     notice = OpenExecNotice(spawner, job);
-    if (notice < 0) return false;
+    if (notice < 0) {
+      if (cloner >= 0) ::close(cloner);
+      return false;
+    }
   }
   job->plan.exec_notice_fd = notice;
   char* stack = static_cast<char*>(job->stack);
@@ -250,6 +270,7 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
     job->in_clone = false;
   }
   if (notice >= 0) ::close(notice);  // the child's copy is now the only one
+  if (cloner >= 0) ::close(cloner);
   if (pid < 0) {
     if (job->exec_notice >= 0) ::close(job->exec_notice);  // which also leaves the epoll set
     job->exec_notice = -1;
@@ -286,7 +307,7 @@ void FinishJob(Spawner* spawner, SpawnJob* job) {
   if (job->map_error != 0) {  // the child, killed at its gate, is gone: its plan is ours
     plan.error = job->map_error;
     plan.step = job->map_step;
-    plan.step_index = 0;
+    plan.step_index = job->map_index;
   }
   bool failed = job->clone_error == 0 && plan.error != 0;
   bool reached_exec = plan.step == static_cast<int>(ChildStep::kExec);

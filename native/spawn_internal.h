@@ -77,9 +77,11 @@ struct SpawnJob {
   bool stopped = false;
   int stop_signal = 0;
 
-  // sandbox: the error and step of a failed write of the child's id maps (WriteIdMaps).
+  // sandbox: the error and step of a failed write of the child's id maps (WriteIdMaps), and
+  // its index: 1 when the open of the /proc file failed, 0 otherwise.
   int map_error = 0;
   int map_step = 0;
+  int map_index = 0;
 
   double id = 0;  // the facade's handle for this spawn
 

@@ -232,6 +232,7 @@ std::unique_ptr<SpawnJob> BuildJob(const Napi::CallbackInfo& info, Spawner* spaw
   plan.no_new_privileges = in_range(kNoNewPrivileges, 0, 1) != 0;
   // A child in a new pid namespace sees its parent, outside it, as pid 0 (getppid(2)).
   plan.parent_pid = (plan.namespace_flags & CLONE_NEWPID) != 0 ? 0 : ::getpid();
+  plan.parent_pidfd = -1;
   plan.exec_notice_fd = -1;
   if (plan.daemonize) {
     // The daemon's parent is the intermediate child, which exits at once: a parent-death signal

@@ -46,11 +46,12 @@ struct CapabilityData {
 constexpr int kCapSetgid = 6;
 
 // Writes `text` to /proc/<pid>/<file> in one write(2), as the kernel requires of the maps.
-// Returns 0 or the errno value.
-int WriteProcFile(pid_t pid, const char* file, const char* text) {
+// Returns 0 or the errno value, with `*open_failed` set when it is the open's.
+int WriteProcFile(pid_t pid, const char* file, const char* text, bool* open_failed) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/%s", static_cast<int>(pid), file);
   int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  *open_failed = fd < 0;
   if (fd < 0) return errno;
   size_t length = strlen(text);
   ssize_t written = ::write(fd, text, length);
@@ -95,17 +96,21 @@ void WriteIdMaps(SpawnJob* job) {
   ChildPlan& plan = job->plan;
   int error = 0;
   ChildStep step = ChildStep::kUidMap;
+  bool open_failed = false;
   pid_t pid = ProcPid(job->clone_pidfd, job->pid, &error);
-  if (error == 0 && plan.uid_map != nullptr) error = WriteProcFile(pid, "uid_map", plan.uid_map);
+  if (error == 0 && plan.uid_map != nullptr) {
+    error = WriteProcFile(pid, "uid_map", plan.uid_map, &open_failed);
+  }
   if (error == 0 && plan.gid_map != nullptr) {
     step = ChildStep::kGidMap;
-    if (plan.deny_setgroups) error = WriteProcFile(pid, "setgroups", "deny");
-    if (error == 0) error = WriteProcFile(pid, "gid_map", plan.gid_map);
+    if (plan.deny_setgroups) error = WriteProcFile(pid, "setgroups", "deny", &open_failed);
+    if (error == 0) error = WriteProcFile(pid, "gid_map", plan.gid_map, &open_failed);
   }
   if (error != 0) {
     // Never let it pass the gate: it dies where it waits, and FinishJob reaps it.
     job->map_error = error;
     job->map_step = static_cast<int>(step);
+    job->map_index = open_failed ? 1 : 0;
     syscall(SYS_pidfd_send_signal, job->clone_pidfd, SIGKILL, nullptr, 0);
     return;
   }

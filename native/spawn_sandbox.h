@@ -31,8 +31,8 @@ bool MayMapAnyGid();
 
 // On the thread that cloned the job's child, right after the clone: writes its uid_map and
 // gid_map, then opens the gate it waits at (userns_sync). On failure the child is killed (it
-// never passes the gate), the error and step go to job->map_error and job->map_step, and
-// FinishJob reports them once the child is gone.
+// never passes the gate), the error, step and index go to job->map_error, map_step and
+// map_index, and FinishJob reports them once the child is gone.
 void WriteIdMaps(SpawnJob* job);
 
 // The child's steps (spawn_child.cc's tables).

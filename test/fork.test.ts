@@ -431,6 +431,33 @@ describe('fork', () => {
     ]);
   });
 
+  it("the child holds no pidfd the background reaper adopted from an ended worker's child", () => {
+    const { stdout } = runForking(`
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      // The fds of this process that are pidfds of \`pid\` (fdinfo's Pid line).
+      const pidfdsOf = (pid) => fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try { return /^Pid:\\s+(\\d+)$/m.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))?.[1] === String(pid); } catch { return false; }
+      });
+      const worker = new Worker("require('./dist/index.js').spawn('sleep', ['30'], { stdio: 'ignore' }).then((child) => require('node:worker_threads').parentPort.postMessage(child.pid))", { eval: true });
+      worker.once('message', async (sleeper) => {
+        await worker.terminate(); // the sleep runs on: its pidfd goes to the background reaper
+        console.log('parent ' + pidfdsOf(sleeper).length);
+        const pid = p.fork();
+        if (pid === 0) {
+          console.log('child ' + pidfdsOf(sleeper).length);
+          process.exit(0);
+        }
+        waitChild(pid);
+        p.kill(sleeper, 'SIGKILL');
+        // Reaped by the background reaper, which then closes its pidfd.
+        const pause = new Int32Array(new SharedArrayBuffer(4));
+        while (fs.existsSync('/proc/' + sleeper)) Atomics.wait(pause, 0, 0, 5);
+      });
+    `);
+    expect(stdout.trim().split('\n').sort()).toEqual(['child 0', 'parent 1']);
+  });
+
   it('the child has only its own thread until a burst of spawns starts a spawning thread there', () => {
     const { stdout } = runForking(`
       const fs = require('fs');

@@ -1,13 +1,23 @@
 // run()'s native collection of its outputs (native/collect.cc, issue 15's speed): every byte of
 // large and interleaved outputs, maxBuffer, early and late ends of the pipes, and nothing leaked
 // (fds, zombies), with real programs.
+import * as child_process from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { run, runSync } from '../lib/index';
 import * as fs from 'node:fs';
 import { binding } from '../lib/native';
-import { childPids, leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
+import { childPids, exitOf, leftover, openFds, processState, rejection, runNode, until, zombieChildren } from './helpers';
 
 const MB = 1024 * 1024;
+
+/** /proc/self/fdinfo/<fd> or the target of /proc/self/fd/<fd>; '' for an fd closed meanwhile. */
+function fdFile(kind: 'fd' | 'fdinfo', fd: number): string {
+  try {
+    return kind === 'fd' ? fs.readlinkSync(`/proc/self/fd/${fd}`) : fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1');
+  } catch {
+    return '';
+  }
+}
 
 describe('run(): outputs read natively', () => {
   it('100 MB on stdout and 100 MB on stderr at once: every byte of each, no fd left, no zombie', async () => {
@@ -50,6 +60,27 @@ describe('run(): outputs read natively', () => {
     expect(mine.filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(marker))).toEqual([]);
     expect(zombieChildren()).toEqual([]);
     expect(openFds()).toEqual(before);
+  });
+
+  it("a wait that cannot start (epoll_ctl ENOSPC) rejects the call with that error, its output pipes closed though a leftover holds them", async () => {
+    await run('true'); // the spawn machinery's own fds exist before
+    const before = new Set(openFds());
+    binding.testing.failNextEpollCtl(28); // ENOSPC: the child's wait cannot start, it is killed
+    const running = rejection(run('true'));
+    // run made its output pipes before its first await: a process of ours takes copies of their
+    // write ends, so that they never reach end-of-file.
+    const writeEnds = openFds().filter((fd) => !before.has(fd) && /^flags:\s+\d*1$/m.test(fdFile('fdinfo', fd)));
+    expect(writeEnds).toHaveLength(2);
+    const pipes = writeEnds.map((fd) => fdFile('fd', fd));
+    const holder = child_process.spawn('sleep', ['30'], { stdio: ['ignore', writeEnds[0]!, writeEnds[1]!] });
+    try {
+      expect(await running).toMatchObject({ code: 'ENOSPC', syscall: 'epoll_ctl' });
+      // Before the fix the collector went on reading both pipes until the holder let go.
+      expect(openFds().filter((fd) => pipes.includes(fdFile('fd', fd)))).toEqual([]);
+    } finally {
+      holder.kill('SIGKILL');
+      await exitOf(holder);
+    }
   });
 
   // Memory that cannot hold an output (maxBuffer: Infinity) is failed by a hook: a real RLIMIT_AS

@@ -185,6 +185,16 @@ describe("the id maps' handshake: this process writes them while the child waits
     expect(zombieChildren()).toEqual([]);
   });
 
+  // /proc mounted read-only in a mount namespace of the spawning Node (root only): the open of
+  // uid_map for writing fails (EROFS), before any write.
+  it.skipIf(process.getuid?.() !== 0)('a failed open of uid_map is reported as open, not write', () => {
+    const script = `require('./dist/index.js').spawn('/bin/true', [], { namespaces: ['user'], stdio: 'ignore' })
+      .then(() => console.log('spawned'), (e) => console.log(e.code, e.syscall, e.step))`;
+    const result = child_process.spawnSync('unshare', ['--mount', 'sh', '-c', 'mount -o remount,bind,ro /proc && exec "$0" -e "$1"', process.execPath, script], { cwd: repoRoot, encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('EROFS open uid_map\n');
+  });
+
   it('a burst (the spawning thread writes the maps): each child gets its own, failures stay apart', async () => {
     const fds = openFds();
     const outcomes = await Promise.allSettled(

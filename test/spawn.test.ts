@@ -1,5 +1,5 @@
 import * as child_process from 'node:child_process';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -460,6 +460,14 @@ describe('spawn: options', () => {
     await expect(spawn('sleep', ['30'], { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
+  it('one AbortSignal reused by 100 spawns and 100 runs keeps no abort listener once they have ended', async () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 100; i++) await (await spawn('true', [], { signal: controller.signal })).wait();
+    for (let i = 0; i < 100; i++) await run('true', [], { signal: controller.signal });
+    // A child's listener goes in the turn after its wait resolves.
+    await until(() => getEventListeners(controller.signal, 'abort').length === 0, 1000);
+  });
+
   it('a signal aborted while spawn() reads its options cancels the spawn: the program never runs', async () => {
     const marker = path.join(tmp, 'aborted-during-call.ran');
     const controller = new AbortController();
@@ -857,15 +865,17 @@ describe('spawn: a child stuck before its exec', () => {
     const fifo = path.join(tmp, 'queue-blocker');
     child_process.execFileSync('mkfifo', [fifo]);
     const marker = path.join(tmp, 'queued.ran');
-    const blockers = new AbortController();
+    // A signal each: 20 live spawns on one signal would pass its default of 10 listeners (a
+    // warning, though each spawn removes its listener once it has ended).
+    const blockers = Array.from({ length: 20 }, () => new AbortController());
     const controller = new AbortController();
     const first = spawn('true');
-    const stuck = Array.from({ length: 20 }, () => spawn('true', [], { stdio: [{ path: fifo }, 'ignore', 'ignore'], signal: blockers.signal }));
+    const stuck = blockers.map((blocker) => spawn('true', [], { stdio: [{ path: fifo }, 'ignore', 'ignore'], signal: blocker.signal }));
     const queued = spawn('touch', [marker], { signal: controller.signal });
     controller.abort();
     const error = await queued.then(() => undefined, (reason: unknown) => reason);
     expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', step: 'queued' });
-    blockers.abort();
+    for (const blocker of blockers) blocker.abort();
     for (const result of await Promise.allSettled(stuck)) expect(result).toMatchObject({ status: 'rejected', reason: { name: 'AbortError' } });
     await (await first).wait();
     expect(fs.existsSync(marker)).toBe(false);

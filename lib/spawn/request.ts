@@ -45,10 +45,11 @@ export function stepLabel(where: StepContext, step: string, stepIndex: number): 
     }
     case 'dup2':
       return { syscall: 'dup2', step: `fd ${where.fds[stepIndex]?.target}`, path: undefined };
-    // The sandbox's (docs/sandbox.md): the id maps are written by this process.
+    // The sandbox's (docs/sandbox.md): the id maps are written by this process (index 1: the
+    // open of the /proc file failed).
     case 'uid_map':
     case 'gid_map':
-      return { syscall: 'write', step, path: undefined };
+      return { syscall: stepIndex === 1 ? 'open' : 'write', step, path: undefined };
     case 'userns_sync':
       return { syscall: 'futex', step, path: undefined };
     case 'mount':

@@ -283,6 +283,10 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     // A contained tree stays under the spawn's own timeout and signal until all of it has ended.
     else if (child.containment === null) boundOutputWait(collection, spawnOptions.timeout, spawnOptions.signal, started, () => (outputTimedOut = true));
     return result;
+  }, (error: unknown) => {
+    // The call fails with the wait's error: its pipes are closed now, not when a leftover lets go.
+    collection.finish();
+    throw error;
   });
   const [result, buffers] = await Promise.all([waited, collection.done]);
   // The child is gone: a stream input it left unread is let go, instead of keeping its pipe open
