@@ -36,16 +36,22 @@ void StartReaping(void* arg) {
   if (background_reaper::ReapIfExited(pidfd) || !background_reaper::Adopt(pidfd)) ::close(pidfd);
 }
 
-// reapAfterEnvironment(pid): pid must be an unreaped child of this process.
-Napi::Value ReapAfterEnvironment(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// A pidfd of the child whose pid is argument 0 (an unreaped child of this process).
+long ChildPidfdArgument(const Napi::CallbackInfo& info) {
   int pid = Int32Argument(info, 0, "pid");
-  if (pid <= 0) throw Napi::RangeError::New(env, "The \"pid\" argument must be positive");
+  if (pid <= 0) throw Napi::RangeError::New(info.Env(), "The \"pid\" argument must be positive");
   long pidfd = ::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
   if (pidfd < 0) {
     int err = errno;
-    throw SyscallError(env, err, "pidfd_open");
+    throw SyscallError(info.Env(), err, "pidfd_open");
   }
+  return pidfd;
+}
+
+// reapAfterEnvironment(pid): pid must be an unreaped child of this process.
+Napi::Value ReapAfterEnvironment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  long pidfd = ChildPidfdArgument(info);
   void* arg = reinterpret_cast<void*>(static_cast<intptr_t>(pidfd));
   napi_status status = napi_add_env_cleanup_hook(env, StartReaping, arg);
   if (status != napi_ok) {
@@ -59,16 +65,8 @@ Napi::Value ReapAfterEnvironment(const Napi::CallbackInfo& info) {
 // orphan the subreaper flag brought): reaped now if it has exited, else by the background reaper
 // once it does.
 Napi::Value ReapInBackground(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int pid = Int32Argument(info, 0, "pid");
-  if (pid <= 0) throw Napi::RangeError::New(env, "The \"pid\" argument must be positive");
-  long pidfd = ::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
-  if (pidfd < 0) {
-    int err = errno;
-    throw SyscallError(env, err, "pidfd_open");
-  }
-  StartReaping(reinterpret_cast<void*>(static_cast<intptr_t>(pidfd)));
-  return env.Undefined();
+  StartReaping(reinterpret_cast<void*>(static_cast<intptr_t>(ChildPidfdArgument(info))));
+  return info.Env().Undefined();
 }
 
 }  // namespace

@@ -10,20 +10,14 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
+const { seededRandom } = require('./seeded-random');
 
 const lib = require(process.env.FUZZ_LIB ?? path.join(__dirname, '..', 'dist', 'index.js'));
 const seed = Number(process.argv[2] ?? 1);
 const rounds = Number(process.argv[3] ?? 3000);
 
-// mulberry32: small, seeded, the same sequence on every Node version.
-let state = seed >>> 0;
-function random() {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+// Seeded: the same sequence on every Node version.
+const random = seededRandom(seed);
 const pick = (list) => list[Math.floor(random() * list.length)];
 const chance = (p) => random() < p;
 

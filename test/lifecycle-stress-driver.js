@@ -11,20 +11,14 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
+const { seededRandom } = require('./seeded-random');
 
 const lib = require(path.join(__dirname, '..', 'dist', 'index.js'));
 const seed = Number(process.argv[2] ?? 1);
 const operations = Number(process.argv[3] ?? 120);
 
-// mulberry32, as the fuzzer: the same choices on every Node version (the timing differs).
-let state = seed >>> 0;
-function random() {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+// The same choices on every Node version (the timing differs).
+const random = seededRandom(seed);
 const pick = (list) => list[Math.floor(random() * list.length)];
 
 const PROGRAMS = [
