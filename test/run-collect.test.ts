@@ -5,6 +5,7 @@ import * as child_process from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { run, runSync } from '../lib/index';
 import * as fs from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { binding } from '../lib/native';
 import { childPids, exitOf, leftover, openFds, processState, rejection, runNode, until, zombieChildren } from './helpers';
 
@@ -81,6 +82,19 @@ describe('run(): outputs read natively', () => {
       holder.kill('SIGKILL');
       await exitOf(holder);
     }
+  });
+
+  it('a wait that cannot start lets go of a stream input too (unpiped, not watched any more)', async () => {
+    await run('true'); // the spawn machinery's own fds exist before
+    const input = new PassThrough();
+    const listeners = (): number[] => ['data', 'end', 'error', 'close'].map((event) => input.listenerCount(event));
+    const before = listeners();
+    binding.testing.failNextEpollCtl(28); // ENOSPC: the child's wait cannot start, it is killed
+    expect(await rejection(run('cat', [], { input }))).toMatchObject({ code: 'ENOSPC', syscall: 'epoll_ctl' });
+    // Before the fix input stayed piped into the dead child's stdin, and watched.
+    await until(() => listeners().every((count, i) => count === before[i]));
+    expect(input.destroyed).toBe(false); // the caller's stream, left to the caller
+    expect(zombieChildren()).toEqual([]);
   });
 
   // Memory that cannot hold an output (maxBuffer: Infinity) is failed by a hook: a real RLIMIT_AS

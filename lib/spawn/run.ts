@@ -284,8 +284,11 @@ export async function run<const O extends RunOptions = Record<never, never>>(fil
     else if (child.containment === null) boundOutputWait(collection, spawnOptions.timeout, spawnOptions.signal, started, () => (outputTimedOut = true));
     return result;
   }, (error: unknown) => {
-    // The call fails with the wait's error: its pipes are closed now, not when a leftover lets go.
+    // The call fails with the wait's error (its child killed and reaped): its pipes are closed
+    // now, not when a leftover lets go, and a stream input is let go.
     collection.finish();
+    stdinStream?.destroy();
+    inputWatch?.dispose();
     throw error;
   });
   const [result, buffers] = await Promise.all([waited, collection.done]);
