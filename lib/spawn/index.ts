@@ -43,7 +43,9 @@ export type { TerminalSpawnOptions } from './terminal';
  *
  * `timeout` and `signal` apply from the call: a spawn still queued is dropped, and a child still
  * before its exec (blocked opening a FIFO, say) is killed with SIGKILL and reaped, so the program
- * does not run (one whose exec completes at that very moment is killed at once).
+ * does not run (one whose exec completes at that very moment is killed at once). A child that had
+ * already exec'd, unseen while this thread was busy, resolves the spawn and is then stopped as a
+ * running child is (`killSignal`, its whole tree when contained).
  *
  * The sandbox options (`namespaces`, `uidMap`/`gidMap`, `hostname`, `chroot`, `capabilities`,
  * `ambientCapabilities`, `noNewPrivileges`) are applied in the child too, in the order and with
