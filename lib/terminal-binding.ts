@@ -28,19 +28,24 @@ export interface TerminalBinding {
   raiseInThreadForTest(signo: number): void;
   closeFd(fd: number): void;
   /**
-   * Adopts a master fd (or a pipe's read end, `pipe`); onEvent(kind, value): 0 data (Buffer;
-   * undefined for a pipe's read that brought nothing), 1 end, 2 error (errno), 3 writable.
+   * Adopts a master fd, a pipe's read end or a socket (`kind`: FD_KIND); onEvent(kind, value):
+   * 0 data (Buffer; undefined for a pipe's read that brought nothing), 1 end, 2 error (errno), 3 writable.
    */
-  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Buffer | number | undefined) => void, pipe?: boolean): PtyStreamHandle;
+  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Buffer | number | undefined) => void, kind?: number): PtyStreamHandle;
   /** Whether the stream keeps the event loop alive. */
   ptyStreamRef(handle: PtyStreamHandle, ref: boolean): void;
-  /** A pipe: delivers what it holds now, then the end (synchronously). */
+  /** A pipe or a socket: delivers what it holds now, then the end (synchronously). */
   ptyStreamDrain(handle: PtyStreamHandle): void;
   ptyStreamPoll(handle: PtyStreamHandle, read: boolean, write: boolean): void;
   /** Bytes written, or -errno. */
   ptyStreamWrite(handle: PtyStreamHandle, buffer: Buffer, offset: number): number;
   ptyStreamClose(handle: PtyStreamHandle): void;
+  /** A socket: shutdown(SHUT_WR); 0 or -errno. */
+  ptyStreamShutdown(handle: PtyStreamHandle): number;
 }
+
+/** @internal What ptyStreamOpen adopts. */
+export const FD_KIND = { ptyMaster: 0, pipeReadEnd: 1, socket: 2 } as const;
 
 /** @internal The native side of a Pty (native/pty_stream.cc). */
 export type PtyStreamHandle = { readonly __ptyStream: unique symbol };

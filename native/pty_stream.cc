@@ -10,15 +10,19 @@
 //
 // The same stream, read-only, is the parent's end of a child's stdout or stderr pipe
 // (lib/spawn/pipe-reader.ts): read to end-of-file, and ended on demand with what the pipe holds
-// (ptyStreamDrain) when the child is gone but a process it left behind keeps the pipe open.
+// (ptyStreamDrain) when the child is gone but a process it left behind keeps the pipe open; and,
+// read and written, the parent's end of a socket pair for a child's fd 3 and up
+// (lib/spawn/socket-stream.ts), written with MSG_NOSIGNAL and half-closed by shutdown(2).
 //
-// Man pages: pty(7), pipe(7), read(2), write(2), ioctl(2) FIONREAD, uv_poll_t in libuv's docs.
+// Man pages: pty(7), pipe(7), unix(7), read(2), write(2), send(2), shutdown(2), ioctl(2) FIONREAD,
+// uv_poll_t in libuv's docs.
 #include "pty_stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,6 +45,9 @@ constexpr int kChunksPerEvent = 16;
 // What the facade's callback receives: (kind, value).
 enum EventKind { kData = 0, kEnd = 1, kError = 2, kWritable = 3 };
 
+// What the fd is (ptyStreamOpen's third argument).
+enum FdKind { kPtyMaster = 0, kPipeReadEnd = 1, kSocket = 2 };
+
 struct Stream {
   uv_poll_t poll;
   int fd = -1;
@@ -48,7 +55,8 @@ struct Stream {
   Napi::FunctionReference on_event;
   std::unique_ptr<Napi::AsyncContext> async_context;
   std::unique_ptr<char[]> buffer{new char[kChunkSize]};
-  bool pipe = false;  // a pipe's read end (ReadPipe), not a pty master (ReadPty)
+  bool pipe = false;    // read to end-of-file (ReadPipe), not a pty master (ReadPty)
+  bool socket = false;  // also written with send(MSG_NOSIGNAL), half-closed by shutdown
   bool reading = false;
   bool writing = false;
   bool ended = false;   // EIO (or an error) seen: no more reads
@@ -217,6 +225,12 @@ void ReadSome(Stream* stream) {
 void OnPoll(uv_poll_t* handle, int status, int events) {
   auto* stream = static_cast<Stream*>(handle->data);
   if (stream->closed) return;
+  if (status == UV_EBADF && stream->socket) {
+    // libuv reports POLLERR as EBADF, and stops the poll: a socket whose peer closed with our
+    // writes unread (ECONNRESET). The read or write says what it is; the poll starts again.
+    events = (stream->reading ? UV_READABLE : 0) | (stream->writing ? UV_WRITABLE : 0);
+    status = UpdatePoll(stream);
+  }
   if (status < 0) {
     stream->ended = true;
     stream->reading = false;
@@ -246,7 +260,7 @@ Stream* StreamArgument(const Napi::CallbackInfo& info) {
   return info[0].As<Napi::External<Stream>>().Data();
 }
 
-// ptyStreamOpen(fd, onEvent) -> a handle that owns fd (closed by ptyStreamClose, the
+// ptyStreamOpen(fd, onEvent, kind) -> a handle that owns fd (closed by ptyStreamClose, the
 // environment's teardown, or the garbage collector). The fd is made non-blocking.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -271,9 +285,13 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   stream->fd = fd;
   stream->env = env;
   stream->on_event = Napi::Persistent(info[1].As<Napi::Function>());
-  stream->pipe = info.Length() > 2 && info[2].ToBoolean();
-  stream->async_context = std::make_unique<Napi::AsyncContext>(
-      env, stream->pipe ? "posix-process:pipe" : "posix-process:pty");
+  int kind = info.Length() > 2 ? info[2].ToNumber().Int32Value() : kPtyMaster;
+  stream->pipe = kind == kPipeReadEnd || kind == kSocket;
+  stream->socket = kind == kSocket;
+  stream->async_context =
+      std::make_unique<Napi::AsyncContext>(env, stream->socket ? "posix-process:socket"
+                                                : stream->pipe ? "posix-process:pipe"
+                                                               : "posix-process:pty");
   napi_add_env_cleanup_hook(env, CleanupStream, stream);
   stream->cleanup_hook = true;
   return Napi::External<Stream>::New(env, stream, FinalizeStream);
@@ -290,7 +308,7 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
 }
 
 // ptyStreamWrite(handle, buffer, offset) -> bytes written, or -errno (EAGAIN: wait for
-// writable; EIO: the terminal has hung up).
+// writable; EIO: the terminal has hung up; EPIPE: the socket's peer has).
 Napi::Value Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Stream* stream = StreamArgument(info);
@@ -302,10 +320,24 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   }
   if (stream->closed) return Napi::Number::New(env, -EBADF);
   ssize_t n;
+  const char* data = buffer.Data() + offset;
+  size_t length = buffer.Length() - offset;
   do {
-    n = ::write(stream->fd, buffer.Data() + offset, buffer.Length() - offset);
+    // No SIGPIPE for a peer that is gone, whatever this process does with the signal.
+    n = stream->socket ? ::send(stream->fd, data, length, MSG_NOSIGNAL)
+                       : ::write(stream->fd, data, length);
   } while (n < 0 && errno == EINTR);
   return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
+// ptyStreamShutdown(handle) -> 0 or -errno: a socket only; no more writes (the peer reads
+// end-of-file), while reading goes on.
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Stream* stream = StreamArgument(info);
+  if (!stream->socket) throw Napi::TypeError::New(env, "ptyStreamShutdown: a socket's stream");
+  if (stream->closed) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, ::shutdown(stream->fd, SHUT_WR) == 0 ? 0 : -errno);
 }
 
 // ptyStreamRef(handle, ref): whether the stream keeps the event loop alive.
@@ -316,11 +348,12 @@ Napi::Value Ref(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ptyStreamDrain(handle): a pipe only; delivers what it holds now, then the end, whoever still
-// holds its write end (a child the library stopped may have left a process behind that does).
+// ptyStreamDrain(handle): a pipe or a socket; delivers what it holds now, then the end, whoever
+// still holds its other end (a child the library stopped may have left a process behind that does).
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   Stream* stream = StreamArgument(info);
-  if (!stream->pipe) throw Napi::TypeError::New(info.Env(), "ptyStreamDrain: a pipe's stream");
+  if (!stream->pipe)
+    throw Napi::TypeError::New(info.Env(), "ptyStreamDrain: a pipe's or a socket's stream");
   if (stream->closed || stream->ended) return info.Env().Undefined();
   int held = 0;
   if (::ioctl(stream->fd, FIONREAD, &held) != 0) held = 0;
@@ -347,6 +380,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("ptyStreamClose", Napi::Function::New(env, Close, "ptyStreamClose"));
   exports.Set("ptyStreamRef", Napi::Function::New(env, Ref, "ptyStreamRef"));
   exports.Set("ptyStreamDrain", Napi::Function::New(env, Drain, "ptyStreamDrain"));
+  exports.Set("ptyStreamShutdown", Napi::Function::New(env, Shutdown, "ptyStreamShutdown"));
 }
 
 }  // namespace posix_process::pty_stream

@@ -502,6 +502,67 @@ describe("fds: { N: 'pipe' } and child.stdio", () => {
     await child.finished();
     expect(text).toMatch(/^socket:\[\d+\]\n$/);
   });
+
+  it('an fd 3 that nobody reads lets go of its socket when the child ends, and keeps what it read for a late reader', async () => {
+    // A net.Socket there held its fd until its data was consumed: one fd per spawn, for ever.
+    const before = openFds();
+    const children = [];
+    for (let i = 0; i < 5; i++) children.push(await spawn('sh', ['-c', `echo late$0 >&3`, String(i)], { fds: { 3: 'pipe' } }));
+    for (const child of children) await child.wait();
+    await until(() => openFds().length === before.length, 10_000);
+    expect(openFds()).toEqual(before);
+    const texts = await Promise.all(children.map(async (child) => (await child.stdio[3].toArray()).join('')));
+    expect(texts).toEqual(['late0\n', 'late1\n', 'late2\n', 'late3\n', 'late4\n']);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('end() half-closes: the child reads end-of-file and its answer still arrives', async () => {
+    const before = openFds();
+    const child = await spawn('sh', ['-c', 'tr a-z A-Z <&3 >&3'], { fds: { 3: 'pipe' } });
+    const fd3 = child.stdio[3];
+    const answer = fd3.toArray();
+    // Larger than the socket's buffers both ways: written while the answer is read.
+    const input = Buffer.alloc(3 * 1024 * 1024, 'abc\n');
+    fd3.end(input);
+    const bytes = Buffer.concat((await answer) as Buffer[]);
+    expect(bytes.equals(Buffer.alloc(input.length, 'ABC\n'))).toBe(true);
+    expect((await child.finished()).status).toEqual({ kind: 'exited', code: 0 });
+    expect(fd3.closed).toBe(true);
+    expect(openFds()).toEqual(before);
+  });
+
+  it('what the child wrote arrives though it ended without reading ours (ECONNRESET is its end, not an error)', async () => {
+    const before = openFds();
+    const child = await spawn('sh', ['-c', 'read word <&3; echo "first $word" >&3; exit 3'], { fds: { 3: 'pipe' } });
+    const fd3 = child.stdio[3];
+    const errors: unknown[] = [];
+    fd3.on('error', (error) => errors.push(error));
+    fd3.write('one\ntwo\nthree\n'); // `read` takes one line of it; the rest is left unread
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 3 });
+    await until(() => openFds().length === before.length, 10_000); // the end is read: the fd is closed
+    expect(String(fd3.read())).toBe('first one\n');
+    // Writing to the ended child fails with EPIPE, to the write's callback, and ends nothing else.
+    const written = await new Promise<unknown>((resolve) => fd3.write('late', resolve));
+    expect(written).toMatchObject({ code: 'EPIPE', syscall: 'write' });
+    expect(errors).toEqual([written]);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
+  it('unref() on an fd 3 stream lets Node exit while the child holds it open', () => {
+    const result = runNode(`
+      const { spawn } = require('./dist/index.js');
+      spawn('sleep', ['30'], { fds: { 3: 'pipe' }, pdeathsig: 'SIGKILL' }).then((child) => {
+        child.unref();
+        console.log('unrefed', child.pid, typeof child.stdio[3].unref);
+      });
+    `, { timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/unrefed \d+ function/);
+    const sleeper = Number(/unrefed (\d+)/.exec(result.stdout)![1]);
+    return until(() => !fs.existsSync(`/proc/${sleeper}`) || fs.readFileSync(`/proc/${sleeper}/stat`, 'utf8').includes(') Z'), 10_000);
+  });
 });
 
 describe('child.unref() and ref()', () => {

@@ -19,6 +19,7 @@ import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler
 import { nextStop, type OpenedPty } from './terminal';
 import { signalReapedGroup } from './group';
 import { endNow, PipeReader } from './pipe-reader';
+import { SocketStream } from './socket-stream';
 import type { Containment, TreeAccounting } from './contain';
 import { DEFAULT_POLICY, endsProcesses, exitedAlready, sendQuietly, StopControl, type ChildResult, type KillReason, type KillTreeOptions, type StopPolicy } from './kill-tree';
 import { readOptions, validateInteger, validating } from '../validate';
@@ -133,7 +134,7 @@ export class ChildProcess implements AsyncDisposable {
     // A child the library stopped (timeout, abort): its outputs end with what their pipes hold
     // once it is reaped, for every reader (a lines() loop too, not only finished()), though a
     // process it left behind holds them open.
-    void this.#exited.then(() => this.#stop.requested !== null && [this.stdout, this.stderr].forEach((stream) => stream instanceof PipeReader && stream[endNow]()), () => {});
+    void this.#exited.then(() => this.#stop.requested !== null && this.stdio.forEach((stream, fd) => fd !== 0 && stream !== null && endOutput(stream)), () => {});
   }
 
   /** @internal The handle of a child that PendingSpawn has started (the constructor's arguments but the key). */
@@ -213,7 +214,7 @@ export class ChildProcess implements AsyncDisposable {
    */
   unref(): void {
     binding.pidfdWaitRef(this.#waitId, false);
-    for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.unref();
+    for (const stream of this.stdio) (stream as net.Socket | PipeReader | SocketStream | null)?.unref();
     this.pty?.unref();
     this.#timer?.unref();
   }
@@ -221,7 +222,7 @@ export class ChildProcess implements AsyncDisposable {
   /** Undoes `unref()`: the running child keeps the event loop alive again. */
   ref(): void {
     binding.pidfdWaitRef(this.#waitId, true);
-    for (const stream of this.stdio) (stream as net.Socket | PipeReader | null)?.ref();
+    for (const stream of this.stdio) (stream as net.Socket | PipeReader | SocketStream | null)?.ref();
     this.pty?.ref();
     this.#timer?.ref();
   }
@@ -417,9 +418,9 @@ async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promis
   return result;
 }
 
-/** Ends an output of a stopped child now: what its pipe holds, then the end (an fd 3 and up: closed). */
+/** Ends an output of a stopped child now: what its pipe or socket holds, then the end. */
 function endOutput(stream: ChildStream): void {
-  if (stream instanceof PipeReader) stream[endNow]();
+  if (stream instanceof PipeReader || stream instanceof SocketStream) stream[endNow]();
   else stream.destroy();
 }
 
@@ -557,9 +558,9 @@ export class PendingSpawn implements SpawnSettler, StepContext {
 function streamFor(fd: number | null, target: number): ChildStream | null {
   if (fd === null) return null;
   if (target === 1 || target === 2) return new PipeReader(fd);
-  const socket = new net.Socket({ fd, readable: target !== 0, writable: true });
-  socket.on('error', epipeIsNotFatal);
-  return socket;
+  const stream = target === 0 ? new net.Socket({ fd, readable: false, writable: true }) : new SocketStream(fd);
+  stream.on('error', epipeIsNotFatal);
+  return stream;
 }
 
 /**
@@ -567,7 +568,7 @@ function streamFor(fd: number | null, target: number): ChildStream | null {
  * write's callback gets it, but it does not end this program as an 'error' nobody listens to (as
  * execa); any other error without a listener of the caller's still does.
  */
-function epipeIsNotFatal(this: net.Socket, error: NodeJS.ErrnoException): void {
+function epipeIsNotFatal(this: net.Socket | SocketStream, error: NodeJS.ErrnoException): void {
   if (error.code !== 'EPIPE' && this.listenerCount('error') === 1) throw error;
 }
 

@@ -3,7 +3,7 @@
 // output arrives in few large chunks instead of one per write (docs/output.md).
 import { Readable } from 'node:stream';
 import { SyscallError } from '../errors';
-import { terminalBinding as native, type PtyStreamHandle } from '../terminal-binding';
+import { FD_KIND, terminalBinding as native, type PtyStreamHandle } from '../terminal-binding';
 
 const EVENT_DATA = 0;
 const EVENT_END = 1;
@@ -19,7 +19,7 @@ export class PipeReader extends Readable {
 
   constructor(fd: number) {
     super();
-    this.#handle = native.ptyStreamOpen(fd, (kind, value) => this.#onEvent(kind, value), true);
+    this.#handle = native.ptyStreamOpen(fd, (kind, value) => this.#onEvent(kind, value), FD_KIND.pipeReadEnd);
     this.read(0); // reads from the start, as net.Socket does: an output nobody reads still ends
   }
 
