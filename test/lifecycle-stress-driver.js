@@ -90,10 +90,15 @@ async function operate(kind, contain, timeout, abortAfter, program, input) {
       }
       case 'fds': {
         const child = await lib.spawn('sh', ['-c', 'echo three >&3; cat <&4 >/dev/null; echo done'], { ...options, stdio: ['ignore', 'pipe', 'ignore'], fds: { 3: 'pipe', 4: 'pipe' } });
-        child.stdio[3].resume();
         child.stdout.resume();
         child.stdio[4].on('error', () => {}).end(input ?? '');
-        await child.finished();
+        // Read to its end, or never read (its fd must still be let go once the child ends).
+        if (pick([true, false])) {
+          child.stdio[3].resume();
+          await child.finished();
+        } else {
+          await child.wait();
+        }
         break;
       }
       case 'dispose': {
