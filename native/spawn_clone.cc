@@ -144,14 +144,22 @@ void KillBeforeExec(SpawnJob* job, int pidfd) {
   syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
 }
 
+namespace {
+
+// Whether the job's exec notice is readable (its end-of-file) within timeout_ms.
+bool PollExecNotice(SpawnJob* job, int timeout_ms) {
+  pollfd notice = {job->exec_notice, POLLIN, 0};
+  return ::poll(&notice, 1, timeout_ms) == 1;
+}
+
+}  // namespace
+
 // Whether the job's exec notice has reached end-of-file: its child has exec'd (or failed a step,
 // or died), perhaps long before the JS thread reads the notice. A cancel then lets the result
 // through, so that the program that ran is stopped as a running child is (its whole tree when
 // contained), instead of only its leader being killed.
 bool ExecNoticeEnded(SpawnJob* job) {
-  if (job->exec_notice < 0) return false;
-  pollfd notice = {job->exec_notice, POLLIN, 0};
-  return ::poll(&notice, 1, 0) == 1;
+  return job->exec_notice >= 0 && PollExecNotice(job, 0);
 }
 
 namespace {
@@ -336,8 +344,16 @@ constexpr int kExecPaceMs = 2;
 // child stuck before its exec delays the next spawn by no more than this. The notice stays open
 // meanwhile: the JS thread does not finish the running job (TakeStarting).
 void AwaitExecBriefly(SpawnJob* job) {
-  pollfd notice = {job->exec_notice, POLLIN, 0};
-  ::poll(&notice, 1, kExecPaceMs);  // no EINTR: the spawning thread blocks every signal
+  PollExecNotice(job, kExecPaceMs);  // no EINTR: the spawning thread blocks every signal
+}
+
+// Right after the spawning thread's clone: the pidfd is the job's to use from now on, and a job
+// cancelled during the clone is killed before its exec. Returns whether it was.
+bool SettleClone(Spawner* spawner, SpawnJob* job) {
+  std::lock_guard<std::mutex> lock(spawner->mutex);
+  job->pidfd_settled = true;
+  if (job->cancel_requested) KillBeforeExec(job, job->pidfd);
+  return job->cancel_requested;
 }
 
 // On the spawning thread, for a job already among the starting ones (so that its exec notice,
@@ -346,14 +362,7 @@ void AwaitExecBriefly(SpawnJob* job) {
 void RunJob(Spawner* spawner, SpawnJob* job, bool notices) {
   bool waited = !(notices && kHaveRawSyscall && CloneJob(spawner, job, false, false));
   if (waited) CloneJob(spawner, job, true, false);
-  bool cancelled = false;
-  if (!waited && job->clone_error == 0) {
-    std::lock_guard<std::mutex> lock(spawner->mutex);
-    job->pidfd_settled = true;
-    cancelled = job->cancel_requested;  // cancelled during the clone: killed before its exec
-    if (cancelled) KillBeforeExec(job, job->pidfd);
-  }
-  if (!waited && job->clone_error == 0 && !cancelled) AwaitExecBriefly(job);
+  if (!waited && job->clone_error == 0 && !SettleClone(spawner, job)) AwaitExecBriefly(job);
   bool finished;
   {
     std::lock_guard<std::mutex> lock(spawner->mutex);
