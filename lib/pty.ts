@@ -91,19 +91,21 @@ const EIO = os.constants.errno.EIO;
  * here, and what is written here is the program's keyboard input (Ctrl-C is `'\x03'`, Ctrl-Z
  * `'\x1a'`, Ctrl-D `'\x04'`, all interpreted by the terminal's line discipline). It ends when
  * every fd of the slave has been closed, after everything written before that has been read:
- * wait for `'end'` (or `finished()`) to have the whole output. Writes after the terminal has hung
- * up are dropped, as the kernel drops them. Destroying it closes the master.
+ * wait for `'end'` (or `finished()`) to have the whole output. The master is closed then (what was
+ * read stays readable), or when the stream is destroyed; writes after the terminal has hung up are
+ * dropped, as the kernel drops them.
  *
  * Only `spawn(..., { pty })` makes one (`child.pty`): `new Pty()` throws TypeError
  * `ERR_ILLEGAL_CONSTRUCTOR`; the class is exported for `instanceof`.
  */
 export class Pty extends Duplex {
-  /** The master fd (valid until the stream is destroyed). */
+  /** The master fd (valid until the terminal ends or the stream is destroyed). */
   readonly fd: number;
   /** The slave's path, e.g. `/dev/pts/3`. */
   readonly path: string;
   readonly #handle: PtyStreamHandle;
   #closed = false;
+  #ended = false; // the terminal ended (EIO) and the master was closed then
   #reading = false;
   // A write that the terminal could not take at once: the rest, and its callback.
   #pending: { chunk: Buffer; offset: number; callback: (error?: Error | null) => void } | undefined;
@@ -115,6 +117,7 @@ export class Pty extends Duplex {
     this.fd = master;
     this.path = path;
     this.#handle = native.ptyStreamOpen(master, (kind, value) => this.#onEvent(kind, value));
+    this.read(0); // reads from the start, as net.Socket does: a terminal nobody reads still ends
   }
 
   #onEvent(kind: number, value: Buffer | number | undefined): void {
@@ -122,6 +125,11 @@ export class Pty extends Duplex {
       if (!this.push(value)) this.#poll(false);
     } else if (kind === EVENT_END) {
       this.#reading = false;
+      // Every fd of the slave is closed and the output read: the master is of no more use, and is
+      // closed now, not once the output is consumed (a pty nobody read held it for ever).
+      this.#ended = true;
+      this.#close();
+      this.#continueWrite(); // a write waiting for room is dropped, as the kernel drops them
       this.push(null);
     } else if (kind === EVENT_ERROR) {
       this.destroy(new SyscallError('read', value as number));
@@ -135,19 +143,19 @@ export class Pty extends Duplex {
     if (!this.#closed) native.ptyStreamPoll(this.#handle, reading, this.#pending !== undefined);
   }
 
-  /** The window size (TIOCGWINSZ). @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed */
+  /** The window size (TIOCGWINSZ). @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed, `ERR_PTY_ENDED` once its terminal has ended */
   get size(): WindowSize {
     this.#checkOpen();
     const [cols, rows] = native.getWindowSize(this.fd);
     return { cols, rows };
   }
 
-  /** Columns of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed */
+  /** Columns of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed, `ERR_PTY_ENDED` once its terminal has ended */
   get cols(): number {
     return this.size.cols;
   }
 
-  /** Rows of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed */
+  /** Rows of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed, `ERR_PTY_ENDED` once its terminal has ended */
   get rows(): number {
     return this.size.rows;
   }
@@ -158,7 +166,8 @@ export class Pty extends Duplex {
    *
    * @param cols - columns, 1 to 65535
    * @param rows - rows, 1 to 65535
-   * @throws RangeError `ERR_OUT_OF_RANGE`; Error `ERR_STREAM_DESTROYED` once the stream is destroyed
+   * @throws RangeError `ERR_OUT_OF_RANGE`; Error `ERR_STREAM_DESTROYED` once the stream is destroyed,
+   *   `ERR_PTY_ENDED` once its terminal has ended (the master is closed then)
    * @see ioctl_tty(2)
    */
   resize(cols: number, rows: number): void {
@@ -190,7 +199,8 @@ export class Pty extends Duplex {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
+    if (this.destroyed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
+    if (this.#ended) throw Object.assign(new Error("The pty's terminal has ended (every fd of its slave was closed): its master is closed"), { code: 'ERR_PTY_ENDED' });
   }
 
   /** @internal */
@@ -224,13 +234,16 @@ export class Pty extends Duplex {
 
   /** @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      native.ptyStreamClose(this.#handle);
-    }
+    this.#close();
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.callback(error);
     callback(error);
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.ptyStreamClose(this.#handle);
   }
 }

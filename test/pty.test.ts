@@ -260,6 +260,24 @@ describe('spawn with pty', () => {
     }
   });
 
+  it('closes the master when the terminal ends, though nobody read it, and keeps the output for a late reader', async () => {
+    // The master was held until its output was consumed: one /dev/ptmx per spawn, for ever.
+    const before = openFds();
+    const children = [];
+    for (let i = 0; i < 3; i++) children.push(await spawn('/bin/sh', ['-c', 'echo late$0', String(i)], { pty: true }));
+    for (const child of children) await child.wait();
+    await until(() => openFds().length === before.length, 10_000);
+    expect(openFds()).toEqual(before);
+    const pty = children[0]!.pty!;
+    expect(pty.destroyed).toBe(false);
+    expect(thrown(() => pty.size)).toMatchObject({ code: 'ERR_PTY_ENDED' });
+    expect(thrown(() => pty.resize(100, 30))).toMatchObject({ code: 'ERR_PTY_ENDED' });
+    const written = await new Promise<unknown>((resolve) => pty.write('dropped', resolve));
+    expect(written).toBeNull(); // no error: the terminal hung up, and the kernel drops such input too
+    expect(await Promise.all(children.map((child) => readAll(child.pty!)))).toEqual(['late0\r\n', 'late1\r\n', 'late2\r\n']);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('sends the keyboard to the child and reports its exit code and signal from the real wait', async () => {
     const child = await spawn('/bin/sh', ['-c', 'read line; echo "got $line"; exit 7'], { pty: true });
     const out = screen(child.pty!);
