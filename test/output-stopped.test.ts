@@ -25,6 +25,18 @@ describe('a stopped child whose leftover holds its outputs', () => {
     expect(zombieChildren()).toEqual([]);
   }, 20_000);
 
+  it("an fds: {N: 'pipe'} socket ends too, with what it held, and finished() resolves", async () => {
+    const before = openFds();
+    const left = leftover('fd3-stopped');
+    const child = await spawn('sh', ['-c', left.script('echo three >&3; exec sleep 30')], { fds: { 3: 'pipe' }, timeout: 1000 });
+    const text = child.stdio[3].toArray();
+    expect((await child.finished()).killedBy).toBe('timeout');
+    expect(Buffer.concat((await text) as Buffer[]).toString()).toBe('three\n');
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 20_000);
+
   it('a child that exits on its own is read to the end of its outputs (nothing is cut short)', async () => {
     const child = await spawn('sh', ['-c', 'echo one; sleep 0.2; echo two'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000 });
     const lines: string[] = [];
