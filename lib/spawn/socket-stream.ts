@@ -88,8 +88,12 @@ export class SocketStream extends Duplex {
    * the child's end: for a child the library stopped and reaped.
    */
   [endNow](): void {
-    if (this.#closed || this.readableEnded) return;
-    native.ptyStreamDrain(this.#handle);
+    if (!this.#closed && !this.readableEnded) native.ptyStreamDrain(this.#handle);
+    // A write waiting for room that the leftover may never make fails as at the child's end.
+    if (this.#pending !== undefined) {
+      this.#close();
+      this.#continueWrite();
+    }
   }
 
   /** @internal */
