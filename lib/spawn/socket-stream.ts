@@ -89,11 +89,10 @@ export class SocketStream extends Duplex {
    */
   [endNow](): void {
     if (!this.#closed && !this.readableEnded) native.ptyStreamDrain(this.#handle);
-    // A write waiting for room that the leftover may never make fails as at the child's end.
-    if (this.#pending !== undefined) {
-      this.#close();
-      this.#continueWrite();
-    }
+    // Writing ends too: a write waiting for room that the leftover may never make (or a corked
+    // one) fails with EPIPE, as at the child's end, instead of holding 'close' for ever.
+    this.#close();
+    this.#continueWrite();
   }
 
   /** @internal */
