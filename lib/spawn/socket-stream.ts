@@ -84,8 +84,8 @@ export class SocketStream extends Duplex {
   }
 
   /**
-   * @internal Delivers what the socket holds now and ends the reading, whoever else still holds
-   * the child's end: for a child the library stopped and reaped.
+   * @internal Delivers what the socket holds now and ends both directions, whoever else still
+   * holds the child's end: for a child the library stopped and reaped.
    */
   [endNow](): void {
     if (!this.#closed && !this.readableEnded) native.ptyStreamDrain(this.#handle);
