@@ -131,6 +131,7 @@ export class Pty extends Duplex {
       this.#close();
       this.#continueWrite(); // a write waiting for room is dropped, as the kernel drops them
       this.push(null);
+      this.read(0); // 'end' (then 'close') at once when nothing is left to consume, as net.Socket
     } else if (kind === EVENT_ERROR) {
       this.destroy(new SyscallError('read', value as number));
     } else {

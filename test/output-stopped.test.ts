@@ -37,6 +37,24 @@ describe('a stopped child whose leftover holds its outputs', () => {
     expect(zombieChildren()).toEqual([]);
   }, 20_000);
 
+  it.each([false, true])('finished() resolves though a write to its fd 3 (corked: %s) waits for room that the leftover never makes', async (corked) => {
+    const before = openFds();
+    const left = leftover(`fd3-write-stopped-${corked}`);
+    const child = await spawn('sh', ['-c', left.script('echo out >&3; exec sleep 30')], { stdio: ['ignore', 'ignore', 'ignore'], fds: { 3: 'pipe' }, timeout: 1000 });
+    const fd3 = child.stdio[3];
+    const chunks: Buffer[] = [];
+    fd3.on('data', (chunk: Buffer) => chunks.push(chunk));
+    if (corked) fd3.cork(); // written only at the end() that the child's end brings
+    // Larger than the socket's buffers: nobody reads it, so the write is still under way at the stop.
+    const written = new Promise<unknown>((resolve) => fd3.write(Buffer.alloc(4 * 1024 * 1024), resolve));
+    expect(await child.finished()).toMatchObject({ killedBy: 'timeout' });
+    expect(Buffer.concat(chunks).toString()).toBe('out\n');
+    expect(await written).toMatchObject({ code: 'EPIPE' });
+    await left.kill();
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  }, 20_000);
+
   it('a child that exits on its own is read to the end of its outputs (nothing is cut short)', async () => {
     const child = await spawn('sh', ['-c', 'echo one; sleep 0.2; echo two'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 20_000 });
     const lines: string[] = [];

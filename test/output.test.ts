@@ -516,6 +516,21 @@ describe("fds: { N: 'pipe' } and child.stdio", () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('a child that ends its side of fd 3 but goes on reading gets every write made before', async () => {
+    const before = openFds();
+    // shutdown(SHUT_WR) on fd 3, a pause (our end-of-file comes while a write waits), then count what arrives until our end.
+    const script = 'open(S, "+<&=3") or die; shutdown(S, 1) or die; select(undef, undef, undef, 0.2); $n = 0; while ($r = sysread(S, $b, 65536)) { $n += $r } print $n';
+    const child = await spawn('perl', ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'], fds: { 3: 'pipe' } });
+    const fd3 = child.stdio[3];
+    const results: unknown[] = [];
+    // Larger than the socket's buffers: the first write is under way, the others queued, at the child's end.
+    for (let i = 0; i < 4; i++) fd3.write(Buffer.alloc(MB), (error) => results.push(error ?? 'ok'));
+    const [counted, { status }] = await Promise.all([child.stdout.toArray(), child.finished()]);
+    expect({ results, counted: String(Buffer.concat(counted)) }).toEqual({ results: ['ok', 'ok', 'ok', 'ok'], counted: String(4 * MB) });
+    expect(status).toEqual({ kind: 'exited', code: 0 });
+    expect(openFds()).toEqual(before);
+  });
+
   it('end() half-closes: the child reads end-of-file and its answer still arrives', async () => {
     const before = openFds();
     const child = await spawn('sh', ['-c', 'tr a-z A-Z <&3 >&3'], { fds: { 3: 'pipe' } });

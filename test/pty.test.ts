@@ -278,6 +278,19 @@ describe('spawn with pty', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it("a terminal that ended with nothing to read emits 'end' and 'close' though nobody reads it, as a socket does", async () => {
+    const child = await spawn('true', [], { pty: true });
+    const pty = child.pty!;
+    const closed = new Promise<string[]>((resolve) => {
+      const events: string[] = [];
+      pty.on('end', () => events.push('end'));
+      pty.on('close', () => resolve([...events, 'close']));
+    });
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+    expect(await closed).toEqual(['end', 'close']);
+    expect(zombieChildren()).toEqual([]);
+  }, 10_000);
+
   it('sends the keyboard to the child and reports its exit code and signal from the real wait', async () => {
     const child = await spawn('/bin/sh', ['-c', 'read line; echo "got $line"; exit 7'], { pty: true });
     const out = screen(child.pty!);

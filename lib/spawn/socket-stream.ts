@@ -43,7 +43,7 @@ export class SocketStream extends Duplex {
       // ECONNRESET: the child closed its end with our writes unread; what it wrote has been read.
       this.#reading = false;
       this.#peerEnded = true;
-      if (this.#pending === undefined) this.#close();
+      this.#closeIfDone();
       this.push(null);
       this.read(0); // 'end' at once when nothing is left to consume
     } else if (kind === EVENT_ERROR) {
@@ -84,12 +84,15 @@ export class SocketStream extends Duplex {
   }
 
   /**
-   * @internal Delivers what the socket holds now and ends the reading, whoever else still holds
-   * the child's end: for a child the library stopped and reaped.
+   * @internal Delivers what the socket holds now and ends both directions, whoever else still
+   * holds the child's end: for a child the library stopped and reaped.
    */
   [endNow](): void {
-    if (this.#closed || this.readableEnded) return;
-    native.ptyStreamDrain(this.#handle);
+    if (!this.#closed && !this.readableEnded) native.ptyStreamDrain(this.#handle);
+    // Writing ends too: a write waiting for room that the leftover may never make (or a corked
+    // one) fails with EPIPE, as at the child's end, instead of holding 'close' for ever.
+    this.#close();
+    this.#continueWrite();
   }
 
   /** @internal */
@@ -121,9 +124,15 @@ export class SocketStream extends Duplex {
       pending.offset += written;
     }
     this.#pending = undefined;
-    if (this.#peerEnded) this.#close();
-    else this.#poll(this.#reading);
-    pending.callback(error);
+    this.#poll(this.#reading);
+    pending.callback(error); // may start the next write queued behind this one
+    this.#closeIfDone();
+  }
+
+  // Once the child's end has come, the fd is closed when no write is under way or queued (a child
+  // that shut down only its writing still reads what was written before, as with net.Socket).
+  #closeIfDone(): void {
+    if (this.#peerEnded && this.#pending === undefined && this.writableLength === 0) this.#close();
   }
 
   /** @internal The child reads end-of-file; its answers are still read. */
