@@ -228,7 +228,8 @@ void OnPoll(uv_poll_t* handle, int status, int events) {
   if (status == UV_EBADF && stream->socket) {
     // libuv reports POLLERR as EBADF, and stops the poll: a socket whose peer closed with our
     // writes unread (ECONNRESET). The read or write says what it is; the poll starts again.
-    events = (stream->reading ? UV_READABLE : 0) | (stream->writing ? UV_WRITABLE : 0);
+    events =
+        (stream->reading && !stream->ended ? UV_READABLE : 0) | (stream->writing ? UV_WRITABLE : 0);
     status = UpdatePoll(stream);
   }
   if (status < 0) {
