@@ -10,7 +10,7 @@ import type { Bytes } from '../env';
 import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
 import { invalidArgType, invalidArgValue } from '../errors';
-import { validateInteger, validating } from '../validate';
+import { validateBoolean, validateInteger, validating } from '../validate';
 import type { KillReason } from './kill-tree';
 
 /** How collected output is returned: a Node text encoding (strings), or 'buffer' (Buffers). */
@@ -173,7 +173,7 @@ export function readMaxBuffer(value: unknown): number {
 export function outputPlan(encoding: unknown, lines: unknown, maxBuffer: number): OutputPlan {
   const checked = encoding ?? 'utf8';
   if (checked !== 'buffer' && (typeof checked !== 'string' || !Buffer.isEncoding(checked))) throw invalidArgValue('options.encoding', "must be 'buffer' or a Node encoding", encoding);
-  if (lines !== undefined && typeof lines !== 'boolean') throw invalidArgValue('options.lines', 'must be a boolean', lines);
+  if (lines !== undefined) validateBoolean(lines, 'options.lines');
   return { encoding: checked, lines: lines === true, maxBuffer };
 }
 
