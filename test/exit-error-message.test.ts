@@ -68,7 +68,7 @@ describe('ExitError built by hand', () => {
     expect(error.killedBy).toBeNull();
   });
 
-  it.each([
+  it.each<[string, unknown]>([
     ['stdout', 5],
     ['stderr', Symbol('s')],
     ['all', {}],

@@ -467,7 +467,7 @@ export class ExitError extends Error {
     const checked = validating('ExitError', () => checkDetails(details));
     details = checked.details;
     const { kind, code, signal } = checked;
-    const how = kind === 'exited' ? `exit code ${code}` : `signal ${signal}`;
+    const how = kind === 'exited' ? `exit code ${String(code)}` : `signal ${String(signal)}`;
     const after = `after ${Math.round(details.durationMs)} ms`;
     // A signal the library sent says nothing of why by itself: the message names the reason.
     const killedBy = details.killedBy ?? null;
