@@ -11,13 +11,16 @@ for (const [name, value] of Object.entries(os.constants.errno)) {
   if (!errnoNames.has(value)) errnoNames.set(value, name);
 }
 
+const LIBUV_OWN_CODES = 3000;
+
 /**
  * The name of a (positive) errno value: libuv's name (what Node's own errors use), or for the few
  * errnos libuv does not know (EBADMSG, ENOLINK, ...) the name from `os.constants.errno`.
  */
 function errnoName(errno: number): string {
-  const libuvName = util.getSystemErrorName(-errno);
-  if (!libuvName.startsWith('Unknown system error')) return libuvName;
+  // From 3000 up libuv's codes are its own (UV_EAI_*, UV_EOF...), not errnos of the kernel.
+  const libuvName = errno < LIBUV_OWN_CODES ? util.getSystemErrorName(-errno) : '';
+  if (libuvName !== '' && !libuvName.startsWith('Unknown system error')) return libuvName;
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 
@@ -53,6 +56,8 @@ export class SyscallError extends Error {
    * @param path - the file involved, if any
    * @param details - `step`: which step of a multi-step operation failed; `signal`: the signal
    *   that ended a spawned child before its exec
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` for arguments of the wrong types; RangeError
+   *   `ERR_OUT_OF_RANGE` for an errno that is 0, not an integer, or beyond 4095 either way
    */
   constructor(syscall: string, errno: number, path?: string, details: { step?: string; signal?: string } = {}) {
     const { step, signal } = checkSyscallErrorArguments(syscall, errno, path, details);
@@ -77,7 +82,7 @@ binding.setSyscallErrorConstructor(SyscallError);
 function checkSyscallErrorArguments(syscall: unknown, errno: unknown, path: unknown, details: unknown): { step?: string; signal?: string } {
   if (typeof syscall !== 'string') throw invalidArgType('syscall', 'of type string', syscall);
   if (typeof errno !== 'number') throw invalidArgType('errno', 'of type number', errno);
-  if (!Number.isInteger(errno) || Math.abs(errno) > 4095) throw outOfRange('errno', 'an integer from -4095 to 4095', errno);
+  if (!Number.isInteger(errno) || errno === 0 || Math.abs(errno) > 4095) throw outOfRange('errno', 'an integer from 1 to 4095 or -4095 to -1', errno);
   if (path !== undefined && typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
   if (typeof details !== 'object' || details === null) throw invalidArgType('details', 'an object', details);
   let step: unknown;

@@ -55,8 +55,27 @@ function runHooks(phase: keyof AtForkHooks): void {
     try {
       entry[phase]?.();
     } catch (error) {
-      process.emitWarning(error instanceof Error ? error : String(error), { code: 'ERR_AT_FORK_HOOK' });
+      reportHookError(error);
     }
+  }
+}
+
+/**
+ * Reports what a hook threw, never throwing itself: a report that threw would leave fork() with
+ * the child's pid unreturned (a null-prototype object or a revoked proxy cannot be tested with
+ * instanceof or made a string).
+ */
+function reportHookError(error: unknown): void {
+  let warning: Error | string;
+  try {
+    warning = error instanceof Error ? error : String(error);
+  } catch {
+    warning = 'an at-fork hook threw a value that cannot be made a string';
+  }
+  try {
+    process.emitWarning(warning, { code: 'ERR_AT_FORK_HOOK' });
+  } catch {
+    // Nowhere left to report it.
   }
 }
 

@@ -44,6 +44,9 @@ export interface Reaper {
  * to `waitpid` yourself is reaped by the reaper unless you `exclude` it or wait with `waitAsync`.
  * See wait(2), prctl(2) PR_SET_CHILD_SUBREAPER.
  *
+ * An exception thrown by `onReap` or `exclude` is reported as an uncaught exception, and the
+ * sweep goes on (a pid whose `exclude` threw is left alone).
+ *
  * @throws TypeError for options of the wrong types
  * @param options - `onReap` called for each child reaped, `exclude` pids never to reap
  * @returns a handle whose `stop()` ends the reaping
@@ -69,7 +72,7 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
     const kept = pidfdPids();
     for (const pid of binding.libuvChildPids()) kept.add(pid);
     for (const pid of children(process.pid)) {
-      if (kept.has(pid) || exclude?.(pid) === true) continue;
+      if (kept.has(pid) || excluded(pid)) continue;
       let result: WaitResult | null;
       try {
         result = waitpid(pid, { nohang: true });
@@ -78,7 +81,25 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
         if ((error as { code?: string }).code === 'ECHILD') continue;
         throw error;
       }
-      if (result !== null) onReap?.(result);
+      if (result !== null && onReap !== undefined) {
+        try {
+          onReap(result);
+        } catch (error) {
+          reportLater(error);
+        }
+      }
+    }
+  };
+  // A callback's exception is reported as an uncaught exception (as signal handlers' are) and
+  // the sweep goes on: thrown from the first sweep, it would leave startReaper without a handle
+  // to stop the reaping it had started.
+  const excluded = (pid: number): boolean => {
+    if (exclude === undefined) return false;
+    try {
+      return exclude(pid) === true;
+    } catch (error) {
+      reportLater(error);
+      return true; // not known to be the reaper's: left alone
     }
   };
   const remove = onSignal('SIGCHLD', sweep);
@@ -89,4 +110,10 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
       remove();
     },
   };
+}
+
+function reportLater(error: unknown): void {
+  process.nextTick(() => {
+    throw error;
+  });
 }

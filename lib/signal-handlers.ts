@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import { binding, sharedState } from './native';
 import { invalidArgType, SyscallError } from './errors';
 import { signalName, signalNumber, type Signal } from './signals';
-import { validateInteger, validating } from './validate';
+import { validateBoolean, validateInteger, validating } from './validate';
 
 /** What a handler receives for each delivered signal. */
 export interface SignalEvent {
@@ -234,7 +234,8 @@ export interface IgnoreSignalOptions {
  * alone, it is kept only while that worker lives.
  *
  * @throws Error `ERR_SIGNAL_ENVIRONMENTS` as {@link onSignal}
- * @throws Error `ERR_SIGNAL_IGNORE_SIGCHLD` for SIGCHLD without `{ breaksChildProcess: true }`
+ * @throws Error `ERR_SIGNAL_IGNORE_SIGCHLD` for SIGCHLD without `{ breaksChildProcess: true }`;
+ *   TypeError `ERR_INVALID_ARG_TYPE` for a `breaksChildProcess` that is not a boolean
  * @throws the same errors as {@link onSignal} for SIGKILL, SIGSTOP and reserved signals
  * @param signal - the signal to ignore (name or number)
  * @param options - `breaksChildProcess: true` is required for SIGCHLD
@@ -243,7 +244,9 @@ export interface IgnoreSignalOptions {
 export function ignoreSignal(signal: Signal, options: IgnoreSignalOptions = {}): void {
   const signo = checkTakeable(signal);
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  if (signo === SIGCHLD && validating('ignoreSignal', () => options.breaksChildProcess) !== true) {
+  const breaksChildProcess = validating('ignoreSignal', () => options.breaksChildProcess);
+  if (breaksChildProcess !== undefined) validateBoolean(breaksChildProcess, 'options.breaksChildProcess');
+  if (signo === SIGCHLD && breaksChildProcess !== true) {
     throw Object.assign(
       new Error(
         'Ignoring SIGCHLD makes the kernel reap every child, so child_process loses their exit status; pass { breaksChildProcess: true } to do it anyway',

@@ -27,4 +27,24 @@ describe('SyscallError', () => {
     }
     expect(new SyscallError('x', 74).code).toBe('EBADMSG');
   });
+
+  it('refuses errno 0 (no error) with its own RangeError naming errno (it was Node\'s, about an argument "err")', () => {
+    for (const errno of [0, -0]) {
+      let thrown: unknown;
+      try {
+        new SyscallError('x', errno);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect((thrown as Error).message).toContain('"errno"');
+    }
+  });
+
+  it("never names an errno after one of libuv's own codes (4095 was 'EOF', 3008 'EAI_NONAME'): above Linux's errnos the name is E<n>", () => {
+    expect(new SyscallError('x', 4095).code).toBe('E4095');
+    expect(new SyscallError('x', -3008).code).toBe('E3008');
+    expect(new SyscallError('x', 4094).code).toBe('E4094');
+    expect(new SyscallError('x', 1000).code).toBe('E1000');
+  });
 });

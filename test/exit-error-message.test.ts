@@ -68,6 +68,40 @@ describe('ExitError built by hand', () => {
     expect(error.killedBy).toBeNull();
   });
 
+  it.each<[string, unknown]>([
+    ['stdout', 5],
+    ['stderr', Symbol('s')],
+    ['all', {}],
+    ['stdout', 5n],
+    ['stderr', Object.create(null)],
+    ['stdout', ['line', Symbol('x')]],
+    ['all', ['line', 7]],
+  ])('details.%s of the wrong type is a coded TypeError (it was a bare TypeError from inside the message)', (key, value) => {
+    const details = { command: 'c', pid: 1, status: { kind: 'exited', code: 1 }, durationMs: 1, result: {}, [key]: value };
+    expect(() => new ExitError(details as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }) as Error);
+  });
+
+  it('a Uint8Array output is shown like a Buffer', () => {
+    const error = new ExitError({ command: 'c', pid: 1, status: { kind: 'exited', code: 1 }, stderr: new TextEncoder().encode('oops\n') as Buffer, durationMs: 1, result: {} });
+    expect(error.message).toBe('Command failed with exit code 1 after 1 ms: c\nstderr (end):\noops');
+  });
+
+  it("reads the status's kind, code and signal once: a getter that answers differently cannot make an exit read as a signal", () => {
+    let reads = 0;
+    const status = {
+      get kind() {
+        reads++;
+        return reads === 1 ? 'exited' : 'signaled';
+      },
+      code: 3,
+      signal: 'SIGTERM',
+    };
+    const error = new ExitError({ command: 'c', pid: 1, status: status as never, durationMs: 1, result: {} });
+    expect(reads).toBe(1);
+    expect(error.message).toBe('Command failed with exit code 3 after 1 ms: c');
+    expect({ exitCode: error.exitCode, signal: error.signal }).toEqual({ exitCode: 3, signal: null });
+  });
+
   it('killedBy other than timeout and abort names the reason', () => {
     const error = new ExitError({ command: 'c', pid: 1, status: { kind: 'signaled', signal: 'SIGKILL', signo: 9, coreDumped: false }, durationMs: 2, killedBy: 'dispose', result: {} });
     expect(error.message).toBe('Command was stopped (dispose) after 2 ms (signal SIGKILL): c');

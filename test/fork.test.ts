@@ -516,4 +516,19 @@ describe('fork', () => {
     expect(lines.filter((line) => line.startsWith('child'))).toEqual(['child 1', 'child 2']);
     expect(stderr).toContain('hook failed');
   });
+
+  it('a parent hook that throws what cannot be made a string (a null-prototype object, a revoked proxy) is reported; fork() still returns the pid', () => {
+    const { stdout, stderr } = runForking(`
+      p.registerAtFork({ parent: () => { throw Object.create(null); } });
+      const revoked = Proxy.revocable({}, {});
+      revoked.revoke();
+      p.registerAtFork({ parent: () => { throw revoked.proxy; } });
+      let pid;
+      try { pid = p.fork(); } catch (e) { console.log('fork threw', e && e.constructor && e.constructor.name); }
+      if (pid === 0) process.exit(0);
+      if (pid !== undefined) console.log('exited', JSON.stringify(waitChild(pid).status));
+    `);
+    expect(stdout).toBe('exited {"kind":"exited","code":0}\n');
+    expect(stderr).toContain('ERR_AT_FORK_HOOK');
+  });
 });

@@ -42,6 +42,17 @@ describe.each(['cgroup', 'pid-namespace', 'subreaper'].filter((kind) => availabl
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('signal 0 (as documented among those that do not end processes) resolves at once and leaves the tree running', async () => {
+    const mark = newMark();
+    marks.push(mark);
+    const child = await spawn('sleep', ['1000'], { contain: kind as never, env: { ...process.env, [mark]: '1' } });
+    children.push(child);
+    await until(() => markedAlive(mark).length === 1, 10_000);
+    await child.killTree(0);
+    expect(markedAlive(mark)).toEqual([child.pid]);
+    expect(child.exitResult).toBeNull();
+  });
+
   it('forceAfter with such a signal is ERR_INVALID_ARG_VALUE, and nothing is sent', async () => {
     const mark = newMark();
     marks.push(mark);

@@ -152,7 +152,7 @@ describe('run(): encoding and lines', () => {
 
   it('rejects a bad encoding and a non-boolean lines before spawning', async () => {
     await expect(run('true', [], { encoding: 'klingon' as BufferEncoding })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(run('true', [], { lines: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(run('true', [], { lines: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(zombieChildren()).toEqual([]);
   });
 

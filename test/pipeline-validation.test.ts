@@ -66,7 +66,7 @@ const cases: Case[] = [
   { what: 'check', stages: [starter, ['cat']], options: { check: 'yes' }, code: 'ERR_INVALID_ARG_TYPE', names: 'options.check' },
   { what: 'maxBuffer', stages: [starter, ['cat']], options: { maxBuffer: -1 }, code: 'ERR_OUT_OF_RANGE', names: 'options.maxBuffer' },
   { what: 'encoding', stages: [starter, ['cat']], options: { encoding: 'nope' }, code: 'ERR_INVALID_ARG_VALUE', names: 'options.encoding' },
-  { what: 'lines', stages: [starter, ['cat']], options: { lines: 1 }, code: 'ERR_INVALID_ARG_VALUE', names: 'options.lines' },
+  { what: 'lines', stages: [starter, ['cat']], options: { lines: 1 }, code: 'ERR_INVALID_ARG_TYPE', names: 'options.lines' },
   { what: 'killSignal', stages: [starter, ['cat']], options: { killSignal: 1.5 }, code: 'ERR_OUT_OF_RANGE', names: 'options.killSignal' },
 ];
 

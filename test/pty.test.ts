@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { makeRaw, openpty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess, type Pty } from '../lib/index';
+import { makeRaw, openpty, Pty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess } from '../lib/index';
 import { binding } from '../lib/native';
 import { prepare } from '../lib/spawn/options';
 import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
@@ -71,6 +71,24 @@ describe('openpty', () => {
     expect(thrown(() => openpty(null as never))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(thrown(() => openpty(true as never))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(openFds()).toEqual(before);
+  });
+});
+
+describe('Pty', () => {
+  it('new Pty(...) throws ERR_ILLEGAL_CONSTRUCTOR and adopts no fd (only spawn makes one)', () => {
+    const { master, slave } = openpty();
+    try {
+      const Constructor = Pty as unknown as new (...args: unknown[]) => Pty;
+      for (const args of [[], [master, '/dev/pts/0'], [Symbol('constructing'), master, '/dev/pts/0']]) {
+        expect(thrown(() => new Constructor(...args))).toMatchObject({ name: 'TypeError', code: 'ERR_ILLEGAL_CONSTRUCTOR' });
+      }
+      // The master is still open, and still this process's: nothing took it over or closed it.
+      expect(isatty(master)).toBe(true);
+      expect(fs.fstatSync(master).rdev).toBe(fs.statSync('/dev/ptmx').rdev);
+    } finally {
+      closeFd(master);
+      closeFd(slave);
+    }
   });
 });
 

@@ -83,6 +83,49 @@ describe('startReaper', () => {
     expect(out).toEqual({ reaped: [], mine: { kind: 'exited', code: 5 } });
   });
 
+  it('an onReap or exclude that throws: reported as an uncaught exception, the sweep goes on, startReaper returns its handle and stop() stops it', () => {
+    // Before, the first sweep's exception came out of startReaper with the SIGCHLD handler left
+    // installed and no handle to stop it: it went on reaping children the program waited for.
+    const script = `
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      const fs = require('fs');
+      const first = p.posixSpawnp('true', ['true']);
+      const second = p.posixSpawnp('true', ['true']);
+      const skipped = p.posixSpawnp('true', ['true']);
+      const uncaught = [];
+      process.on('uncaughtException', (e) => uncaught.push(e.message));
+      const zombie = (pid) => { try { return p.processInfo(pid).state === 'Z'; } catch { return false; } };
+      const ready = () => [first, second, skipped].every(zombie);
+      const start = () => {
+        if (!ready()) return void setTimeout(start, 5);
+        const reaped = [];
+        let reaper = null;
+        try {
+          reaper = p.startReaper({
+            exclude: (pid) => { if (pid === skipped) throw new Error('exclude threw'); return false; },
+            onReap: (r) => { reaped.push(r.pid); throw new Error('onReap threw'); },
+          });
+        } catch (e) { console.log(JSON.stringify({ startReaperThrew: e.message })); }
+        reaper?.stop();
+        const late = p.posixSpawnp('sh', ['sh', '-c', 'exit 4']);
+        setTimeout(() => {
+          const mine = p.waitpid(late).status;
+          const left = p.waitpid(skipped).status;
+          console.log(JSON.stringify({ returned: reaper !== null, reaped: reaped.sort(), expected: [first, second].sort(), mine, left, uncaught: uncaught.sort() }));
+        }, 300);
+      };
+      start();`;
+    const out = run(process.execPath, ['-e', script]) as Record<string, unknown>;
+    expect(out).toEqual({
+      returned: true,
+      reaped: out.expected,
+      expected: out.expected,
+      mine: { kind: 'exited', code: 4 },
+      left: { kind: 'exited', code: 0 },
+      uncaught: ['exclude threw', 'onReap threw', 'onReap threw'],
+    });
+  });
+
   it.each([[null], ['x'], [{ onReap: 1 }], [{ exclude: 'no' }]])('rejects options %s', (options) => {
     expect(() => startReaper(options as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }) as Error);
   });

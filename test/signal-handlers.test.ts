@@ -384,6 +384,15 @@ describe('ignoreSignal / defaultSignal', () => {
     expect((BigInt(`0x${out.ignored as string}`) >> 16n) & 1n).toBe(1n);
   });
 
+  it('breaksChildProcess that is not a boolean is ERR_INVALID_ARG_TYPE, for any signal, and nothing is ignored', () => {
+    // Before: for SIGCHLD a wrong type was ERR_SIGNAL_IGNORE_SIGCHLD, and for another signal the
+    // option was not looked at and the signal was ignored.
+    expect(thrown(() => ignoreSignal('SIGCHLD', { breaksChildProcess: 'yes' as never }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    expect(ignored(17)).toBe(false);
+    expect(thrown(() => ignoreSignal('SIGWINCH', { breaksChildProcess: 1 as never }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    expect(ignored(28)).toBe(false);
+  });
+
   it('refuse SIGKILL and SIGSTOP', () => {
     expect(thrown(() => ignoreSignal('SIGKILL'))).toMatchObject({ code: 'EINVAL', syscall: 'sigaction' });
     expect(thrown(() => defaultSignal('SIGSTOP'))).toMatchObject({ code: 'EINVAL', syscall: 'sigaction' });

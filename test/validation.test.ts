@@ -126,6 +126,12 @@ describe('options of the wrong type get ERR_INVALID_ARG_TYPE, not a destructurin
     expect(await failure(fn)).toEqual(coded(TypeError, 'ERR_INVALID_ARG_TYPE'));
   });
 
+  it("spawn fds: { 3: 'ignore' } names both things an fds entry can be (the message said only 'of type number')", async () => {
+    const error = await failure(() => spawn(NOWHERE, [], { fds: { 3: 'ignore' as never } }));
+    expect(error).toEqual(coded(TypeError, 'ERR_INVALID_ARG_TYPE'));
+    expect((error as Error).message).toBe('The "options.fds[3]" argument must be a parent fd or \'pipe\'. Received type string ("ignore")');
+  });
+
   it('run refuses stdin: pipe (nothing would ever write or close it)', async () => {
     expect(await failure(() => run(NOWHERE, [], { stdin: 'pipe' as never }))).toEqual(coded(TypeError, 'ERR_INVALID_ARG_VALUE'));
   });

@@ -331,7 +331,7 @@ export class ChildProcess implements AsyncDisposable {
    */
   killTree(signal: Signal = 'SIGTERM', options: KillTreeOptions = {}): Promise<void> {
     try {
-      const signo = signalNumber(signal, 'signal');
+      const signo = signalNumber(signal, 'signal', true);
       const { forceAfter: force } = validating('killTree', () => readOptions<KillTreeOptions>(options, ['forceAfter']));
       const forceAfter = force === undefined ? false : validateInteger(force, 'options.forceAfter', 0, 2 ** 31 - 1);
       if (this.#stop.policy.container === null) throw notContained('killTree');

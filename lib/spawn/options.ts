@@ -327,6 +327,7 @@ export function prepare(file: unknown, args: unknown, options: Partial<SpawnOpti
       if (!Number.isInteger(target) || target < 3 || target > 65535) throw outOfRange('options.fds key', 'a child fd from 3 to 65535', key);
       // One spelling per fd: '03' or '0x3' beside '3' would plan child fd 3 twice (a 'pipe' each, one leaked).
       if (String(target) !== key) throw invalidArgValue('options.fds key', 'must be a child fd written in decimal, without leading zeros', key);
+      if (source !== 'pipe' && typeof source !== 'number') throw invalidArgType(`options.fds[${key}]`, "a parent fd or 'pipe'", source);
       extra.push(source === 'pipe' ? target : { target, source: validateInteger(source, `options.fds[${key}]`, 0, 2 ** 31 - 1) });
     }
   }

@@ -10,7 +10,7 @@ import type { Bytes } from '../env';
 import type { ExitedStatus, SignaledStatus } from '../wait-status';
 import type { WaitIdResult } from '../wait';
 import { invalidArgType, invalidArgValue } from '../errors';
-import { validateInteger, validating } from '../validate';
+import { validateBoolean, validateInteger, validating } from '../validate';
 import type { KillReason } from './kill-tree';
 
 /** How collected output is returned: a Node text encoding (strings), or 'buffer' (Buffers). */
@@ -173,7 +173,7 @@ export function readMaxBuffer(value: unknown): number {
 export function outputPlan(encoding: unknown, lines: unknown, maxBuffer: number): OutputPlan {
   const checked = encoding ?? 'utf8';
   if (checked !== 'buffer' && (typeof checked !== 'string' || !Buffer.isEncoding(checked))) throw invalidArgValue('options.encoding', "must be 'buffer' or a Node encoding", encoding);
-  if (lines !== undefined && typeof lines !== 'boolean') throw invalidArgValue('options.lines', 'must be a boolean', lines);
+  if (lines !== undefined) validateBoolean(lines, 'options.lines');
   return { encoding: checked, lines: lines === true, maxBuffer };
 }
 
@@ -459,12 +459,15 @@ export class ExitError extends Error {
    * Made by `run`, `runSync` and `pipeline` (exported for `instanceof`).
    *
    * @param details - the command, status, outputs and duration
-   * @throws TypeError `ERR_INVALID_ARG_TYPE` when `details` or its `status` is not an object, or
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` when `details` or its `status` is not an object, or an
+   *   output (`stdout`, `stderr`, `all`) is not a string, bytes or an array of strings;
    *   `ERR_INVALID_ARG_VALUE` for a status that is neither exited nor signaled
    */
   constructor(details: ExitErrorDetails) {
-    details = validating('ExitError', () => checkDetails(details));
-    const how = details.status.kind === 'exited' ? `exit code ${details.status.code}` : `signal ${details.status.signal}`;
+    const checked = validating('ExitError', () => checkDetails(details));
+    details = checked.details;
+    const { kind, code, signal } = checked;
+    const how = kind === 'exited' ? `exit code ${String(code)}` : `signal ${String(signal)}`;
     const after = `after ${Math.round(details.durationMs)} ms`;
     // A signal the library sent says nothing of why by itself: the message names the reason.
     const killedBy = details.killedBy ?? null;
@@ -480,8 +483,8 @@ export class ExitError extends Error {
     this.command = details.command;
     this.pid = details.pid;
     this.status = details.status;
-    this.exitCode = details.status.kind === 'exited' ? details.status.code : null;
-    this.signal = details.status.kind === 'signaled' ? details.status.signal : null;
+    this.exitCode = kind === 'exited' ? (code as number) : null;
+    this.signal = kind === 'signaled' ? (signal as string) : null;
     this.stdout = details.stdout;
     this.stderr = details.stderr;
     this.all = details.all;
@@ -492,14 +495,36 @@ export class ExitError extends Error {
   }
 }
 
-/** The details, read once each; the status an exit or a signal. */
-function checkDetails(details: unknown): ExitErrorDetails {
+/** The details, read once each (the status's kind, code and signal too); the status an exit or a signal. */
+function checkDetails(details: unknown): { details: ExitErrorDetails; kind: 'exited' | 'signaled'; code: unknown; signal: unknown } {
   if (typeof details !== 'object' || details === null) throw invalidArgType('details', 'an object', details);
   const { command, pid, status, stdout, stderr, all, durationMs, killedBy, result } = details as ExitErrorDetails;
   if (typeof status !== 'object' || status === null) throw invalidArgType('details.status', 'an object', status);
-  const { kind } = status as { kind: unknown };
+  const { kind, code, signal } = status as { kind: unknown; code?: unknown; signal?: unknown };
   if (kind !== 'exited' && kind !== 'signaled') throw invalidArgValue('details.status.kind', "must be 'exited' or 'signaled'", kind);
-  return { command: String(command), pid: Number(pid), status, stdout, stderr, all, durationMs: Number(durationMs), killedBy: typeof killedBy === 'string' ? killedBy : null, result: result ?? {} };
+  const checked = {
+    command: String(command),
+    pid: Number(pid),
+    status,
+    stdout: checkOutput(stdout, 'details.stdout'),
+    stderr: checkOutput(stderr, 'details.stderr'),
+    all: checkOutput(all, 'details.all'),
+    durationMs: Number(durationMs),
+    killedBy: typeof killedBy === 'string' ? killedBy : null,
+    result: result ?? {},
+  };
+  return { details: checked, kind, code, signal };
+}
+
+/** A collected output as ExitError shows it: absent, a string, bytes (a Uint8Array is seen as a Buffer) or lines. */
+function checkOutput(output: unknown, name: string): string | Buffer | string[] | undefined {
+  if (output === undefined || typeof output === 'string' || Buffer.isBuffer(output)) return output;
+  if (output instanceof Uint8Array) return Buffer.from(output.buffer, output.byteOffset, output.byteLength);
+  if (!Array.isArray(output)) throw invalidArgType(name, 'a string, a Buffer or an array of strings', output);
+  for (let i = 0; i < output.length; i++) {
+    if (typeof output[i] !== 'string') throw invalidArgType(`${name}[${i}]`, 'of type string', output[i]);
+  }
+  return output as string[];
 }
 
 /** @internal Whether a status is a success: exit code 0. */
