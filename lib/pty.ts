@@ -11,7 +11,7 @@
 import * as os from 'node:os';
 import { Duplex } from 'node:stream';
 import { invalidArgType, SyscallError } from './errors';
-import { terminalBinding as native, type PtyStreamHandle } from './terminal-binding';
+import { terminalBinding as native, writeSome, type PendingWrite, type PtyStreamHandle } from './terminal-binding';
 import { readOptions, validateInteger, validating } from './validate';
 
 /** The size of a terminal, in character cells. */
@@ -107,8 +107,8 @@ export class Pty extends Duplex {
   #closed = false;
   #ended = false; // the terminal ended (EIO) and the master was closed then
   #reading = false;
-  // A write that the terminal could not take at once: the rest, and its callback.
-  #pending: { chunk: Buffer; offset: number; callback: (error?: Error | null) => void } | undefined;
+  // A write that the terminal could not take at once.
+  #pending: PendingWrite | undefined;
 
   /** @internal Made by spawn (createPty): adopts `master`, which it closes when destroyed. */
   constructor(key: typeof constructing, master: number, path: string) {
@@ -219,15 +219,8 @@ export class Pty extends Duplex {
   #continueWrite(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
-    while (pending.offset < pending.chunk.length) {
-      const written = this.#closed ? -EIO : native.ptyStreamWrite(this.#handle, pending.chunk, pending.offset);
-      if (written === -EAGAIN) {
-        this.#poll(this.#reading);
-        return;
-      }
-      if (written < 0) break; // EIO and the like: the terminal hung up, the input is dropped
-      pending.offset += written;
-    }
+    // EIO and the like: the terminal hung up, the input is dropped.
+    if (writeSome(this.#closed ? null : this.#handle, pending, EIO) === -EAGAIN) return this.#poll(this.#reading);
     this.#pending = undefined;
     this.#poll(this.#reading);
     pending.callback();

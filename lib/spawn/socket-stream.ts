@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { Duplex } from 'node:stream';
 import { SyscallError } from '../errors';
-import { FD_KIND, terminalBinding as native, type PtyStreamHandle } from '../terminal-binding';
+import { FD_KIND, terminalBinding as native, writeSome, type PendingWrite, type PtyStreamHandle } from '../terminal-binding';
 import { endNow } from './pipe-reader';
 
 const EVENT_DATA = 0;
@@ -27,8 +27,8 @@ export class SocketStream extends Duplex {
   #closed = false;
   #reading = false;
   #peerEnded = false; // end-of-file read: the fd closes once the write under way is done
-  // A write that the socket could not take at once: the rest, and its callback.
-  #pending: { chunk: Buffer; offset: number; callback: (error?: Error | null) => void } | undefined;
+  // A write that the socket could not take at once.
+  #pending: PendingWrite | undefined;
 
   constructor(fd: number) {
     super({ allowHalfOpen: false });
@@ -110,19 +110,9 @@ export class SocketStream extends Duplex {
   #continueWrite(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
-    let error: SyscallError | undefined;
-    while (pending.offset < pending.chunk.length) {
-      const written = this.#closed ? -EPIPE : native.ptyStreamWrite(this.#handle, pending.chunk, pending.offset);
-      if (written === -EAGAIN) {
-        this.#poll(this.#reading);
-        return;
-      }
-      if (written < 0) {
-        error = new SyscallError('write', -written);
-        break;
-      }
-      pending.offset += written;
-    }
+    const result = writeSome(this.#closed ? null : this.#handle, pending, EPIPE);
+    if (result === -EAGAIN) return this.#poll(this.#reading);
+    const error = result < 0 ? new SyscallError('write', -result) : undefined;
     this.#pending = undefined;
     this.#poll(this.#reading);
     pending.callback(error); // may start the next write queued behind this one
