@@ -11,7 +11,7 @@
 import * as os from 'node:os';
 import { Duplex } from 'node:stream';
 import { invalidArgType, SyscallError } from './errors';
-import { terminalBinding as native, writeSome, type PendingWrite, type PtyStreamHandle } from './terminal-binding';
+import { STREAM_EVENT, terminalBinding as native, writeSome, type PendingWrite, type PtyStreamHandle } from './terminal-binding';
 import { readOptions, validateInteger, validating } from './validate';
 
 /** The size of a terminal, in character cells. */
@@ -80,9 +80,6 @@ export function createPty(master: number, path: string): Pty {
   return new Pty(constructing, master, path);
 }
 
-const EVENT_DATA = 0;
-const EVENT_END = 1;
-const EVENT_ERROR = 2;
 const EAGAIN = os.constants.errno.EAGAIN;
 const EIO = os.constants.errno.EIO;
 
@@ -121,9 +118,9 @@ export class Pty extends Duplex {
   }
 
   #onEvent(kind: number, value: Buffer | number | undefined): void {
-    if (kind === EVENT_DATA) {
+    if (kind === STREAM_EVENT.data) {
       if (!this.push(value)) this.#poll(false);
-    } else if (kind === EVENT_END) {
+    } else if (kind === STREAM_EVENT.end) {
       this.#reading = false;
       // Every fd of the slave is closed and the output read: the master is of no more use, and is
       // closed now, not once the output is consumed (a pty nobody read held it for ever).
@@ -132,7 +129,7 @@ export class Pty extends Duplex {
       this.#continueWrite(); // a write waiting for room is dropped, as the kernel drops them
       this.push(null);
       this.read(0); // 'end' (then 'close') at once when nothing is left to consume, as net.Socket
-    } else if (kind === EVENT_ERROR) {
+    } else if (kind === STREAM_EVENT.error) {
       this.destroy(new SyscallError('read', value as number));
     } else {
       this.#continueWrite();

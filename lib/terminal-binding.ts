@@ -44,6 +44,9 @@ export interface TerminalBinding {
   ptyStreamShutdown(handle: PtyStreamHandle): number;
 }
 
+/** @internal The kinds of ptyStreamOpen's onEvent(kind, value) (native/pty_stream.cc's EventKind). */
+export const STREAM_EVENT = { data: 0, end: 1, error: 2, writable: 3 } as const;
+
 /** @internal What ptyStreamOpen adopts. */
 export const FD_KIND = { ptyMaster: 0, pipeReadEnd: 1, socket: 2 } as const;
 

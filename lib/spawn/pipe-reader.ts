@@ -3,10 +3,7 @@
 // output arrives in few large chunks instead of one per write (docs/output.md).
 import { Readable } from 'node:stream';
 import { SyscallError } from '../errors';
-import { FD_KIND, terminalBinding as native, type PtyStreamHandle } from '../terminal-binding';
-
-const EVENT_DATA = 0;
-const EVENT_END = 1;
+import { FD_KIND, STREAM_EVENT, terminalBinding as native, type PtyStreamHandle } from '../terminal-binding';
 
 /** @internal Reads what the pipe holds now, then ends the stream (see PipeReader). */
 export const endNow = Symbol('endNow');
@@ -24,9 +21,9 @@ export class PipeReader extends Readable {
   }
 
   #onEvent(kind: number, value: Buffer | number | undefined): void {
-    if (kind === EVENT_DATA) {
+    if (kind === STREAM_EVENT.data) {
       if (value !== undefined && !this.push(value)) this.#poll(false);
-    } else if (kind === EVENT_END) {
+    } else if (kind === STREAM_EVENT.end) {
       this.#reading = false;
       // The fd is of no more use: closed now, not once the output is consumed (an output that
       // nobody reads would hold it for the life of the process).

@@ -5,12 +5,9 @@
 import os from 'node:os';
 import { Duplex } from 'node:stream';
 import { SyscallError } from '../errors';
-import { FD_KIND, terminalBinding as native, writeSome, type PendingWrite, type PtyStreamHandle } from '../terminal-binding';
+import { FD_KIND, STREAM_EVENT, terminalBinding as native, writeSome, type PendingWrite, type PtyStreamHandle } from '../terminal-binding';
 import { endNow } from './pipe-reader';
 
-const EVENT_DATA = 0;
-const EVENT_END = 1;
-const EVENT_ERROR = 2;
 const { EAGAIN, ECONNRESET, ENOTCONN, EPIPE } = os.constants.errno;
 
 type WriteCallback = (error: Error | null | undefined) => void;
@@ -26,7 +23,7 @@ export class SocketStream extends Duplex {
   readonly #handle: PtyStreamHandle;
   #closed = false;
   #reading = false;
-  #peerEnded = false; // end-of-file read: the fd closes once the write under way is done
+  #peerEnded = false; // end-of-file read: the fd closes once no write is under way or queued
   // A write that the socket could not take at once.
   #pending: PendingWrite | undefined;
 
@@ -37,16 +34,16 @@ export class SocketStream extends Duplex {
   }
 
   #onEvent(kind: number, value: Buffer | number | undefined): void {
-    if (kind === EVENT_DATA) {
+    if (kind === STREAM_EVENT.data) {
       if (value !== undefined && !this.push(value)) this.#poll(false);
-    } else if (kind === EVENT_END || (kind === EVENT_ERROR && value === ECONNRESET)) {
+    } else if (kind === STREAM_EVENT.end || (kind === STREAM_EVENT.error && value === ECONNRESET)) {
       // ECONNRESET: the child closed its end with our writes unread; what it wrote has been read.
       this.#reading = false;
       this.#peerEnded = true;
       this.#closeIfDone();
       this.push(null);
       this.read(0); // 'end' at once when nothing is left to consume
-    } else if (kind === EVENT_ERROR) {
+    } else if (kind === STREAM_EVENT.error) {
       this.destroy(new SyscallError('read', value as number));
     } else {
       this.#continueWrite();
