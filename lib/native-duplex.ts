@@ -52,9 +52,9 @@ export abstract class NativeDuplex extends Duplex {
   }
 
   /**
-   * Writes `chunk` as any Writable; once a socket's other end has ended the writable side too, the
-   * write fails with EPIPE as net.Socket's (to its callback, and as an 'error'), not with "write
-   * after end".
+   * Writes `chunk` as any Writable; once the other end has ended the writable side too, the write
+   * is dropped (a terminal: its callback gets no error) or fails with EPIPE as net.Socket's (to its
+   * callback, and as an 'error'), not with "write after end".
    *
    * @param chunk - a string, Buffer or Uint8Array
    * @param callback - called once the chunk is written (or dropped), or with the error
@@ -71,7 +71,7 @@ export abstract class NativeDuplex extends Duplex {
    */
   override write(chunk: unknown, encoding: BufferEncoding, callback?: (error: Error | null | undefined) => void): boolean;
   override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
-    if (!this.#peerEnded || !this.writableEnded || this.#afterEnd === 'drop') return super.write(chunk, encoding as BufferEncoding, callback);
+    if (!this.#peerEnded || !this.writableEnded) return super.write(chunk, encoding as BufferEncoding, callback);
     const error = this.#writeError(EPIPE);
     const done = typeof encoding === 'function' ? encoding : callback;
     if (done !== undefined) process.nextTick(done, error ?? null);

@@ -85,8 +85,9 @@ export function createPty(master: number, path: string): Pty {
  * `'\x1a'`, Ctrl-D `'\x04'`, all interpreted by the terminal's line discipline). It ends when
  * every fd of the slave has been closed, after everything written before that has been read:
  * wait for `'end'` (or `finished()`) to have the whole output. The master is closed then (what was
- * read stays readable), or when the stream is destroyed; writes after the terminal has hung up are
- * dropped, as the kernel drops them.
+ * read stays readable), or when the stream is destroyed. Writes after the terminal has hung up are
+ * dropped, as the kernel drops them: their callback gets no error, also once the stream has ended
+ * (where a `net.Socket` fails them with EPIPE), so that a keystroke forwarded late is no error.
  *
  * Only `spawn(..., { pty })` makes one (`child.pty`): `new Pty()` throws TypeError
  * `ERR_ILLEGAL_CONSTRUCTOR`; the class is exported for `instanceof`.
