@@ -8,10 +8,9 @@
  * (native/pty_stream.cc), not as a libuv stream, which would end at the first POLLHUP and lose
  * the tail (docs/terminals.md).
  */
-import * as os from 'node:os';
-import { Duplex } from 'node:stream';
-import { invalidArgType, SyscallError } from './errors';
-import { STREAM_EVENT, terminalBinding as native, writeSome, type PendingWrite, type PtyStreamHandle } from './terminal-binding';
+import { invalidArgType } from './errors';
+import { NativeDuplex } from './native-duplex';
+import { FD_KIND, terminalBinding as native } from './terminal-binding';
 import { readOptions, validateInteger, validating } from './validate';
 
 /** The size of a terminal, in character cells. */
@@ -80,65 +79,31 @@ export function createPty(master: number, path: string): Pty {
   return new Pty(constructing, master, path);
 }
 
-const EAGAIN = os.constants.errno.EAGAIN;
-const EIO = os.constants.errno.EIO;
-
 /**
  * A duplex stream on a pseudo-terminal's master: what the program writes to its terminal is read
  * here, and what is written here is the program's keyboard input (Ctrl-C is `'\x03'`, Ctrl-Z
  * `'\x1a'`, Ctrl-D `'\x04'`, all interpreted by the terminal's line discipline). It ends when
  * every fd of the slave has been closed, after everything written before that has been read:
  * wait for `'end'` (or `finished()`) to have the whole output. The master is closed then (what was
- * read stays readable), or when the stream is destroyed; writes after the terminal has hung up are
- * dropped, as the kernel drops them.
+ * read stays readable), or when the stream is destroyed. Writes after the terminal has hung up are
+ * dropped, as the kernel drops them: their callback gets no error, also once the stream has ended
+ * (where a `net.Socket` fails them with EPIPE), so that a keystroke forwarded late is no error.
  *
  * Only `spawn(..., { pty })` makes one (`child.pty`): `new Pty()` throws TypeError
  * `ERR_ILLEGAL_CONSTRUCTOR`; the class is exported for `instanceof`.
  */
-export class Pty extends Duplex {
+export class Pty extends NativeDuplex {
   /** The master fd (valid until the terminal ends or the stream is destroyed). */
   readonly fd: number;
   /** The slave's path, e.g. `/dev/pts/3`. */
   readonly path: string;
-  readonly #handle: PtyStreamHandle;
-  #closed = false;
-  #ended = false; // the terminal ended (EIO) and the master was closed then
-  #reading = false;
-  // A write that the terminal could not take at once.
-  #pending: PendingWrite | undefined;
 
   /** @internal Made by spawn (createPty): adopts `master`, which it closes when destroyed. */
   constructor(key: typeof constructing, master: number, path: string) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a Pty is made by spawn() with the pty option'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
-    super({ allowHalfOpen: false, decodeStrings: true });
+    super(master, FD_KIND.ptyMaster, 'drop'); // writes after the hang-up are dropped, as the kernel drops them
     this.fd = master;
     this.path = path;
-    this.#handle = native.ptyStreamOpen(master, (kind, value) => this.#onEvent(kind, value));
-    this.read(0); // reads from the start, as net.Socket does: a terminal nobody reads still ends
-  }
-
-  #onEvent(kind: number, value: Buffer | number | undefined): void {
-    if (kind === STREAM_EVENT.data) {
-      if (!this.push(value)) this.#poll(false);
-    } else if (kind === STREAM_EVENT.end) {
-      this.#reading = false;
-      // Every fd of the slave is closed and the output read: the master is of no more use, and is
-      // closed now, not once the output is consumed (a pty nobody read held it for ever).
-      this.#ended = true;
-      this.#close();
-      this.#continueWrite(); // a write waiting for room is dropped, as the kernel drops them
-      this.push(null);
-      this.read(0); // 'end' (then 'close') at once when nothing is left to consume, as net.Socket
-    } else if (kind === STREAM_EVENT.error) {
-      this.destroy(new SyscallError('read', value as number));
-    } else {
-      this.#continueWrite();
-    }
-  }
-
-  #poll(reading: boolean): void {
-    this.#reading = reading;
-    if (!this.#closed) native.ptyStreamPoll(this.#handle, reading, this.#pending !== undefined);
   }
 
   /** The window size (TIOCGWINSZ). @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed, `ERR_PTY_ENDED` once its terminal has ended */
@@ -175,66 +140,8 @@ export class Pty extends Duplex {
     native.setWindowSize(this.fd, cols, rows);
   }
 
-  /**
-   * Lets the event loop end while this stream is open (as `net.Socket`'s `unref()`);
-   * `child.unref()` calls it.
-   *
-   * @returns this stream
-   */
-  unref(): this {
-    if (!this.#closed) native.ptyStreamRef(this.#handle, false);
-    return this;
-  }
-
-  /**
-   * Undoes {@link Pty.unref}: while it is read or written, the open stream keeps the event loop alive.
-   *
-   * @returns this stream
-   */
-  ref(): this {
-    if (!this.#closed) native.ptyStreamRef(this.#handle, true);
-    return this;
-  }
-
   #checkOpen(): void {
     if (this.destroyed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
-    if (this.#ended) throw Object.assign(new Error("The pty's terminal has ended (every fd of its slave was closed): its master is closed"), { code: 'ERR_PTY_ENDED' });
-  }
-
-  /** @internal */
-  override _read(): void {
-    if (!this.#reading) this.#poll(true);
-  }
-
-  /** @internal */
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#pending = { chunk, offset: 0, callback };
-    this.#continueWrite();
-  }
-
-  // Writes what the terminal takes now; the rest waits for the master to be writable.
-  #continueWrite(): void {
-    const pending = this.#pending;
-    if (pending === undefined) return;
-    // EIO and the like: the terminal hung up, the input is dropped.
-    if (writeSome(this.#closed ? null : this.#handle, pending, EIO) === -EAGAIN) return this.#poll(this.#reading);
-    this.#pending = undefined;
-    this.#poll(this.#reading);
-    pending.callback();
-  }
-
-  /** @internal */
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#close();
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.callback(error);
-    callback(error);
-  }
-
-  #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    native.ptyStreamClose(this.#handle);
+    if (this.peerEnded) throw Object.assign(new Error("The pty's terminal has ended (every fd of its slave was closed): its master is closed"), { code: 'ERR_PTY_ENDED' });
   }
 }

@@ -55,24 +55,3 @@ export type PtyStreamHandle = { readonly __ptyStream: unique symbol };
 
 /** @internal */
 export const terminalBinding = binding as unknown as TerminalBinding;
-
-/** @internal A write that the fd could not take at once: the rest, and its callback. */
-export interface PendingWrite {
-  chunk: Buffer;
-  offset: number;
-  callback: (error?: Error | null) => void;
-}
-
-/**
- * @internal Writes what a native stream's fd takes now of `pending` (`handle` null: closed, which
- * fails as `closedErrno`): 0 once all is written, -EAGAIN when the rest must wait for the fd to be
- * writable, or the -errno that ended it.
- */
-export function writeSome(handle: PtyStreamHandle | null, pending: PendingWrite, closedErrno: number): number {
-  while (pending.offset < pending.chunk.length) {
-    const written = handle === null ? -closedErrno : terminalBinding.ptyStreamWrite(handle, pending.chunk, pending.offset);
-    if (written < 0) return written;
-    pending.offset += written;
-  }
-  return 0;
-}

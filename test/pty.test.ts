@@ -309,6 +309,36 @@ describe('spawn with pty', () => {
     expect(zombieChildren()).toEqual([]);
   }, 10_000);
 
+  it("drops writes after the terminal's end also once the stream has ended (no 'write after end', no 'error')", async () => {
+    // They failed with ERR_STREAM_WRITE_AFTER_END once 'end' had ended the writable side too, an
+    // 'error' that ended the program when written before 'close' (a keystroke forwarded late).
+    const child = await spawn('/bin/sh', ['-c', 'echo bye'], { pty: true });
+    const pty = child.pty!;
+    const errors: unknown[] = [];
+    pty.on('error', (error) => errors.push(error));
+    const inFinish = new Promise<unknown>((resolve) => pty.on('finish', () => pty.write('in finish', resolve)));
+    const closed = new Promise((resolve) => pty.on('close', resolve));
+    expect(await readAll(pty)).toBe('bye\r\n');
+    expect(await inFinish).toBeNull();
+    await closed;
+    let returned: boolean | undefined;
+    expect(await new Promise<unknown>((resolve) => (returned = pty.write('after close', 'utf8', resolve)))).toBeNull();
+    expect(returned).toBe(true); // dropped: nothing to wait for ('drain' would never come)
+    expect(errors).toEqual([]);
+
+    // The caller's own end() before the hang-up: later writes are dropped too, as net.Socket's fail with EPIPE whoever ended.
+    const ended = await spawn('/bin/sh', ['-c', 'read line; echo "got $line"'], { pty: true });
+    const out = screen(ended.pty!);
+    const endedClosed = new Promise((resolve) => ended.pty!.on('close', resolve));
+    ended.pty!.end('yes\r');
+    await out.waitFor(/got yes/);
+    await endedClosed;
+    expect(await new Promise<unknown>((resolve) => ended.pty!.write('late', resolve))).toBeNull();
+    await finish(child);
+    await finish(ended);
+    expect(zombieChildren()).toEqual([]);
+  }, 10_000);
+
   it('sends the keyboard to the child and reports its exit code and signal from the real wait', async () => {
     const child = await spawn('/bin/sh', ['-c', 'read line; echo "got $line"; exit 7'], { pty: true });
     const out = screen(child.pty!);

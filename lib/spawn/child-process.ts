@@ -133,8 +133,9 @@ export class ChildProcess implements AsyncDisposable {
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
     // A child the library stopped (timeout, abort): its outputs end with what their pipes hold
     // once it is reaped, for every reader (a lines() loop too, not only finished()), though a
-    // process it left behind holds them open.
-    void this.#exited.then(() => this.#stop.requested !== null && this.stdio.forEach((stream, fd) => fd !== 0 && stream !== null && endOutput(stream)), () => {});
+    // process it left behind holds them open. Each is a PipeReader (fd 1, 2) or a SocketStream (3
+    // and up): streamFor makes nothing else.
+    void this.#exited.then(() => this.#stop.requested !== null && this.stdio.forEach((stream, fd) => fd !== 0 && (stream as PipeReader | SocketStream | null)?.[endNow]()), () => {});
   }
 
   /** @internal The handle of a child that PendingSpawn has started (the constructor's arguments but the key). */
@@ -179,7 +180,7 @@ export class ChildProcess implements AsyncDisposable {
    * ```
    */
   finished(): Promise<ChildResult> {
-    this.#finished ??= finishedOf(this.stdio, this.#exited, () => this.#stop.requested !== null);
+    this.#finished ??= finishedOf(this.stdio, this.#exited);
     return this.#finished;
   }
 
@@ -403,25 +404,14 @@ export class ChildProcess implements AsyncDisposable {
 }
 
 /**
- * The wait, then the close of every stream the child writes to (fd 0 is ours to write). A child
- * the library stopped (timeout, abort) is not waited for twice: once it is reaped, its outputs
- * end with what their pipes hold, even if a process it left behind keeps them open.
+ * The wait, then the close of every stream the child writes to (fd 0 is ours to write); a child
+ * the library stopped has had its outputs ended at its reap already (the constructor).
  */
-async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildResult>, stopped: () => boolean): Promise<ChildResult> {
+async function finishedOf(stdio: readonly (ChildStream | null)[], exited: Promise<ChildResult>): Promise<ChildResult> {
   const outputs = stdio.filter((stream, fd): stream is ChildStream => stream !== null && fd !== 0);
   for (const stream of outputs) if ((stream as Readable).readableFlowing === null) (stream as Readable).resume();
-  const reaped = exited.then((result) => {
-    if (stopped()) for (const stream of outputs) endOutput(stream);
-    return result;
-  });
-  const [result] = await Promise.all([reaped, ...outputs.map(closed)]);
+  const [result] = await Promise.all([exited, ...outputs.map(closed)]);
   return result;
-}
-
-/** Ends an output of a stopped child now: what its pipe or socket holds, then the end. */
-function endOutput(stream: ChildStream): void {
-  if (stream instanceof PipeReader || stream instanceof SocketStream) stream[endNow]();
-  else stream.destroy();
 }
 
 // The promise that `pending` settles. Its executor is one function for all spawns, instead of a

@@ -2,54 +2,33 @@
 // (native/pty_stream.cc, ReadPipe): each chunk is what the pipe held when read, so a fast writer's
 // output arrives in few large chunks instead of one per write (docs/output.md).
 import { Readable } from 'node:stream';
-import { SyscallError } from '../errors';
-import { FD_KIND, STREAM_EVENT, terminalBinding as native, type PtyStreamHandle } from '../terminal-binding';
+import { NativeStream } from '../native-stream';
+import { FD_KIND } from '../terminal-binding';
 
 /** @internal Reads what the pipe holds now, then ends the stream (see PipeReader). */
 export const endNow = Symbol('endNow');
 
 /** @internal A child's output pipe (child.stdout, child.stderr); owns the fd, closed when destroyed. */
 export class PipeReader extends Readable {
-  readonly #handle: PtyStreamHandle;
-  #closed = false;
-  #reading = false;
+  readonly #native: NativeStream;
 
   constructor(fd: number) {
     super();
-    this.#handle = native.ptyStreamOpen(fd, (kind, value) => this.#onEvent(kind, value), FD_KIND.pipeReadEnd);
+    // At its end the fd is of no more use: closed now, not once the output is consumed (an output
+    // that nobody reads would hold it for the life of the process).
+    this.#native = new NativeStream(this, fd, FD_KIND.pipeReadEnd, { end: () => this.#native.close() });
     this.read(0); // reads from the start, as net.Socket does: an output nobody reads still ends
-  }
-
-  #onEvent(kind: number, value: Buffer | number | undefined): void {
-    if (kind === STREAM_EVENT.data) {
-      if (value !== undefined && !this.push(value)) this.#poll(false);
-    } else if (kind === STREAM_EVENT.end) {
-      this.#reading = false;
-      // The fd is of no more use: closed now, not once the output is consumed (an output that
-      // nobody reads would hold it for the life of the process).
-      this.#close();
-      this.push(null);
-      this.read(0); // 'end' (then 'close') at once when nothing is left to consume, as net.Socket
-
-    } else {
-      this.destroy(new SyscallError('read', value as number));
-    }
-  }
-
-  #poll(reading: boolean): void {
-    this.#reading = reading;
-    if (!this.#closed) native.ptyStreamPoll(this.#handle, reading, false);
   }
 
   /** Lets the event loop end while this stream is open (as net.Socket's unref). */
   unref(): this {
-    if (!this.#closed) native.ptyStreamRef(this.#handle, false);
+    this.#native.ref(false);
     return this;
   }
 
   /** Undoes unref(). */
   ref(): this {
-    if (!this.#closed) native.ptyStreamRef(this.#handle, true);
+    this.#native.ref(true);
     return this;
   }
 
@@ -58,24 +37,17 @@ export class PipeReader extends Readable {
    * write end: for a child the library stopped and reaped.
    */
   [endNow](): void {
-    if (this.#closed || this.readableEnded) return;
-    native.ptyStreamDrain(this.#handle);
+    if (!this.readableEnded) this.#native.drain();
   }
 
   /** @internal */
   override _read(): void {
-    if (!this.#reading) this.#poll(true);
+    this.#native.startReading();
   }
 
   /** @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#close();
+    this.#native.close();
     callback(error);
-  }
-
-  #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    native.ptyStreamClose(this.#handle);
   }
 }
