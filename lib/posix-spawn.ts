@@ -86,7 +86,7 @@ export interface PosixSpawnOptions {
   fileActions?: readonly FileAction[];
   /** Add dup2(n, n) for fds 0..2 before `fileActions` (default true; see the module notes). */
   inheritStdio?: boolean;
-  /** POSIX_SPAWN_SETPGROUP: put the child in process group `setpgroup` (0: a new group it leads). */
+  /** POSIX_SPAWN_SETPGROUP: put the child in process group `setpgroup` (0: a new group it leads); not with `setsid`. */
   setpgroup?: number;
   /** POSIX_SPAWN_SETSID: the child starts a new session. */
   setsid?: boolean;
@@ -100,7 +100,7 @@ export interface PosixSpawnOptions {
   scheduler?: {
     /** The scheduling policy of sched(7). */
     policy: SchedulerPolicy;
-    /** The static priority (1 to 99 for 'fifo' and 'rr', 0 for 'other'; default 0). */
+    /** The static priority: 1 to 99 for 'fifo' and 'rr' (required), 0 for 'other' (the default). */
     priority?: number;
   };
 }
@@ -185,12 +185,20 @@ function buildAttributes(options: Partial<PosixSpawnOptions>): RawSpawnAttribute
   };
   if (options.setpgroup !== undefined) attributes.pgroup = validateInteger(options.setpgroup, 'options.setpgroup', 0, 2 ** 31 - 1);
   if (options.setsid !== undefined) attributes.setsid = validateBoolean(options.setsid, 'options.setsid');
+  // glibc's child calls setsid() and then setpgid(0, pgroup), which a session leader is always
+  // refused (EPERM, setpgid(2)): the pair can never work.
+  if (attributes.setsid === true && attributes.pgroup !== undefined) {
+    throw invalidArgValue('options.setpgroup', 'cannot be given with setsid: true (a session leader cannot change its process group)', options.setpgroup);
+  }
   if (options.resetids !== undefined) attributes.resetids = validateBoolean(options.resetids, 'options.resetids');
   if (options.scheduler !== undefined) {
     const { policy, priority = 0 } = readOptions<{ policy: unknown; priority: unknown }>(options.scheduler, ['policy', 'priority'], 'options.scheduler');
     if (!isOwnKey(schedulerPolicies, policy)) throw invalidArgValue('options.scheduler.policy', `must be one of ${Object.keys(schedulerPolicies).join(', ')}`, policy);
     attributes.schedPolicy = schedulerPolicies[policy as SchedulerPolicy];
-    attributes.schedPriority = validateInteger(priority, 'options.scheduler.priority', 0, 99);
+    // What sched_setscheduler(2) takes (sched_get_priority_min/max on Linux): 1..99 for the
+    // real-time policies, 0 for 'other'; anything else fails in the child with EINVAL.
+    const [min, max] = policy === 'other' ? [0, 0] : [1, 99];
+    attributes.schedPriority = validateInteger(priority, 'options.scheduler.priority', min, max);
   }
   return attributes;
 }
@@ -273,9 +281,13 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  * @param path - the program; not searched in PATH (see `posixSpawnp`)
  * @param argv - the argument vector, `argv[0]` included; not empty
  * @throws SyscallError `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG` from exec, `EBADF`, `EEXIST`,
- *   `ENOTDIR` from a file action, `EPERM` from `setsid` with `setpgroup` — with `syscall`
- *   'posix_spawn', `path` the program or the file action's path, and `step` which one failed.
- * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning.
+ *   `ENOTDIR` from a file action, `EPERM` from a `scheduler` the caller may not set — with
+ *   `syscall` 'posix_spawn', `path` the program or the file action's path, and `step` which one
+ *   failed.
+ * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning:
+ *   `ERR_INVALID_ARG_VALUE` for `setsid: true` with `setpgroup` (glibc would fail with EPERM),
+ *   `ERR_OUT_OF_RANGE` for a `scheduler.priority` its policy does not take (0 for 'other', 1 to
+ *   99 for 'fifo' and 'rr').
  * @param options - file actions and attributes (see {@link PosixSpawnOptions})
  * @returns the child's pid (reap it with {@link waitpid} or {@link waitAsync})
  * @see posix_spawn(3)

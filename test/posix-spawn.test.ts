@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { posixSpawn, posixSpawnp, SyscallError, waitpid, type FileAction, type PosixSpawnOptions, type WaitStatus } from '../lib/index';
-import { childSnapshot, openFds, runNode, until, zombieChildren, statField } from './helpers';
+import { childSnapshot, openFds, runNode, thrown, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -292,8 +292,29 @@ describe('errors', () => {
     expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'dup2', fd: 987, newFd: 3 }] }))).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn' });
   });
 
-  it('EPERM from setsid together with setpgroup', () => {
-    expect(caught(() => posixSpawn('/bin/true', ['true'], { setsid: true, setpgroup: 0 }))).toMatchObject({ code: 'EPERM', syscall: 'posix_spawn' });
+  it('refuses setsid together with setpgroup up front (glibc would fail with EPERM: a session leader cannot change its group)', () => {
+    for (const setpgroup of [0, process.pid]) {
+      expect(thrown(() => posixSpawn('/bin/true', ['true'], { setsid: true, setpgroup }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    // setsid: false with setpgroup is fine.
+    const pid = posixSpawn('/bin/true', ['true'], { setsid: false, setpgroup: 0 });
+    expect(waitpid(pid)!.status).toEqual(exitedOk);
+  });
+
+  it('refuses a scheduler priority its policy does not take (sched_setscheduler would fail with EINVAL)', () => {
+    const cases: [NonNullable<PosixSpawnOptions['scheduler']>, string][] = [
+      [{ policy: 'other', priority: 1 }, '>= 0 && <= 0'],
+      [{ policy: 'fifo' }, '>= 1 && <= 99'],
+      [{ policy: 'fifo', priority: 0 }, '>= 1 && <= 99'],
+      [{ policy: 'rr', priority: 0 }, '>= 1 && <= 99'],
+      [{ policy: 'rr', priority: 100 }, '>= 1 && <= 99'],
+    ];
+    for (const [scheduler, range] of cases) {
+      const error = thrown(() => posixSpawn('/bin/true', ['true'], { scheduler }));
+      expect(error).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect((error as Error).message).toContain(`"options.scheduler.priority"`);
+      expect((error as Error).message).toContain(range);
+    }
   });
 
   it('leaves no zombie and no fd behind after all the failures', () => {
