@@ -11,12 +11,13 @@
  *   32 and 33, which glibc's posix_spawn always leaves ignored).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue, SyscallError } from './errors';
 import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFileAction, type RawSpawnAttributes } from './native';
-import { signalList, type Signal } from './signals';
+import { signalList, signalName, type Signal } from './signals';
 import { FILE_ACTIONS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger, validating } from './validate';
 
 /** Open flags as a number (`fs.constants.O_*`) or as Node's flag strings ('r', 'w', 'ax+', ...). */
@@ -90,9 +91,9 @@ export interface PosixSpawnOptions {
   setpgroup?: number;
   /** POSIX_SPAWN_SETSID: the child starts a new session. */
   setsid?: boolean;
-  /** POSIX_SPAWN_SETSIGMASK: the child's blocked signals (default: none). */
+  /** POSIX_SPAWN_SETSIGMASK: the child's blocked signals (default: none); not SIGKILL, SIGSTOP, 32 or 33. */
   setsigmask?: readonly Signal[];
-  /** POSIX_SPAWN_SETSIGDEF: signals reset to their default action (default: 1..31 and 34..64). */
+  /** POSIX_SPAWN_SETSIGDEF: signals reset to their default action (default: 1..31 and 34..64); not 32 or 33. */
   setsigdef?: readonly Signal[];
   /** POSIX_SPAWN_RESETIDS: effective ids become the real ids. */
   resetids?: boolean;
@@ -178,10 +179,27 @@ export const DEFAULT_SIGNAL_RESETS: readonly number[] = ((): number[] => {
   return [...Array.from({ length: 31 }, (_, i) => i + 1), ...realtime];
 })();
 
+// glibc's own signals, which sigaddset refuses (they would be dropped from the set silently), and
+// the two the kernel never blocks (dropped from the mask silently): refused, as sigprocmask does.
+const GLIBC_SIGNALS = [32, 33];
+const UNBLOCKABLE = [os.constants.signals.SIGKILL, os.constants.signals.SIGSTOP];
+
+/** A signal list of the attributes, without the signals `refused` (see above). */
+function signalSet(list: unknown, name: string, refused: readonly number[]): number[] {
+  const signals = signalList(list, name);
+  for (let i = 0; i < signals.length; i++) {
+    const signo = signals[i]!;
+    if (!refused.includes(signo)) continue;
+    const why = GLIBC_SIGNALS.includes(signo) ? "glibc's own signal, which a sigset_t cannot hold" : 'it cannot be blocked';
+    throw invalidArgValue(`${name}[${i}]`, `cannot be ${signalName(signo)}: ${why}`, signo);
+  }
+  return signals;
+}
+
 function buildAttributes(options: Partial<PosixSpawnOptions>): RawSpawnAttributes {
   const attributes: RawSpawnAttributes = {
-    sigmask: signalList(options.setsigmask ?? [], 'options.setsigmask'),
-    sigdefault: signalList(options.setsigdef ?? DEFAULT_SIGNAL_RESETS, 'options.setsigdef'),
+    sigmask: signalSet(options.setsigmask ?? [], 'options.setsigmask', [...GLIBC_SIGNALS, ...UNBLOCKABLE]),
+    sigdefault: signalSet(options.setsigdef ?? DEFAULT_SIGNAL_RESETS, 'options.setsigdef', GLIBC_SIGNALS),
   };
   if (options.setpgroup !== undefined) attributes.pgroup = validateInteger(options.setpgroup, 'options.setpgroup', 0, 2 ** 31 - 1);
   if (options.setsid !== undefined) attributes.setsid = validateBoolean(options.setsid, 'options.setsid');
@@ -286,6 +304,8 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  *   failed.
  * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning:
  *   `ERR_INVALID_ARG_VALUE` for `setsid: true` with `setpgroup` (glibc would fail with EPERM),
+ *   for glibc's signals 32 and 33 in `setsigmask` or `setsigdef` and SIGKILL or SIGSTOP in
+ *   `setsigmask` (they would be dropped silently),
  *   `ERR_OUT_OF_RANGE` for a `scheduler.priority` its policy does not take (0 for 'other', 1 to
  *   99 for 'fifo' and 'rr').
  * @param options - file actions and attributes (see {@link PosixSpawnOptions})

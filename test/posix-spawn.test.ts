@@ -338,6 +338,12 @@ describe('errors', () => {
     [() => posixSpawn('/bin/echo', ['echo'], { fileActions: [{ action: 'open', fd: 1, path: '/x', flags: 'q' as never }] }), TypeError],
     [() => posixSpawn('/bin/echo', ['echo'], { setpgroup: -1 }), RangeError],
     [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: ['SIGNOPE' as never] }), TypeError],
+    // What a sigset_t cannot hold (glibc's 32 and 33) or the kernel would not block: refused as sigprocmask refuses them, not dropped.
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: [32] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: ['SIGKILL'] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: ['SIGSTOP'] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigdef: [33] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigdef: ['SIGTERM', 32] }), TypeError],
     [() => posixSpawn('/bin/echo', ['echo'], { scheduler: { policy: 'batch' as never } }), TypeError],
     [() => posixSpawn('/bin/echo', ['echo'], { scheduler: { policy: 'fifo', priority: 100 } }), RangeError],
   ])('rejects bad input before spawning (%#)', (fn, type) => {
