@@ -5,7 +5,7 @@
  */
 import { binding } from './native';
 import { invalidArgType } from './errors';
-import { readOptions, validating } from './validate';
+import { isOptionsObject, readOptions, validating } from './validate';
 import { children, pidfdPids } from './procfs';
 import { onSignal } from './signal-handlers';
 import { waitpid, type WaitResult } from './wait';
@@ -60,8 +60,10 @@ export interface Reaper {
  * ```
  */
 export function startReaper(options: ReaperOptions = {}): Reaper {
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  const { onReap, exclude } = validating('startReaper', () => readOptions<ReaperOptions>(options, ['onReap', 'exclude']));
+  const { onReap, exclude } = validating('startReaper', () => {
+    if (!isOptionsObject(options)) throw invalidArgType('options', 'of type object', options);
+    return readOptions<ReaperOptions>(options, ['onReap', 'exclude']);
+  });
   if (onReap !== undefined && typeof onReap !== 'function') throw invalidArgType('options.onReap', 'of type function', onReap);
   if (exclude !== undefined && typeof exclude !== 'function') throw invalidArgType('options.exclude', 'of type function', exclude);
   let running = true;

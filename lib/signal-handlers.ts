@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import { binding, sharedState } from './native';
 import { invalidArgType, invalidArgValue } from './errors';
 import { signalName, signalNumber, type Signal } from './signals';
-import { validateBoolean, validateInteger, validating } from './validate';
+import { isOptionsObject, validateBoolean, validateInteger, validating } from './validate';
 
 /** What a handler receives for each delivered signal. */
 export interface SignalEvent {
@@ -243,8 +243,10 @@ export interface IgnoreSignalOptions {
  */
 export function ignoreSignal(signal: Signal, options: IgnoreSignalOptions = {}): void {
   const signo = checkTakeable(signal);
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  const breaksChildProcess = validating('ignoreSignal', () => options.breaksChildProcess);
+  const breaksChildProcess = validating('ignoreSignal', () => {
+    if (!isOptionsObject(options)) throw invalidArgType('options', 'of type object', options);
+    return options.breaksChildProcess;
+  });
   if (breaksChildProcess !== undefined) validateBoolean(breaksChildProcess, 'options.breaksChildProcess');
   if (signo === SIGCHLD && breaksChildProcess !== true) {
     throw Object.assign(

@@ -13,7 +13,7 @@ import { abortError, invalidArgType, invalidArgValue, SyscallError } from './err
 import { binding } from './native';
 import { decodeWaitStatus, encodeWaitStatus, type WaitStatus } from './wait-status';
 import { signalName } from './signals';
-import { argumentError, isOwnKey, validateInteger, validatePidArgument, validating } from './validate';
+import { argumentError, isOptionsObject, isOwnKey, validateInteger, validatePidArgument, validating } from './validate';
 
 /** Resource usage of a reaped child (getrusage(2) fields, in units that need no manual). */
 export interface Rusage {
@@ -87,7 +87,7 @@ const C = binding.waitConstants;
 
 function optionBits(options: unknown, name: string, bits: Record<string, number>): number {
   if (options === undefined) return 0;
-  if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
+  if (!isOptionsObject(options)) throw invalidArgType(name, 'an object', options);
   let result = 0;
   for (const [key, value] of Object.entries(options)) {
     if (!isOwnKey(bits, key)) throw invalidArgValue(`${name}.${key}`, `is not a known option (${Object.keys(bits).join(', ')})`, value);
@@ -290,7 +290,7 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
   let signal: unknown;
   try {
     validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
-    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    if (!isOptionsObject(options)) throw invalidArgType('options', 'an object', options);
     signal = options.signal; // read once: the checked value is the one used
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
   } catch (error) {
