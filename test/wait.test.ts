@@ -248,13 +248,30 @@ describe('waitid', () => {
     fs.closeSync(fd);
   });
 
-  it('throws EINVAL with no event selected, ECHILD with no such child, EBADF for a bad pidfd', () => {
+  it('throws ECHILD with no such child, EBADF for a bad pidfd', () => {
     const pid = start(['sleep', '30']);
-    expect(thrown(() => waitid('pid', pid, {}))).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'waitid' });
     expect(thrown(() => waitid('pid', reapedPid(), { exited: true }))).toMatchObject({ code: 'ECHILD', syscall: 'waitid' });
     expect(thrown(() => waitid('pidfd', 987654, { exited: true }))).toMatchObject({ code: 'EBADF', syscall: 'waitid' });
     kill(pid, 'SIGKILL');
     waitpid(pid);
+  });
+
+  it('refuses up front what waitid(2) can only answer EINVAL to: no event selected, pid 0 for idtype pid', () => {
+    const pid = start(['sleep', '30']);
+    try {
+      for (const options of [{}, { nohang: true }, { nowait: true, exited: false }]) {
+        const error = thrown(() => waitid('pid', pid, options));
+        expect(error).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+        expect((error as Error).message).toContain('exited, stopped or continued');
+      }
+      expect(thrown(() => waitid('pid', 0, { exited: true, nohang: true }))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      // 0 is the caller's own group for 'pgid', and ignored for 'all' (nowait: nothing is reaped).
+      expect(() => waitid('pgid', 0, { exited: true, nohang: true, nowait: true })).not.toThrow();
+      expect(() => waitid('all', 0, { exited: true, nohang: true, nowait: true })).not.toThrow();
+    } finally {
+      kill(pid, 'SIGKILL');
+      waitpid(pid);
+    }
   });
 
   it('validates idtype, id and options', () => {
