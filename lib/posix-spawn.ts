@@ -258,6 +258,11 @@ function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallE
   let cwd = process.cwd();
   for (const [index, action] of actions.entries()) {
     if (action.action !== 'open' && action.action !== 'chdir') continue;
+    // An empty path is ENOENT to open(2) and chdir(2) (path.resolve would make it the cwd).
+    if (action.path.length === 0) {
+      if (error.code === 'ENOENT') return new SyscallError(error.syscall, error.errno, '', { step: `fileActions[${index}] ${action.action}` });
+      continue;
+    }
     const target = path.resolve(cwd, action.path.toString());
     if (action.action === 'chdir') {
       const problem = pathProblem(target, true);

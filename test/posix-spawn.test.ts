@@ -288,6 +288,11 @@ describe('errors', () => {
     expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'chdir', path: '/etc/hostname' }] }))).toMatchObject({ code: 'ENOTDIR', path: '/etc/hostname' });
   });
 
+  it('ENOENT from an empty path names that file action, not the program', () => {
+    expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'open', fd: 3, path: '' }] }))).toMatchObject({ code: 'ENOENT', path: '', step: 'fileActions[0] open' });
+    expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'chdir', path: Buffer.alloc(0) }] }))).toMatchObject({ code: 'ENOENT', path: '', step: 'fileActions[0] chdir' });
+  });
+
   it('EBADF from dup2 of an fd that is not open', () => {
     expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'dup2', fd: 987, newFd: 3 }] }))).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn' });
   });
