@@ -255,6 +255,10 @@ function spawnWith(searchPath: boolean, file: unknown, argv: unknown, rawOptions
  * missing folder), the error names that action and its path instead of the program.
  */
 function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallError {
+  if (error.code === 'EBADF') {
+    const index = firstBadFdAction(actions);
+    if (index !== undefined) return new SyscallError(error.syscall, error.errno, undefined, { step: `fileActions[${index}] ${actions[index]!.action}` });
+  }
   let cwd = process.cwd();
   for (const [index, action] of actions.entries()) {
     if (action.action !== 'open' && action.action !== 'chdir') continue;
@@ -281,6 +285,45 @@ function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallE
     if (problem === error.code) return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] open` });
   }
   return new SyscallError(error.syscall, error.errno, error.path, { step: 'exec' });
+}
+
+/**
+ * exec never fails with EBADF: a file action did. The first dup2 or fchdir whose fd is not open at
+ * its turn: open in this process (close-on-exec ones too: they close only at exec) and not closed
+ * by an earlier action, or made by one.
+ */
+function firstBadFdAction(actions: RawFileAction[]): number | undefined {
+  const made = new Set<number>();
+  const closed = new Set<number>();
+  let closedFrom = Infinity;
+  const isOpen = (fd: number): boolean => made.has(fd) || (!closed.has(fd) && fd < closedFrom && fs.existsSync(`/proc/self/fd/${fd}`));
+  const make = (fd: number): void => {
+    made.add(fd);
+    closed.delete(fd);
+  };
+  for (const [index, action] of actions.entries()) {
+    switch (action.action) {
+      case 'open':
+        make(action.fd);
+        break;
+      case 'close':
+        made.delete(action.fd);
+        closed.add(action.fd);
+        break;
+      case 'closefrom':
+        closedFrom = Math.min(closedFrom, action.fd);
+        for (const fd of made) if (fd >= action.fd) made.delete(fd);
+        break;
+      case 'dup2':
+        if (!isOpen(action.fd)) return index;
+        make(action.newFd);
+        break;
+      case 'fchdir':
+        if (!isOpen(action.fd)) return index;
+        break;
+    }
+  }
+  return undefined;
 }
 
 /** The errno code that opening (or entering, for a folder) `target` would likely fail with. */

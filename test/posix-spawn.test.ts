@@ -297,6 +297,20 @@ describe('errors', () => {
     expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'dup2', fd: 987, newFd: 3 }] }))).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn' });
   });
 
+  it('EBADF names the file action whose fd is not open at that point, not exec', () => {
+    const cases: [FileAction[], string][] = [
+      [[{ action: 'dup2', fd: 987, newFd: 3 }], 'fileActions[0] dup2'],
+      [[{ action: 'open', fd: 986, path: '/dev/null' }, { action: 'fchdir', fd: 987 }], 'fileActions[1] fchdir'],
+      [[{ action: 'close', fd: 1 }, { action: 'dup2', fd: 1, newFd: 3 }], 'fileActions[1] dup2'],
+      [[{ action: 'closefrom', fd: 3 }, { action: 'open', fd: 7, path: '/dev/null' }, { action: 'dup2', fd: 7, newFd: 8 }, { action: 'dup2', fd: 4, newFd: 5 }], 'fileActions[3] dup2'],
+    ];
+    for (const [fileActions, step] of cases) {
+      const error = caught(() => posixSpawn('/bin/true', ['true'], { fileActions }));
+      expect(error).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn', step });
+      expect(error.path).toBeUndefined();
+    }
+  });
+
   it('refuses setsid together with setpgroup up front (glibc would fail with EPERM: a session leader cannot change its group)', () => {
     for (const setpgroup of [0, process.pid]) {
       expect(thrown(() => posixSpawn('/bin/true', ['true'], { setsid: true, setpgroup }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
