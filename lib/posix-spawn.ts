@@ -137,7 +137,8 @@ function normaliseFileAction(action: unknown, list: string, i: number): RawFileA
   const name = `${list}[${i}]`;
   if (typeof action !== 'object' || action === null) throw invalidArgType(name, 'an object', action);
   const a = action as Record<string, unknown>;
-  switch (a.action) {
+  const kind = a.action; // read once: the kind checked is the kind passed on
+  switch (kind) {
     case 'open':
       return {
         action: 'open',
@@ -149,13 +150,13 @@ function normaliseFileAction(action: unknown, list: string, i: number): RawFileA
     case 'close':
     case 'fchdir':
     case 'closefrom':
-      return { action: a.action, fd: validateFd(a.fd, `${name}.fd`) };
+      return { action: kind, fd: validateFd(a.fd, `${name}.fd`) };
     case 'dup2':
       return { action: 'dup2', fd: validateFd(a.fd, `${name}.fd`), newFd: validateFd(a.newFd, `${name}.newFd`) };
     case 'chdir':
       return { action: 'chdir', path: validateBytes(a.path, `${name}.path`) };
     default:
-      throw invalidArgValue(`${name}.action`, 'must be open, close, dup2, chdir, fchdir or closefrom', a.action);
+      throw invalidArgValue(`${name}.action`, 'must be open, close, dup2, chdir, fchdir or closefrom', kind);
   }
 }
 

@@ -277,6 +277,27 @@ describe('each option is read once: what was checked is what is used', () => {
     expect(reads.get('fileActions')).toBe(1);
   });
 
+  it('posixSpawn file actions: each field of an action is read once', async () => {
+    for (const [first, second] of [
+      ['close', 'open'],
+      ['fchdir', 'dup2'],
+      ['closefrom', 'bogus'],
+    ]) {
+      let reads = 0;
+      const action = {
+        get action() {
+          reads++;
+          return reads === 1 ? first : second;
+        },
+        fd: 900,
+      };
+      // Checked as a close (or fchdir, closefrom) of fd 900: what runs is that, not the second answer.
+      const error = await failure(() => posixSpawn(NOWHERE, ['x'], { fileActions: [action as FileAction] }));
+      expect(error).toBeInstanceOf(SyscallError);
+      expect(reads).toBe(1);
+    }
+  });
+
   it('a getter that answers an array, then anything else, cannot smuggle the second answer in', async () => {
     let calls = 0;
     const options = {
