@@ -235,6 +235,14 @@ describe('waitid', () => {
     expect(result.stdout.trim()).toBe('true 1 true 2 ECHILD waitid');
   });
 
+  it('pidfdOpen: ESRCH for a pid that is gone, argument errors before the call, no fd left behind', () => {
+    const before = openFds();
+    expect(thrown(() => pidfdOpen(reapedPid()))).toMatchObject({ name: 'SyscallError', code: 'ESRCH', syscall: 'pidfd_open' });
+    for (const pid of [0, -1, 1.5, NaN, 2 ** 31]) expect(thrown(() => pidfdOpen(pid))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    for (const pid of ['1', 1n, null]) expect(thrown(() => pidfdOpen(pid as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    expect(openFds()).toEqual(before);
+  });
+
   it('waits on a pidfd, and leaves the pidfd to its owner', () => {
     const pid = start(pythonExit(9));
     const pidfd = pidfdOpen(pid);
