@@ -246,7 +246,7 @@ function spawnWith(searchPath: boolean, file: unknown, argv: unknown, rawOptions
   try {
     return binding.posixSpawn(searchPath, program, args, env, [...stdio, ...actions], attributes);
   } catch (error) {
-    throw error instanceof SyscallError ? attributeError(error, actions) : error;
+    throw error instanceof SyscallError ? attributeError(error, actions, attributes) : error;
   }
 }
 
@@ -255,7 +255,10 @@ function spawnWith(searchPath: boolean, file: unknown, argv: unknown, rawOptions
  * errno better than the program does (an O_EXCL open of a file that exists, a chdir into a
  * missing folder), the error names that action and its path instead of the program.
  */
-function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallError {
+function attributeError(error: SyscallError, actions: RawFileAction[], attributes: RawSpawnAttributes): SyscallError {
+  if (error.code === 'EPERM' && attributes.pgroup !== undefined && attributes.pgroup !== 0 && !groupToJoin(attributes.pgroup)) {
+    return new SyscallError(error.syscall, error.errno, undefined, { step: 'setpgroup' });
+  }
   if (error.code === 'EBADF') {
     const index = firstBadFdAction(actions);
     if (index !== undefined) return new SyscallError(error.syscall, error.errno, undefined, { step: `fileActions[${index}] ${actions[index]!.action}` });
@@ -286,6 +289,25 @@ function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallE
     if (problem === error.code) return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] open` });
   }
   return new SyscallError(error.syscall, error.errno, error.path, { step: 'exec' });
+}
+
+/**
+ * Whether process group `pgid` may be there for the child to join: setpgid(2) answers EPERM when
+ * there is no such group, or when its leader is in another session (members of a group whose
+ * leader has exited cannot be told apart cheaply: then the group may be there).
+ */
+function groupToJoin(pgid: number): boolean {
+  try {
+    return binding.getsid(pgid) === binding.getsid(0) && binding.getpgid(pgid) === pgid;
+  } catch {
+    // No leader: is there a group at all? (kill -pgid with signal 0 probes it)
+    try {
+      binding.kill(-pgid, 0);
+      return true;
+    } catch (error) {
+      return (error as { code?: unknown }).code !== 'ESRCH';
+    }
+  }
 }
 
 /**
@@ -348,9 +370,9 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  * @param path - the program; not searched in PATH (see `posixSpawnp`)
  * @param argv - the argument vector, `argv[0]` included; not empty
  * @throws SyscallError `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG` from exec, `EBADF`, `EEXIST`,
- *   `ENOTDIR` from a file action, `EPERM` from a `scheduler` the caller may not set — with
- *   `syscall` 'posix_spawn', `path` the program or the file action's path, and `step` which one
- *   failed.
+ *   `ENOTDIR` from a file action, `EPERM` from a `setpgroup` group that cannot be joined (`step`
+ *   'setpgroup') or a `scheduler` the caller may not set — with `syscall` 'posix_spawn', `path`
+ *   the program or the file action's path, and `step` which one failed.
  * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning:
  *   `ERR_INVALID_ARG_VALUE` for `setsid: true` with `setpgroup` (glibc would fail with EPERM),
  *   for glibc's signals 32 and 33 in `setsigmask` or `setsigdef` and SIGKILL or SIGSTOP in

@@ -297,6 +297,20 @@ describe('errors', () => {
     expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'dup2', fd: 987, newFd: 3 }] }))).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn' });
   });
 
+  it('EPERM from setpgroup (no such group, or one in another session) names setpgroup, not exec', () => {
+    const leader = posixSpawn('/bin/sleep', ['sleep', '30'], { setsid: true });
+    try {
+      for (const setpgroup of [2 ** 31 - 2, leader]) {
+        const error = caught(() => posixSpawn('/bin/true', ['true'], { setpgroup }));
+        expect(error).toMatchObject({ code: 'EPERM', syscall: 'posix_spawn', step: 'setpgroup' });
+        expect(error.path).toBeUndefined();
+      }
+    } finally {
+      process.kill(leader, 'SIGKILL');
+      waitpid(leader);
+    }
+  });
+
   it('EBADF names the file action whose fd is not open at that point, not exec', () => {
     const cases: [FileAction[], string][] = [
       [[{ action: 'dup2', fd: 987, newFd: 3 }], 'fileActions[0] dup2'],
