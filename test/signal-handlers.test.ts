@@ -8,7 +8,6 @@ import {
   kill,
   killpg,
   onSignal,
-  SyscallError,
   sigqueue,
   type SignalEvent,
 } from '../lib/index';
