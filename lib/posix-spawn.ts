@@ -253,7 +253,8 @@ function spawnWith(searchPath: boolean, file: unknown, argv: unknown, rawOptions
 /**
  * posix_spawn reports only an errno, not which step failed. When a file action explains the
  * errno better than the program does (an O_EXCL open of a file that exists, a chdir into a
- * missing folder), the error names that action and its path instead of the program.
+ * missing folder, a dup2 of an fd that is not open), the error names that action and its path
+ * instead of the program; an EPERM that `setpgroup` explains names that step.
  */
 function attributeError(error: SyscallError, actions: RawFileAction[], attributes: RawSpawnAttributes): SyscallError {
   if (error.code === 'EPERM' && attributes.pgroup !== undefined && attributes.pgroup !== 0 && !groupToJoin(attributes.pgroup)) {
