@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as util from 'node:util';
 import { invalidArgType } from './errors';
-import { readOptions, validating } from './validate';
+import { isOptionsObject, readOptions, validating } from './validate';
 import { exit } from './exit';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
@@ -35,9 +35,11 @@ const HOOK_NAMES = ['before', 'parent', 'child'] as const;
  * @see pthread_atfork(3)
  */
 export function registerAtFork(atFork: AtForkHooks): () => void {
-  if (typeof atFork !== 'object' || atFork === null) throw invalidArgType('hooks', 'of type object', atFork);
   // Read once each: the hooks checked are the hooks kept.
-  const entry = validating('registerAtFork', () => readOptions<AtForkHooks>(atFork, HOOK_NAMES, 'hooks'));
+  const entry = validating('registerAtFork', () => {
+    if (!isOptionsObject(atFork)) throw invalidArgType('hooks', 'of type object', atFork);
+    return readOptions<AtForkHooks>(atFork, HOOK_NAMES, 'hooks');
+  });
   for (const name of HOOK_NAMES) {
     const hook = entry[name];
     if (hook !== undefined && typeof hook !== 'function') throw invalidArgType(`hooks.${name}`, 'of type function', hook);

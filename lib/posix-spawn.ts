@@ -11,12 +11,13 @@
  *   32 and 33, which glibc's posix_spawn always leaves ignored).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue, SyscallError } from './errors';
 import { buildEnvironment, validateArgv, validateBytes, type Bytes, type EnvInput } from './env';
 import { binding, type RawFileAction, type RawSpawnAttributes } from './native';
-import { signalList, type Signal } from './signals';
+import { signalList, signalName, type Signal } from './signals';
 import { FILE_ACTIONS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger, validating } from './validate';
 
 /** Open flags as a number (`fs.constants.O_*`) or as Node's flag strings ('r', 'w', 'ax+', ...). */
@@ -86,13 +87,13 @@ export interface PosixSpawnOptions {
   fileActions?: readonly FileAction[];
   /** Add dup2(n, n) for fds 0..2 before `fileActions` (default true; see the module notes). */
   inheritStdio?: boolean;
-  /** POSIX_SPAWN_SETPGROUP: put the child in process group `setpgroup` (0: a new group it leads). */
+  /** POSIX_SPAWN_SETPGROUP: put the child in process group `setpgroup` (0: a new group it leads); not with `setsid`. */
   setpgroup?: number;
   /** POSIX_SPAWN_SETSID: the child starts a new session. */
   setsid?: boolean;
-  /** POSIX_SPAWN_SETSIGMASK: the child's blocked signals (default: none). */
+  /** POSIX_SPAWN_SETSIGMASK: the child's blocked signals (default: none); not SIGKILL, SIGSTOP, 32 or 33. */
   setsigmask?: readonly Signal[];
-  /** POSIX_SPAWN_SETSIGDEF: signals reset to their default action (default: 1..31 and 34..64). */
+  /** POSIX_SPAWN_SETSIGDEF: signals reset to their default action (default: 1..31 and 34..64); not 32 or 33. */
   setsigdef?: readonly Signal[];
   /** POSIX_SPAWN_RESETIDS: effective ids become the real ids. */
   resetids?: boolean;
@@ -100,7 +101,7 @@ export interface PosixSpawnOptions {
   scheduler?: {
     /** The scheduling policy of sched(7). */
     policy: SchedulerPolicy;
-    /** The static priority (1 to 99 for 'fifo' and 'rr', 0 for 'other'; default 0). */
+    /** The static priority: 1 to 99 for 'fifo' and 'rr' (required), 0 for 'other' (the default). */
     priority?: number;
   };
 }
@@ -136,7 +137,8 @@ function normaliseFileAction(action: unknown, list: string, i: number): RawFileA
   const name = `${list}[${i}]`;
   if (typeof action !== 'object' || action === null) throw invalidArgType(name, 'an object', action);
   const a = action as Record<string, unknown>;
-  switch (a.action) {
+  const kind = a.action; // read once: the kind checked is the kind passed on
+  switch (kind) {
     case 'open':
       return {
         action: 'open',
@@ -148,13 +150,13 @@ function normaliseFileAction(action: unknown, list: string, i: number): RawFileA
     case 'close':
     case 'fchdir':
     case 'closefrom':
-      return { action: a.action, fd: validateFd(a.fd, `${name}.fd`) };
+      return { action: kind, fd: validateFd(a.fd, `${name}.fd`) };
     case 'dup2':
       return { action: 'dup2', fd: validateFd(a.fd, `${name}.fd`), newFd: validateFd(a.newFd, `${name}.newFd`) };
     case 'chdir':
       return { action: 'chdir', path: validateBytes(a.path, `${name}.path`) };
     default:
-      throw invalidArgValue(`${name}.action`, 'must be open, close, dup2, chdir, fchdir or closefrom', a.action);
+      throw invalidArgValue(`${name}.action`, 'must be open, close, dup2, chdir, fchdir or closefrom', kind);
   }
 }
 
@@ -178,19 +180,44 @@ export const DEFAULT_SIGNAL_RESETS: readonly number[] = ((): number[] => {
   return [...Array.from({ length: 31 }, (_, i) => i + 1), ...realtime];
 })();
 
+// glibc's own signals, which sigaddset refuses (they would be dropped from the set silently), and
+// the two the kernel never blocks (dropped from the mask silently): refused, as sigprocmask does.
+const GLIBC_SIGNALS = [32, 33];
+const UNBLOCKABLE = [os.constants.signals.SIGKILL, os.constants.signals.SIGSTOP];
+
+/** A signal list of the attributes, without the signals `refused` (see above). */
+function signalSet(list: unknown, name: string, refused: readonly number[]): number[] {
+  const signals = signalList(list, name);
+  for (let i = 0; i < signals.length; i++) {
+    const signo = signals[i]!;
+    if (!refused.includes(signo)) continue;
+    const why = GLIBC_SIGNALS.includes(signo) ? "glibc's own signal, which a sigset_t cannot hold" : 'it cannot be blocked';
+    throw invalidArgValue(`${name}[${i}]`, `cannot be ${signalName(signo)}: ${why}`, signo);
+  }
+  return signals;
+}
+
 function buildAttributes(options: Partial<PosixSpawnOptions>): RawSpawnAttributes {
   const attributes: RawSpawnAttributes = {
-    sigmask: signalList(options.setsigmask ?? [], 'options.setsigmask'),
-    sigdefault: signalList(options.setsigdef ?? DEFAULT_SIGNAL_RESETS, 'options.setsigdef'),
+    sigmask: signalSet(options.setsigmask ?? [], 'options.setsigmask', [...GLIBC_SIGNALS, ...UNBLOCKABLE]),
+    sigdefault: signalSet(options.setsigdef ?? DEFAULT_SIGNAL_RESETS, 'options.setsigdef', GLIBC_SIGNALS),
   };
   if (options.setpgroup !== undefined) attributes.pgroup = validateInteger(options.setpgroup, 'options.setpgroup', 0, 2 ** 31 - 1);
   if (options.setsid !== undefined) attributes.setsid = validateBoolean(options.setsid, 'options.setsid');
+  // glibc's child calls setsid() and then setpgid(0, pgroup), which a session leader is always
+  // refused (EPERM, setpgid(2)): the pair can never work.
+  if (attributes.setsid === true && attributes.pgroup !== undefined) {
+    throw invalidArgValue('options.setpgroup', 'cannot be given with setsid: true (a session leader cannot change its process group)', options.setpgroup);
+  }
   if (options.resetids !== undefined) attributes.resetids = validateBoolean(options.resetids, 'options.resetids');
   if (options.scheduler !== undefined) {
     const { policy, priority = 0 } = readOptions<{ policy: unknown; priority: unknown }>(options.scheduler, ['policy', 'priority'], 'options.scheduler');
     if (!isOwnKey(schedulerPolicies, policy)) throw invalidArgValue('options.scheduler.policy', `must be one of ${Object.keys(schedulerPolicies).join(', ')}`, policy);
     attributes.schedPolicy = schedulerPolicies[policy as SchedulerPolicy];
-    attributes.schedPriority = validateInteger(priority, 'options.scheduler.priority', 0, 99);
+    // What sched_setscheduler(2) takes (sched_get_priority_min/max on Linux): 1..99 for the
+    // real-time policies, 0 for 'other'; anything else fails in the child with EINVAL.
+    const [min, max] = policy === 'other' ? [0, 0] : [1, 99];
+    attributes.schedPriority = validateInteger(priority, 'options.scheduler.priority', min, max);
   }
   return attributes;
 }
@@ -219,19 +246,32 @@ function spawnWith(searchPath: boolean, file: unknown, argv: unknown, rawOptions
   try {
     return binding.posixSpawn(searchPath, program, args, env, [...stdio, ...actions], attributes);
   } catch (error) {
-    throw error instanceof SyscallError ? attributeError(error, actions) : error;
+    throw error instanceof SyscallError ? attributeError(error, actions, attributes) : error;
   }
 }
 
 /**
  * posix_spawn reports only an errno, not which step failed. When a file action explains the
  * errno better than the program does (an O_EXCL open of a file that exists, a chdir into a
- * missing folder), the error names that action and its path instead of the program.
+ * missing folder, a dup2 of an fd that is not open), the error names that action and its path
+ * instead of the program; an EPERM that `setpgroup` explains names that step.
  */
-function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallError {
+function attributeError(error: SyscallError, actions: RawFileAction[], attributes: RawSpawnAttributes): SyscallError {
+  if (error.code === 'EPERM' && attributes.pgroup !== undefined && attributes.pgroup !== 0 && !groupToJoin(attributes.pgroup)) {
+    return new SyscallError(error.syscall, error.errno, undefined, { step: 'setpgroup' });
+  }
+  if (error.code === 'EBADF') {
+    const index = firstBadFdAction(actions);
+    if (index !== undefined) return new SyscallError(error.syscall, error.errno, undefined, { step: `fileActions[${index}] ${actions[index]!.action}` });
+  }
   let cwd = process.cwd();
   for (const [index, action] of actions.entries()) {
     if (action.action !== 'open' && action.action !== 'chdir') continue;
+    // An empty path is ENOENT to open(2) and chdir(2) (path.resolve would make it the cwd).
+    if (action.path.length === 0) {
+      if (error.code === 'ENOENT') return new SyscallError(error.syscall, error.errno, '', { step: `fileActions[${index}] ${action.action}` });
+      continue;
+    }
     const target = path.resolve(cwd, action.path.toString());
     if (action.action === 'chdir') {
       const problem = pathProblem(target, true);
@@ -250,6 +290,64 @@ function attributeError(error: SyscallError, actions: RawFileAction[]): SyscallE
     if (problem === error.code) return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] open` });
   }
   return new SyscallError(error.syscall, error.errno, error.path, { step: 'exec' });
+}
+
+/**
+ * Whether process group `pgid` may be there for the child to join: setpgid(2) answers EPERM when
+ * there is no such group, or when its leader is in another session (members of a group whose
+ * leader has exited cannot be told apart cheaply: then the group may be there).
+ */
+function groupToJoin(pgid: number): boolean {
+  try {
+    return binding.getsid(pgid) === binding.getsid(0) && binding.getpgid(pgid) === pgid;
+  } catch {
+    // No leader: is there a group at all? (kill -pgid with signal 0 probes it)
+    try {
+      binding.kill(-pgid, 0);
+      return true;
+    } catch (error) {
+      return (error as { code?: unknown }).code !== 'ESRCH';
+    }
+  }
+}
+
+/**
+ * exec never fails with EBADF: a file action did. The first dup2 or fchdir whose fd is not open at
+ * its turn: open in this process (close-on-exec ones too: they close only at exec) and not closed
+ * by an earlier action, or made by one.
+ */
+function firstBadFdAction(actions: RawFileAction[]): number | undefined {
+  const made = new Set<number>();
+  const closed = new Set<number>();
+  let closedFrom = Infinity;
+  const isOpen = (fd: number): boolean => made.has(fd) || (!closed.has(fd) && fd < closedFrom && fs.existsSync(`/proc/self/fd/${fd}`));
+  const make = (fd: number): void => {
+    made.add(fd);
+    closed.delete(fd);
+  };
+  for (const [index, action] of actions.entries()) {
+    switch (action.action) {
+      case 'open':
+        make(action.fd);
+        break;
+      case 'close':
+        made.delete(action.fd);
+        closed.add(action.fd);
+        break;
+      case 'closefrom':
+        closedFrom = Math.min(closedFrom, action.fd);
+        for (const fd of made) if (fd >= action.fd) made.delete(fd);
+        break;
+      case 'dup2':
+        if (!isOpen(action.fd)) return index;
+        make(action.newFd);
+        break;
+      case 'fchdir':
+        if (!isOpen(action.fd)) return index;
+        break;
+    }
+  }
+  return undefined;
 }
 
 /** The errno code that opening (or entering, for a folder) `target` would likely fail with. */
@@ -273,9 +371,15 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  * @param path - the program; not searched in PATH (see `posixSpawnp`)
  * @param argv - the argument vector, `argv[0]` included; not empty
  * @throws SyscallError `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG` from exec, `EBADF`, `EEXIST`,
- *   `ENOTDIR` from a file action, `EPERM` from `setsid` with `setpgroup` — with `syscall`
- *   'posix_spawn', `path` the program or the file action's path, and `step` which one failed.
- * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning.
+ *   `ENOTDIR` from a file action, `EPERM` from a `setpgroup` group that cannot be joined (`step`
+ *   'setpgroup') or a `scheduler` the caller may not set — with `syscall` 'posix_spawn', `path`
+ *   the program or the file action's path, and `step` which one failed.
+ * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning:
+ *   `ERR_INVALID_ARG_VALUE` for `setsid: true` with `setpgroup` (glibc would fail with EPERM),
+ *   for glibc's signals 32 and 33 in `setsigmask` or `setsigdef` and SIGKILL or SIGSTOP in
+ *   `setsigmask` (they would be dropped silently),
+ *   `ERR_OUT_OF_RANGE` for a `scheduler.priority` its policy does not take (0 for 'other', 1 to
+ *   99 for 'fifo' and 'rr').
  * @param options - file actions and attributes (see {@link PosixSpawnOptions})
  * @returns the child's pid (reap it with {@link waitpid} or {@link waitAsync})
  * @see posix_spawn(3)

@@ -5,7 +5,7 @@
  */
 import { binding } from './native';
 import { invalidArgType } from './errors';
-import { readOptions, validating } from './validate';
+import { isOptionsObject, readOptions, validating } from './validate';
 import { children, pidfdPids } from './procfs';
 import { onSignal } from './signal-handlers';
 import { waitpid, type WaitResult } from './wait';
@@ -47,7 +47,8 @@ export interface Reaper {
  * An exception thrown by `onReap` or `exclude` is reported as an uncaught exception, and the
  * sweep goes on (a pid whose `exclude` threw is left alone).
  *
- * @throws TypeError for options of the wrong types
+ * @throws TypeError for options of the wrong types; the error of listing the children (`EMFILE`
+ *   from reading /proc) when the first sweep fails, with nothing left installed
  * @param options - `onReap` called for each child reaped, `exclude` pids never to reap
  * @returns a handle whose `stop()` ends the reaping
  * @see waitpid(2) WNOHANG, prctl(2) PR_SET_CHILD_SUBREAPER
@@ -60,8 +61,10 @@ export interface Reaper {
  * ```
  */
 export function startReaper(options: ReaperOptions = {}): Reaper {
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  const { onReap, exclude } = validating('startReaper', () => readOptions<ReaperOptions>(options, ['onReap', 'exclude']));
+  const { onReap, exclude } = validating('startReaper', () => {
+    if (!isOptionsObject(options)) throw invalidArgType('options', 'of type object', options);
+    return readOptions<ReaperOptions>(options, ['onReap', 'exclude']);
+  });
   if (onReap !== undefined && typeof onReap !== 'function') throw invalidArgType('options.onReap', 'of type function', onReap);
   if (exclude !== undefined && typeof exclude !== 'function') throw invalidArgType('options.exclude', 'of type function', exclude);
   let running = true;
@@ -103,7 +106,14 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
     }
   };
   const remove = onSignal('SIGCHLD', sweep);
-  sweep();
+  try {
+    sweep();
+  } catch (error) {
+    // Listing the children failed (EMFILE): no reaper was started, so none is left installed.
+    running = false;
+    remove();
+    throw error;
+  }
   return {
     stop(): void {
       running = false;

@@ -11,7 +11,7 @@
 import { invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { binding } from './native';
 import { rlimitLimits, type RlimitName, type RlimitValue } from './spawn/options';
-import { isOwnKey, validateArray, validateBoolean, validateInteger, validating } from './validate';
+import { isOptionsObject, isOwnKey, validateArray, validateBoolean, validateInteger, validating } from './validate';
 import { rusageFromRecord, type Rusage } from './wait';
 
 const C = binding.resourceConstants;
@@ -285,7 +285,7 @@ export function schedGetScheduler(pid: number): SchedulerState {
 export function schedSetScheduler(pid: number, scheduler: Scheduler): void {
   const [target, policy, priority, resetOnFork] = validating('schedSetScheduler', () => {
     const target = validateTarget(pid);
-    if (typeof scheduler !== 'object' || scheduler === null) throw invalidArgType('scheduler', 'an object', scheduler);
+    if (!isOptionsObject(scheduler)) throw invalidArgType('scheduler', 'an object', scheduler);
     const { policy: name, priority = 0, resetOnFork = false } = scheduler;
     if (name === 'deadline') throw invalidArgValue('scheduler.policy', "'deadline' is not supported (it needs sched_setattr(2) parameters)", name);
     const policy = lookup(policies, name, 'scheduler.policy');

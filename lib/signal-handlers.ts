@@ -7,9 +7,9 @@
  */
 import * as os from 'node:os';
 import { binding, sharedState } from './native';
-import { invalidArgType, SyscallError } from './errors';
+import { invalidArgType, invalidArgValue } from './errors';
 import { signalName, signalNumber, type Signal } from './signals';
-import { validateBoolean, validateInteger, validating } from './validate';
+import { isOptionsObject, validateBoolean, validateInteger, validating } from './validate';
 
 /** What a handler receives for each delivered signal. */
 export interface SignalEvent {
@@ -80,8 +80,8 @@ export type ReservedSignalError = Error & {
 function checkTakeable(signal: unknown): number {
   const signo = signalNumber(signal);
   if (signo === SIGKILL || signo === SIGSTOP) {
-    // What sigaction(2) itself answers: these two cannot be caught, blocked or ignored.
-    throw new SyscallError('sigaction', 22);
+    // sigaction(2) would answer EINVAL: refused up front as an argument, as sigprocmask does.
+    throw invalidArgValue('signal', `cannot be ${signalName(signo)}: it cannot be caught, ignored or given a handler`, signal);
   }
   const owner = owners.get(signo);
   if (owner !== undefined) {
@@ -172,8 +172,8 @@ function hookNodeListeners(): void {
  * (child_process's SIGCHLD watcher, a native addon) installs a handler, ours is put back before
  * the next event-loop iteration; a signal arriving in between reaches only that other handler.
  *
- * @throws SyscallError `EINVAL` (syscall 'sigaction') for SIGKILL and SIGSTOP; on the first call
- *   of an environment, `EMFILE` (syscall 'pipe2') when its self-pipe cannot be made, `ENOSPC`
+ * @throws TypeError `ERR_INVALID_ARG_VALUE` for SIGKILL and SIGSTOP, which cannot be caught
+ * @throws SyscallError on the first call of an environment, `EMFILE` (syscall 'pipe2') when its self-pipe cannot be made, `ENOSPC`
  *   (syscall 'uv_poll_init') when it cannot be watched (fs.epoll.max_user_watches used up)
  * @throws Error `ERR_SIGNAL_ENVIRONMENTS` on the first call of an environment while 64 others
  *   (the main thread and workers) watch signals
@@ -243,8 +243,10 @@ export interface IgnoreSignalOptions {
  */
 export function ignoreSignal(signal: Signal, options: IgnoreSignalOptions = {}): void {
   const signo = checkTakeable(signal);
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
-  const breaksChildProcess = validating('ignoreSignal', () => options.breaksChildProcess);
+  const breaksChildProcess = validating('ignoreSignal', () => {
+    if (!isOptionsObject(options)) throw invalidArgType('options', 'of type object', options);
+    return options.breaksChildProcess;
+  });
   if (breaksChildProcess !== undefined) validateBoolean(breaksChildProcess, 'options.breaksChildProcess');
   if (signo === SIGCHLD && breaksChildProcess !== true) {
     throw Object.assign(

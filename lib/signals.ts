@@ -30,25 +30,32 @@ function unknownSignal(value: string): ArgumentError {
 }
 
 function realtimeSignalNumber(name: string): number | undefined {
+  const unnamed = /^SIG(3[23])$/.exec(name);
+  // 'SIG32' and 'SIG33', as signalName names glibc's own signals below SIGRTMIN.
+  if (unnamed !== null) return Number(unnamed[1]) < realtime.min ? Number(unnamed[1]) : undefined;
   const match = /^SIGRT(MIN|MAX)(?:([+-])(\d{1,2}))?$/.exec(name);
   if (match === null) return undefined;
   const [, base, sign, offsetText] = match;
   const offset = offsetText === undefined ? 0 : Number(offsetText);
-  // SIGRTMIN counts up, SIGRTMAX counts down, as in glibc and the shells.
-  if (base === 'MIN' && sign !== '-') return realtime.min + offset;
-  if (base === 'MAX' && sign !== '+') return realtime.max - offset;
-  return undefined;
+  // SIGRTMIN counts up, SIGRTMAX counts down, as in glibc and the shells; both stay within
+  // SIGRTMIN..SIGRTMAX (SIGRTMAX-40 is no name for SIGXCPU, nor SIGRTMAX-31 for glibc's 33).
+  let signo: number | undefined;
+  if (base === 'MIN' && sign !== '-') signo = realtime.min + offset;
+  if (base === 'MAX' && sign !== '+') signo = realtime.max - offset;
+  return signo !== undefined && signo >= realtime.min && signo <= realtime.max ? signo : undefined;
 }
 
 /**
  * The number of a signal given by name or number. 0 (the null signal, for probing) is allowed when
  * `allowZero` is true.
  *
- * @throws TypeError `ERR_UNKNOWN_SIGNAL` for an unknown name, `ERR_INVALID_ARG_TYPE` for a
- *   value that is neither a string nor a number.
+ * @throws TypeError `ERR_UNKNOWN_SIGNAL` for an unknown name (a 'SIGRTMIN+n' or 'SIGRTMAX-n'
+ *   outside SIGRTMIN..SIGRTMAX included), `ERR_INVALID_ARG_TYPE` for a value that is neither a
+ *   string nor a number.
  * @throws RangeError `ERR_OUT_OF_RANGE` for NaN, Infinity, a non-integer, or a number that is not
  *   a signal.
- * @param signal - a name from `os.constants.signals` ('SIGTERM'), 'SIGRTMIN+n' / 'SIGRTMAX-n', or a number
+ * @param signal - a name from `os.constants.signals` ('SIGTERM'), 'SIGRTMIN+n' / 'SIGRTMAX-n',
+ *   'SIG32' / 'SIG33' (the names {@link signalName} gives glibc's own signals), or a number
  * @param name - the argument's name in error messages
  * @param allowZero - whether 0 (the probe "signal") is accepted
  * @returns the signal's number

@@ -97,10 +97,10 @@ function withBit(word: number, bit: number, on: boolean | undefined): number {
   return (on ? word | bit : word & ~bit) >>> 0;
 }
 
-function speedOf(baud: unknown, name: string): number {
-  const speed = baudToSpeed.get(validateInteger(baud, name, 0, 2 ** 31 - 1));
-  if (speed === undefined) throw invalidArgValue(name, `is not a speed termios knows (${[...baudToSpeed.keys()].join(', ')})`, baud);
-  return speed;
+/** A baud rate termios has a speed constant for (B0 ... B4000000). */
+function baud(value: unknown, name: string): number {
+  if (!baudToSpeed.has(validateInteger(value, name, 0, 2 ** 31 - 1))) throw invalidArgValue(name, `is not a speed termios knows (${[...baudToSpeed.keys()].join(', ')})`, value);
+  return value as number;
 }
 
 /**
@@ -112,8 +112,10 @@ function speedOf(baud: unknown, name: string): number {
  * @param fd - an fd open on a terminal
  * @param when - 'now', 'drain' (after pending output is written) or 'flush' (also discards pending input)
  * @param attributes - the attributes to set
- * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE`, RangeError `ERR_OUT_OF_RANGE`;
- *   SyscallError `ENOTTY`, `EBADF`, `EINVAL` from `tcsetattr`
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` (a speed termios does not
+ *   know, a `cc` key that names no control character), RangeError `ERR_OUT_OF_RANGE` (a control
+ *   character outside 0..255), all checked before the fd is used; SyscallError `ENOTTY`, `EBADF`,
+ *   `EINVAL` from `tcsetattr`
  * @see tcsetattr(3), termios(3)
  * @example
  * ```ts
@@ -126,29 +128,72 @@ function speedOf(baud: unknown, name: string): number {
 export function tcsetattr(fd: number, when: TcsetattrWhen, attributes: TerminalAttributes): void {
   fdArgument(fd);
   if (typeof when !== 'string' || !isOwnKey(T.when, when)) throw invalidArgValue('when', "must be 'now', 'drain' or 'flush'", when);
-  const values = validating('tcsetattr', () => {
-    const a = readOptions<TerminalAttributes>(attributes, ['iflag', 'oflag', 'cflag', 'lflag', 'ispeed', 'ospeed', 'cc', 'echo', 'canonical', 'signals'], 'attributes');
-    const word = (value: unknown, name: keyof TerminalAttributes): number => validateInteger(value, `attributes.${name}`, 0, 2 ** 32 - 1);
-    let lflag = word(a.lflag, 'lflag');
-    lflag = withBit(lflag, F.ECHO!, a.echo === undefined ? undefined : validateBoolean(a.echo, 'attributes.echo'));
-    lflag = withBit(lflag, F.ICANON!, a.canonical === undefined ? undefined : validateBoolean(a.canonical, 'attributes.canonical'));
-    lflag = withBit(lflag, F.ISIG!, a.signals === undefined ? undefined : validateBoolean(a.signals, 'attributes.signals'));
-    if (typeof a.cc !== 'object' || a.cc === null) throw invalidArgType('attributes.cc', 'an object', a.cc);
-    const ccIn = readOptions<Record<ControlCharacter, number>>(a.cc, [...CC_NAMES], 'attributes.cc');
-    const current = native.tcgetattr(fd); // unnamed c_cc slots keep their values
-    current[0] = word(a.iflag, 'iflag');
-    current[1] = word(a.oflag, 'oflag');
-    current[2] = word(a.cflag, 'cflag');
-    current[3] = lflag;
-    current[4] = speedOf(a.ispeed, 'attributes.ispeed');
-    current[5] = speedOf(a.ospeed, 'attributes.ospeed');
-    for (const name of CC_NAMES) {
-      const value = ccIn[name];
-      if (value !== undefined) current[6 + T.cc[`V${name.toUpperCase()}`]!] = validateInteger(value, `attributes.cc.${name}`, 0, 255);
-    }
-    return current;
-  });
+  const a = validating('tcsetattr', () => readAttributes(attributes));
+  let lflag = withBit(a.lflag, F.ECHO!, a.echo);
+  lflag = withBit(lflag, F.ICANON!, a.canonical);
+  lflag = withBit(lflag, F.ISIG!, a.signals);
+  const values = native.tcgetattr(fd); // unnamed c_cc slots keep their values
+  values[0] = a.iflag;
+  values[1] = a.oflag;
+  values[2] = a.cflag;
+  values[3] = lflag;
+  values[4] = baudToSpeed.get(a.ispeed)!;
+  values[5] = baudToSpeed.get(a.ospeed)!;
+  for (const name of CC_NAMES) {
+    const value = a.cc[name];
+    if (value !== undefined) values[6 + T.cc[`V${name.toUpperCase()}`]!] = value;
+  }
   native.tcsetattr(fd, T.when[when], values);
+}
+
+/** The checked attributes of tcsetattr and makeRaw, each read once. */
+interface CheckedAttributes {
+  iflag: number;
+  oflag: number;
+  cflag: number;
+  lflag: number;
+  ispeed: number;
+  ospeed: number;
+  cc: Partial<Record<ControlCharacter, number>>;
+  echo: boolean | undefined;
+  canonical: boolean | undefined;
+  signals: boolean | undefined;
+}
+
+const ATTRIBUTE_KEYS = ['iflag', 'oflag', 'cflag', 'lflag', 'ispeed', 'ospeed', 'cc', 'echo', 'canonical', 'signals'] as const;
+
+/**
+ * Reads and checks `attributes` before anything is done with them: the flag words, speeds that
+ * termios knows, the booleans, and a `cc` object whose own keys all name control characters with
+ * values from 0 to 255 (an unknown name is refused, not ignored).
+ */
+function readAttributes(attributes: unknown): CheckedAttributes {
+  const a = readOptions<TerminalAttributes>(attributes, ATTRIBUTE_KEYS, 'attributes');
+  const word = (name: 'iflag' | 'oflag' | 'cflag' | 'lflag'): number => validateInteger(a[name], `attributes.${name}`, 0, 2 ** 32 - 1);
+  const flag = (name: 'echo' | 'canonical' | 'signals'): boolean | undefined => (a[name] === undefined ? undefined : validateBoolean(a[name], `attributes.${name}`));
+  const checked = {
+    iflag: word('iflag'),
+    oflag: word('oflag'),
+    cflag: word('cflag'),
+    lflag: word('lflag'),
+    ispeed: baud(a.ispeed, 'attributes.ispeed'),
+    ospeed: baud(a.ospeed, 'attributes.ospeed'),
+    echo: flag('echo'),
+    canonical: flag('canonical'),
+    signals: flag('signals'),
+  };
+  const ccIn: unknown = a.cc;
+  if (typeof ccIn !== 'object' || ccIn === null || Array.isArray(ccIn)) throw invalidArgType('attributes.cc', 'an object', ccIn);
+  for (const key of Object.keys(ccIn)) {
+    if (!CC_NAMES.includes(key as ControlCharacter)) throw invalidArgValue(`attributes.cc.${key}`, `is not a control character (${CC_NAMES.join(', ')})`, (ccIn as Record<string, unknown>)[key]);
+  }
+  const ccRead = readOptions<Record<ControlCharacter, number>>(ccIn, CC_NAMES, 'attributes.cc');
+  const cc: Partial<Record<ControlCharacter, number>> = {};
+  for (const name of CC_NAMES) {
+    const value = ccRead[name];
+    if (value !== undefined) cc[name] = validateInteger(value, `attributes.cc.${name}`, 0, 255);
+  }
+  return { ...checked, cc };
 }
 
 /**
@@ -158,32 +203,28 @@ export function tcsetattr(fd: number, when: TcsetattrWhen, attributes: TerminalA
  *
  * @param attributes - the attributes to start from (from `tcgetattr`)
  * @returns a new object; pass it to `tcsetattr`
- * @throws TypeError `ERR_INVALID_ARG_TYPE`, RangeError `ERR_OUT_OF_RANGE` for attributes that are not
- *   an object with integer flag words and a `cc` object
+ * @throws the argument errors of {@link tcsetattr}: attributes it would refuse are refused here
+ *   too (flag words, speeds, booleans, control characters)
  * @see cfmakeraw(3)
  */
 export function makeRaw(attributes: TerminalAttributes): TerminalAttributes {
-  return validating('makeRaw', () => {
-    const a = readOptions<TerminalAttributes>(attributes, ['iflag', 'oflag', 'cflag', 'lflag', 'ispeed', 'ospeed', 'cc', 'echo', 'canonical', 'signals'], 'attributes');
-    const word = (name: 'iflag' | 'oflag' | 'cflag' | 'lflag'): number => validateInteger(a[name], `attributes.${name}`, 0, 2 ** 32 - 1);
-    if (typeof a.cc !== 'object' || a.cc === null) throw invalidArgType('attributes.cc', 'an object', a.cc);
-    const iflag = word('iflag') & ~(F.IGNBRK! | F.BRKINT! | F.PARMRK! | F.ISTRIP! | F.INLCR! | F.IGNCR! | F.ICRNL! | F.IXON!);
-    const oflag = word('oflag') & ~F.OPOST!;
-    const lflag = word('lflag') & ~(F.ECHO! | F.ECHONL! | F.ICANON! | F.ISIG! | F.IEXTEN!);
-    const cflag = (word('cflag') & ~(F.CSIZE! | F.PARENB!)) | F.CS8!;
-    return {
-      iflag: iflag >>> 0,
-      oflag: oflag >>> 0,
-      cflag: cflag >>> 0,
-      lflag: lflag >>> 0,
-      ispeed: a.ispeed!,
-      ospeed: a.ospeed!,
-      cc: { ...a.cc, min: 1, time: 0 },
-      echo: false,
-      canonical: false,
-      signals: false,
-    };
-  });
+  const a = validating('makeRaw', () => readAttributes(attributes));
+  const iflag = a.iflag & ~(F.IGNBRK! | F.BRKINT! | F.PARMRK! | F.ISTRIP! | F.INLCR! | F.IGNCR! | F.ICRNL! | F.IXON!);
+  const oflag = a.oflag & ~F.OPOST!;
+  const lflag = a.lflag & ~(F.ECHO! | F.ECHONL! | F.ICANON! | F.ISIG! | F.IEXTEN!);
+  const cflag = (a.cflag & ~(F.CSIZE! | F.PARENB!)) | F.CS8!;
+  return {
+    iflag: iflag >>> 0,
+    oflag: oflag >>> 0,
+    cflag: cflag >>> 0,
+    lflag: lflag >>> 0,
+    ispeed: a.ispeed,
+    ospeed: a.ospeed,
+    cc: { ...a.cc, min: 1, time: 0 } as Record<ControlCharacter, number>,
+    echo: false,
+    canonical: false,
+    signals: false,
+  };
 }
 
 /**

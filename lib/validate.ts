@@ -63,13 +63,21 @@ export function entryAt(array: readonly unknown[], name: string, index: number):
 }
 
 /**
+ * Whether `value` can be an options object: an object that is neither null nor an array (as
+ * Node's validateObject: an array's entries would otherwise be ignored without a word).
+ */
+export function isOptionsObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
  * Reads `keys` of an options argument once each into a plain object: later checks and uses see
  * the same values even when a getter or proxy would answer differently each time. `undefined` is
- * no options; anything else but an object is refused.
+ * no options; anything else but an object (an array included) is refused.
  */
 export function readOptions<T extends object>(options: unknown, keys: readonly (keyof T & string)[], name = 'options'): Partial<T> {
   if (options === undefined) return NO_OPTIONS;
-  if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
+  if (!isOptionsObject(options)) throw invalidArgType(name, 'an object', options);
   const copy: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) copy[keys[i]!] = (options as Record<string, unknown>)[keys[i]!];
   return copy as Partial<T>;

@@ -13,7 +13,7 @@ import { abortError, invalidArgType, invalidArgValue, SyscallError } from './err
 import { binding } from './native';
 import { decodeWaitStatus, encodeWaitStatus, type WaitStatus } from './wait-status';
 import { signalName } from './signals';
-import { argumentError, isOwnKey, validateInteger, validatePidArgument, validating } from './validate';
+import { argumentError, isOptionsObject, isOwnKey, validateInteger, validatePidArgument, validating } from './validate';
 
 /** Resource usage of a reaped child (getrusage(2) fields, in units that need no manual). */
 export interface Rusage {
@@ -87,7 +87,7 @@ const C = binding.waitConstants;
 
 function optionBits(options: unknown, name: string, bits: Record<string, number>): number {
   if (options === undefined) return 0;
-  if (typeof options !== 'object' || options === null) throw invalidArgType(name, 'an object', options);
+  if (!isOptionsObject(options)) throw invalidArgType(name, 'an object', options);
   let result = 0;
   for (const [key, value] of Object.entries(options)) {
     if (!isOwnKey(bits, key)) throw invalidArgValue(`${name}.${key}`, `is not a known option (${Object.keys(bits).join(', ')})`, value);
@@ -226,8 +226,10 @@ function waitIdResultFromRecord(record: Float64Array): WaitIdResult {
  *
  * Safety: 'all' and 'pgid' can reap `child_process` children (see the module notes).
  *
- * @throws SyscallError `ECHILD` (no matching child), `EINVAL` (no event selected, bad id),
- *   `EBADF` (not a pidfd)
+ * @throws SyscallError `ECHILD` (no matching child), `EBADF` (not a pidfd)
+ * @throws TypeError `ERR_INVALID_ARG_VALUE` for options that select none of `exited`, `stopped`
+ *   and `continued`; RangeError `ERR_OUT_OF_RANGE` for an `id` below 0 (below 1 for 'pid');
+ *   both before the call (waitid(2) would answer EINVAL)
  * @param idtype - what `id` names: 'pid', 'pgid', 'all' or 'pidfd'
  * @param id - the pid, process group or pidfd (ignored for 'all')
  * @param options - which events to wait for (`exited`, `stopped`, `continued`), `nohang`, `nowait`
@@ -237,9 +239,12 @@ function waitIdResultFromRecord(record: Float64Array): WaitIdResult {
 export function waitid(idtype: IdType, id: number, options: WaitIdOptions): WaitIdResult | null {
   if (!isOwnKey(idTypes, idtype)) throw invalidArgValue('idtype', "must be 'pid', 'pgid', 'all' or 'pidfd'", idtype);
   const type = idTypes[idtype];
-  validateInteger(id, 'id', 0, 2 ** 31 - 1);
+  // waitid(2) answers EINVAL to a pid 0 (P_PID) and to options without an event to wait for.
+  validateInteger(id, 'id', idtype === 'pid' ? 1 : 0, 2 ** 31 - 1);
   if (options === undefined || options === null) throw invalidArgType('options', 'an object', options);
-  const found = binding.waitid(type, id, validating('waitid', () => optionBits(options, 'options', waitIdOptionBits)));
+  const bits = validating('waitid', () => optionBits(options, 'options', waitIdOptionBits));
+  if ((bits & (C.WEXITED | C.WSTOPPED | C.WCONTINUED)) === 0) throw invalidArgValue('options', 'must select exited, stopped or continued', options);
+  const found = binding.waitid(type, id, bits);
   return found === null ? null : waitIdResultFromRecord(sharedRecord);
 }
 
@@ -290,7 +295,7 @@ export function waitAsync(pid: number, options: WaitAsyncOptions = {}): Promise<
   let signal: unknown;
   try {
     validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
-    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    if (!isOptionsObject(options)) throw invalidArgType('options', 'an object', options);
     signal = options.signal; // read once: the checked value is the one used
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
   } catch (error) {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { posixSpawn, posixSpawnp, SyscallError, waitpid, type FileAction, type PosixSpawnOptions, type WaitStatus } from '../lib/index';
-import { childSnapshot, openFds, runNode, until, zombieChildren, statField } from './helpers';
+import { childSnapshot, openFds, runNode, thrown, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -288,12 +288,66 @@ describe('errors', () => {
     expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'chdir', path: '/etc/hostname' }] }))).toMatchObject({ code: 'ENOTDIR', path: '/etc/hostname' });
   });
 
+  it('ENOENT from an empty path names that file action, not the program', () => {
+    expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'open', fd: 3, path: '' }] }))).toMatchObject({ code: 'ENOENT', path: '', step: 'fileActions[0] open' });
+    expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'chdir', path: Buffer.alloc(0) }] }))).toMatchObject({ code: 'ENOENT', path: '', step: 'fileActions[0] chdir' });
+  });
+
   it('EBADF from dup2 of an fd that is not open', () => {
     expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'dup2', fd: 987, newFd: 3 }] }))).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn' });
   });
 
-  it('EPERM from setsid together with setpgroup', () => {
-    expect(caught(() => posixSpawn('/bin/true', ['true'], { setsid: true, setpgroup: 0 }))).toMatchObject({ code: 'EPERM', syscall: 'posix_spawn' });
+  it('EPERM from setpgroup (no such group, or one in another session) names setpgroup, not exec', () => {
+    const leader = posixSpawn('/bin/sleep', ['sleep', '30'], { setsid: true });
+    try {
+      for (const setpgroup of [2 ** 31 - 2, leader]) {
+        const error = caught(() => posixSpawn('/bin/true', ['true'], { setpgroup }));
+        expect(error).toMatchObject({ code: 'EPERM', syscall: 'posix_spawn', step: 'setpgroup' });
+        expect(error.path).toBeUndefined();
+      }
+    } finally {
+      process.kill(leader, 'SIGKILL');
+      waitpid(leader);
+    }
+  });
+
+  it('EBADF names the file action whose fd is not open at that point, not exec', () => {
+    const cases: [FileAction[], string][] = [
+      [[{ action: 'dup2', fd: 987, newFd: 3 }], 'fileActions[0] dup2'],
+      [[{ action: 'open', fd: 986, path: '/dev/null' }, { action: 'fchdir', fd: 987 }], 'fileActions[1] fchdir'],
+      [[{ action: 'close', fd: 1 }, { action: 'dup2', fd: 1, newFd: 3 }], 'fileActions[1] dup2'],
+      [[{ action: 'closefrom', fd: 3 }, { action: 'open', fd: 7, path: '/dev/null' }, { action: 'dup2', fd: 7, newFd: 8 }, { action: 'dup2', fd: 4, newFd: 5 }], 'fileActions[3] dup2'],
+    ];
+    for (const [fileActions, step] of cases) {
+      const error = caught(() => posixSpawn('/bin/true', ['true'], { fileActions }));
+      expect(error).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn', step });
+      expect(error.path).toBeUndefined();
+    }
+  });
+
+  it('refuses setsid together with setpgroup up front (glibc would fail with EPERM: a session leader cannot change its group)', () => {
+    for (const setpgroup of [0, process.pid]) {
+      expect(thrown(() => posixSpawn('/bin/true', ['true'], { setsid: true, setpgroup }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    // setsid: false with setpgroup is fine.
+    const pid = posixSpawn('/bin/true', ['true'], { setsid: false, setpgroup: 0 });
+    expect(waitpid(pid)!.status).toEqual(exitedOk);
+  });
+
+  it('refuses a scheduler priority its policy does not take (sched_setscheduler would fail with EINVAL)', () => {
+    const cases: [NonNullable<PosixSpawnOptions['scheduler']>, string][] = [
+      [{ policy: 'other', priority: 1 }, '>= 0 && <= 0'],
+      [{ policy: 'fifo' }, '>= 1 && <= 99'],
+      [{ policy: 'fifo', priority: 0 }, '>= 1 && <= 99'],
+      [{ policy: 'rr', priority: 0 }, '>= 1 && <= 99'],
+      [{ policy: 'rr', priority: 100 }, '>= 1 && <= 99'],
+    ];
+    for (const [scheduler, range] of cases) {
+      const error = thrown(() => posixSpawn('/bin/true', ['true'], { scheduler }));
+      expect(error).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      expect((error as Error).message).toContain(`"options.scheduler.priority"`);
+      expect((error as Error).message).toContain(range);
+    }
   });
 
   it('leaves no zombie and no fd behind after all the failures', () => {
@@ -317,6 +371,12 @@ describe('errors', () => {
     [() => posixSpawn('/bin/echo', ['echo'], { fileActions: [{ action: 'open', fd: 1, path: '/x', flags: 'q' as never }] }), TypeError],
     [() => posixSpawn('/bin/echo', ['echo'], { setpgroup: -1 }), RangeError],
     [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: ['SIGNOPE' as never] }), TypeError],
+    // What a sigset_t cannot hold (glibc's 32 and 33) or the kernel would not block: refused as sigprocmask refuses them, not dropped.
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: [32] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: ['SIGKILL'] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigmask: ['SIGSTOP'] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigdef: [33] }), TypeError],
+    [() => posixSpawn('/bin/echo', ['echo'], { setsigdef: ['SIGTERM', 32] }), TypeError],
     [() => posixSpawn('/bin/echo', ['echo'], { scheduler: { policy: 'batch' as never } }), TypeError],
     [() => posixSpawn('/bin/echo', ['echo'], { scheduler: { policy: 'fifo', priority: 100 } }), RangeError],
   ])('rejects bad input before spawning (%#)', (fn, type) => {

@@ -129,4 +129,19 @@ describe('startReaper', () => {
   it.each([[null], ['x'], [{ onReap: 1 }], [{ exclude: 'no' }]])('rejects options %s', (options) => {
     expect(() => startReaper(options as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }) as Error);
   });
+  it('a first sweep that fails (EMFILE listing the children) is thrown by startReaper, with its SIGCHLD handler removed', () => {
+    const script = `
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      const fs = require('fs');
+      const caught = () => (BigInt('0x' + /^SigCgt:\\s*(\\w+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) >> 16n) & 1n;
+      p.onSignal('SIGUSR2', () => {}); // the signal pipe exists: only the sweep needs an fd
+      const fillers = [];
+      try { for (;;) fillers.push(fs.openSync('/dev/null', 'r')); } catch {}
+      let error;
+      try { p.startReaper().stop(); error = 'none'; } catch (e) { error = e.code; }
+      for (const fd of fillers) fs.closeSync(fd);
+      console.log(JSON.stringify({ error, sigchldCaught: Number(caught()) }));`;
+    const out = run(process.execPath, ['-e', script]) as Record<string, unknown>;
+    expect(out).toEqual({ error: 'EMFILE', sigchldCaught: 0 });
+  });
 });

@@ -8,7 +8,6 @@ import {
   kill,
   killpg,
   onSignal,
-  SyscallError,
   sigqueue,
   type SignalEvent,
 } from '../lib/index';
@@ -284,11 +283,12 @@ describe('onSignal', () => {
     expect(result.stdout).toBe('done\n');
   });
 
-  it('refuses SIGKILL and SIGSTOP with EINVAL, like sigaction', () => {
-    for (const signal of ['SIGKILL', 'SIGSTOP', 9] as const) {
+  it('refuses SIGKILL and SIGSTOP up front with ERR_INVALID_ARG_VALUE, as sigprocmask does', () => {
+    for (const signal of ['SIGKILL', 'SIGSTOP', 9, 19] as const) {
       const error = thrown(() => onSignal(signal, () => {}));
-      expect(error).toBeInstanceOf(SyscallError);
-      expect(error).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'sigaction' });
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      expect((error as Error).message).toMatch(/SIGKILL|SIGSTOP/);
     }
   });
 
@@ -393,9 +393,11 @@ describe('ignoreSignal / defaultSignal', () => {
     expect(ignored(28)).toBe(false);
   });
 
-  it('refuse SIGKILL and SIGSTOP', () => {
-    expect(thrown(() => ignoreSignal('SIGKILL'))).toMatchObject({ code: 'EINVAL', syscall: 'sigaction' });
-    expect(thrown(() => defaultSignal('SIGSTOP'))).toMatchObject({ code: 'EINVAL', syscall: 'sigaction' });
+  it('refuse SIGKILL and SIGSTOP up front with ERR_INVALID_ARG_VALUE, as sigprocmask does', () => {
+    for (const signal of ['SIGKILL', 'SIGSTOP', 9, 19] as const) {
+      expect(thrown(() => ignoreSignal(signal))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+      expect(thrown(() => defaultSignal(signal))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { SIGNAL_MAX, signalName, signalNumber } from '../lib/index';
+import { thrown } from './helpers';
 
 describe('signal names and numbers', () => {
   it('agree with os.constants.signals in both directions', () => {
@@ -21,6 +22,21 @@ describe('signal names and numbers', () => {
     expect(signalName(34)).toBe('SIGRTMIN');
     expect(signalName(40)).toBe('SIGRTMIN+6');
     expect(signalName(32)).toBe('SIG32');
+  });
+
+  it('name only real-time signals SIGRTMIN+n / SIGRTMAX-n: SIGRTMAX-31 is not glibc 33, SIGRTMAX-40 not SIGXCPU', () => {
+    expect(signalNumber('SIGRTMAX-30')).toBe(34);
+    expect(signalNumber('SIGRTMIN+30')).toBe(64);
+    for (const name of ['SIGRTMAX-31', 'SIGRTMAX-32', 'SIGRTMAX-40', 'SIGRTMAX-63', 'SIGRTMIN+31', 'SIGRTMIN-1', 'SIGRTMAX+1']) {
+      expect(thrown(() => signalNumber(name))).toMatchObject({ name: 'TypeError', code: 'ERR_UNKNOWN_SIGNAL' });
+    }
+  });
+
+  it('take back every name signalName gives, SIG32 and SIG33 included', () => {
+    for (let signo = 1; signo <= SIGNAL_MAX; signo++) expect(signalNumber(signalName(signo))).toBe(signo);
+    for (const name of ['SIG0', 'SIG31', 'SIG34', 'SIG64', 'SIG032']) {
+      expect(thrown(() => signalNumber(name))).toMatchObject({ code: 'ERR_UNKNOWN_SIGNAL' });
+    }
   });
 
   it('allow 0 only where asked', () => {

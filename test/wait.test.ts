@@ -29,8 +29,9 @@ describe('waitpid', () => {
       const name = Object.entries(os.constants.signals).find(([, n]) => n === signo)?.[0];
       return signo !== 32 && signo !== 33 && (name === undefined || !cannotKill.has(name));
     });
-    // Real-time signals too are reset to their default action (terminate) in the child.
-    const everySignal = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => s !== 9 && s !== 19);
+    // Real-time signals too are reset to their default action (terminate) in the child (glibc's 32
+    // and 33 cannot be in a sigset: posixSpawn refuses them).
+    const everySignal = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => s !== 9 && s !== 19 && s !== 32 && s !== 33);
     const children = signals.map((signo) => ({ signo, pid: start(['sleep', '30'], { setsigdef: everySignal }) }));
     for (const { signo, pid } of children) kill(pid, signo);
     for (const { signo, pid } of children) {
@@ -234,6 +235,14 @@ describe('waitid', () => {
     expect(result.stdout.trim()).toBe('true 1 true 2 ECHILD waitid');
   });
 
+  it('pidfdOpen: ESRCH for a pid that is gone, argument errors before the call, no fd left behind', () => {
+    const before = openFds();
+    expect(thrown(() => pidfdOpen(reapedPid()))).toMatchObject({ name: 'SyscallError', code: 'ESRCH', syscall: 'pidfd_open' });
+    for (const pid of [0, -1, 1.5, NaN, 2 ** 31]) expect(thrown(() => pidfdOpen(pid))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    for (const pid of ['1', 1n, null]) expect(thrown(() => pidfdOpen(pid as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    expect(openFds()).toEqual(before);
+  });
+
   it('waits on a pidfd, and leaves the pidfd to its owner', () => {
     const pid = start(pythonExit(9));
     const pidfd = pidfdOpen(pid);
@@ -247,13 +256,30 @@ describe('waitid', () => {
     fs.closeSync(fd);
   });
 
-  it('throws EINVAL with no event selected, ECHILD with no such child, EBADF for a bad pidfd', () => {
+  it('throws ECHILD with no such child, EBADF for a bad pidfd', () => {
     const pid = start(['sleep', '30']);
-    expect(thrown(() => waitid('pid', pid, {}))).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'waitid' });
     expect(thrown(() => waitid('pid', reapedPid(), { exited: true }))).toMatchObject({ code: 'ECHILD', syscall: 'waitid' });
     expect(thrown(() => waitid('pidfd', 987654, { exited: true }))).toMatchObject({ code: 'EBADF', syscall: 'waitid' });
     kill(pid, 'SIGKILL');
     waitpid(pid);
+  });
+
+  it('refuses up front what waitid(2) can only answer EINVAL to: no event selected, pid 0 for idtype pid', () => {
+    const pid = start(['sleep', '30']);
+    try {
+      for (const options of [{}, { nohang: true }, { nowait: true, exited: false }]) {
+        const error = thrown(() => waitid('pid', pid, options));
+        expect(error).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+        expect((error as Error).message).toContain('exited, stopped or continued');
+      }
+      expect(thrown(() => waitid('pid', 0, { exited: true, nohang: true }))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+      // 0 is the caller's own group for 'pgid', and ignored for 'all' (nowait: nothing is reaped).
+      expect(() => waitid('pgid', 0, { exited: true, nohang: true, nowait: true })).not.toThrow();
+      expect(() => waitid('all', 0, { exited: true, nohang: true, nowait: true })).not.toThrow();
+    } finally {
+      kill(pid, 'SIGKILL');
+      waitpid(pid);
+    }
   });
 
   it('validates idtype, id and options', () => {
