@@ -16,9 +16,9 @@ export interface ReaperOptions {
   onReap?: (result: WaitResult) => void;
   /**
    * Pids to leave alone in addition to the built-in rules: for example children started with
-   * `posixSpawn` that the program will `waitpid` itself.
+   * `posixSpawn` that the program will `waitpid` itself. Any truthy return excludes the pid.
    */
-  exclude?: (pid: number) => boolean;
+  exclude?: (pid: number) => unknown;
 }
 
 /** A running reaper; see {@link startReaper}. */
@@ -99,7 +99,9 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
   const excluded = (pid: number): boolean => {
     if (exclude === undefined) return false;
     try {
-      return exclude(pid) === true;
+      // Truthy, as Array.prototype.filter reads it (`pids.find(...)` returns the pid): a reap
+      // cannot be undone, so a doubtful answer leaves the child alone.
+      return Boolean(exclude(pid));
     } catch (error) {
       reportLater(error);
       return true; // not known to be the reaper's: left alone

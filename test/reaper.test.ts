@@ -83,6 +83,21 @@ describe('startReaper', () => {
     expect(out).toEqual({ reaped: [], mine: { kind: 'exited', code: 5 } });
   });
 
+  it('an exclude that returns a truthy non-boolean (a pid from find, a count) excludes: reaping cannot be undone', () => {
+    const script = `
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      const pids = [p.posixSpawnp('sh', ['sh', '-c', 'exit 6']), p.posixSpawnp('sh', ['sh', '-c', 'exit 7'])];
+      const reaped = [];
+      const reaper = p.startReaper({ exclude: (c) => pids.find((pid) => pid === c), onReap: (r) => reaped.push(r.pid) });
+      setTimeout(() => {
+        reaper.stop();
+        const mine = pids.map((pid) => p.waitpid(pid).status);
+        console.log(JSON.stringify({ reaped, mine }));
+      }, 300);`;
+    const out = run(process.execPath, ['-e', script]);
+    expect(out).toEqual({ reaped: [], mine: [{ kind: 'exited', code: 6 }, { kind: 'exited', code: 7 }] });
+  });
+
   it('an onReap or exclude that throws: reported as an uncaught exception, the sweep goes on, startReaper returns its handle and stop() stops it', () => {
     // Before, the first sweep's exception came out of startReaper with the SIGCHLD handler left
     // installed and no handle to stop it: it went on reaping children the program waited for.
