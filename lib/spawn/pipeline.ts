@@ -235,7 +235,9 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * as in a shell.
  *
  * @typeParam O - the options' type, from which the type of `stdout` follows
- * @param stages - `[file, args?, options?]` per stage, in order
+ * @param stages - `[file, args?, options?]` per stage, in order; each read once (its arrays and
+ *   plain objects, `env` and `fds` included, are copied by their own enumerable entries before
+ *   any stage is checked, and the stages spawned from those copies)
  * @param options - output options (`encoding`, `lines`, `maxBuffer`, `check`), `input`/`stdin`
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output
