@@ -10,6 +10,10 @@
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # A binding called while its worker is being terminated cannot throw its error: without
+        # this, node-addon-api's ThrowAsJavaScriptException throws a C++ exception from the
+        # wrapper's own catch, and std::terminate aborts the whole process.
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "_GNU_SOURCE",
         "POSIX_PROCESS_BUILD_SYSTEM=\"node-gyp\""
       ],

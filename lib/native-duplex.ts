@@ -59,6 +59,8 @@ export abstract class NativeDuplex extends Duplex {
    * @param chunk - a string, Buffer or Uint8Array
    * @param callback - called once the chunk is written (or dropped), or with the error
    * @returns false when the caller should wait for 'drain' before writing more
+   * @throws TypeError `ERR_INVALID_ARG_TYPE` for a chunk that is not a string, Buffer or
+   *   Uint8Array (`ERR_STREAM_NULL_VALUES` for null), also after the end, as any Writable
    */
   override write(chunk: unknown, callback?: (error: Error | null | undefined) => void): boolean;
   /**
@@ -68,10 +70,13 @@ export abstract class NativeDuplex extends Duplex {
    * @param encoding - the string's encoding
    * @param callback - called once the chunk is written (or dropped), or with the error
    * @returns false when the caller should wait for 'drain' before writing more
+   * @throws TypeError as the other `write`
    */
   override write(chunk: unknown, encoding: BufferEncoding, callback?: (error: Error | null | undefined) => void): boolean;
   override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
-    if (!this.#peerEnded || !this.writableEnded) return super.write(chunk, encoding as BufferEncoding, callback);
+    // A chunk of the wrong type is refused by Writable's write (a TypeError), before and after the end alike.
+    const valid = typeof chunk === 'string' || chunk instanceof Uint8Array;
+    if (!valid || !this.#peerEnded || !this.writableEnded) return super.write(chunk, encoding as BufferEncoding, callback);
     const error = this.#writeError(EPIPE);
     const done = typeof encoding === 'function' ? encoding : callback;
     if (done !== undefined) process.nextTick(done, error ?? null);

@@ -276,23 +276,25 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
     throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
   }
-  auto* stream = new Stream();
-  int err = uv_poll_init(loop, &stream->poll, fd);
-  if (err != 0) {
-    delete stream;
-    throw SyscallError(env, -err, "uv_poll_init");
-  }
+  // Everything that can throw (any N-API call, in a worker being terminated) comes before
+  // uv_poll_init: a handle initialised and then left by a throw would never be closed, and the
+  // worker's loop would abort at its close ("uv_loop_close() while having open handles").
+  auto owned = std::make_unique<Stream>();
+  owned->on_event = Napi::Persistent(info[1].As<Napi::Function>());
+  int kind = info.Length() > 2 ? info[2].ToNumber().Int32Value() : kPtyMaster;
+  owned->pipe = kind == kPipeReadEnd || kind == kSocket;
+  owned->socket = kind == kSocket;
+  owned->async_context =
+      std::make_unique<Napi::AsyncContext>(env, owned->socket ? "posix-process:socket"
+                                                : owned->pipe ? "posix-process:pipe"
+                                                              : "posix-process:pty");
+  int err = uv_poll_init(loop, &owned->poll, fd);
+  if (err != 0) throw SyscallError(env, -err, "uv_poll_init");
+  Stream* stream = owned.release();
   stream->poll.data = stream;
   stream->fd = fd;
   stream->env = env;
-  stream->on_event = Napi::Persistent(info[1].As<Napi::Function>());
-  int kind = info.Length() > 2 ? info[2].ToNumber().Int32Value() : kPtyMaster;
-  stream->pipe = kind == kPipeReadEnd || kind == kSocket;
-  stream->socket = kind == kSocket;
-  stream->async_context =
-      std::make_unique<Napi::AsyncContext>(env, stream->socket ? "posix-process:socket"
-                                                : stream->pipe ? "posix-process:pipe"
-                                                               : "posix-process:pty");
+  // Registered before the External, which may fail too: the environment's teardown closes it then.
   napi_add_env_cleanup_hook(env, CleanupStream, stream);
   stream->cleanup_hook = true;
   return Napi::External<Stream>::New(env, stream, FinalizeStream);

@@ -179,6 +179,12 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
   // thread's pidfd: neither was open when the caller asked for the spawn.
   int notice = plan->exec_notice_fd;
   Enter(plan, ChildStep::kDup);
+  // The plan of the highest target: F_DUPFD above it fails with EINVAL when that target is at or
+  // above RLIMIT_NOFILE, which is that target's failure (dup2 onto it: EBADF), not the moved fd's.
+  size_t highest = 0;
+  for (size_t i = 0; i < plan->fd_count; i++) {
+    if (plan->fds[i].target == plan->max_target) highest = i;
+  }
   for (size_t i = 0; i < plan->fd_count; i++) {
     FdPlan& fd = plan->fds[i];
     if (fd.source < 0) continue;
@@ -190,11 +196,13 @@ POSIX_PROCESS_CHILD_SIDE void ArrangeFds(ChildPlan* plan) {
       fd.source = kNotOpen;
       continue;
     }
+    if (moved == -EINVAL) Fail(plan, ChildStep::kDup, EBADF, static_cast<int>(highest));
     if (moved < 0) Fail(plan, ChildStep::kDup, moved, static_cast<int>(i));
     fd.source = static_cast<int>(moved);
   }
   if (notice >= 0 && notice <= plan->max_target) {
     long moved = RawSyscall(SYS_fcntl, notice, F_DUPFD_CLOEXEC, plan->max_target + 1);
+    if (moved == -EINVAL) Fail(plan, ChildStep::kDup, EBADF, static_cast<int>(highest));
     if (moved < 0) Fail(plan, ChildStep::kCloseRange, moved);
     notice = static_cast<int>(moved);  // the original is closed or replaced below
   }

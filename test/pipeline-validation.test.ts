@@ -126,3 +126,27 @@ describe('pipeline() validation', () => {
     expect(zombieChildren()).toEqual([]);
   });
 });
+
+describe("pipeline(): a stage's options read once", () => {
+  it('what the check of every stage saw is what its spawn runs: a getter in args, env or fds is read once', async () => {
+    const before = openFds();
+    const reads = { args: 0, env: 0, fds: 0 };
+    const args = ['-c', 'cat; echo "$A"'];
+    Object.defineProperty(args, 2, { enumerable: true, get: () => (reads.args++ === 0 ? 'x' : 'x\0') });
+    const env = {
+      get A() {
+        return reads.env++ === 0 ? 'a' : 'a\0';
+      },
+    };
+    const fds = {
+      get 3() {
+        return reads.fds++ === 0 ? 2 : -1;
+      },
+    };
+    const result = await pipeline([['echo', ['y']], ['sh', args, { env, fds }]]);
+    expect(result.stdout).toBe('y\na\n');
+    expect(reads).toEqual({ args: 1, env: 1, fds: 1 });
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+});

@@ -339,6 +339,24 @@ describe('spawn with pty', () => {
     expect(zombieChildren()).toEqual([]);
   }, 10_000);
 
+  it("refuses a chunk of the wrong type after the terminal's end too, as before it and as any Writable (the fd 3 socket too)", async () => {
+    // Dropped (or, for the socket, failed as EPIPE) without a word once the other end had ended.
+    const child = await spawn('true', [], { pty: true, fds: { 3: 'pipe' } });
+    const pty = child.pty!;
+    const socket = child.stdio[3];
+    socket.on('error', () => {}); // the EPIPE of a chunk that is written
+    pty.resume();
+    socket.resume();
+    await Promise.all([new Promise((resolve) => pty.on('close', resolve)), new Promise((resolve) => socket.on('close', resolve))]);
+    for (const stream of [pty, socket]) {
+      expect(thrown(() => stream.write(5))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      expect(thrown(() => stream.write({}))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      expect(thrown(() => stream.write(null))).toMatchObject({ name: 'TypeError', code: 'ERR_STREAM_NULL_VALUES' });
+    }
+    await finish(child);
+    expect(zombieChildren()).toEqual([]);
+  }, 10_000);
+
   it('sends the keyboard to the child and reports its exit code and signal from the real wait', async () => {
     const child = await spawn('/bin/sh', ['-c', 'read line; echo "got $line"; exit 7'], { pty: true });
     const out = screen(child.pty!);

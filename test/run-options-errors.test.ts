@@ -32,3 +32,38 @@ describe("run's and runSync's options refused", () => {
     expect(openFds()).toEqual(before);
   });
 });
+
+describe("runSync's spawn options named as the caller wrote them", () => {
+  it('a bad pgid or cwd is refused as options.pgid and options.cwd, not as the posix_spawn attribute run passes on', () => {
+    const before = openFds();
+    const children = childPids();
+    expect(() => runSync('true', [], { pgid: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('"options.pgid"') as string }));
+    expect(() => runSync('true', [], { pgid: 'x' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options.pgid"') as string }));
+    expect(() => runSync('true', [], { cwd: '/tmp\0x' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.cwd'") as string }));
+    expect(() => runSync('true', [], { cwd: 5 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options.cwd"') as string }));
+    expect(childPids().filter((pid) => !children.includes(pid))).toEqual([]);
+    expect(openFds()).toEqual(before);
+  });
+});
+
+describe("run's stdio and pty read once", () => {
+  it('a getter read by the check and again by spawn cannot slip a pty past run', async () => {
+    const before = openFds();
+    const children = childPids();
+    for (const key of ['pty', 'stdio']) {
+      let reads = 0;
+      const options = {
+        get [key]() {
+          reads++;
+          return reads === 1 ? (key === 'pty' ? {} : 'pipe') : undefined;
+        },
+      };
+      await expect(run('true', [], options as never), key).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(`options.${key}`) as string });
+      expect(reads, key).toBe(1);
+      reads = 0;
+      expect(() => runSync('true', [], options as never), key).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    }
+    expect(childPids().filter((pid) => !children.includes(pid))).toEqual([]);
+    expect(openFds()).toEqual(before);
+  });
+});

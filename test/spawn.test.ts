@@ -706,13 +706,15 @@ describe('spawn: the direct clone and the spawning thread', () => {
   });
 
   it('a request fails with the same step on either path', async () => {
-    // fd 99 cannot exist under RLIMIT_NOFILE 100: the move of the sources fails first.
-    const request = (): Promise<unknown> => spawn('true', [], { rlimits: { nofile: [100, 100] }, fds: { 99: 1 } });
+    // fd 100 cannot exist under RLIMIT_NOFILE 100: the move of the sources fails first.
+    const request = (): Promise<unknown> => spawn('true', [], { rlimits: { nofile: [100, 100] }, fds: { 100: 1 } });
     await new Promise(setImmediate); // nothing under way: this one is a direct clone
     const alone = await rejection(request());
     const [first, inBurst] = await Promise.allSettled([spawn('true'), request()]);
     await (first as PromiseFulfilledResult<{ wait(): Promise<unknown> }>).value.wait();
-    expect(alone).toMatchObject({ code: 'EINVAL', syscall: 'dup2' });
+    // Named as the fd out of range, as dup2(2) onto it would fail: EBADF (not the EINVAL of the
+    // first source moved above it, which named fd 0).
+    expect(alone).toMatchObject({ code: 'EBADF', syscall: 'dup2', step: 'fd 100' });
     expect((inBurst as PromiseRejectedResult).reason).toMatchObject({ code: (alone as { code: string }).code, step: (alone as { step: string }).step });
   });
 

@@ -91,3 +91,33 @@ describe('a burst of spawns from a worker that is terminated at once', () => {
   });
 });
 
+
+describe('a worker terminated while its spawns and children are under way', () => {
+  it('never aborts the process (a binding called during the termination cannot throw its error)', () => {
+    // node-addon-api threw a C++ exception from its wrapper's catch when the error could not be
+    // thrown into the terminating worker: std::terminate, "terminate called after throwing an
+    // instance of 'Napi::Error'", in about one run in two of 40 workers.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const code = \`
+        const { parentPort, workerData } = require('node:worker_threads');
+        const lib = require('./dist/index.js');
+        const options = workerData % 2 === 0 ? { pty: true, fds: { 3: 'pipe' } } : { stdio: ['pipe', 'pipe', 'pipe'], contain: 'subreaper' };
+        lib.spawn('sleep', ['0.3'], options).then((child) => child.pty?.resume(), () => {});
+        parentPort.postMessage('go');
+      \`;
+      (async () => {
+        for (let i = 0; i < 80; i++) {
+          const worker = new Worker(code, { eval: true, workerData: i });
+          await new Promise((resolve) => worker.once('message', resolve));
+          await new Promise((resolve) => setTimeout(resolve, i % 5));
+          await worker.terminate();
+        }
+        console.log('done');
+      })();
+    `;
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('done');
+  }, 70_000);
+});

@@ -59,7 +59,9 @@ export interface SpawnOptions extends SandboxOptions, TerminalSpawnOptions {
   stdio?: StdioOption | readonly (StdioOption | undefined)[];
   /**
    * More fds for the child, as `{ childFd: parentFd }`, e.g. `{ 3: fd }`, or `'pipe'`: a socket
-   * pair whose other end is the Duplex `child.stdio[childFd]`. Every other fd is closed.
+   * pair whose other end is the Duplex `child.stdio[childFd]`. Every other fd is closed. The
+   * highest child fd must be below the child's RLIMIT_NOFILE less one (fds are first moved above
+   * it): else the spawn fails with SyscallError `EBADF` (syscall 'dup2', `step` 'fd N' naming it).
    */
   fds?: Readonly<Record<number, number | 'pipe'>>;
   /** Start a new session (setsid(2)); the child leads it and a new process group. */

@@ -9,7 +9,7 @@ import { abortError, invalidArgType, invalidArgValue, renameArgument } from '../
 import type { Bytes } from '../env';
 import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
-import { readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
+import { ARGV_MAX, readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
 import { endReason, stopAsked, stopFor, timedOut, treeEnded, type ChildProcess } from './child-process';
 import { endNow, PipeReader } from './pipe-reader';
@@ -121,13 +121,42 @@ interface Stage {
 const STAGE_KEYS = [...SPAWN_OPTION_KEYS, 'stderr'] as const;
 const PIPELINE_WIDE = ['timeout', 'signal', 'killSignal'] as const;
 
+/**
+ * A copy of a stage's arguments or options, its arrays and plain objects copied too, each entry
+ * read once: every stage is checked (checkStages) before any starts, then spawned from the same
+ * values, so a getter or a Proxy cannot answer the spawn otherwise than the check (an env with a
+ * NUL, an fd 'pipe' nobody reads, once earlier stages run). Anything else (Buffers, an
+ * AbortSignal, class instances) is kept as it is, and so is an array longer than any option
+ * takes, which the check refuses by its length.
+ */
+function snapshot(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null || depth > 3) return value;
+  if (Array.isArray(value)) {
+    const length = value.length;
+    if (length > ARGV_MAX) return value;
+    const copy: unknown[] = [];
+    copy.length = length;
+    // A hole stays a hole, for the check to refuse.
+    for (let i = 0; i < length; i++) if (Object.hasOwn(value, i)) copy[i] = snapshot(value[i], depth + 1);
+    return copy;
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  const copy: Record<string | symbol, unknown> = {};
+  for (const [key, entry] of Object.entries(value)) copy[key] = snapshot(entry, depth + 1);
+  // Kept for the check to refuse (an env's symbol keys).
+  for (const key of Object.getOwnPropertySymbols(value)) copy[key] = (value as Record<symbol, unknown>)[key];
+  return copy;
+}
+
 function validateStages(stages: unknown): Stage[] {
   const list = validateArray(stages, 'stages', 4096, (stage, name, i): Stage => {
     if (!Array.isArray(stage) || stage.length < 1 || stage.length > 3) throw invalidArgValue(`${name}[${i}]`, 'must be [file, args?, options?]', stage);
-    const [file, args = [], options = {}] = stage as unknown[];
-    if (!Array.isArray(args)) throw invalidArgType(`${name}[${i}][1]`, 'an array', args);
+    const [file, rawArgs = [], options = {}] = stage as unknown[];
+    if (!Array.isArray(rawArgs)) throw invalidArgType(`${name}[${i}][1]`, 'an array', rawArgs);
     const at = `${name}[${i}][2]`;
-    const { stderr = 'inherit', stdio, ...read } = readOptions<SpawnOptions & { stderr?: unknown }>(options, STAGE_KEYS, at);
+    const args = snapshot(rawArgs) as unknown[];
+    const { stderr = 'inherit', stdio, ...read } = snapshot(readOptions<SpawnOptions & { stderr?: unknown }>(options, STAGE_KEYS, at)) as SpawnOptions & { stderr?: unknown };
     // fds 0 and 1 of a stage are the pipeline's: a stdio option would be ignored, so it is refused.
     if (stdio !== undefined) throw invalidArgValue(`${at}.stdio`, 'is set by the pipeline (use stderr for fd 2)', stdio);
     if (stderr === 'pipe') throw invalidArgValue(`${at}.stderr`, "must not be 'pipe'", stderr);
@@ -206,7 +235,9 @@ function callerName(name: string, index: number, first: boolean, stdoutGiven: bo
  * as in a shell.
  *
  * @typeParam O - the options' type, from which the type of `stdout` follows
- * @param stages - `[file, args?, options?]` per stage, in order
+ * @param stages - `[file, args?, options?]` per stage, in order; each read once (its arrays and
+ *   plain objects, `env` and `fds` included, are copied by their own enumerable entries before
+ *   any stage is checked, and the stages spawned from those copies)
  * @param options - output options (`encoding`, `lines`, `maxBuffer`, `check`), `input`/`stdin`
  *   for the first stage, `stdout` for the last, `pipefail`, `timeout`, `signal`, `killSignal`
  * @returns every stage's status and the collected output

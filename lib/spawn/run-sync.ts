@@ -86,10 +86,13 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     const attributes: PosixSpawnOptions = {};
     if (spawnOptions.env !== undefined) attributes.env = spawnOptions.env;
     if (spawnOptions.setsid !== undefined) attributes.setsid = spawnOptions.setsid;
-    if (spawnOptions.pgid !== undefined) attributes.setpgroup = spawnOptions.pgid;
+    // Checked here, so that an error names the option as the caller wrote it (not posix_spawn's).
+    if (spawnOptions.pgid !== undefined) attributes.setpgroup = validateInteger(spawnOptions.pgid, 'options.pgid', 0, 2 ** 31 - 1);
+    const cwd = spawnOptions.cwd === undefined ? undefined : validateBytes(spawnOptions.cwd, 'options.cwd');
     return {
       program,
       argv,
+      cwd,
       attributes,
       stdin: stdinAction(stdin),
       timeout: spawnOptions.timeout === undefined ? 0 : validateInteger(spawnOptions.timeout, 'options.timeout', 0, 2 ** 31 - 1),
@@ -106,7 +109,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
   const actions: FileAction[] = [];
   let pid: number;
   try {
-    if (spawnOptions.cwd !== undefined) actions.push({ action: 'chdir', path: spawnOptions.cwd });
+    if (spawnAttributes.cwd !== undefined) actions.push({ action: 'chdir', path: spawnAttributes.cwd });
     if (inputBytes !== null) {
       const [readEnd, writeEnd] = binding.pipe();
       childEnds.push(readEnd);

@@ -50,9 +50,10 @@ export function runOptions(options: unknown, streamInput: boolean): RunPlan {
   const spawnOptions: Partial<SpawnOptions> = options === undefined ? {} : readSpawnOptions(options);
   const own = options as RunOptions | undefined;
   // run wires fds 0 to 2 itself: a stdio or pty given anyway is refused, not silently dropped.
-  const stdio = (own as { stdio?: unknown } | undefined)?.stdio;
+  // Checked as readSpawnOptions read them: a getter read again could hand spawn what passed here.
+  const stdio = spawnOptions.stdio;
   if (stdio !== undefined) throw invalidArgValue('options.stdio', 'is set by run itself (use stdin or input, and all)', stdio);
-  const pty = (own as { pty?: unknown } | undefined)?.pty;
+  const pty = spawnOptions.pty as unknown;
   if (pty !== undefined && pty !== false) throw invalidArgValue('options.pty', 'is not supported by run (use spawn with pty, and child.pty)', pty);
   const stdin = own?.stdin;
   const input = own?.input;
