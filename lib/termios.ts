@@ -146,19 +146,10 @@ export function tcsetattr(fd: number, when: TcsetattrWhen, attributes: TerminalA
   native.tcsetattr(fd, T.when[when], values);
 }
 
-/** The checked attributes of tcsetattr and makeRaw, each read once. */
-interface CheckedAttributes {
-  iflag: number;
-  oflag: number;
-  cflag: number;
-  lflag: number;
-  ispeed: number;
-  ospeed: number;
+/** The checked attributes of tcsetattr and makeRaw, each read once: the booleans may be absent, and so may any control character. */
+type CheckedAttributes = Omit<TerminalAttributes, 'cc' | 'echo' | 'canonical' | 'signals'> & {
   cc: Partial<Record<ControlCharacter, number>>;
-  echo: boolean | undefined;
-  canonical: boolean | undefined;
-  signals: boolean | undefined;
-}
+} & { [Name in 'echo' | 'canonical' | 'signals']: boolean | undefined };
 
 const ATTRIBUTE_KEYS = ['iflag', 'oflag', 'cflag', 'lflag', 'ispeed', 'ospeed', 'cc', 'echo', 'canonical', 'signals'] as const;
 
