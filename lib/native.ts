@@ -172,6 +172,8 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signo: number): void;
   pipe(): [number, number];
   closeFd(fd: number): void;
+  /** An fd of pipe() or fdSocketpair() that an owner other than the binding now closes. */
+  fdHandOver(fd: number): void;
   // fd primitives and runSync's collector (native/fd_calls.cc)
   fdPipe(nonblock: boolean): [number, number];
   fdSocketpair(): [number, number];

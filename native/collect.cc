@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "testing.h"
+#include "util/addon_state.h"
 #include "util/arguments.h"
 #include "util/error.h"
 
@@ -292,6 +293,8 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
     if (!fd.IsNumber()) throw Napi::TypeError::New(env, "collectStart: fds are numbers");
     collector->outputs[i].fd = fd.As<Napi::Number>().Int32Value();
   }
+  // Ours from here on: closed at their end, on a failure below, or at the teardown.
+  for (uint32_t i = 0; i < collector->count; i++) ReleaseFd(env, collector->outputs[i].fd);
   collector->env = env;
   collector->max_buffer = static_cast<size_t>(max_buffer);
   collector->scratch.reset(new char[kMinRead]);

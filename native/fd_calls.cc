@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "testing.h"
+#include "util/addon_state.h"
 #include "util/arguments.h"
 #include "util/error.h"
 
@@ -57,6 +58,8 @@ Napi::Value FdSocketpair(const Napi::CallbackInfo& info) {
     int err = errno;
     throw SyscallError(info.Env(), err, "socketpair");
   }
+  HoldFd(info.Env(), fds[0]);  // until closeFd or an owner takes it (util/addon_state.h)
+  HoldFd(info.Env(), fds[1]);
   return TwoFds(info.Env(), fds);
 }
 
@@ -183,6 +186,9 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < outputs.size(); i++) {
     outputs[i].fd = fd_list.Get(i).As<Napi::Number>().Int32Value();
   }
+  // Ours from here on, closed on every path below.
+  if (input_fd >= 0) ReleaseFd(env, input_fd);
+  for (auto& output : outputs) ReleaseFd(env, output.fd);
   // Non-blocking: the parent's ends are open file descriptions of their own, the child's ends
   // keep their blocking mode.
   for (auto& output : outputs)

@@ -29,6 +29,7 @@
 #include <memory>
 #include <new>
 
+#include "util/addon_state.h"
 #include "util/arguments.h"
 #include "util/error.h"
 
@@ -290,6 +291,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
                                                               : "posix-process:pty");
   int err = uv_poll_init(loop, &owned->poll, fd);
   if (err != 0) throw SyscallError(env, -err, "uv_poll_init");
+  ReleaseFd(env, fd);  // the stream's from here on, closed by it or its cleanup hook
   Stream* stream = owned.release();
   stream->poll.data = stream;
   stream->fd = fd;

@@ -25,6 +25,7 @@
 
 #include "spawn_internal.h"
 #include "spawn_schema.h"
+#include "util/addon_state.h"
 #include "util/arguments.h"
 #include "util/error.h"
 #include "util/fds.h"
@@ -244,6 +245,8 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
     int err = errno;
     throw SyscallError(info.Env(), err, "pipe2");
   }
+  HoldFd(info.Env(), fds[0]);  // until closeFd or an owner takes it (util/addon_state.h)
+  HoldFd(info.Env(), fds[1]);
   Napi::Array result = Napi::Array::New(info.Env(), 2);
   result.Set(0u, fds[0]);
   result.Set(1u, fds[1]);
@@ -254,11 +257,19 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 // would warn in worker threads about fds it did not open itself.
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   int fd = Int32Argument(info, 0, "fd");
+  ReleaseFd(info.Env(), fd);
   // No retry on EINTR: on Linux the fd is closed even then.
   if (::close(fd) != 0 && errno != EINTR) {
     int err = errno;
     throw SyscallError(info.Env(), err, "close");
   }
+  return info.Env().Undefined();
+}
+
+// fdHandOver(fd): a pipe end or socket of the library's that an owner now closes (net.Socket):
+// no longer closed at the environment's teardown (util/addon_state.h).
+Napi::Value FdHandOver(const Napi::CallbackInfo& info) {
+  ReleaseFd(info.Env(), Int32Argument(info, 0, "fd"));
   return info.Env().Undefined();
 }
 
@@ -367,6 +378,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, SpawnAfterFork, "spawnAfterFork", spawner));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("fdHandOver", Napi::Function::New(env, FdHandOver, "fdHandOver"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("spawnOptionConstants", Constants(env));
   exports.Set("spawnStepNames", StepNames(env));

@@ -549,6 +549,9 @@ function streamFor(fd: number | null, target: number): ChildStream | null {
   if (fd === null) return null;
   if (target === 1 || target === 2) return new PipeReader(fd);
   const stream = target === 0 ? new net.Socket({ fd, readable: false, writable: true }) : new SocketStream(fd);
+  // net.Socket closes it from here on, not the environment's teardown (native/util/addon_state.h;
+  // handed over once owned: the teardown closes the handles first, then skips a closed fd).
+  if (target === 0) binding.fdHandOver(fd);
   stream.on('error', epipeIsNotFatal);
   return stream;
 }

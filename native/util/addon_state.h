@@ -4,6 +4,10 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/types.h>
+
+#include <unordered_map>
+#include <utility>
 
 namespace posix_process {
 
@@ -11,10 +15,21 @@ struct AddonState {
   // The JavaScript SyscallError class (lib/errors.ts), registered once at load time so that native
   // code throws the same class the TypeScript facade documents.
   Napi::FunctionReference syscall_error_constructor;
+  // See HoldFd: each fd with the identity (st_dev, st_ino) of the file it was made for.
+  std::unordered_map<int, std::pair<dev_t, ino_t>> held_fds;
 };
 
 // The state of the environment `env`; created by InitAddonState at module load.
 AddonState& GetAddonState(Napi::Env env);
 void InitAddonState(Napi::Env env);
+
+// Fds the library makes for its own JavaScript (pipe ends, socket pairs), held as plain numbers
+// until JavaScript closes them (closeFd) or hands them to an owner (a native stream, run's
+// collector, net.Socket): ReleaseFd then. A worker terminated in between would leak them for the
+// life of the process, so the environment's teardown closes those still held, each only if it
+// is still the same open file (a number closed behind the library's back and reused elsewhere in
+// the process is left alone). On the environment's JS thread only.
+void HoldFd(Napi::Env env, int fd);
+void ReleaseFd(Napi::Env env, int fd);
 
 }  // namespace posix_process
