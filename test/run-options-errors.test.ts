@@ -67,3 +67,30 @@ describe("run's stdio and pty read once", () => {
     expect(openFds()).toEqual(before);
   });
 });
+
+describe("runSync's failures to start named as run names them", () => {
+  it('the step and syscall of a bad stdin fd, a missing stdin file, a missing cwd and a missing program are those of run', async () => {
+    // runSync starts its child with posix_spawn, whose file actions it builds itself: its errors
+    // said 'fileActions[0] dup2' and syscall 'posix_spawnp', names the caller never wrote.
+    const cases: [string, Parameters<typeof run>[1], Parameters<typeof run>[2]][] = [
+      ['true', [], { stdin: 999 }],
+      ['true', [], { stdin: { path: '/no/such/input' } }],
+      ['true', [], { cwd: '/no/such/folder' }],
+      ['/no/such/program', [], {}],
+    ];
+    const shape = (error: unknown): object => {
+      const { code, step, syscall, path } = error as Record<string, unknown>;
+      return { code, step, syscall, path };
+    };
+    for (const [file, args, options] of cases) {
+      const async = shape(await run(file, args, options).then(() => null, (error: unknown) => error));
+      let sync: object | undefined;
+      try {
+        runSync(file, args, options as never);
+      } catch (error) {
+        sync = shape(error);
+      }
+      expect(sync, JSON.stringify(options)).toEqual(async);
+    }
+  });
+});

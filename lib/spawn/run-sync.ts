@@ -4,7 +4,7 @@
  * (native/fd_calls.cc collectSync), so that a child writing much to both outputs while reading its
  * input never deadlocks; then it is reaped with wait4(2). The JS thread is blocked meanwhile.
  */
-import { invalidArgValue } from '../errors';
+import { invalidArgValue, SyscallError } from '../errors';
 import { argvStartingWith, validateBytes, type Bytes } from '../env';
 import { binding } from '../native';
 import { openFlags, posixSpawnp, type FileAction, type PosixSpawnOptions } from '../posix-spawn';
@@ -34,6 +34,22 @@ const SYNC_SPAWN_KEYS = new Set(['argv0', 'env', 'cwd', 'setsid', 'pgid', 'timeo
 const NOT_STOPPED = Object.freeze({ killedBy: null, forced: false });
 
 /** The file action that puts `stdin` on fd 0 (null for 'inherit'), checked here: no spawn() checks it. */
+/**
+ * A failure to start named as run's (the safe spawn's) steps name it: the file actions are
+ * runSync's own making, so 'fileActions[1] dup2' and syscall 'posix_spawnp' mean nothing to its
+ * caller; 'fd 0' and 'dup2', 'open fd 0' and 'open', 'chdir', 'exec' and 'execve' do.
+ */
+function asRunStep(error: SyscallError, actions: readonly FileAction[]): SyscallError {
+  const which = /^fileActions\[(\d+)\] /.exec(error.step ?? '');
+  const action = which === null ? undefined : actions[Number(which[1])];
+  let named: { syscall: string; step: string } | undefined;
+  if (action?.action === 'dup2') named = { syscall: 'dup2', step: `fd ${action.newFd}` };
+  else if (action?.action === 'open') named = { syscall: 'open', step: `open fd ${action.fd}` };
+  else if (action?.action === 'chdir') named = { syscall: 'chdir', step: 'chdir' };
+  else if (error.step === 'exec') named = { syscall: 'execve', step: 'exec' };
+  return named === undefined ? error : new SyscallError(named.syscall, error.errno, error.path, { step: named.step });
+}
+
 function stdinAction(stdin: unknown): FileAction | null {
   if (stdin === undefined || stdin === 'ignore') return { action: 'open', fd: 0, path: '/dev/null', flags: 'r' };
   if (stdin === 'inherit') return null;
@@ -64,7 +80,9 @@ function stdinAction(stdin: unknown): FileAction | null {
  * @param args - its arguments, without argv[0]
  * @param options - see `RunSyncOptions`
  * @returns the status, resource usage and collected outputs
- * @throws SyscallError from posix_spawn (`ENOENT`, `EACCES`, `ENOEXEC`... with `step`); an
+ * @throws SyscallError from posix_spawn (`ENOENT`, `EACCES`, `ENOEXEC`...), with the `step` and
+ *   `syscall` that `run` gives (`exec` and `execve`, `chdir`, `open fd 0` and `open`, `fd 0` and
+ *   `dup2`); an
  *   `ExitError` (`ERR_CHILD_EXIT`) with `check`; RangeError `ERR_CHILD_PROCESS_STDIO_MAXBUFFER`
  *   when an output passes `maxBuffer` or memory cannot hold it (the child is killed and reaped first);
  *   TypeError / RangeError `ERR_INVALID_ARG_VALUE` for bad or unsupported options
@@ -128,7 +146,11 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     }
     if (all) actions.push({ action: 'dup2', fd: 1, newFd: 2 });
     actions.push({ action: 'closefrom', fd: 3 });
-    pid = posixSpawnp(spawnAttributes.program, spawnAttributes.argv, { ...spawnAttributes.attributes, fileActions: actions });
+    try {
+      pid = posixSpawnp(spawnAttributes.program, spawnAttributes.argv, { ...spawnAttributes.attributes, fileActions: actions });
+    } catch (error) {
+      throw error instanceof SyscallError ? asRunStep(error, actions) : error;
+    }
     try {
       closeAll(childEnds.splice(0));
     } catch (error) {
