@@ -19,6 +19,7 @@ import {
   wait4,
   waitAsync,
   run,
+  runSync,
   signalName,
   signalNumber,
   spawn,
@@ -170,6 +171,10 @@ describe('an array where an options object belongs is refused, as Node refuses i
     ['registerAtFork([])', 'hooks', () => registerAtFork([] as never)],
     ['schedSetScheduler(pid, [])', 'scheduler', () => schedSetScheduler(unused, [] as never)],
     ['startReaper([])', 'options', () => startReaper([] as never)],
+    // The stdio in the array was ignored and the program ran with the default one.
+    ['spawn(file, args, [])', 'options', () => spawn(NOWHERE, [], [{ stdio: 'pipe' }] as never)],
+    ['run(file, args, [])', 'options', () => run(NOWHERE, [], [] as never)],
+    ['runSync(file, args, [])', 'options', () => runSync(NOWHERE, [], [] as never)],
   ])('%s', async (_, name, fn) => {
     const error = await failure(() => {
       const result = fn();

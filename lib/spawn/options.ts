@@ -13,7 +13,7 @@ import { openFlags, type OpenFlags } from '../posix-spawn';
 import { signalList, signalNumber, type Signal } from '../signals';
 import { openTerminal, terminalRequest, type OpenedPty, type TerminalSpawnOptions } from './terminal';
 import type { ContainOption } from './contain';
-import { GROUPS_MAX, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger } from '../validate';
+import { GROUPS_MAX, isOptionsObject, isOwnKey, readOptions, validateArray, validateBoolean, validateInteger } from '../validate';
 import { SANDBOX_OPTION_KEYS, sandboxRequest, type SandboxOptions } from './sandbox';
 
 /**
@@ -363,7 +363,8 @@ export const SPAWN_OPTION_KEYS = ['argv0', 'env', 'cwd', 'stdio', 'fds', 'setsid
  */
 export function readSpawnOptions(options: unknown): SpawnOptions {
   if (options === undefined) return NO_OPTIONS;
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  // An array too (as readOptions): its entries would be ignored without a word.
+  if (!isOptionsObject(options)) throw invalidArgType('options', 'an object', options);
   const o = options as SpawnOptions;
   return {
     argv0: o.argv0,
