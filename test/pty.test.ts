@@ -513,6 +513,26 @@ describe('setctty, foreground, noctty', () => {
     expect(output).toContain('RESULT [true,true,true]');
     await finish(child);
   });
+
+  it('a foreground spawn that fails after taking the terminal gives it back to the group that had it', async () => {
+    // The terminal was left to the failed child's empty group: the caller was in the background of its own terminal.
+    const script = `
+      const { spawn, tcgetpgrp, getpgrp } = require('./dist/index.js');
+      (async () => {
+        const result = [];
+        for (const [file, options] of [['/etc/passwd', {}], ['/bin/true', { cwd: '/nonexistent' }]]) {
+          const error = await spawn(file, [], { ...options, foreground: true, stdio: 'ignore' }).catch((e) => e);
+          result.push(error.code + ' ' + error.step + ' ' + (tcgetpgrp(0) === getpgrp()));
+        }
+        console.log('RESULT ' + JSON.stringify(result));
+      })();`;
+    const child = await spawn(process.execPath, ['-e', script], { pty: true, cwd: process.cwd() });
+    const output = await readAll(child.pty!);
+    expect((await child.wait()).status, output).toEqual({ kind: 'exited', code: 0 });
+    expect(output).toContain('RESULT ["EACCES exec true","ENOENT chdir true"]');
+    await finish(child);
+    expect(zombieChildren()).toEqual([]);
+  });
 });
 
 describe('the request', () => {
