@@ -1,6 +1,7 @@
 // Pseudo-terminals, terminal attributes, signal masks and stops: real ptys, no terminal needed.
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { makeRaw, openpty, Pty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess } from '../lib/index';
 import { binding } from '../lib/native';
@@ -371,6 +372,38 @@ describe('spawn with pty', () => {
     killed.pty!.write('\x03'); // Ctrl-C: SIGINT to the foreground group, which is the child's
     expect((await killed.wait()).status).toMatchObject({ kind: 'signaled', signal: 'SIGINT' });
     await finish(killed);
+  });
+
+  it('drops a write waiting for room once the terminal hangs up, though its output is not read yet, without spinning', async () => {
+    // The master reports POLLHUP as writable: the waiting write was tried again and again (a busy
+    // loop, a core at 100%) until the output was read, and its callback came only then.
+    const unread = new Duplex().readableHighWaterMark + 16384; // more than the stream reads unasked, less than the kernel holds
+    const child = await spawn('/bin/sh', ['-c', 'head -c $0 /dev/zero; sleep 0.5', String(unread)], { pty: true });
+    const pty = child.pty!;
+    tcsetattr(pty.fd, 'now', makeRaw(tcgetattr(pty.fd))); // no echo, and input kept until read (a full line is not dropped)
+    const original = Object.getOwnPropertyDescriptor(terminalBinding, 'ptyStreamWrite')!;
+    const writeNative = terminalBinding.ptyStreamWrite.bind(terminalBinding);
+    let attempts = 0;
+    terminalBinding.ptyStreamWrite = (...args) => {
+      attempts++;
+      return writeNative(...args);
+    };
+    try {
+      let written: unknown = 'pending';
+      pty.write(Buffer.alloc(1 << 20, 'a'), (error) => (written = error)); // the child never reads its input
+      expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+      await until(() => written !== 'pending', 20_000);
+      expect(written).toBeNull();
+      const after = attempts;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(attempts).toBe(after);
+      expect(pty.readableEnded).toBe(false); // nothing read: the output waits for its reader
+    } finally {
+      Object.defineProperty(terminalBinding, 'ptyStreamWrite', original);
+    }
+    expect((await readAll(pty)).length).toBe(unread);
+    await finish(child);
+    expect(zombieChildren()).toEqual([]);
   });
 
   it('leaks no fd of the pty into other children, and none when the spawn fails', async () => {
