@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { makeRaw, openpty, Pty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess } from '../lib/index';
+import { makeRaw, openpty, Pty, run, runSync, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess } from '../lib/index';
 import { binding } from '../lib/native';
 import { prepare } from '../lib/spawn/options';
 import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
@@ -470,6 +470,14 @@ describe('spawn with pty', () => {
     }
     await expect(spawn('/bin/true', [], { pty: { cols: -1 } })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     expect(openFds()).toEqual(before);
+  });
+
+  it('run and runSync refuse pty and stdio, each naming itself', async () => {
+    // runSync's refusals said "is not supported by run" and "is set by run itself", naming the wrong function.
+    await expect(run('/bin/true', [], { pty: true } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.pty' is not supported by run (") as string });
+    expect(thrown(() => runSync('/bin/true', [], { pty: true } as never))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.pty' is not supported by runSync (") as string });
+    expect(thrown(() => runSync('/bin/true', [], { stdio: 'pipe' } as never))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.stdio' is set by runSync itself") as string });
+    expect(zombieChildren()).toEqual([]);
   });
 });
 
