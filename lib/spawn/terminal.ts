@@ -3,7 +3,7 @@
  * the request, the pty made for `pty`, and the wait for a child's stops and continues
  * (`ChildProcess.waitStopped`).
  */
-import { invalidArgValue, SyscallError } from '../errors';
+import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { binding, type RawSpawnRequest } from '../native';
 import { onSignal } from '../signal-handlers';
 import { ptySize, type PtyOptions } from '../pty';
@@ -58,6 +58,7 @@ export function terminalRequest(options: TerminalSpawnOptions & { stdio?: unknow
   const { pty, setctty, foreground, noctty } = options;
   const conflict = (name: string, other: string, value: unknown): Error => invalidArgValue(`options.${name}`, `cannot be combined with ${other}`, value);
   if (pty !== undefined && pty !== false) {
+    if (pty !== true && (typeof pty !== 'object' || pty === null)) throw invalidArgType('options.pty', 'a boolean or an object', pty);
     // `pty: true` is spawn's shorthand for the default size.
     const size = ptySize(pty === true ? undefined : pty, 'options.pty');
     for (const [name, value] of Object.entries({ stdio: options.stdio, setsid: request.setsid ? true : undefined, pgid: options.pgid, setctty, foreground, noctty })) {
