@@ -262,10 +262,25 @@ describe('spawn with pty', () => {
       expect([child.pty!.cols, child.pty!.rows]).toEqual([132, 43]);
       await out.waitFor(/43 132/);
       expect(thrown(() => child.pty!.resize(0, 10))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+      child.pty!.destroy(); // while the terminal is open
+      expect(thrown(() => child.pty!.resize(10, 10))).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
     } finally {
       await finish(child);
     }
-    expect(thrown(() => child.pty!.resize(10, 10))).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
+  });
+
+  it("size and resize say ERR_PTY_ENDED once the terminal has ended, also after its output has been read (the stream's own end destroyed it)", async () => {
+    // They said ERR_STREAM_DESTROYED ("The pty has been destroyed") once 'end' had come, though nobody destroyed it.
+    const child = await spawn('/bin/sh', ['-c', 'echo bye'], { pty: true });
+    const pty = child.pty!;
+    const closed = new Promise((resolve) => pty.on('close', resolve));
+    expect(await readAll(pty)).toBe('bye\r\n');
+    await closed;
+    expect(pty.destroyed).toBe(true);
+    expect(thrown(() => pty.size)).toMatchObject({ code: 'ERR_PTY_ENDED' });
+    expect(thrown(() => pty.resize(100, 30))).toMatchObject({ code: 'ERR_PTY_ENDED' });
+    await finish(child);
+    expect(zombieChildren()).toEqual([]);
   });
 
   it('keeps the tail of the output of a child that exits right after writing', async () => {
