@@ -106,19 +106,19 @@ export class Pty extends NativeDuplex {
     this.path = path;
   }
 
-  /** The window size (TIOCGWINSZ). @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed, `ERR_PTY_ENDED` once its terminal has ended */
+  /** The window size (TIOCGWINSZ). @throws Error `ERR_PTY_ENDED` once its terminal has ended, `ERR_STREAM_DESTROYED` once the stream was destroyed before that */
   get size(): WindowSize {
     this.#checkOpen();
     const [cols, rows] = native.getWindowSize(this.fd);
     return { cols, rows };
   }
 
-  /** Columns of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed, `ERR_PTY_ENDED` once its terminal has ended */
+  /** Columns of the window. @throws Error `ERR_PTY_ENDED` once its terminal has ended, `ERR_STREAM_DESTROYED` once the stream was destroyed before that */
   get cols(): number {
     return this.size.cols;
   }
 
-  /** Rows of the window. @throws Error `ERR_STREAM_DESTROYED` once the stream is destroyed, `ERR_PTY_ENDED` once its terminal has ended */
+  /** Rows of the window. @throws Error `ERR_PTY_ENDED` once its terminal has ended, `ERR_STREAM_DESTROYED` once the stream was destroyed before that */
   get rows(): number {
     return this.size.rows;
   }
@@ -129,8 +129,8 @@ export class Pty extends NativeDuplex {
    *
    * @param cols - columns, 1 to 65535
    * @param rows - rows, 1 to 65535
-   * @throws RangeError `ERR_OUT_OF_RANGE`; Error `ERR_STREAM_DESTROYED` once the stream is destroyed,
-   *   `ERR_PTY_ENDED` once its terminal has ended (the master is closed then)
+   * @throws RangeError `ERR_OUT_OF_RANGE`; Error `ERR_PTY_ENDED` once its terminal has ended (the
+   *   master is closed then), `ERR_STREAM_DESTROYED` once the stream was destroyed before that
    * @see ioctl_tty(2)
    */
   resize(cols: number, rows: number): void {
@@ -141,7 +141,8 @@ export class Pty extends NativeDuplex {
   }
 
   #checkOpen(): void {
-    if (this.destroyed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
+    // The end first: a stream whose output has all been read is destroyed by its own end, not by the caller.
     if (this.peerEnded) throw Object.assign(new Error("The pty's terminal has ended (every fd of its slave was closed): its master is closed"), { code: 'ERR_PTY_ENDED' });
+    if (this.destroyed) throw Object.assign(new Error('The pty has been destroyed'), { code: 'ERR_STREAM_DESTROYED' });
   }
 }

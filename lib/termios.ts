@@ -2,7 +2,7 @@
  * Terminal attributes for the caller: `tcgetattr` / `tcsetattr` as a typed object, `makeRaw`,
  * and `isatty` / `ttyname`.
  */
-import { invalidArgType, invalidArgValue } from './errors';
+import { invalidArgType, invalidArgValue, SyscallError } from './errors';
 import { terminalBinding as native } from './terminal-binding';
 import { isOwnKey, readOptions, validateBoolean, validateInteger, validating } from './validate';
 
@@ -132,7 +132,13 @@ export function tcsetattr(fd: number, when: TcsetattrWhen, attributes: TerminalA
   let lflag = withBit(a.lflag, F.ECHO!, a.echo);
   lflag = withBit(lflag, F.ICANON!, a.canonical);
   lflag = withBit(lflag, F.ISIG!, a.signals);
-  const values = native.tcgetattr(fd); // unnamed c_cc slots keep their values
+  let values: number[];
+  try {
+    values = native.tcgetattr(fd); // unnamed c_cc slots keep their values
+  } catch (error) {
+    // That read is tcsetattr's first step: its ENOTTY or EBADF is tcsetattr's, as the C call reports it.
+    throw error instanceof SyscallError ? new SyscallError('tcsetattr', error.errno) : error;
+  }
   values[0] = a.iflag;
   values[1] = a.oflag;
   values[2] = a.cflag;

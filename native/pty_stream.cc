@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -312,6 +313,12 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Whether no fd of a pty master's slave is open (POLLHUP, until the slave is opened again).
+bool SlaveClosed(int fd) {
+  pollfd p = {fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0;
+}
+
 // ptyStreamWrite(handle, buffer, offset) -> bytes written, or -errno (EAGAIN: wait for
 // writable; EIO: the terminal has hung up; EPIPE: the socket's peer has).
 Napi::Value Write(const Napi::CallbackInfo& info) {
@@ -332,7 +339,12 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
     n = stream->socket ? ::send(stream->fd, data, length, MSG_NOSIGNAL)
                        : ::write(stream->fd, data, length);
   } while (n < 0 && errno == EINTR);
-  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+  if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
+  int err = errno;
+  // A full master whose slave has closed never gets room, yet polls writable (POLLHUP): waiting
+  // for it would spin until the output is read, so it is the hang-up's EIO.
+  if (err == EAGAIN && !stream->pipe && SlaveClosed(stream->fd)) err = EIO;
+  return Napi::Number::New(env, -err);
 }
 
 // ptyStreamShutdown(handle) -> 0 or -errno: a socket only; no more writes (the peer reads

@@ -63,7 +63,7 @@ Napi::Value TcSetAttr(const Napi::CallbackInfo& info) {
   struct termios attrs = {};
   if (::tcgetattr(fd, &attrs) != 0) {
     int err = errno;
-    throw SyscallError(env, err, "tcgetattr");
+    throw SyscallError(env, err, "tcsetattr");  // its first step, as lib/termios.ts names it
   }
   attrs.c_iflag = Word(env, values, kIflag);
   attrs.c_oflag = Word(env, values, kOflag);

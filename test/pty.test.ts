@@ -1,8 +1,9 @@
 // Pseudo-terminals, terminal attributes, signal masks and stops: real ptys, no terminal needed.
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { makeRaw, openpty, Pty, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess } from '../lib/index';
+import { makeRaw, openpty, Pty, run, runSync, sigpending, sigprocmask, spawn, tcgetattr, tcsetattr, isatty, ttyname, type ChildProcess } from '../lib/index';
 import { binding } from '../lib/native';
 import { prepare } from '../lib/spawn/options';
 import { packedRequest, packRequest, releasePackedRequest } from '../lib/spawn/request';
@@ -137,7 +138,7 @@ describe('tcgetattr, tcsetattr', () => {
     try {
       expect(thrown(() => tcgetattr(fd))).toMatchObject({ code: 'ENOTTY', syscall: 'tcgetattr' });
       const attrs = tcgetattr(slave);
-      expect(thrown(() => tcsetattr(fd, 'now', attrs))).toMatchObject({ code: 'ENOTTY' });
+      expect(thrown(() => tcsetattr(fd, 'now', attrs))).toMatchObject({ name: 'SyscallError', code: 'ENOTTY', syscall: 'tcsetattr' }); // was named 'tcgetattr', its first step
       expect(thrown(() => tcsetattr(slave, 'later' as never, attrs))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
       expect(thrown(() => tcsetattr(slave, 'now', { ...attrs, ospeed: 12345 }))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
       expect(thrown(() => tcsetattr(slave, 'now', { ...attrs, echo: 'yes' as never }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
@@ -261,10 +262,25 @@ describe('spawn with pty', () => {
       expect([child.pty!.cols, child.pty!.rows]).toEqual([132, 43]);
       await out.waitFor(/43 132/);
       expect(thrown(() => child.pty!.resize(0, 10))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+      child.pty!.destroy(); // while the terminal is open
+      expect(thrown(() => child.pty!.resize(10, 10))).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
     } finally {
       await finish(child);
     }
-    expect(thrown(() => child.pty!.resize(10, 10))).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
+  });
+
+  it("size and resize say ERR_PTY_ENDED once the terminal has ended, also after its output has been read (the stream's own end destroyed it)", async () => {
+    // They said ERR_STREAM_DESTROYED ("The pty has been destroyed") once 'end' had come, though nobody destroyed it.
+    const child = await spawn('/bin/sh', ['-c', 'echo bye'], { pty: true });
+    const pty = child.pty!;
+    const closed = new Promise((resolve) => pty.on('close', resolve));
+    expect(await readAll(pty)).toBe('bye\r\n');
+    await closed;
+    expect(pty.destroyed).toBe(true);
+    expect(thrown(() => pty.size)).toMatchObject({ code: 'ERR_PTY_ENDED' });
+    expect(thrown(() => pty.resize(100, 30))).toMatchObject({ code: 'ERR_PTY_ENDED' });
+    await finish(child);
+    expect(zombieChildren()).toEqual([]);
   });
 
   it('keeps the tail of the output of a child that exits right after writing', async () => {
@@ -373,6 +389,38 @@ describe('spawn with pty', () => {
     await finish(killed);
   });
 
+  it('drops a write waiting for room once the terminal hangs up, though its output is not read yet, without spinning', async () => {
+    // The master reports POLLHUP as writable: the waiting write was tried again and again (a busy
+    // loop, a core at 100%) until the output was read, and its callback came only then.
+    const unread = new Duplex().readableHighWaterMark + 16384; // more than the stream reads unasked, less than the kernel holds
+    const child = await spawn('/bin/sh', ['-c', 'head -c $0 /dev/zero; sleep 0.5', String(unread)], { pty: true });
+    const pty = child.pty!;
+    tcsetattr(pty.fd, 'now', makeRaw(tcgetattr(pty.fd))); // no echo, and input kept until read (a full line is not dropped)
+    const original = Object.getOwnPropertyDescriptor(terminalBinding, 'ptyStreamWrite')!;
+    const writeNative = terminalBinding.ptyStreamWrite.bind(terminalBinding);
+    let attempts = 0;
+    terminalBinding.ptyStreamWrite = (...args) => {
+      attempts++;
+      return writeNative(...args);
+    };
+    try {
+      let written: unknown = 'pending';
+      pty.write(Buffer.alloc(1 << 20, 'a'), (error) => (written = error)); // the child never reads its input
+      expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+      await until(() => written !== 'pending', 20_000);
+      expect(written).toBeNull();
+      const after = attempts;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(attempts).toBe(after);
+      expect(pty.readableEnded).toBe(false); // nothing read: the output waits for its reader
+    } finally {
+      Object.defineProperty(terminalBinding, 'ptyStreamWrite', original);
+    }
+    expect((await readAll(pty)).length).toBe(unread);
+    await finish(child);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('leaks no fd of the pty into other children, and none when the spawn fails', async () => {
     const before = openFds();
     const child = await spawn('/bin/sh', ['-c', 'echo ready; exec sleep 30'], { pty: true });
@@ -436,7 +484,19 @@ describe('spawn with pty', () => {
       await expect(spawn('/bin/true', [], { pty: true, ...options })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     }
     await expect(spawn('/bin/true', [], { pty: { cols: -1 } })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    // It said "must be an object", though true is what most callers pass.
+    for (const pty of ['yes', 1, null]) {
+      await expect(spawn('/bin/true', [], { pty: pty as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options.pty" argument must be a boolean or an object') as string });
+    }
     expect(openFds()).toEqual(before);
+  });
+
+  it('run and runSync refuse pty and stdio, each naming itself', async () => {
+    // runSync's refusals said "is not supported by run" and "is set by run itself", naming the wrong function.
+    await expect(run('/bin/true', [], { pty: true } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.pty' is not supported by run (") as string });
+    expect(thrown(() => runSync('/bin/true', [], { pty: true } as never))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.pty' is not supported by runSync (") as string });
+    expect(thrown(() => runSync('/bin/true', [], { stdio: 'pipe' } as never))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'options.stdio' is set by runSync itself") as string });
+    expect(zombieChildren()).toEqual([]);
   });
 });
 
@@ -512,6 +572,26 @@ describe('setctty, foreground, noctty', () => {
     expect((await child.wait()).status, output).toEqual({ kind: 'exited', code: 0 });
     expect(output).toContain('RESULT [true,true,true]');
     await finish(child);
+  });
+
+  it('a foreground spawn that fails after taking the terminal gives it back to the group that had it', async () => {
+    // The terminal was left to the failed child's empty group: the caller was in the background of its own terminal.
+    const script = `
+      const { spawn, tcgetpgrp, getpgrp } = require('./dist/index.js');
+      (async () => {
+        const result = [];
+        for (const [file, options] of [['/etc/passwd', {}], ['/bin/true', { cwd: '/nonexistent' }]]) {
+          const error = await spawn(file, [], { ...options, foreground: true, stdio: 'ignore' }).catch((e) => e);
+          result.push(error.code + ' ' + error.step + ' ' + (tcgetpgrp(0) === getpgrp()));
+        }
+        console.log('RESULT ' + JSON.stringify(result));
+      })();`;
+    const child = await spawn(process.execPath, ['-e', script], { pty: true, cwd: process.cwd() });
+    const output = await readAll(child.pty!);
+    expect((await child.wait()).status, output).toEqual({ kind: 'exited', code: 0 });
+    expect(output).toContain('RESULT ["EACCES exec true","ENOENT chdir true"]');
+    await finish(child);
+    expect(zombieChildren()).toEqual([]);
   });
 });
 

@@ -64,7 +64,7 @@ describe('tcsetattr', () => {
       const closedFd = 1_000_000;
       expect(thrown(() => tcsetattr(closedFd, 'now', { ...attrs, iflag: 'x' as never }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
       expect(thrown(() => tcsetattr(closedFd, 'now', { ...attrs, ospeed: 12345 }))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-      expect(thrown(() => tcsetattr(closedFd, 'now', attrs))).toMatchObject({ name: 'SyscallError', code: 'EBADF' });
+      expect(thrown(() => tcsetattr(closedFd, 'now', attrs))).toMatchObject({ name: 'SyscallError', code: 'EBADF', syscall: 'tcsetattr' });
     });
   });
 

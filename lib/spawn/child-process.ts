@@ -16,7 +16,7 @@ import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
 import { closed, readLines, type ChildStream, type StderrOf, type StdinOf, type StdioArrayOf, type StdoutOf } from './output';
 import { failedLabel, spawnError, stepLabel, type FailedSpawn, type SpawnSettler, type StepContext } from './request';
-import { nextStop, type OpenedPty } from './terminal';
+import { nextStop, restoreForeground, saveForeground, type OpenedPty, type SavedForeground } from './terminal';
 import { signalReapedGroup } from './group';
 import { endNow, PipeReader } from './pipe-reader';
 import { SocketStream } from './socket-stream';
@@ -445,6 +445,8 @@ export class PendingSpawn implements SpawnSettler, StepContext {
   private readonly childEnds: readonly number[];
   private readonly leadsGroup: boolean;
   private readonly pty: OpenedPty | undefined;
+  // With `foreground`: the terminal's group before the spawn, given back if the spawn fails.
+  private readonly foreground: SavedForeground | undefined;
   // Set by promiseFor (see takeSettlers).
   resolve: (child: ChildProcess) => void = noSettler;
   reject: (error: unknown) => void = noSettler;
@@ -462,6 +464,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     this.childEnds = prepared.childEnds;
     this.leadsGroup = prepared.request.setsid || prepared.request.pgid === 0;
     this.pty = prepared.pty;
+    this.foreground = saveForeground(prepared.request);
   }
 
   settle(result: RawSpawnResult): void {
@@ -470,6 +473,7 @@ export class PendingSpawn implements SpawnSettler, StepContext {
     if (!('pid' in result) || deadline?.cancelled === true) {
       deadline?.stop();
       this.policy.container?.abandon();
+      if (this.foreground !== undefined) restoreForeground(this.foreground);
       try {
         closeAll(this.pty === undefined ? [...this.childEnds, ...this.parentEnds] : [...this.childEnds, ...this.parentEnds, this.pty.master]);
       } catch {

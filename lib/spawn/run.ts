@@ -51,10 +51,11 @@ export function runOptions(options: unknown, streamInput: boolean): RunPlan {
   const own = options as RunOptions | undefined;
   // run wires fds 0 to 2 itself: a stdio or pty given anyway is refused, not silently dropped.
   // Checked as readSpawnOptions read them: a getter read again could hand spawn what passed here.
+  const fn = streamInput ? 'run' : 'runSync'; // only run takes a stream as input
   const stdio = spawnOptions.stdio;
-  if (stdio !== undefined) throw invalidArgValue('options.stdio', 'is set by run itself (use stdin or input, and all)', stdio);
+  if (stdio !== undefined) throw invalidArgValue('options.stdio', `is set by ${fn} itself (use stdin or input, and all)`, stdio);
   const pty = spawnOptions.pty as unknown;
-  if (pty !== undefined && pty !== false) throw invalidArgValue('options.pty', 'is not supported by run (use spawn with pty, and child.pty)', pty);
+  if (pty !== undefined && pty !== false) throw invalidArgValue('options.pty', `is not supported by ${fn} (use spawn with pty, and child.pty)`, pty);
   const stdin = own?.stdin;
   const input = own?.input;
   const maxBuffer = readMaxBuffer(own?.maxBuffer);

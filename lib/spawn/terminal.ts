@@ -3,8 +3,8 @@
  * the request, the pty made for `pty`, and the wait for a child's stops and continues
  * (`ChildProcess.waitStopped`).
  */
-import { invalidArgValue, SyscallError } from '../errors';
-import type { RawSpawnRequest } from '../native';
+import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
+import { binding, type RawSpawnRequest } from '../native';
 import { onSignal } from '../signal-handlers';
 import { ptySize, type PtyOptions } from '../pty';
 import { terminalBinding as native } from '../terminal-binding';
@@ -28,7 +28,8 @@ export interface TerminalSpawnOptions {
   /**
    * Put the child's process group in the foreground of a terminal before its exec (tcsetpgrp
    * with SIGTTOU blocked): `true` for the terminal on this process's fd 0, or another fd of this
-   * process. Implies `pgid: 0` unless `pgid` is given. Not with `setsid`.
+   * process. Implies `pgid: 0` unless `pgid` is given. Not with `setsid`. If the spawn then
+   * fails, the terminal goes back to the group that had it.
    */
   foreground?: boolean | number;
   /** Detach the child from this process's controlling terminal (TIOCNOTTY on its fd 0). Not with `setsid`. */
@@ -57,6 +58,7 @@ export function terminalRequest(options: TerminalSpawnOptions & { stdio?: unknow
   const { pty, setctty, foreground, noctty } = options;
   const conflict = (name: string, other: string, value: unknown): Error => invalidArgValue(`options.${name}`, `cannot be combined with ${other}`, value);
   if (pty !== undefined && pty !== false) {
+    if (pty !== true && (typeof pty !== 'object' || pty === null)) throw invalidArgType('options.pty', 'a boolean or an object', pty);
     // `pty: true` is spawn's shorthand for the default size.
     const size = ptySize(pty === true ? undefined : pty, 'options.pty');
     for (const [name, value] of Object.entries({ stdio: options.stdio, setsid: request.setsid ? true : undefined, pgid: options.pgid, setctty, foreground, noctty })) {
@@ -88,6 +90,45 @@ export function openTerminal(plan: TerminalPlan): OpenedPty | undefined {
   if (plan.pty === undefined) return undefined;
   const [master, slave, path] = native.openPty(plan.pty.cols, plan.pty.rows);
   return { master, slave, path };
+}
+
+/** @internal The foreground group of the terminal that a `foreground` spawn is to take, read before it. */
+export interface SavedForeground {
+  fd: number;
+  pgid: number;
+}
+
+/** @internal What `restoreForeground` needs if the spawn fails: undefined without `foreground`, or when the fd is not this process's terminal (the child's step fails then, taking nothing). */
+export function saveForeground(request: RawSpawnRequest): SavedForeground | undefined {
+  const fd = request.foreground;
+  if (fd === undefined) return undefined;
+  try {
+    return { fd, pgid: binding.tcgetpgrp(fd) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * @internal After a failed `foreground` spawn: the child took the terminal before its failing
+ * step, and its group, now empty, has it; the group that had it before gets it back. A group with
+ * a process in it (one that took the terminal since) keeps it. Never throws: the spawn's own
+ * error is the one reported.
+ */
+export function restoreForeground(saved: SavedForeground): void {
+  try {
+    const now = binding.tcgetpgrp(saved.fd);
+    if (now === saved.pgid || now <= 0) return;
+    try {
+      binding.kill(-now, 0);
+      return; // someone is in that group
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ESRCH') return;
+    }
+    binding.tcsetpgrp(saved.fd, saved.pgid);
+  } catch {
+    // The terminal is gone or no longer ours: nothing to give back.
+  }
 }
 
 // The children waiting for a stop or a continue: checked on every SIGCHLD (the kernel sends one
