@@ -3,7 +3,7 @@
  * find and end every process a child ever starts, however it detaches.
  *
  * - 'cgroup': the child is cloned straight into a fresh cgroup v2 leaf (clone3 with
- *   CLONE_INTO_CGROUP); members are `cgroup.procs`, the kill is `cgroup.kill`, the end is
+ *   CLONE_INTO_CGROUP); members are `cgroup.procs` (of its sub-cgroups too), the kill is `cgroup.kill`, the end is
  *   `populated 0` in `cgroup.events` (inotify, from the event loop).
  * - 'pid-namespace': the child is PID 1 of a new PID namespace; when it dies the kernel kills
  *   every process in it.
@@ -430,8 +430,9 @@ function processCgroupUnder(parent: string): string {
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
   enableAccounting(dir);
-  // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s.
-  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
+  // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s;
+  // the removal goes depth first, through any sub-cgroups a tree made in its leaf.
+  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rm_cgroup() { for d in "$1"/*/; do [ -d "$d" ] && rm_cgroup "$d"; done; rmdir "$1" 2>/dev/null; }; rm_cgroup "$1"; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdogs.set(dir, watchdog);
   watchdog.on('error', () => {});
@@ -634,24 +635,47 @@ class CgroupTree implements Container {
     this.finalAccounting = this.accounting();
     this.removed = true;
     this.watcher?.close();
-    try {
-      fs.rmdirSync(this.leaf);
-    } catch {
-      // Another process holds it (a user's sub-cgroup): left for the watchdog.
+    // Deepest first: a cgroup is removed only once it has no sub-cgroups.
+    for (const dir of this.cgroups().reverse()) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // Populated again (a process moved in from outside): left for the watchdog.
+      }
     }
+  }
+
+  /**
+   * The leaf and every cgroup a process of the tree made inside it (a container runtime, a
+   * systemd), parents before their sub-cgroups: the tree is all of them, not the leaf alone.
+   */
+  private cgroups(): string[] {
+    const dirs = [this.leaf];
+    for (let i = 0; i < dirs.length; i++) {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dirs[i]!, { withFileTypes: true });
+      } catch {
+        continue; // removed meanwhile
+      }
+      for (const entry of entries) if (entry.isDirectory()) dirs.push(path.join(dirs[i]!, entry.name));
+    }
+    return dirs;
   }
 
   members(): number[] {
     if (this.removed) return [];
-    try {
-      return fs
-        .readFileSync(path.join(this.leaf, 'cgroup.procs'), 'latin1')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map(Number);
-    } catch {
-      return [];
+    const pids: number[] = [];
+    for (const dir of this.cgroups()) {
+      let text: string;
+      try {
+        text = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'latin1');
+      } catch {
+        continue; // removed meanwhile
+      }
+      for (const line of text.split('\n')) if (line !== '') pids.push(Number(line));
     }
+    return pids;
   }
 
   signal(signo: number): void {
