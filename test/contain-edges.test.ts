@@ -285,3 +285,33 @@ describe.runIf(available.includes('pid-namespace'))('contain: pid-namespace, opt
     expect(JSON.parse(result.stdout)).toEqual({ uid: 'TypeError ERR_INVALID_ARG_VALUE', gid: 'TypeError ERR_INVALID_ARG_VALUE', own: '65534' });
   });
 });
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, a cgroup option given as a relative path', () => {
+  // The parent is named relative to the cwd at the spawn; the program changes its cwd after.
+  const script = `
+    const { spawn } = require(process.argv[1] + '/dist/index.js');
+    const fs = require('fs');
+    (async () => {
+      const child = await spawn('sleep', ['1000'], { contain: 'cgroup', cgroup: process.argv[2] });
+      process.chdir('/');
+      // A generous bound: a kill that never ends the tree would otherwise hold the script.
+      const killed = await Promise.race([child.killTree('SIGKILL').then(() => 'ended'), new Promise((resolve) => setTimeout(resolve, 20000, 'still running'))]);
+      if (killed !== 'ended') child.kill('SIGKILL');
+      const { status } = await child.wait();
+      console.log(JSON.stringify({ killed, status: status.kind, members: child.descendants() }));
+      process.exit(0); // not held by the bound's timer
+    })();`;
+
+  it('is taken against the cwd of the spawn: killTree still ends the tree after a chdir', () => {
+    // The cgroup v2 mount, as a directory name below the cwd.
+    const mount = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => line.split(' - ')[1]?.startsWith('cgroup2 '))!
+      .split(' ')[4]!;
+    const result = runNode(script, { cwd: path.dirname(mount), args: [path.join(__dirname, '..'), path.basename(mount)], timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ killed: 'ended', status: 'signaled', members: [] });
+    expect(result.status).toBe(0);
+  });
+});

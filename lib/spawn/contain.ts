@@ -875,7 +875,8 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
  */
 export function availableContainments(cgroup?: string): Containment[] {
   if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('cgroup', 'a string', cgroup);
-  return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, cgroup) === null);
+  const parent = cgroup === undefined ? undefined : path.resolve(cgroup); // as spawn takes it
+  return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, parent) === null);
 }
 
 /**

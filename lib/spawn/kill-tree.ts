@@ -4,6 +4,7 @@
  * the record of why the library ended a child (`timedOut`, `killedBy`, `forced`).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { binding, type RawSpawnRequest } from '../native';
 import { statusField } from '../procfs';
@@ -313,7 +314,8 @@ export function readStopOptions(options: { forceKillAfter?: unknown; contain?: u
   if (cgroup !== undefined && (contain === undefined || contain === false || contain === 'pid-namespace' || contain === 'subreaper')) {
     throw invalidArgValue('options.cgroup', "needs contain: true or 'cgroup'", cgroup);
   }
-  return { killSignal, forceKillAfter: force, contain: contain as ContainOption | undefined, cgroup: cgroup };
+  // Against the cwd of the spawn: the leaf's path is used again long after, when the cwd may differ.
+  return { killSignal, forceKillAfter: force, contain: contain as ContainOption | undefined, cgroup: cgroup === undefined ? undefined : path.resolve(cgroup) };
 }
 
 const CONTAINMENTS: readonly Containment[] = ['cgroup', 'pid-namespace', 'subreaper'];
