@@ -137,6 +137,43 @@ describe('contain: subreaper, a tree that outlives its leader and ends on its ow
   });
 });
 
+describe('contain: subreaper, and setChildSubreaper called by the program while a tree lives', () => {
+  // The program asks for the flag itself (to adopt orphans of its own) while a subreaper tree
+  // lives, or gives it up; the tree's orphans are made after that.
+  const script = `
+    const { spawn, setChildSubreaper, isChildSubreaper } = require('./dist/index.js');
+    (async () => {
+      const tree = await spawn('sh', ['-c', process.argv[2]], { contain: 'subreaper', stdio: ['pipe', 'pipe', 'inherit'] });
+      setChildSubreaper(process.argv[1] === 'on');
+      tree.stdin.end('\\n');
+      const orphan = Number(await new Promise((resolve) => tree.stdout.once('data', (data) => resolve(String(data)))));
+      // The leader has reaped the orphan's parent once it runs sleep: the orphan has moved on.
+      const cmdline = () => { try { return require('fs').readFileSync('/proc/' + tree.pid + '/cmdline', 'latin1'); } catch { return ''; } };
+      while (cmdline() !== 'sleep\\u00001000\\u0000') await new Promise((resolve) => setTimeout(resolve, 5));
+      const members = tree.descendants().includes(orphan);
+      await tree.killTree('SIGKILL');
+      await tree.wait();
+      // killTree has settled: the tree has ended, and with it what the library does with the flag.
+      let orphanAlive = true;
+      try { orphanAlive = !/\\) [ZX]/.test(require('fs').readFileSync('/proc/' + orphan + '/stat', 'latin1')); } catch { orphanAlive = false; }
+      console.log(JSON.stringify({ members, orphanAlive, subreaper: isChildSubreaper() }));
+      process.exit(0);
+    })();`;
+
+  it.each([
+    ['on', true],
+    ['off', false],
+  ])('setChildSubreaper(%s): the orphan is the tree\'s and dies with it, and the flag is the program\'s once the tree has ended', (on, flag) => {
+    const mark = newMark();
+    marks.push(mark);
+    const tree = `read x; sh -c 'sleep 1000 & echo $!'; exec sleep 1000`;
+    const result = runNode(script, { args: [on, tree], env: { ...process.env, [mark]: '1' }, timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ members: true, orphanAlive: false, subreaper: flag });
+    expect(result.status).toBe(0);
+  });
+});
+
 describe('contain: subreaper, an orphan older than every tree', () => {
   it('is reaped once the last tree has ended and it exits (not a zombie for ever); a child this process had before is left to its owner', () => {
     // The orphan's shell started before the tree and ends while the tree lives, so the orphan

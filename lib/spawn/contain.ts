@@ -138,6 +138,28 @@ function notOwned(pids: readonly number[]): number[] {
 }
 
 /**
+ * @internal `setChildSubreaper` called by the program: from then on the flag is the program's
+ * (the end of the last subreaper tree no longer drops it), but it is dropped only once no
+ * subreaper tree lives, whose orphans would otherwise escape to init.
+ */
+export function setChildSubreaperForProgram(on: boolean): void {
+  if (on) {
+    binding.setChildSubreaper(true);
+    madeSubreaper = false;
+    return;
+  }
+  if (subreaperTrees.size === 0) {
+    binding.setChildSubreaper(false);
+    return;
+  }
+  if (!madeSubreaper) {
+    // Orphans adopted under the program's flag are the program's to reap, as its own children are.
+    childrenBeforeSubreaper = new Map(childrenOf(process.pid).map((pid) => [pid, statOf(pid)?.start ?? -1]));
+    madeSubreaper = true;
+  }
+}
+
+/**
  * Once this process is no longer a subreaper (no orphan comes to it any more): the orphans the
  * flag brought that no tree reaped (older than every tree's leader, or still running) are reaped
  * when they end, instead of staying zombies for the life of the process.
