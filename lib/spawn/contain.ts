@@ -83,6 +83,24 @@ function tryKill(pid: number, signo: number): boolean {
   }
 }
 
+/**
+ * Sends `signo` to every member, then to those that appeared meanwhile (forked by a member
+ * before its own signal came), until a listing finds none new: one listing misses them, and
+ * they would run on.
+ */
+function signalEveryMember(members: () => number[], signo: number): void {
+  const signalled = new Set<number>();
+  // Bounded: a member that ignores the signal and forks without end would never let it stop.
+  for (let round = 0; round < 10; round++) {
+    const fresh = members().filter((pid) => !signalled.has(pid));
+    if (fresh.length === 0) return;
+    for (const pid of fresh) {
+      signalled.add(pid);
+      tryKill(pid, signo);
+    }
+  }
+}
+
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
 
 /** @internal State letter, ppid and start time (clock ticks after boot) of a process, or null if gone. */
@@ -291,15 +309,7 @@ class SubreaperTree implements Container {
     if (signo !== SIGKILL) {
       // Listed first, signalled after: a parent that dies of the signal would otherwise take
       // the list of its children with it. Then again for what a death orphaned meanwhile.
-      const signalled = new Set<number>();
-      for (let round = 0; round < 10; round++) {
-        const fresh = this.walk().filter((pid) => !signalled.has(pid));
-        if (fresh.length === 0) break;
-        for (const pid of fresh) {
-          signalled.add(pid);
-          tryKill(pid, signo);
-        }
-      }
+      signalEveryMember(() => this.walk(), signo);
       return;
     }
     this.killing = true;
@@ -711,7 +721,7 @@ class CgroupTree implements Container {
       }
       return;
     }
-    for (const pid of this.members()) tryKill(pid, signo);
+    signalEveryMember(() => this.members(), signo);
   }
 
   empty(keepAlive = true): Promise<void> {
@@ -808,7 +818,7 @@ class PidNamespaceTree implements Container {
       tryKill(this.leader, SIGKILL);
       return;
     }
-    for (const pid of this.members()) tryKill(pid, signo);
+    signalEveryMember(() => this.members(), signo);
   }
 
   empty(): Promise<void> {
