@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
-import { invalidArgType, SyscallError } from '../errors';
+import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { pidfdPids } from '../procfs';
 import { checkMapped, checkNoOuterGroup, NAMESPACE_FLAGS } from './sandbox';
 
@@ -891,6 +891,11 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
   request.gidMap = `${gid} ${gid} 1\n`;
 }
 
+/** @internal Refuses an empty `cgroup` path (which would be the cwd) and one with a null byte, as Node's fs does. */
+export function checkCgroupPath(cgroup: string | undefined, name: string): void {
+  if (cgroup === '' || cgroup?.includes('\0') === true) throw invalidArgValue(name, 'must be a non-empty path without null bytes', cgroup);
+}
+
 /**
  * The containment mechanisms `spawn` can use on this machine, with this build and privileges,
  * best first: `contain: true` takes the first. A mechanism missing here is refused when named
@@ -898,7 +903,8 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
  *
  * @param cgroup - the cgroup v2 directory the 'cgroup' mechanism would use (default: found)
  * @returns e.g. `['cgroup', 'subreaper']`; 'subreaper' is always there
- * @throws TypeError `ERR_INVALID_ARG_TYPE` for a `cgroup` that is not a string
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` for a `cgroup` that is not a string,
+ *   `ERR_INVALID_ARG_VALUE` for an empty one or one with a null byte
  * @see docs/containment.md; cgroups(7), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
  * @example
  * ```ts
@@ -907,6 +913,7 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
  */
 export function availableContainments(cgroup?: string): Containment[] {
   if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('cgroup', 'a string', cgroup);
+  checkCgroupPath(cgroup, 'cgroup');
   const parent = cgroup === undefined ? undefined : path.resolve(cgroup); // as spawn takes it
   return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, parent) === null);
 }

@@ -11,7 +11,7 @@ import { statusField } from '../procfs';
 import { validateInteger } from '../validate';
 import type { WaitIdResult } from '../wait';
 import type { ChildExitResult } from './output';
-import { openContainer, statOf, type Container, type Containment, type ContainOption } from './contain';
+import { checkCgroupPath, openContainer, statOf, type Container, type Containment, type ContainOption } from './contain';
 
 const SIGKILL = 9;
 const SIGCONT = 18;
@@ -311,6 +311,7 @@ export function readStopOptions(options: { forceKillAfter?: unknown; contain?: u
     throw invalidArgValue('options.contain', `must be a boolean or one of ${CONTAINMENTS.map((name) => `'${name}'`).join(', ')}`, contain);
   }
   if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('options.cgroup', 'a string', cgroup);
+  checkCgroupPath(cgroup, 'options.cgroup');
   if (cgroup !== undefined && (contain === undefined || contain === false || contain === 'pid-namespace' || contain === 'subreaper')) {
     throw invalidArgValue('options.cgroup', "needs contain: true or 'cgroup'", cgroup);
   }
