@@ -352,3 +352,47 @@ describe.runIf(available.includes('cgroup'))('contain: cgroup, a cgroup option g
     expect(result.status).toBe(0);
   });
 });
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, a leaf left by an earlier process that had this pid', () => {
+  // Both that process and its watchdog were killed (a whole container or service at once): its
+  // cgroups stay, and a pid is reused.
+  const script = `
+    const fs = require('fs');
+    const { spawn } = require('./dist/index.js');
+    const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+    // Under this process's own cgroup, where its leaves go (root may write there).
+    const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\\n').find((line) => line.startsWith('0::')).slice(3);
+    const dir = require('path').join(process.argv[1], own, 'posix-process-' + process.pid);
+    fs.mkdirSync(dir + '/1', { recursive: true });
+    (async () => {
+      const out = {};
+      try {
+        const child = await spawn('true', [], { contain: 'cgroup' });
+        out.status = (await child.wait()).status.kind;
+      } catch (error) {
+        out.error = error.code;
+      }
+      out.same = cgroupWatchdogForTest().dir === dir;
+      out.dir = dir;
+      console.log(JSON.stringify(out));
+    })();`;
+
+  it('does not fail the spawn: the child gets a leaf of its own, and the watchdog removes the old one', async () => {
+    const mount = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => line.split(' - ')[1]?.startsWith('cgroup2 '))!
+      .split(' ')[4]!;
+    const result = runNode(script, { args: [mount], timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout) as { dir: string };
+    try {
+      expect(out).toEqual({ status: 'exited', same: true, dir: out.dir });
+      expect(result.status).toBe(0);
+      await until(() => !fs.existsSync(out.dir), 20_000);
+    } finally {
+      // Empty cgroups: what a failed run left.
+      for (const leftover of [path.join(out.dir, '1'), out.dir]) if (fs.existsSync(leftover)) fs.rmdirSync(leftover);
+    }
+  });
+});

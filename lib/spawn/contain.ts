@@ -581,8 +581,18 @@ class CgroupTree implements Container {
   private finalAccounting: TreeAccounting | null = null;
 
   constructor(parent: string) {
-    this.leaf = path.join(processCgroupUnder(parent), String(++leafCount));
-    fs.mkdirSync(this.leaf);
+    const dir = processCgroupUnder(parent);
+    for (;;) {
+      this.leaf = path.join(dir, String(++leafCount));
+      try {
+        fs.mkdirSync(this.leaf);
+        break;
+      } catch (error) {
+        // A leaf left by an earlier process that had this pid (it and its watchdog killed at
+        // once): its number is skipped, and the watchdog removes it with ours at the end.
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
     try {
       this.cgroupFd = fs.openSync(this.leaf, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     } catch (error) {
