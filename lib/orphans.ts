@@ -5,11 +5,16 @@
 import { binding } from './native';
 import { invalidArgType } from './errors';
 import { signalName, signalNumber, type Signal } from './signals';
+import { setChildSubreaperForProgram } from './spawn/contain';
 
 /**
  * Makes the calling process a child subreaper (or stops it being one): orphaned descendants are
  * then reparented to it instead of to init (PID 1), and it receives their SIGCHLD and must reap
  * them. See prctl(2) PR_SET_CHILD_SUBREAPER.
+ *
+ * With `contain: 'subreaper'` trees alive: `true` stays set after the last of them ends (which
+ * otherwise drops the flag), and `false` takes effect only once the last of them has ended, so
+ * that their orphans cannot escape to init meanwhile.
  *
  * Safety: Node reaps only the children it spawned itself. Adopted orphans stay zombies until
  * something reaps them (`waitpid`, or a reaper that knows which pids belong to child_process).
@@ -27,7 +32,7 @@ import { signalName, signalNumber, type Signal } from './signals';
  */
 export function setChildSubreaper(on: boolean): void {
   if (typeof on !== 'boolean') throw invalidArgType('on', 'of type boolean', on);
-  binding.setChildSubreaper(on);
+  setChildSubreaperForProgram(on);
 }
 
 /**

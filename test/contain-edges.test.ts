@@ -137,6 +137,43 @@ describe('contain: subreaper, a tree that outlives its leader and ends on its ow
   });
 });
 
+describe('contain: subreaper, and setChildSubreaper called by the program while a tree lives', () => {
+  // The program asks for the flag itself (to adopt orphans of its own) while a subreaper tree
+  // lives, or gives it up; the tree's orphans are made after that.
+  const script = `
+    const { spawn, setChildSubreaper, isChildSubreaper } = require('./dist/index.js');
+    (async () => {
+      const tree = await spawn('sh', ['-c', process.argv[2]], { contain: 'subreaper', stdio: ['pipe', 'pipe', 'inherit'] });
+      setChildSubreaper(process.argv[1] === 'on');
+      tree.stdin.end('\\n');
+      const orphan = Number(await new Promise((resolve) => tree.stdout.once('data', (data) => resolve(String(data)))));
+      // The leader has reaped the orphan's parent once it runs sleep: the orphan has moved on.
+      const cmdline = () => { try { return require('fs').readFileSync('/proc/' + tree.pid + '/cmdline', 'latin1'); } catch { return ''; } };
+      while (cmdline() !== 'sleep\\u00001000\\u0000') await new Promise((resolve) => setTimeout(resolve, 5));
+      const members = tree.descendants().includes(orphan);
+      await tree.killTree('SIGKILL');
+      await tree.wait();
+      // killTree has settled: the tree has ended, and with it what the library does with the flag.
+      let orphanAlive = true;
+      try { orphanAlive = !/\\) [ZX]/.test(require('fs').readFileSync('/proc/' + orphan + '/stat', 'latin1')); } catch { orphanAlive = false; }
+      console.log(JSON.stringify({ members, orphanAlive, subreaper: isChildSubreaper() }));
+      process.exit(0);
+    })();`;
+
+  it.each([
+    ['on', true],
+    ['off', false],
+  ])('setChildSubreaper(%s): the orphan is the tree\'s and dies with it, and the flag is the program\'s once the tree has ended', (on, flag) => {
+    const mark = newMark();
+    marks.push(mark);
+    const tree = `read x; sh -c 'sleep 1000 & echo $!'; exec sleep 1000`;
+    const result = runNode(script, { args: [on, tree], env: { ...process.env, [mark]: '1' }, timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ members: true, orphanAlive: false, subreaper: flag });
+    expect(result.status).toBe(0);
+  });
+});
+
 describe('contain: subreaper, an orphan older than every tree', () => {
   it('is reaped once the last tree has ended and it exits (not a zombie for ever); a child this process had before is left to its owner', () => {
     // The orphan's shell started before the tree and ends while the tree lives, so the orphan
@@ -283,5 +320,79 @@ describe.runIf(available.includes('pid-namespace'))('contain: pid-namespace, opt
     const result = runNode(script, { uid: 65534, gid: 65534 });
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ uid: 'TypeError ERR_INVALID_ARG_VALUE', gid: 'TypeError ERR_INVALID_ARG_VALUE', own: '65534' });
+  });
+});
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, a cgroup option given as a relative path', () => {
+  // The parent is named relative to the cwd at the spawn; the program changes its cwd after.
+  const script = `
+    const { spawn } = require(process.argv[1] + '/dist/index.js');
+    const fs = require('fs');
+    (async () => {
+      const child = await spawn('sleep', ['1000'], { contain: 'cgroup', cgroup: process.argv[2] });
+      process.chdir('/');
+      // A generous bound: a kill that never ends the tree would otherwise hold the script.
+      const killed = await Promise.race([child.killTree('SIGKILL').then(() => 'ended'), new Promise((resolve) => setTimeout(resolve, 20000, 'still running'))]);
+      if (killed !== 'ended') child.kill('SIGKILL');
+      const { status } = await child.wait();
+      console.log(JSON.stringify({ killed, status: status.kind, members: child.descendants() }));
+      process.exit(0); // not held by the bound's timer
+    })();`;
+
+  it('is taken against the cwd of the spawn: killTree still ends the tree after a chdir', () => {
+    // The cgroup v2 mount, as a directory name below the cwd.
+    const mount = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => line.split(' - ')[1]?.startsWith('cgroup2 '))!
+      .split(' ')[4]!;
+    const result = runNode(script, { cwd: path.dirname(mount), args: [path.join(__dirname, '..'), path.basename(mount)], timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ killed: 'ended', status: 'signaled', members: [] });
+    expect(result.status).toBe(0);
+  });
+});
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, a leaf left by an earlier process that had this pid', () => {
+  // Both that process and its watchdog were killed (a whole container or service at once): its
+  // cgroups stay, and a pid is reused.
+  const script = `
+    const fs = require('fs');
+    const { spawn } = require('./dist/index.js');
+    const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+    // Under this process's own cgroup, where its leaves go (root may write there).
+    const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\\n').find((line) => line.startsWith('0::')).slice(3);
+    const dir = require('path').join(process.argv[1], own, 'posix-process-' + process.pid);
+    fs.mkdirSync(dir + '/1', { recursive: true });
+    (async () => {
+      const out = {};
+      try {
+        const child = await spawn('true', [], { contain: 'cgroup' });
+        out.status = (await child.wait()).status.kind;
+      } catch (error) {
+        out.error = error.code;
+      }
+      out.same = cgroupWatchdogForTest().dir === dir;
+      out.dir = dir;
+      console.log(JSON.stringify(out));
+    })();`;
+
+  it('does not fail the spawn: the child gets a leaf of its own, and the watchdog removes the old one', async () => {
+    const mount = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => line.split(' - ')[1]?.startsWith('cgroup2 '))!
+      .split(' ')[4]!;
+    const result = runNode(script, { args: [mount], timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    const out = JSON.parse(result.stdout) as { dir: string };
+    try {
+      expect(out).toEqual({ status: 'exited', same: true, dir: out.dir });
+      expect(result.status).toBe(0);
+      await until(() => !fs.existsSync(out.dir), 20_000);
+    } finally {
+      // Empty cgroups: what a failed run left.
+      for (const leftover of [path.join(out.dir, '1'), out.dir]) if (fs.existsSync(leftover)) fs.rmdirSync(leftover);
+    }
   });
 });

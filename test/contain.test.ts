@@ -316,6 +316,23 @@ describe('contain: errors', () => {
     expect(fdsButInotify()).toEqual(fds);
   });
 
+  it('an empty cgroup path, or one with a null byte, is ERR_INVALID_ARG_VALUE before anything is made', async () => {
+    const fds = fdsButInotify();
+    // An empty path would be the cwd; the cwd a cgroup v2 directory, to tell it apart.
+    const cwd = process.cwd();
+    process.chdir('/sys/fs/cgroup/unified');
+    try {
+      for (const cgroup of ['', '/sys/fs/cgroup/unified\0']) {
+        await expect(spawn('true', [], { contain: 'cgroup', cgroup })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /options\.cgroup/ });
+        expect(() => availableContainments(cgroup)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }));
+      }
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(fdsButInotify()).toEqual(fds);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it('a cgroup that is not a cgroup v2 directory is a clear error, with nothing leaked', async () => {
     const fds = fdsButInotify();
     await expect(spawn('true', [], { contain: 'cgroup', cgroup: tmp })).rejects.toMatchObject({ code: 'ERR_CONTAINMENT_UNAVAILABLE', containment: 'cgroup' });

@@ -3,7 +3,7 @@
  * find and end every process a child ever starts, however it detaches.
  *
  * - 'cgroup': the child is cloned straight into a fresh cgroup v2 leaf (clone3 with
- *   CLONE_INTO_CGROUP); members are `cgroup.procs`, the kill is `cgroup.kill`, the end is
+ *   CLONE_INTO_CGROUP); members are `cgroup.procs` (of its sub-cgroups too), the kill is `cgroup.kill`, the end is
  *   `populated 0` in `cgroup.events` (inotify, from the event loop).
  * - 'pid-namespace': the child is PID 1 of a new PID namespace; when it dies the kernel kills
  *   every process in it.
@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
-import { invalidArgType, SyscallError } from '../errors';
+import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { pidfdPids } from '../procfs';
 import { checkMapped, checkNoOuterGroup, NAMESPACE_FLAGS } from './sandbox';
 
@@ -83,6 +83,24 @@ function tryKill(pid: number, signo: number): boolean {
   }
 }
 
+/**
+ * Sends `signo` to every member, then to those that appeared meanwhile (forked by a member
+ * before its own signal came), until a listing finds none new: one listing misses them, and
+ * they would run on.
+ */
+function signalEveryMember(members: () => number[], signo: number): void {
+  const signalled = new Set<number>();
+  // Bounded: a member that ignores the signal and forks without end would never let it stop.
+  for (let round = 0; round < 10; round++) {
+    const fresh = members().filter((pid) => !signalled.has(pid));
+    if (fresh.length === 0) return;
+    for (const pid of fresh) {
+      signalled.add(pid);
+      tryKill(pid, signo);
+    }
+  }
+}
+
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
 
 /** @internal State letter, ppid and start time (clock ticks after boot) of a process, or null if gone. */
@@ -135,6 +153,28 @@ function notOwned(pids: readonly number[]): number[] {
   for (const tree of subreaperTrees) if (!tree.leaderGone) owned.add(tree.leader);
   for (const pid of pidfdPids()) owned.add(pid);
   return pids.filter((pid) => !owned.has(pid));
+}
+
+/**
+ * @internal `setChildSubreaper` called by the program: from then on the flag is the program's
+ * (the end of the last subreaper tree no longer drops it), but it is dropped only once no
+ * subreaper tree lives, whose orphans would otherwise escape to init.
+ */
+export function setChildSubreaperForProgram(on: boolean): void {
+  if (on) {
+    binding.setChildSubreaper(true);
+    madeSubreaper = false;
+    return;
+  }
+  if (subreaperTrees.size === 0) {
+    binding.setChildSubreaper(false);
+    return;
+  }
+  if (!madeSubreaper) {
+    // Orphans adopted under the program's flag are the program's to reap, as its own children are.
+    childrenBeforeSubreaper = new Map(childrenOf(process.pid).map((pid) => [pid, statOf(pid)?.start ?? -1]));
+    madeSubreaper = true;
+  }
 }
 
 /**
@@ -269,15 +309,7 @@ class SubreaperTree implements Container {
     if (signo !== SIGKILL) {
       // Listed first, signalled after: a parent that dies of the signal would otherwise take
       // the list of its children with it. Then again for what a death orphaned meanwhile.
-      const signalled = new Set<number>();
-      for (let round = 0; round < 10; round++) {
-        const fresh = this.walk().filter((pid) => !signalled.has(pid));
-        if (fresh.length === 0) break;
-        for (const pid of fresh) {
-          signalled.add(pid);
-          tryKill(pid, signo);
-        }
-      }
+      signalEveryMember(() => this.walk(), signo);
       return;
     }
     this.killing = true;
@@ -430,8 +462,9 @@ function processCgroupUnder(parent: string): string {
   fs.mkdirSync(dir, { recursive: true });
   processCgroup = dir;
   enableAccounting(dir);
-  // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s.
-  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rmdir "$1"/*/*/ "$1"/*/ "$1" 2>/dev/null; exit 0';
+  // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s;
+  // the removal goes depth first, through any sub-cgroups a tree made in its leaf.
+  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rm_cgroup() { for d in "$1"/*/; do [ -d "$d" ] && rm_cgroup "$d"; done; rmdir "$1" 2>/dev/null; }; rm_cgroup "$1"; exit 0';
   watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdogs.set(dir, watchdog);
   watchdog.on('error', () => {});
@@ -548,8 +581,18 @@ class CgroupTree implements Container {
   private finalAccounting: TreeAccounting | null = null;
 
   constructor(parent: string) {
-    this.leaf = path.join(processCgroupUnder(parent), String(++leafCount));
-    fs.mkdirSync(this.leaf);
+    const dir = processCgroupUnder(parent);
+    for (;;) {
+      this.leaf = path.join(dir, String(++leafCount));
+      try {
+        fs.mkdirSync(this.leaf);
+        break;
+      } catch (error) {
+        // A leaf left by an earlier process that had this pid (it and its watchdog killed at
+        // once): its number is skipped, and the watchdog removes it with ours at the end.
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
     try {
       this.cgroupFd = fs.openSync(this.leaf, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     } catch (error) {
@@ -634,24 +677,47 @@ class CgroupTree implements Container {
     this.finalAccounting = this.accounting();
     this.removed = true;
     this.watcher?.close();
-    try {
-      fs.rmdirSync(this.leaf);
-    } catch {
-      // Another process holds it (a user's sub-cgroup): left for the watchdog.
+    // Deepest first: a cgroup is removed only once it has no sub-cgroups.
+    for (const dir of this.cgroups().reverse()) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // Populated again (a process moved in from outside): left for the watchdog.
+      }
     }
+  }
+
+  /**
+   * The leaf and every cgroup a process of the tree made inside it (a container runtime, a
+   * systemd), parents before their sub-cgroups: the tree is all of them, not the leaf alone.
+   */
+  private cgroups(): string[] {
+    const dirs = [this.leaf];
+    for (let i = 0; i < dirs.length; i++) {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dirs[i]!, { withFileTypes: true });
+      } catch {
+        continue; // removed meanwhile
+      }
+      for (const entry of entries) if (entry.isDirectory()) dirs.push(path.join(dirs[i]!, entry.name));
+    }
+    return dirs;
   }
 
   members(): number[] {
     if (this.removed) return [];
-    try {
-      return fs
-        .readFileSync(path.join(this.leaf, 'cgroup.procs'), 'latin1')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map(Number);
-    } catch {
-      return [];
+    const pids: number[] = [];
+    for (const dir of this.cgroups()) {
+      let text: string;
+      try {
+        text = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'latin1');
+      } catch {
+        continue; // removed meanwhile
+      }
+      for (const line of text.split('\n')) if (line !== '') pids.push(Number(line));
     }
+    return pids;
   }
 
   signal(signo: number): void {
@@ -665,7 +731,7 @@ class CgroupTree implements Container {
       }
       return;
     }
-    for (const pid of this.members()) tryKill(pid, signo);
+    signalEveryMember(() => this.members(), signo);
   }
 
   empty(keepAlive = true): Promise<void> {
@@ -762,7 +828,7 @@ class PidNamespaceTree implements Container {
       tryKill(this.leader, SIGKILL);
       return;
     }
-    for (const pid of this.members()) tryKill(pid, signo);
+    signalEveryMember(() => this.members(), signo);
   }
 
   empty(): Promise<void> {
@@ -835,6 +901,11 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
   request.gidMap = `${gid} ${gid} 1\n`;
 }
 
+/** @internal Refuses an empty `cgroup` path (which would be the cwd) and one with a null byte, as Node's fs does. */
+export function checkCgroupPath(cgroup: string | undefined, name: string): void {
+  if (cgroup === '' || cgroup?.includes('\0') === true) throw invalidArgValue(name, 'must be a non-empty path without null bytes', cgroup);
+}
+
 /**
  * The containment mechanisms `spawn` can use on this machine, with this build and privileges,
  * best first: `contain: true` takes the first. A mechanism missing here is refused when named
@@ -842,7 +913,8 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
  *
  * @param cgroup - the cgroup v2 directory the 'cgroup' mechanism would use (default: found)
  * @returns e.g. `['cgroup', 'subreaper']`; 'subreaper' is always there
- * @throws TypeError `ERR_INVALID_ARG_TYPE` for a `cgroup` that is not a string
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` for a `cgroup` that is not a string,
+ *   `ERR_INVALID_ARG_VALUE` for an empty one or one with a null byte
  * @see docs/containment.md; cgroups(7), pid_namespaces(7), prctl(2) PR_SET_CHILD_SUBREAPER
  * @example
  * ```ts
@@ -851,7 +923,9 @@ export function pidNamespaceRequest(request: RawSpawnRequest): void {
  */
 export function availableContainments(cgroup?: string): Containment[] {
   if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('cgroup', 'a string', cgroup);
-  return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, cgroup) === null);
+  checkCgroupPath(cgroup, 'cgroup');
+  const parent = cgroup === undefined ? undefined : path.resolve(cgroup); // as spawn takes it
+  return (['cgroup', 'pid-namespace', 'subreaper'] as const).filter((kind) => missing(kind, parent) === null);
 }
 
 /**

@@ -4,13 +4,14 @@
  * the record of why the library ended a child (`timedOut`, `killedBy`, `forced`).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
 import { binding, type RawSpawnRequest } from '../native';
 import { statusField } from '../procfs';
 import { validateInteger } from '../validate';
 import type { WaitIdResult } from '../wait';
 import type { ChildExitResult } from './output';
-import { openContainer, statOf, type Container, type Containment, type ContainOption } from './contain';
+import { checkCgroupPath, openContainer, statOf, type Container, type Containment, type ContainOption } from './contain';
 
 const SIGKILL = 9;
 const SIGCONT = 18;
@@ -310,10 +311,12 @@ export function readStopOptions(options: { forceKillAfter?: unknown; contain?: u
     throw invalidArgValue('options.contain', `must be a boolean or one of ${CONTAINMENTS.map((name) => `'${name}'`).join(', ')}`, contain);
   }
   if (cgroup !== undefined && typeof cgroup !== 'string') throw invalidArgType('options.cgroup', 'a string', cgroup);
+  checkCgroupPath(cgroup, 'options.cgroup');
   if (cgroup !== undefined && (contain === undefined || contain === false || contain === 'pid-namespace' || contain === 'subreaper')) {
     throw invalidArgValue('options.cgroup', "needs contain: true or 'cgroup'", cgroup);
   }
-  return { killSignal, forceKillAfter: force, contain: contain as ContainOption | undefined, cgroup: cgroup };
+  // Against the cwd of the spawn: the leaf's path is used again long after, when the cwd may differ.
+  return { killSignal, forceKillAfter: force, contain: contain as ContainOption | undefined, cgroup: cgroup === undefined ? undefined : path.resolve(cgroup) };
 }
 
 const CONTAINMENTS: readonly Containment[] = ['cgroup', 'pid-namespace', 'subreaper'];

@@ -114,7 +114,8 @@ export interface SpawnOptions extends SandboxOptions, TerminalSpawnOptions {
    */
   contain?: ContainOption;
   /**
-   * The cgroup v2 directory under which the 'cgroup' mechanism makes its leaves (default: found).
+   * The cgroup v2 directory under which the 'cgroup' mechanism makes its leaves (default: found;
+   * a relative path is taken against the cwd at the spawn).
    * With `contain: true` it asks for that mechanism: a directory it cannot use is refused.
    */
   cgroup?: string;
