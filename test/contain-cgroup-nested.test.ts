@@ -77,6 +77,32 @@ describe.runIf(available.includes('cgroup'))('contain: cgroup, a tree that makes
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('a tree frozen from outside (cgroup.freeze in its leaf or a sub-cgroup) is thawed by the SIGCONT after killTree SIGTERM, and ends', async () => {
+    // SIGCONT resumes a stopped process, not a frozen one: a process with a handler (the default
+    // action kills even a frozen process) kept the signal pending, and killTree never settled.
+    const trapping = nesting.replace('exec sleep 1000', 'trap "exit 0" TERM; sleep 1000 & wait');
+    expect(trapping).not.toBe(nesting);
+    for (const frozen of ['', path.join('a', 'b')]) {
+      const mark = newMark();
+      marks.push(mark);
+      const child = await spawn('/bin/sh', ['-c', trapping], { contain: 'cgroup', env: { ...process.env, [mark]: '1', CGROUP_MOUNT: cgroupMount() }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const leaf = cgroupOf(child.pid);
+      made.push(leaf);
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      fs.writeFileSync(path.join(leaf, frozen, 'cgroup.freeze'), '1');
+      await until(() => fs.readFileSync(path.join(leaf, frozen, 'cgroup.events'), 'latin1').includes('frozen 1'), 10_000);
+      const ended = await Promise.race([child.killTree('SIGTERM').then(() => 'ended'), new Promise((resolve) => setTimeout(resolve, 20_000, 'still running'))]);
+      expect(ended, `frozen: '${frozen}'`).toBe('ended');
+      const result = await child.wait();
+      expect(result.status).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });
+      expect(result.forced).toBe(false);
+      expect(markedAlive(mark)).toEqual([]);
+      await until(() => !fs.existsSync(leaf), 10_000);
+      child.stdout.destroy();
+    }
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it("the watchdog removes the sub-cgroups with the leaves once this process has exited", () => {
     const mark = newMark();
     marks.push(mark);

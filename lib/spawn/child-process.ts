@@ -304,7 +304,8 @@ export class ChildProcess implements AsyncDisposable {
   /**
    * Signals every process of the contained tree, the leader's orphans included (also once the
    * leader has exited), then SIGCONT (unless the signal is SIGKILL or one of job control) so
-   * that a stopped process acts on it, and resolves once every one of them has exited and been
+   * that a stopped process acts on it (with `contain: 'cgroup'`, a cgroup of the tree frozen
+   * from outside is thawed with it), and resolves once every one of them has exited and been
    * reaped or accounted for. With `forceAfter`, whatever is left after that many milliseconds gets SIGKILL
    * (and the result's `forced` is true). A leader that is PID 1 of a PID namespace (`contain:
    * 'pid-namespace'`) and has no handler for a signal that would end an ordinary process never

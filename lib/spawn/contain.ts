@@ -67,6 +67,7 @@ export interface Container {
 
 const SIGSTOP = 19;
 const SIGKILL = 9;
+const SIGCONT = 18;
 
 /** The error for a mechanism that this machine or build does not offer. */
 function unavailable(kind: Containment, why: string): Error {
@@ -732,6 +733,23 @@ class CgroupTree implements Container {
       return;
     }
     signalEveryMember(() => this.members(), signo);
+    if (signo === SIGCONT) this.thaw();
+  }
+
+  /**
+   * Thaws the cgroups of the tree frozen from outside (`cgroup.freeze`), as systemd does before a
+   * stop: SIGCONT resumes a stopped process, not a frozen one, which would keep a handled signal
+   * pending for ever.
+   */
+  private thaw(): void {
+    for (const dir of this.cgroups()) {
+      const freeze = path.join(dir, 'cgroup.freeze');
+      try {
+        if (fs.readFileSync(freeze, 'latin1').startsWith('1')) fs.writeFileSync(freeze, '0');
+      } catch {
+        // Removed meanwhile, or a kernel without the cgroup v2 freezer (before 5.2).
+      }
+    }
   }
 
   empty(keepAlive = true): Promise<void> {
