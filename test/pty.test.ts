@@ -392,7 +392,9 @@ describe('spawn with pty', () => {
   it('drops a write waiting for room once the terminal hangs up, though its output is not read yet, without spinning', async () => {
     // The master reports POLLHUP as writable: the waiting write was tried again and again (a busy
     // loop, a core at 100%) until the output was read, and its callback came only then.
-    const unread = new Duplex().readableHighWaterMark + 16384; // more than the stream reads unasked, less than the kernel holds
+    // More than the stream reads unasked (its high-water mark, at most 4 KiB more: a master's read
+    // gives at most 4 KiB), less than the kernel holds (head was stuck in 1 run of 5 with 16 KiB).
+    const unread = new Duplex().readableHighWaterMark + 8192;
     const child = await spawn('/bin/sh', ['-c', 'head -c $0 /dev/zero; sleep 0.5', String(unread)], { pty: true });
     const pty = child.pty!;
     tcsetattr(pty.fd, 'now', makeRaw(tcgetattr(pty.fd))); // no echo, and input kept until read (a full line is not dropped)
