@@ -83,6 +83,10 @@ struct SpawnJob {
   int map_step = 0;
   int map_index = 0;
 
+  // Whether its child may change its uid or gid before its exec, in the memory it shares with
+  // this process (HoldDumpable): FinishJob lets go once the child has exec'd or ended.
+  bool holds_dumpable = false;
+
   double id = 0;  // the facade's handle for this spawn
 
   // Under an emulator (spawn_emulated.cc): the copy of the plan the child writes into.
