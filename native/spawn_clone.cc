@@ -57,6 +57,7 @@
 #include <algorithm>
 #include <iterator>
 #include <mutex>
+#include <new>
 #include <optional>
 
 #include "spawn_internal.h"
@@ -122,12 +123,8 @@ void HoldDumpable(SpawnJob* job) {
   job->holds_dumpable = true;
 }
 
-// Once the job's child has exec'd or ended (or was never cloned): the last one restores.
-void ReleaseDumpable(SpawnJob* job) {
-  if (!job->holds_dumpable) return;
-  job->holds_dumpable = false;
-  std::lock_guard<std::mutex> lock(dumpability.mutex);
-  if (--dumpability.holders != 0) return;
+// With dumpability.mutex held, once no child given ids runs in this memory.
+void RestoreDumpable() {
   // 0 and 1 are the values prctl sets (2, root-only dumps, only the kernel does).
   int saved = dumpability.saved;
   if ((saved != 0 && saved != 1) || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == saved) return;
@@ -137,7 +134,30 @@ void ReleaseDumpable(SpawnJob* job) {
   prctl(PR_SET_DUMPABLE, saved, 0, 0, 0);
 }
 
+// Once the job's child has exec'd or ended (or was never cloned): the last one restores.
+void ReleaseDumpable(SpawnJob* job) {
+  if (!job->holds_dumpable) return;
+  job->holds_dumpable = false;
+  std::lock_guard<std::mutex> lock(dumpability.mutex);
+  if (--dumpability.holders == 0) RestoreDumpable();
+}
+
 }  // namespace
+
+void LockDumpability() {
+  dumpability.mutex.lock();
+}
+
+void UnlockDumpability() {
+  dumpability.mutex.unlock();
+}
+
+void ResetDumpabilityInForkChild() {
+  new (&dumpability.mutex) std::mutex();  // locked by this thread in BeforeFork
+  if (dumpability.holders == 0) return;
+  dumpability.holders = 0;  // the jobs are the parent's (DropParentJob)
+  RestoreDumpable();
+}
 
 // Held from the creation of an exec notice until its write end is closed in this process, by
 // every thread of every environment that clones, and across fork(2): a child cloned meanwhile

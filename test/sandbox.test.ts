@@ -315,6 +315,41 @@ describe('the sandbox as root, beyond what nobody may do', () => {
     }
   });
 
+  // A fork(2) while such a child is before its exec: the fork's copy of the memory is shared
+  // with no child, so it gets its dumpability back at once (and the bookkeeping's lock, held
+  // across the fork, is fresh there).
+  it('a fork while a child given uid is before its exec: both processes dumpable again', async () => {
+    const copy = otherUserPackage();
+    const fifo = path.join(copy.dir, 'fifo');
+    child_process.execFileSync('mkfifo', ['-m', '666', fifo]);
+    try {
+      const script = `const p = require('./dist/index.js');
+        const fs = require('fs');
+        const owner = () => fs.statSync('/proc/' + process.pid + '/status').uid;
+        (async () => {
+          // Blocked opening its stdout, a FIFO no one reads yet: after its setresuid, before its exec.
+          const blocked = p.spawn('/bin/true', [], { uid: 1000, gid: 1000, stdio: ['ignore', { path: ${JSON.stringify(fifo)} }, 'ignore'] });
+          for (let i = 0; owner() !== 0 && i < 2000; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+          const during = owner();
+          const pid = p.fork();
+          if (pid === 0) {
+            fs.writeSync(1, JSON.stringify({ forked: owner() }) + '\\n');
+            p.exit(0);
+          }
+          const forked = p.waitpid(pid);
+          fs.closeSync(fs.openSync(${JSON.stringify(fifo)}, 'r')); // lets the child on
+          const status = (await (await blocked).wait()).status.kind;
+          console.log(JSON.stringify({ during, forkedStatus: forked.status.kind, status, after: owner() }));
+        })();`;
+      const result = await run(copy.node, ['--single-threaded', '--v8-pool-size=1', '-e', script], { cwd: copy.dir, uid: 65534, gid: 65534, ambientCapabilities: ['setuid', 'setgid'], timeout: 60_000 });
+      expect(result.stderr.toString()).toBe('');
+      const lines = result.stdout.toString().trim().split('\n').map((line) => JSON.parse(line) as unknown);
+      expect(lines).toEqual([{ forked: 65534 }, { during: 0, forkedStatus: 'exited', status: 'exited', after: 65534 }]);
+    } finally {
+      copy.remove();
+    }
+  });
+
   it('a child that is not root keeps its ambient capabilities across exec', async () => {
     const result = await run('/bin/sh', ['-c', "id -u; grep -E '^Cap(Prm|Eff|Amb|Bnd)' /proc/self/status"], { uid: 1000, gid: 1000, capabilities: ['net_bind_service'], ambientCapabilities: ['net_bind_service'] });
     const status = result.stdout.toString();
