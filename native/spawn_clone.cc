@@ -49,12 +49,15 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <mutex>
+#include <new>
 #include <optional>
 
 #include "spawn_internal.h"
@@ -77,7 +80,84 @@ constexpr std::chrono::milliseconds kTurnGrace(2);
 // PIDFD_THREAD of <linux/pidfd.h> (Linux 6.9).
 constexpr unsigned kPidfdThread = O_EXCL;
 
+// Dumpability (prctl(2) PR_SET_DUMPABLE) belongs to the memory, which a CLONE_VM child shares
+// with this process until its exec: a child whose setresuid or setresgid changes its ids makes
+// the kernel reset it to fs.suid_dumpable (0 by default) for this whole process. That reset keeps
+// a user of the child's new ids from ptracing the child, and through it this process, before its
+// exec; so it stands while any such child is before its exec. Once none is, this process gets
+// back the dumpability it had when the first of them was cloned, unless its own ids changed
+// meanwhile (the reset is then its own). Left as the kernel set it, the process stayed
+// non-dumpable for good: no core dump, its /proc files root's, and for a caller that is not root
+// no later user namespace (the child's uid_map, then root's, could not be opened: EACCES).
+// Process-wide: the spawns of every environment share the memory.
+struct Dumpability {
+  std::mutex mutex;
+  int holders = 0;  // jobs whose child may change its ids, not yet exec'd or ended
+  int saved = -1;   // PR_GET_DUMPABLE when the first of them was cloned
+  long ids[8] = {};
+};
+Dumpability dumpability;
+
+// This process's real, effective and saved uid and gid, fsuid and fsgid.
+void ReadIds(long (&ids)[8]) {
+  uid_t uids[3];
+  gid_t gids[3];
+  getresuid(&uids[0], &uids[1], &uids[2]);
+  getresgid(&gids[0], &gids[1], &gids[2]);
+  for (int i = 0; i < 3; i++) {
+    ids[i] = uids[i];
+    ids[3 + i] = gids[i];
+  }
+  ids[6] = syscall(SYS_setfsuid, -1);  // an invalid id changes nothing and returns the current
+  ids[7] = syscall(SYS_setfsgid, -1);
+}
+
+// Before the clone of a child that is given a uid or gid.
+void HoldDumpable(SpawnJob* job) {
+  if (job->plan.uid < 0 && job->plan.gid < 0) return;
+  std::lock_guard<std::mutex> lock(dumpability.mutex);
+  if (dumpability.holders++ == 0) {
+    dumpability.saved = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    ReadIds(dumpability.ids);
+  }
+  job->holds_dumpable = true;
+}
+
+// With dumpability.mutex held, once no child given ids runs in this memory.
+void RestoreDumpable() {
+  // 0 and 1 are the values prctl sets (2, root-only dumps, only the kernel does).
+  int saved = dumpability.saved;
+  if ((saved != 0 && saved != 1) || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == saved) return;
+  long ids[8];
+  ReadIds(ids);
+  if (!std::equal(std::begin(ids), std::end(ids), std::begin(dumpability.ids))) return;
+  prctl(PR_SET_DUMPABLE, saved, 0, 0, 0);
+}
+
+// Once the job's child has exec'd or ended (or was never cloned): the last one restores.
+void ReleaseDumpable(SpawnJob* job) {
+  if (!job->holds_dumpable) return;
+  job->holds_dumpable = false;
+  std::lock_guard<std::mutex> lock(dumpability.mutex);
+  if (--dumpability.holders == 0) RestoreDumpable();
+}
+
 }  // namespace
+
+void LockDumpability() {
+  dumpability.mutex.lock();
+}
+
+void UnlockDumpability() {
+  dumpability.mutex.unlock();
+}
+
+void ResetDumpabilityInForkChild() {
+  new (&dumpability.mutex) std::mutex();  // locked by this thread in BeforeFork
+  if (dumpability.holders == 0) return;
+  dumpability.holders = 0;  // the jobs are the parent's (DropParentJob)
+  RestoreDumpable();
+}
 
 // Held from the creation of an exec notice until its write end is closed in this process, by
 // every thread of every environment that clones, and across fork(2): a child cloned meanwhile
@@ -259,6 +339,7 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
     }
   }
   job->plan.exec_notice_fd = notice;
+  HoldDumpable(job);
   char* stack = static_cast<char*>(job->stack);
   job->plan.daemon_stack_top = stack + kChildStackSize;
   unsigned long flags = CLONE_VM | CLONE_PIDFD | SIGCHLD | (wait_for_exec ? CLONE_VFORK : 0);
@@ -280,6 +361,7 @@ bool CloneJob(Spawner* spawner, SpawnJob* job, bool wait_for_exec, bool block_si
   if (notice >= 0) ::close(notice);  // the child's copy is now the only one
   if (cloner >= 0) ::close(cloner);
   if (pid < 0) {
+    ReleaseDumpable(job);
     if (job->exec_notice >= 0) ::close(job->exec_notice);  // which also leaves the epoll set
     job->exec_notice = -1;
     job->clone_error = static_cast<int>(-pid);
@@ -310,6 +392,7 @@ void FinishJob(Spawner* spawner, SpawnJob* job) {
     job->exec_notice = -1;
   }
   if (notice >= 0) ::close(notice);  // which also takes it out of the epoll set
+  ReleaseDumpable(job);              // its child no longer runs in this memory
   TakeEmulatedResults(job);
   ChildPlan& plan = job->plan;
   if (job->map_error != 0) {  // the child, killed at its gate, is gone: its plan is ours

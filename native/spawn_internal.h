@@ -83,6 +83,10 @@ struct SpawnJob {
   int map_step = 0;
   int map_index = 0;
 
+  // Whether its child may change its uid or gid before its exec, in the memory it shares with
+  // this process (HoldDumpable): FinishJob lets go once the child has exec'd or ended.
+  bool holds_dumpable = false;
+
   double id = 0;  // the facade's handle for this spawn
 
   // Under an emulator (spawn_emulated.cc): the copy of the plan the child writes into.
@@ -151,6 +155,11 @@ void ReleaseStack(Spawner* spawner, SpawnJob* job);
 void KillBeforeExec(SpawnJob* job, int pidfd);
 bool ExecNoticeEnded(SpawnJob* job);
 void FinishJob(Spawner* spawner, SpawnJob* job);
+// The dumpable flag's bookkeeping across fork(2) (HoldDumpable): locked in BeforeFork, unlocked
+// in the parent; in the child, whose memory no spawn's child shares, the flag is set back.
+void LockDumpability();
+void UnlockDumpability();
+void ResetDumpabilityInForkChild();
 
 // spawn_emulated.cc: where CLONE_VM cannot be used (qemu-user), a fork-like clone whose plan is
 // in shared memory. CloneWithoutSharedMemory returns the pid (job->clone_pidfd set) or -errno.

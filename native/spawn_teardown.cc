@@ -40,9 +40,11 @@ void BeforeFork() {
   spawners_mutex.lock();
   for (Spawner* spawner : spawners) spawner->mutex.lock();
   clone_mutex.lock();
+  LockDumpability();
 }
 
 void AfterForkInParent() {
+  UnlockDumpability();
   clone_mutex.unlock();
   for (Spawner* spawner : spawners) spawner->mutex.unlock();
   spawners_mutex.unlock();
@@ -60,7 +62,8 @@ void DropParentJob(Spawner* spawner, SpawnJob* job) {
   job->clone_pidfd = -1;
   job->clone_error = ECHILD;
   job->stopped = false;
-  ReleaseStack(spawner, job);  // no child runs on this process's copy
+  job->holds_dumpable = false;  // counted no more (ResetDumpabilityInForkChild)
+  ReleaseStack(spawner, job);   // no child runs on this process's copy
 }
 
 }  // namespace
@@ -77,6 +80,7 @@ void DropForkSpares() {
 
 void AfterForkInChild() {
   new (&clone_mutex) std::mutex();
+  ResetDumpabilityInForkChild();
   for (Spawner* spawner : spawners) {
     // The thread, and any wait on a condition variable it was in, are the parent's: new ones,
     // built over the old without destroying them (the old condition variable counts a waiter

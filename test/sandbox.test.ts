@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemon, kill, run, setChildSubreaper, spawn, waitpid, type IdMapEntry, type NamespaceName, type RunOptions, type SyscallError } from '../lib/index';
-import { childPids, openFds, processState, repoRoot, runNode, until, zombieChildren } from './helpers';
+import { childPids, openFds, otherUserPackage, processState, repoRoot, runNode, until, zombieChildren } from './helpers';
 
 /** What a scenario's child printed, or how its spawn failed. */
 type Outcome = { stdout: string; stderr: string; code: number | null } | { error: { name: string; code: string; syscall: string; step: string; path?: string } };
@@ -290,6 +290,64 @@ describe('the sandbox as root, beyond what nobody may do', () => {
     expect(ambient.split('\n')[0]).toBe('1000');
     for (const field of ['CapPrm', 'CapEff', 'CapAmb']) expect(statusField(ambient, field), field).toBe(hex(BIT(CAP_NET_RAW)));
     expect(statusField(ambient, 'CapBnd')).toBe(statusField(fs.readFileSync('/proc/self/status', 'utf8'), 'CapBnd'));
+  });
+
+  // Dumpability lives in the memory a CLONE_VM child shares with this process: the child's
+  // setresuid / setresgid made the kernel reset it, leaving the spawning process non-dumpable for
+  // good (its /proc files root's, so a later 'user' spawn could not open the child's uid_map).
+  // Seen from a Node that is not root but may set ids (ambient CAP_SETUID and CAP_SETGID).
+  it('a child given uid and gid leaves this process dumpable (a later user namespace can still be mapped)', async () => {
+    const copy = otherUserPackage();
+    try {
+      const script = `const p = require('./dist/index.js');
+        const owner = () => require('fs').statSync('/proc/' + process.pid + '/status').uid;
+        const mapped = () => p.run('/bin/sh', ['-c', 'id -u'], { namespaces: ['user'] }).then((r) => r.stdout.toString().trim(), (e) => e.code + ' at ' + e.step);
+        (async () => {
+          const before = { owner: owner(), mapped: await mapped() };
+          const child = await p.run('/bin/sh', ['-c', 'id -u'], { uid: 1000, gid: 1000 });
+          console.log(JSON.stringify({ before, child: child.stdout.toString().trim(), after: { owner: owner(), mapped: await mapped() } }));
+        })();`;
+      const result = await run(copy.node, ['-e', script], { cwd: copy.dir, uid: 65534, gid: 65534, ambientCapabilities: ['setuid', 'setgid'], timeout: 60_000 });
+      expect(result.stderr.toString()).toBe('');
+      expect(JSON.parse(result.stdout.toString())).toEqual({ before: { owner: 65534, mapped: '0' }, child: '1000', after: { owner: 65534, mapped: '0' } });
+    } finally {
+      copy.remove();
+    }
+  });
+
+  // A fork(2) while such a child is before its exec: the fork's copy of the memory is shared
+  // with no child, so it gets its dumpability back at once (and the bookkeeping's lock, held
+  // across the fork, is fresh there).
+  it('a fork while a child given uid is before its exec: both processes dumpable again', async () => {
+    const copy = otherUserPackage();
+    const fifo = path.join(copy.dir, 'fifo');
+    child_process.execFileSync('mkfifo', ['-m', '666', fifo]);
+    try {
+      const script = `const p = require('./dist/index.js');
+        const fs = require('fs');
+        const owner = () => fs.statSync('/proc/' + process.pid + '/status').uid;
+        (async () => {
+          // Blocked opening its stdout, a FIFO no one reads yet: after its setresuid, before its exec.
+          const blocked = p.spawn('/bin/true', [], { uid: 1000, gid: 1000, stdio: ['ignore', { path: ${JSON.stringify(fifo)} }, 'ignore'] });
+          for (let i = 0; owner() !== 0 && i < 2000; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+          const during = owner();
+          const pid = p.fork();
+          if (pid === 0) {
+            fs.writeSync(1, JSON.stringify({ forked: owner() }) + '\\n');
+            p.exit(0);
+          }
+          const forked = p.waitpid(pid);
+          fs.closeSync(fs.openSync(${JSON.stringify(fifo)}, 'r')); // lets the child on
+          const status = (await (await blocked).wait()).status.kind;
+          console.log(JSON.stringify({ during, forkedStatus: forked.status.kind, status, after: owner() }));
+        })();`;
+      const result = await run(copy.node, ['--single-threaded', '--v8-pool-size=1', '-e', script], { cwd: copy.dir, uid: 65534, gid: 65534, ambientCapabilities: ['setuid', 'setgid'], timeout: 60_000 });
+      expect(result.stderr.toString()).toBe('');
+      const lines = result.stdout.toString().trim().split('\n').map((line) => JSON.parse(line) as unknown);
+      expect(lines).toEqual([{ forked: 65534 }, { during: 0, forkedStatus: 'exited', status: 'exited', after: 65534 }]);
+    } finally {
+      copy.remove();
+    }
   });
 
   it('a child that is not root keeps its ambient capabilities across exec', async () => {
