@@ -33,7 +33,7 @@ export class NativeStream {
     this.#handle = native.ptyStreamOpen(fd, (event, value) => this.#onEvent(event, value), kind);
   }
 
-  #onEvent(kind: number, value: Buffer | number | undefined): void {
+  #onEvent(kind: number, value: Uint8Array | number | undefined): void {
     if (kind === STREAM_EVENT.data) {
       // undefined: a pipe's read that brought nothing.
       if (value !== undefined && !this.#stream.push(value)) this.#poll(false);

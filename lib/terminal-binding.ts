@@ -31,7 +31,7 @@ export interface TerminalBinding {
    * Adopts a master fd, a pipe's read end or a socket (`kind`: FD_KIND); onEvent(kind, value):
    * 0 data (Buffer; undefined for a pipe's read that brought nothing), 1 end, 2 error (errno), 3 writable.
    */
-  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Buffer | number | undefined) => void, kind?: number): PtyStreamHandle;
+  ptyStreamOpen(fd: number, onEvent: (kind: number, value: Uint8Array | number | undefined) => void, kind?: number): PtyStreamHandle;
   /** Whether the stream keeps the event loop alive. */
   ptyStreamRef(handle: PtyStreamHandle, ref: boolean): void;
   /** A pipe or a socket: delivers what it holds now, then the end (synchronously). */

@@ -106,6 +106,27 @@ describe('child.finished()', () => {
     await child.finished();
   });
 
+  it('chunks read from several outputs at once are Buffers that keep their bytes while megabytes more are read', async () => {
+    // The pipes of a thread are read into shared slabs (native/util/read_slab.cc): a chunk kept must
+    // never see another output's bytes, nor later bytes of its own.
+    const before = openFds();
+    const writers = ['A', 'B', 'C'].map((letter) => spawn('sh', ['-c', `yes ${letter} | head -c 3000000; yes ${letter.toLowerCase()} | head -c 1000000 >&2`], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const children = await Promise.all(writers);
+    const kept = children.map((child) => ({ out: [] as Buffer[], err: [] as Buffer[], child }));
+    for (const entry of kept) {
+      entry.child.stdout.on('data', (chunk: Buffer) => entry.out.push(chunk));
+      entry.child.stderr.on('data', (chunk: Buffer) => entry.err.push(chunk));
+    }
+    await Promise.all(children.map((child) => child.finished()));
+    for (const [index, entry] of kept.entries()) {
+      const letter = 'ABC'[index]!;
+      expect(entry.out.every((chunk) => Buffer.isBuffer(chunk))).toBe(true);
+      expect(Buffer.concat(entry.out).equals(Buffer.from(`${letter}\n`.repeat(1500000)))).toBe(true);
+      expect(Buffer.concat(entry.err).equals(Buffer.from(`${letter.toLowerCase()}\n`.repeat(500000)))).toBe(true);
+    }
+    expect(openFds()).toEqual(before);
+  });
+
   it('destroying stdout mid-stream closes its fd: the writer dies of SIGPIPE, and ref/unref after it do nothing', async () => {
     const before = openFds();
     const child = await spawn('yes', [], { stdio: ['ignore', 'pipe', 'ignore'] });
