@@ -197,21 +197,25 @@ ssize_t DeliverPipeChunk(Stream* stream, size_t size) {
 // no copy per chunk, where a copy into a Buffer of the size read cost the reader about a tenth of
 // its time (docs/output.md). Level-triggered polling brings what comes meanwhile.
 void ReadPipe(Stream* stream) {
-  ssize_t got = 0;
-  bool delivered = EmitValue(stream, kData, [&](Napi::Env env) -> napi_value {
-    napi_value view;
-    got = read_slab::Read(env, stream->fd, &view);
-    if (got > 0) return view;
-    if (got != -ENOMEM) return env.Undefined();  // nothing to deliver: the facade ignores it
-    // No memory for a slab: the stream's own 64 KiB, copied into a Buffer.
+  napi_handle_scope scope;  // for the slab's values; JavaScript is called only with data
+  if (napi_open_handle_scope(stream->env, &scope) != napi_ok) {
+    stream->reading = false;  // only in an environment going away
+    UpdatePoll(stream);
+    return;
+  }
+  napi_value view = nullptr;
+  ssize_t got = read_slab::Read(stream->env, stream->fd, &view);
+  if (got > 0) {
+    EmitValue(stream, kData, [&](Napi::Env /*env*/) { return view; });
+  } else if (got == -ENOMEM) {  // no memory for a slab: the stream's own 64 KiB, copied
     do {
       got = ::read(stream->fd, stream->buffer.get(), kChunkSize);
     } while (got < 0 && errno == EINTR);
     if (got < 0) got = -errno;
-    if (got <= 0) return env.Undefined();
-    return Napi::Buffer<char>::Copy(env, stream->buffer.get(), static_cast<size_t>(got));
-  });
-  if (!delivered || got > 0 || got == -EAGAIN) return;
+    if (got > 0) Emit(stream, kData, static_cast<size_t>(got));
+  }
+  napi_close_handle_scope(stream->env, scope);
+  if (got > 0 || got == -EAGAIN || stream->closed) return;
   EndReading(stream, static_cast<int>(-got));
 }
 

@@ -171,6 +171,12 @@ describe('run(): encoding and lines', () => {
     expect(result.stderr).toEqual([]);
   });
 
+  it("encoding 'buffer': a one-chunk output is its own Buffer, not a view that holds the read slab", async () => {
+    const { stdout } = await run('echo', ['hi'], { encoding: 'buffer' });
+    expect(stdout.toString()).toBe('hi\n');
+    expect(stdout.buffer.byteLength).toBeLessThanOrEqual(Buffer.poolSize); // a 256 KiB slab without the copy
+  });
+
   it('rejects a bad encoding and a non-boolean lines before spawning', async () => {
     await expect(run('true', [], { encoding: 'klingon' as BufferEncoding })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
     await expect(run('true', [], { lines: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });

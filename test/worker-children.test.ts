@@ -121,6 +121,37 @@ describe('a worker terminated while its spawns and children are under way', () =
     expect(result.stdout.trim()).toBe('done');
   }, 70_000);
 
+  it('workers that read outputs into their own read slabs, ended while reading or after, leave the process whole', () => {
+    // Each thread reads pipes into slabs of its own (native/util/read_slab.cc), released with its
+    // environment while chunks of them may still be alive or a read under way.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const lib = require('./dist/index.js');
+      const code = \`
+        const { parentPort, workerData } = require('node:worker_threads');
+        const lib = require('./dist/index.js');
+        lib.spawn('head', ['-c', '50000000', '/dev/zero'], { stdio: ['ignore', 'pipe', 'ignore'] }).then((child) => {
+          const kept = [];
+          child.stdout.on('data', (chunk) => { kept.push(chunk); if (kept.length === 3) parentPort.postMessage('reading'); });
+          if (workerData % 2 === 1) child.finished().then(() => parentPort.postMessage(kept.reduce((sum, chunk) => sum + chunk.length, 0)));
+        });
+      \`;
+      (async () => {
+        for (let i = 0; i < 20; i++) {
+          const worker = new Worker(code, { eval: true, workerData: i });
+          const got = await new Promise((resolve) => worker.on('message', (m) => (i % 2 === 1 ? m !== 'reading' && resolve(m) : resolve(m))));
+          if (i % 2 === 1 && got !== 50000000) throw new Error('worker read ' + got);
+          await worker.terminate();
+        }
+        const { stdout } = await lib.run('head', ['-c', '3000000', '/dev/zero'], { encoding: 'buffer' });
+        console.log(stdout.length === 3000000 ? 'done' : 'short');
+      })();
+    `;
+    const result = runNode(script, { timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('done');
+  }, 130_000);
+
   it('leaves no pipe or socket behind: what the library made for its JavaScript is closed with the worker', () => {
     // Pipe ends and socket pairs that JavaScript held as numbers (run's outputs before the
     // collector took them, a spawn's pipes before its streams did, the pipes between pipeline

@@ -232,7 +232,9 @@ export function collectStream(stream: Readable, maxBuffer: number, onOverflow: (
       chunks.push(chunk);
     });
     stream.on('error', () => {}); // reported by the child's status; 'close' follows
-    stream.on('close', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    // One chunk may be a small view of a shared read slab (native/util/read_slab.cc): a copy,
+    // so that a kept result does not hold the slab.
+    stream.on('close', () => resolve(chunks.length === 1 && chunks[0]!.byteLength === chunks[0]!.buffer.byteLength ? chunks[0]! : Buffer.concat(chunks)));
   });
   return collection;
 }
