@@ -29,7 +29,8 @@ export interface TerminalBinding {
   closeFd(fd: number): void;
   /**
    * Adopts a master fd, a pipe's read end or a socket (`kind`: FD_KIND); onEvent(kind, value):
-   * 0 data (Buffer; undefined for a pipe's read that brought nothing), 1 end, 2 error (errno), 3 writable.
+   * 0 data (a Buffer, or a pipe's Uint8Array view of a read slab; undefined for a drain's read that
+   * brought nothing), 1 end, 2 error (errno), 3 writable.
    */
   ptyStreamOpen(fd: number, onEvent: (kind: number, value: Uint8Array | number | undefined) => void, kind?: number): PtyStreamHandle;
   /** Whether the stream keeps the event loop alive. */
