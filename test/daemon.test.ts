@@ -37,6 +37,15 @@ async function running(pid: number, name: string): Promise<void> {
   });
 }
 
+/** Whether a process is blocked in nanosleep (its kernel wait channel), where sleep(1) stays. */
+function asleepInNanosleep(pid: number): boolean {
+  try {
+    return processState(pid) === 'S' && fs.readFileSync(`/proc/${pid}/wchan`, 'utf8').includes('nanosleep');
+  } catch {
+    return false;
+  }
+}
+
 /** Kills a daemon and reaps it (it is ours by adoption), then checks that /proc no longer has it. */
 function stop(pid: number): void {
   kill(pid, 'SIGKILL');
@@ -68,7 +77,7 @@ describe('daemon: the process it starts', () => {
     const pid = await daemon('sleep', ['30']);
     try {
       await running(pid, 'sleep');
-      await until(() => processState(pid) === 'S'); // asleep in nanosleep
+      await until(() => asleepInNanosleep(pid));
       const info = processInfo(pid);
       expect(info.ppid).toBe(process.pid); // adopted: this process is the nearest subreaper
       expect(info.stateName).toBe('sleeping');
@@ -96,11 +105,10 @@ describe('daemon: the process it starts', () => {
       await running(pid, 'sleep');
       expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe('/');
       expect(status(pid, 'Umask')).toBe('0022');
-      // Close-on-exec fds are closed by the kernel late in execve, after the image has its new
-      // name: a reader of /proc can catch one for a moment. A leak would stay.
-      const listFds = (): string[] => fs.readdirSync(`/proc/${pid}/fd`).sort();
-      await until(() => listFds().length === 3, 10_000).catch(() => undefined); // slow when both cores are busy
-      const fds = listFds();
+      // Until sleep is in nanosleep its fd table moves: close-on-exec fds close late in execve and
+      // setlocale opens and closes locale files. Once asleep, a fourth fd can only be a leak.
+      await until(() => asleepInNanosleep(pid));
+      const fds = fs.readdirSync(`/proc/${pid}/fd`).sort();
       const link = (fd: string): string => {
         try {
           return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
