@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "testing.h"
@@ -70,7 +71,6 @@ struct Collector {
   bool held = false;        // JavaScript holds the handle (collectStart's External)
   bool finished = false;    // done reported, or the environment is going away
   bool cleanup_hook = false;
-  std::unique_ptr<char[]> scratch;  // where the bytes past maxBuffer go
 
   ~Collector() {
     for (size_t i = 0; i < count; i++) free(outputs[i].data);
@@ -170,21 +170,31 @@ void ReportOverflow(Collector* collector, size_t index) {
   Call(collector, kind, Napi::Number::New(env, static_cast<double>(index)));
 }
 
-// Room for one more read, up to maxBuffer + 1 bytes in all (one past it tells an overflow);
-// false if memory ran out (the output then counts as overflowed).
-bool Reserve(Output* output, size_t limit) {
-  size_t want = output->size + kMinRead;
-  if (want > limit) want = limit;
-  if (output->capacity >= want) return true;
-  size_t grown = output->capacity * 2;
-  if (grown < want) grown = want;
-  if (grown > limit) grown = limit;
-  auto* data = testing::TakeInjectedOutputAllocFailure()
-                   ? nullptr
-                   : static_cast<char*>(realloc(output->data, grown));
-  if (data == nullptr) return false;
-  output->data = data;
-  output->capacity = grown;
+// The thread's read buffer for outputs with less than kMinRead of room left (and for bytes past
+// maxBuffer): a short output then costs a buffer of its own size, not 64 KiB grown to 128 KiB
+// (which glibc serves with mmap, page faults and munmap on every run). Null if memory ran out.
+char* ThreadScratch() {
+  static thread_local std::unique_ptr<char[]> scratch;
+  if (!scratch) scratch.reset(new (std::nothrow) char[kMinRead]);
+  return scratch.get();
+}
+
+// Appends `count` bytes to the output's buffer, grown geometrically; false if memory ran out
+// (the output then counts as overflowed).
+bool Append(Output* output, const char* bytes, size_t count) {
+  size_t want = output->size + count;
+  if (output->capacity < want) {
+    size_t grown = output->capacity * 2;
+    if (grown < want) grown = want;
+    auto* data = testing::TakeInjectedOutputAllocFailure()
+                     ? nullptr
+                     : static_cast<char*>(realloc(output->data, grown));
+    if (data == nullptr) return false;
+    output->data = data;
+    output->capacity = grown;
+  }
+  memcpy(output->data + output->size, bytes, count);
+  output->size = want;
   return true;
 }
 
@@ -203,24 +213,26 @@ void ReadAvailable(Output* output, int max_reads, bool ended, size_t max_bytes =
   Collector* collector = output->owner;
   bool overflow_now = false;
   size_t read_now = 0;
+  // Up to maxBuffer + 1 bytes are kept: one past it tells an overflow.
+  size_t limit = collector->max_buffer + 1;
   for (int reads = 0; !ended && reads < max_reads && read_now < max_bytes; reads++) {
-    char* target;
-    size_t room;
-    size_t limit = collector->max_buffer + 1;
-    if (!output->overflowed && Reserve(output, limit)) {
-      target = output->data + output->size;
-      room = output->capacity - output->size;
-    } else {
-      if (!output->overflowed) overflow_now = output->overflowed = output->out_of_memory = true;
-      target = collector->scratch.get();
-      room = kMinRead;
-    }
+    // Straight into the output's buffer when it has a pipe's worth of room, else via the scratch.
+    size_t room = output->capacity - output->size;
+    bool direct = !output->overflowed && room >= kMinRead;
+    char* target = direct ? output->data + output->size : ThreadScratch();
+    if (!direct) room = kMinRead;
+    if (!output->overflowed && room > limit - output->size) room = limit - output->size;
     if (room > max_bytes - read_now) room = max_bytes - read_now;
     ssize_t got = ::read(output->fd, target, room);
     if (got > 0) {
       read_now += static_cast<size_t>(got);
       if (output->overflowed) continue;
-      output->size += static_cast<size_t>(got);
+      if (direct) {
+        output->size += static_cast<size_t>(got);
+      } else if (!Append(output, target, static_cast<size_t>(got))) {
+        overflow_now = output->overflowed = output->out_of_memory = true;
+        continue;
+      }
       if (output->size > collector->max_buffer) {
         // Keep what fits, as child_process does.
         output->size = collector->max_buffer;
@@ -297,9 +309,12 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < collector->count; i++) ReleaseFd(env, collector->outputs[i].fd);
   collector->env = env;
   collector->max_buffer = static_cast<size_t>(max_buffer);
-  collector->scratch.reset(new char[kMinRead]);
   collector->callback = Napi::Persistent(info[2].As<Napi::Function>());
   collector->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:run");
+  if (ThreadScratch() == nullptr) {
+    Abandon(collector.release());
+    throw SyscallError(env, ENOMEM, "malloc");
+  }
   // uv_poll_init makes each fd non-blocking (the parent's read end is an open file description
   // of its own: the child's write end keeps its mode).
   for (size_t i = 0; i < collector->count; i++) {
