@@ -179,12 +179,13 @@ char* ThreadScratch() {
   return scratch.get();
 }
 
-// Appends `count` bytes to the output's buffer, grown geometrically; false if memory ran out
-// (the output then counts as overflowed).
-bool Append(Output* output, const char* bytes, size_t count) {
+// Appends `count` bytes to the output's buffer, grown geometrically up to `limit` (which the
+// caller's read never passes); false if memory ran out (the output then counts as overflowed).
+bool Append(Output* output, const char* bytes, size_t count, size_t limit) {
   size_t want = output->size + count;
   if (output->capacity < want) {
     size_t grown = output->capacity * 2;
+    if (grown > limit) grown = limit;
     if (grown < want) grown = want;
     auto* data = testing::TakeInjectedOutputAllocFailure()
                      ? nullptr
@@ -229,7 +230,7 @@ void ReadAvailable(Output* output, int max_reads, bool ended, size_t max_bytes =
       if (output->overflowed) continue;
       if (direct) {
         output->size += static_cast<size_t>(got);
-      } else if (!Append(output, target, static_cast<size_t>(got))) {
+      } else if (!Append(output, target, static_cast<size_t>(got), limit)) {
         overflow_now = output->overflowed = output->out_of_memory = true;
         continue;
       }
