@@ -61,8 +61,9 @@ describe('child.finished()', () => {
     const left = leftover(`finished-${reason}`);
     const controller = new AbortController();
     const options = reason === 'timeout' ? { timeout: 1000 } : { signal: controller.signal };
-    // The background sleep keeps both output pipes open after sh is killed.
-    const child = await spawn('sh', ['-c', left.script('echo out; echo err >&2; exec sleep 30')], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    // The background sleep keeps both output pipes open after sh is killed. Its pid file is
+    // written after the echoes: once it is there, what the test expects is in the pipes.
+    const child = await spawn('sh', ['-c', `echo out; echo err >&2; ${left.script('exec sleep 30')}`], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));

@@ -208,7 +208,8 @@ describe('run(): outputs read natively', () => {
     const before = openFds();
     const left = leftover('abort');
     const controller = new AbortController();
-    const running = run('sh', ['-c', left.script('echo written; exec sleep 30')], { signal: controller.signal });
+    // The pid file is written after the echo: once it is there, the output is in the pipe.
+    const running = run('sh', ['-c', `echo written; ${left.script('exec sleep 30')}`], { signal: controller.signal });
     await left.written();
     controller.abort();
     const outcome = await running.catch((error: unknown) => error);
