@@ -12,8 +12,6 @@
 #include <fcntl.h>
 #include <napi.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <uv.h>
@@ -25,6 +23,7 @@
 #include "testing.h"
 #include "util/addon_state.h"
 #include "util/arguments.h"
+#include "util/byte_buffer.h"
 #include "util/error.h"
 
 namespace posix_process::collect {
@@ -36,13 +35,11 @@ enum EventKind { kOverflow = 0, kDone = 1, kOutOfMemory = 2 };
 
 // Reads per readiness event before the loop gets a turn (level-triggered: the rest waits).
 constexpr int kReadsPerEvent = 16;
-// Least free room asked of each read; the buffer grows geometrically from here.
+// Least room for a read straight into an output's buffer (less goes through the scratch).
 constexpr size_t kMinRead = 64 * 1024;
 // A pipe's size from pipe(2) (pipe(7)), and what a busy one is enlarged to (EnlargeIfFull).
 constexpr size_t kDefaultPipe = 64 * 1024;
 constexpr size_t kBigPipe = 1024 * 1024;
-// Outputs up to this size are copied into a V8-owned Buffer (cheaper than a finalizer).
-constexpr size_t kCopyLimit = 64 * 1024;
 
 struct Collector;
 
@@ -50,9 +47,7 @@ struct Output {
   uv_poll_t poll;
   Collector* owner = nullptr;
   int fd = -1;
-  char* data = nullptr;
-  size_t size = 0;
-  size_t capacity = 0;
+  ByteBuffer bytes;
   bool open = false;        // still polled and read
   bool overflowed = false;  // passed maxBuffer (or memory ran out): the rest is read and dropped
   bool out_of_memory = false;
@@ -71,10 +66,6 @@ struct Collector {
   bool held = false;        // JavaScript holds the handle (collectStart's External)
   bool finished = false;    // done reported, or the environment is going away
   bool cleanup_hook = false;
-
-  ~Collector() {
-    for (size_t i = 0; i < count; i++) free(outputs[i].data);
-  }
 };
 
 void CleanupCollector(void* data);
@@ -117,16 +108,6 @@ void CleanupCollector(void* data) {
   for (size_t i = 0; i < collector->count; i++) CloseOutput(&collector->outputs[i]);
 }
 
-// An output's bytes as a Buffer: copied when small, else handed over with a finalizer that frees
-// them (copied too where external buffers are not allowed).
-Napi::Value TakeBuffer(Napi::Env env, Output* output) {
-  if (output->size <= kCopyLimit) return Napi::Buffer<char>::Copy(env, output->data, output->size);
-  char* data = output->data;
-  output->data = nullptr;
-  return Napi::Buffer<char>::NewOrCopy(env, data, output->size,
-                                       [](Napi::Env /*env*/, char* bytes) { free(bytes); });
-}
-
 void Call(Collector* collector, EventKind kind, napi_value value) {
   Napi::Env env(collector->env);
   try {
@@ -152,7 +133,7 @@ void ReportDone(Collector* collector) {
   try {
     Napi::Array buffers = Napi::Array::New(env, collector->count);
     for (size_t i = 0; i < collector->count; i++) {
-      buffers.Set(static_cast<uint32_t>(i), TakeBuffer(env, &collector->outputs[i]));
+      buffers.Set(static_cast<uint32_t>(i), collector->outputs[i].bytes.TakeBuffer(env));
     }
     Call(collector, kDone, buffers);
   } catch (const Napi::Error& error) {
@@ -179,26 +160,6 @@ char* ThreadScratch() {
   return scratch.get();
 }
 
-// Appends `count` bytes to the output's buffer, grown geometrically up to `limit` (which the
-// caller's read never passes); false if memory ran out (the output then counts as overflowed).
-bool Append(Output* output, const char* bytes, size_t count, size_t limit) {
-  size_t want = output->size + count;
-  if (output->capacity < want) {
-    size_t grown = output->capacity * 2;
-    if (grown > limit) grown = limit;
-    if (grown < want) grown = want;
-    auto* data = testing::TakeInjectedOutputAllocFailure()
-                     ? nullptr
-                     : static_cast<char*>(realloc(output->data, grown));
-    if (data == nullptr) return false;
-    output->data = data;
-    output->capacity = grown;
-  }
-  memcpy(output->data + output->size, bytes, count);
-  output->size = want;
-  return true;
-}
-
 // Pipes start at the kernel's default size: a short output (most of them) never pays for a
 // bigger one. One that fills it in a single wake-up gets kBigPipe, so that a fast writer blocks
 // 16 times less often.
@@ -218,25 +179,26 @@ void ReadAvailable(Output* output, int max_reads, bool ended, size_t max_bytes =
   size_t limit = collector->max_buffer + 1;
   for (int reads = 0; !ended && reads < max_reads && read_now < max_bytes; reads++) {
     // Straight into the output's buffer when it has a pipe's worth of room, else via the scratch.
-    size_t room = output->capacity - output->size;
+    ByteBuffer& bytes = output->bytes;
+    size_t room = bytes.room();
     bool direct = !output->overflowed && room >= kMinRead;
-    char* target = direct ? output->data + output->size : ThreadScratch();
+    char* target = direct ? bytes.end() : ThreadScratch();
     if (!direct) room = kMinRead;
-    if (!output->overflowed && room > limit - output->size) room = limit - output->size;
+    if (!output->overflowed && room > limit - bytes.size()) room = limit - bytes.size();
     if (room > max_bytes - read_now) room = max_bytes - read_now;
     ssize_t got = ::read(output->fd, target, room);
     if (got > 0) {
       read_now += static_cast<size_t>(got);
       if (output->overflowed) continue;
       if (direct) {
-        output->size += static_cast<size_t>(got);
-      } else if (!Append(output, target, static_cast<size_t>(got), limit)) {
+        bytes.Commit(static_cast<size_t>(got));
+      } else if (!bytes.Append(target, static_cast<size_t>(got), limit)) {
         overflow_now = output->overflowed = output->out_of_memory = true;
         continue;
       }
-      if (output->size > collector->max_buffer) {
+      if (bytes.size() > collector->max_buffer) {
         // Keep what fits, as child_process does.
-        output->size = collector->max_buffer;
+        bytes.Truncate(collector->max_buffer);
         overflow_now = output->overflowed = true;
       }
       continue;

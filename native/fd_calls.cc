@@ -22,9 +22,9 @@
 #include <cstring>
 #include <vector>
 
-#include "testing.h"
 #include "util/addon_state.h"
 #include "util/arguments.h"
+#include "util/byte_buffer.h"
 #include "util/error.h"
 
 namespace posix_process::fd_calls {
@@ -107,42 +107,11 @@ int64_t NowMs() {
   return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
 
-// One output's bytes, in memory of its own (realloc: a failure is seen, where std::string would
-// throw std::bad_alloc through N-API and abort the process).
+// One output: its fd (-1 once closed) and its bytes.
 struct Output {
   int fd = -1;
-  char* data = nullptr;
-  size_t size = 0;
-  size_t capacity = 0;
+  ByteBuffer bytes;
   bool overflowed = false;
-
-  ~Output() { free(data); }
-
-  // Appends `bytes`; false if memory ran out.
-  bool Append(const char* bytes, size_t count) {
-    if (capacity - size < count) {
-      size_t grown = capacity * 2 > size + count ? capacity * 2 : size + count;
-      if (grown < 65536) grown = 65536;
-      char* larger = testing::TakeInjectedOutputAllocFailure()
-                         ? nullptr
-                         : static_cast<char*>(realloc(data, grown));
-      if (larger == nullptr) return false;
-      data = larger;
-      capacity = grown;
-    }
-    memcpy(data + size, bytes, count);
-    size += count;
-    return true;
-  }
-
-  // The bytes as a Buffer: copied when small, else handed over (freed by the Buffer).
-  Napi::Value TakeBuffer(Napi::Env env) {
-    if (size <= 65536) return Napi::Buffer<char>::Copy(env, data, size);
-    char* bytes = data;
-    data = nullptr;
-    return Napi::Buffer<char>::NewOrCopy(env, bytes, size,
-                                         [](Napi::Env /*env*/, char* owned) { free(owned); });
-  }
 };
 
 // Whether `pid` (our unreaped child) has exited, without reaping it.
@@ -178,6 +147,9 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   }
   Napi::Array fd_list = info[3].As<Napi::Array>();
   double max_buffer = info[4].As<Napi::Number>().DoubleValue();
+  // How large an output's buffer may grow (maxBuffer is an integer, or Infinity for no limit).
+  size_t buffer_limit =
+      max_buffer < 9007199254740992.0 ? static_cast<size_t>(max_buffer) : SIZE_MAX;
   int64_t timeout = info[5].As<Napi::Number>().Int64Value();
   int kill_signal = Int32Argument(info, 6, "killSignal");
   int64_t force_after = info[7].IsNumber() ? info[7].As<Napi::Number>().Int64Value() : -1;
@@ -218,9 +190,9 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   // Appends what was read to `output`, up to maxBuffer; past it the output has overflowed.
   auto keep = [&](Output* output, size_t got) {
     if (output->overflowed) return;
-    if (output->size + got > max_buffer) {
+    if (output->bytes.size() + got > max_buffer) {
       output->overflowed = overflowed = true;
-    } else if (!output->Append(chunk, got)) {
+    } else if (!output->bytes.Append(chunk, got, buffer_limit)) {
       output->overflowed = overflowed = out_of_memory = true;
     }
     if (output->overflowed && first_overflow == -1)
@@ -326,7 +298,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   Napi::Array buffers = Napi::Array::New(env, outputs.size());
   for (uint32_t i = 0; i < outputs.size(); i++) {
-    buffers.Set(i, outputs[i].TakeBuffer(env));
+    buffers.Set(i, outputs[i].bytes.TakeBuffer(env));
   }
   result.Set("outputs", buffers);
   result.Set("timedOut", timed_out);

@@ -121,33 +121,39 @@ describe('run(): outputs read natively', () => {
     });
   }
 
-  it('random bytes of every size around the read size arrive in order, byte for byte, on both outputs', async () => {
-    // Reads go straight into an output's buffer when it has 64 KiB of room, else through the
-    // thread's scratch buffer and a copy: random bytes show any byte misplaced at a switch.
-    const before = openFds();
-    const dir = fs.mkdtempSync(`${os.tmpdir()}/run-collect-`);
-    try {
-      for (const size of [1, 4095, 65535, 65536, 65537, 131071, 131073, 3 * MB + 7]) {
-        const file = `${dir}/bytes-${size}`;
-        const bytes = crypto.randomBytes(size);
-        fs.writeFileSync(file, bytes);
-        const result = await run('sh', ['-c', 'cat "$1"; cat "$1" >&2', 'sh', file], { encoding: 'buffer', maxBuffer: size });
-        expect(result.status).toEqual({ kind: 'exited', code: 0 });
-        expect(result.stdout.equals(bytes), `stdout of ${size} bytes`).toBe(true);
-        expect(result.stderr.equals(bytes), `stderr of ${size} bytes`).toBe(true);
-        if (size > 1) {
-          const error = await run('cat', [file], { encoding: 'buffer', maxBuffer: size - 1 }).catch((caught: unknown) => caught);
-          // cat may have written everything and exited before the overflow was read: then
-          // nothing was killed (killedBy null), and the call fails all the same.
-          expect(error).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stdout maxBuffer length exceeded' });
+  // run reads straight into an output's buffer when it has 64 KiB of room, else through the
+  // thread's scratch buffer and a copy; both grow one buffer from the first read's size.
+  for (const [name, call] of [
+    ['run', (file: string, args: string[], maxBuffer: number) => run(file, args, { encoding: 'buffer', maxBuffer })],
+    ['runSync', (file: string, args: string[], maxBuffer: number) => Promise.resolve().then(() => runSync(file, args, { encoding: 'buffer', maxBuffer }))],
+  ] as const) {
+    it(`${name}: random bytes of every size around the read size arrive in order, byte for byte, on both outputs`, async () => {
+      // Random bytes show any byte misplaced where a read or a buffer's growth switches.
+      const before = openFds();
+      const dir = fs.mkdtempSync(`${os.tmpdir()}/run-collect-`);
+      try {
+        for (const size of [1, 4095, 65535, 65536, 65537, 131071, 131073, 3 * MB + 7]) {
+          const file = `${dir}/bytes-${size}`;
+          const bytes = crypto.randomBytes(size);
+          fs.writeFileSync(file, bytes);
+          const result = await call('sh', ['-c', 'cat "$1"; cat "$1" >&2', 'sh', file], size);
+          expect(result.status).toEqual({ kind: 'exited', code: 0 });
+          expect(result.stdout.equals(bytes), `stdout of ${size} bytes`).toBe(true);
+          expect(result.stderr.equals(bytes), `stderr of ${size} bytes`).toBe(true);
+          if (size > 1) {
+            const error = await call('cat', [file], size - 1).catch((caught: unknown) => caught);
+            // cat may have written everything and exited before the overflow was read: then
+            // nothing was killed (killedBy null), and the call fails all the same.
+            expect(error).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', message: 'stdout maxBuffer length exceeded' });
+          }
         }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    expect(openFds()).toEqual(before);
-    expect(zombieChildren()).toEqual([]);
-  }, 60_000);
+      expect(openFds()).toEqual(before);
+      expect(zombieChildren()).toEqual([]);
+    }, 60_000);
+  }
 
   it('empty outputs, and output exactly maxBuffer long, are results', async () => {
     const before = openFds();
