@@ -10,7 +10,7 @@ describe('a stopped child whose leftover holds its outputs', () => {
     const before = openFds();
     const left = leftover('lines-stopped');
     // spawn's timeout also bounds the spawn itself: long enough for it to have ended.
-    const child = await spawn('sh', ['-c', left.script('echo out; echo err >&2; exec sleep 30')], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 1000 });
+    const child = await spawn('sh', ['-c', `echo out; echo err >&2; ${left.script('exec sleep 30')}`], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 1000 });
     const errors: string[] = [];
     const stderrDone = (async () => {
       for await (const line of child.lines('stderr')) errors.push(line);
@@ -28,7 +28,7 @@ describe('a stopped child whose leftover holds its outputs', () => {
   it("an fds: {N: 'pipe'} socket ends too, with what it held, and finished() resolves", async () => {
     const before = openFds();
     const left = leftover('fd3-stopped');
-    const child = await spawn('sh', ['-c', left.script('echo three >&3; exec sleep 30')], { fds: { 3: 'pipe' }, timeout: 1000 });
+    const child = await spawn('sh', ['-c', `echo three >&3; ${left.script('exec sleep 30')}`], { fds: { 3: 'pipe' }, timeout: 1000 });
     const text = child.stdio[3].toArray();
     expect((await child.finished()).killedBy).toBe('timeout');
     expect(Buffer.concat((await text) as Buffer[]).toString()).toBe('three\n');
@@ -40,7 +40,7 @@ describe('a stopped child whose leftover holds its outputs', () => {
   it.each([false, true])('finished() resolves though a write to its fd 3 (corked: %s) waits for room that the leftover never makes', async (corked) => {
     const before = openFds();
     const left = leftover(`fd3-write-stopped-${corked}`);
-    const child = await spawn('sh', ['-c', left.script('echo out >&3; exec sleep 30')], { stdio: ['ignore', 'ignore', 'ignore'], fds: { 3: 'pipe' }, timeout: 1000 });
+    const child = await spawn('sh', ['-c', `echo out >&3; ${left.script('exec sleep 30')}`], { stdio: ['ignore', 'ignore', 'ignore'], fds: { 3: 'pipe' }, timeout: 1000 });
     const fd3 = child.stdio[3];
     const chunks: Buffer[] = [];
     fd3.on('data', (chunk: Buffer) => chunks.push(chunk));

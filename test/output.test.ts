@@ -455,7 +455,7 @@ describe('runSync()', () => {
   it('a child that exited while a leftover holds its outputs: the timeout bounds runSync, nothing is killed', async () => {
     const before = openFds();
     const left = leftover('sync-exited');
-    const result = runSync('sh', ['-c', left.script('echo written')], { timeout: 1000 });
+    const result = runSync('sh', ['-c', `echo written; ${left.script('')}`], { timeout: 1000 });
     expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 }, timedOut: true, killedBy: null, forced: false });
     await left.kill();
     expect(openFds()).toEqual(before);

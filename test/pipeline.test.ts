@@ -263,7 +263,7 @@ describe('pipeline()', () => {
   it('the stage exited on its own while a leftover holds its stdout: the timeout still bounds the wait for it', async () => {
     const before = openFds();
     const exited = leftover('pipeline-exited');
-    const result = await pipeline([['sh', ['-c', exited.script('echo written')]]], { timeout: 1000 });
+    const result = await pipeline([['sh', ['-c', `echo written; ${exited.script('')}`]]], { timeout: 1000 });
     // Before the deadline, the stage has written and exited, or (a very slow machine) it is
     // stopped then: either way the call ends without waiting for the leftover.
     expect(result.stdout === 'written\n' || result.statuses[0]!.kind === 'signaled').toBe(true);

@@ -203,7 +203,7 @@ describe('run(): outputs read natively', () => {
   it('stopped by its timeout while a leftover holds the pipe: resolves once reaped, with what was written', async () => {
     const before = openFds();
     const left = leftover('timeout');
-    const result = await run('sh', ['-c', left.script('echo written; exec sleep 30')], { timeout: 1000 });
+    const result = await run('sh', ['-c', `echo written; ${left.script('exec sleep 30')}`], { timeout: 1000 });
     expect(result).toMatchObject({ stdout: 'written\n', timedOut: true, killedBy: 'timeout', status: { kind: 'signaled', signal: 'SIGTERM' } });
     await left.kill();
     expect(openFds()).toEqual(before);
@@ -231,7 +231,7 @@ describe('run(): outputs read natively', () => {
   it('exited on its own while a leftover holds the pipe: the timeout still bounds the run (timedOut, nothing killed)', async () => {
     const before = openFds();
     const left = leftover('exited');
-    const result = await run('sh', ['-c', left.script('echo written')], { timeout: 1000 });
+    const result = await run('sh', ['-c', `echo written; ${left.script('')}`], { timeout: 1000 });
     expect(result).toMatchObject({ stdout: 'written\n', status: { kind: 'exited', code: 0 }, timedOut: true, killedBy: null });
     expect(result.durationMs).toBeGreaterThanOrEqual(990);
     await left.kill();
