@@ -86,6 +86,11 @@ export class NativeStream {
     return this.#closed ? 0 : native.ptyStreamShutdown(this.#handle);
   }
 
+  /** Whether the fd has been closed (close() was called). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

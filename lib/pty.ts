@@ -93,8 +93,7 @@ export function createPty(master: number, path: string): Pty {
  * `ERR_ILLEGAL_CONSTRUCTOR`; the class is exported for `instanceof`.
  */
 export class Pty extends NativeDuplex {
-  /** The master fd (valid until the terminal ends or the stream is destroyed). */
-  readonly fd: number;
+  readonly #master: number;
   /** The slave's path, e.g. `/dev/pts/3`. */
   readonly path: string;
 
@@ -102,14 +101,22 @@ export class Pty extends NativeDuplex {
   constructor(key: typeof constructing, master: number, path: string) {
     if (key !== constructing) throw Object.assign(new TypeError('Illegal constructor: a Pty is made by spawn() with the pty option'), { code: 'ERR_ILLEGAL_CONSTRUCTOR' });
     super(master, FD_KIND.ptyMaster, 'drop'); // writes after the hang-up are dropped, as the kernel drops them
-    this.fd = master;
+    this.#master = master;
     this.path = path;
+  }
+
+  /**
+   * The master fd, or -1 once it is closed (the terminal has ended or the stream was destroyed),
+   * as `net.Socket`'s handle: a number kept past its close could name a file opened since.
+   */
+  get fd(): number {
+    return this.native.closed ? -1 : this.#master;
   }
 
   /** The window size (TIOCGWINSZ). @throws Error `ERR_PTY_ENDED` once its terminal has ended, `ERR_STREAM_DESTROYED` once the stream was destroyed before that */
   get size(): WindowSize {
     this.#checkOpen();
-    const [cols, rows] = native.getWindowSize(this.fd);
+    const [cols, rows] = native.getWindowSize(this.#master);
     return { cols, rows };
   }
 
@@ -137,7 +144,7 @@ export class Pty extends NativeDuplex {
     validateInteger(cols, 'cols', 1, 65535);
     validateInteger(rows, 'rows', 1, 65535);
     this.#checkOpen();
-    native.setWindowSize(this.fd, cols, rows);
+    native.setWindowSize(this.#master, cols, rows);
   }
 
   #checkOpen(): void {

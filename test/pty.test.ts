@@ -262,8 +262,13 @@ describe('spawn with pty', () => {
       expect([child.pty!.cols, child.pty!.rows]).toEqual([132, 43]);
       await out.waitFor(/43 132/);
       expect(thrown(() => child.pty!.resize(0, 10))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+      const master = child.pty!.fd;
+      expect(fs.readlinkSync(`/proc/self/fd/${master}`)).toBe('/dev/ptmx');
       child.pty!.destroy(); // while the terminal is open
       expect(thrown(() => child.pty!.resize(10, 10))).toMatchObject({ code: 'ERR_STREAM_DESTROYED' });
+      // -1 once closed, as a socket's handle: the number may name another file by now.
+      expect(child.pty!.fd).toBe(-1);
+      expect(fs.existsSync(`/proc/self/fd/${master}`) && fs.readlinkSync(`/proc/self/fd/${master}`) === '/dev/ptmx').toBe(false);
     } finally {
       await finish(child);
     }
@@ -304,6 +309,7 @@ describe('spawn with pty', () => {
     expect(openFds()).toEqual(before);
     const pty = children[0]!.pty!;
     expect(pty.destroyed).toBe(false);
+    expect(pty.fd).toBe(-1); // closed at the hang-up, before its output was read
     expect(thrown(() => pty.size)).toMatchObject({ code: 'ERR_PTY_ENDED' });
     expect(thrown(() => pty.resize(100, 30))).toMatchObject({ code: 'ERR_PTY_ENDED' });
     const written = await new Promise<unknown>((resolve) => pty.write('dropped', resolve));
