@@ -113,6 +113,15 @@ function readProcFile(pid: number, file: string): string {
 }
 
 /**
+ * Refuses a thread's id with ESRCH, as `ps -p` and psutil's pid_exists do: /proc/<tid> opens for
+ * any thread (it is only left out of /proc's listing) and describes the thread, not its process.
+ */
+function checkProcess(pid: number, status: string): void {
+  const group = statusField(status, 'Tgid');
+  if (group !== undefined && Number(group) !== pid) throw new SyscallError('open', 3, `/proc/${pid}/status`);
+}
+
+/**
  * The command line: NUL-terminated strings. A rewritten one (Node's `process.title`) is padded
  * with NUL bytes to its old length, so trailing empty strings are dropped, as `ps` does.
  */
@@ -177,7 +186,8 @@ function bootTimeMs(): number {
  *
  * @param pid - a process ID (> 0)
  * @throws SyscallError `ESRCH` (syscall 'open', `path` the /proc file) when there is no such
- *   process; other read errors as Node's fs errors
+ *   process, also for the id of a thread that does not lead its process (as `ps -p`); other read
+ *   errors as Node's fs errors
  * @throws TypeError / RangeError for a pid that is not a positive 32-bit integer
  * @returns what /proc says about the process (see {@link ProcessInfo})
  * @see proc(5) (/proc/pid/stat, status, cmdline, exe)
@@ -191,6 +201,7 @@ export function processInfo(pid: number): ProcessInfo {
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
   const { name, fields } = parseStat(readProcFile(pid, 'stat'));
   const status = readProcFile(pid, 'status');
+  checkProcess(pid, status);
   const argv = commandLine(pid);
   const executable = executablePath(pid);
   const { clockTicksPerSecond } = procfsUnits();
@@ -229,7 +240,7 @@ export function processInfo(pid: number): ProcessInfo {
  *
  * @param pid - a process ID (> 0)
  * @throws SyscallError `ESRCH` (syscall 'open', `path` the /proc task directory) when there is
- *   no such process
+ *   no such process; for the id of a thread that does not lead its process, `path` its status
  * @throws TypeError / RangeError for a pid that is not a positive 32-bit integer
  * @returns the pids of its direct children, zombies included
  * @see proc(5) (/proc/pid/task/tid/children)
@@ -245,6 +256,7 @@ export function children(pid: number): number[] {
     if (code === 'ENOENT' || code === 'ESRCH') throw new SyscallError('open', 3, taskDir);
     throw error;
   }
+  checkProcess(pid, readProcFile(pid, 'status'));
   const pids = new Set<number>();
   for (const task of tasks) {
     let text: string;

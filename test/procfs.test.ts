@@ -228,6 +228,15 @@ describe('children', () => {
     expect(children(child.pid!)).toEqual([]);
   });
 
+  it("throws ESRCH for the id of a thread that does not lead its process (/proc/<tid> opens, but describes a thread), as ps -p does", () => {
+    // Node's own threads (V8's platform workers, libuv's) live as long as this process.
+    const tid = Number(fs.readdirSync('/proc/self/task').find((task) => Number(task) !== process.pid));
+    expect(fs.readFileSync(`/proc/${tid}/status`, 'utf8')).toMatch(new RegExp(`^Tgid:\\s*${process.pid}$`, 'm'));
+    expect(() => processInfo(tid)).toThrow(expect.objectContaining({ code: 'ESRCH', syscall: 'open', path: `/proc/${tid}/status` }));
+    expect(() => children(tid)).toThrow(expect.objectContaining({ code: 'ESRCH', syscall: 'open', path: `/proc/${tid}/status` }));
+    expect(processInfo(process.pid).pid).toBe(process.pid);
+  });
+
   it('throws ESRCH with the /proc path for a pid that is gone', () => {
     const pid = reapedPid();
     expect(() => children(pid)).toThrow(expect.objectContaining({ code: 'ESRCH', syscall: 'open', path: `/proc/${pid}/task` }));
