@@ -89,6 +89,18 @@ describe.runIf(available.includes('cgroup'))('contain: cgroup, a tree that makes
       const leaf = cgroupOf(child.pid);
       made.push(leaf);
       await new Promise((resolve) => child.stdout.once('data', resolve));
+      // Frozen only once the trapping shell's child has exec'd sleep: a child frozen between fork
+      // and exec still runs the shell's TERM handler, which records the signal and loses it at
+      // exec (dash's race, not the freezer's), and the sleep would outlive the shell.
+      const nestedNames = (): string[] =>
+        fs.readFileSync(path.join(leaf, 'a', 'b', 'cgroup.procs'), 'latin1').trim().split('\n').map((pid) => {
+          try {
+            return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+          } catch {
+            return 'gone';
+          }
+        });
+      await until(() => nestedNames().sort().join() === 'sh,sleep', 10_000);
       fs.writeFileSync(path.join(leaf, frozen, 'cgroup.freeze'), '1');
       await until(() => fs.readFileSync(path.join(leaf, frozen, 'cgroup.events'), 'latin1').includes('frozen 1'), 10_000);
       const ended = await Promise.race([child.killTree('SIGTERM').then(() => 'ended'), new Promise((resolve) => setTimeout(resolve, 20_000, 'still running'))]);
