@@ -248,30 +248,46 @@ export function processInfo(pid: number): ProcessInfo {
 export function children(pid: number): number[] {
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
   const taskDir = `/proc/${pid}/task`;
-  let tasks: string[];
   try {
-    tasks = fs.readdirSync(taskDir);
+    fs.accessSync(taskDir);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') throw new SyscallError('open', 3, taskDir);
     throw error;
   }
   checkProcess(pid, readProcFile(pid, 'status'));
-  const pids = new Set<number>();
-  for (const task of tasks) {
-    let text: string;
-    try {
-      text = fs.readFileSync(`${taskDir}/${task}/children`, 'utf8');
-    } catch (error) {
-      // A thread that exits while we look has no children left to report.
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ESRCH') continue;
-      throw error;
-    }
-    for (const word of text.split(' ')) if (word !== '') pids.add(Number(word));
-  }
+  const pids = new Set(childrenOf(pid));
   if (pids.size === 0 && !fs.existsSync(taskDir)) throw new SyscallError('open', 3, taskDir);
   return [...pids].sort((a, b) => a - b);
+}
+
+/**
+ * @internal The direct children of `pid` (of all its threads), or [] once it is gone: `children`
+ * without its checks, for the reaper's sweep, which runs on every SIGCHLD. Other failures (EMFILE)
+ * are thrown: a sweep must not take a failed listing for an empty one.
+ */
+export function childrenOf(pid: number): number[] {
+  const gone = (error: unknown): boolean => ['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '');
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch (error) {
+    if (gone(error)) return [];
+    throw error;
+  }
+  const pids: number[] = [];
+  for (const task of tasks) {
+    let text = '';
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1');
+    } catch (error) {
+      // A thread that exits while we look has no children left to report.
+      if (gone(error)) continue;
+      throw error;
+    }
+    for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
+  }
+  return pids;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { binding } from './native';
 import { invalidArgType } from './errors';
 import { isOptionsObject, readOptions, validating } from './validate';
-import { children, pidfdPids } from './procfs';
+import { childrenOf, pidfdPids } from './procfs';
 import { onSignal } from './signal-handlers';
 import { waitpid, type WaitResult } from './wait';
 
@@ -74,7 +74,7 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
     // libuv's children: the list cannot go stale between reading it and calling waitpid.
     const kept = pidfdPids();
     for (const pid of binding.libuvChildPids()) kept.add(pid);
-    for (const pid of children(process.pid)) {
+    for (const pid of childrenOf(process.pid)) {
       if (kept.has(pid) || excluded(pid)) continue;
       let result: WaitResult | null;
       try {

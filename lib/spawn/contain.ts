@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
 import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
-import { pidfdPids } from '../procfs';
+import { childrenOf as listChildren, pidfdPids } from '../procfs';
 import { checkMapped, checkNoOuterGroup, NAMESPACE_FLAGS } from './sandbox';
 
 /** A containment mechanism, as `child.containment` reports it. */
@@ -116,25 +116,16 @@ export function statOf(pid: number): { state: string; ppid: number; start: numbe
   return { state: fields[0]!, ppid: Number(fields[1]), start: Number(fields[19]) };
 }
 
-/** The direct children of `pid` (of all its threads), or [] once it is gone. */
+/**
+ * The direct children of `pid`, or [] when they cannot be listed: the tree walks run in timers and
+ * signal handlers, where a throw would end the program.
+ */
 function childrenOf(pid: number): number[] {
-  let tasks: string[];
   try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`);
+    return listChildren(pid);
   } catch {
     return [];
   }
-  const pids: number[] = [];
-  for (const task of tasks) {
-    let text = '';
-    try {
-      text = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
-  }
-  return pids;
 }
 
 // --- subreaper ---
