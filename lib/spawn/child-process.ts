@@ -398,9 +398,13 @@ export class ChildProcess implements AsyncDisposable {
    * after `forceKillAfter`; reaps it and closes its streams.
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#pidfdOpen || this.#stop.policy.container !== null) await this.#stop.stop('dispose');
-    await this.#exited.catch(() => {});
-    for (const stream of [...this.stdio, this.pty]) stream?.destroy();
+    try {
+      if (this.#pidfdOpen || this.#stop.policy.container !== null) await this.#stop.stop('dispose');
+      await this.#exited.catch(() => {});
+    } finally {
+      // Even when the stop failed (a signal refused): the streams are ours to close either way.
+      for (const stream of [...this.stdio, this.pty]) stream?.destroy();
+    }
   }
 }
 
