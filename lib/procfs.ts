@@ -292,22 +292,18 @@ export function childrenOf(pid: number): number[] {
 
 /**
  * @internal Pids that some open pidfd of this process refers to (spawn's children, waitAsync,
- * pidfdOpen, other code), from /proc/self/fdinfo.
+ * pidfdOpen, other code), from /proc/self/fdinfo. A failure (EMFILE) is thrown, not taken for
+ * "none": a caller would reap a child that another handle waits for.
  */
 export function pidfdPids(): Set<number> {
   const pids = new Set<number>();
-  let fds: string[];
-  try {
-    fds = fs.readdirSync('/proc/self/fdinfo');
-  } catch {
-    return pids;
-  }
-  for (const fd of fds) {
+  for (const fd of fs.readdirSync('/proc/self/fdinfo')) {
     let text: string;
     try {
       text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile (the readdir's own fd, for one)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // closed meanwhile (the readdir's own fd, for one)
+      throw error;
     }
     const match = /^Pid:\s*(-?\d+)$/m.exec(text);
     if (match !== null) pids.add(Number(match[1]));

@@ -143,7 +143,11 @@ function notOwned(pids: readonly number[]): number[] {
   if (pids.length === 0) return [];
   const owned = new Set<number>(binding.libuvChildPids());
   for (const tree of subreaperTrees) if (!tree.leaderGone) owned.add(tree.leader);
-  for (const pid of pidfdPids()) owned.add(pid);
+  try {
+    for (const pid of pidfdPids()) owned.add(pid);
+  } catch {
+    return []; // not known (EMFILE): none is taken for an orphan this time; a later look asks again
+  }
   return pids.filter((pid) => !owned.has(pid));
 }
 
