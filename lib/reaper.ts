@@ -21,6 +21,9 @@ export interface ReaperOptions {
   exclude?: (pid: number) => unknown;
 }
 
+/** How soon a sweep that failed is tried again. */
+const RETRY_MS = 50;
+
 /** A running reaper; see {@link startReaper}. */
 export interface Reaper {
   /** Stops reaping (zombies that appear afterwards stay until someone waits for them). */
@@ -45,7 +48,9 @@ export interface Reaper {
  * See wait(2), prctl(2) PR_SET_CHILD_SUBREAPER.
  *
  * An exception thrown by `onReap` or `exclude` is reported as an uncaught exception, and the
- * sweep goes on (a pid whose `exclude` threw is left alone).
+ * sweep goes on (a pid whose `exclude` threw is left alone). A later sweep that cannot list the
+ * children (`EMFILE`) is tried again every 50 ms until it can, with one process warning
+ * (`POSIX_PROCESS_REAPER_RETRY`) for each such streak: nothing is reaped meanwhile.
  *
  * @throws TypeError for options of the wrong types; the error of listing the children (`EMFILE`
  *   from reading /proc) when the first sweep fails, with nothing left installed
@@ -107,7 +112,27 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
       return true; // not known to be the reaper's: left alone
     }
   };
-  const remove = onSignal('SIGCHLD', sweep);
+  // A later sweep that fails (EMFILE while listing the children) is tried again shortly, with one
+  // warning per streak of failures: thrown from the SIGCHLD handler, it would end the program.
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let failing = false;
+  const sweepOrRetry = (): void => {
+    try {
+      sweep();
+      failing = false;
+    } catch (error) {
+      if (!failing) process.emitWarning(`the reaper could not sweep (${(error as Error).message}); trying again every ${RETRY_MS} ms`, { code: 'POSIX_PROCESS_REAPER_RETRY' });
+      failing = true;
+      if (running && retry === undefined) {
+        retry = setTimeout(() => {
+          retry = undefined;
+          sweepOrRetry();
+        }, RETRY_MS);
+        retry.unref();
+      }
+    }
+  };
+  const remove = onSignal('SIGCHLD', sweepOrRetry);
   try {
     sweep();
   } catch (error) {
@@ -119,6 +144,7 @@ export function startReaper(options: ReaperOptions = {}): Reaper {
   return {
     stop(): void {
       running = false;
+      clearTimeout(retry);
       remove();
     },
   };

@@ -141,6 +141,35 @@ describe('startReaper', () => {
     });
   });
 
+  it('a later sweep that fails (EMFILE) is tried again until it can list the children, with one warning, and the program goes on', () => {
+    // Before, the sweep's EMFILE was thrown from the SIGCHLD handler: an uncaught exception.
+    const script = `
+      const p = require(${JSON.stringify(`${repoRoot}/dist/index.js`)});
+      const fs = require('fs');
+      const warnings = [];
+      process.on('warning', (w) => warnings.push(w.code));
+      const reaped = [];
+      const reaper = p.startReaper({ onReap: (r) => reaped.push(r.pid) });
+      const child = p.posixSpawnp('sh', ['sh', '-c', 'sleep 0.2']);
+      const fillers = [];
+      try { for (;;) fillers.push(fs.openSync('/dev/null', 'r')); } catch {}
+      // waitid with nowait needs no fd: whether the child waits, unreaped, for a sweep that can run.
+      const unreaped = () => { try { return p.waitid('pid', child, { exited: true, nohang: true, nowait: true }) !== null; } catch (e) { return e.code; } };
+      setTimeout(() => {
+        const during = { unreaped: unreaped(), reaped: reaped.length, warnings: [...warnings] };
+        for (const fd of fillers) fs.closeSync(fd);
+        setTimeout(() => {
+          reaper.stop();
+          console.log(JSON.stringify({ during, after: { unreaped: unreaped(), reaped: reaped.length === 1 && reaped[0] === child, warnings } }));
+        }, 500);
+      }, 800);`;
+    const out = run(process.execPath, ['--no-warnings', '-e', script]);
+    expect(out).toEqual({
+      during: { unreaped: true, reaped: 0, warnings: ['POSIX_PROCESS_REAPER_RETRY'] },
+      after: { unreaped: 'ECHILD', reaped: true, warnings: ['POSIX_PROCESS_REAPER_RETRY'] },
+    });
+  });
+
   it.each([[null], ['x'], [{ onReap: 1 }], [{ exclude: 'no' }]])('rejects options %s', (options) => {
     expect(() => startReaper(options as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }) as Error);
   });
