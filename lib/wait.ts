@@ -336,12 +336,12 @@ function waitWith(start: (callback: WaitCallback) => number, signal: AbortSignal
       id = start((error, record) => {
         const result = error === null ? waitIdResultFromRecord(record!) : error;
         signal?.removeEventListener('abort', onAbort);
-        if (result instanceof Error) {
-          onEnded?.(null);
-          reject(result);
-        } else {
-          onEnded?.(result);
-          resolve(result);
+        // Settled even if onEnded throws (then an uncaught exception): a wait never left pending.
+        try {
+          onEnded?.(result instanceof Error ? null : result);
+        } finally {
+          if (result instanceof Error) reject(result);
+          else resolve(result);
         }
       });
     } catch (error) {

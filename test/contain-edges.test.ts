@@ -1,13 +1,14 @@
 // Containment at its edges: a `cgroup` option that only looks like a cgroup, contained spawns in
 // worker threads, a subreaper tree whose orphans end on their own, and an unref()'d contained
 // child with a timeout whose leader exits before its orphans.
+import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { availableContainments, isChildSubreaper, spawn } from '../lib/index';
 import { killMarked, markedAlive, newMark } from './contain-helpers';
-import { openFds, runNode, until, zombieChildren } from './helpers';
+import { openFds, repoRoot, runNode, until, zombieChildren } from './helpers';
 
 const available = availableContainments();
 const isRoot = process.geteuid?.() === 0;
@@ -250,6 +251,114 @@ describe.each(['cgroup', 'pid-namespace', 'subreaper'].filter((kind) => availabl
     expect(markedAlive(mark)).toEqual([]);
     child.stdout.destroy();
     expect(zombieChildren()).toEqual([]);
+  });
+});
+
+// A member this process may not signal: a process of uid 0 without CAP_KILL (setpriv) contains a
+// tree with a member running as nobody. cgroup.kill still ends it; a subreaper cannot, and waits.
+describe.each(
+  [
+    { kind: 'cgroup', member: 'sleep 100', ends: 'by the forced SIGKILL (cgroup.kill)' },
+    { kind: 'subreaper', member: 'sleep 2', ends: 'on its own' },
+  ].filter(({ kind }) => isRoot && available.includes(kind as never)),
+)('contain: $kind, a member this process may not signal (EPERM)', ({ kind, member, ends }) => {
+  it(`is passed over: the rest get the signal, nothing throws, and killTree resolves once it has ended ${ends}`, () => {
+    const mark = newMark();
+    marks.push(mark);
+    const script = `
+      const { spawn } = require('./dist/index.js');
+      const fs = require('node:fs');
+      const uncaught = [];
+      process.on('uncaughtException', (e) => uncaught.push(String(e.code ?? e.message)));
+      const comm = (pid) => { try { return fs.readFileSync('/proc/' + pid + '/comm', 'latin1').trim(); } catch { return 'gone'; } };
+      // Ended: gone, or a zombie its new parent (init) has not reaped yet.
+      const alive = (pid) => { try { return !/\\) [ZX] /.test(fs.readFileSync('/proc/' + pid + '/stat', 'latin1')); } catch { return false; } };
+      const uid = (pid) => fs.readFileSync('/proc/' + pid + '/status', 'latin1').match(/^Uid:\\s+(\\d+)/m)[1];
+      (async () => {
+        const script = 'setpriv --reuid=65534 --regid=65534 --clear-groups ${member} & sleep 100 & echo ready; wait';
+        const child = await spawn('/bin/sh', ['-c', script], { contain: '${kind}', stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise((resolve) => child.stdout.once('data', resolve));
+        let sleeps = [];
+        while (sleeps.length < 2) {
+          sleeps = child.descendants().filter((pid) => comm(pid) === 'sleep');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const uids = sleeps.map(uid).sort();
+        let outcome;
+        try { await child.killTree('SIGTERM', { forceAfter: 300 }); outcome = 'ended'; } catch (e) { outcome = e.code; }
+        const { status } = await child.wait();
+        console.log(JSON.stringify({ uids, outcome, status, left: sleeps.filter(alive), uncaught }));
+      })();`;
+    const result = child_process.spawnSync('setpriv', ['--inh-caps=-kill', '--bounding-set=-kill', process.execPath, '-e', script], {
+      cwd: repoRoot,
+      env: { ...process.env, [mark]: '1' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ uids: ['0', '65534'], outcome: 'ended', status: { kind: 'signaled', signal: 'SIGTERM', signo: 15, coreDumped: false }, left: [], uncaught: [] });
+    expect(markedAlive(mark)).toEqual([]);
+  });
+});
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, with this process out of file descriptors (EMFILE)', () => {
+  // Each script fills its fd table for a while, then frees it; what the library could not read
+  // or write meanwhile it does once it can, and nothing is thrown from a timer.
+  const prelude = `
+    const { spawn } = require('./dist/index.js');
+    const fs = require('node:fs');
+    const uncaught = [];
+    process.on('uncaughtException', (e) => uncaught.push(String(e.code ?? e.message)));
+    const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    const alive = (pid) => { try { return !/\\) [ZX] /.test(fs.readFileSync('/proc/' + pid + '/stat', 'latin1')); } catch { return false; } };
+    const fillers = [];
+    const fill = () => { try { for (;;) fillers.push(fs.openSync('/dev/null', 'r')); } catch {} };
+    const free = () => { for (const fd of fillers.splice(0)) fs.closeSync(fd); };`;
+
+  it("the forced SIGKILL that cannot open cgroup.kill is tried again, and killTree resolves once it could", () => {
+    const mark = newMark();
+    marks.push(mark);
+    const script = `${prelude}
+      (async () => {
+        const child = await spawn('/bin/sh', ['-c', "trap '' TERM; echo ready; while :; do sleep 0.05; done"], { contain: 'cgroup', stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise((resolve) => child.stdout.once('data', resolve));
+        let reaped = false;
+        void child.wait().then(() => (reaped = true));
+        const ended = child.killTree('SIGTERM', { forceAfter: 100 }).then(() => 'ended', (e) => e.code);
+        fill();
+        await pause(600);
+        const during = !reaped; // not read from /proc, which needs an fd
+        free();
+        const outcome = await ended;
+        const { status, forced } = await child.wait();
+        console.log(JSON.stringify({ during, outcome, status: status.signal, forced, uncaught }));
+      })();`;
+    const result = runNode(script, { env: { ...process.env, [mark]: '1' } });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ during: true, outcome: 'ended', status: 'SIGKILL', forced: true, uncaught: [] });
+    expect(markedAlive(mark)).toEqual([]);
+  });
+
+  it('a cgroup.events it cannot read when the leader is reaped is not taken for an empty tree: the members left stay its own', () => {
+    const mark = newMark();
+    marks.push(mark);
+    const script = `${prelude}
+      (async () => {
+        const child = await spawn('/bin/sh', ['-c', 'sleep 100 & echo $!; sleep 0.3'], { contain: 'cgroup', stdio: ['ignore', 'pipe', 'inherit'] });
+        const member = Number(await new Promise((resolve) => child.stdout.once('data', resolve)));
+        fill();
+        await child.wait(); // the leader is reaped while no fd can be opened
+        await pause(200);
+        free();
+        await pause(200);
+        const kept = child.descendants().includes(member);
+        await child.killTree('SIGKILL');
+        console.log(JSON.stringify({ kept, alive: alive(member), uncaught }));
+      })();`;
+    const result = runNode(script, { env: { ...process.env, [mark]: '1' } });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ kept: true, alive: false, uncaught: [] });
+    expect(markedAlive(mark)).toEqual([]);
   });
 });
 

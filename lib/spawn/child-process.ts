@@ -316,6 +316,9 @@ export class ChildProcess implements AsyncDisposable {
    * A signal that does not end a process without a handler (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU,
    * SIGCONT, SIGCHLD, SIGURG, SIGWINCH, 0) is sent to every process of the tree and the promise
    * resolves at once: `killTree('SIGSTOP')` freezes the tree, `killTree('SIGCONT')` resumes it.
+   * A process of the tree that this process may not signal (EPERM: one whose ids changed, such
+   * as sudo's command) is passed over, as systemd does: `cgroup.kill` still ends it ('cgroup'
+   * with SIGKILL or `forceAfter`); otherwise the promise waits for it to end on its own.
    *
    * @param signal - the signal (default 'SIGTERM'); 'SIGKILL' ends the tree at once
    * @param options - `forceAfter`: milliseconds of grace before SIGKILL
@@ -629,7 +632,8 @@ export class Deadline {
     if (this.fired !== undefined) stopQuietly(child, this.fired);
     // A contained tree can outlive its leader: the watch lasts until all of it has ended, which
     // only the timer (unref()'d with the child) keeps the loop alive for.
-    void child[treeEnded](false).finally(() => this.stop());
+    const stop = (): void => this.stop();
+    child[treeEnded](false).then(stop, stop);
   }
 
   stop(): void {

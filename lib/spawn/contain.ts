@@ -74,12 +74,18 @@ function unavailable(kind: Containment, why: string): Error {
   return Object.assign(new Error(`containment '${kind}' is not available here: ${why}`), { code: 'ERR_CONTAINMENT_UNAVAILABLE', containment: kind });
 }
 
+/**
+ * Signals one member; false once it is gone (ESRCH). A member this process may not signal (EPERM:
+ * its ids changed, as sudo's command) is passed over, as systemd does: the rest of the tree still
+ * gets the signal, and a throw from a background look would end the program.
+ */
 function tryKill(pid: number, signo: number): boolean {
   try {
     binding.kill(pid, signo);
     return true;
   } catch (error) {
     if (error instanceof SyscallError && error.code === 'ESRCH') return false;
+    if (error instanceof SyscallError && error.code === 'EPERM') return true;
     throw error;
   }
 }
@@ -563,6 +569,9 @@ class PollingWatch {
   }
 }
 
+// How soon a cgroup.events that could not be read is read again.
+const RECHECK_MS = 50;
+
 /** A cgroup leaf holding one tree. */
 class CgroupTree implements Container {
   readonly kind = 'cgroup';
@@ -575,6 +584,8 @@ class CgroupTree implements Container {
   private leaderGone = false;
   private removed = false;
   private finalAccounting: TreeAccounting | null = null;
+  // A look at cgroup.events that failed (EMFILE), to be made again.
+  private recheck: ReturnType<typeof setTimeout> | undefined;
 
   constructor(parent: string) {
     const dir = processCgroupUnder(parent);
@@ -656,8 +667,19 @@ class CgroupTree implements Container {
     if (!this.removed) {
       try {
         text = fs.readFileSync(path.join(this.leaf, 'cgroup.events'), 'latin1');
-      } catch {
-        // removed
+      } catch (error) {
+        // Removed (ENOENT, or ENODEV while it goes); another failure (EMFILE) is no answer, and
+        // the change it missed may send no other event: looked at again shortly.
+        if (!['ENOENT', 'ENODEV'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+          if (this.recheck === undefined) {
+            this.recheck = setTimeout(() => {
+              this.recheck = undefined;
+              this.check();
+            }, RECHECK_MS);
+            if (this.keepers === 0) this.recheck.unref(); // as the watcher: kept alive by a waiter only
+          }
+          return false;
+        }
       }
     }
     if (!text.startsWith('populated 0')) return false;
@@ -673,6 +695,7 @@ class CgroupTree implements Container {
     this.finalAccounting = this.accounting();
     this.removed = true;
     this.watcher?.close();
+    clearTimeout(this.recheck);
     // Deepest first: a cgroup is removed only once it has no sub-cgroups.
     for (const dir of this.cgroups().reverse()) {
       try {

@@ -15,6 +15,8 @@ import { checkCgroupPath, openContainer, statOf, type Container, type Containmen
 
 const SIGKILL = 9;
 const SIGCONT = 18;
+// How soon a forced SIGKILL that failed is tried again.
+const FORCE_RETRY_MS = 50;
 // SIGKILL, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: no SIGCONT after these.
 const JOB_CONTROL_SIGNALS = new Set([9, 18, 19, 20, 21, 22]);
 // How long a namespace's init that the signal cannot reach gets to exit on its own once the
@@ -159,7 +161,7 @@ export class StopControl {
         // A leader that has exited since (not yet reaped) needs no SIGKILL: it ended on its own.
         if (this.policy.container !== null || !this.child.exitedNow()) {
           this.forced = true;
-          this.signalAll(SIGKILL);
+          this.forceKill(gone);
         }
         resolve();
       }, forceAfter);
@@ -173,6 +175,25 @@ export class StopControl {
   }
 
   /**
+   * SIGKILL to the tree from a timer, where a throw would end the program: a SIGKILL that fails
+   * (EMFILE opening cgroup.kill) is tried again every FORCE_RETRY_MS until the tree is gone.
+   */
+  private forceKill(gone: Promise<void>): void {
+    let over = false;
+    const end = (): void => void (over = true);
+    gone.then(end, end);
+    const attempt = (): void => {
+      if (over) return;
+      try {
+        this.signalAll(SIGKILL);
+      } catch {
+        setTimeout(attempt, FORCE_RETRY_MS).unref(); // the wait for the tree keeps the loop alive
+      }
+    };
+    attempt();
+  }
+
+  /**
    * The leader is PID 1 of a PID namespace and the signal, which would end an ordinary process
    * without a handler, is dropped by the kernel: once the members that got it (`others`) have
    * ended (as they would have with the leader gone) and a short grace (INIT_GRACE_MS) has
@@ -182,7 +203,8 @@ export class StopControl {
    */
   private endInitAfter(others: readonly number[], gone: Promise<void>): void {
     let over = false;
-    void gone.finally(() => (over = true));
+    const end = (): void => void (over = true);
+    gone.then(end, end);
     const starts = new Map(others.map((pid) => [pid, startOf(pid)]));
     let membersGone = false;
     const look = (delay: number): void => {
