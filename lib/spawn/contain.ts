@@ -110,12 +110,17 @@ function signalEveryMember(members: () => number[], signo: number): void {
 
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
 
+// Set when a read of /proc failed otherwise than for a process that is gone (EMFILE): a walk made
+// meanwhile may have missed members, and its "empty" is not an answer.
+let unreadable = false;
+
 /** @internal State letter, ppid and start time (clock ticks after boot) of a process, or null if gone. */
 export function statOf(pid: number): { state: string; ppid: number; start: number } | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
+  } catch (error) {
+    if (!['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) unreadable = true;
     return null;
   }
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -123,13 +128,14 @@ export function statOf(pid: number): { state: string; ppid: number; start: numbe
 }
 
 /**
- * The direct children of `pid`, or [] when they cannot be listed: the tree walks run in timers and
- * signal handlers, where a throw would end the program.
+ * The direct children of `pid`, or [] when they cannot be listed (and `unreadable` is set): the
+ * tree walks run in timers and signal handlers, where a throw would end the program.
  */
 function childrenOf(pid: number): number[] {
   try {
     return listChildren(pid);
   } catch {
+    unreadable = true;
     return [];
   }
 }
@@ -152,6 +158,7 @@ function notOwned(pids: readonly number[]): number[] {
   try {
     for (const pid of pidfdPids()) owned.add(pid);
   } catch {
+    unreadable = true;
     return []; // not known (EMFILE): none is taken for an orphan this time; a later look asks again
   }
   return pids.filter((pid) => !owned.has(pid));
@@ -174,9 +181,17 @@ export function setChildSubreaperForProgram(on: boolean): void {
   }
   if (!madeSubreaper) {
     // Orphans adopted under the program's flag are the program's to reap, as its own children are.
-    childrenBeforeSubreaper = new Map(childrenOf(process.pid).map((pid) => [pid, statOf(pid)?.start ?? -1]));
+    childrenBeforeSubreaper = childrenWithStarts();
     madeSubreaper = true;
   }
+}
+
+/**
+ * This process's children with their start times, before it becomes a subreaper; thrown (EMFILE)
+ * rather than taken for none, which would let the last tree's end reap them.
+ */
+function childrenWithStarts(): Map<number, number> {
+  return new Map(listChildren(process.pid).map((pid) => [pid, statOf(pid)?.start ?? -1]));
 }
 
 /**
@@ -219,7 +234,7 @@ class SubreaperTree implements Container {
 
   constructor() {
     if (!binding.isChildSubreaper()) {
-      childrenBeforeSubreaper = new Map(childrenOf(process.pid).map((pid) => [pid, statOf(pid)?.start ?? -1]));
+      childrenBeforeSubreaper = childrenWithStarts();
       binding.setChildSubreaper(true);
       madeSubreaper = true;
     }
@@ -349,8 +364,9 @@ class SubreaperTree implements Container {
 
   private check(delay = 2): void {
     if (this.polling !== undefined || !subreaperTrees.has(this)) return;
+    unreadable = false;
     const left = this.killing ? this.killRound() : this.members().length;
-    this.emptyWalks = this.leaderGone && left === 0 ? this.emptyWalks + 1 : 0;
+    this.emptyWalks = this.leaderGone && left === 0 && !unreadable ? this.emptyWalks + 1 : 0;
     if (this.emptyWalks >= 2) {
       this.finish();
       return;
