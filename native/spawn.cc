@@ -144,6 +144,11 @@ Napi::Array StepNames(Napi::Env env) {
   return names;
 }
 
+// Makes room for `count` jobs in `list`, doubling, so that a burst reallocates a few times only.
+void ReserveRoom(std::vector<SpawnJob*>& list, size_t count) {
+  if (list.capacity() < count) list.reserve(std::max(count, 2 * list.capacity()));
+}
+
 // spawnSetDispatcher(fn): the function that receives finished spawns as fn(results, count) (see
 // OnJobsDone and TakeResults). `results` may be reused by the next call: fn reads it at once.
 Napi::Value SpawnSetDispatcher(const Napi::CallbackInfo& info) {
@@ -187,9 +192,14 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   bool first_of_turn = info.Length() == 6 && info[5].IsBoolean() && info[5].As<Napi::Boolean>();
   std::unique_ptr<SpawnJob> job = BuildJob(info, spawner);
   job->id = info[0].As<Napi::Number>().DoubleValue();
-  if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
   bool needs_wake = false;
   std::lock_guard<std::mutex> lock(spawner->mutex);
+  // Room for this job in the lists it will enter, made (or thrown, std::bad_alloc) before anything
+  // starts: a push_back that threw after the clone, whose child shares the plan, or on the
+  // spawning thread could not be undone.
+  ReserveRoom(spawner->starting, spawner->in_flight + 1);
+  ReserveRoom(spawner->done, spawner->in_flight + 1);
+  if (spawner->in_flight++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&spawner->async));
   bool thread_idle = spawner->pending.empty() && spawner->running == nullptr;
   bool alone = thread_idle && spawner->direct_starting == 0;
   bool beside = first_of_turn && spawner->direct_starting < kMaxDirectStarting;
@@ -211,7 +221,13 @@ Napi::Value SpawnStart(const Napi::CallbackInfo& info) {
   // A thread with work queued will find this job without a wake-up.
   needs_wake = spawner->pending.empty();
   if (needs_wake) spawner->turn_over = false;
-  spawner->pending.push_back(job.release());
+  try {
+    spawner->pending.push_back(job.get());
+  } catch (...) {
+    if (--spawner->in_flight == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&spawner->async));
+    throw;  // std::bad_alloc: the job, still owned here, is deleted
+  }
+  job.release();
   if (needs_wake) spawner->wake.notify_one();
   return Napi::Boolean::New(env, needs_wake);
 }
@@ -322,6 +338,7 @@ Napi::Value SpawnCancel(const Napi::CallbackInfo& info) {
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   auto* spawner = new Spawner();
+  spawner->free_stacks.reserve(kKeptStacks);  // ReleaseStack then never allocates
   uv_loop_t* loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
     delete spawner;

@@ -617,11 +617,16 @@ void HandOverPidfd(int pidfd) {
 }
 
 void CloseUnclaimedPidfds(const std::vector<int>& pidfds) {
-  std::lock_guard<std::mutex> lock(handed_over_mutex);
   for (int pidfd : pidfds) {
+    bool unclaimed;
+    {
+      std::lock_guard<std::mutex> lock(handed_over_mutex);
+      unclaimed = handed_over.erase(pidfd) != 0;
+    }
     // Nobody will wait for that child (its worker ended during the hand-over): the background
-    // reaper does, or it would be a zombie for the life of the process.
-    if (handed_over.erase(pidfd) != 0 && !background_reaper::Adopt(pidfd)) ::close(pidfd);
+    // reaper does, or it would be a zombie for the life of the process. Adopted without
+    // handed_over_mutex: Adopt takes the reaper's mutex, which fork's prepare handlers take first.
+    if (unclaimed && !background_reaper::Adopt(pidfd)) ::close(pidfd);
   }
 }
 
@@ -654,11 +659,13 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   std::call_once(fork_handlers,
                  [] { pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild); });
   RememberWaitState(state);
+  // Before anything that can throw (a worker terminated while it loads the addon): the hook
+  // closes the two handles, which left open would abort the process when the loop closes.
+  napi_add_async_cleanup_hook(env, CleanupWaitState, state, nullptr);
 
   Napi::Float64Array record = Napi::Float64Array::New(env, kWaitRecordSlots);
   state->record_array = Napi::Persistent(record);
   state->async_record_array = Napi::Persistent(Napi::Float64Array::New(env, kWaitRecordSlots));
-  napi_add_async_cleanup_hook(env, CleanupWaitState, state, nullptr);
 
   exports.Set("waitRecord", record);
   exports.Set("waitpid", Napi::Function::New(env, WaitPid, "waitpid", state));
