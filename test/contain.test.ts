@@ -225,10 +225,22 @@ describe('contain as nobody', () => {
     const { spawn, availableContainments } = require('./dist/index.js');
     const fs = require('fs');
     const [tree, mark] = process.argv.slice(1);
+    // As markedAlive (contain-helpers.ts): a process inside execve reads as an empty environ for
+    // microseconds, so an empty read is tried again.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    const environOf = (d) => {
+      for (let attempt = 0; ; attempt++) {
+        const environ = fs.readFileSync('/proc/' + d + '/environ', 'latin1');
+        if (environ !== '' || attempt === 20) return environ.split('\\0');
+        Atomics.wait(pause, 0, 0, 1);
+      }
+    };
     const alive = () => fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)).filter((d) => {
       try {
         const stat = fs.readFileSync('/proc/' + d + '/stat', 'latin1');
-        return fs.readFileSync('/proc/' + d + '/environ', 'latin1').split('\\0').includes(mark + '=1') && !'ZX'.includes(stat.slice(stat.lastIndexOf(')') + 2)[0]);
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if ('ZX'.includes(fields[0]) || (Number(fields[6]) & 0x00200000) !== 0) return false; // zombies, kernel threads
+        return environOf(d).includes(mark + '=1');
       } catch { return false; }
     }).length;
     (async () => {
