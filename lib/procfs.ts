@@ -99,15 +99,22 @@ function procfsUnits(): { clockTicksPerSecond: number; pageSize: number } {
   return units;
 }
 
+/**
+ * @internal Whether a failed read of /proc/<pid>/... means the process is gone: ENOENT (no such
+ * pid) or ESRCH (it exited while the file was being read). Anything else (EMFILE) is a failure.
+ */
+export function isProcessGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ESRCH';
+}
+
 /** Reads a /proc file; a missing pid directory becomes ESRCH, as kill(2) would report it. */
 function readProcFile(pid: number, file: string): string {
   const path = `/proc/${pid}/${file}`;
   try {
     return fs.readFileSync(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // ENOENT: no such pid. ESRCH: the process exited while the file was being read.
-    if (code === 'ENOENT' || code === 'ESRCH') throw new SyscallError('open', 3, path);
+    if (isProcessGone(error)) throw new SyscallError('open', 3, path);
     throw error;
   }
 }
@@ -251,8 +258,7 @@ export function children(pid: number): number[] {
   try {
     fs.accessSync(taskDir);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') throw new SyscallError('open', 3, taskDir);
+    if (isProcessGone(error)) throw new SyscallError('open', 3, taskDir);
     throw error;
   }
   checkProcess(pid, readProcFile(pid, 'status'));
@@ -267,12 +273,11 @@ export function children(pid: number): number[] {
  * are thrown: a sweep must not take a failed listing for an empty one.
  */
 export function childrenOf(pid: number): number[] {
-  const gone = (error: unknown): boolean => ['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '');
   let tasks: string[];
   try {
     tasks = fs.readdirSync(`/proc/${pid}/task`);
   } catch (error) {
-    if (gone(error)) return [];
+    if (isProcessGone(error)) return [];
     throw error;
   }
   const pids: number[] = [];
@@ -282,7 +287,7 @@ export function childrenOf(pid: number): number[] {
       text = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1');
     } catch (error) {
       // A thread that exits while we look has no children left to report.
-      if (gone(error)) continue;
+      if (isProcessGone(error)) continue;
       throw error;
     }
     for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));

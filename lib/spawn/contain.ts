@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
 import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
-import { childrenOf as listChildren, pidfdPids } from '../procfs';
+import { childrenOf as listChildren, isProcessGone, pidfdPids } from '../procfs';
 import { checkMapped, checkNoOuterGroup, NAMESPACE_FLAGS } from './sandbox';
 
 /** A containment mechanism, as `child.containment` reports it. */
@@ -120,7 +120,7 @@ export function statOf(pid: number): { state: string; ppid: number; start: numbe
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   } catch (error) {
-    if (!['ENOENT', 'ESRCH'].includes((error as NodeJS.ErrnoException).code ?? '')) unreadable = true;
+    if (!isProcessGone(error)) unreadable = true;
     return null;
   }
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
