@@ -257,7 +257,11 @@ export function leftover(name: string): Leftover {
     script: (rest) => `sleep 30 & echo $! > ${file}; ${rest}`,
     written: () => until(written),
     kill: async () => {
+      // The file exists, empty, before the shell writes the pid: Number('') is 0, and kill(0)
+      // would signal the test's own process group.
+      await until(written);
       const pid = Number(fs.readFileSync(file, 'utf8'));
+      if (!Number.isInteger(pid) || pid <= 0) throw new Error(`leftover ${name}: bad pid file ${JSON.stringify(fs.readFileSync(file, 'utf8'))}`);
       process.kill(pid, 'SIGKILL');
       await until(() => processState(pid) === undefined || processState(pid) === 'Z');
       fs.rmSync(file);
