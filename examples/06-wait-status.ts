@@ -5,7 +5,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fork, kill, posixSpawn, waitpid, type WaitStatus } from 'posix-process';
+import { fork, kill, posixSpawn, processInfo, waitpid, type WaitStatus } from 'posix-process';
 
 function describe(status: WaitStatus): string {
   switch (status.kind) {
@@ -46,7 +46,11 @@ report('kill SIGTERM', killed);
 // file is written in a scratch directory (core_pattern permitting) and removed.
 const scratch = mkdtempSync(join(tmpdir(), 'core-'));
 const dumping = posixSpawn('/bin/sh', ['sh', '-c', `ulimit -c unlimited; cd '${scratch}'; exec sleep 30`]);
-setTimeout(() => {
+// Signalled once the shell has exec'd sleep (its name in /proc becomes "sleep"): sooner, the
+// shell could die before it lifted the limit or changed directory.
+const waitForSleep = setInterval(() => {
+  if (processInfo(dumping).name !== 'sleep') return;
+  clearInterval(waitForSleep);
   kill(dumping, 'SIGQUIT');
   report('kill SIGQUIT', dumping);
   console.log(`  core file written: ${readdirSync(scratch).length > 0}`);
@@ -60,4 +64,4 @@ setTimeout(() => {
   report('kill SIGCONT', stopped, { continued: true });
   kill(stopped, 'SIGKILL');
   report('kill SIGKILL', stopped);
-}, 100);
+}, 5);

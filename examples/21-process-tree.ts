@@ -30,7 +30,9 @@ async function main(): Promise<void> {
   await Promise.all([shell, stopped, withZombie].map((child) => new Promise((resolve) => child.once('spawn', resolve))));
   stopped.kill('SIGSTOP');
   const ready = (): boolean =>
-    children(shell.pid!).length === 2 &&
+    // Both of the shell's children have exec'd sleep and sleep (a child between fork and exec is
+    // still \`sh\`).
+    children(shell.pid!).filter((pid) => processInfo(pid).name === 'sleep' && processInfo(pid).state === 'S').length === 2 &&
     processInfo(stopped.pid!).state === 'T' &&
     children(withZombie.pid!).some((pid) => processInfo(pid).state === 'Z');
   while (!ready()) await sleep(10);

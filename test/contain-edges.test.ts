@@ -187,14 +187,17 @@ describe('contain: subreaper, an orphan older than every tree', () => {
       const until = async (predicate) => { for (let i = 0; i < 2000 && !predicate(); i++) await new Promise((r) => setTimeout(r, 5)); return predicate(); };
       (async () => {
         const own = posixSpawn('/bin/sleep', ['sleep', '0.4']);
-        const shell = await spawn('sh', ['-c', 'sleep 0.4 & echo $!; read x'], { stdio: ['pipe', 'pipe', 'inherit'] });
+        // The orphan outlives its shell, and the tree lives until the orphan is adopted: each ends
+        // when told, not after a time that a loaded machine can overrun.
+        const shell = await spawn('sh', ['-c', 'sleep 2 & echo $!; read x'], { stdio: ['pipe', 'pipe', 'inherit'] });
         const orphan = Number(await new Promise((resolve) => shell.stdout.once('data', (data) => resolve(String(data)))));
         // Start times are in clock ticks (10 ms): the tree's leader must be seen as younger.
         await new Promise((resolve) => setTimeout(resolve, 50));
-        const tree = await spawn('sleep', ['0.1'], { contain: 'subreaper' });
+        const tree = await spawn('sh', ['-c', 'read x'], { contain: 'subreaper', stdio: ['pipe', 'ignore', 'inherit'] });
         shell.stdin.end('\\n');
         await shell.wait();
         const adopted = await until(() => parentOf(orphan) === process.pid);
+        tree.stdin.end('\\n');
         await tree.wait();
         const dropped = await until(() => !isChildSubreaper());
         const reaped = await until(() => state(orphan) === 'gone');

@@ -50,7 +50,7 @@ describe('ExitError of a pipeline', () => {
 
 describe("pipeline's maxBuffer error", () => {
   it('has every stage’s status and wait result, as run’s has its status (it had only its code)', async () => {
-    const error = (await pipeline([['yes'], ['cat']], { maxBuffer: 1000 }).catch((caught: unknown) => caught)) as Record<string, unknown>;
+    const error = (await pipeline([['yes'], ['cat', ['-', '/dev/zero']]], { maxBuffer: 1000 }).catch((caught: unknown) => caught)) as Record<string, unknown>;
     expect(error).toMatchObject({ code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killedBy: 'maxBuffer' });
     expect(error.statuses).toHaveLength(2);
     expect((error.statuses as unknown[])[1]).toMatchObject({ kind: 'signaled', signal: 'SIGTERM' });

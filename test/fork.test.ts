@@ -482,20 +482,25 @@ describe('fork', () => {
 
   it("a signal sent to the child runs only the child's handler, never the parent's", () => {
     const { stdout } = runForking(`
+      const fs = require('fs');
       let parentHandled = 0;
       process.on('SIGUSR2', () => { parentHandled++; });
+      // The child writes a byte once its own handler is in: a signal sent before that would go to
+      // the copy of the parent's handle, which removeAllListeners then closes, and be lost.
+      const [readyRead, readyWrite] = p.pipe();
       const pid = p.fork();
       if (pid === 0) {
         process.removeAllListeners('SIGUSR2');
         process.on('SIGUSR2', () => { console.log('child handler in', process.pid === p.getpid()); process.exit(0); });
         console.log('child ready');
+        fs.writeSync(readyWrite, 'r');
         setInterval(() => {}, 1000);
       } else {
-        setTimeout(() => {
-          p.kill(pid, 'SIGUSR2');
-          const { status } = waitChild(pid);
-          setTimeout(() => { console.log('parent handled', parentHandled, JSON.stringify(status)); process.exit(0); }, 200);
-        }, 200);
+        fs.closeSync(readyWrite); // so that a child that died reads as end-of-file, not a hang
+        fs.readSync(readyRead, Buffer.alloc(1));
+        p.kill(pid, 'SIGUSR2');
+        const { status } = waitChild(pid);
+        setTimeout(() => { console.log('parent handled', parentHandled, JSON.stringify(status)); process.exit(0); }, 200);
       }
     `);
     expect(stdout).toBe('child ready\nchild handler in true\nparent handled 0 {"kind":"exited","code":0}\n');

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExitError, pipeline, spawn, SyscallError } from '../lib/index';
-import { leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
+import { childPids, leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 /**
  * Resolves once pipeline() has every stage's handle: it pipes its stream `input` then. An abort
@@ -86,8 +86,22 @@ describe('pipeline()', () => {
       const before = openFds();
       const stream = new Readable({ read() {} });
       stream.push('unread');
+      const earlier = new Set(childPids());
       const running = pipeline([['true'], ['cat', [], { stderr: { path: fifo } }]], { input: stream });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Until true is reaped (it is cloned first): the one new child left is cat's, blocked in the
+      // FIFO's open before its exec.
+      const blockedInFifoOpen = (pid: number): boolean => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/wchan`, 'latin1') === 'wait_for_partner';
+        } catch {
+          return false;
+        }
+      };
+      await until(() => {
+        const fresh = childPids().filter((pid) => !earlier.has(pid));
+        return fresh.length === 1 && blockedInFifoOpen(fresh[0]!);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the reap's callback, queued by now, runs
       const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
       expect((await running).statuses).toEqual([{ kind: 'exited', code: 0 }, { kind: 'exited', code: 0 }]);
       fs.closeSync(reader);

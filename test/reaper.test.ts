@@ -155,14 +155,17 @@ describe('startReaper', () => {
       try { for (;;) fillers.push(fs.openSync('/dev/null', 'r')); } catch {}
       // waitid with nowait needs no fd: whether the child waits, unreaped, for a sweep that can run.
       const unreaped = () => { try { return p.waitid('pid', child, { exited: true, nohang: true, nowait: true }) !== null; } catch (e) { return e.code; } };
-      setTimeout(() => {
+      // Polled with a deadline: the child's exit and the failed sweep's warning come when they come.
+      const until = async (predicate) => { for (let i = 0; i < 1000 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10)); };
+      (async () => {
+        await until(() => unreaped() === true && warnings.length > 0);
+        await new Promise((r) => setTimeout(r, 200)); // more failed retries: still one warning
         const during = { unreaped: unreaped(), reaped: reaped.length, warnings: [...warnings] };
         for (const fd of fillers) fs.closeSync(fd);
-        setTimeout(() => {
-          reaper.stop();
-          console.log(JSON.stringify({ during, after: { unreaped: unreaped(), reaped: reaped.length === 1 && reaped[0] === child, warnings } }));
-        }, 500);
-      }, 800);`;
+        await until(() => reaped.length > 0);
+        reaper.stop();
+        console.log(JSON.stringify({ during, after: { unreaped: unreaped(), reaped: reaped.length === 1 && reaped[0] === child, warnings } }));
+      })();`;
     const out = run(process.execPath, ['--no-warnings', '-e', script]);
     expect(out).toEqual({
       during: { unreaped: true, reaped: 0, warnings: ['POSIX_PROCESS_REAPER_RETRY'] },

@@ -864,14 +864,14 @@ describe('spawn: a child stuck before its exec', () => {
 
   it('a spawn aborted while still queued is dropped: its program never runs', async () => {
     // A burst: the first is cloned directly, the rest go to the spawning thread, which gives each
-    // stuck child 2 ms to exec before the next clone, so the last waits in the queue for 40 ms or
+    // stuck child 2 ms to exec before the next clone, so the last waits in the queue for 100 ms or
     // more, however slowly this thread runs (the suite also runs under qemu).
     const fifo = path.join(tmp, 'queue-blocker');
     child_process.execFileSync('mkfifo', [fifo]);
     const marker = path.join(tmp, 'queued.ran');
-    // A signal each: 20 live spawns on one signal would pass its default of 10 listeners (a
+    // A signal each: 50 live spawns on one signal would pass its default of 10 listeners (a
     // warning, though each spawn removes its listener once it has ended).
-    const blockers = Array.from({ length: 20 }, () => new AbortController());
+    const blockers = Array.from({ length: 50 }, () => new AbortController());
     const controller = new AbortController();
     const first = spawn('true');
     const stuck = blockers.map((blocker) => spawn('true', [], { stdio: [{ path: fifo }, 'ignore', 'ignore'], signal: blocker.signal }));

@@ -188,13 +188,25 @@ describe('a worker terminated while its spawns and children are under way', () =
         await new Promise((resolve) => setTimeout(resolve, 5 + (i % 7) * 3));
         await worker.terminate();
       };
+      const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
       (async () => {
         for (let i = 0; i < 3; i++) await cycle(i); // warm-up: what Node itself opens once
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        const before = count();
+        // Counted once two counts 200 ms apart agree (closes after a terminate() can lag under
+        // load); the end count is given up to 10 s to come back to it.
+        let before = JSON.stringify(count());
+        for (let i = 0; i < 50; i++) {
+          await pause(200);
+          const now = JSON.stringify(count());
+          if (now === before) break;
+          before = now;
+        }
         for (let i = 0; i < 45; i++) await cycle(i);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        console.log(JSON.stringify({ before, after: count() }));
+        let after = JSON.stringify(count());
+        for (let i = 0; i < 100 && after !== before; i++) {
+          await pause(100);
+          after = JSON.stringify(count());
+        }
+        console.log(JSON.stringify({ before: JSON.parse(before), after: JSON.parse(after) }));
       })();
     `;
     const result = runNode(script, { timeout: 60_000 });
