@@ -18,5 +18,8 @@ const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // A test runs unless its full name (suites and title) contains one of the skipped phrases.
 const pattern = `^(?!.*(?:${valued('skip').map(escape).join('|')}))`;
 const vitest = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
-const result = spawnSync(process.execPath, [vitest, 'run', ...files, '--testNamePattern', pattern, ...process.argv.slice(2)], { stdio: 'inherit' });
+// Emulated, a test runs 5 to 10 times slower: the config's 30 s per test becomes 120 s (tests
+// that set their own timeout keep it). The slowest of those without one took 21 s (2026-12-02).
+const timeouts = ['--testTimeout', '120000', '--hookTimeout', '120000'];
+const result = spawnSync(process.execPath, [vitest, 'run', ...files, '--testNamePattern', pattern, ...timeouts, ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exitCode = result.status ?? 1;
