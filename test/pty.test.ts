@@ -329,7 +329,7 @@ describe('spawn with pty', () => {
     expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
     expect(await closed).toEqual(['end', 'close']);
     expect(zombieChildren()).toEqual([]);
-  }, 10_000);
+  });
 
   it("drops writes after the terminal's end also once the stream has ended (no 'write after end', no 'error')", async () => {
     // They failed with ERR_STREAM_WRITE_AFTER_END once 'end' had ended the writable side too, an
@@ -359,7 +359,7 @@ describe('spawn with pty', () => {
     await finish(child);
     await finish(ended);
     expect(zombieChildren()).toEqual([]);
-  }, 10_000);
+  });
 
   it("refuses a chunk of the wrong type after the terminal's end too, as before it and as any Writable (the fd 3 socket too)", async () => {
     // Dropped (or, for the socket, failed as EPIPE) without a word once the other end had ended.
@@ -377,7 +377,7 @@ describe('spawn with pty', () => {
     }
     await finish(child);
     expect(zombieChildren()).toEqual([]);
-  }, 10_000);
+  });
 
   it('sends the keyboard to the child and reports its exit code and signal from the real wait', async () => {
     const child = await spawn('/bin/sh', ['-c', 'read line; echo "got $line"; exit 7'], { pty: true });

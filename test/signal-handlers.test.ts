@@ -489,10 +489,16 @@ describe('onSignal across fork()', () => {
       if (pid === 0) {
         process.kill(process.pid, 'SIGUSR2'); // the child's own
         process.kill(parent, 'SIGUSR2'); // the parent's, sent by the child
-        setTimeout(() => {
-          console.log('child ' + JSON.stringify(got));
-          process.exit(got.length === 1 && got[0] === process.pid ? 0 : 1);
-        }, 1000);
+        // Until its own signal has come (10 s at most), then 200 ms more for one that is not its own.
+        const deadline = Date.now() + 10000;
+        const settle = () => {
+          if (got.length === 0 && Date.now() < deadline) return void setTimeout(settle, 10);
+          setTimeout(() => {
+            console.log('child ' + JSON.stringify(got));
+            process.exit(got.length === 1 && got[0] === process.pid ? 0 : 1);
+          }, 200);
+        };
+        settle();
       } else {
         const { status } = p.waitpid(pid);
         const deadline = Date.now() + 10000;

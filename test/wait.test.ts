@@ -291,13 +291,13 @@ describe('waitid', () => {
 
 describe('waitAsync', () => {
   it('resolves when the child exits, without blocking the event loop', async () => {
-    const pid = start(['sleep', '0.2']);
+    const pid = start(['sleep', '0.5']);
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
     const result = await waitAsync(pid);
     clearInterval(timer);
     expect(result).toMatchObject({ pid, status: { kind: 'exited', code: 0 }, raw: 0 });
-    expect(ticks).toBeGreaterThan(5);
+    expect(ticks).toBeGreaterThan(2); // a blocked loop would count none (slack for qemu-user)
     expect(processState(pid)).toBeUndefined();
   });
 
