@@ -801,12 +801,22 @@ describe('spawn: a child stuck before its exec', () => {
     child_process.execFileSync('mkfifo', [fifo]);
     return { started: spawn('sh', ['-c', `touch '${marker}'`], { ...options, stdio: [{ path: fifo }, 'ignore', 'ignore'] }), fifo, marker };
   };
-  /** The children of this process made since `before`, once there is one and it sleeps. */
+  /**
+   * The child of this process made since `before`, once there is one and it sleeps in the FIFO's
+   * open (its wchan): sleeping alone may be something else first (qemu-user's own locks).
+   */
   const stuckChild = async (before: Set<number>): Promise<number> => {
+    const inFifoOpen = (pid: number): boolean => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/wchan`, 'latin1') === 'wait_for_partner';
+      } catch {
+        return false;
+      }
+    };
     let pid = 0;
     await until(() => {
       pid = childPids().find((child) => !before.has(child)) ?? 0;
-      return pid !== 0 && processState(pid) === 'S';
+      return pid !== 0 && inFifoOpen(pid);
     });
     return pid;
   };
