@@ -108,6 +108,17 @@ function signalEveryMember(members: () => number[], signo: number): void {
   }
 }
 
+/**
+ * Runs the passes of a tree walk while the last one met a dead member, 10 at most. A member that
+ * exits hands its children to the tree's reaper (this process, or a namespace's init), and a walk
+ * that read the reaper's children before that finds them in neither list: the next pass reads the
+ * reaper's again (the exit is over once the member reads as a zombie or gone). Missed, they did not
+ * get killTree's signal (a fork storm left 343 running).
+ */
+function walkPasses(pass: (index: number) => boolean): void {
+  for (let index = 0; index < 10; index++) if (!pass(index)) return;
+}
+
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
 
 // Set when a read of /proc failed otherwise than for a process that is gone (EMFILE): a walk made
@@ -296,25 +307,35 @@ class SubreaperTree implements Container {
     }
   }
 
-  /** Walks the tree from its roots; `visit` runs on each live member before its children are read. */
+  /**
+   * Walks the tree from its roots; `visit` runs on each live member before its children are read.
+   * A member found dead may have handed its children to this process after roots() read this
+   * process's children: the roots are then read again (see walkPasses).
+   */
   private walk(visit?: (pid: number) => boolean): number[] {
     const found: number[] = [];
-    const stack = this.roots();
     const done = new Set<number>();
-    while (stack.length > 0) {
-      const pid = stack.pop()!;
-      if (done.has(pid)) continue;
-      done.add(pid);
-      const stat = statOf(pid);
-      if (stat === null) continue;
-      if (!this.seen.has(pid)) this.seen.set(pid, stat.start);
-      if (stat.state === 'Z' || stat.state === 'X') continue;
-      if (visit !== undefined && !visit(pid)) continue;
-      found.push(pid);
-      // Read after `visit`: once SIGSTOP is sent, a fork under way is restarted after the stop,
-      // so every child the process can have is already listed.
-      for (const child of childrenOf(pid)) stack.push(child);
-    }
+    walkPasses(() => {
+      const stack = this.roots();
+      let metDead = false;
+      while (stack.length > 0) {
+        const pid = stack.pop()!;
+        if (done.has(pid)) continue;
+        done.add(pid);
+        const stat = statOf(pid);
+        if (stat !== null && !this.seen.has(pid)) this.seen.set(pid, stat.start);
+        if (stat === null || stat.state === 'Z' || stat.state === 'X') {
+          metDead = true;
+          continue;
+        }
+        if (visit !== undefined && !visit(pid)) continue;
+        found.push(pid);
+        // Read after `visit`: once SIGSTOP is sent, a fork under way is restarted after the stop,
+        // so every child the process can have is already listed.
+        for (const child of childrenOf(pid)) stack.push(child);
+      }
+      return metDead;
+    });
     return found;
   }
 
@@ -861,14 +882,26 @@ class PidNamespaceTree implements Container {
   members(): number[] {
     if (this.leaderGone) return [];
     const found: number[] = [];
-    const stack = [this.leader];
-    while (stack.length > 0) {
-      const pid = stack.pop()!;
-      const stat = statOf(pid);
-      if (stat === null || stat.state === 'Z' || stat.state === 'X') continue;
-      found.push(pid);
-      for (const child of childrenOf(pid)) stack.push(child);
-    }
+    const done = new Set<number>();
+    // A member found dead may have handed its children to the leader (the namespace's init) after
+    // the leader's children were read: they are then read again (see walkPasses).
+    walkPasses((pass) => {
+      const stack = pass === 0 ? [this.leader] : childrenOf(this.leader);
+      let metDead = false;
+      while (stack.length > 0) {
+        const pid = stack.pop()!;
+        if (done.has(pid)) continue;
+        done.add(pid);
+        const stat = statOf(pid);
+        if (stat === null || stat.state === 'Z' || stat.state === 'X') {
+          metDead = true;
+          continue;
+        }
+        found.push(pid);
+        for (const child of childrenOf(pid)) stack.push(child);
+      }
+      return metDead;
+    });
     return found;
   }
 
