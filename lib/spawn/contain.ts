@@ -108,15 +108,46 @@ function signalEveryMember(members: () => number[], signo: number): void {
   }
 }
 
+/** What a tree walk tells its caller (see walkTree). */
+interface WalkHooks {
+  found?: (pid: number, start: number) => void;
+  visit?: ((pid: number) => boolean) | undefined;
+}
+
 /**
- * Runs the passes of a tree walk while the last one met a dead member, 10 at most. A member that
- * exits hands its children to the tree's reaper (this process, or a namespace's init), and a walk
- * that read the reaper's children before that finds them in neither list: the next pass reads the
- * reaper's again (the exit is over once the member reads as a zombie or gone). Missed, they did not
- * get killTree's signal (a fork storm left 343 running).
+ * The live members of a tree, from `roots(pass)` down through /proc children lists. `found` sees
+ * every process met (with its start time), `visit` each live one before its children are read (and
+ * may leave it out). A member that exits hands its children to the tree's reaper (this process, or
+ * a namespace's init), and a walk that read the reaper's children before that finds them in neither
+ * list: a pass that met a dead member is followed by another from the roots, read again (10 passes
+ * at most; the exit is over once the member reads as a zombie or gone). Missed, they did not get
+ * killTree's signal (a fork storm left 343 running).
  */
-function walkPasses(pass: (index: number) => boolean): void {
-  for (let index = 0; index < 10; index++) if (!pass(index)) return;
+function walkTree(roots: (pass: number) => number[], hooks: WalkHooks = {}): number[] {
+  const members: number[] = [];
+  const done = new Set<number>();
+  for (let pass = 0; pass < 10; pass++) {
+    const stack = roots(pass);
+    let metDead = false;
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      if (done.has(pid)) continue;
+      done.add(pid);
+      const stat = statOf(pid);
+      if (stat !== null) hooks.found?.(pid, stat.start);
+      if (stat === null || stat.state === 'Z' || stat.state === 'X') {
+        metDead = true;
+        continue;
+      }
+      if (hooks.visit !== undefined && !hooks.visit(pid)) continue;
+      members.push(pid);
+      // Read after `visit`: once SIGSTOP is sent, a fork under way is restarted after the stop,
+      // so every child the process can have is already listed.
+      for (const child of childrenOf(pid)) stack.push(child);
+    }
+    if (!metDead) break;
+  }
+  return members;
 }
 
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
@@ -307,36 +338,14 @@ class SubreaperTree implements Container {
     }
   }
 
-  /**
-   * Walks the tree from its roots; `visit` runs on each live member before its children are read.
-   * A member found dead may have handed its children to this process after roots() read this
-   * process's children: the roots are then read again (see walkPasses).
-   */
+  /** Walks the tree from its roots (see walkTree); `visit` runs on each live member before its children are read. */
   private walk(visit?: (pid: number) => boolean): number[] {
-    const found: number[] = [];
-    const done = new Set<number>();
-    walkPasses(() => {
-      const stack = this.roots();
-      let metDead = false;
-      while (stack.length > 0) {
-        const pid = stack.pop()!;
-        if (done.has(pid)) continue;
-        done.add(pid);
-        const stat = statOf(pid);
-        if (stat !== null && !this.seen.has(pid)) this.seen.set(pid, stat.start);
-        if (stat === null || stat.state === 'Z' || stat.state === 'X') {
-          metDead = true;
-          continue;
-        }
-        if (visit !== undefined && !visit(pid)) continue;
-        found.push(pid);
-        // Read after `visit`: once SIGSTOP is sent, a fork under way is restarted after the stop,
-        // so every child the process can have is already listed.
-        for (const child of childrenOf(pid)) stack.push(child);
-      }
-      return metDead;
+    return walkTree(() => this.roots(), {
+      found: (pid, start) => {
+        if (!this.seen.has(pid)) this.seen.set(pid, start);
+      },
+      visit,
     });
-    return found;
   }
 
   members(): number[] {
@@ -881,28 +890,8 @@ class PidNamespaceTree implements Container {
 
   members(): number[] {
     if (this.leaderGone) return [];
-    const found: number[] = [];
-    const done = new Set<number>();
-    // A member found dead may have handed its children to the leader (the namespace's init) after
-    // the leader's children were read: they are then read again (see walkPasses).
-    walkPasses((pass) => {
-      const stack = pass === 0 ? [this.leader] : childrenOf(this.leader);
-      let metDead = false;
-      while (stack.length > 0) {
-        const pid = stack.pop()!;
-        if (done.has(pid)) continue;
-        done.add(pid);
-        const stat = statOf(pid);
-        if (stat === null || stat.state === 'Z' || stat.state === 'X') {
-          metDead = true;
-          continue;
-        }
-        found.push(pid);
-        for (const child of childrenOf(pid)) stack.push(child);
-      }
-      return metDead;
-    });
-    return found;
+    // The leader is the namespace's init: the reaper whose children a later pass reads again.
+    return walkTree((pass) => (pass === 0 ? [this.leader] : childrenOf(this.leader)));
   }
 
   signal(signo: number): void {
