@@ -119,33 +119,30 @@ interface WalkHooks {
  * every process met (with its start time), `visit` each live one before its children are read (and
  * may leave it out). A member that exits hands its children to the tree's reaper (this process, or
  * a namespace's init), and a walk that read the reaper's children before that finds them in neither
- * list: a pass that met a dead member is followed by another from the roots, read again (10 passes
- * at most; the exit is over once the member reads as a zombie or gone). Missed, they did not get
- * killTree's signal (a fork storm left 343 running).
+ * list (its parent may even have reaped it before the walk came to it): so the roots are read again
+ * after each pass, until they hold none the walk has not seen (10 passes at most). A member that
+ * died before that read has handed its children over; one that dies after it was seen alive, with
+ * its children listed. Missed, they did not get killTree's signal (a fork storm left 343 running).
  */
 function walkTree(roots: (pass: number) => number[], hooks: WalkHooks = {}): number[] {
   const members: number[] = [];
   const done = new Set<number>();
   for (let pass = 0; pass < 10; pass++) {
-    const stack = roots(pass);
-    let metDead = false;
+    const stack = roots(pass).filter((pid) => !done.has(pid));
+    if (stack.length === 0) break;
     while (stack.length > 0) {
       const pid = stack.pop()!;
       if (done.has(pid)) continue;
       done.add(pid);
       const stat = statOf(pid);
       if (stat !== null) hooks.found?.(pid, stat.start);
-      if (stat === null || stat.state === 'Z' || stat.state === 'X') {
-        metDead = true;
-        continue;
-      }
+      if (stat === null || stat.state === 'Z' || stat.state === 'X') continue;
       if (hooks.visit !== undefined && !hooks.visit(pid)) continue;
       members.push(pid);
       // Read after `visit`: once SIGSTOP is sent, a fork under way is restarted after the stop,
       // so every child the process can have is already listed.
       for (const child of childrenOf(pid)) stack.push(child);
     }
-    if (!metDead) break;
   }
   return members;
 }
