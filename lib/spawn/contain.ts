@@ -115,20 +115,20 @@ interface WalkHooks {
 }
 
 /**
- * The live members of a tree, from `roots(pass)` down through /proc children lists. `found` sees
- * every process met (with its start time), `visit` each live one before its children are read (and
- * may leave it out). A member that exits hands its children to the tree's reaper (this process, or
+ * The live members of a tree, from `roots(pass, walked)` down through /proc children lists (the
+ * roots may leave out the pids already walked). `found` sees every process met (with its start
+ * time), `visit` each live one before its children are read (and may leave it out). A member that exits hands its children to the tree's reaper (this process, or
  * a namespace's init), and a walk that read the reaper's children before that finds them in neither
  * list (its parent may even have reaped it before the walk came to it): so the roots are read again
  * after each pass, until they hold none the walk has not seen (10 passes at most). A member that
  * died before that read has handed its children over; one that dies after it was seen alive, with
  * its children listed. Missed, they did not get killTree's signal (a fork storm left 343 running).
  */
-function walkTree(roots: (pass: number) => number[], hooks: WalkHooks = {}): number[] {
+function walkTree(roots: (pass: number, walked: ReadonlySet<number>) => number[], hooks: WalkHooks = {}): number[] {
   const members: number[] = [];
   const done = new Set<number>();
   for (let pass = 0; pass < 10; pass++) {
-    const stack = roots(pass).filter((pid) => !done.has(pid));
+    const stack = roots(pass, done).filter((pid) => !done.has(pid));
     if (stack.length === 0) break;
     while (stack.length > 0) {
       const pid = stack.pop()!;
@@ -305,8 +305,11 @@ class SubreaperTree implements Container {
     return start >= this.leaderStart;
   }
 
-  /** The roots of a walk: the leader while it lives, and this tree's adopted orphans. */
-  private roots(): number[] {
+  /**
+   * The roots of a walk: the leader while it lives, and this tree's adopted orphans, less those in
+   * `walked` (a later pass of the same walk asks no /proc or fdinfo about them again).
+   */
+  private roots(walked: ReadonlySet<number>): number[] {
     const roots: number[] = [];
     if (!this.leaderGone) roots.push(this.leader);
     // This process's children that may be orphans of the tree; which of them a handle owns is
@@ -314,7 +317,7 @@ class SubreaperTree implements Container {
     const candidates: number[] = [];
     const zombies = new Set<number>();
     for (const pid of childrenOf(process.pid)) {
-      if (pid === this.leader) continue;
+      if (pid === this.leader || walked.has(pid)) continue;
       const stat = statOf(pid);
       if (stat === null || !this.ours(pid, stat.start)) continue;
       candidates.push(pid);
@@ -337,7 +340,7 @@ class SubreaperTree implements Container {
 
   /** Walks the tree from its roots (see walkTree); `visit` runs on each live member before its children are read. */
   private walk(visit?: (pid: number) => boolean): number[] {
-    return walkTree(() => this.roots(), {
+    return walkTree((_, walked) => this.roots(walked), {
       found: (pid, start) => {
         if (!this.seen.has(pid)) this.seen.set(pid, start);
       },
