@@ -72,6 +72,15 @@ export function zombieChildren(since: ReadonlySet<number> = childrenAtTestStart)
   return childPids().filter((pid) => !since.has(pid) && processState(pid) === 'Z');
 }
 
+/** Whether `pid` sleeps in the open(2) of a FIFO that has no other end yet (its wchan). */
+export function blockedInFifoOpen(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/wchan`, 'latin1') === 'wait_for_partner';
+  } catch {
+    return false;
+  }
+}
+
 /** The pids of this process's children, of every thread. */
 export function childPids(): number[] {
   const pids: number[] = [];

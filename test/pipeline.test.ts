@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExitError, pipeline, spawn, SyscallError } from '../lib/index';
-import { childPids, leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
+import { blockedInFifoOpen, childPids, leftover, openFds, processState, runNode, until, zombieChildren } from './helpers';
 
 /**
  * Resolves once pipeline() has every stage's handle: it pipes its stream `input` then. An abort
@@ -90,13 +90,6 @@ describe('pipeline()', () => {
       const running = pipeline([['true'], ['cat', [], { stderr: { path: fifo } }]], { input: stream });
       // Until true is reaped (it is cloned first): the one new child left is cat's, blocked in the
       // FIFO's open before its exec.
-      const blockedInFifoOpen = (pid: number): boolean => {
-        try {
-          return fs.readFileSync(`/proc/${pid}/wchan`, 'latin1') === 'wait_for_partner';
-        } catch {
-          return false;
-        }
-      };
       await until(() => {
         const fresh = childPids().filter((pid) => !earlier.has(pid));
         return fresh.length === 1 && blockedInFifoOpen(fresh[0]!);

@@ -485,28 +485,27 @@ describe('onSignal across fork()', () => {
       const got = [];
       p.onSignal('SIGUSR2', (event) => got.push(event.pid));
       const parent = process.pid;
+      // Runs \`then\` \`ms\` after the first signal has come (10 s at most), the time for a second one
+      // that would not be this process's own.
+      const afterFirstSignal = (ms, then) => {
+        const deadline = Date.now() + 10000;
+        const check = () => {
+          if (got.length === 0 && Date.now() < deadline) return void setTimeout(check, 10);
+          setTimeout(then, ms);
+        };
+        check();
+      };
       const pid = p.fork();
       if (pid === 0) {
         process.kill(process.pid, 'SIGUSR2'); // the child's own
         process.kill(parent, 'SIGUSR2'); // the parent's, sent by the child
-        // Until its own signal has come (10 s at most), then 200 ms more for one that is not its own.
-        const deadline = Date.now() + 10000;
-        const settle = () => {
-          if (got.length === 0 && Date.now() < deadline) return void setTimeout(settle, 10);
-          setTimeout(() => {
-            console.log('child ' + JSON.stringify(got));
-            process.exit(got.length === 1 && got[0] === process.pid ? 0 : 1);
-          }, 200);
-        };
-        settle();
+        afterFirstSignal(200, () => {
+          console.log('child ' + JSON.stringify(got));
+          process.exit(got.length === 1 && got[0] === process.pid ? 0 : 1);
+        });
       } else {
         const { status } = p.waitpid(pid);
-        const deadline = Date.now() + 10000;
-        const check = () => {
-          if (got.length === 0 && Date.now() < deadline) return void setTimeout(check, 10);
-          setTimeout(() => console.log(JSON.stringify({ child: status, parent: got, childPid: pid })), 100);
-        };
-        check();
+        afterFirstSignal(100, () => console.log(JSON.stringify({ child: status, parent: got, childPid: pid })));
       }`;
     const result = runNode(script, { nodeArgs: ['--single-threaded', '--v8-pool-size=1'], timeout: 30_000, killSignal: 'SIGKILL' });
     expect(result.stderr).toBe('');

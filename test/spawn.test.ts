@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, setChildSubreaper, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
-import { childPids, childSnapshot, exitOf, openFds, otherUserPackage, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
+import { blockedInFifoOpen, childPids, childSnapshot, exitOf, openFds, otherUserPackage, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -806,17 +806,10 @@ describe('spawn: a child stuck before its exec', () => {
    * open (its wchan): sleeping alone may be something else first (qemu-user's own locks).
    */
   const stuckChild = async (before: Set<number>): Promise<number> => {
-    const inFifoOpen = (pid: number): boolean => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/wchan`, 'latin1') === 'wait_for_partner';
-      } catch {
-        return false;
-      }
-    };
     let pid = 0;
     await until(() => {
       pid = childPids().find((child) => !before.has(child)) ?? 0;
-      return pid !== 0 && inFifoOpen(pid);
+      return pid !== 0 && blockedInFifoOpen(pid);
     });
     return pid;
   };
