@@ -22,6 +22,7 @@
 #include <cstring>
 #include <vector>
 
+#include "testing.h"
 #include "util/addon_state.h"
 #include "util/arguments.h"
 #include "util/byte_buffer.h"
@@ -31,11 +32,20 @@ namespace posix_process::fd_calls {
 
 namespace {
 
+// [fds[0], fds[1]]; if the array cannot be made (a worker being terminated), both are closed:
+// the caller would never see their numbers.
 Napi::Value TwoFds(Napi::Env env, int fds[2]) {
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, fds[0]);
-  result.Set(1u, fds[1]);
-  return result;
+  try {
+    testing::ThrowIfFdResultFailureInjected(env);
+    Napi::Array result = Napi::Array::New(env, 2);
+    result.Set(0u, fds[0]);
+    result.Set(1u, fds[1]);
+    return result;
+  } catch (...) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw;
+  }
 }
 
 // fdPipe(nonblock) -> [readFd, writeFd]: pipe2(2) with O_CLOEXEC, at whatever numbers the kernel
@@ -58,9 +68,10 @@ Napi::Value FdSocketpair(const Napi::CallbackInfo& info) {
     int err = errno;
     throw SyscallError(info.Env(), err, "socketpair");
   }
+  Napi::Value result = TwoFds(info.Env(), fds);
   HoldFd(info.Env(), fds[0]);  // until closeFd or an owner takes it (util/addon_state.h)
   HoldFd(info.Env(), fds[1]);
-  return TwoFds(info.Env(), fds);
+  return result;
 }
 
 // fdDup3(oldfd, newfd, flags) -> newfd; flags -1 means dup2(2) (which, unlike dup3, accepts

@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "testing.h"
 #include "util/arguments.h"
 #include "util/error.h"
 
@@ -78,11 +79,18 @@ Napi::Value OpenPty(const Napi::CallbackInfo& info) {
     CloseQuietly(master);
     throw SyscallError(env, err, "ioctl");
   }
-  Napi::Array result = Napi::Array::New(env, 3);
-  result.Set(0u, Napi::Number::New(env, master));
-  result.Set(1u, Napi::Number::New(env, slave));
-  result.Set(2u, Napi::String::New(env, path));
-  return result;
+  try {
+    testing::ThrowIfFdResultFailureInjected(env);
+    Napi::Array result = Napi::Array::New(env, 3);
+    result.Set(0u, Napi::Number::New(env, master));
+    result.Set(1u, Napi::Number::New(env, slave));
+    result.Set(2u, Napi::String::New(env, path));
+    return result;
+  } catch (...) {  // a worker being terminated: the caller would never see the two fds
+    CloseQuietly(slave);
+    CloseQuietly(master);
+    throw;
+  }
 }
 
 // setWindowSize(fd, cols, rows): the kernel sends SIGWINCH to the terminal's foreground group

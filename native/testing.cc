@@ -12,6 +12,8 @@
 // - failNextOutputAlloc: the next growth of an output's buffer in run() or runSync() fails.
 // - failNextSignalPollInit: the same for the poll handle of the signal self-pipe.
 // - failNextSignalForkPipe: a fork child that has no fd for a signal self-pipe of its own.
+// - failNextFdResult: the array that hands new fds to JavaScript (pipe, socketpair, openpty)
+//   cannot be made, as when a worker is being terminated; the fds must be closed, not leaked.
 // - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
 // - waitRechecks: how often an asynchronous wait found its pidfd readable but no exit to reap
 //   (a zombie a tracer holds), which only a count shows: the wait must not spin meanwhile.
@@ -108,6 +110,14 @@ Napi::Value FailNextSignalForkPipe(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::atomic<bool> injected_fd_result_failure{false};
+
+// failNextFdResult(): the next array of new fds for JavaScript fails as in a terminating worker.
+Napi::Value FailNextFdResult(const Napi::CallbackInfo& info) {
+  injected_fd_result_failure = true;
+  return info.Env().Undefined();
+}
+
 // throwStdException(): throws what no binding means to throw, to show the build turns it into a
 // JavaScript Error (NODE_ADDON_API_CPP_EXCEPTIONS_ALL) instead of std::terminate.
 Napi::Value ThrowStdException(const Napi::CallbackInfo& /*info*/) {
@@ -175,6 +185,12 @@ bool TakeInjectedSignalForkPipeFailure() {
   return injected_signal_fork_pipe_failure.exchange(false);
 }
 
+void ThrowIfFdResultFailureInjected(Napi::Env env) {
+  if (injected_fd_result_failure.exchange(false)) {
+    throw Napi::Error::New(env, "failNextFdResult: the result could not be made");
+  }
+}
+
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
@@ -188,6 +204,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, FailNextSignalPollInit, "failNextSignalPollInit"));
   testing.Set("failNextSignalForkPipe",
               Napi::Function::New(env, FailNextSignalForkPipe, "failNextSignalForkPipe"));
+  testing.Set("failNextFdResult", Napi::Function::New(env, FailNextFdResult, "failNextFdResult"));
   testing.Set("throwStdException",
               Napi::Function::New(env, ThrowStdException, "throwStdException"));
   testing.Set("waitRechecks", Napi::Function::New(env, WaitRechecks, "waitRechecks"));

@@ -19,6 +19,10 @@ int TakeInjectedCollectStartError();
 // fd_calls.cc) to fail; taking it clears it.
 bool TakeInjectedOutputAllocFailure();
 
+// Throws as a terminating worker's napi call would if failNextFdResult asked it (fd_calls.cc,
+// pty.cc: the array that hands new fds to JavaScript); clears the request.
+void ThrowIfFdResultFailureInjected(Napi::Env env);
+
 // Counts a wait whose readable pidfd had no exit to reap yet (wait.cc), for waitRechecks.
 void CountWaitRecheck();
 

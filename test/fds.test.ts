@@ -1,7 +1,8 @@
 // fd primitives (issue 15): pipe, dup2, dup3, close, closeRange, against /proc/self/fdinfo.
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { close, closeRange, dup2, dup3, pipe, SyscallError } from '../lib/index';
+import { close, closeRange, dup2, dup3, openpty, pipe, SyscallError } from '../lib/index';
+import { binding } from '../lib/native';
 import { openFds, runNode, thrown } from './helpers';
 
 const O_CLOEXEC = 0o2000000;
@@ -24,6 +25,21 @@ describe('fd primitives', () => {
     close(writeFd);
     expect(openFds()).toEqual(before);
   });
+
+  // A worker being terminated fails the napi calls that build a call's result after its fds
+  // exist; the hook fails the next one the same way.
+  for (const [name, make] of [
+    ['pipe()', () => pipe()],
+    ["the socket pair of an fd given as 'pipe'", () => binding.fdSocketpair()],
+    ['openpty()', () => openpty()],
+  ] as const) {
+    it(`${name}: new fds whose numbers cannot reach JavaScript are closed, not leaked`, () => {
+      const before = openFds();
+      binding.testing.failNextFdResult();
+      expect(thrown(make)).toMatchObject({ message: 'failNextFdResult: the result could not be made' });
+      expect(openFds()).toEqual(before);
+    });
+  }
 
   it('dup2 copies onto a chosen number without close-on-exec; dup3 with it when asked', () => {
     const [readFd, writeFd] = pipe();
