@@ -115,6 +115,8 @@ void Call(Collector* collector, EventKind kind, napi_value value) {
     MakeCallbackReporting(env, *collector->async_context, collector->callback.Value(), 2, argv);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());
+  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
+    ReportNativeException(env, exception);
   }
 }
 
@@ -138,6 +140,8 @@ void ReportDone(Collector* collector) {
     Call(collector, kDone, buffers);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(env, error.Value());
+  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
+    ReportNativeException(env, exception);
   }
   collector->callback.Reset();
   collector->async_context.reset();

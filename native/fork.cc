@@ -239,6 +239,8 @@ void CallPhase(EmptyLoopWatcher* watcher, const char* phase) {
                                    *watcher->context);
   } catch (const Napi::Error& error) {
     napi_fatal_exception(watcher->env, error.Value());
+  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
+    ReportNativeException(watcher->env, exception);
   }
 }
 

@@ -127,6 +127,8 @@ void OnJobsDone(uv_async_t* handle) {
     // The dispatcher only settles promises: anything it throws is a bug that must surface as an
     // uncaught exception (in a terminating worker, this does nothing).
     napi_fatal_exception(env, error.Value());
+  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
+    ReportNativeException(env, exception);
   }
   // Every handle is made during the call: a pidfd none took over (the worker exiting half-way
   // through, a spawn without a handle) would stay open for good.

@@ -329,6 +329,8 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
     // must surface as an uncaught exception, not be swallowed (in a terminating worker, this
     // does nothing).
     napi_fatal_exception(env, error.Value());
+  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
+    ReportNativeException(env, exception);
   }
 }
 

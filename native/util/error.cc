@@ -89,4 +89,13 @@ void MakeCallbackReporting(napi_env env, napi_async_context context, napi_value 
   }
 }
 
+void ReportNativeException(napi_env env, const std::exception& exception) noexcept {
+  napi_value message;
+  napi_value error;
+  if (napi_create_string_utf8(env, exception.what(), NAPI_AUTO_LENGTH, &message) == napi_ok &&
+      napi_create_error(env, nullptr, message, &error) == napi_ok) {
+    napi_fatal_exception(env, error);
+  }
+}
+
 }  // namespace posix_process

@@ -7,6 +7,8 @@
 
 #include <napi.h>
 
+#include <exception>
+
 namespace posix_process {
 
 // A SyscallError for `err` (a positive errno value, copied right after the failing call).
@@ -25,5 +27,10 @@ bool CanRunJavaScript(napi_env env);
 // call (a process.exit() in a promise job) started terminating, where this reports nothing.
 void MakeCallbackReporting(napi_env env, napi_async_context context, napi_value fn, size_t argc,
                            const napi_value* argv);
+
+// Reports a C++ exception caught in a libuv callback (std::bad_alloc, say) as an uncaught
+// JavaScript Error, with raw N-API calls that cannot throw: unwinding into libuv would end in
+// std::terminate. Reports nothing if even the Error cannot be made.
+void ReportNativeException(napi_env env, const std::exception& exception) noexcept;
 
 }  // namespace posix_process
