@@ -47,6 +47,18 @@ export function markedAlive(mark: string): number[] {
   return found;
 }
 
+/**
+ * The marked processes still alive after a Node subprocess that had `mark` in its own environment
+ * has exited. Its cgroup watchdog inherited the mark, and ends just after the subprocess, once it
+ * has killed and removed the subprocess's cgroup. The watchdog gets `ms` to go; a leaked member
+ * (a `sleep 100`) is still there after that.
+ */
+export async function markedAliveAfterWatchdog(mark: string, ms = 10_000): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  while (markedAlive(mark).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  return markedAlive(mark);
+}
+
 const PF_KTHREAD = 0x00200000;
 
 // A process in the middle of execve reads as an empty environment for a few microseconds (its new
