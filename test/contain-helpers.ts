@@ -5,6 +5,7 @@
  * counted.
  */
 import * as fs from 'node:fs';
+import { until } from './helpers';
 
 /**
  * A shell that starts: a grandchild in a new session (setsid), a double-forked daemon (its
@@ -54,8 +55,7 @@ export function markedAlive(mark: string): number[] {
  * (a `sleep 100`) is still there after that.
  */
 export async function markedAliveAfterWatchdog(mark: string, ms = 10_000): Promise<number[]> {
-  const deadline = Date.now() + ms;
-  while (markedAlive(mark).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await until(() => markedAlive(mark).length === 0, ms).catch(() => {}); // the pids left say more than a timeout
   return markedAlive(mark);
 }
 
