@@ -113,10 +113,8 @@ void Call(Collector* collector, EventKind kind, napi_value value) {
   try {
     napi_value argv[] = {Napi::Number::New(env, kind), value};
     MakeCallbackReporting(env, *collector->async_context, collector->callback.Value(), 2, argv);
-  } catch (const Napi::Error& error) {
-    napi_fatal_exception(env, error.Value());
-  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
-    ReportNativeException(env, exception);
+  } catch (...) {
+    ReportCurrentException(env);
   }
 }
 
@@ -138,10 +136,8 @@ void ReportDone(Collector* collector) {
       buffers.Set(static_cast<uint32_t>(i), collector->outputs[i].bytes.TakeBuffer(env));
     }
     Call(collector, kDone, buffers);
-  } catch (const Napi::Error& error) {
-    napi_fatal_exception(env, error.Value());
-  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
-    ReportNativeException(env, exception);
+  } catch (...) {
+    ReportCurrentException(env);
   }
   collector->callback.Reset();
   collector->async_context.reset();

@@ -237,10 +237,8 @@ void CallPhase(EmptyLoopWatcher* watcher, const char* phase) {
   try {
     watcher->callback.MakeCallback(env.Global(), {Napi::String::New(env, phase)},
                                    *watcher->context);
-  } catch (const Napi::Error& error) {
-    napi_fatal_exception(watcher->env, error.Value());
-  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
-    ReportNativeException(watcher->env, exception);
+  } catch (...) {
+    ReportCurrentException(watcher->env);
   }
 }
 

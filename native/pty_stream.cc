@@ -126,10 +126,8 @@ bool EmitValue(Stream* stream, EventKind kind, MakeValue make_value) {
   try {
     napi_value argv[] = {Napi::Number::New(env, kind), make_value(env)};
     MakeCallbackReporting(env, *stream->async_context, stream->on_event.Value(), 2, argv);
-  } catch (const Napi::Error& error) {
-    napi_fatal_exception(env, error.Value());
-  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
-    ReportNativeException(env, exception);
+  } catch (...) {
+    ReportCurrentException(env);
   }
   return !stream->closed;
 }

@@ -11,16 +11,27 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include <new>
 #include <vector>
 
 namespace posix_process::reaper {
 
 namespace {
 
+struct ProcessPids {
+  std::vector<int> pids;
+  bool out_of_memory = false;
+};
+
+// A uv_walk callback: a bad_alloc is noted and thrown after the walk, not through libuv's frames.
 void CollectProcess(uv_handle_t* handle, void* arg) {
   if (handle->type != UV_PROCESS || uv_is_closing(handle)) return;
-  auto* pids = static_cast<std::vector<int>*>(arg);
-  pids->push_back(reinterpret_cast<uv_process_t*>(handle)->pid);
+  auto* found = static_cast<ProcessPids*>(arg);
+  try {
+    found->pids.push_back(reinterpret_cast<uv_process_t*>(handle)->pid);
+  } catch (const std::bad_alloc&) {
+    found->out_of_memory = true;
+  }
 }
 
 Napi::Value LibuvChildPids(const Napi::CallbackInfo& info) {
@@ -29,8 +40,10 @@ Napi::Value LibuvChildPids(const Napi::CallbackInfo& info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
     throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
   }
-  std::vector<int> pids;
-  uv_walk(loop, CollectProcess, &pids);
+  ProcessPids found;
+  uv_walk(loop, CollectProcess, &found);
+  if (found.out_of_memory) throw std::bad_alloc();
+  const std::vector<int>& pids = found.pids;
   Napi::Array result = Napi::Array::New(env, pids.size());
   for (size_t i = 0; i < pids.size(); i++) result.Set(i, Napi::Number::New(env, pids[i]));
   return result;

@@ -31,6 +31,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -237,15 +238,20 @@ EnvSignals* FindEnvSignals(napi_env env) {
 void Drain(EnvSignals* state) {
   std::vector<int32_t> fields;
   Record records[256];
+  uint32_t unstored = 0;  // records read that memory could not hold: delivered as dropped ones
   for (;;) {
     ssize_t n = read(state->read_fd, records, sizeof records);
     if (n == -1 && errno == EINTR) continue;
     if (n <= 0) break;
     size_t count = static_cast<size_t>(n) / sizeof(Record);
     const int32_t* begin = reinterpret_cast<const int32_t*>(records);
-    fields.insert(fields.end(), begin, begin + count * kRecordFields);
+    try {  // a libuv callback: a bad_alloc must not unwind into libuv (std::terminate)
+      fields.insert(fields.end(), begin, begin + count * kRecordFields);
+    } catch (const std::bad_alloc&) {
+      unstored += static_cast<uint32_t>(count);
+    }
   }
-  uint32_t dropped = g_slots[state->slot].dropped.exchange(0);
+  uint32_t dropped = g_slots[state->slot].dropped.exchange(0) + unstored;
   if ((fields.empty() && dropped == 0) || state->dispatcher.IsEmpty()) return;
   // Raw N-API with every status checked, no C++ exceptions: this runs in a libuv callback, and
   // while a worker is being terminated every call into JavaScript fails; then the records are

@@ -30,6 +30,7 @@
 #include "util/error.h"
 #include "util/fds.h"
 #include "util/raw_syscall.h"
+#include "util/reserve.h"
 #include "wait.h"
 
 namespace posix_process::spawn {
@@ -123,12 +124,10 @@ void OnJobsDone(uv_async_t* handle) {
     // a nextTick that threw after the dispatcher) would fail the next wait's callback.
     napi_value argv[] = {results, Napi::Number::New(env, static_cast<double>(count))};
     MakeCallbackReporting(env, *spawner->async_context, spawner->dispatcher.Value(), 2, argv);
-  } catch (const Napi::Error& error) {
+  } catch (...) {
     // The dispatcher only settles promises: anything it throws is a bug that must surface as an
-    // uncaught exception (in a terminating worker, this does nothing).
-    napi_fatal_exception(env, error.Value());
-  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
-    ReportNativeException(env, exception);
+    // uncaught exception (in a terminating worker, this does nothing); so must a bad_alloc.
+    ReportCurrentException(env);
   }
   // Every handle is made during the call: a pidfd none took over (the worker exiting half-way
   // through, a spawn without a handle) would stay open for good.
@@ -144,11 +143,6 @@ Napi::Array StepNames(Napi::Env env) {
     names.Set(static_cast<uint32_t>(step), kChildStepNames[step]);
   }
   return names;
-}
-
-// Makes room for `count` jobs in `list`, doubling, so that a burst reallocates a few times only.
-void ReserveRoom(std::vector<SpawnJob*>& list, size_t count) {
-  if (list.capacity() < count) list.reserve(std::max(count, 2 * list.capacity()));
 }
 
 // spawnSetDispatcher(fn): the function that receives finished spawns as fn(results, count) (see

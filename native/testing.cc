@@ -15,6 +15,8 @@
 // - failNextFdResult: the array that hands new fds to JavaScript (pipe, socketpair, openpty)
 //   cannot be made, as when a worker is being terminated; the fds must be closed, not leaked.
 // - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
+// - throwInNextWaitCallback: a C++ exception in a libuv callback (a std::bad_alloc, or one of no
+//   std::exception type), which must reach JavaScript as an uncaught Error, not std::terminate.
 // - waitRechecks: how often an asynchronous wait found its pidfd readable but no exit to reap
 //   (a zombie a tracer holds), which only a count shows: the wait must not spin meanwhile.
 // - exhaustFdsAtNextFork: another thread may take the last free fds between the checks fork()
@@ -32,6 +34,7 @@
 #include <atomic>
 #include <mutex>
 #include <new>
+#include <string>
 
 #include "util/error.h"
 #include "util/strings.h"
@@ -124,6 +127,21 @@ Napi::Value ThrowStdException(const Napi::CallbackInfo& /*info*/) {
   throw std::bad_alloc();
 }
 
+// What throwInNextWaitCallback asked the next asynchronous wait's callback to throw: 0 nothing,
+// 1 a std::bad_alloc, 2 an exception of no std::exception type.
+std::atomic<int> injected_wait_callback_throw{0};
+
+// throwInNextWaitCallback(kind): 'bad_alloc' or 'other'.
+Napi::Value ThrowInNextWaitCallback(const Napi::CallbackInfo& info) {
+  std::string kind =
+      info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (kind != "bad_alloc" && kind != "other") {
+    throw Napi::TypeError::New(info.Env(), "kind must be 'bad_alloc' or 'other'");
+  }
+  injected_wait_callback_throw = kind == "bad_alloc" ? 1 : 2;
+  return info.Env().Undefined();
+}
+
 std::atomic<uint64_t> wait_rechecks{0};
 
 // waitRechecks() -> the count of CountWaitRecheck calls so far in this process.
@@ -191,6 +209,12 @@ void ThrowIfFdResultFailureInjected(Napi::Env env) {
   }
 }
 
+void ThrowIfWaitCallbackFailureInjected() {
+  int kind = injected_wait_callback_throw.exchange(0);
+  if (kind == 1) throw std::bad_alloc();
+  if (kind == 2) throw 42;  // what no library would throw: it has no what()
+}
+
 void Initialize(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("openInheritable", Napi::Function::New(env, OpenInheritable, "openInheritable"));
@@ -207,6 +231,8 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   testing.Set("failNextFdResult", Napi::Function::New(env, FailNextFdResult, "failNextFdResult"));
   testing.Set("throwStdException",
               Napi::Function::New(env, ThrowStdException, "throwStdException"));
+  testing.Set("throwInNextWaitCallback",
+              Napi::Function::New(env, ThrowInNextWaitCallback, "throwInNextWaitCallback"));
   testing.Set("waitRechecks", Napi::Function::New(env, WaitRechecks, "waitRechecks"));
   testing.Set("exhaustFdsAtNextFork",
               Napi::Function::New(env, ExhaustFdsAtNextFork, "exhaustFdsAtNextFork"));

@@ -23,6 +23,10 @@ bool TakeInjectedOutputAllocFailure();
 // pty.cc: the array that hands new fds to JavaScript); clears the request.
 void ThrowIfFdResultFailureInjected(Napi::Env env);
 
+// Throws what throwInNextWaitCallback asked for, if it did (wait.cc, inside the callback's try);
+// clears the request.
+void ThrowIfWaitCallbackFailureInjected();
+
 // Counts a wait whose readable pidfd had no exit to reap yet (wait.cc), for waitRechecks.
 void CountWaitRecheck();
 

@@ -35,6 +35,7 @@
 #include "util/arguments.h"
 #include "util/error.h"
 #include "util/fds.h"
+#include "util/reserve.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -322,15 +323,13 @@ void FinishWaiter(WaitState* state, PidfdWaiter* waiter, int err, const siginfo_
       FillSiginfo(async_record.Data(), *siginfo, *usage);
       record = async_record;
     }
+    testing::ThrowIfWaitCallbackFailureInjected();
     napi_value argv[] = {error, record};
     MakeCallbackReporting(env, *state->async_context, callback.Value(), 2, argv);
-  } catch (const Napi::Error& error) {
-    // The facade's callback only settles a promise; anything thrown here is a bug in it and
-    // must surface as an uncaught exception, not be swallowed (in a terminating worker, this
-    // does nothing).
-    napi_fatal_exception(env, error.Value());
-  } catch (const std::exception& exception) {  // std::bad_alloc: see ReportNativeException
-    ReportNativeException(env, exception);
+  } catch (...) {
+    // The facade's callback only settles a promise; anything thrown here (or a bad_alloc) must
+    // surface as an uncaught exception, not be swallowed nor unwind into libuv.
+    ReportCurrentException(env);
   }
 }
 
@@ -358,15 +357,16 @@ constexpr uint64_t kLastRecheckMs = 100;
 
 void OnRecheckDue(uv_timer_t* timer) {
   auto* state = static_cast<WaitState*>(timer->data);
-  std::vector<uint64_t> due;
-  due.swap(state->rechecking);
-  for (uint64_t id : due) {
+  // Compacted in place (no allocation in a libuv callback); nothing else changes the list
+  // meanwhile: only this and OnWaitSetReadable, another libuv callback, add to it.
+  std::vector<uint64_t>& ids = state->rechecking;
+  size_t kept = 0;
+  for (size_t i = 0; i < ids.size(); i++) {
     // A callback of this round may have started or cancelled waits: one gone is skipped.
-    auto found = state->waiters.find(id);
-    if (found != state->waiters.end() && !ReapIfExited(state, found->second)) {
-      state->rechecking.push_back(id);
-    }
+    auto found = state->waiters.find(ids[i]);
+    if (found != state->waiters.end() && !ReapIfExited(state, found->second)) ids[kept++] = ids[i];
   }
+  ids.resize(kept);
   if (state->rechecking.empty() || uv_is_active(reinterpret_cast<uv_handle_t*>(timer))) return;
   state->recheck_delay_ms = std::min(state->recheck_delay_ms * 2, kLastRecheckMs);
   uv_timer_start(timer, OnRecheckDue, state->recheck_delay_ms, 0);
@@ -431,12 +431,18 @@ uint64_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd, Napi
   epoll_event event = {};
   event.events = EPOLLIN | EPOLLONESHOT;
   event.data.u64 = waiter->id;
+  // The wait's place in the registry, and room for it in the recheck list (every live wait can be
+  // there once, beside ids of waits gone since): neither grows in a libuv callback.
+  ReserveRoom(state->rechecking, state->rechecking.size() + state->waiters.size() + 1);
+  auto registered = state->waiters.emplace(waiter->id, waiter.get()).first;
   int err = testing::TakeInjectedEpollCtlError();
   if (err == 0 && epoll_ctl(state->epoll_fd, EPOLL_CTL_ADD, pidfd, &event) != 0) err = errno;
-  if (err != 0) FailToStart(env, pidfd, adopted, err);
+  if (err != 0) {
+    state->waiters.erase(registered);
+    FailToStart(env, pidfd, adopted, err);
+  }
   // A pending wait keeps the event loop alive, like a running child_process child.
   if (state->referenced++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&state->epoll_poll));
-  state->waiters[waiter->id] = waiter.get();
   return waiter.release()->id;
 }
 

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { nativeBuildSystem } from '../lib/index';
 import { binding } from '../lib/native';
+import { runNode, thrown } from './helpers';
 
 const require = createRequire(import.meta.url);
 
@@ -31,5 +32,36 @@ describe('native build', () => {
 
   it('turns a C++ exception out of a binding into a JavaScript Error, not std::terminate (NODE_ADDON_API_CPP_EXCEPTIONS_ALL)', () => {
     expect(() => binding.testing.throwStdException()).toThrow(/bad_alloc/);
+  });
+
+  for (const [kind, message] of [
+    ['bad_alloc', 'std::bad_alloc'],
+    ['other', 'posix-process: a native exception of unknown type'],
+  ] as const) {
+    it(`turns a C++ exception in a libuv callback (${kind}) into an uncaught JavaScript Error, not std::terminate`, () => {
+      // In a Node process of its own: an uncaught exception is the end of the process that has it.
+      const result = runNode(`
+        const { spawn } = require('./dist/index.js');
+        const { binding } = require('./dist/native.js');
+        process.on('uncaughtException', (error) => {
+          console.log(JSON.stringify({ message: error.message, isError: error instanceof Error }));
+          process.exit(7);
+        });
+        (async () => {
+          const child = await spawn('/bin/true', [], { stdio: 'ignore' });
+          binding.testing.throwInNextWaitCallback('${kind}');
+          await child.wait();
+          console.log('the wait settled');
+        })();
+      `);
+      expect(result.signal).toBeNull();
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(7);
+      expect(JSON.parse(result.stdout)).toEqual({ message, isError: true });
+    });
+  }
+
+  it('refuses an unknown kind of injected callback exception', () => {
+    expect(thrown(() => binding.testing.throwInNextWaitCallback('x' as 'other'))).toBeInstanceOf(TypeError);
   });
 });

@@ -89,12 +89,32 @@ void MakeCallbackReporting(napi_env env, napi_async_context context, napi_value 
   }
 }
 
-void ReportNativeException(napi_env env, const std::exception& exception) noexcept {
+namespace {
+
+void ReportMessage(napi_env env, const char* text) noexcept {
   napi_value message;
   napi_value error;
-  if (napi_create_string_utf8(env, exception.what(), NAPI_AUTO_LENGTH, &message) == napi_ok &&
+  if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message) == napi_ok &&
       napi_create_error(env, nullptr, message, &error) == napi_ok) {
     napi_fatal_exception(env, error);
+  }
+}
+
+}  // namespace
+
+void ReportCurrentException(napi_env env) noexcept {
+  try {
+    throw;
+  } catch (const Napi::Error& error) {
+    try {
+      napi_fatal_exception(env, error.Value());  // Value() unwraps a thrown primitive
+    } catch (...) {
+      ReportMessage(env, error.what());  // Value() throws when its reference cannot be read
+    }
+  } catch (const std::exception& exception) {
+    ReportMessage(env, exception.what());
+  } catch (...) {
+    ReportMessage(env, "posix-process: a native exception of unknown type");
   }
 }
 

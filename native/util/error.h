@@ -28,9 +28,11 @@ bool CanRunJavaScript(napi_env env);
 void MakeCallbackReporting(napi_env env, napi_async_context context, napi_value fn, size_t argc,
                            const napi_value* argv);
 
-// Reports a C++ exception caught in a libuv callback (std::bad_alloc, say) as an uncaught
-// JavaScript Error, with raw N-API calls that cannot throw: unwinding into libuv would end in
-// std::terminate. Reports nothing if even the Error cannot be made.
-void ReportNativeException(napi_env env, const std::exception& exception) noexcept;
+// Reports the C++ exception being handled (call it only inside a catch clause) as an uncaught
+// JavaScript exception: a Napi::Error as itself, a std::exception (std::bad_alloc, say) as an
+// Error with its what(), anything else as an Error saying so. For libuv callbacks, where an
+// exception unwinding into libuv would end in std::terminate; raw N-API calls that cannot throw,
+// and nothing reported if even the Error cannot be made (a terminating worker).
+void ReportCurrentException(napi_env env) noexcept;
 
 }  // namespace posix_process
