@@ -187,7 +187,7 @@ export interface NativeBinding {
   collectFinish(handle: object): void;
   collectSync(pid: number, inputFd: number, input: Buffer | null, outputFds: readonly number[], maxBuffer: number, timeoutMs: number, killSignal: number, forceKillAfterMs: number): { outputs: Buffer[]; timedOut: boolean; overflowed: boolean; overflowedOutput: number; outOfMemory: boolean; killed: boolean; forced: boolean };
   /** Test support only (native/testing.cc). */
-  readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number; failNextEpollCtl(errno: number): void; failNextCollectStart(errno: number): void; failNextOutputAlloc(): void; failNextFdResult(): void; failNextSignalPollInit(errno: number): void; failNextSignalForkPipe(): void; throwStdException(): void; throwInNextWaitCallback(kind: 'bad_alloc' | 'other'): void; waitRechecks(): number; exhaustFdsAtNextFork(): void };
+  readonly testing: { openInheritable(path: string): number; watchErrno(milliseconds: number): number; failNextEpollCtl(errno: number): void; failNextCollectStart(errno: number): void; failNextOutputAlloc(): void; failNextFdResult(): void; failNextSignalPollInit(errno: number): void; failNextSignalForkPipe(): void; throwStdException(): void; failNextWaitRegistration(): void; throwInNextWaitCallback(kind: 'bad_alloc' | 'other'): void; waitRechecks(): number; exhaustFdsAtNextFork(): void };
   readonly spawnOptionConstants: { readonly rlimits: Readonly<Record<string, number>> };
   readonly spawnConstants: Readonly<Record<'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR', number>>;
   // procfs (native/procfs.cc)

@@ -15,6 +15,8 @@
 // - failNextFdResult: the array that hands new fds to JavaScript (pipe, socketpair, openpty)
 //   cannot be made, as when a worker is being terminated; the fds must be closed, not leaked.
 // - throwStdException: a std::exception out of a binding, which must reach JavaScript as an Error.
+// - failNextWaitRegistration: a wait whose registration throws (std::bad_alloc) before its pidfd
+//   joins the epoll set; the pidfd must be closed, and a spawned child killed and reaped.
 // - throwInNextWaitCallback: a C++ exception in a libuv callback (a std::bad_alloc, or one of no
 //   std::exception type), which must reach JavaScript as an uncaught Error, not std::terminate.
 // - waitRechecks: how often an asynchronous wait found its pidfd readable but no exit to reap
@@ -131,6 +133,14 @@ Napi::Value ThrowStdException(const Napi::CallbackInfo& /*info*/) {
 // 1 a std::bad_alloc, 2 an exception of no std::exception type.
 std::atomic<int> injected_wait_callback_throw{0};
 
+std::atomic<bool> injected_wait_registration_failure{false};
+
+// failNextWaitRegistration(): the next wait's registration throws std::bad_alloc.
+Napi::Value FailNextWaitRegistration(const Napi::CallbackInfo& info) {
+  injected_wait_registration_failure = true;
+  return info.Env().Undefined();
+}
+
 // throwInNextWaitCallback(kind): 'bad_alloc' or 'other'.
 Napi::Value ThrowInNextWaitCallback(const Napi::CallbackInfo& info) {
   std::string kind =
@@ -209,6 +219,10 @@ void ThrowIfFdResultFailureInjected(Napi::Env env) {
   }
 }
 
+void ThrowIfWaitRegistrationFailureInjected() {
+  if (injected_wait_registration_failure.exchange(false)) throw std::bad_alloc();
+}
+
 void ThrowIfWaitCallbackFailureInjected() {
   int kind = injected_wait_callback_throw.exchange(0);
   if (kind == 1) throw std::bad_alloc();
@@ -231,6 +245,8 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   testing.Set("failNextFdResult", Napi::Function::New(env, FailNextFdResult, "failNextFdResult"));
   testing.Set("throwStdException",
               Napi::Function::New(env, ThrowStdException, "throwStdException"));
+  testing.Set("failNextWaitRegistration",
+              Napi::Function::New(env, FailNextWaitRegistration, "failNextWaitRegistration"));
   testing.Set("throwInNextWaitCallback",
               Napi::Function::New(env, ThrowInNextWaitCallback, "throwInNextWaitCallback"));
   testing.Set("waitRechecks", Napi::Function::New(env, WaitRechecks, "waitRechecks"));

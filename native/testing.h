@@ -23,6 +23,10 @@ bool TakeInjectedOutputAllocFailure();
 // pty.cc: the array that hands new fds to JavaScript); clears the request.
 void ThrowIfFdResultFailureInjected(Napi::Env env);
 
+// Throws std::bad_alloc if failNextWaitRegistration asked it (wait.cc, before a wait's pidfd joins
+// the epoll set); clears the request.
+void ThrowIfWaitRegistrationFailureInjected();
+
 // Throws what throwInNextWaitCallback asked for, if it did (wait.cc, inside the callback's try);
 // clears the request.
 void ThrowIfWaitCallbackFailureInjected();

@@ -398,10 +398,10 @@ void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
   }
 }
 
-// A wait that cannot start (its epoll_ctl failed with `err`): closes the pidfd and throws. A
-// child the library spawned (`adopted`) is SIGKILLed and reaped first: nobody else would wait for
-// it, and it would run on. Blocking, but only for the end of a killed process.
-[[noreturn]] void FailToStart(Napi::Env env, int pidfd, bool adopted, int err) {
+// The pidfd of a wait that cannot start: closed. A child the library spawned (`adopted`) is
+// SIGKILLed and reaped first: nobody else would wait for it, and it would run on. Blocking, but
+// only for the end of a killed process.
+void GiveUpPidfd(int pidfd, bool adopted) noexcept {
   if (adopted && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0) {
     siginfo_t siginfo;
     struct rusage usage;
@@ -409,32 +409,45 @@ void OnWaitSetReadable(uv_poll_t* handle, int status, int events) {
                    &usage);
   }
   ::close(pidfd);
+}
+
+// A wait whose epoll_ctl failed with `err`: gives up its pidfd and throws.
+[[noreturn]] void FailToStart(Napi::Env env, int pidfd, bool adopted, int err) {
+  GiveUpPidfd(pidfd, adopted);
   throw SyscallError(env, err, "epoll_ctl");
 }
 
 // Starts watching `pidfd` (which the waiter now owns and closes) and returns the wait's id.
-// `adopted`: the pidfd of a child the library spawned (pidfdWaitAdopt), see FailToStart.
+// `adopted`: the pidfd of a child the library spawned (pidfdWaitAdopt), see GiveUpPidfd.
 uint64_t StartWaiter(Napi::Env env, WaitState* state, pid_t pid, int pidfd, Napi::Function callback,
                      bool adopted) {
   // Not a pidfd: the caller's fd is the set itself, and stays open.
   if (pidfd == state->epoll_fd) throw SyscallError(env, EBADF, "epoll_ctl");
   if (state->shares_parent_set) FailToStart(env, pidfd, adopted, EMFILE);
-  // Everything that can throw comes before the pidfd joins the set.
-  auto waiter = std::make_unique<PidfdWaiter>();
-  waiter->id = state->next_id++;
-  waiter->pid = pid;
-  waiter->pidfd = pidfd;
-  waiter->callback = Napi::Persistent(callback);
-  if (!state->async_context) {
-    state->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
+  // Everything that can throw comes before the pidfd joins the set, and gives the pidfd up.
+  std::unique_ptr<PidfdWaiter> waiter;
+  decltype(state->waiters)::iterator registered;
+  try {
+    testing::ThrowIfWaitRegistrationFailureInjected();
+    waiter = std::make_unique<PidfdWaiter>();
+    waiter->id = state->next_id++;
+    waiter->pid = pid;
+    waiter->pidfd = pidfd;
+    waiter->callback = Napi::Persistent(callback);
+    if (!state->async_context) {
+      state->async_context = std::make_unique<Napi::AsyncContext>(env, "posix-process:waitAsync");
+    }
+    // The wait's place in the registry, and room for it in the recheck list (every live wait can
+    // be there once, beside ids of waits gone since): neither grows in a libuv callback.
+    ReserveRoom(state->rechecking, state->rechecking.size() + state->waiters.size() + 1);
+    registered = state->waiters.emplace(waiter->id, waiter.get()).first;
+  } catch (...) {
+    GiveUpPidfd(pidfd, adopted);
+    throw;
   }
   epoll_event event = {};
   event.events = EPOLLIN | EPOLLONESHOT;
   event.data.u64 = waiter->id;
-  // The wait's place in the registry, and room for it in the recheck list (every live wait can be
-  // there once, beside ids of waits gone since): neither grows in a libuv callback.
-  ReserveRoom(state->rechecking, state->rechecking.size() + state->waiters.size() + 1);
-  auto registered = state->waiters.emplace(waiter->id, waiter.get()).first;
   int err = testing::TakeInjectedEpollCtlError();
   if (err == 0 && epoll_ctl(state->epoll_fd, EPOLL_CTL_ADD, pidfd, &event) != 0) err = errno;
   if (err != 0) {

@@ -23,6 +23,30 @@ describe('a wait that cannot start', () => {
     expect(openFds()).toEqual(fdsBefore);
   });
 
+  it('a spawned child whose wait fails to register (std::bad_alloc) is SIGKILLed and reaped, its pidfd closed', async () => {
+    const fdsBefore = openFds();
+    binding.testing.failNextWaitRegistration();
+    const child = await spawn('sleep', ['30']);
+    await expect(child.wait()).rejects.toThrow(/bad_alloc/);
+    expect(processState(child.pid)).toBeUndefined();
+    await child[Symbol.asyncDispose]();
+    expect(openFds()).toEqual(fdsBefore);
+  });
+
+  it('waitAsync whose registration fails (std::bad_alloc) closes its pidfd and leaves the child alone', async () => {
+    const pid = start(['sleep', '30']);
+    try {
+      const fdsBefore = openFds();
+      binding.testing.failNextWaitRegistration();
+      await expect(waitAsync(pid)).rejects.toThrow(/bad_alloc/);
+      expect(openFds()).toEqual(fdsBefore);
+      expect(processState(pid)).toMatch(/^[RSD]$/);
+    } finally {
+      kill(pid, 'SIGKILL');
+      waitpid(pid);
+    }
+  });
+
   it('kill() after it never uses the closed pidfd number, even once another pidfd has it', async () => {
     binding.testing.failNextEpollCtl(ENOMEM);
     const child = await spawn('sleep', ['30']);
