@@ -19,6 +19,11 @@ interface Case {
   stage?: number;
 }
 
+/** A Proxy of an empty array that says its length is 2 ** 32 - 1. */
+function hugeProxy(): unknown[] {
+  return new Proxy<unknown[]>([], { get: (target, key): unknown => (key === 'length' ? 2 ** 32 - 1 : Reflect.get(target, key)) });
+}
+
 const cases: Case[] = [
   { what: 'stages not an array', stages: 'cat' as never, code: 'ERR_INVALID_ARG_TYPE', names: 'stages' },
   { what: 'no stage', stages: [], code: 'ERR_INVALID_ARG_VALUE', names: 'stages' },
@@ -68,6 +73,10 @@ const cases: Case[] = [
   { what: 'encoding', stages: [starter, ['cat']], options: { encoding: 'nope' }, code: 'ERR_INVALID_ARG_VALUE', names: 'options.encoding' },
   { what: 'lines', stages: [starter, ['cat']], options: { lines: 1 }, code: 'ERR_INVALID_ARG_TYPE', names: 'options.lines' },
   { what: 'killSignal', stages: [starter, ['cat']], options: { killSignal: 1.5 }, code: 'ERR_OUT_OF_RANGE', names: 'options.killSignal' },
+  // Each of these walked the whole array (minutes, then a fatal V8 error) before refusing it.
+  { what: "a stage's args of length 2 ** 32 - 1", stages: [starter, ['cat', new Array(2 ** 32 - 1)]], code: 'ERR_OUT_OF_RANGE', names: 'stages[1][1].length' },
+  { what: "a stage's args a Proxy of length 2 ** 32 - 1", stages: [starter, ['cat', hugeProxy()]], code: 'ERR_OUT_OF_RANGE', names: 'stages[1][1].length' },
+  { what: "a stage's file a Proxy of length 2 ** 32 - 1", stages: [starter, [hugeProxy()]], code: 'ERR_INVALID_ARG_TYPE', names: 'stages[1][0]', stage: 1 },
 ];
 
 /** The argument an error message names (the formats of lib/errors.ts, which are Node's). */
@@ -108,6 +117,14 @@ describe('pipeline() validation', () => {
       );
       expect(named(error!.message)).toBe(names);
     }
+  });
+
+  it("a stage's error shows its first 32 arguments and counts the rest; a file or argument of another type shows as its type", async () => {
+    const many = Array.from({ length: 40 }, (_, i) => `a${i}`);
+    const error = (await pipeline([starter, ['cat', many, { nice: 100 }]]).catch((thrown: unknown) => thrown)) as Error & { stageCommand: string };
+    expect(error.stageCommand).toBe(`cat ${many.slice(0, 32).join(' ')} ... (8 more arguments)`);
+    const odd = (await pipeline([starter, [{ toString: () => 'x' }, ['a', { toString: () => 'y' }]]] as unknown as PipelineStage[]).catch((thrown: unknown) => thrown)) as Error & { stageCommand: string };
+    expect(odd.stageCommand).toBe("'<object>' a '<object>'");
   });
 
   it('an aborted signal rejects with an AbortError before any stage starts, as spawn and run do', async () => {

@@ -9,7 +9,7 @@ import { abortError, invalidArgType, invalidArgValue, renameArgument } from '../
 import type { Bytes } from '../env';
 import { binding } from '../native';
 import { signalNumber, type Signal } from '../signals';
-import { ARGV_MAX, readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
+import { ARGV_MAX, checkLength, readOptions, validateArray, validateBoolean, validateInteger, validating } from '../validate';
 import type { WaitIdResult } from '../wait';
 import { endReason, stopAsked, stopFor, timedOut, treeEnded, type ChildProcess } from './child-process';
 import { endNow, PipeReader } from './pipe-reader';
@@ -154,6 +154,8 @@ function validateStages(stages: unknown): Stage[] {
     if (!Array.isArray(stage) || stage.length < 1 || stage.length > 3) throw invalidArgValue(`${name}[${i}]`, 'must be [file, args?, options?]', stage);
     const [file, rawArgs = [], options = {}] = stage as unknown[];
     if (!Array.isArray(rawArgs)) throw invalidArgType(`${name}[${i}][1]`, 'an array', rawArgs);
+    // Before anything walks it: a length of 2 ** 32 - 1 took minutes and then the heap.
+    checkLength(rawArgs, `${name}[${i}][1]`, ARGV_MAX - 1);
     const at = `${name}[${i}][2]`;
     const args = snapshot(rawArgs) as unknown[];
     const { stderr = 'inherit', stdio, ...read } = snapshot(readOptions<SpawnOptions & { stderr?: unknown }>(options, STAGE_KEYS, at)) as SpawnOptions & { stderr?: unknown };
@@ -170,6 +172,35 @@ function validateStages(stages: unknown): Stage[] {
   });
   if (list.length === 0) throw invalidArgValue('stages', 'must have at least one stage', stages);
   return list;
+}
+
+// Arguments shown in the command line of an error in a stage's own arguments or options.
+const SHOWN_ARGS = 32;
+
+/**
+ * A stage's command line for an error in its own arguments or options, from what the caller
+ * passed, unchecked: a file or argument that is not a string or bytes shows as its type, and only
+ * the first SHOWN_ARGS arguments are shown, so that making the message neither throws nor walks a
+ * huge array (a Proxy's length, say).
+ */
+function uncheckedCommandLine(stage: Stage): string {
+  const word = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+    if (typeof value === 'function') return '<function>';
+    if (typeof value === 'object' && value !== null) return Array.isArray(value) ? '<array>' : '<object>';
+    return String(value);
+  };
+  try {
+    const { args } = stage;
+    const shown = Math.min(args.length, SHOWN_ARGS);
+    const words: string[] = [];
+    for (let i = 0; i < shown; i++) words.push(Object.hasOwn(args, i) ? word(args[i]) : '<hole>');
+    const more = args.length > shown ? ` ... (${args.length - shown} more arguments)` : '';
+    return commandLine(word(stage.file), words) + more;
+  } catch {
+    return '<unreadable>'; // a revoked Proxy, say
+  }
 }
 
 /**
@@ -193,7 +224,7 @@ function checkStages(list: readonly Stage[], stdin: StdioOption, stdout: StdioOp
     } catch (error) {
       renameArgument(error, rename);
       // options.stdin and options.stdout are the pipeline's own, not a stage's.
-      throw pipelineWide ? error : stageError(error, i, commandLine(String(stage.file), stage.args.map(String)));
+      throw pipelineWide ? error : stageError(error, i, uncheckedCommandLine(stage));
     }
   });
 }
