@@ -107,13 +107,22 @@ function withCode<E extends Error>(error: E, code: string): E & { code: string }
   return Object.assign(error, { code });
 }
 
+// A string longer than this is cut in an error message, as Node cuts the values it shows: a 4 MB
+// argument made a 4 MB message.
+const SHOWN_STRING = 128;
+
+/** @internal `text` cut to what an error message shows of a value. */
+export function shown(text: string): string {
+  return text.length > SHOWN_STRING ? `${text.slice(0, SHOWN_STRING)}...` : text;
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'string') return `type string (${JSON.stringify(value)})`;
+  if (typeof value === 'string') return `type string (${JSON.stringify(shown(value))})`;
   if (typeof value === 'function') return 'function';
   if (typeof value === 'object') return `an instance of ${constructorName(value)}`;
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives are left here
-  return `type ${typeof value} (${String(value)})`;
+  return `type ${typeof value} (${shown(String(value))})`;
 }
 
 /** The name of an object's constructor, read without letting a getter or proxy trap throw. */
@@ -128,7 +137,7 @@ function constructorName(value: object): string {
 
 /** A received value in a range error: numbers as they are, anything else as describe says. */
 function received(value: unknown): string {
-  return typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string' ? String(value) : describe(value);
+  return typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string' ? shown(String(value)) : describe(value);
 }
 
 /** TypeError `ERR_INVALID_ARG_TYPE`: `name` should have been `expected`. */

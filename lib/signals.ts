@@ -4,7 +4,7 @@
  */
 import * as os from 'node:os';
 import { binding } from './native';
-import { invalidArgType, outOfRange, type ArgumentError } from './errors';
+import { invalidArgType, outOfRange, shown, type ArgumentError } from './errors';
 import { isOwnKey, SIGNAL_LIST_MAX, validateArray } from './validate';
 
 /** A real-time signal named relative to glibc's SIGRTMIN or SIGRTMAX. */
@@ -26,7 +26,7 @@ for (const [name, signo] of Object.entries(standardSignals)) {
 }
 
 function unknownSignal(value: string): ArgumentError {
-  return Object.assign(new TypeError(`Unknown signal: ${value}`), { code: 'ERR_UNKNOWN_SIGNAL' });
+  return Object.assign(new TypeError(`Unknown signal: ${shown(value)}`), { code: 'ERR_UNKNOWN_SIGNAL' });
 }
 
 function realtimeSignalNumber(name: string): number | undefined {

@@ -12,6 +12,7 @@ import {
   execve,
   ignoreSignal,
   kill,
+  pipeline,
   posixSpawn,
   registerAtFork,
   schedSetScheduler,
@@ -85,6 +86,7 @@ describe('huge array lengths are refused before anything iterates them', () => {
     ['posixSpawn fileActions', () => posixSpawn(NOWHERE, ['x'], { fileActions: hugeArray() })],
     ['posixSpawn setsigdef', () => posixSpawn(NOWHERE, ['x'], { setsigdef: hugeArray() })],
     ['execve argv', () => execve(NOWHERE, hugeArray())],
+    ['pipeline stage args', () => pipeline([[NOWHERE, hugeArray()]])],
     ['execve env', () => execve(NOWHERE, ['x'], hugeArray<string>())],
     ['spawn sigmask of 65 entries', () => spawn(NOWHERE, [], { sigmask: new Array<'SIGUSR2'>(65).fill('SIGUSR2') })],
     ['spawn groups of 65537 entries', () => spawn(NOWHERE, [], { groups: new Array<number>(65537).fill(0) })],
@@ -97,6 +99,22 @@ describe('huge array lengths are refused before anything iterates them', () => {
     expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
     const pid = posixSpawn('/bin/true', ['true'], { setsigmask: new Array<'SIGUSR2'>(64).fill('SIGUSR2') });
     expect(waitpid(pid)?.status).toEqual({ kind: 'exited', code: 0 });
+  });
+});
+
+describe('a huge value is cut in the error message, as Node cuts it', () => {
+  const huge = 'x'.repeat(4_000_000);
+  it.each<[string, () => unknown, typeof TypeError | typeof RangeError, string]>([
+    ['an unknown signal name', () => signalNumber(huge), TypeError, 'ERR_UNKNOWN_SIGNAL'],
+    ['an invalid option value', () => spawn(NOWHERE, [], { contain: huge as 'cgroup' }), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    ['a value of the wrong type', () => spawn(NOWHERE, [], { uid: huge as unknown as number }), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    ['a key out of range', () => spawn(NOWHERE, [], { fds: { [huge]: 1 } }), RangeError, 'ERR_OUT_OF_RANGE'],
+  ])('%s', async (_, fn, type, code) => {
+    const error = await failure(fn);
+    expect(error).toEqual(coded(type, code));
+    const { message } = error as Error;
+    expect(message.length).toBeLessThan(400);
+    expect(message).toMatch(/x{128}\.\.\./u);
   });
 });
 
