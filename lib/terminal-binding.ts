@@ -7,7 +7,8 @@ import { binding } from './native';
 
 /** @internal */
 export interface TerminalBinding {
-  openPty(cols: number, rows: number): [master: number, slave: number, path: string];
+  /** With `hold`, both fds are closed at the environment's teardown until closeFd or ptyStreamOpen takes them (spawn's own pty). */
+  openPty(cols: number, rows: number, hold?: boolean): [master: number, slave: number, path: string];
   setWindowSize(fd: number, cols: number, rows: number): void;
   getWindowSize(fd: number): [cols: number, rows: number];
   isatty(fd: number): boolean;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "testing.h"
+#include "util/addon_state.h"
 #include "util/arguments.h"
 #include "util/error.h"
 
@@ -42,12 +43,15 @@ void CloseQuietly(int fd) {
   if (fd >= 0) ::close(fd);
 }
 
-// openPty(cols, rows) -> [master, slave, path]. Both ends close-on-exec and O_NOCTTY: opening the
-// slave must not make it the caller's controlling terminal (a session leader without one would
-// otherwise acquire it).
+// openPty(cols, rows, hold) -> [master, slave, path]. Both ends close-on-exec and O_NOCTTY: opening
+// the slave must not make it the caller's controlling terminal (a session leader without one
+// would otherwise acquire it). With `hold` (spawn's own pty), both are held for the library until
+// closeFd or the master's stream takes them: a worker terminated while the spawn is under way
+// would otherwise leak them (util/addon_state.h).
 Napi::Value OpenPty(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   winsize size = SizeArguments(info, 0);
+  bool hold = info.Length() > 2 && info[2].ToBoolean().Value();
   int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) {
     int err = errno;
@@ -85,8 +89,16 @@ Napi::Value OpenPty(const Napi::CallbackInfo& info) {
     result.Set(0u, Napi::Number::New(env, master));
     result.Set(1u, Napi::Number::New(env, slave));
     result.Set(2u, Napi::String::New(env, path));
+    if (hold) {
+      HoldFd(env, master);
+      HoldFd(env, slave);
+    }
     return result;
   } catch (...) {  // a worker being terminated: the caller would never see the two fds
+    if (hold) {
+      ReleaseFd(env, master);
+      ReleaseFd(env, slave);
+    }
     CloseQuietly(slave);
     CloseQuietly(master);
     throw;

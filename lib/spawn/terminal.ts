@@ -88,7 +88,8 @@ export function terminalRequest(options: TerminalSpawnOptions & { stdio?: unknow
 /** @internal Opens the pty of a plan (last, once nothing else can fail). */
 export function openTerminal(plan: TerminalPlan): OpenedPty | undefined {
   if (plan.pty === undefined) return undefined;
-  const [master, slave, path] = native.openPty(plan.pty.cols, plan.pty.rows);
+  // Held: a worker terminated before the spawn has settled closes them (native/pty.cc).
+  const [master, slave, path] = native.openPty(plan.pty.cols, plan.pty.rows, true);
   return { master, slave, path };
 }
 
