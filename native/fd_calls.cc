@@ -22,6 +22,7 @@
 #include <cstring>
 #include <vector>
 
+#include "background_reaper.h"
 #include "testing.h"
 #include "util/addon_state.h"
 #include "util/arguments.h"
@@ -304,7 +305,13 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     if (output.fd >= 0) ::close(output.fd);
   }
   close_input();
-  if (pidfd >= 0) ::close(pidfd);
+  if (pidfd >= 0 && !CanRunJavaScript(env)) {
+    // A worker terminated while this call blocked runs no more JavaScript, so runSync's wait4
+    // never comes: the child goes to the background reaper (reaped here if it has exited).
+    if (background_reaper::ReapIfExited(pidfd) || !background_reaper::Adopt(pidfd)) ::close(pidfd);
+  } else if (pidfd >= 0) {
+    ::close(pidfd);
+  }
 
   Napi::Object result = Napi::Object::New(env);
   Napi::Array buffers = Napi::Array::New(env, outputs.size());

@@ -214,6 +214,41 @@ describe('a worker terminated while its spawns and children are under way', () =
     const { before, after } = JSON.parse(result.stdout) as { before: object; after: object };
     expect(after).toEqual(before);
   }, 70_000);
+  it('runSync in a worker terminated while it waits leaves no zombie: the child goes to the background reaper', () => {
+    // runSync reaped with a wait4 in JavaScript after its native wait; a worker terminated during
+    // that wait runs no more JavaScript, and every such child stayed a zombie (10 of 10).
+    const script = `
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const children = () => fs.readdirSync('/proc/self/task').flatMap((task) => {
+        try { return fs.readFileSync('/proc/self/task/' + task + '/children', 'utf8').trim().split(/\\s+/).filter(Boolean); } catch { return []; }
+      });
+      const code = \`
+        const { parentPort } = require('node:worker_threads');
+        const lib = require('./dist/index.js');
+        parentPort.postMessage('go');
+        lib.runSync('/bin/sleep', ['0.2']);
+      \`;
+      (async () => {
+        for (let i = 0; i < 5; i++) {
+          const worker = new Worker(code, { eval: true });
+          await new Promise((resolve) => worker.once('message', resolve));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await worker.terminate();
+        }
+        let left = children();
+        for (let i = 0; i < 100 && left.length > 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          left = children();
+        }
+        console.log(JSON.stringify(left.map((pid) => fs.readFileSync('/proc/' + pid + '/stat', 'latin1').split(' ').slice(1, 3).join(' '))));
+      })();
+    `;
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual([]);
+  }, 70_000);
+
   it("leaves no pty behind: a spawn's pty is closed with a worker terminated before the spawn settles", () => {
     // Its master and slave were plain numbers until the spawn settled: 22 of 100 workers
     // terminated 0 to 10 ms into a pty spawn left both open for the life of the process.
