@@ -173,4 +173,8 @@ bool Adopt(int pidfd) {
   return taken;
 }
 
+void HandOver(int pidfd) {
+  if (ReapIfExited(pidfd) || !Adopt(pidfd)) ::close(pidfd);
+}
+
 }  // namespace posix_process::background_reaper

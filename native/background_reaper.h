@@ -14,4 +14,8 @@ bool Adopt(int pidfd);
 // cannot be (ECHILD: reaped by someone else; any other error).
 bool ReapIfExited(int pidfd);
 
+// Takes `pidfd` for good: the child is reaped now if it has exited, else adopted; with no thread
+// to be had (EAGAIN at RLIMIT_NPROC) the pidfd is closed and the child is left a zombie.
+void HandOver(int pidfd);
+
 }  // namespace posix_process::background_reaper

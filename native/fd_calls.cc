@@ -305,12 +305,14 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     if (output.fd >= 0) ::close(output.fd);
   }
   close_input();
-  if (pidfd >= 0 && !CanRunJavaScript(env)) {
+  if (pidfd >= 0) {
     // A worker terminated while this call blocked runs no more JavaScript, so runSync's wait4
-    // never comes: the child goes to the background reaper (reaped here if it has exited).
-    if (background_reaper::ReapIfExited(pidfd) || !background_reaper::Adopt(pidfd)) ::close(pidfd);
-  } else if (pidfd >= 0) {
-    ::close(pidfd);
+    // never comes: the child goes to the background reaper then.
+    if (CanRunJavaScript(env)) {
+      ::close(pidfd);
+    } else {
+      background_reaper::HandOver(pidfd);
+    }
   }
 
   Napi::Object result = Napi::Object::New(env);

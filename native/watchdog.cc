@@ -31,9 +31,7 @@ namespace {
 // The environment is ending: the child goes to the background reaper, unless it has exited (reaped
 // here) or the worker's libuv reaped it before (ECHILD).
 void StartReaping(void* arg) {
-  int pidfd = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  // No reaper to be had (EAGAIN at RLIMIT_NPROC): the child is left a zombie, as before.
-  if (background_reaper::ReapIfExited(pidfd) || !background_reaper::Adopt(pidfd)) ::close(pidfd);
+  background_reaper::HandOver(static_cast<int>(reinterpret_cast<intptr_t>(arg)));
 }
 
 // A pidfd of the child whose pid is argument 0 (an unreaped child of this process).
