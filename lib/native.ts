@@ -221,8 +221,8 @@ export interface NativeBinding {
   // reaper (native/reaper.cc)
   /** The pids of the UV_PROCESS handles on this environment's loop (child_process children). */
   libuvChildPids(): number[];
-  /** Opens a pidfd on `pid` (an unreaped child) and reaps it on a thread once this environment ends (native/watchdog.cc). */
-  reapAfterEnvironment(pid: number): void;
+  /** Makes `dir` if missing and starts its cgroup watchdog (`/bin/sh -c script`), reaped by the background reaper; returns its pid (native/watchdog.cc). */
+  startCgroupWatchdog(dir: string, script: string): number;
   /** Opens a pidfd on `pid` (an unreaped child nobody waits for) and reaps it now or on a thread once it exits (native/watchdog.cc). */
   reapInBackground(pid: number): void;
   /** exit_group(2) with a status already masked to 0..255: never returns. */

@@ -104,20 +104,25 @@ void ForgetInForkChild() {
   ::pthread_mutex_unlock(&mutex);  // taken by this thread before the fork (LockForFork)
 }
 
-// Starts the thread if it does not run; with `mutex` held. False if it cannot.
-bool EnsureThread() {
-  if (epoll_fd != -1) return true;
+// Starts the thread if it does not run; with `mutex` held. 0, or the errno of the step that
+// failed, named in `*step`.
+int EnsureThread(const char** step) {
+  if (epoll_fd != -1) return 0;
   if (!atfork_registered) {
-    if (::pthread_atfork(LockForFork, UnlockAfterFork, ForgetInForkChild) != 0) return false;
+    *step = "pthread_atfork";
+    if (int err = ::pthread_atfork(LockForFork, UnlockAfterFork, ForgetInForkChild)) return err;
     atfork_registered = true;
   }
-  if (!PinAddon()) return false;
+  *step = "dlopen";
+  if (!PinAddon()) return ENOENT;
+  *step = "epoll_create1";
   int set = ::epoll_create1(EPOLL_CLOEXEC);
-  if (set == -1) return false;
+  if (set == -1) return errno;
+  *step = "pthread_create";
   pthread_attr_t attr;
-  if (::pthread_attr_init(&attr) != 0) {
+  if (int err = ::pthread_attr_init(&attr)) {
     ::close(set);
-    return false;
+    return err;
   }
   ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   ::pthread_attr_setstacksize(&attr, 64 * 1024);
@@ -127,16 +132,15 @@ bool EnsureThread() {
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
   pthread_t thread;
-  bool started =
-      ::pthread_create(&thread, &attr, ReapLoop, reinterpret_cast<void*>(intptr_t{set})) == 0;
+  int err = ::pthread_create(&thread, &attr, ReapLoop, reinterpret_cast<void*>(intptr_t{set}));
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   ::pthread_attr_destroy(&attr);
-  if (!started) {
+  if (err != 0) {
     ::close(set);
-    return false;
+    return err;
   }
   epoll_fd = set;
-  return true;
+  return 0;
 }
 
 }  // namespace
@@ -152,9 +156,17 @@ bool ReapIfExited(int pidfd) {
   return result == -1 || info.si_pid != 0;
 }
 
+int Start(const char** step) {
+  ::pthread_mutex_lock(&mutex);
+  int err = EnsureThread(step);
+  ::pthread_mutex_unlock(&mutex);
+  return err;
+}
+
 bool Adopt(int pidfd) {
   ::pthread_mutex_lock(&mutex);
-  bool taken = EnsureThread();
+  const char* step;
+  bool taken = EnsureThread(&step) == 0;
   if (taken) {
     try {
       adopted.push_back(pidfd);

@@ -4,6 +4,10 @@
 
 namespace posix_process::background_reaper {
 
+// Starts the thread if it does not run yet: 0, or the errno of the step that failed (its call
+// named in `*step`), so that a caller can fail cleanly before it makes a child to hand over.
+int Start(const char** step);
+
 // Takes `pidfd`, a pidfd of an unreaped child of this process, and reaps that child once it has
 // exited, then closes the pidfd. Returns false, leaving `pidfd` to the caller, when the thread
 // cannot be had (no memory, RLIMIT_NPROC, the addon cannot be pinned).

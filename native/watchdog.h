@@ -1,6 +1,5 @@
-// The reaping of a worker thread's cgroup watchdog (lib/spawn/contain.ts) after the worker is
-// gone: pidfd_open(2), waitid(2) P_PIDFD, on a detached thread started by the environment's
-// cleanup hook.
+// The cgroup watchdog of a thread (lib/spawn/contain.ts), started natively with its pipe and its
+// reaping in one call, and the reaping of adopted orphans nobody waits for.
 #pragma once
 
 #include <napi.h>

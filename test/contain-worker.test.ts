@@ -97,3 +97,92 @@ describe.runIf(available.includes('cgroup') && isRoot)('contain: cgroup, spawns 
     }
   });
 });
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, a worker terminated during its first contained spawn', () => {
+  // The worker says it is about to spawn, and is terminated 0 to 20 ms later: often while the
+  // watchdog is being started. Started by child_process, that watchdog was left a zombie (8 to 18
+  // per 60 to 100 workers) and sometimes its worker's cgroup with it.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const fs = require('fs');
+    const code = \`
+      const { spawn } = require('./dist/index.js');
+      require('worker_threads').parentPort.postMessage('spawning');
+      spawn('sleep', ['1000'], { contain: 'cgroup' }).catch(() => {});\`;
+    const children = () => fs.readdirSync('/proc').filter((pid) => /^[0-9]+$/.test(pid)).map((pid) => {
+      try {
+        const stat = fs.readFileSync('/proc/' + pid + '/stat', 'latin1');
+        const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(ppid) === process.pid ? state : null;
+      } catch { return null; }
+    }).filter((state) => state !== null);
+    // Where the library puts them: this process's own cgroup, or the mount's root.
+    const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\\n').find((line) => line.includes(' - cgroup2 ')).split(' ')[4];
+    const own = mount + fs.readFileSync('/proc/self/cgroup', 'utf8').split('\\n').find((line) => line.startsWith('0::')).slice(3);
+    const cgroups = () => [...new Set([own, mount])].flatMap((dir) => fs.readdirSync(dir).filter((name) => name.startsWith('posix-process-' + process.pid + '-t')));
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    (async () => {
+      for (let i = 0; i < 40; i++) {
+        const w = new Worker(code, { eval: true });
+        await new Promise((resolve) => w.once('message', resolve));
+        await sleep(Math.random() * 20);
+        await w.terminate();
+      }
+      // Each watchdog kills its worker's tree, removes the cgroup and is reaped within a second.
+      const deadline = Date.now() + 30000;
+      while (Date.now() < deadline && (children().length > 0 || cgroups().length > 0)) await sleep(50);
+      console.log(JSON.stringify({ children: children(), cgroups: cgroups() }));
+    })();`;
+
+  it('leaves no watchdog, zombie or not, and no cgroup', () => {
+    const result = runNode(script, { timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ children: [], cgroups: [] });
+  });
+});
+
+describe.runIf(available.includes('cgroup') && isRoot)('contain: cgroup, a watchdog that cannot be started', () => {
+  // The binding alone (the facade reaches it only with a usable parent cgroup), in a subprocess
+  // whose children and fds are its own.
+  const script = `
+    const { binding } = require('./dist/native.js');
+    const fs = require('fs');
+    const path = require('path');
+    const [parent] = process.argv.slice(1);
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const children = () => fs.readFileSync('/proc/self/task/' + process.pid + '/children', 'latin1').trim();
+    const attempt = (dir) => { try { return binding.startCgroupWatchdog(dir, 'read _'); } catch (e) { return { name: e.name, code: e.code, syscall: e.syscall }; } };
+    const missing = attempt(path.join(parent, 'no-such-cgroup', 'x'));
+    const before = fds(); // the background reaper's epoll fd is there from now on
+    const dir = path.join(parent, 'posix-process-emfile-' + process.pid);
+    // Two fds left: the pipe gets them, the pidfd cannot be had.
+    const fillers = [];
+    try { for (;;) fillers.push(fs.openSync('/dev/null', 'r')); } catch {}
+    fs.closeSync(fillers.pop());
+    fs.closeSync(fillers.pop());
+    const emfile = attempt(dir);
+    for (const fd of fillers) fs.closeSync(fd);
+    const made = fs.existsSync(dir);
+    if (made) fs.rmdirSync(dir);
+    console.log(JSON.stringify({ missing, emfile, made, children: children(), fds: fds() - before }));`;
+
+  it('fails with a SyscallError and leaves no directory, child or fd', () => {
+    const parent = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.includes(' - cgroup2 '))!.split(' ')[4]!;
+    const result = runNode(script, { args: [parent] });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      missing: { name: 'SyscallError', code: 'ENOENT', syscall: 'mkdir' },
+      emfile: { name: 'SyscallError', code: 'EMFILE', syscall: 'pidfd_open' },
+      made: false,
+      children: '',
+      fds: 0,
+    });
+  });
+
+  it('refuses arguments that are not strings with a TypeError', () => {
+    const result = runNode(`
+      const { binding } = require('./dist/native.js');
+      try { binding.startCgroupWatchdog(1, 'read _'); } catch (e) { console.log(e.name); }`);
+    expect(result.stdout.trim()).toBe('TypeError');
+  });
+});

@@ -12,7 +12,6 @@
  *
  * See docs/containment.md for what each guarantees and needs.
  */
-import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -484,19 +483,26 @@ function hasCgroupKill(): boolean {
 }
 
 let processCgroup: string | undefined;
-let watchdog: child_process.ChildProcess | undefined;
-// Each thread cgroup made so far, with its watchdog: spawns that alternate between `cgroup`
+let watchdog: number | undefined;
+// Each thread cgroup made so far, with its watchdog's pid: spawns that alternate between `cgroup`
 // parents reuse them (a watchdog and an exit listener per switch were never released).
-const watchdogs = new Map<string, child_process.ChildProcess>();
+const watchdogs = new Map<string, number>();
 let leafCount = 0;
+
+// The watchdog: waits for end-of-file on stdin, kills the cgroup, waits for it to empty (up to
+// 10 s; at once if it was already removed at a clean exit), removes it depth first (through any
+// sub-cgroups a tree made in its leaf).
+const WATCHDOG_SCRIPT =
+  'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rm_cgroup() { for d in "$1"/*/; do [ -d "$d" ] && rm_cgroup "$d"; done; rmdir "$1" 2>/dev/null; }; rm_cgroup "$1"; exit 0';
 
 /**
  * The cgroup of this thread's leaves, `<parent>/posix-process-<pid>` (`-t<threadId>` in a worker:
  * each worker has its own module state, leaf numbers and watchdog, whose end must not kill the
  * trees of another thread), made on first use, and the watchdog that kills it when this process
- * (or worker) dies: a shell outside the tree, whose stdin is a pipe that only this thread
- * holds, so that end-of-file means it is gone (even by SIGKILL). A worker's watchdog is reaped
- * by a native thread once the worker has ended (native/watchdog.cc).
+ * (or worker) dies: a shell outside the tree, whose stdin is a pipe that only this thread's
+ * environment holds, so that end-of-file means it is gone (even by SIGKILL). Made, started and
+ * handed to the background reaper in one native call (native/watchdog.cc): a worker terminated
+ * meanwhile leaves no cgroup and no zombie behind.
  */
 function processCgroupUnder(parent: string): string {
   const dir = path.join(parent, `posix-process-${process.pid}${worker_threads.isMainThread ? '' : `-t${worker_threads.threadId}`}`);
@@ -507,25 +513,10 @@ function processCgroupUnder(parent: string): string {
     watchdog = made;
     return dir;
   }
-  fs.mkdirSync(dir, { recursive: true });
+  watchdog = binding.startCgroupWatchdog(dir, WATCHDOG_SCRIPT);
+  watchdogs.set(dir, watchdog);
   processCgroup = dir;
   enableAccounting(dir);
-  // A cgroup already removed (a clean exit: see below) ends the wait at once, not after 10 s;
-  // the removal goes depth first, through any sub-cgroups a tree made in its leaf.
-  const script = 'read _; echo 1 > "$1/cgroup.kill"; i=0; while [ -e "$1/cgroup.events" ] && ! grep -q "populated 0" "$1/cgroup.events" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; rm_cgroup() { for d in "$1"/*/; do [ -d "$d" ] && rm_cgroup "$d"; done; rmdir "$1" 2>/dev/null; }; rm_cgroup "$1"; exit 0';
-  watchdog = child_process.spawn('/bin/sh', ['-c', script, 'posix-process-watchdog', dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
-  watchdogs.set(dir, watchdog);
-  watchdog.on('error', () => {});
-  watchdog.unref();
-  // A worker's watchdog outlives the worker's loop, its only reaper: reaped from a thread then.
-  if (!worker_threads.isMainThread && watchdog.pid !== undefined) {
-    try {
-      binding.reapAfterEnvironment(watchdog.pid);
-    } catch {
-      // No pidfd to be had (EMFILE): the watchdog still does its work, and is left a zombie after.
-    }
-  }
-  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   process.once('exit', () => {
     try {
       fs.rmdirSync(dir);
@@ -560,7 +551,7 @@ function enableAccounting(dir: string): void {
 
 /** @internal For tests: the watchdog's pid and the process cgroup, once made. */
 export function cgroupWatchdogForTest(): { pid: number | undefined; dir: string | undefined } {
-  return { pid: watchdog?.pid, dir: processCgroup };
+  return { pid: watchdog, dir: processCgroup };
 }
 
 // The parents already found usable (each spawn would otherwise read mountinfo again).
