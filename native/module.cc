@@ -19,6 +19,7 @@
 #include "sigmask.h"
 #include "signal_handlers.h"
 #include "spawn.h"
+#include "subreaper_holds.h"
 #include "termios.h"
 #include "testing.h"
 #include "util/addon_state.h"
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   procfs::Initialize(env, exports);
   session::Initialize(env, exports);
   orphans::Initialize(env, exports);
+  subreaper_holds::Initialize(env, exports);
   signal_handlers::Initialize(env, exports);
   reaper::Initialize(env, exports);
   exit_group::Initialize(env, exports);

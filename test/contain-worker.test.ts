@@ -186,3 +186,43 @@ describe.runIf(available.includes('cgroup') && isRoot)('contain: cgroup, a watch
     expect(result.stdout.trim()).toBe('TypeError');
   });
 });
+
+describe.runIf(available.includes('subreaper'))('contain: subreaper, trees of several threads', () => {
+  // Worker B's tree (a `sleep 30` leader) lives while worker A's tree starts and ends; then B is
+  // terminated with its tree alive. The flag belongs to the process: A's end must not drop it
+  // under B's tree, and B's end must not leave it set for good.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const { isChildSubreaper } = require('./dist/index.js');
+    const code = \`
+      const { parentPort, workerData } = require('worker_threads');
+      const { spawn } = require('./dist/index.js');
+      (async () => {
+        const child = await spawn(workerData, [workerData === 'sleep' ? '30' : ''].filter(Boolean), { contain: 'subreaper' });
+        if (workerData === 'sleep') return parentPort.postMessage(child.pid);
+        await child.wait();
+        await child.killTree('SIGKILL'); // settles once the tree is gone
+        parentPort.postMessage(0);
+      })();\`;
+    const run = (what) => { const w = new Worker(code, { eval: true, workerData: what }); return { w, message: new Promise((resolve) => w.once('message', resolve)) }; };
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    (async () => {
+      const b = run('sleep');
+      const leader = await b.message;
+      const a = run('true');
+      await a.message;
+      await a.w.terminate();
+      const whileBLives = isChildSubreaper();
+      await b.w.terminate();
+      const afterBEnded = isChildSubreaper();
+      try { process.kill(leader, 'SIGKILL'); } catch {}
+      await sleep(100);
+      console.log(JSON.stringify({ whileBLives, afterBEnded }));
+    })();`;
+
+  it('keep the flag while any thread has a tree, and drop it once the last thread holding it ends', () => {
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ whileBLives: true, afterBEnded: false });
+  });
+});

@@ -180,13 +180,9 @@ function childrenOf(pid: number): number[] {
 
 // --- subreaper ---
 
-// Trees of the subreaper mechanism still alive, and whether this module made the process a
-// subreaper (it stops being one when the last tree is gone, so that daemons escape again).
+// This thread's trees of the subreaper mechanism still alive. The flag is the process's: the
+// count of the trees holding it, of every thread, is native (native/subreaper_holds.cc).
 const subreaperTrees = new Set<SubreaperTree>();
-let madeSubreaper = false;
-// This process's children when it became a subreaper (pid to start time): its own, which the
-// end of the last tree leaves alone; any other child then is an orphan the flag brought.
-let childrenBeforeSubreaper = new Map<number, number>();
 
 /** Of `pids` (children of this process), those that no handle waits for: adopted orphans. */
 function notOwned(pids: readonly number[]): number[] {
@@ -205,49 +201,39 @@ function notOwned(pids: readonly number[]): number[] {
 /**
  * @internal `setChildSubreaper` called by the program: from then on the flag is the program's
  * (the end of the last subreaper tree no longer drops it), but it is dropped only once no
- * subreaper tree lives, whose orphans would otherwise escape to init.
+ * subreaper tree lives, whose orphans would otherwise escape to init. Orphans adopted under the
+ * program's flag are the program's to reap, as its own children are.
  */
 export function setChildSubreaperForProgram(on: boolean): void {
-  if (on) {
-    binding.setChildSubreaper(true);
-    madeSubreaper = false;
-    return;
-  }
-  if (subreaperTrees.size === 0) {
-    binding.setChildSubreaper(false);
-    return;
-  }
-  if (!madeSubreaper) {
-    // Orphans adopted under the program's flag are the program's to reap, as its own children are.
-    childrenBeforeSubreaper = childrenWithStarts();
-    madeSubreaper = true;
-  }
+  if (!binding.subreaperForProgram(on, null)) binding.subreaperForProgram(on, childrenWithStarts());
 }
 
 /**
- * This process's children with their start times, before it becomes a subreaper; thrown (EMFILE)
- * rather than taken for none, which would let the last tree's end reap them.
+ * This process's children, pid and start time in turn, before it becomes a subreaper; thrown
+ * (EMFILE) rather than taken for none, which would let the last tree's end reap them.
  */
-function childrenWithStarts(): Map<number, number> {
-  return new Map(listChildren(process.pid).map((pid) => [pid, statOf(pid)?.start ?? -1]));
+function childrenWithStarts(): number[] {
+  return listChildren(process.pid).flatMap((pid) => [pid, statOf(pid)?.start ?? -1]);
 }
 
 /**
  * Once this process is no longer a subreaper (no orphan comes to it any more): the orphans the
  * flag brought that no tree reaped (older than every tree's leader, or still running) are reaped
- * when they end, instead of staying zombies for the life of the process.
+ * when they end, instead of staying zombies for the life of the process. `before` are the
+ * children it had when the flag was set (pid and start time in turn): their owners' to reap.
  */
-function reapAdoptedOrphans(): void {
+function reapAdoptedOrphans(before: readonly number[]): void {
+  const owners = new Map<number, number>();
+  for (let i = 0; i + 1 < before.length; i += 2) owners.set(before[i]!, before[i + 1]!);
   for (const pid of notOwned(childrenOf(process.pid))) {
     const start = statOf(pid)?.start;
-    if (start === undefined || childrenBeforeSubreaper.get(pid) === start) continue;
+    if (start === undefined || owners.get(pid) === start) continue;
     try {
       binding.reapInBackground(pid);
     } catch {
       // Reaped meanwhile (ESRCH).
     }
   }
-  childrenBeforeSubreaper = new Map();
 }
 
 /**
@@ -271,11 +257,8 @@ class SubreaperTree implements Container {
   private killing = false;
 
   constructor() {
-    if (!binding.isChildSubreaper()) {
-      childrenBeforeSubreaper = childrenWithStarts();
-      binding.setChildSubreaper(true);
-      madeSubreaper = true;
-    }
+    // The children before the flag are read only when it is to be set.
+    if (!binding.subreaperHold(null)) binding.subreaperHold(childrenWithStarts());
     subreaperTrees.add(this);
   }
 
@@ -410,11 +393,9 @@ class SubreaperTree implements Container {
   private finish(): void {
     clearTimeout(this.polling);
     this.polling = undefined;
-    subreaperTrees.delete(this);
-    if (subreaperTrees.size === 0 && madeSubreaper) {
-      binding.setChildSubreaper(false);
-      madeSubreaper = false;
-      reapAdoptedOrphans();
+    if (subreaperTrees.delete(this)) {
+      const before = binding.subreaperRelease();
+      if (before !== null) reapAdoptedOrphans(before);
     }
     const waiters = this.emptyWaiters;
     this.emptyWaiters = [];

@@ -17,6 +17,9 @@ struct AddonState {
   Napi::FunctionReference syscall_error_constructor;
   // See HoldFd: each fd with the identity (st_dev, st_ino) of the file it was made for.
   std::unordered_map<int, std::pair<dev_t, ino_t>> held_fds;
+  // This environment's subreaper trees alive (native/subreaper_holds.cc), released at its end.
+  int subreaper_holds = 0;
+  bool subreaper_hook_added = false;
 };
 
 // The state of the environment `env`; created by InitAddonState at module load.
