@@ -206,10 +206,10 @@ export interface NativeBinding {
   setChildSubreaper(on: boolean): void;
   isChildSubreaper(): boolean;
   // subreaper holds (native/subreaper_holds.cc): the library's trees holding the flag, process-wide
-  /** One more tree; sets the flag if unset, which needs this process's children (pid, start, ...): false, holding nothing, if null was given then. */
-  subreaperHold(childrenBefore: number[] | null): boolean;
-  /** One tree fewer; the children before the flag if this dropped it, else null. */
-  subreaperRelease(): number[] | null;
+  /** One more tree: its hold; sets the flag if unset, which needs this process's children (pid, start, ...): -1, holding nothing, if null was given then. */
+  subreaperHold(childrenBefore: number[] | null): number;
+  /** Gives a hold back; the children before the flag if this dropped it, else null. */
+  subreaperRelease(hold: number): number[] | null;
   /** The program's setChildSubreaper(on); false, changing nothing, if it needed `childrenNow` (pid, start, ...) and had null. */
   subreaperForProgram(on: boolean, childrenNow: number[] | null): boolean;
   setParentDeathSignal(signo: number): void;

@@ -10,6 +10,10 @@
 // kept here too: at the drop, the caller reaps the others the flag brought, and leaves these to
 // their owners, whichever thread set it.
 //
+// A fork() child starts with none of this (the kernel does not pass the flag on): an atfork
+// handler resets the count and starts a new generation, and a hold taken before the fork (a tree
+// the child's copy of the JavaScript still has) is released into nothing.
+//
 // Man pages: prctl(2) (PR_SET_CHILD_SUBREAPER).
 #include "subreaper_holds.h"
 
@@ -32,6 +36,10 @@ pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 int holds = 0;
 // Whether the flag is the library's to drop once `holds` is 0 (false: the program's, or unset).
 bool library_drops = false;
+// Counts the fork() children this process descends from: a hold is released only in the
+// generation that took it.
+int generation = 0;
+bool atfork_registered = false;
 // pid, start time, ... of this process's children when the library set the flag. Never destroyed:
 // a worker's cleanup hook may run while the process runs its static destructors.
 std::vector<double>& children_before = *new std::vector<double>;
@@ -43,6 +51,20 @@ class Lock {
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 };
+
+void LockForFork() {
+  ::pthread_mutex_lock(&mutex);
+}
+void UnlockAfterFork() {
+  ::pthread_mutex_unlock(&mutex);
+}
+void ResetInForkChild() {
+  holds = 0;
+  library_drops = false;
+  generation++;
+  children_before.clear();
+  ::pthread_mutex_unlock(&mutex);
+}
 
 bool FlagSet() {
   int on = 0;
@@ -57,13 +79,22 @@ bool DropIfLast() {
   return true;
 }
 
+// With `mutex` held: the environment's holds, forgotten if they were taken before a fork().
+int& EnvironmentHolds(AddonState& state) {
+  if (state.subreaper_generation != generation) {
+    state.subreaper_generation = generation;
+    state.subreaper_holds = 0;
+  }
+  return state.subreaper_holds;
+}
+
 // The environment is ending with trees alive: its holds go, and the flag with them if they were
 // the last. Their orphans already adopted stay this process's children (docs/containment.md).
 void ReleaseEnvironmentHolds(void* data) {
-  auto* state = static_cast<AddonState*>(data);
   Lock lock;
-  holds -= std::min(holds, state->subreaper_holds);
-  state->subreaper_holds = 0;
+  int& mine = EnvironmentHolds(*static_cast<AddonState*>(data));
+  holds -= std::min(holds, mine);
+  mine = 0;
   if (DropIfLast()) children_before.clear();
 }
 
@@ -71,8 +102,9 @@ std::vector<double> Snapshot(const Napi::Value& value) {
   std::vector<double> pairs;
   Napi::Array array = value.As<Napi::Array>();
   pairs.reserve(array.Length());
-  for (uint32_t i = 0; i < array.Length(); i++)
+  for (uint32_t i = 0; i < array.Length(); i++) {
     pairs.push_back(array.Get(i).ToNumber().DoubleValue());
+  }
   return pairs;
 }
 
@@ -82,47 +114,70 @@ Napi::Value PairsValue(Napi::Env env, const std::vector<double>& pairs) {
   return array;
 }
 
-// subreaperHold(childrenBefore: number[] | null): one more tree. Sets the flag if it is not set,
-// which needs `childrenBefore` (this process's children, pid and start time in turn): false,
-// holding nothing, when it was null then.
-Napi::Value Hold(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool given = info[0].IsArray();
-  std::vector<double> before = given ? Snapshot(info[0]) : std::vector<double>();
-  AddonState& state = GetAddonState(env);
+// What runs before any lock is taken: the cleanup hook of this environment and the atfork
+// handlers, registered once.
+void Prepare(Napi::Env env, AddonState& state) {
   if (!state.subreaper_hook_added) {
     if (napi_add_env_cleanup_hook(env, ReleaseEnvironmentHolds, &state) != napi_ok) {
       throw Napi::Error::New(env, "napi_add_env_cleanup_hook failed");
     }
     state.subreaper_hook_added = true;
   }
-  Lock lock;
-  if (!FlagSet()) {
-    if (!given) return Napi::Boolean::New(env, false);
-    if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1) {
-      int err = errno;
-      throw SyscallError(env, err, "prctl");
+  int err = 0;
+  {
+    Lock lock;
+    if (!atfork_registered) {
+      err = ::pthread_atfork(LockForFork, UnlockAfterFork, ResetInForkChild);
+      atfork_registered = err == 0;
     }
-    library_drops = true;
-    children_before.swap(before);
   }
-  holds++;
-  state.subreaper_holds++;
-  return Napi::Boolean::New(env, true);
+  if (err != 0) throw SyscallError(env, err, "pthread_atfork");
 }
 
-// subreaperRelease(): one tree fewer. Returns the children the process had when the library set
-// the flag if this dropped it (the caller reaps the orphans it brought), else null.
+// subreaperHold(childrenBefore: number[] | null): one more tree; returns the hold, to be given
+// back to subreaperRelease. Sets the flag if it is not set, which needs `childrenBefore` (this
+// process's children, pid and start time in turn): -1, holding nothing, when it was null then.
+Napi::Value Hold(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool given = info[0].IsArray();
+  std::vector<double> before = given ? Snapshot(info[0]) : std::vector<double>();
+  AddonState& state = GetAddonState(env);
+  Prepare(env, state);
+  int err = 0;
+  int taken = -1;
+  {
+    Lock lock;
+    if (!FlagSet()) {
+      if (!given) return Napi::Number::New(env, -1);
+      if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1) err = errno;
+      if (err == 0) {
+        library_drops = true;
+        children_before.swap(before);
+      }
+    }
+    if (err == 0) {
+      holds++;
+      EnvironmentHolds(state)++;
+      taken = generation;
+    }
+  }
+  if (err != 0) throw SyscallError(env, err, "prctl");
+  return Napi::Number::New(env, taken);
+}
+
+// subreaperRelease(hold): one tree fewer. Returns the children the process had when the library
+// set the flag if this dropped it (the caller reaps the orphans it brought), else null.
 Napi::Value Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int taken = info[0].ToNumber().Int32Value();
   AddonState& state = GetAddonState(env);
   std::vector<double> before;
   {
     Lock lock;
-    if (state.subreaper_holds > 0) {
-      state.subreaper_holds--;
-      holds--;
-    }
+    int& mine = EnvironmentHolds(state);
+    if (taken != generation || mine == 0) return env.Null();
+    mine--;
+    holds--;
     if (!DropIfLast()) return env.Null();
     before.swap(children_before);
   }
@@ -138,19 +193,24 @@ Napi::Value ForProgram(const Napi::CallbackInfo& info) {
   bool on = info[0].ToBoolean().Value();
   bool given = info[1].IsArray();
   std::vector<double> now = given ? Snapshot(info[1]) : std::vector<double>();
-  Lock lock;
-  if (on || holds == 0) {
-    if (::prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) == -1) {
-      int err = errno;
-      throw SyscallError(env, err, "prctl");
+  Prepare(env, GetAddonState(env));
+  int err = 0;
+  {
+    Lock lock;
+    if (on || holds == 0) {
+      if (::prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) == -1) {
+        err = errno;
+      } else {
+        library_drops = false;
+        children_before.clear();
+      }
+    } else if (!library_drops) {
+      if (!given) return Napi::Boolean::New(env, false);
+      library_drops = true;
+      children_before.swap(now);
     }
-    library_drops = false;
-    children_before.clear();
-  } else if (!library_drops) {
-    if (!given) return Napi::Boolean::New(env, false);
-    library_drops = true;
-    children_before.swap(now);
   }
+  if (err != 0) throw SyscallError(env, err, "prctl");
   return Napi::Boolean::New(env, true);
 }
 

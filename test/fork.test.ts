@@ -539,3 +539,28 @@ describe('fork', () => {
     expect(stderr).toContain('ERR_AT_FORK_HOOK');
   });
 });
+
+describe('fork() while a subreaper tree lives', () => {
+  it("gives the child a count of subreaper trees of its own: the child's own tree sets the flag and its end drops it", () => {
+    const { stdout } = runForking(`
+      (async () => {
+        const tree = await p.spawn('sleep', ['30'], { contain: 'subreaper' });
+        const pid = p.fork();
+        if (pid === 0) {
+          const before = p.isChildSubreaper(); // the kernel does not pass the flag on
+          const own = await p.spawn('true', [], { contain: 'subreaper' });
+          const during = p.isChildSubreaper();
+          await own.wait();
+          await own.killTree('SIGKILL'); // settles once the tree has ended
+          console.log('child', JSON.stringify({ before, during, after: p.isChildSubreaper() }));
+          process.exit(0);
+        }
+        const { status } = waitChild(pid);
+        await tree.killTree('SIGKILL');
+        await tree.wait();
+        console.log('parent', JSON.stringify({ status, after: p.isChildSubreaper() }));
+      })();`);
+    const lines = Object.fromEntries(stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), JSON.parse(line.slice(line.indexOf(' ') + 1)) as unknown]));
+    expect(lines).toEqual({ child: { before: false, during: true, after: false }, parent: { status: { kind: 'exited', code: 0 }, after: false } });
+  });
+});

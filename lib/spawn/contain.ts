@@ -255,10 +255,13 @@ class SubreaperTree implements Container {
   private polling: ReturnType<typeof setTimeout> | undefined;
   // SIGKILL was asked: every later look at the tree kills what it still finds.
   private killing = false;
+  // This tree's hold on the process's subreaper flag (native/subreaper_holds.cc).
+  private readonly hold: number;
 
   constructor() {
     // The children before the flag are read only when it is to be set.
-    if (!binding.subreaperHold(null)) binding.subreaperHold(childrenWithStarts());
+    this.hold = binding.subreaperHold(null);
+    if (this.hold < 0) this.hold = binding.subreaperHold(childrenWithStarts());
     subreaperTrees.add(this);
   }
 
@@ -394,7 +397,7 @@ class SubreaperTree implements Container {
     clearTimeout(this.polling);
     this.polling = undefined;
     if (subreaperTrees.delete(this)) {
-      const before = binding.subreaperRelease();
+      const before = binding.subreaperRelease(this.hold);
       if (before !== null) reapAdoptedOrphans(before);
     }
     const waiters = this.emptyWaiters;

@@ -19,6 +19,7 @@ struct AddonState {
   std::unordered_map<int, std::pair<dev_t, ino_t>> held_fds;
   // This environment's subreaper trees alive (native/subreaper_holds.cc), released at its end.
   int subreaper_holds = 0;
+  int subreaper_generation = 0;  // that of subreaper_holds: holds taken before a fork() are void
   bool subreaper_hook_added = false;
 };
 
