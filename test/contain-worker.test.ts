@@ -226,3 +226,36 @@ describe.runIf(available.includes('subreaper'))('contain: subreaper, trees of se
     expect(JSON.parse(result.stdout)).toEqual({ whileBLives: true, afterBEnded: false });
   });
 });
+
+describe.runIf(available.includes('subreaper'))("contain: subreaper, another thread's child_process children", () => {
+  // A worker starts `sleep 1` with child_process after the main thread's tree began; the tree's
+  // killTree('SIGKILL') and its end (the flag dropped, the orphans it brought reaped) must leave
+  // that child alone: its libuv alone knows it, and reaping it would lose its 'exit' for good.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const { spawn } = require('./dist/index.js');
+    const code = \`
+      const { parentPort } = require('worker_threads');
+      const child = require('child_process').spawn('sleep', ['1']);
+      parentPort.postMessage('started');
+      const timer = setTimeout(() => { child.kill('SIGKILL'); parentPort.postMessage('no exit event after 10 s'); }, 10000);
+      child.on('exit', (code, signal) => { clearTimeout(timer); parentPort.postMessage({ code, signal }); });\`;
+    (async () => {
+      const tree = await spawn('sleep', ['30'], { contain: 'subreaper' });
+      const worker = new Worker(code, { eval: true });
+      const messages = [];
+      const exited = new Promise((resolve) => worker.on('message', (message) => { messages.push(message); if (message !== 'started') resolve(); }));
+      await new Promise((resolve) => worker.once('message', resolve));
+      await tree.killTree('SIGKILL');
+      await tree.wait();
+      await exited;
+      await worker.terminate();
+      console.log(JSON.stringify(messages));
+    })();`;
+
+  it("are neither killed by a tree's killTree nor reaped at its end", () => {
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual(['started', { code: 0, signal: null }]);
+  });
+});

@@ -146,6 +146,26 @@ function walkTree(roots: (pass: number, walked: ReadonlySet<number>) => number[]
   return members;
 }
 
+/**
+ * The children of this process's main thread (its thread group leader), where the kernel puts the
+ * orphans that come to a subreaper (the first live thread of the process: the leader while the
+ * process runs); [] when they cannot be listed (and `unreadable` is set). The children a worker
+ * thread made (its `child_process` children, which only its own libuv knows) are listed under that
+ * thread, so they are never taken for orphans of a tree.
+ */
+function mainThreadChildren(): number[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'latin1');
+  } catch {
+    unreadable = true;
+    return [];
+  }
+  const pids: number[] = [];
+  for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
+  return pids;
+}
+
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
 
 // Set when a read of /proc failed otherwise than for a process that is gone (EMFILE): a walk made
@@ -225,7 +245,7 @@ function childrenWithStarts(): number[] {
 function reapAdoptedOrphans(before: readonly number[]): void {
   const owners = new Map<number, number>();
   for (let i = 0; i + 1 < before.length; i += 2) owners.set(before[i]!, before[i + 1]!);
-  for (const pid of notOwned(childrenOf(process.pid))) {
+  for (const pid of notOwned(mainThreadChildren())) {
     const start = statOf(pid)?.start;
     if (start === undefined || owners.get(pid) === start) continue;
     try {
@@ -301,7 +321,7 @@ class SubreaperTree implements Container {
     // costlier to learn (every fd's fdinfo), so asked only about these.
     const candidates: number[] = [];
     const zombies = new Set<number>();
-    for (const pid of childrenOf(process.pid)) {
+    for (const pid of mainThreadChildren()) {
       if (pid === this.leader || walked.has(pid)) continue;
       const stat = statOf(pid);
       if (stat === null || !this.ours(pid, stat.start)) continue;
