@@ -259,3 +259,38 @@ describe.runIf(available.includes('subreaper'))("contain: subreaper, another thr
     expect(JSON.parse(result.stdout)).toEqual(['started', { code: 0, signal: null }]);
   });
 });
+
+describe.runIf(available.includes('subreaper'))('contain: subreaper, a member started with clone(CLONE_PARENT) in a worker', () => {
+  // The sibling's parent is the thread that cloned the leader (here the worker's), not the main
+  // thread where orphans go: the tree must still list it, kill it and reap it.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const code = \`
+      const { parentPort } = require('worker_threads');
+      const { spawn } = require('./dist/index.js');
+      const fs = require('fs');
+      const state = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return 'gone'; } };
+      // clone(CLONE_PARENT | SIGCHLD) by its raw number; the sibling execs sleep.
+      const perl = 'use Config; my $nr = $Config{archname} =~ /aarch64/ ? 220 : 56; my $pid = syscall($nr, 0x8000 | 17, 0, 0, 0, 0); if ($pid == 0) { exec "sleep", "30" } print $pid, chr(10); select(undef, undef, undef, 0.2);';
+      (async () => {
+        const child = await spawn('perl', ['-e', perl], { contain: 'subreaper', stdio: ['ignore', 'pipe', 'inherit'] });
+        // One line: the sibling keeps the pipe open, as its copy of perl's stdout.
+        const sibling = Number(String(await new Promise((resolve) => child.stdout.once('data', resolve))));
+        child.stdout.resume();
+        await child.wait();
+        const listed = child.descendants().includes(sibling);
+        await child.killTree('SIGKILL');
+        parentPort.postMessage({ sibling: sibling > 0, listed, after: state(sibling) });
+      })();\`;
+    const worker = new Worker(code, { eval: true });
+    worker.once('message', async (message) => {
+      console.log(JSON.stringify(message));
+      await worker.terminate();
+    });`;
+
+  it('is listed, killed and reaped by the tree', () => {
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ sibling: true, listed: true, after: 'gone' });
+  });
+});

@@ -147,23 +147,32 @@ function walkTree(roots: (pass: number, walked: ReadonlySet<number>) => number[]
 }
 
 /**
- * The children of this process's main thread (its thread group leader), where the kernel puts the
- * orphans that come to a subreaper (the first live thread of the process: the leader while the
- * process runs); [] when they cannot be listed (and `unreadable` is set). The children a worker
- * thread made (its `child_process` children, which only its own libuv knows) are listed under that
- * thread, so they are never taken for orphans of a tree.
+ * The children of one thread of this process (`tid`), or [] when they cannot be listed: a thread
+ * that has exited (its children went to the main thread) or, setting `unreadable`, EMFILE.
  */
-function mainThreadChildren(): number[] {
+function threadChildren(tid: number): number[] {
   let text: string;
   try {
-    text = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'latin1');
-  } catch {
-    unreadable = true;
+    text = fs.readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'latin1');
+  } catch (error) {
+    if (!isProcessGone(error)) unreadable = true;
     return [];
   }
   const pids: number[] = [];
   for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
   return pids;
+}
+
+/** The thread of this process whose children list holds `pid` (the thread that cloned it), or 0. */
+function threadOfChild(pid: number): number {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${process.pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const task of tasks) if (threadChildren(Number(task)).includes(pid)) return Number(task);
+  return 0;
 }
 
 // --- /proc reading, without the validation of the public procfs functions (hot in the walk) ---
@@ -245,7 +254,7 @@ function childrenWithStarts(): number[] {
 function reapAdoptedOrphans(before: readonly number[]): void {
   const owners = new Map<number, number>();
   for (let i = 0; i + 1 < before.length; i += 2) owners.set(before[i]!, before[i + 1]!);
-  for (const pid of notOwned(mainThreadChildren())) {
+  for (const pid of notOwned(threadChildren(process.pid))) {
     const start = statOf(pid)?.start;
     if (start === undefined || owners.get(pid) === start) continue;
     try {
@@ -277,6 +286,8 @@ class SubreaperTree implements Container {
   private killing = false;
   // This tree's hold on the process's subreaper flag (native/subreaper_holds.cc).
   private readonly hold: number;
+  // The thread that cloned the leader: a member's clone(CLONE_PARENT) child is that thread's child.
+  private leaderThread = 0;
 
   constructor() {
     // The children before the flag are read only when it is to be set.
@@ -289,6 +300,7 @@ class SubreaperTree implements Container {
     this.leader = pid;
     this.leaderStart = statOf(pid)?.start ?? 0;
     this.seen.set(pid, this.leaderStart);
+    this.leaderThread = threadOfChild(pid);
   }
 
   abandon(): void {
@@ -321,7 +333,7 @@ class SubreaperTree implements Container {
     // costlier to learn (every fd's fdinfo), so asked only about these.
     const candidates: number[] = [];
     const zombies = new Set<number>();
-    for (const pid of mainThreadChildren()) {
+    for (const pid of this.adoptable()) {
       if (pid === this.leader || walked.has(pid)) continue;
       const stat = statOf(pid);
       if (stat === null || !this.ours(pid, stat.start)) continue;
@@ -333,6 +345,18 @@ class SubreaperTree implements Container {
       else roots.push(pid);
     }
     return roots;
+  }
+
+  /**
+   * This process's children that may belong to the tree without a handle: its orphans, which the
+   * kernel gives to the first live thread (the main one), and its members' clone(CLONE_PARENT)
+   * children, which go to the thread that cloned the leader. Other threads' children (a worker's
+   * `child_process` children, which only that worker's libuv knows) are never looked at.
+   */
+  private adoptable(): number[] {
+    const pids = threadChildren(process.pid);
+    if (this.leaderThread !== 0 && this.leaderThread !== process.pid) pids.push(...threadChildren(this.leaderThread));
+    return pids;
   }
 
   private reap(pid: number): void {
