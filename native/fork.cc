@@ -160,8 +160,9 @@ void WaitForOtherThreadsToSleep() {
 }
 
 // Marks the mappings MADV_DOFORK so that the child gets them. If one cannot be marked, the ones
-// already marked are put back and SyscallError is thrown: the child would lack part of its heap.
-void MarkForFork(Napi::Env env, const std::vector<Mapping>& mappings) {
+// already marked are put back and its errno is returned (0 when all are): the child would lack
+// part of its heap.
+int MarkEach(const std::vector<Mapping>& mappings) {
   for (size_t i = 0; i < mappings.size(); i++) {
     void* address = reinterpret_cast<void*>(mappings[i].start);
     if (madvise(address, mappings[i].length, MADV_DOFORK) == 0) continue;
@@ -169,7 +170,19 @@ void MarkForFork(Napi::Env env, const std::vector<Mapping>& mappings) {
     for (size_t j = 0; j < i; j++) {
       madvise(reinterpret_cast<void*>(mappings[j].start), mappings[j].length, MADV_DONTFORK);
     }
-    throw SyscallError(env, err, "madvise");
+    return err;
+  }
+  return 0;
+}
+
+// Marks `mappings` MADV_DOFORK. ENOMEM means one went away between the read of smaps and its
+// madvise (another thread's V8 heap shrinking: a worker's): they are read again, and marked.
+void MarkForFork(Napi::Env env, std::vector<Mapping>& mappings) {
+  for (int attempt = 1;; attempt++) {
+    int err = MarkEach(mappings);
+    if (err == 0) return;
+    if (err != ENOMEM || attempt == 10) throw SyscallError(env, err, "madvise");
+    mappings = DontForkMappings(env);
   }
 }
 

@@ -564,3 +564,32 @@ describe('fork() while a subreaper tree lives', () => {
     expect(lines).toEqual({ child: { before: false, during: true, after: false }, parent: { status: { kind: 'exited', code: 0 }, after: false } });
   });
 });
+
+describe('fork() while a worker thread allocates', () => {
+  it('forks every time: a mapping that goes away before it is marked for the child is read again, not an error', () => {
+    const { stdout } = runForking(`
+      const { Worker } = require('node:worker_threads');
+      const stop = new Int32Array(new SharedArrayBuffer(4));
+      const worker = new Worker('const stop = new Int32Array(require("node:worker_threads").workerData); let keep = []; while (Atomics.load(stop, 0) === 0) { keep.push(new Array(20000).fill(1)); if (keep.length > 50) keep = []; }', { eval: true, workerData: stop.buffer });
+      worker.once('online', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const failures = [];
+        for (let i = 0; i < 100; i++) {
+          let pid;
+          try {
+            pid = p.fork();
+          } catch (error) {
+            failures.push(error.code + ' ' + error.syscall);
+            continue;
+          }
+          if (pid === 0) p.exit(0);
+          waitChild(pid);
+        }
+        Atomics.store(stop, 0, 1);
+        await worker.terminate();
+        console.log(JSON.stringify(failures));
+      });
+    `);
+    expect(JSON.parse(stdout)).toEqual([]);
+  });
+});
