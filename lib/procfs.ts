@@ -281,17 +281,24 @@ export function childrenOf(pid: number): number[] {
     throw error;
   }
   const pids: number[] = [];
-  for (const task of tasks) {
-    let text = '';
-    try {
-      text = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1');
-    } catch (error) {
-      // A thread that exits while we look has no children left to report.
-      if (isProcessGone(error)) continue;
-      throw error;
-    }
-    for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
+  for (const task of tasks) pids.push(...taskChildren(pid, task));
+  return pids;
+}
+
+/**
+ * @internal The children of one thread (`task`) of `pid`, or [] once that thread is gone (a thread
+ * that exits while we look has no children left to report). Other failures (EMFILE) are thrown.
+ */
+export function taskChildren(pid: number, task: number | string): number[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1');
+  } catch (error) {
+    if (isProcessGone(error)) return [];
+    throw error;
   }
+  const pids: number[] = [];
+  for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
   return pids;
 }
 

@@ -31,6 +31,7 @@
 #include "util/addon_state.h"
 #include "util/arguments.h"
 #include "util/error.h"
+#include "util/strings.h"
 
 extern char** environ;
 
@@ -58,17 +59,10 @@ Napi::Value ReapInBackground(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-std::string StringArgument(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (!info[index].IsString()) {
-    throw Napi::TypeError::New(info.Env(),
-                               std::string("The \"") + name + "\" argument must be a string");
-  }
-  return info[index].As<Napi::String>().Utf8Value();
-}
-
 // posix_spawn of `/bin/sh -c script posix-process-watchdog dir` with stdin `stdin_fd`, stdout and
-// stderr on /dev/null, no other fd, every signal at its default and unblocked (Node ignores
-// SIGPIPE), in a session of its own (a terminal's signals are not for it). Returns an errno.
+// stderr on /dev/null, no other fd, every signal unblocked and at its default but glibc's two
+// internal ones (Node ignores SIGPIPE), in a session of its own (a terminal's signals are not for
+// it). Returns an errno.
 int SpawnShell(int stdin_fd, const std::string& script, const std::string& dir, pid_t* pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
@@ -108,8 +102,8 @@ int SpawnShell(int stdin_fd, const std::string& script, const std::string& dir, 
 // a watchdog started here killed and reaped.
 Napi::Value StartCgroupWatchdog(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string dir = StringArgument(info, 0, "dir");
-  std::string script = StringArgument(info, 1, "script");
+  std::string dir = BytesArgument(info[0], "dir");
+  std::string script = BytesArgument(info[1], "script");
   const char* step = nullptr;
   if (int err = background_reaper::Start(&step)) throw SyscallError(env, err, step);
   bool made = ::mkdir(dir.c_str(), 0755) == 0;

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import * as worker_threads from 'node:worker_threads';
 import { binding, type RawSpawnRequest } from '../native';
 import { invalidArgType, invalidArgValue, SyscallError } from '../errors';
-import { childrenOf as listChildren, isProcessGone, pidfdPids } from '../procfs';
+import { childrenOf as listChildren, isProcessGone, pidfdPids, taskChildren } from '../procfs';
 import { checkMapped, checkNoOuterGroup, NAMESPACE_FLAGS } from './sandbox';
 
 /** A containment mechanism, as `child.containment` reports it. */
@@ -151,16 +151,12 @@ function walkTree(roots: (pass: number, walked: ReadonlySet<number>) => number[]
  * that has exited (its children went to the main thread) or, setting `unreadable`, EMFILE.
  */
 function threadChildren(tid: number): number[] {
-  let text: string;
   try {
-    text = fs.readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'latin1');
-  } catch (error) {
-    if (!isProcessGone(error)) unreadable = true;
+    return taskChildren(process.pid, tid);
+  } catch {
+    unreadable = true;
     return [];
   }
-  const pids: number[] = [];
-  for (const word of text.split(' ')) if (word !== '' && word !== '\n') pids.push(Number(word));
-  return pids;
 }
 
 /** The thread of this process whose children list holds `pid` (the thread that cloned it), or 0. */
