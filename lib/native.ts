@@ -212,6 +212,11 @@ export interface NativeBinding {
   subreaperRelease(hold: number): number[] | null;
   /** The program's setChildSubreaper(on); false, changing nothing, if it needed `childrenNow` (pid, start, ...) and had null. */
   subreaperForProgram(on: boolean, childrenNow: number[] | null): boolean;
+  // subreaper trees (native/subreaper_trees.cc)
+  /** In a worker: a tree's leader, killed with its tree if the worker ends first. */
+  subreaperTreeAdopted(leader: number): void;
+  /** The tree is over: nothing to kill at the worker's end. */
+  subreaperTreeEnded(leader: number): void;
   setParentDeathSignal(signo: number): void;
   getParentDeathSignal(): number;
 

@@ -20,6 +20,7 @@
 #include "signal_handlers.h"
 #include "spawn.h"
 #include "subreaper_holds.h"
+#include "subreaper_trees.h"
 #include "termios.h"
 #include "testing.h"
 #include "util/addon_state.h"
@@ -45,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   session::Initialize(env, exports);
   orphans::Initialize(env, exports);
   subreaper_holds::Initialize(env, exports);
+  subreaper_trees::Initialize(env, exports);
   signal_handlers::Initialize(env, exports);
   reaper::Initialize(env, exports);
   exit_group::Initialize(env, exports);

@@ -294,3 +294,49 @@ describe.runIf(available.includes('subreaper'))('contain: subreaper, a member st
     expect(JSON.parse(result.stdout)).toEqual({ sibling: true, listed: true, after: 'gone' });
   });
 });
+
+describe.runIf(available.includes('subreaper'))('contain: subreaper, a worker terminated with its tree alive', () => {
+  // The tree (a leader, its child, a double-forked orphan, a setsid'd shell and its children) must
+  // be killed and reaped at the worker's end, as its killTree('SIGKILL') would; what is not the
+  // tree's must live on: the worker's uncontained spawn and child_process child, started after the
+  // leader, and a main-thread child.
+  const script = `
+    const { Worker } = require('worker_threads');
+    const fs = require('fs');
+    const { spawn } = require('./dist/index.js');
+    const state = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return 'gone'; } };
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    const code = \`
+      const { parentPort } = require('worker_threads');
+      const { spawn } = require('./dist/index.js');
+      (async () => {
+        const tree = await spawn('sh', ['-c', 'sleep 300 & (sleep 301 &) ; setsid sh -c "sleep 302 & sleep 303" & sleep 304'], { contain: 'subreaper' });
+        let members = [];
+        for (const deadline = Date.now() + 10000; members.length < 7 && Date.now() < deadline; ) {
+          members = tree.descendants();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const other = await spawn('sleep', ['305']);
+        const viaChildProcess = require('child_process').spawn('sleep', ['306']);
+        await new Promise((resolve) => viaChildProcess.once('spawn', resolve));
+        parentPort.postMessage({ tree: [tree.pid, ...members], other: other.pid, viaChildProcess: viaChildProcess.pid });
+      })();\`;
+    (async () => {
+      const mine = await spawn('sleep', ['307']);
+      const worker = new Worker(code, { eval: true });
+      const made = await new Promise((resolve) => worker.once('message', resolve));
+      await worker.terminate();
+      for (const deadline = Date.now() + 10000; Date.now() < deadline && made.tree.some((pid) => state(pid) !== 'gone'); ) await sleep(20);
+      const result = { tree: made.tree.length, left: made.tree.map(state).filter((s) => s !== 'gone'), other: state(made.other), viaChildProcess: state(made.viaChildProcess), mine: state(mine.pid) };
+      for (const pid of [...made.tree, made.other, made.viaChildProcess]) { try { process.kill(pid, 'SIGKILL'); } catch {} }
+      mine.kill('SIGKILL');
+      await mine.wait();
+      console.log(JSON.stringify(result));
+    })();`;
+
+  it("is killed and reaped, and what is not the tree's lives on", () => {
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ tree: 8, left: [], other: 'S', viaChildProcess: 'S', mine: 'S' });
+  });
+});

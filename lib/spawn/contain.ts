@@ -297,6 +297,8 @@ class SubreaperTree implements Container {
     this.leaderStart = statOf(pid)?.start ?? 0;
     this.seen.set(pid, this.leaderStart);
     this.leaderThread = threadOfChild(pid);
+    // In a worker, killed natively if the worker ends first (terminated).
+    binding.subreaperTreeAdopted(pid);
   }
 
   abandon(): void {
@@ -437,6 +439,7 @@ class SubreaperTree implements Container {
     clearTimeout(this.polling);
     this.polling = undefined;
     if (subreaperTrees.delete(this)) {
+      if (this.leader !== 0) binding.subreaperTreeEnded(this.leader);
       const before = binding.subreaperRelease(this.hold);
       if (before !== null) reapAdoptedOrphans(before);
     }

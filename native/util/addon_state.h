@@ -8,8 +8,16 @@
 
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace posix_process {
+
+// A worker's live subreaper tree (native/subreaper_trees.cc): its leader's pid and start time
+// (ticks since boot).
+struct SubreaperLeader {
+  pid_t pid;
+  unsigned long long start;
+};
 
 struct AddonState {
   // The JavaScript SyscallError class (lib/errors.ts), registered once at load time so that native
@@ -21,6 +29,9 @@ struct AddonState {
   int subreaper_holds = 0;
   int subreaper_generation = 0;  // that of subreaper_holds: holds taken before a fork() are void
   bool subreaper_hook_added = false;
+  // A worker's subreaper trees alive, killed at its end (native/subreaper_trees.cc).
+  std::vector<SubreaperLeader> subreaper_leaders;
+  bool subreaper_trees_hook_added = false;
 };
 
 // The state of the environment `env`; created by InitAddonState at module load.
