@@ -22,6 +22,8 @@ export abstract class NativeDuplex extends Duplex {
   // What becomes of writes once the other end has ended: dropped (a terminal), or failed with EPIPE (a socket).
   readonly #afterEnd: 'drop' | 'EPIPE';
   #peerEnded = false;
+  // A terminal whose session still runs: its master is kept open past the end (see keepOpenAfterEnd).
+  #keepOpen = false;
   // A write that the fd could not take at once: the rest, and its callback.
   #pending: { chunk: Buffer; offset: number; callback: WriteCallback } | undefined;
 
@@ -46,9 +48,24 @@ export abstract class NativeDuplex extends Duplex {
   #onPeerEnd(): void {
     this.#peerEnded = true;
     // A terminal's master is of no more use: closed now, not once the output is consumed (a pty
-    // nobody read held it for ever). A socket's child may still read what was written before.
-    if (this.#afterEnd === 'drop') this.closeNow();
-    else this.#closeIfDone();
+    // nobody read held it for ever), unless its session still runs. A socket's child may still
+    // read what was written before.
+    if (this.#afterEnd === 'drop') {
+      if (!this.#keepOpen) this.closeNow();
+    } else {
+      this.#closeIfDone();
+    }
+  }
+
+  /**
+   * @internal A terminal's master while its child runs: kept open after the end of its output
+   * (every fd of the slave closed), since closing a master hangs its terminal up, and the kernel
+   * then sends SIGHUP to the session of a child that closed its terminal's fds and runs on.
+   * Closed once `keep` is false again (the child reaped) if the end has come.
+   */
+  protected keepOpenAfterEnd(keep: boolean): void {
+    this.#keepOpen = keep;
+    if (!keep && this.#peerEnded && this.#afterEnd === 'drop') this.closeNow();
   }
 
   /**
@@ -150,7 +167,8 @@ export abstract class NativeDuplex extends Duplex {
 
   /** @internal */
   override _destroy(error: Error | null, callback: WriteCallback): void {
-    this.#native.close();
+    // The end's own destroy (autoDestroy) leaves a running child's terminal open, as the end does.
+    if (!(this.#keepOpen && this.#peerEnded && this.#afterEnd === 'drop')) this.#native.close();
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.callback(error);

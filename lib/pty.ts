@@ -71,6 +71,9 @@ export function openpty(options?: PtyOptions): PtyPair {
   return { master, slave, path };
 }
 
+/** @internal Tells a Pty whether its child runs (ChildProcess: true at the spawn, false at the reap). */
+export const childRuns = Symbol('childRuns');
+
 // Only createPty may construct a Pty: it adopts the fd it is given and closes it.
 const constructing = Symbol('Pty');
 
@@ -106,7 +109,8 @@ export class Pty extends NativeDuplex {
   }
 
   /**
-   * The master fd, or -1 once it is closed (the terminal has ended or the stream was destroyed),
+   * The master fd, or -1 once it is closed (the terminal has ended, or the stream was destroyed;
+   * while the child runs, only at its reap),
    * as `net.Socket`'s handle: a number kept past its close could name a file opened since.
    */
   get fd(): number {
@@ -145,6 +149,11 @@ export class Pty extends NativeDuplex {
     validateInteger(rows, 'rows', 1, 65535);
     this.#checkOpen();
     native.setWindowSize(this.#master, cols, rows);
+  }
+
+  /** @internal Whether the child whose terminal this is runs (see NativeDuplex.keepOpenAfterEnd). */
+  [childRuns](runs: boolean): void {
+    this.keepOpenAfterEnd(runs);
   }
 
   #checkOpen(): void {

@@ -318,6 +318,20 @@ describe('spawn with pty', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('keeps the master open while a child that closed its terminal fds runs on, and closes it at the reap', async () => {
+    // The master was closed at the end of the output (every fd of the slave closed): the kernel
+    // then hung the terminal up, and SIGHUP killed the child, which had only redirected its stdio.
+    const before = openFds();
+    const child = await spawn('/bin/sh', ['-c', 'echo started; exec </dev/null >/dev/null 2>&1; sleep 0.3; exit 3'], { pty: true });
+    const pty = child.pty!;
+    expect(await readAll(pty)).toBe('started\r\n');
+    expect(pty.fd).toBeGreaterThan(2); // the output has ended, the child runs: still open
+    expect((await child.wait()).status).toEqual({ kind: 'exited', code: 3 });
+    expect(pty.fd).toBe(-1);
+    expect(openFds()).toEqual(before);
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it("a terminal that ended with nothing to read emits 'end' and 'close' though nobody reads it, as a socket does", async () => {
     const child = await spawn('true', [], { pty: true });
     const pty = child.pty!;

@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { abortError, invalidArgValue, SyscallError } from '../errors';
 import type { Bytes } from '../env';
 import { binding, type RawFdPlan, type RawSpawnResult } from '../native';
-import { createPty, type Pty } from '../pty';
+import { childRuns, createPty, type Pty } from '../pty';
 import { signalNumber, type Signal } from '../signals';
 import { waitOnOwnedPidfd, type WaitIdResult } from '../wait';
 import { closeAll, type PreparedSpawn } from './options';
@@ -114,6 +114,7 @@ export class ChildProcess implements AsyncDisposable {
     this.stdio = streams;
     this.leadsGroup = leadsGroup;
     this.pty = pty;
+    pty?.[childRuns](true);
     this.#stop = new StopControl(
       { pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen, exitedNow: () => !this.#pidfdOpen || exitedAlready(pidfd) },
       policy,
@@ -124,6 +125,7 @@ export class ChildProcess implements AsyncDisposable {
     const onStarted = (id: number): void => void (this.#waitId = id); // for unref()/ref()
     this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
       this.#pidfdOpen = false;
+      this.pty?.[childRuns](false); // its master may close now: no session of the child's to hang up
       this.#result = result === null ? null : this.#stop.decorate(result);
       policy.container?.leaderReaped();
       // As child_process does: a write to the stdin of a child that has ended could only fail
