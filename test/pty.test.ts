@@ -506,6 +506,12 @@ describe('spawn with pty', () => {
       await expect(spawn('/bin/true', [], { pty: true, ...options })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     }
     await expect(spawn('/bin/true', [], { pty: { cols: -1 } })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    // false is "off", as setsid: false always was: noctty and foreground false were refused.
+    for (const options of [{ setsid: false }, { foreground: false }, { noctty: false }] as const) {
+      const child = await spawn('/bin/true', [], { pty: true, ...options });
+      expect((await child.wait()).status).toEqual({ kind: 'exited', code: 0 });
+      await finish(child);
+    }
     // It said "must be an object", though true is what most callers pass.
     for (const pty of ['yes', 1, null]) {
       await expect(spawn('/bin/true', [], { pty: pty as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options.pty" argument must be a boolean or an object') as string });

@@ -61,7 +61,9 @@ export function terminalRequest(options: TerminalSpawnOptions & { stdio?: unknow
     if (pty !== true && (typeof pty !== 'object' || pty === null)) throw invalidArgType('options.pty', 'a boolean or an object', pty);
     // `pty: true` is spawn's shorthand for the default size.
     const size = ptySize(pty === true ? undefined : pty, 'options.pty');
-    for (const [name, value] of Object.entries({ stdio: options.stdio, setsid: request.setsid ? true : undefined, pgid: options.pgid, setctty, foreground, noctty })) {
+    // `false` is "off", as everywhere else: no conflict.
+    const on = (value: unknown): unknown => (value === false ? undefined : value);
+    for (const [name, value] of Object.entries({ stdio: options.stdio, setsid: request.setsid ? true : undefined, pgid: options.pgid, setctty, foreground: on(foreground), noctty: on(noctty) })) {
       if (value !== undefined) throw conflict('pty', `options.${name} (the pty is the child's stdio, terminal and session)`, pty);
     }
     request.setsid = true;
