@@ -1,5 +1,6 @@
 // The error paths of run's and runSync's own options that no other test takes: each refused
 // with its code and name before anything starts (no child, no fd left).
+import * as fs from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run, runSync } from '../lib/index';
@@ -28,6 +29,12 @@ describe("run's and runSync's options refused", () => {
       const value = key === 'signal' ? new AbortController().signal : key === 'contain' ? true : { 3: 'pipe' };
       expect(() => runSync('true', [], { [key]: value } as never), key).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining(`options.${key}`) as string }));
     }
+    // run took fds: { 3: 'pipe' } and never read the socket: a child writing to it blocked, run
+    // never settled, and the fd stayed open. A plain fd is still run's to pass on.
+    await expect(run('true', [], { fds: { 3: 'pipe' } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('options.fds[3]') as string });
+    const devNull = fs.openSync('/dev/null', 'w');
+    expect((await run('sh', ['-c', 'echo via3 >&3; echo done'], { fds: { 3: devNull } })).stdout).toBe('done\n');
+    fs.closeSync(devNull);
     expect(childPids().filter((pid) => !children.includes(pid))).toEqual([]);
     expect(openFds()).toEqual(before);
   });

@@ -56,6 +56,12 @@ export function runOptions(options: unknown, streamInput: boolean): RunPlan {
   if (stdio !== undefined) throw invalidArgValue('options.stdio', `is set by ${fn} itself (use stdin or input, and all)`, stdio);
   const pty = spawnOptions.pty as unknown;
   if (pty !== undefined && pty !== false) throw invalidArgValue('options.pty', `is not supported by ${fn} (use spawn with pty, and child.pty)`, pty);
+  // Nobody would read the parent's end (run returns no stream): the child could block on it, and
+  // run with it; the fd would stay open. As pipeline's stages.
+  const fds = spawnOptions.fds;
+  for (const [fd, source] of typeof fds === 'object' && fds !== null ? Object.entries(fds) : []) {
+    if (source === 'pipe') throw invalidArgValue(`options.fds[${fd}]`, `must not be 'pipe' for ${fn} (nobody would read it; use spawn)`, source);
+  }
   const stdin = own?.stdin;
   const input = own?.input;
   const maxBuffer = readMaxBuffer(own?.maxBuffer);
