@@ -182,6 +182,8 @@ export interface NativeBinding {
   fdCloseRange(first: number, last: number, flags: number): void;
   /** The new size, or -1 if the kernel refused. */
   fdSetPipeSize(fd: number, bytes: number): number;
+  /** O_NONBLOCK off: 0 or -errno. */
+  fdClearNonblock(fd: number): number;
   /** run()'s outputs read on the event loop (native/collect.cc): owns the fds; kind 0 = output `value` passed maxBuffer, 2 = memory could not hold it, 1 = all ended (`value` the Buffers). */
   collectStart(fds: readonly number[], maxBuffer: number, onEvent: (kind: number, value: number | Buffer[]) => void): object;
   collectFinish(handle: object): void;

@@ -113,6 +113,17 @@ Napi::Value FdSetPipeSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ::fcntl(fd, F_SETPIPE_SZ, bytes));
 }
 
+// fdClearNonblock(fd) -> 0 or -errno: O_NONBLOCK off (fcntl F_SETFL), as libuv's child does on
+// the fds 0..2 it shares with Node; runSync's posix_spawn child cannot do it itself.
+Napi::Value FdClearNonblock(const Napi::CallbackInfo& info) {
+  int fd = Int32Argument(info, 0, "fd");
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ((flags & O_NONBLOCK) != 0 && ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) {
+    return Napi::Number::New(info.Env(), -errno);
+  }
+  return Napi::Number::New(info.Env(), 0);
+}
+
 int64_t NowMs() {
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -336,6 +347,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("fdDup3", Napi::Function::New(env, FdDup3, "fdDup3"));
   exports.Set("fdCloseRange", Napi::Function::New(env, FdCloseRange, "fdCloseRange"));
   exports.Set("fdSetPipeSize", Napi::Function::New(env, FdSetPipeSize, "fdSetPipeSize"));
+  exports.Set("fdClearNonblock", Napi::Function::New(env, FdClearNonblock, "fdClearNonblock"));
   exports.Set("collectSync", Napi::Function::New(env, CollectSync, "collectSync"));
 }
 

@@ -343,3 +343,33 @@ describe('run(): a worker that ends while its run collects', () => {
     expect(JSON.parse(result.stdout)).toEqual({ opened: true, closed: true, reaped: true });
   });
 });
+
+describe("runSync's stdin taken from this process", () => {
+  // Node sets O_NONBLOCK on a pipe it reads as process.stdin: runSync's child inherited it and
+  // cat failed with EAGAIN ("Resource temporarily unavailable") before the data came, where run's
+  // and child_process's children clear it.
+  const script = `
+    const { runSync } = require('./dist/index.js');
+    process.stdin.pause(); // Node's handle on fd 0: O_NONBLOCK set on the shared pipe
+    const nonblocking = (fs = require('fs')) => (parseInt(fs.readFileSync('/proc/self/fdinfo/0', 'latin1').match(/flags:\\s+(\\d+)/)[1], 8) & 0o4000) !== 0;
+    const before = nonblocking();
+    const result = runSync('cat', [], { stdin: process.argv[1] === 'fd' ? 0 : 'inherit' });
+    console.log(JSON.stringify({ before, status: result.status, stdout: result.stdout, stderr: result.stderr }));
+    process.exit(0);`;
+
+  for (const stdin of ['inherit', 'fd']) {
+    it(`reads a pipe that Node made non-blocking (${stdin})`, () => {
+      const [readEnd, writeEnd] = binding.pipe();
+      const writer = child_process.spawn('/bin/sh', ['-c', 'sleep 0.3; echo hello'], { stdio: ['ignore', writeEnd, 'ignore'] });
+      fs.closeSync(writeEnd);
+      try {
+        const result = runNode(script, { stdio: [readEnd, 'pipe', 'pipe'], args: [stdin], timeout: 30_000 });
+        expect(result.stderr).toBe('');
+        expect(JSON.parse(result.stdout)).toEqual({ before: true, status: { kind: 'exited', code: 0 }, stdout: 'hello\n', stderr: '' });
+      } finally {
+        fs.closeSync(readEnd);
+        writer.kill('SIGKILL');
+      }
+    });
+  }
+});

@@ -73,7 +73,8 @@ function stdinAction(stdin: unknown): FileAction | null {
  * `killSignal` and `forceKillAfter` as in `run`). The event loop does not run meanwhile.
  *
  * `file` without a slash is searched in this process's PATH (posix_spawnp(3)). Options that
- * posix_spawn cannot apply (`uid`, `rlimits`, `fds`, ...) are refused.
+ * posix_spawn cannot apply (`uid`, `rlimits`, `fds`, ...) are refused. `timeout` counts from the
+ * exec: a `stdin` file whose open blocks (a FIFO with no writer) blocks the call until it opens.
  *
  * @typeParam O - the options' type, from which the result's output types follow
  * @param file - the program
@@ -136,6 +137,10 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     } else if (spawnAttributes.stdin !== null) {
       actions.push(spawnAttributes.stdin);
     }
+    // A stdin taken from this process may be Node's, which sets O_NONBLOCK on it: the child would
+    // fail with EAGAIN. Cleared on the shared file, as spawn's child (and libuv's) does.
+    const sharedStdin = inputBytes !== null ? -1 : spawnAttributes.stdin === null ? 0 : spawnAttributes.stdin.action === 'dup2' ? spawnAttributes.stdin.fd : -1;
+    if (sharedStdin >= 0) binding.fdClearNonblock(sharedStdin); // a closed fd (EBADF) is the spawn's to report
     const outputs: number[] = [];
     for (const target of all ? [1] : [1, 2]) {
       const [readEnd, writeEnd] = binding.pipe();
