@@ -225,6 +225,16 @@ describe('run(): encoding and lines', () => {
     for await (const line of wide.lines('stdout', 'utf16le')) wideLines.push(line);
     expect(wideLines).toEqual(['a', 'b']);
     await wide.finished();
+    // Many chunks: 100 000 short lines (some ending in \r\n), then one line of 2 MiB, in UTF-16
+    // (each line was appended to the pending text and all of it searched again: quadratic).
+    const make = "const lines = Array.from({ length: 100000 }, (_, i) => 'line' + i + (i % 3 ? '' : '\\r')); process.stdout.write(Buffer.from(lines.join('\\n') + '\\n' + 'x'.repeat(2 ** 21), 'utf16le'))";
+    const many = await spawn(process.execPath, ['-e', make], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const manyLines: string[] = [];
+    for await (const line of many.lines('stdout', 'utf16le')) manyLines.push(line);
+    expect(manyLines.length).toBe(100001);
+    expect(manyLines.slice(0, 100000)).toEqual(Array.from({ length: 100000 }, (_, i) => `line${i}`));
+    expect(manyLines[100000]).toBe('x'.repeat(2 ** 21));
+    expect((await many.finished()).status).toEqual({ kind: 'exited', code: 0 });
   });
 
   it('child.lines() refuses an output other than stdout or stderr (it read stdout), and an unknown encoding', async () => {

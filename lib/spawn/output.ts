@@ -349,18 +349,23 @@ export async function* readLines(stream: Readable, encoding: BufferEncoding = 'u
 /** Lines of an encoding whose characters may contain the byte 0x0A (UTF-16, base64, hex). */
 async function* decodedLines(stream: Readable, encoding: BufferEncoding): AsyncGenerator<string, void, undefined> {
   const decoder = new StringDecoder(encoding);
-  let pending = '';
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    pending += decoder.write(chunk);
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) !== -1) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
+  // The text after the last newline, in pieces: only new text is searched, so a long line costs
+  // linear time (appending to one string and searching it all again was quadratic).
+  let rest: string[] = [];
+  function* split(text: string): Generator<string, void, undefined> {
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      rest.push(text.slice(start, newline));
+      const line = rest.join('');
+      rest = [];
+      start = newline + 1;
       yield withoutCr(line);
     }
+    if (start < text.length) rest.push(text.slice(start));
   }
-  pending += decoder.end();
-  if (pending !== '') yield withoutCr(pending);
+  for await (const chunk of stream as AsyncIterable<Buffer>) yield* split(decoder.write(chunk));
+  yield* split(decoder.end());
+  if (rest.length > 0) yield withoutCr(rest.join(''));
 }
 
 const TAIL_LINES = 20;
