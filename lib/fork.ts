@@ -6,6 +6,7 @@ import { isOptionsObject, readOptions, validating } from './validate';
 import { exit } from './exit';
 import { requireMainThread } from './main-thread';
 import { binding } from './native';
+import { containAfterForkInChild } from './spawn/contain';
 import { spawnAfterForkInChild } from './spawn/request';
 import { waitAfterForkInChild } from './wait';
 
@@ -202,6 +203,7 @@ function setUpChild(pid: number): void {
   // The spawning thread of the addon and the waits in progress are the parent's.
   spawnAfterForkInChild();
   waitAfterForkInChild();
+  containAfterForkInChild();
   makeStdioSynchronous();
   // A child of a fork child inherits the handlers below.
   if (inForkChild) return;

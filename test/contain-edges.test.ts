@@ -511,3 +511,34 @@ describe.runIf(available.includes('cgroup'))('contain: cgroup, a leaf left by an
     }
   });
 });
+
+describe.runIf(available.includes('cgroup'))('contain: cgroup, the process cgroup removed behind the library while empty', () => {
+  // Every later contained spawn failed with ENOENT from the leaf's mkdir: the library kept the
+  // removed directory. It is made again, with a watchdog of its own.
+  const script = `
+    const fs = require('fs');
+    const { spawn } = require('./dist/index.js');
+    const { cgroupWatchdogForTest } = require('./dist/spawn/contain.js');
+    (async () => {
+      await (await spawn('true', [], { contain: 'cgroup' })).wait();
+      const { dir, pid: firstWatchdog } = cgroupWatchdogForTest();
+      fs.rmdirSync(dir); // its leaf went with the leader: empty
+      const out = {};
+      try {
+        const child = await spawn('true', [], { contain: 'cgroup' });
+        out.status = (await child.wait()).status.kind;
+      } catch (error) {
+        out.error = error.code + ' ' + error.message;
+      }
+      out.remade = fs.existsSync(dir);
+      out.newWatchdog = cgroupWatchdogForTest().pid !== firstWatchdog;
+      console.log(JSON.stringify(out));
+    })();`;
+
+  it('is made again for the next spawn, which works', () => {
+    const result = runNode(script, { timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ status: 'exited', remade: true, newWatchdog: true });
+    expect(result.status).toBe(0);
+  });
+});

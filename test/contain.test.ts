@@ -182,6 +182,24 @@ describe.each(ALL.filter((kind) => kind !== 'pid-namespace' && available.include
   });
 });
 
+describe.each(ALL.filter((kind) => kind !== 'pid-namespace' && available.includes(kind)))('contain: %s, a member that outlives the timeout\'s signal', (kind) => {
+  it("wait() resolves with the tree and says forced, as run() does, when the grace period's SIGKILL ended it", async () => {
+    // wait() resolved at the leader's death by SIGTERM and said forced: false, though the member
+    // that ignored it got SIGKILL later.
+    const mark = newMark();
+    marks.push(mark);
+    const env = { ...process.env, [mark]: '1' };
+    const script = "sh -c \"trap '' TERM; sleep 30\" & exec sleep 30";
+    const child = await spawn('/bin/sh', ['-c', script], { contain: kind, timeout: 300, forceKillAfter: 300, env });
+    const result = await child.wait();
+    expect(result).toMatchObject({ timedOut: true, killedBy: 'timeout', forced: true, status: { kind: 'signaled', signal: 'SIGTERM' } });
+    expect(child.exitResult).toBe(result);
+    expect(markedAlive(mark)).toEqual([]);
+    const ran = await run('/bin/sh', ['-c', script], { contain: kind, timeout: 300, forceKillAfter: 300, env });
+    expect(ran).toMatchObject({ timedOut: true, killedBy: 'timeout', forced: true });
+  });
+});
+
 describe('contain as root, the Node parent SIGKILLed from outside', () => {
   // The parent is a Node process of its own, which the test (outside it) kills with SIGKILL.
   async function killParent(kind: Containment): Promise<{ mark: string; leader: number }> {

@@ -1,7 +1,7 @@
 import * as child_process from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kill, setChildSubreaper, waitpid } from '../lib/index';
+import { availableContainments, kill, setChildSubreaper, waitpid } from '../lib/index';
 import { childPids, runNode } from './helpers';
 
 // fork() needs Node started with --single-threaded --v8-pool-size=1 (see lib/fork.ts and
@@ -562,6 +562,48 @@ describe('fork() while a subreaper tree lives', () => {
       })();`);
     const lines = Object.fromEntries(stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), JSON.parse(line.slice(line.indexOf(' ') + 1)) as unknown]));
     expect(lines).toEqual({ child: { before: false, during: true, after: false }, parent: { status: { kind: 'exited', code: 0 }, after: false } });
+  });
+
+  it("leaves the child's own children to it: the parent's tree, copied into the child, does not take them for orphans", () => {
+    // The copy polled on in the child (its leader gone, an orphan alive) and reaped the child's
+    // posixSpawn child, started after its leader, as an orphan of the tree: the child's waitpid
+    // then failed with ECHILD.
+    const { stdout } = runForking(`
+      (async () => {
+        const tree = await p.spawn('sh', ['-c', 'sleep 30 & exit 0'], { contain: 'subreaper' });
+        await tree.wait(); // the leader is gone, its orphan (sleep 30) lives: the tree polls
+        const pid = p.fork();
+        if (pid === 0) {
+          const own = p.posixSpawn('/bin/sh', ['sh', '-c', 'exit 7']);
+          await new Promise((resolve) => setTimeout(resolve, 1500)); // the copy's polls, had it kept them
+          let outcome;
+          try { outcome = p.waitpid(own).status; } catch (e) { outcome = e.code; }
+          console.log(JSON.stringify(outcome));
+          process.exit(0);
+        }
+        waitChild(pid);
+        await tree.killTree('SIGKILL');
+      })();`);
+    expect(JSON.parse(stdout.trim())).toEqual({ kind: 'exited', code: 7 });
+  });
+});
+
+describe.runIf(availableContainments().includes('cgroup'))('fork() after a cgroup spawn', () => {
+  it("leaves the parent's process cgroup in place when the child exits, and the parent's contained spawns work", () => {
+    // The child ran the parent's 'exit' listener that removes the process cgroup: every later
+    // contained spawn of the parent failed with ENOENT from mkdir.
+    const { stdout } = runForking(`
+      const fs = require('fs');
+      (async () => {
+        await (await p.spawn('true', [], { contain: 'cgroup' })).wait();
+        const dir = require('./dist/spawn/contain.js').cgroupWatchdogForTest().dir;
+        const pid = p.fork();
+        if (pid === 0) process.exit(0);
+        waitChild(pid);
+        const after = await p.spawn('true', [], { contain: 'cgroup' });
+        console.log(JSON.stringify({ kept: fs.existsSync(dir), status: (await after.wait()).status }));
+      })();`);
+    expect(JSON.parse(stdout.trim())).toEqual({ kept: true, status: { kind: 'exited', code: 0 } });
   });
 });
 

@@ -87,6 +87,9 @@ export class ChildProcess implements AsyncDisposable {
   // False once the wait has ended, reaped or failed: the pidfd is closed then, and its number may
   // already belong to another file.
   #pidfdOpen = true;
+  // The leader's reap, and wait()'s result: the same, but for a contained tree the library is
+  // stopping at the reap, which ends with the tree, when whether SIGKILL was needed is known.
+  readonly #reaped: Promise<ChildResult>;
   readonly #exited: Promise<ChildResult>;
   // The `timeout` timer (Deadline), which unref()/ref() treat like the wait.
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -116,14 +119,14 @@ export class ChildProcess implements AsyncDisposable {
     this.pty = pty;
     pty?.[childRuns](true);
     this.#stop = new StopControl(
-      { pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#exited, reaped: () => !this.#pidfdOpen, exitedNow: () => !this.#pidfdOpen || exitedAlready(pidfd) },
+      { pid, signalLeader: (signo) => this.#pidfdOpen && sendQuietly(pidfd, signo), exited: () => this.#reaped, reaped: () => !this.#pidfdOpen, exitedNow: () => !this.#pidfdOpen || exitedAlready(pidfd) },
       policy,
     );
     // Reap as soon as the child exits, whether or not anyone calls wait(): no zombie is left, and
     // the pending wait keeps the event loop alive while the child runs, like child_process. The
     // wait owns the pidfd and closes it once the child has been reaped.
     const onStarted = (id: number): void => void (this.#waitId = id); // for unref()/ref()
-    this.#exited = waitOnOwnedPidfd(pidfd, pid, (result) => {
+    this.#reaped = waitOnOwnedPidfd(pidfd, pid, (result) => {
       this.#pidfdOpen = false;
       this.pty?.[childRuns](false); // its master may close now: no session of the child's to hang up
       this.#result = result === null ? null : this.#stop.decorate(result);
@@ -132,12 +135,21 @@ export class ChildProcess implements AsyncDisposable {
       // with EPIPE, an 'error' event that ends the program when nobody listens.
       if (this.stdin !== null && !this.stdin.destroyed) this.stdin.destroy();
     }, onStarted) as Promise<ChildResult>;
+    this.#exited = this.#reaped.then(async (result) => {
+      if (this.#stop.requested === null || policy.container === null || policy.forceKillAfter === false) return result;
+      // A timeout or abort under way: its forced SIGKILL may come after the leader's end, and
+      // wait() says it (as run() does), in the same object as exitResult. Without a grace
+      // period nothing is forced later, and a member that ignores the signal would hold wait().
+      await this.#stop.gone();
+      return Object.assign(result, this.#stop.why());
+    });
+    this.#reaped.catch(() => {});
     this.#exited.catch(() => {}); // rejections reach whoever calls wait()
     // A child the library stopped (timeout, abort): its outputs end with what their pipes hold
     // once it is reaped, for every reader (a lines() loop too, not only finished()), though a
     // process it left behind holds them open. Each is a PipeReader (fd 1, 2) or a SocketStream (3
     // and up): streamFor makes nothing else.
-    void this.#exited.then(() => this.#stop.requested !== null && this.stdio.forEach((stream, fd) => fd !== 0 && (stream as PipeReader | SocketStream | null)?.[endNow]()), () => {});
+    void this.#reaped.then(() => this.#stop.requested !== null && this.stdio.forEach((stream, fd) => fd !== 0 && (stream as PipeReader | SocketStream | null)?.[endNow]()), () => {});
   }
 
   /** @internal The handle of a child that PendingSpawn has started (the constructor's arguments but the key). */
@@ -247,8 +259,8 @@ export class ChildProcess implements AsyncDisposable {
    * @see waitid(2)
    */
   waitStopped(): Promise<WaitIdResult> {
-    if (!this.#pidfdOpen) return this.#exited;
-    return nextStop(this.pidfd, () => this.#pidfdOpen, this.#exited);
+    if (!this.#pidfdOpen) return this.#reaped;
+    return nextStop(this.pidfd, () => this.#pidfdOpen, this.#reaped);
   }
 
   /**

@@ -306,6 +306,12 @@ class SubreaperTree implements Container {
     this.finish();
   }
 
+  /** A fork() child's copy: stops looking, releases nothing (its hold is void there), and lets its waiters go. */
+  forget(): void {
+    subreaperTrees.delete(this);
+    this.finish();
+  }
+
   leaderReaped(): void {
     this.leaderGone = true;
     // Polled (unreferenced) until the tree is gone, even with nobody waiting: its orphans are
@@ -544,7 +550,10 @@ function processCgroupUnder(parent: string): string {
   watchdogs.set(dir, watchdog);
   processCgroup = dir;
   enableAccounting(dir);
+  const owner = process.pid;
   process.once('exit', () => {
+    // A fork() child inherits the listener (and a process.pid of its own): the cgroup is not its to remove.
+    if (process.pid !== owner) return;
     try {
       fs.rmdirSync(dir);
     } catch {
@@ -574,6 +583,26 @@ function enableAccounting(dir: string): void {
       // not delegated to us: the leaves go without it
     }
   }
+}
+
+/** The process cgroup `dir` is gone: the next spawn makes it again. */
+function forgetProcessCgroup(dir: string): void {
+  watchdogs.delete(dir);
+  if (processCgroup === dir) processCgroup = watchdog = undefined;
+}
+
+/**
+ * @internal In a fork() child (lib/fork.ts): the copied containment state is the parent's. Its
+ * process cgroup and watchdog are forgotten (the child makes its own on its first cgroup spawn),
+ * and its copies of the parent's subreaper trees stop: they would take the child's own children,
+ * started after their leaders, for orphans and reap them.
+ */
+export function containAfterForkInChild(): void {
+  processCgroup = undefined;
+  watchdog = undefined;
+  watchdogs.clear();
+  for (const tree of subreaperTrees) tree.forget();
+  subreaperTrees.clear();
 }
 
 /** @internal For tests: the watchdog's pid and the process cgroup, once made. */
@@ -652,16 +681,25 @@ class CgroupTree implements Container {
   private recheck: ReturnType<typeof setTimeout> | undefined;
 
   constructor(parent: string) {
-    const dir = processCgroupUnder(parent);
-    for (;;) {
+    let dir = processCgroupUnder(parent);
+    for (let remade = false; ; ) {
       this.leaf = path.join(dir, String(++leafCount));
       try {
         fs.mkdirSync(this.leaf);
         break;
       } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // The process cgroup was removed from outside while empty: made again, once, with a
+        // watchdog of its own (the old one finds nothing to kill).
+        if (code === 'ENOENT' && !remade) {
+          remade = true;
+          forgetProcessCgroup(dir);
+          dir = processCgroupUnder(parent);
+          continue;
+        }
         // A leaf left by an earlier process that had this pid (it and its watchdog killed at
         // once): its number is skipped, and the watchdog removes it with ours at the end.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (code !== 'EEXIST') throw error;
       }
     }
     try {
