@@ -51,7 +51,9 @@ export function validateArray<T>(value: unknown, name: string, maxLength: number
 
 /** The length of an array argument, refused above `maxLength` before anything iterates it. */
 export function checkLength(array: readonly unknown[], name: string, maxLength: number): number {
-  const length = array.length;
+  // Read once, and checked as a count: a Proxy's `length` of 'x' passed `> maxLength`, and no entry was then read at all.
+  const length: unknown = array.length;
+  if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) throw invalidArgValue(`${name}.length`, 'must be a non-negative integer', length);
   if (length > maxLength) throw outOfRange(`${name}.length`, `<= ${maxLength}`, length);
   return length;
 }

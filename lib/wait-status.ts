@@ -55,6 +55,8 @@ export type WaitStatus = ExitedStatus | SignaledStatus | StoppedStatus | Continu
 
 const CONTINUED_RAW = 0xffff;
 const SIGTRAP = signalNumber('SIGTRAP');
+const PTRACE_EVENT_STOP = 0x80;
+const STOP_SIGNALS = new Set(['SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'].map((name) => signalNumber(name)));
 
 function checkRaw(raw: unknown): number {
   if (typeof raw !== 'number') throw invalidArgType('raw', 'of type number', raw);
@@ -97,7 +99,10 @@ export function decodeWaitStatus(raw: number): WaitStatus {
     const syscallStop = stopSignal === (SIGTRAP | 0x80);
     const signo = syscallStop ? stopSignal & 0x7f : stopSignal;
     if (signo < 1 || signo > SIGNAL_MAX || event > 0xff) throw impossible(raw);
-    if ((event !== 0 || syscallStop) && signo !== SIGTRAP) throw impossible(raw); // ptrace stops are SIGTRAP
+    // ptrace stops are SIGTRAP, but PTRACE_EVENT_STOP's group-stop under PTRACE_SEIZE, which
+    // carries the stopping signal (ptrace(2)).
+    const groupStop = event === PTRACE_EVENT_STOP && STOP_SIGNALS.has(signo);
+    if ((event !== 0 || syscallStop) && signo !== SIGTRAP && !groupStop) throw impossible(raw);
     const status: StoppedStatus = { kind: 'stopped', signal: signalName(signo), signo };
     if (event !== 0) return { ...status, ptraceEvent: event };
     if (syscallStop) return { ...status, ptraceSyscall: true };

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, setChildSubreaper, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
+import { stopAsked } from '../lib/spawn/child-process';
 import { blockedInFifoOpen, childPids, childSnapshot, exitOf, openFds, otherUserPackage, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-'));
@@ -506,6 +507,24 @@ describe('spawn: options', () => {
       expect(refTimers()).toBe(withTimeout - 1);
       child.ref();
       expect(refTimers()).toBe(withTimeout);
+    } finally {
+      child.kill('SIGKILL');
+      await child.wait();
+    }
+  });
+
+  it("unref() lets the event loop end during a stop's grace period too: its timer follows unref and ref", async () => {
+    // After the timeout's SIGTERM, the grace period's timer (forceKillAfter) kept an unref()'d
+    // child's program alive until it ran out (5 s by default).
+    const refTimers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const child = await spawn('/bin/sh', ['-c', "trap '' TERM; while :; do sleep 1; done"], { timeout: 50, forceKillAfter: 600_000 });
+    try {
+      await until(() => child[stopAsked]() === 'timeout', 10_000); // the SIGTERM is sent: the grace period runs
+      const during = refTimers();
+      child.unref();
+      expect(refTimers()).toBe(during - 1);
+      child.ref();
+      expect(refTimers()).toBe(during);
     } finally {
       child.kill('SIGKILL');
       await child.wait();

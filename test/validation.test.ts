@@ -259,6 +259,22 @@ describe('throwing getters and revoked proxies', () => {
     expect(error).toMatchObject({ name: 'AbortError' });
   });
 
+  it('an array whose length is not a count (a Proxy) is refused: its entries were never read, and sigmask blocked signal 33', async () => {
+    const withLength = <T extends object>(target: T, length: unknown): T => new Proxy(target, { get: (object, key) => (key === 'length' ? length : Reflect.get(object, key)) });
+    for (const length of ['x', -1, 1.5, NaN]) {
+      for (const [what, call] of [
+        ['sigmask', () => spawn(NOWHERE, [], { sigmask: withLength(['SIGINT'], length) as never })],
+        ['groups', () => spawn(NOWHERE, [], { groups: withLength([1], length) as never })],
+        ['env', () => spawn(NOWHERE, [], { env: withLength(['no equals'], length) as never })],
+        ['args', () => spawn(NOWHERE, withLength(['a'], length) as never)],
+      ] as const) {
+        const error = await failure(call);
+        expect(error, `${what} ${String(length)}`).toEqual(coded(TypeError, 'ERR_INVALID_ARG_VALUE'));
+        expect((error as Error).message, what).toContain('.length');
+      }
+    }
+  });
+
   it('a hole in an array is refused even when Array.prototype has that index', async () => {
     Object.defineProperty(Array.prototype, 1, { value: 'SIGUSR1', configurable: true, writable: true });
     try {

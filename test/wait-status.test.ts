@@ -6,6 +6,8 @@ import { decodeWaitStatus, waitStatusToExitCode, type WaitStatus } from '../lib/
 const raws = [
   ...Array.from({ length: 0x10000 }, (_, i) => i),
   0x1057f, 0x2057f, 0x3057f, 0x4057f, 0x6057f, 0x7057f, 0x8057f, 0x1137f, 0x10000, 0x7fffffff,
+  // PTRACE_EVENT_STOP (0x80): PTRACE_INTERRUPT's SIGTRAP, and group-stops under PTRACE_SEIZE.
+  0x80057f, 0x80137f, 0x80147f, 0x80157f, 0x80167f, 0x80097f,
   -1, -256, -0x7f, -0x10000, -(2 ** 31),
 ];
 
@@ -104,8 +106,9 @@ describe('decodeWaitStatus', () => {
           break;
       }
     });
-    // 256 exit codes, 64 signals with and without core, 64 stops, continued, a syscall stop, 7 ptrace events.
-    expect(decoded).toBe(256 + 128 + 64 + 1 + 1 + 7);
+    // 256 exit codes, 64 signals with and without core, 64 stops, continued, a syscall stop, 7
+    // ptrace events, 5 PTRACE_EVENT_STOPs (SIGKILL's 0x80097f is no stop).
+    expect(decoded).toBe(256 + 128 + 64 + 1 + 1 + 7 + 5);
   });
 
   it.each([
@@ -118,6 +121,7 @@ describe('decodeWaitStatus', () => {
     [0x137f, { kind: 'stopped', signal: 'SIGSTOP', signo: 19 }],
     [0x3057f, { kind: 'stopped', signal: 'SIGTRAP', signo: 5, ptraceEvent: 3 }],
     [0x857f, { kind: 'stopped', signal: 'SIGTRAP', signo: 5, ptraceSyscall: true }],
+    [0x80137f, { kind: 'stopped', signal: 'SIGSTOP', signo: 19, ptraceEvent: 128 }],
     [0xffff, { kind: 'continued' }],
   ])('decodes %i', (raw, expected) => {
     expect(decodeWaitStatus(raw)).toEqual(expected);

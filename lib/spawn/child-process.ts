@@ -225,13 +225,15 @@ export class ChildProcess implements AsyncDisposable {
 
   /**
    * Lets the event loop end while the child runs: neither its wait, its streams (`child.pty`
-   * too) nor its `timeout` keep the process alive (as child_process's `unref()`).
+   * too), its `timeout` nor the grace period of a stop under way keep the process alive (as
+   * child_process's `unref()`).
    */
   unref(): void {
     binding.pidfdWaitRef(this.#waitId, false);
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | SocketStream | null)?.unref();
     this.pty?.unref();
     this.#timer?.unref();
+    this.#stop.setKeepAlive(false); // a stop under way (timeout, abort): its grace period too
   }
 
   /** Undoes `unref()`: the running child keeps the event loop alive again. */
@@ -240,6 +242,7 @@ export class ChildProcess implements AsyncDisposable {
     for (const stream of this.stdio) (stream as net.Socket | PipeReader | SocketStream | null)?.ref();
     this.pty?.ref();
     this.#timer?.ref();
+    this.#stop.setKeepAlive(true);
   }
 
   /** @internal The `timeout` timer of this child, which unref() and ref() then follow. */

@@ -65,7 +65,6 @@ export type { TerminalSpawnOptions } from './terminal';
  * @param args - its arguments after `argv[0]` (which is `file`, or `options.argv0`)
  * @param options - what the child gets before its exec (see {@link SpawnOptions})
  * @returns a Promise of the {@link ChildProcess} once its program runs
- * @throws (synchronously) TypeError / RangeError for bad arguments, before anything starts
  * @see clone(2), execve(2), pidfd_open(2)
  * @example
  * ```ts

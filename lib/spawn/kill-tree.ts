@@ -96,6 +96,10 @@ export class StopControl {
   requested: KillReason | null = null;
   forced = false;
   private stopping: Promise<void> | undefined;
+  // Whether the library's own stop keeps the event loop alive (the child's ref()/unref()), and the
+  // grace period's timer of a stop under way, which follows it.
+  private keepAlive = true;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly child: Stoppable,
@@ -141,7 +145,15 @@ export class StopControl {
    * signal cannot reach is ended with SIGKILL (endInitAfter) when there is no grace period, or the
    * wait would never end; with one, the grace period's SIGKILL does it.
    */
-  async killTree(signo: number, forceAfter: number | false): Promise<void> {
+  /** The child's ref()/unref(): whether the library's own stop keeps the event loop alive. */
+  setKeepAlive(keepAlive: boolean): void {
+    this.keepAlive = keepAlive;
+    this.graceTimer?.[keepAlive ? 'ref' : 'unref']();
+  }
+
+  /** See the class; `ownStop`: the library's stop, which keeps the event loop alive only while the child is ref()'d. */
+  async killTree(signo: number, forceAfter: number | false, ownStop = false): Promise<void> {
+    const keepAlive = !ownStop || this.keepAlive;
     // Asked before anything is signalled, when no grace period's SIGKILL will end the tree: whether
     // the leader is a PID namespace's init that the kernel will not let this signal reach, and
     // which members get it meanwhile.
@@ -150,7 +162,7 @@ export class StopControl {
     this.signalAll(signo);
     // A stopped process only keeps the signal pending: SIGCONT lets it act on it (as systemd does).
     if (!JOB_CONTROL_SIGNALS.has(signo)) this.signalAll(SIGCONT);
-    const gone = this.gone();
+    const gone = this.gone(keepAlive);
     // With a grace period, its SIGKILL ends such a leader (as any that outlives the signal):
     // an init that exits on its own once its members are gone (a shell's wait) is not cut short.
     if (unreachable) this.endInitAfter(others, gone);
@@ -165,6 +177,8 @@ export class StopControl {
         }
         resolve();
       }, forceAfter);
+      if (!keepAlive) timer.unref();
+      if (ownStop) this.graceTimer = timer;
     });
     try {
       await Promise.race([gone, force]);
@@ -239,7 +253,7 @@ export class StopControl {
       this.stopping = this.gone();
     } else {
       this.reason = reason;
-      this.stopping = this.killTree(this.policy.killSignal, this.policy.forceKillAfter);
+      this.stopping = this.killTree(this.policy.killSignal, this.policy.forceKillAfter, true);
     }
     return this.stopping;
   }
