@@ -9,6 +9,8 @@ import { SyscallError } from './errors';
 import { NativeStream } from './native-stream';
 
 const { EAGAIN, EPIPE } = os.constants.errno;
+// How often a terminal kept open after its end is emptied (see keepOpenAfterEnd).
+const DISCARD_MS = 50;
 
 type WriteCallback = (error: Error | null | undefined) => void;
 
@@ -22,8 +24,10 @@ export abstract class NativeDuplex extends Duplex {
   // What becomes of writes once the other end has ended: dropped (a terminal), or failed with EPIPE (a socket).
   readonly #afterEnd: 'drop' | 'EPIPE';
   #peerEnded = false;
-  // A terminal whose session still runs: its master is kept open past the end (see keepOpenAfterEnd).
+  // A terminal whose session still runs: its master is kept open past the end (see keepOpenAfterEnd),
+  // and emptied now and then meanwhile.
   #keepOpen = false;
+  #discarding: ReturnType<typeof setInterval> | undefined;
   // A write that the fd could not take at once: the rest, and its callback.
   #pending: { chunk: Buffer; offset: number; callback: WriteCallback } | undefined;
 
@@ -52,6 +56,9 @@ export abstract class NativeDuplex extends Duplex {
     // read what was written before.
     if (this.#afterEnd === 'drop') {
       if (!this.#keepOpen) this.closeNow();
+      // A process that opens the terminal again and writes to it would block once its buffer is
+      // full, with nobody reading: what it writes is dropped (the output has ended), every 50 ms.
+      else this.#discarding = setInterval(() => this.#native.discard(), DISCARD_MS).unref();
     } else {
       this.#closeIfDone();
     }
@@ -65,7 +72,9 @@ export abstract class NativeDuplex extends Duplex {
    */
   protected keepOpenAfterEnd(keep: boolean): void {
     this.#keepOpen = keep;
-    if (!keep && this.#peerEnded && this.#afterEnd === 'drop') this.closeNow();
+    if (keep || !this.#peerEnded || this.#afterEnd !== 'drop') return;
+    clearInterval(this.#discarding);
+    this.closeNow();
   }
 
   /**

@@ -76,6 +76,11 @@ export class NativeStream {
     if (!this.#closed) native.ptyStreamDrain(this.#handle);
   }
 
+  /** A pty master after its end: drops what it holds now. */
+  discard(): void {
+    if (!this.#closed) native.ptyStreamDiscard(this.#handle);
+  }
+
   /** Writes what the fd takes now of `chunk` from `offset`: bytes written, or -errno (EAGAIN: wait for writable; EPIPE once closed). */
   write(chunk: Buffer, offset: number): number {
     return this.#closed ? -EPIPE : native.ptyStreamWrite(this.#handle, chunk, offset);

@@ -182,8 +182,8 @@ export interface NativeBinding {
   fdCloseRange(first: number, last: number, flags: number): void;
   /** The new size, or -1 if the kernel refused. */
   fdSetPipeSize(fd: number, bytes: number): number;
-  /** O_NONBLOCK off: 0 or -errno. */
-  fdClearNonblock(fd: number): number;
+  /** O_NONBLOCK on or off: whether it was on before (1, 0), or -errno. */
+  fdSetNonblocking(fd: number, on: boolean): number;
   /** run()'s outputs read on the event loop (native/collect.cc): owns the fds; kind 0 = output `value` passed maxBuffer, 2 = memory could not hold it, 1 = all ended (`value` the Buffers). */
   collectStart(fds: readonly number[], maxBuffer: number, onEvent: (kind: number, value: number | Buffer[]) => void): object;
   collectFinish(handle: object): void;
@@ -217,6 +217,8 @@ export interface NativeBinding {
   // subreaper trees (native/subreaper_trees.cc)
   /** In a worker: a tree's leader, killed with its tree if the worker ends first. */
   subreaperTreeAdopted(leader: number): void;
+  /** Members a walk of the tree found (pid, start time in ticks, ...). */
+  subreaperTreeMembers(leader: number, members: number[]): void;
   /** The tree is over: nothing to kill at the worker's end. */
   subreaperTreeEnded(leader: number): void;
   setParentDeathSignal(signo: number): void;

@@ -38,6 +38,8 @@ export interface TerminalBinding {
   ptyStreamRef(handle: PtyStreamHandle, ref: boolean): void;
   /** A pipe or a socket: delivers what it holds now, then the end (synchronously). */
   ptyStreamDrain(handle: PtyStreamHandle): void;
+  /** A pty master after its end: reads and drops what is there now (never polled). */
+  ptyStreamDiscard(handle: PtyStreamHandle): void;
   ptyStreamPoll(handle: PtyStreamHandle, read: boolean, write: boolean): void;
   /** Bytes written, or -errno. */
   ptyStreamWrite(handle: PtyStreamHandle, buffer: Buffer, offset: number): number;

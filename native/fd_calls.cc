@@ -113,15 +113,19 @@ Napi::Value FdSetPipeSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ::fcntl(fd, F_SETPIPE_SZ, bytes));
 }
 
-// fdClearNonblock(fd) -> 0 or -errno: O_NONBLOCK off (fcntl F_SETFL), as libuv's child does on
-// the fds 0..2 it shares with Node; runSync's posix_spawn child cannot do it itself.
-Napi::Value FdClearNonblock(const Napi::CallbackInfo& info) {
+// fdSetNonblocking(fd, on) -> 1 or 0 (whether O_NONBLOCK was set before), or -errno: runSync
+// clears it on a stdin it shares with Node (which sets it on a pipe it reads) for its
+// posix_spawn child, as libuv's child does for child_process, and sets it back once the child
+// has been reaped.
+Napi::Value FdSetNonblocking(const Napi::CallbackInfo& info) {
   int fd = Int32Argument(info, 0, "fd");
+  bool on = info[1].ToBoolean().Value();
   int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ((flags & O_NONBLOCK) != 0 && ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) {
+  int wanted = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+  if (flags < 0 || (wanted != flags && ::fcntl(fd, F_SETFL, wanted) < 0)) {
     return Napi::Number::New(info.Env(), -errno);
   }
-  return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), (flags & O_NONBLOCK) != 0 ? 1 : 0);
 }
 
 int64_t NowMs() {
@@ -137,10 +141,12 @@ struct Output {
   bool overflowed = false;
 };
 
-// Whether `pid` (our unreaped child) has exited, without reaping it.
+// Whether `pid` (our unreaped child) has exited, without reaping it. ECHILD (reaped by another
+// thread's waitpid) counts as exited: waiting on would poll for ever, and wait4 then reports it.
 bool ChildExited(pid_t pid) {
   siginfo_t info = {};
-  return ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0;
+  if (::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
+  return info.si_pid != 0;
 }
 
 }  // namespace
@@ -347,7 +353,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("fdDup3", Napi::Function::New(env, FdDup3, "fdDup3"));
   exports.Set("fdCloseRange", Napi::Function::New(env, FdCloseRange, "fdCloseRange"));
   exports.Set("fdSetPipeSize", Napi::Function::New(env, FdSetPipeSize, "fdSetPipeSize"));
-  exports.Set("fdClearNonblock", Napi::Function::New(env, FdClearNonblock, "fdClearNonblock"));
+  exports.Set("fdSetNonblocking", Napi::Function::New(env, FdSetNonblocking, "fdSetNonblocking"));
   exports.Set("collectSync", Napi::Function::New(env, CollectSync, "collectSync"));
 }
 

@@ -386,6 +386,22 @@ Napi::Value Drain(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ptyStreamDiscard(handle): a pty master whose output has ended (EIO) but whose child still runs
+// (lib/native-duplex.ts keeps it open): reads and drops what a process that opened the terminal
+// again wrote since, which would otherwise block once the terminal's buffer is full. Not polled:
+// a master with no slave open reports POLLHUP at every turn.
+Napi::Value Discard(const Napi::CallbackInfo& info) {
+  Stream* stream = StreamArgument(info);
+  if (stream->pipe) throw Napi::TypeError::New(info.Env(), "ptyStreamDiscard: a pty's stream");
+  for (size_t dropped = 0; !stream->closed && dropped < kMaxPipeChunk;) {
+    ssize_t n = ::read(stream->fd, stream->buffer.get(), kChunkSize);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EAGAIN: nothing more now; EIO: no slave open
+    dropped += static_cast<size_t>(n);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   CloseStream(StreamArgument(info));
   return info.Env().Undefined();
@@ -400,6 +416,7 @@ void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("ptyStreamClose", Napi::Function::New(env, Close, "ptyStreamClose"));
   exports.Set("ptyStreamRef", Napi::Function::New(env, Ref, "ptyStreamRef"));
   exports.Set("ptyStreamDrain", Napi::Function::New(env, Drain, "ptyStreamDrain"));
+  exports.Set("ptyStreamDiscard", Napi::Function::New(env, Discard, "ptyStreamDiscard"));
   exports.Set("ptyStreamShutdown", Napi::Function::New(env, Shutdown, "ptyStreamShutdown"));
 }
 

@@ -6,17 +6,16 @@
 //
 // The walk, in rounds until two in a row find nothing alive (a process being reparented can be in
 // no children list for a moment) or 500 ms have passed:
-// - its roots: the leader while it lives (same pid and start time), and the main thread's children
-//   (where the kernel sends orphans) that started no earlier than the leader and that no pidfd of
-//   this process refers to. The worker's own child_process handles are closed by then, so the
-//   children of the thread that cloned the leader (its members' clone(CLONE_PARENT) children,
-//   which JavaScript's walk also reads) are not looked at: they could be those handles' children;
+// - its roots: the leader while it lives (same pid and start time), and the members the tree's
+//   walks in JavaScript found (descendants(), killTree, the polls after the leader's end), each
+//   while it is the same process. Orphans that no walk saw are not looked for among the main
+//   thread's children, as JavaScript's walk does: at a worker's end that would take the main
+//   thread's runSync, posixSpawn and detached child_process children for the tree's and kill them;
 // - each live member is stopped before its children are read (it cannot fork away meanwhile),
 //   then all are killed;
 // - the members that are this process's children with no pidfd are handed to the background
 //   reaper, so that none stays a zombie.
-// Only workers: at the main thread's end the process is exiting, and its child_process children
-// that outlive it (unreferenced, detached) would look like orphans.
+// Only workers: the main thread's trees end as they did (the leader by its parent-death signal).
 //
 // Man pages: proc(5) (/proc/<pid>/stat, task/<tid>/children, fdinfo), kill(2), pidfd_open(2).
 #include "subreaper_trees.h"
@@ -99,12 +98,6 @@ void ReadChildrenFile(const char* path, std::vector<pid_t>* out) {
   }
 }
 
-void ThreadChildren(pid_t tid, std::vector<pid_t>* out) {
-  char path[64];
-  ::snprintf(path, sizeof path, "/proc/self/task/%d/children", tid);
-  ReadChildrenFile(path, out);
-}
-
 // The children of every thread of `pid`.
 void ProcessChildren(pid_t pid, std::vector<pid_t>* out) {
   char path[64];
@@ -151,7 +144,9 @@ long long NowMs() {
 
 class TreeKill {
  public:
-  explicit TreeKill(const SubreaperLeader& leader) : leader_(leader) {}
+  explicit TreeKill(const SubreaperTreeRecord& tree) : seen_(tree.members) {
+    seen_[tree.leader] = tree.start;
+  }
 
   void Run() {
     long long deadline = NowMs() + 500;
@@ -166,20 +161,12 @@ class TreeKill {
   // hands this process's unowned members to the background reaper. Returns the live ones found.
   size_t Round() {
     std::vector<pid_t> pending;
-    std::set<pid_t> owned;
-    bool ownership_known = PidfdPids(&owned);
     Stat stat;
-    if (ReadStat(leader_.pid, &stat) && stat.start == leader_.start) pending.push_back(leader_.pid);
-    // Orphans: without knowing the owners, none is taken (a handle's child is never killed).
-    if (ownership_known) {
-      std::vector<pid_t> adoptable;
-      ThreadChildren(::getpid(), &adoptable);
-      for (pid_t pid : adoptable) {
-        if (pid == leader_.pid || owned.count(pid) != 0) continue;
-        if (ReadStat(pid, &stat) && Ours(pid, stat.start)) pending.push_back(pid);
-      }
+    for (const auto& [pid, start] : seen_) {
+      if (ReadStat(pid, &stat) && stat.start == start) pending.push_back(pid);
     }
     std::vector<pid_t> stopped;
+    std::vector<std::pair<pid_t, unsigned long long>> ours;  // this process's children among them
     std::set<pid_t> visited;
     while (!pending.empty()) {
       pid_t pid = pending.back();
@@ -188,32 +175,30 @@ class TreeKill {
       auto known = seen_.find(pid);
       if (known != seen_.end() && known->second != stat.start) continue;  // a recycled pid
       seen_.emplace(pid, stat.start);
-      if (ownership_known && stat.ppid == ::getpid() && owned.count(pid) == 0) HandOver(pid, stat);
+      if (stat.ppid == ::getpid()) ours.emplace_back(pid, stat.start);
       if (stat.state == 'Z' || stat.state == 'X') continue;
       ::kill(pid, SIGSTOP);
       stopped.push_back(pid);
       ProcessChildren(pid, &pending);
     }
     for (pid_t pid : stopped) ::kill(pid, SIGKILL);
+    // Read after the walk: a pidfd made meanwhile for one of them (the leader's wait) is seen.
+    std::set<pid_t> owned;
+    if (!ours.empty() && PidfdPids(&owned)) {
+      for (const auto& [pid, start] : ours) {
+        if (owned.count(pid) == 0) HandOver(pid, start);
+      }
+    }
     return stopped.size();
   }
 
-  // An adoptable child counts as the tree's if a walk saw it, or if it started no earlier than the
-  // leader (an orphan no walk saw before it was orphaned), as in SubreaperTree.ours.
-  bool Ours(pid_t pid, unsigned long long start) const {
-    auto known = seen_.find(pid);
-    if (known != seen_.end()) return known->second == start;
-    return start >= leader_.start;
-  }
-
   // A member that is this process's child and that nothing else will wait for.
-  void HandOver(pid_t pid, const Stat& stat) {
-    if (!handed_.insert({pid, stat.start}).second) return;
+  void HandOver(pid_t pid, unsigned long long start) {
+    if (!handed_.insert({pid, start}).second) return;
     long pidfd = ::syscall(SYS_pidfd_open, pid, 0);
     if (pidfd >= 0) background_reaper::HandOver(static_cast<int>(pidfd));
   }
 
-  const SubreaperLeader leader_;
   std::map<pid_t, unsigned long long> seen_;
   std::set<std::pair<pid_t, unsigned long long>> handed_;
 };
@@ -223,16 +208,24 @@ class TreeKill {
 // orphans still come to this process while the walk looks for them.
 void KillEnvironmentTrees(void* data) {
   auto* state = static_cast<AddonState*>(data);
-  std::vector<SubreaperLeader> trees;
-  trees.swap(state->subreaper_leaders);
+  std::vector<SubreaperTreeRecord> trees;
+  trees.swap(state->subreaper_trees);
   state->subreaper_trees_hook_added = false;
-  for (const SubreaperLeader& tree : trees) {
+  for (const SubreaperTreeRecord& tree : trees) {
     try {
       TreeKill(tree).Run();
     } catch (...) {
       // No memory for the walk: what it did not reach is left as before this change.
     }
   }
+}
+
+// The tree of `leader` in this environment, or nullptr.
+SubreaperTreeRecord* Find(AddonState& state, pid_t leader) {
+  for (SubreaperTreeRecord& tree : state.subreaper_trees) {
+    if (tree.leader == leader) return &tree;
+  }
+  return nullptr;
 }
 
 // subreaperTreeAdopted(leader): in a worker, a subreaper tree's leader (a child of this process),
@@ -250,17 +243,38 @@ Napi::Value Adopted(const Napi::CallbackInfo& info) {
     }
     state.subreaper_trees_hook_added = true;
   }
-  state.subreaper_leaders.push_back({pid, stat.start});
+  state.subreaper_trees.push_back({pid, stat.start, {}});
+  return env.Undefined();
+}
+
+// subreaperTreeMembers(leader, [pid, start, ...]): members a walk of that tree found.
+Napi::Value Members(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int leader = Int32Argument(info, 0, "leader");
+  if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, "members: array");
+  SubreaperTreeRecord* tree = Find(GetAddonState(env), leader);
+  if (tree == nullptr) return env.Undefined();
+  Napi::Array pairs = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i + 1 < pairs.Length(); i += 2) {
+    double pid = pairs.Get(i).ToNumber().DoubleValue();
+    double start = pairs.Get(i + 1).ToNumber().DoubleValue();
+    if (pid > 0 && start >= 0) {
+      tree->members[static_cast<pid_t>(pid)] = static_cast<unsigned long long>(start);
+    }
+  }
   return env.Undefined();
 }
 
 // subreaperTreeEnded(leader): the tree is over (or given up): nothing to kill at the end.
 Napi::Value Ended(const Napi::CallbackInfo& info) {
   int pid = Int32Argument(info, 0, "leader");
-  auto& leaders = GetAddonState(info.Env()).subreaper_leaders;
-  leaders.erase(std::remove_if(leaders.begin(), leaders.end(),
-                               [pid](const SubreaperLeader& tree) { return tree.pid == pid; }),
-                leaders.end());
+  auto& trees = GetAddonState(info.Env()).subreaper_trees;
+  for (auto it = trees.begin(); it != trees.end(); ++it) {
+    if (it->leader == pid) {
+      trees.erase(it);  // one: a pid reused by a newer tree's leader keeps that one
+      break;
+    }
+  }
   return info.Env().Undefined();
 }
 
@@ -268,6 +282,7 @@ Napi::Value Ended(const Napi::CallbackInfo& info) {
 
 void Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("subreaperTreeAdopted", Napi::Function::New(env, Adopted, "subreaperTreeAdopted"));
+  exports.Set("subreaperTreeMembers", Napi::Function::New(env, Members, "subreaperTreeMembers"));
   exports.Set("subreaperTreeEnded", Napi::Function::New(env, Ended, "subreaperTreeEnded"));
 }
 

@@ -296,14 +296,15 @@ describe.runIf(available.includes('subreaper'))('contain: subreaper, a member st
 });
 
 describe.runIf(available.includes('subreaper'))('contain: subreaper, a worker terminated with its tree alive', () => {
-  // The tree (a leader, its child, a double-forked orphan, a setsid'd shell and its children) must
-  // be killed and reaped at the worker's end, as its killTree('SIGKILL') would; what is not the
-  // tree's must live on: the worker's uncontained spawn and child_process child, started after the
-  // leader, and a main-thread child.
+  // The tree (a leader, its child, a double-forked orphan, a setsid'd shell and its children), as
+  // its walk (descendants()) found it, must be killed and reaped at the worker's end, as its
+  // killTree('SIGKILL') would; what is not the tree's must live on: the worker's uncontained spawn
+  // and child_process child, started after the leader, and the main thread's children (a
+  // posixSpawn one started after the leader too, which has no pidfd).
   const script = `
     const { Worker } = require('worker_threads');
     const fs = require('fs');
-    const { spawn } = require('./dist/index.js');
+    const { spawn, posixSpawn, waitpid } = require('./dist/index.js');
     const state = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return 'gone'; } };
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
     const code = \`
@@ -325,18 +326,22 @@ describe.runIf(available.includes('subreaper'))('contain: subreaper, a worker te
       const mine = await spawn('sleep', ['307']);
       const worker = new Worker(code, { eval: true });
       const made = await new Promise((resolve) => worker.once('message', resolve));
+      // A main-thread child with no pidfd, started after the leader: no orphan of the tree.
+      const bystander = posixSpawn('/bin/sleep', ['sleep', '308']);
       await worker.terminate();
       for (const deadline = Date.now() + 10000; Date.now() < deadline && made.tree.some((pid) => state(pid) !== 'gone'); ) await sleep(20);
-      const result = { tree: made.tree.length, left: made.tree.map(state).filter((s) => s !== 'gone'), other: state(made.other), viaChildProcess: state(made.viaChildProcess), mine: state(mine.pid) };
+      const result = { tree: made.tree.length, left: made.tree.map(state).filter((s) => s !== 'gone'), other: state(made.other), viaChildProcess: state(made.viaChildProcess), mine: state(mine.pid), bystander: state(bystander) };
       for (const pid of [...made.tree, made.other, made.viaChildProcess]) { try { process.kill(pid, 'SIGKILL'); } catch {} }
       mine.kill('SIGKILL');
       await mine.wait();
+      process.kill(bystander, 'SIGKILL');
+      waitpid(bystander);
       console.log(JSON.stringify(result));
     })();`;
 
   it("is killed and reaped, and what is not the tree's lives on", () => {
     const result = runNode(script, { timeout: 60_000 });
     expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout)).toEqual({ tree: 8, left: [], other: 'S', viaChildProcess: 'S', mine: 'S' });
+    expect(JSON.parse(result.stdout)).toEqual({ tree: 8, left: [], other: 'S', viaChildProcess: 'S', mine: 'S', bystander: 'S' });
   });
 });

@@ -332,6 +332,20 @@ describe('spawn with pty', () => {
     expect(zombieChildren()).toEqual([]);
   });
 
+  it('drops what such a child writes to its terminal after the end, so that it cannot block on a full buffer', async () => {
+    // Kept open and no longer read, the terminal filled up and the child waited for ever.
+    const child = await spawn('/bin/sh', ['-c', 'echo started; exec </dev/null >/dev/null 2>&1; sleep 0.2; head -c 200000 /dev/zero > /dev/tty; exit 7'], { pty: true });
+    expect(await readAll(child.pty!)).toBe('started\r\n');
+    const ended = await Promise.race([child.wait(), new Promise((resolve) => setTimeout(resolve, 20_000, 'blocked'))]);
+    try {
+      expect(ended).toMatchObject({ status: { kind: 'exited', code: 7 } });
+      expect(child.pty!.fd).toBe(-1);
+    } finally {
+      await finish(child);
+    }
+    expect(zombieChildren()).toEqual([]);
+  });
+
   it("a terminal that ended with nothing to read emits 'end' and 'close' though nobody reads it, as a socket does", async () => {
     const child = await spawn('true', [], { pty: true });
     const pty = child.pty!;

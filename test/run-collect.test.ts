@@ -347,14 +347,15 @@ describe('run(): a worker that ends while its run collects', () => {
 describe("runSync's stdin taken from this process", () => {
   // Node sets O_NONBLOCK on a pipe it reads as process.stdin: runSync's child inherited it and
   // cat failed with EAGAIN ("Resource temporarily unavailable") before the data came, where run's
-  // and child_process's children clear it.
+  // and child_process's children clear it. runSync sets it back after the child.
   const script = `
     const { runSync } = require('./dist/index.js');
     process.stdin.pause(); // Node's handle on fd 0: O_NONBLOCK set on the shared pipe
     const nonblocking = (fs = require('fs')) => (parseInt(fs.readFileSync('/proc/self/fdinfo/0', 'latin1').match(/flags:\\s+(\\d+)/)[1], 8) & 0o4000) !== 0;
     const before = nonblocking();
     const result = runSync('cat', [], { stdin: process.argv[1] === 'fd' ? 0 : 'inherit' });
-    console.log(JSON.stringify({ before, status: result.status, stdout: result.stdout, stderr: result.stderr }));
+    // Set back once the child is reaped: Node's own reads of fd 0 must not block its loop.
+    console.log(JSON.stringify({ before, status: result.status, stdout: result.stdout, stderr: result.stderr, after: nonblocking() }));
     process.exit(0);`;
 
   for (const stdin of ['inherit', 'fd']) {
@@ -365,7 +366,7 @@ describe("runSync's stdin taken from this process", () => {
       try {
         const result = runNode(script, { stdio: [readEnd, 'pipe', 'pipe'], args: [stdin], timeout: 30_000 });
         expect(result.stderr).toBe('');
-        expect(JSON.parse(result.stdout)).toEqual({ before: true, status: { kind: 'exited', code: 0 }, stdout: 'hello\n', stderr: '' });
+        expect(JSON.parse(result.stdout)).toEqual({ before: true, status: { kind: 'exited', code: 0 }, stdout: 'hello\n', stderr: '', after: true });
       } finally {
         fs.closeSync(readEnd);
         writer.kill('SIGKILL');

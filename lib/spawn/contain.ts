@@ -373,12 +373,18 @@ class SubreaperTree implements Container {
 
   /** Walks the tree from its roots (see walkTree); `visit` runs on each live member before its children are read. */
   private walk(visit?: (pid: number) => boolean): number[] {
-    return walkTree((_, walked) => this.roots(walked), {
+    const found: number[] = []; // pid, start, ... of the members this walk saw first
+    const members = walkTree((_, walked) => this.roots(walked), {
       found: (pid, start) => {
-        if (!this.seen.has(pid)) this.seen.set(pid, start);
+        if (this.seen.has(pid)) return;
+        this.seen.set(pid, start);
+        found.push(pid, start);
       },
       visit,
     });
+    // A worker's end kills what its trees' walks found (native/subreaper_trees.cc).
+    if (found.length > 0 && !worker_threads.isMainThread && this.leader !== 0) binding.subreaperTreeMembers(this.leader, found);
+    return members;
   }
 
   members(): number[] {

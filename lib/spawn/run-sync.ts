@@ -125,6 +125,7 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
   const childEnds: number[] = [];
   const parentEnds: number[] = [];
   let inputFd = -1;
+  let nonblockingStdin = -1; // a stdin whose O_NONBLOCK was cleared for the child
   const actions: FileAction[] = [];
   let pid: number;
   try {
@@ -138,9 +139,10 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
       actions.push(spawnAttributes.stdin);
     }
     // A stdin taken from this process may be Node's, which sets O_NONBLOCK on it: the child would
-    // fail with EAGAIN. Cleared on the shared file, as spawn's child (and libuv's) does.
+    // fail with EAGAIN. Cleared on the shared file, as spawn's child (and libuv's) does, and set
+    // back once the child is reaped (a closed fd, EBADF, is the spawn's to report).
     const sharedStdin = inputBytes !== null ? -1 : spawnAttributes.stdin === null ? 0 : spawnAttributes.stdin.action === 'dup2' ? spawnAttributes.stdin.fd : -1;
-    if (sharedStdin >= 0) binding.fdClearNonblock(sharedStdin); // a closed fd (EBADF) is the spawn's to report
+    if (sharedStdin >= 0 && binding.fdSetNonblocking(sharedStdin, false) === 1) nonblockingStdin = sharedStdin;
     const outputs: number[] = [];
     for (const target of all ? [1] : [1, 2]) {
       const [readEnd, writeEnd] = binding.pipe();
@@ -202,6 +204,8 @@ export function runSync<const O extends RunSyncOptions = Record<never, never>>(f
     if (check && !succeeded(result.status)) throw new ExitError({ ...(result as unknown as RunResult), result });
     return result;
   } finally {
+    // The child is reaped (or was never made): Node's reads of its stdin go on as before.
+    if (nonblockingStdin >= 0) binding.fdSetNonblocking(nonblockingStdin, true);
     // Non-empty only when the call fails: its own error matters more than a failing close.
     try {
       closeAll([...childEnds, ...parentEnds]);

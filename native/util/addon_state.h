@@ -6,6 +6,7 @@
 #include <napi.h>
 #include <sys/types.h>
 
+#include <map>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -13,10 +14,11 @@
 namespace posix_process {
 
 // A worker's live subreaper tree (native/subreaper_trees.cc): its leader's pid and start time
-// (ticks since boot).
-struct SubreaperLeader {
-  pid_t pid;
+// (ticks since boot), and the members its walks found (pid to start time).
+struct SubreaperTreeRecord {
+  pid_t leader;
   unsigned long long start;
+  std::map<pid_t, unsigned long long> members;
 };
 
 struct AddonState {
@@ -30,7 +32,7 @@ struct AddonState {
   int subreaper_generation = 0;  // that of subreaper_holds: holds taken before a fork() are void
   bool subreaper_hook_added = false;
   // A worker's subreaper trees alive, killed at its end (native/subreaper_trees.cc).
-  std::vector<SubreaperLeader> subreaper_leaders;
+  std::vector<SubreaperTreeRecord> subreaper_trees;
   bool subreaper_trees_hook_added = false;
 };
 
