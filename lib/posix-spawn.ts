@@ -237,7 +237,9 @@ function validateRequest(file: unknown, argv: unknown, rawOptions: unknown) {
   const env = options.env === undefined && isMainThread ? null : buildEnvironment(options.env ?? process.env, 'options.env');
   const actions = options.fileActions === undefined ? [] : validateArray(options.fileActions, 'options.fileActions', FILE_ACTIONS_MAX, normaliseFileAction);
   const inheritStdio = options.inheritStdio === undefined ? true : validateBoolean(options.inheritStdio, 'options.inheritStdio');
-  const stdio: RawFileAction[] = inheritStdio ? [0, 1, 2].map((fd) => ({ action: 'dup2', fd, newFd: fd })) : [];
+  // dup2(n, n) clears close-on-exec; on an fd this process has closed it would fail every spawn
+  // with EBADF, where C's posix_spawn leaves that fd closed in the child too.
+  const stdio: RawFileAction[] = inheritStdio ? [0, 1, 2].filter(isOpenFd).map((fd) => ({ action: 'dup2', fd, newFd: fd })) : [];
   return { program, args, env, actions, stdio, attributes: buildAttributes(options) };
 }
 
@@ -246,7 +248,14 @@ function spawnWith(searchPath: boolean, file: unknown, argv: unknown, rawOptions
   try {
     return binding.posixSpawn(searchPath, program, args, env, [...stdio, ...actions], attributes);
   } catch (error) {
-    throw error instanceof SyscallError ? attributeError(error, actions, attributes) : error;
+    if (!(error instanceof SyscallError)) throw error;
+    // glibc refused to add an action (EBADF: an fd at or above the fd limit): native code says which.
+    const added = (error as SyscallError & { actionIndex?: number }).actionIndex;
+    if (added !== undefined) {
+      const step = added < stdio.length ? `stdio dup2 ${(stdio[added] as { fd: number }).fd}` : `fileActions[${added - stdio.length}] ${actions[added - stdio.length]!.action}`;
+      throw new SyscallError(searchPath ? 'posix_spawnp' : 'posix_spawn', error.errno, undefined, { step });
+    }
+    throw attributeError(error, actions, attributes);
   }
 }
 
@@ -264,15 +273,27 @@ function attributeError(error: SyscallError, actions: RawFileAction[], attribute
     const index = firstBadFdAction(actions);
     if (index !== undefined) return new SyscallError(error.syscall, error.errno, undefined, { step: `fileActions[${index}] ${actions[index]!.action}` });
   }
-  let cwd = process.cwd();
+  // The child's cwd at each action, as far as it can be known here (undefined after an fchdir to
+  // an fd that is not this process's: relative paths are then not looked at).
+  let cwd: string | undefined = process.cwd();
+  const opened = new Map<number, string>(); // fds the actions open, with their paths
   for (const [index, action] of actions.entries()) {
+    if (action.action === 'fchdir') {
+      const target = fchdirTarget(action.fd, opened);
+      if (error.code === 'ENOTDIR' && target !== undefined && pathProblem(target, true) === 'ENOTDIR') {
+        return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] fchdir` });
+      }
+      cwd = target;
+      continue;
+    }
     if (action.action !== 'open' && action.action !== 'chdir') continue;
+    if (cwd === undefined && !path.isAbsolute(action.path.toString())) continue;
     // An empty path is ENOENT to open(2) and chdir(2) (path.resolve would make it the cwd).
     if (action.path.length === 0) {
       if (error.code === 'ENOENT') return new SyscallError(error.syscall, error.errno, '', { step: `fileActions[${index}] ${action.action}` });
       continue;
     }
-    const target = path.resolve(cwd, action.path.toString());
+    const target = path.resolve(cwd ?? '/', action.path.toString());
     if (action.action === 'chdir') {
       const problem = pathProblem(target, true);
       if (problem === error.code) return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] chdir` });
@@ -285,9 +306,10 @@ function attributeError(error: SyscallError, actions: RawFileAction[], attribute
       error.code === 'EEXIST' && creates && (action.flags & O.O_EXCL) !== 0 && exists
         ? 'EEXIST'
         : creates && !exists
-          ? pathProblem(path.dirname(target), true)
-          : pathProblem(target, false);
+          ? (pathProblem(path.dirname(target), true) ?? accessProblem(path.dirname(target), fs.constants.W_OK | fs.constants.X_OK))
+          : (pathProblem(target, false) ?? openProblem(target, action.flags));
     if (problem === error.code) return new SyscallError(error.syscall, error.errno, target, { step: `fileActions[${index}] open` });
+    opened.set(action.fd, target);
   }
   return new SyscallError(error.syscall, error.errno, error.path, { step: 'exec' });
 }
@@ -351,6 +373,45 @@ function firstBadFdAction(actions: RawFileAction[]): number | undefined {
 }
 
 /** The errno code that opening (or entering, for a folder) `target` would likely fail with. */
+/** Whether `fd` is open in this process. */
+function isOpenFd(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The directory an fchdir action moves to: an fd an earlier action opened, or this process's fd (close-on-exec ones too); undefined if unknown. */
+function fchdirTarget(fd: number, opened: ReadonlyMap<number, string>): string | undefined {
+  const made = opened.get(fd);
+  if (made !== undefined) return made;
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The errno access(2) gives for `mode` on `target` (EACCES, EROFS), or undefined. */
+function accessProblem(target: string, mode: number): string | undefined {
+  try {
+    fs.accessSync(target, mode);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
+  }
+}
+
+/** What opening the existing `target` with `flags` would fail with, as far as can be told here: EISDIR, EACCES, EROFS. */
+function openProblem(target: string, flags: number): string | undefined {
+  const access = flags & (O.O_RDONLY | O.O_WRONLY | O.O_RDWR);
+  const writes = access !== O.O_RDONLY;
+  if (writes && fs.statSync(target, { throwIfNoEntry: false })?.isDirectory() === true) return 'EISDIR';
+  return accessProblem(target, access === O.O_RDWR ? fs.constants.R_OK | fs.constants.W_OK : writes ? fs.constants.W_OK : fs.constants.R_OK);
+}
+
 function pathProblem(target: string, directory: boolean): string | undefined {
   try {
     const stat = fs.statSync(target);
@@ -371,7 +432,8 @@ function pathProblem(target: string, directory: boolean): string | undefined {
  * @param path - the program; not searched in PATH (see `posixSpawnp`)
  * @param argv - the argument vector, `argv[0]` included; not empty
  * @throws SyscallError `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG` from exec, `EBADF`, `EEXIST`,
- *   `ENOTDIR` from a file action, `EPERM` from a `setpgroup` group that cannot be joined (`step`
+ *   `ENOTDIR`, `EISDIR`, `EACCES` from a file action (as far as this process can tell which
+ *   failed: the child's own view may differ, a file changed in between), `EPERM` from a `setpgroup` group that cannot be joined (`step`
  *   'setpgroup') or a `scheduler` the caller may not set — with `syscall` 'posix_spawn', `path`
  *   the program or the file action's path, and `step` which one failed.
  * @throws TypeError / RangeError for bad arguments, NUL bytes, bad env names, before spawning:

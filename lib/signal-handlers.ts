@@ -7,7 +7,7 @@
  */
 import * as os from 'node:os';
 import { binding, sharedState } from './native';
-import { invalidArgType, invalidArgValue } from './errors';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { signalName, signalNumber, type Signal } from './signals';
 import { isOptionsObject, validateBoolean, validateInteger, validating } from './validate';
 
@@ -282,13 +282,17 @@ export function defaultSignal(signal: Signal): void {
  * Sends a signal to every process of process group `pgrp` (0: the caller's group). See killpg(3).
  *
  * @throws SyscallError `ESRCH` (no such group), `EPERM` (no member may be signalled)
- * @throws TypeError / RangeError for a bad group or signal, before anything is sent
- * @param pgrp - the process group (0: the caller's own)
+ * @throws TypeError / RangeError for a bad group or signal, before anything is sent; RangeError
+ *   `ERR_OUT_OF_RANGE` for group 1, which killpg(3) would turn into kill(-1): every process
+ * @param pgrp - the process group (0: the caller's own; not 1)
  * @param signal - a signal name or number; defaults to 'SIGTERM'
  * @see killpg(3)
  */
 export function killpg(pgrp: number, signal: Signal = 'SIGTERM'): void {
   validateInteger(pgrp, 'pgrp', 0, 2 ** 31 - 1);
+  // glibc's killpg(1) is kill(-1): every process this one may signal, not group 1 (POSIX leaves
+  // pgrp <= 1 undefined). Whoever means that says kill(-1, ...).
+  if (pgrp === 1) throw outOfRange('pgrp', '0 or > 1 (killpg(1) would signal every process: use kill(-1, signal) for that)', pgrp);
   binding.killpg(pgrp, signalNumber(signal, 'signal', true));
 }
 

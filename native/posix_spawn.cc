@@ -38,9 +38,11 @@ class FileActions {
 
   posix_spawn_file_actions_t* get() { return &actions_; }
 
-  // Adds the actions described by the facade, in order. Returns 0 or the errno of a failed add.
-  int Add(Napi::Array list) {
+  // Adds the actions described by the facade, in order. Returns 0 or the errno of a failed add,
+  // with its index in `*failed`.
+  int Add(Napi::Array list, uint32_t* failed) {
     for (uint32_t i = 0; i < list.Length(); i++) {
+      *failed = i;
       Napi::Object action = list.Get(i).As<Napi::Object>();
       std::string kind = action.Get("action").As<Napi::String>().Utf8Value();
       int err;
@@ -157,8 +159,14 @@ Napi::Value PosixSpawn(const Napi::CallbackInfo& info) {
   }
 
   FileActions actions;
-  int err = actions.Add(info[4].As<Napi::Array>());
-  if (err != 0) throw SyscallError(env, err, "posix_spawn_file_actions");
+  uint32_t failed = 0;
+  int err = actions.Add(info[4].As<Napi::Array>(), &failed);
+  if (err != 0) {
+    // glibc checks each fd against the fd limit as the action is added: the facade names it.
+    Napi::Error error = SyscallError(env, err, "posix_spawn_file_actions");
+    error.Set("actionIndex", Napi::Number::New(env, failed));
+    throw error;
+  }
   Attributes attributes;
   err = attributes.Set(info[5].As<Napi::Object>());
   if (err != 0) throw SyscallError(env, err, "posix_spawnattr");

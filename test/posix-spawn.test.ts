@@ -325,6 +325,51 @@ describe('errors', () => {
     }
   });
 
+  it('EISDIR and EACCES from an open, ENOTDIR from an fchdir, and relative opens after an fchdir name that action and path, not exec', () => {
+    // They were blamed on the program ('exec'), and a relative open after an fchdir was looked
+    // for in this process's cwd.
+    const dirFd = fs.openSync('/etc', 'r');
+    const fileFd = fs.openSync('/etc/passwd', 'r');
+    try {
+      expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'open', fd: 3, path: tmp, flags: 'w' }] }))).toMatchObject({ code: 'EISDIR', path: tmp, step: 'fileActions[0] open' });
+      expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'fchdir', fd: fileFd }] }))).toMatchObject({ code: 'ENOTDIR', path: '/etc/passwd', step: 'fileActions[0] fchdir' });
+      expect(caught(() => posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'fchdir', fd: dirFd }, { action: 'open', fd: 3, path: 'no-such-file' }] }))).toMatchObject({ code: 'ENOENT', path: '/etc/no-such-file', step: 'fileActions[1] open' });
+      // The open succeeds in the child (/etc/passwd): the program is what is missing.
+      expect(caught(() => posixSpawn('/no/such/program', ['x'], { fileActions: [{ action: 'fchdir', fd: dirFd }, { action: 'open', fd: 3, path: 'passwd' }] }))).toMatchObject({ code: 'ENOENT', path: '/no/such/program', step: 'exec' });
+    } finally {
+      fs.closeSync(dirFd);
+      fs.closeSync(fileFd);
+    }
+    const unreadable = path.join(tmp, 'unreadable');
+    fs.writeFileSync(unreadable, '', { mode: 0o000 });
+    const result = runNode(`
+      const { posixSpawn } = require('./dist/index.js');
+      try { posixSpawn('/bin/true', ['true'], { fileActions: [{ action: 'open', fd: 3, path: process.argv[1] }] }); console.log('spawned'); } catch (e) { console.log(JSON.stringify({ code: e.code, path: e.path, step: e.step })); }`, { uid: 65534, gid: 65534, args: [unreadable] });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ code: 'EACCES', path: unreadable, step: 'fileActions[0] open' });
+  });
+
+  it('EBADF from an fd above the fd limit names that action (glibc refuses it as the action is added)', () => {
+    for (const [fileActions, step] of [
+      [[{ action: 'dup2', fd: 1, newFd: 2 ** 30 }], 'fileActions[0] dup2'],
+      [[{ action: 'open', fd: 3, path: '/dev/null' }, { action: 'close', fd: 2 ** 30 }], 'fileActions[1] close'],
+    ] as [FileAction[], string][]) {
+      const error = caught(() => posixSpawn('/bin/true', ['true'], { fileActions }));
+      expect(error).toMatchObject({ code: 'EBADF', syscall: 'posix_spawn', step });
+    }
+  });
+
+  it('runs with fd 0 closed in this process (every spawn failed with EBADF, blamed on exec)', () => {
+    const result = runNode(`
+      const fs = require('fs');
+      const { posixSpawn, waitpid } = require('./dist/index.js');
+      fs.closeSync(0);
+      const pid = posixSpawn('/bin/sh', ['sh', '-c', 'echo ran']);
+      console.log(JSON.stringify(waitpid(pid).status));`);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual(['ran', '{"kind":"exited","code":0}']);
+  });
+
   it('refuses setsid together with setpgroup up front (glibc would fail with EPERM: a session leader cannot change its group)', () => {
     for (const setpgroup of [0, process.pid]) {
       expect(thrown(() => posixSpawn('/bin/true', ['true'], { setsid: true, setpgroup }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });

@@ -436,6 +436,11 @@ describe('killpg', () => {
     await exitOf(leader);
   });
 
+  it('refuses group 1, which killpg(3) turns into kill(-1) (every process), before anything is sent', () => {
+    // It signalled every process this one may signal (as root, the whole machine).
+    expect(thrown(() => killpg(1, 0))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('kill(-1') as string });
+  });
+
   it.each([[-1], [1.5], ['1']])('rejects group %s', (pgrp) => {
     expect(thrown(() => killpg(pgrp as number, 0))).toMatchObject({ code: expect.stringMatching(/^ERR_/) as string });
   });
