@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, setChildSubreaper, spawn, waitpid, type RunResult, type SpawnOptions } from '../lib/index';
+import { run, setChildSubreaper, spawn, waitpid, type ChildProcess, type RunResult, type SpawnOptions } from '../lib/index';
 import { binding } from '../lib/native';
 import { stopAsked } from '../lib/spawn/child-process';
 import { blockedInFifoOpen, childPids, childSnapshot, exitOf, openFds, otherUserPackage, processState, rejection, runNode, threadCount, until, zombieChildren, statField } from './helpers';
@@ -497,38 +497,32 @@ describe('spawn: options', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  it("unref() lets the event loop end with a timeout pending too: the timeout's timer follows unref and ref", async () => {
+  /** Checks that the child's unref() takes one timer off those keeping the loop alive, and ref() puts it back; then kills and reaps it. */
+  async function unrefTakesOneTimer(child: ChildProcess): Promise<void> {
     // The timers that keep this event loop alive, counted between synchronous calls only.
     const refTimers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const child = await spawn('sleep', ['30'], { timeout: 600_000 });
     try {
-      const withTimeout = refTimers();
+      const before = refTimers();
       child.unref();
-      expect(refTimers()).toBe(withTimeout - 1);
+      expect(refTimers()).toBe(before - 1);
       child.ref();
-      expect(refTimers()).toBe(withTimeout);
+      expect(refTimers()).toBe(before);
     } finally {
       child.kill('SIGKILL');
       await child.wait();
     }
+  }
+
+  it("unref() lets the event loop end with a timeout pending too: the timeout's timer follows unref and ref", async () => {
+    await unrefTakesOneTimer(await spawn('sleep', ['30'], { timeout: 600_000 }));
   });
 
   it("unref() lets the event loop end during a stop's grace period too: its timer follows unref and ref", async () => {
     // After the timeout's SIGTERM, the grace period's timer (forceKillAfter) kept an unref()'d
     // child's program alive until it ran out (5 s by default).
-    const refTimers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const child = await spawn('/bin/sh', ['-c', "trap '' TERM; while :; do sleep 1; done"], { timeout: 50, forceKillAfter: 600_000 });
-    try {
-      await until(() => child[stopAsked]() === 'timeout', 10_000); // the SIGTERM is sent: the grace period runs
-      const during = refTimers();
-      child.unref();
-      expect(refTimers()).toBe(during - 1);
-      child.ref();
-      expect(refTimers()).toBe(during);
-    } finally {
-      child.kill('SIGKILL');
-      await child.wait();
-    }
+    await until(() => child[stopAsked]() === 'timeout', 10_000); // the SIGTERM is sent: the grace period runs
+    await unrefTakesOneTimer(child);
   });
 });
 
