@@ -228,6 +228,25 @@ describe.each(['cgroup', 'subreaper'].filter((kind) => available.includes(kind a
     expect(result.status).toBe(0);
     expect(result.stdout).toBe('exited\n');
   });
+
+  it('nor does the stop its timeout started, whose grace period a member outlives', () => {
+    // The stop's grace timer, and wait()'s wait for the tree, held the program for forceKillAfter.
+    const mark = newMark();
+    marks.push(mark);
+    const script = `
+      const { spawn } = require('./dist/index.js');
+      const started = Date.now();
+      (async () => {
+        const child = await spawn('/bin/sh', ['-c', "sh -c \\"trap '' TERM; sleep 1000\\" & exec sleep 1000"], { contain: process.argv[1], timeout: 100, forceKillAfter: 600000, env: { ...process.env, [process.argv[2]]: '1' }, stdio: 'ignore' });
+        child.unref();
+        setTimeout(() => {}, 500);
+        process.on('exit', () => console.log(Date.now() - started < 60000 ? 'ended' : 'held'));
+      })();`;
+    const result = runNode(script, { args: [kind, mark], timeout: 120_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('ended\n');
+  });
 });
 
 describe.each(['cgroup', 'pid-namespace', 'subreaper'].filter((kind) => available.includes(kind as never)))('contain: %s, a stopped tree', (kind) => {

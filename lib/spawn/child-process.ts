@@ -140,7 +140,7 @@ export class ChildProcess implements AsyncDisposable {
       // A timeout or abort under way: its forced SIGKILL may come after the leader's end, and
       // wait() says it (as run() does), in the same object as exitResult. Without a grace
       // period nothing is forced later, and a member that ignores the signal would hold wait().
-      await this.#stop.gone();
+      await this.#stop.gone(this.#stop.keepsAlive); // an unref()'d child's tree does not hold the loop
       return Object.assign(result, this.#stop.why());
     });
     this.#reaped.catch(() => {});

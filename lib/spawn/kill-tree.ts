@@ -145,6 +145,11 @@ export class StopControl {
    * signal cannot reach is ended with SIGKILL (endInitAfter) when there is no grace period, or the
    * wait would never end; with one, the grace period's SIGKILL does it.
    */
+  /** Whether the library's own stop keeps the event loop alive (the child is not unref()'d). */
+  get keepsAlive(): boolean {
+    return this.keepAlive;
+  }
+
   /** The child's ref()/unref(): whether the library's own stop keeps the event loop alive. */
   setKeepAlive(keepAlive: boolean): void {
     this.keepAlive = keepAlive;
