@@ -71,10 +71,16 @@ export abstract class NativeDuplex extends Duplex {
    * Closed once `keep` is false again (the child reaped) if the end has come.
    */
   protected keepOpenAfterEnd(keep: boolean): void {
+    const held = this.#heldOpen;
     this.#keepOpen = keep;
-    if (keep || !this.#peerEnded || this.#afterEnd !== 'drop') return;
+    if (!held || keep) return;
     clearInterval(this.#discarding);
     this.closeNow();
+  }
+
+  // A terminal whose output has ended while its child runs: open, not read, emptied now and then.
+  get #heldOpen(): boolean {
+    return this.#keepOpen && this.#peerEnded && this.#afterEnd === 'drop';
   }
 
   /**
@@ -177,7 +183,7 @@ export abstract class NativeDuplex extends Duplex {
   /** @internal */
   override _destroy(error: Error | null, callback: WriteCallback): void {
     // The end's own destroy (autoDestroy) leaves a running child's terminal open, as the end does.
-    if (!(this.#keepOpen && this.#peerEnded && this.#afterEnd === 'drop')) this.#native.close();
+    if (!this.#heldOpen) this.#native.close();
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.callback(error);

@@ -342,7 +342,7 @@ function firstBadFdAction(actions: RawFileAction[]): number | undefined {
   const made = new Set<number>();
   const closed = new Set<number>();
   let closedFrom = Infinity;
-  const isOpen = (fd: number): boolean => made.has(fd) || (!closed.has(fd) && fd < closedFrom && fs.existsSync(`/proc/self/fd/${fd}`));
+  const isOpen = (fd: number): boolean => made.has(fd) || (!closed.has(fd) && fd < closedFrom && isOpenFd(fd));
   const make = (fd: number): void => {
     made.add(fd);
     closed.delete(fd);

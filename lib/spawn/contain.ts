@@ -607,8 +607,7 @@ export function containAfterForkInChild(): void {
   processCgroup = undefined;
   watchdog = undefined;
   watchdogs.clear();
-  for (const tree of subreaperTrees) tree.forget();
-  subreaperTrees.clear();
+  for (const tree of subreaperTrees) tree.forget(); // each leaves the set
 }
 
 /** @internal For tests: the watchdog's pid and the process cgroup, once made. */
